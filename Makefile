@@ -1,0 +1,41 @@
+# Two commands matter: `make bench` (measure this machine) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of PyTorch; installed only where no torch is present, so a GPU
+# machine keeps its CUDA build. Set TORCH= to skip PyTorch altogether.
+TORCH ?= torch==2.13.0
+SUITE ?= quick
+ARGS ?=
+
+.PHONY: bench test bench-self install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@if [ -n "$(TORCH)" ] && ! $(BIN)/python -c "import torch" 2>/dev/null; then \
+		echo "Installing $(TORCH)"; $(BIN)/python -m pip install -q "$(TORCH)"; fi
+	@touch $@
+
+$(VENV)/.test: $(VENV)/.bench
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.bench
+install-test: $(VENV)/.test
+
+bench: install
+	$(BIN)/sizeup run --suite $(SUITE) $(ARGS)
+
+test: install-test
+	$(BIN)/python -m pytest --ignore=tests/benchmarks $(ARGS)
+
+# The harness measuring itself (sampler overhead); kept out of `make test`'s timing.
+bench-self: install-test
+	$(BIN)/python -m pytest tests/benchmarks -o addopts="" -s --benchmark-columns=min,median,iqr,rounds $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks *.egg-info

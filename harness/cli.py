@@ -1,0 +1,192 @@
+"""The `sizeup` command: list, run, show, export.
+
+User mistakes raise SizeupError anywhere below; here they become one line on
+stderr and exit code 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from harness import machine, plan, results, runner
+from harness.backends import BACKENDS
+from harness.errors import SizeupError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", "timeout_s", "memory_cap", "sample_hz")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Piped or logged output keeps whole table rows instead of wrapping at 80 columns.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    try:
+        return args.command(args, console)
+    except SizeupError as exc:
+        print(f"sizeup: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        """One line and exit code 2, like every other bad input (argparse adds the usage block)."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="sizeup", description="Measure ML training on this machine.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("list", help="workloads, backends, and whether each backend is available here")
+    p.set_defaults(command=cmd_list)
+
+    p = sub.add_parser("run", help="run a suite of cases and write a result file")
+    p.add_argument("--suite", default="quick", help="suite name (quick, full) or a TOML file [quick]")
+    p.add_argument("--workloads", type=names, help="comma-separated workload names")
+    p.add_argument("--models", type=names, help="comma-separated model names")
+    p.add_argument("--backends", type=names, help="comma-separated backend names")
+    p.add_argument("--sizes", type=positive_ints("size"), help="comma-separated sizes, replacing the suite's")
+    p.add_argument("--threads", type=positive_ints("threads"), help="comma-separated thread counts [physical cores]")
+    p.add_argument("--repeats", type=int, help="warm repeats after the cold run [suite's, else 3]")
+    p.add_argument("--timeout", type=float, dest="timeout_s", help="seconds per case [suite's, else 600]")
+    p.add_argument("--memory-cap", help="per case: bytes, '8GiB' or '80%%' of memory [suite's, else 80%%]")
+    p.add_argument("--sample-hz", type=float, help="telemetry samples per second, 0 to turn off [10]")
+    p.add_argument("--results-dir", type=Path, default=Path("results"), help="where results go [results]")
+    p.add_argument("--resume", nargs="?", const="latest", metavar="JOURNAL",
+                   help="continue an interrupted run (its journal; default the newest of this machine)")
+    p.set_defaults(command=cmd_run)
+
+    p = sub.add_parser("show", help="a table of a result file")
+    p.add_argument("result", type=Path)
+    p.set_defaults(command=cmd_show)
+
+    p = sub.add_parser("export", help="write a result in another tool's format")
+    p.add_argument("--format", required=True, choices=["pytest-benchmark"])
+    p.add_argument("result", type=Path)
+    p.add_argument("-o", "--output", type=Path, help="output file [stdout]")
+    p.set_defaults(command=cmd_export)
+    return parser
+
+
+def names(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return items
+
+
+def positive_ints(what: str) -> Any:
+    def parse(text: str) -> list[int]:
+        values = []
+        for item in text.split(","):
+            try:
+                value = int(item)
+            except ValueError:
+                value = 0
+            if value <= 0:
+                raise argparse.ArgumentTypeError(f"{what} must be a positive integer, got {item.strip()!r}")
+            values.append(value)
+        return values
+
+    return parse
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    from workloads import catalogue
+
+    available = {name: b.probe() for name, b in BACKENDS.items()}
+    workloads = Table(title="Workloads", header_style="bold")
+    for col in ("workload", "family", "sizes", "models @ backends", "quality target"):
+        workloads.add_column(col)
+    for w in catalogue().values():
+        models = ", ".join(f"{m.name} @ {'/'.join(m.backends)}" for m in w.models)
+        sizes = ", ".join(f"{s:,}" for s in w.sizes) + f" {w.size_unit}"
+        target = f"{w.target.metric} {'>=' if w.target.higher_is_better else '<='} {w.target.threshold}" if w.target else ""
+        workloads.add_row(w.name, w.family, sizes, models, target)
+    backends = Table(title="Backends", header_style="bold")
+    for col in ("backend", "device", "available", "details"):
+        backends.add_column(col)
+    for name, b in BACKENDS.items():
+        a = available[name]
+        backends.add_row(name, b.device, "[green]yes[/]" if a.ok else "[red]no[/]", a.reason)
+    suites = ", ".join(sorted(p.stem for p in plan.SUITES_DIR.glob("*.toml")))
+    console.print(workloads, backends, f"Suites: {suites}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    fingerprint = machine.fingerprint()
+    root = args.results_dir
+    if args.resume:
+        chosen = [flag for flag in PLAN_FLAGS if getattr(args, flag) is not None]
+        if chosen or args.suite != "quick":
+            raise SizeupError("--resume continues a run with its own plan and settings; drop "
+                              + ", ".join(f"--{f.replace('_', '-')}" for f in chosen or ["suite"]))
+        run = resume_target(args, root, fingerprint["id"])
+        console.print(f"Resuming {run.run_id}: {len(run.cases)} of {len(run.plan)} cases done.")
+    else:
+        choices = plan.Choices(suite=args.suite, **{flag: getattr(args, flag) for flag in PLAN_FLAGS})
+        run = runner.new_run(plan.build(choices, machine.physical_cores()), fingerprint)
+    limits = runner.limits_for(run, machine.memory_limit())
+    journal = results.journal_path(root, run)
+    console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases, {limits.repeats} warm repeats each, "
+                  f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
+    from harness.progress import RichProgress
+
+    try:
+        with RichProgress(console, len(run.plan), len(run.cases)) as progress:
+            path = runner.execute(run, root, limits, progress, resume=bool(args.resume))
+    except KeyboardInterrupt:
+        console.print(f"[red]Interrupted.[/] {len(run.cases)} of {len(run.plan)} cases are kept in {journal}; "
+                      f"continue with: sizeup run --resume {journal}")
+        return EXIT_INTERRUPTED
+    console.print(f"Results written to {path}\nShow them with: sizeup show {path}")
+    return 0
+
+
+def resume_target(args: argparse.Namespace, root: Path, machine_id: str) -> results.RunResult:
+    if args.resume == "latest":
+        path = results.find_unfinished(root, machine_id)
+        if path is None:
+            raise SizeupError(f"no unfinished run of machine {machine_id} under {root}")
+    else:
+        path = Path(args.resume)
+        if not path.name.endswith(results.JOURNAL_SUFFIX):
+            raise SizeupError(f"--resume takes a journal (*{results.JOURNAL_SUFFIX}), got {path}")
+    run = results.load(path)
+    if run.machine.get("id") != machine_id:
+        raise SizeupError(f"{path} was recorded on machine {run.machine.get('id')}; this is {machine_id}")
+    if results.journal_path(root, run).resolve() != path.resolve():
+        raise SizeupError(f"{path} does not belong under --results-dir {root}")
+    return run
+
+
+def cmd_show(args: argparse.Namespace, console: Console) -> int:
+    from harness.table import render
+
+    console.print(render(results.load(args.result)))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from harness.export import pytest_benchmark
+
+    text = json.dumps(pytest_benchmark(results.load(args.result)), indent=2) + "\n"
+    if args.output:
+        results.write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

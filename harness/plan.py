@@ -1,0 +1,248 @@
+"""Suite file + command-line choices -> the list of cases to run.
+
+A suite is a TOML file (see ``harness/suites/quick.toml``)::
+
+    name = "quick"
+    repeats = 3            # warm repeats after the cold run
+    timeout_s = 300        # per case, cold run and repeats together
+    memory_cap = "80%"     # per case: bytes, "8GiB", or a share of this machine's memory
+
+    [[benchmark]]
+    workload = "classification"
+    sizes = [20000]
+    models = ["xgboost"]   # optional: default every model of the workload
+    backends = ["xgboost"] # optional: default every backend of each model
+    threads = [2]          # optional: default all physical cores
+    params = { trees = 200 }  # optional: overrides of the workload's defaults
+
+Validation happens here, at the boundary: every problem is a SizeupError
+whose message names the field and the allowed values.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness.backends import BACKENDS
+from harness.errors import SizeupError
+from workloads import catalogue
+
+SUITES_DIR = Path(__file__).parent / "suites"
+
+
+@dataclass(frozen=True)
+class Case:
+    workload: str
+    model: str
+    backend: str
+    size: int
+    threads: int
+    params: Mapping[str, Any] = field(default_factory=dict)  # overrides only
+    seed: int = 0
+
+    @property
+    def id(self) -> str:
+        tail = "".join(f",{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.workload}/{self.model}@{self.backend}/n={self.size}/t={self.threads}{tail}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "workload": self.workload,
+            "model": self.model,
+            "backend": self.backend,
+            "size": self.size,
+            "threads": self.threads,
+            "params": dict(self.params),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Case:
+        return cls(d["workload"], d["model"], d["backend"], int(d["size"]), int(d["threads"]),
+                   dict(d.get("params", {})), int(d.get("seed", 0)))
+
+
+@dataclass(frozen=True)
+class Settings:
+    repeats: int = 3
+    timeout_s: float = 600.0
+    memory_cap: str = "80%"
+    sample_hz: float = 10.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    suite: str
+    settings: Settings
+    cases: tuple[Case, ...]
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the user asked for on the command line; None means "as the suite says"."""
+
+    suite: str = "quick"
+    workloads: Sequence[str] | None = None
+    models: Sequence[str] | None = None
+    backends: Sequence[str] | None = None
+    sizes: Sequence[int] | None = None
+    threads: Sequence[int] | None = None
+    repeats: int | None = None
+    timeout_s: float | None = None
+    memory_cap: str | None = None
+    sample_hz: float | None = None
+
+
+def load_suite(name_or_path: str) -> tuple[str, dict[str, Any]]:
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = SUITES_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml")))
+        raise SizeupError(f"suite {name_or_path!r} not found: give a TOML file or one of: {known}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SizeupError(f"suite file {path} is not valid TOML: {exc}") from None
+    return str(data.get("name", path.stem)), data
+
+
+def build(choices: Choices, default_threads: int) -> Plan:
+    name, suite = load_suite(choices.suite)
+    where = f"suite {name!r}"
+    entries = suite.get("benchmark", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise SizeupError(f"{where}: 'benchmark' must be an array of tables ([[benchmark]])")
+    unknown_keys = set(suite) - {"name", "description", "repeats", "timeout_s", "memory_cap", "sample_hz", "benchmark"}
+    if unknown_keys:
+        raise SizeupError(f"{where}: unknown key(s) {sorted(unknown_keys)}")
+
+    if choices.workloads is not None:
+        check_names("workload", choices.workloads, catalogue())
+        listed = {e.get("workload") for e in entries}
+        entries = [e for e in entries if e.get("workload") in choices.workloads]
+        entries += [{"workload": w} for w in choices.workloads if w not in listed]
+    if choices.backends is not None:
+        check_names("backend", choices.backends, BACKENDS)
+
+    cases = [c for i, entry in enumerate(entries) for c in expand(entry, f"{where}, benchmark #{i + 1}", default_threads)]
+    if choices.models is not None:
+        known = {m.name for w in catalogue().values() for m in w.models}
+        check_names("model", choices.models, known)
+        cases = [c for c in cases if c.model in choices.models]
+    if choices.backends is not None:
+        cases = [c for c in cases if c.backend in choices.backends]
+    if choices.sizes is not None:
+        for size in choices.sizes:
+            positive_int("size", size)
+        cases = [replace(c, size=s) for c in unique_by_id(cases, ignore_size=True) for s in choices.sizes]
+        for case in cases:
+            check_size(case.workload, case.size, "--sizes")
+    if choices.threads is not None:
+        for t in choices.threads:
+            positive_int("threads", t)
+        cases = [replace(c, threads=t) for c in unique_by_id(cases, ignore_threads=True) for t in choices.threads]
+    if not cases:
+        raise SizeupError(f"{where}: the choices leave no case to run")
+
+    settings = Settings(
+        repeats=_pick(choices.repeats, suite.get("repeats"), Settings.repeats, "repeats", minimum=0),
+        timeout_s=_pick(choices.timeout_s, suite.get("timeout_s"), Settings.timeout_s, "timeout_s", minimum=0.001),
+        memory_cap=str(_pick(choices.memory_cap, suite.get("memory_cap"), Settings.memory_cap, "memory_cap")),
+        sample_hz=_pick(choices.sample_hz, suite.get("sample_hz"), Settings.sample_hz, "sample_hz", minimum=0),
+    )
+    parse_memory(settings.memory_cap, total=1)  # validate early; resolved later against the machine
+    return Plan(name, settings, tuple(unique_by_id(cases)))
+
+
+def expand(entry: Mapping[str, Any], where: str, default_threads: int) -> list[Case]:
+    unknown = set(entry) - {"workload", "sizes", "models", "backends", "threads", "params"}
+    if unknown:
+        raise SizeupError(f"{where}: unknown key(s) {sorted(unknown)}")
+    name = entry.get("workload")
+    if not isinstance(name, str):
+        raise SizeupError(f"{where}: 'workload' (a string) is required")
+    check_names("workload", [name], catalogue())
+    workload = catalogue()[name]
+    models = _list(entry, "models", [m.name for m in workload.models], where)
+    check_names(f"model of {name}", models, [m.name for m in workload.models])
+    sizes = _list(entry, "sizes", list(workload.sizes[:1]), where)
+    for size in sizes:
+        positive_int(f"{where}: size", size)
+        check_size(name, size, where)
+    threads = _list(entry, "threads", [default_threads], where)
+    for t in threads:
+        positive_int(f"{where}: threads", t)
+    params = entry.get("params", {})
+    if not isinstance(params, dict):
+        raise SizeupError(f"{where}: 'params' must be a table")
+    check_names(f"param of {name}", list(params), workload.params)
+    wanted_backends = entry.get("backends")
+    if wanted_backends is not None:
+        check_names("backend", _list(entry, "backends", [], where), BACKENDS)
+    cases = []
+    for model in (workload.model(m) for m in models):
+        for backend in model.backends:
+            if wanted_backends is None or backend in wanted_backends:
+                cases += [Case(name, model.name, backend, s, t, dict(params)) for s in sizes for t in threads]
+    return cases
+
+
+def check_names(kind: str, names: Sequence[str], known: Mapping[str, Any] | Sequence[str]) -> None:
+    for n in names:
+        if n not in known:
+            raise SizeupError(f"unknown {kind} {n!r}; choose from: {', '.join(sorted(known))}")
+
+
+def positive_int(what: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise SizeupError(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_size(workload: str, size: int, where: str) -> None:
+    limit = catalogue()[workload].max_size
+    if limit is not None and size > limit:
+        raise SizeupError(f"{where}: {workload} has {limit} rows; size {size} is larger")
+
+
+def unique_by_id(cases: Sequence[Case], ignore_size: bool = False, ignore_threads: bool = False) -> list[Case]:
+    seen: dict[str, Case] = {}
+    for c in cases:
+        key = replace(c, size=0 if ignore_size else c.size, threads=0 if ignore_threads else c.threads).id
+        seen.setdefault(key, c)
+    return list(seen.values())
+
+
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20,
+          "g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+
+
+def parse_memory(text: str, total: int) -> int:
+    """'8GiB', '512MB', '1234' (bytes) or '80%' (of `total`) -> bytes."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%|[a-zA-Z]*)\s*", str(text))
+    unit = match.group(2).lower() if match else None
+    if not match or (unit != "%" and unit not in _UNITS) or float(match.group(1)) <= 0:
+        raise SizeupError(f"memory cap {text!r} is not a size like '8GiB', '512MB' or '80%'")
+    value = float(match.group(1))
+    return int(total * value / 100) if unit == "%" else int(value * _UNITS[unit])
+
+
+def _list(entry: Mapping[str, Any], key: str, default: list[Any], where: str) -> list[Any]:
+    value = entry.get(key, default)
+    if not isinstance(value, list) or not value:
+        raise SizeupError(f"{where}: '{key}' must be a non-empty array")
+    return value
+
+
+def _pick(cli: Any, suite: Any, default: Any, what: str, minimum: float | None = None) -> Any:
+    value = cli if cli is not None else suite if suite is not None else default
+    if minimum is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum):
+        raise SizeupError(f"{what} must be a number >= {minimum}, got {value!r}")
+    return value

@@ -1,0 +1,46 @@
+"""A live display for `sizeup run`: current case, elapsed time, cases left, one line per result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness import runner
+from harness.results import CaseRecord
+from harness.table import phase_stats, quality
+
+
+class RichProgress(runner.Progress):
+    def __init__(self, console: Console, total: int, done: int) -> None:
+        self.console = console
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[left]} left"), TimeElapsedColumn(), console=console,
+        )
+        self.task = self.bar.add_task("starting", total=total, completed=done, left=total - done)
+        self.total = total
+
+    def __enter__(self) -> RichProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.stop()
+
+    def case_started(self, case: dict[str, Any], index: int, total: int) -> None:
+        self.bar.update(self.task, description=case["id"])
+
+    def case_finished(self, record: CaseRecord) -> None:
+        self.bar.advance(self.task)
+        left = self.total - int(self.bar.tasks[0].completed)
+        self.bar.update(self.task, left=left)
+        if record.status == "ok":
+            fit = phase_stats(record, "fit")
+            detail = f"fit {fit.median:.3f} s  {quality(record)[0]}" if fit else ""
+        else:
+            detail = record.reason or ""
+        style = {"ok": "green", "skipped": "yellow"}.get(record.status, "red")
+        self.console.print(f"[{style}]{record.status:>7}[/] {record.id}  {detail}  ({record.wall_s:.1f} s)",
+                           highlight=False)

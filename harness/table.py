@@ -1,0 +1,96 @@
+"""`sizeup show`: one row per case with median phase times, interval, quality and utilization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from harness.results import CaseRecord, RunResult
+from harness.stats import Stats, stats
+
+PHASES = ("generate", "features", "fit", "predict", "score")
+STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
+
+
+def phase_stats(record: CaseRecord, phase: str) -> Stats | None:
+    return stats([r["phases"][phase] for r in record.warm_runs() if phase in r["phases"]])
+
+
+def quality(record: CaseRecord) -> tuple[str, bool | None]:
+    """'roc_auc 0.978' from the median over warm repeats, and whether it meets the workload's target."""
+    info = record.workload_info
+    metric = info.get("metric")
+    values = [r["quality"][metric] for r in record.warm_runs() if metric in (r["quality"] or {})]
+    if not metric or not values:
+        return "", None
+    value = stats(values).median
+    target = info.get("target")
+    met = None
+    if target and target["metric"] == metric:
+        met = value >= target["threshold"] if target["higher_is_better"] else value <= target["threshold"]
+    return f"{metric} {value:.3f}", met
+
+
+def throughput(record: CaseRecord) -> str:
+    rates = [r["throughput"] for r in record.warm_runs() if r.get("throughput")]
+    if not rates:
+        return ""
+    return f"{stats([t['per_s'] for t in rates]).median:,.0f} {rates[0]['unit']}/s"
+
+
+def fit_cpu(record: CaseRecord) -> str:
+    cpu = record.telemetry.get("phases", {}).get("fit", {}).get("cpu_percent")
+    return f"{cpu['mean']:.0f}" if cpu else ""
+
+
+def render(run: RunResult) -> Group:
+    used = [p for p in PHASES if any(phase_stats(c, p) for c in run.cases)]
+    title = (f"{run.suite} run {run.run_id} on {run.machine.get('id')}"
+             f"{'' if run.complete else ' (incomplete)'}")
+    table = Table(title=title, caption=_caption(run), header_style="bold")
+    for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
+                 "quality", "throughput", "fit CPU %", "peak RSS"):
+        table.add_column(name, justify="left" if name in ("case", "status", "quality", "fit interval") else "right")
+    for record in run.cases:
+        table.add_row(*row(record, used))
+    notes = [Text.from_markup(f"[{STATUS_STYLE.get(c.status, 'red')}]{c.status}[/] {c.id}: ") + Text(c.reason or "")
+             for c in run.cases if c.status != "ok"]
+    return Group(table, *notes)
+
+
+def row(record: CaseRecord, phases: list[str]) -> list[str]:
+    case = record.case
+    cells = [f"{case['workload']}/{case['model']}@{case['backend']}", f"{case['size']:,}", str(case["threads"])]
+    style = STATUS_STYLE.get(record.status, "red")
+    if record.status != "ok":  # the reason follows the table, unwrapped
+        return cells + [f"[{style}]{record.status}[/]"] + [""] * (len(phases) + 5)
+    cells.append(f"[{style}]ok[/]")
+    for phase in phases:
+        s = phase_stats(record, phase)
+        cells.append("" if s is None else f"{_s(s.median)}{'~' if s.noisy else ''}")
+    fit = phase_stats(record, "fit")
+    cells.append(f"{_s(fit.lo)}-{_s(fit.hi)} ({fit.coverage:.0%}, n={fit.n})" if fit else "")
+    text, met = quality(record)
+    cells.append(text + {True: " [green]✓[/]", False: " [red]✗ below target[/]", None: ""}[met])
+    cells += [throughput(record), fit_cpu(record), _mib(record.telemetry.get("peak_rss_bytes"))]
+    return cells
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:.3g}" if seconds >= 0.001 else f"{seconds:.1e}"
+
+
+def _mib(value: Any) -> str:
+    return "" if not value else f"{value / 2**20:,.0f} MiB"
+
+
+def _caption(run: RunResult) -> str:
+    counts: dict[str, int] = {}
+    for c in run.cases:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    return (f"{summary}. Times are medians of warm repeats; '~' marks IQR/median > 10%; "
+            "the interval is distribution-free for the median, with its confidence level.")

@@ -1,0 +1,101 @@
+"""Workloads that misbehave on purpose, to test the runner with real processes.
+
+Loaded through SIZEUP_EXTRA_WORKLOADS=tests.faulty, so spawned workers find it too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workloads.base import Model, ModelContext, Split, Workload
+
+
+def generate(size: int, seed: int, params: Mapping[str, Any]) -> Split:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((size, 3))
+    y = (X[:, 0] > 0).astype(int)
+    return Split(X, y, X, y)
+
+
+def score(y_true: Any, y_pred: Any) -> dict[str, float]:
+    return {"accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))}
+
+
+class Behaviour:
+    def __init__(self, ctx: ModelContext, action: Any) -> None:
+        self.ctx, self.action = ctx, action
+
+    def fit(self, X: Any, y: Any) -> Behaviour:
+        marker = self.ctx.params.get("marker")
+        if marker:  # lets a test count how often each case really ran
+            with open(marker, "a") as f:
+                f.write(f"{self.ctx.params.get('tag', '')}\n")
+        self.action(self.ctx)
+        return self
+
+    def predict(self, X: Any) -> Any:
+        return (np.asarray(X)[:, 0] > 0).astype(int)
+
+
+def _sleep(ctx: ModelContext) -> None:
+    time.sleep(float(ctx.params["seconds"]))
+
+
+def _sleep_with_child(ctx: ModelContext) -> None:
+    child = subprocess.Popen(["sleep", "300"])
+    Path(ctx.params["pidfile"]).write_text(str(child.pid))
+    time.sleep(300)
+
+
+def _hog(ctx: ModelContext) -> None:
+    blocks = []
+    while True:  # touch every page so RSS really grows
+        blocks.append(np.ones(16 * 2**20 // 8))
+        time.sleep(0.01)
+
+
+def _raise(ctx: ModelContext) -> None:
+    raise ValueError("this model always fails")
+
+
+def _segfault(ctx: ModelContext) -> None:
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _missing(ctx: ModelContext) -> None:
+    import a_module_that_is_not_installed  # noqa: F401
+
+
+def model(name: str, action: Any) -> Model:
+    return Model(name, ("sklearn",), lambda ctx: Behaviour(ctx, action))
+
+
+WORKLOADS = (
+    Workload(
+        name="faulty",
+        family="classification",
+        description="test workload: each model fails in its own way",
+        generate=generate,
+        models=(
+            model("ok", lambda ctx: None),
+            model("sleep", _sleep),
+            model("sleep_with_child", _sleep_with_child),
+            model("hog", _hog),
+            model("raise", _raise),
+            model("segfault", _segfault),
+            model("missing", _missing),
+        ),
+        score=score,
+        metric="accuracy",
+        params={"seconds": 0.0, "marker": "", "tag": "", "pidfile": ""},
+        sizes=(100,),
+    ),
+)

@@ -1,0 +1,161 @@
+"""The command line, end to end: bad input, a real run, resume after a kill, show, export."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from harness import cli, results
+
+SIZEUP = [sys.executable, "-m", "harness.cli"]
+
+
+def write_suite(path: Path, body: str, repeats: int = 0) -> Path:
+    path.write_text(f'name = "t"\nrepeats = {repeats}\ntimeout_s = 60\n{body}')
+    return path
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--workloads", "nope"], "unknown workload 'nope'; choose from:"),
+        (["run", "--backends", "cuda-magic"], "unknown backend 'cuda-magic'"),
+        (["run", "--models", "nope"], "unknown model 'nope'"),
+        (["run", "--suite", "no-such-suite"], "suite 'no-such-suite' not found"),
+        (["run", "--workloads", "breast_cancer", "--sizes", "10000"], "breast_cancer has 569 rows"),
+        (["run", "--memory-cap", "lots"], "memory cap 'lots' is not a size"),
+        (["run", "--repeats", "-1"], "repeats must be a number >= 0"),
+        (["show", "does-not-exist.json"], "result file does-not-exist.json does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path, capsys) -> None:
+    assert cli.main([*args, "--results-dir", str(tmp_path / "r")] if args[0] == "run" else args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sizeup: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "r").exists()  # nothing half-written
+
+
+@pytest.mark.parametrize("sizes", ["abc", "0", "-5", "10,x"])
+def test_a_size_that_is_not_a_positive_integer_is_refused(sizes: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["run", "--sizes", sizes])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert "size must be a positive integer" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("[[benchmark]\nworkload = 1", "is not valid TOML"),
+        ('[[benchmark]]\nworkload = "faulty"\nsizes = [0]', "size must be a positive integer, got 0"),
+        ('[[benchmark]]\nworkload = "faulty"\nsizes = "big"', "'sizes' must be a non-empty array"),
+        ('[[benchmark]]\nworkload = "faulty"\nparams = {colour = 1}', "unknown param of faulty 'colour'"),
+        ('[[benchmark]]\nworkload = "faulty"\nspeed = 1', "unknown key(s) ['speed']"),
+        ('[[benchmark]]\nsizes = [1]', "'workload' (a string) is required"),
+    ],
+)
+def test_a_malformed_suite_is_refused(body: str, message: str, tmp_path: Path, capsys) -> None:
+    suite = write_suite(tmp_path / "bad.toml", body)
+    assert cli.main(["run", "--suite", str(suite), "--results-dir", str(tmp_path / "r")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("content", ['{"schema": "sizeup-result", "version": 1, "cases": [', "", "[1, 2]", "\x00\xff"])
+def test_a_truncated_or_foreign_result_is_refused(content: str, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content, errors="surrogateescape") if "\x00" not in content else path.write_bytes(b"\x00\xff")
+    out = tmp_path / "out.json"
+    assert cli.main(["export", "--format", "pytest-benchmark", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sizeup: error: ") and str(path) in err
+    assert not out.exists()
+
+
+def test_run_show_and_export_a_real_suite(tmp_path: Path, capsys) -> None:
+    suite = write_suite(tmp_path / "s.toml", '[[benchmark]]\nworkload = "breast_cancer"\nmodels = ["linear"]\n'
+                        '[[benchmark]]\nworkload = "faulty"\nmodels = ["ok", "raise"]\n', repeats=3)
+    assert cli.main(["run", "--suite", str(suite), "--results-dir", str(tmp_path), "--threads", "1"]) == 0
+    (path,) = tmp_path.glob("*/*.json")
+    run = results.load(path)
+    assert run.complete and [c.status for c in run.cases] == ["ok", "ok", "error"]
+    assert run.cases[0].workload_info["target"]["threshold"] == 0.92
+    capsys.readouterr()
+
+    assert cli.main(["show", str(path)]) == 0
+    table = capsys.readouterr().out
+    assert "breast_cancer/linear@sklearn" in table and "accuracy 0.9" in table and "✓" in table
+    assert "error faulty/raise@sklearn/n=100/t=1: ValueError: this model always fails" in table
+
+    exported = tmp_path / "pb.json"
+    assert cli.main(["export", "--format", "pytest-benchmark", str(path), "-o", str(exported)]) == 0
+    compare = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(exported),
+                              "--columns=median,rounds", "--group-by=group"],
+                             capture_output=True, text=True, timeout=60)
+    assert compare.returncode == 0, compare.stderr
+    assert "breast_cancer/linear@sklearn/n=569/t=1" in compare.stdout and "fit" in compare.stdout
+
+
+def test_a_run_killed_midway_resumes_keeping_finished_cases(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    entries = "".join(
+        f'[[benchmark]]\nworkload = "faulty"\nmodels = ["{model}"]\n'
+        f'params = {{tag = "{tag}", marker = "{marker}", seconds = {seconds}}}\n'
+        for model, tag, seconds in [("ok", "a", 0), ("ok", "b", 0), ("sleep", "c", 2.5), ("ok", "d", 0)]
+    )
+    suite = write_suite(tmp_path / "s.toml", entries)
+    root = tmp_path / "results"
+    env = dict(os.environ)
+    harness = subprocess.Popen([*SIZEUP, "run", "--suite", str(suite), "--results-dir", str(root)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while "c" not in _lines(marker):  # case c is running: kill the harness under it
+        assert time.monotonic() < deadline and harness.poll() is None
+        time.sleep(0.05)
+    harness.send_signal(signal.SIGKILL)
+    harness.wait()
+    (journal,) = root.glob("*/*.journal.jsonl")
+    before = results.load(journal)
+    assert [c.case["params"]["tag"] for c in before.cases] == ["a", "b"]
+    assert not before.complete and len(before.pending()) == 2
+
+    resumed = subprocess.run([*SIZEUP, "run", "--resume", "--results-dir", str(root)], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    (path,) = root.glob("*/*.json")
+    after = results.load(path)
+    assert after.complete and not journal.exists()
+    assert [c.case["params"]["tag"] for c in after.cases] == ["a", "b", "c", "d"]
+    assert all(c.status == "ok" for c in after.cases)
+    assert after.cases[:2] == before.cases  # finished cases kept as they were, not re-run
+    assert Counter(_lines(marker)) == {"a": 1, "b": 1, "c": 2, "d": 1}  # c: killed once, then run once
+
+
+def test_resume_without_an_unfinished_run_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    assert cli.main(["run", "--resume", "--results-dir", str(tmp_path)]) == 2
+    assert "no unfinished run" in capsys.readouterr().err
+
+
+def test_list_shows_every_workload_and_backend(capsys) -> None:
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("classification", "regression", "breast_cancer", "diabetes", "sklearn", "xgboost", "torch"):
+        assert name in out
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def test_resume_refuses_new_plan_choices(tmp_path: Path, capsys) -> None:
+    assert cli.main(["run", "--resume", "--repeats", "5", "--results-dir", str(tmp_path)]) == 2
+    assert "drop --repeats" in capsys.readouterr().err

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import SizeupError
+from harness.plan import Case, Choices, build, parse_memory
+
+
+def test_quick_suite_covers_every_model_at_all_cores() -> None:
+    plan = build(Choices(), default_threads=2)
+    assert plan.suite == "quick" and plan.settings.repeats == 3
+    ids = [c.id for c in plan.cases]
+    assert "classification/xgboost@xgboost/n=20000/t=2" in ids
+    assert "regression/linear@sklearn/n=20000/t=2" in ids
+    assert len(ids) == len(set(ids))
+
+
+def test_cli_choices_filter_and_replace() -> None:
+    plan = build(Choices(workloads=["classification"], backends=["sklearn"], sizes=[1000, 4000], threads=[1, 2],
+                         repeats=1, timeout_s=5), default_threads=2)
+    assert {(c.model, c.size, c.threads) for c in plan.cases} == {
+        (m, s, t) for m in ("hgb", "linear") for s in (1000, 4000) for t in (1, 2)}
+    assert plan.settings.repeats == 1 and plan.settings.timeout_s == 5
+
+
+def test_a_workload_not_in_the_suite_can_be_asked_for() -> None:
+    plan = build(Choices(workloads=["faulty"], models=["ok"]), default_threads=1)
+    assert [c.id for c in plan.cases] == ["faulty/ok@sklearn/n=100/t=1"]
+
+
+def test_params_are_part_of_the_case_id(tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text('[[benchmark]]\nworkload = "faulty"\nmodels = ["ok"]\nparams = {tag = "x"}\n'
+                     '[[benchmark]]\nworkload = "faulty"\nmodels = ["ok"]\n')
+    ids = [c.id for c in build(Choices(suite=str(suite)), 1).cases]
+    assert ids == ["faulty/ok@sklearn/n=100/t=1,tag=x", "faulty/ok@sklearn/n=100/t=1"]
+
+
+def test_case_round_trips_through_a_dict() -> None:
+    case = Case("faulty", "ok", "sklearn", 10, 2, {"tag": "a"}, seed=7)
+    assert Case.from_dict(case.to_dict()) == case
+
+
+@pytest.mark.parametrize("text, expected", [("8GiB", 8 * 2**30), ("512MB", 512e6), ("1234", 1234), ("50%", 500)])
+def test_memory_sizes(text: str, expected: float) -> None:
+    assert parse_memory(text, total=1000) == int(expected)
+
+
+@pytest.mark.parametrize("text", ["lots", "0", "-1GiB", "8 parsecs", ""])
+def test_bad_memory_sizes(text: str) -> None:
+    with pytest.raises(SizeupError, match="memory cap"):
+        parse_memory(text, total=1000)
+
+
+def test_choices_that_leave_nothing_are_an_error() -> None:
+    with pytest.raises(SizeupError, match="no case to run"):
+        build(Choices(workloads=["breast_cancer"], backends=["torch"]), 1)

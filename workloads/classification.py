@@ -1,0 +1,130 @@
+"""Binary classification on tabular data: gradient boosting and a linear model.
+
+Synthetic data: numeric features plus a few categorical columns; the label is a
+noisy threshold on a non-linear signal (see ``tabular.make_features``). Sanity
+case: scikit-learn's breast cancer data, which every model here must classify
+with at least 92% accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from workloads import tabular
+from workloads.base import Model, ModelContext, Split, Target, Workload
+
+
+def generate(size: int, seed: int, params: Mapping[str, Any]) -> Split:
+    X, signal, rng = tabular.make_features(size, seed, params)
+    noisy = signal + rng.normal(0.0, float(params["noise"]), size=size)
+    y = (noisy > np.median(noisy)).astype(np.int32)  # balanced classes
+    return tabular.split(X, y, seed)
+
+
+def breast_cancer(size: int, seed: int, params: Mapping[str, Any]) -> Split:
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    take = np.random.default_rng(seed).permutation(len(y))[:size]
+    return tabular.split(X[take].astype(np.float32), y[take].astype(np.int32), seed)
+
+
+def score(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import roc_auc_score
+
+    return {
+        "accuracy": float(np.mean((proba >= 0.5) == y_true)),
+        "roc_auc": float(roc_auc_score(y_true, proba)),
+    }
+
+
+class PositiveProba:
+    """Makes ``predict`` return P(class 1), which both metrics need."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+
+    def fit(self, X: Any, y: Any) -> PositiveProba:
+        self.estimator.fit(X, y)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.estimator.predict_proba(X))[:, 1]
+
+
+def xgboost(ctx: ModelContext) -> PositiveProba:
+    from xgboost import XGBClassifier
+
+    return PositiveProba(
+        XGBClassifier(
+            tree_method="hist",
+            device=ctx.device,
+            n_estimators=int(ctx.params["trees"]),
+            max_depth=6,
+            learning_rate=0.1,
+            n_jobs=ctx.threads,
+            random_state=ctx.seed,
+        )
+    )
+
+
+def hist_gradient_boosting(ctx: ModelContext) -> PositiveProba:
+    # Threads come from OMP_NUM_THREADS, which the harness sets per case.
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    n_cat = int(ctx.params["categorical"])
+    n_features = int(ctx.params["features"])
+    return PositiveProba(
+        HistGradientBoostingClassifier(
+            max_iter=int(ctx.params["trees"]),
+            max_depth=6,
+            learning_rate=0.1,
+            early_stopping=False,
+            categorical_features=list(range(n_features - n_cat, n_features)) or None,
+            random_state=ctx.seed,
+        )
+    )
+
+
+def logistic(ctx: ModelContext) -> PositiveProba:
+    from sklearn.linear_model import LogisticRegression
+
+    return PositiveProba(tabular.linear_pipeline(LogisticRegression(max_iter=1000), ctx.params))
+
+
+MODELS = (
+    Model("xgboost", ("xgboost",), xgboost, "XGBoost hist, all cores"),
+    Model("hgb", ("sklearn",), hist_gradient_boosting, "scikit-learn HistGradientBoostingClassifier"),
+    Model("linear", ("sklearn",), logistic, "one-hot + scaled logistic regression"),
+)
+
+WORKLOADS = (
+    Workload(
+        name="classification",
+        family="classification",
+        description="synthetic tabular binary classification, non-linear signal plus noise",
+        generate=generate,
+        models=MODELS,
+        score=score,
+        metric="roc_auc",
+        params={"features": 20, "categorical": 3, "noise": 0.5, "trees": 200},
+        sizes=(20_000, 100_000, 400_000, 1_600_000),
+        target=Target("roc_auc", 0.75),
+    ),
+    Workload(
+        name="breast_cancer",
+        family="classification",
+        description="scikit-learn's breast cancer data (569 rows), a real sanity case",
+        generate=breast_cancer,
+        models=MODELS,
+        score=score,
+        metric="accuracy",
+        params={"features": 30, "categorical": 0, "trees": 200},
+        sizes=(569,),
+        max_size=569,
+        target=Target("accuracy", 0.92),
+    ),
+)

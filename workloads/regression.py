@@ -1,0 +1,111 @@
+"""Regression on tabular data: gradient boosting and a linear model.
+
+Synthetic data: the same feature generator as classification, with the
+non-linear signal plus Gaussian noise as the target. Sanity case:
+scikit-learn's diabetes data, where every model here must reach R2 >= 0.30.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from workloads import tabular
+from workloads.base import Model, ModelContext, Split, Target, Workload
+
+
+def generate(size: int, seed: int, params: Mapping[str, Any]) -> Split:
+    X, signal, rng = tabular.make_features(size, seed, params)
+    y = (signal + rng.normal(0.0, float(params["noise"]), size=size)).astype(np.float32)
+    return tabular.split(X, y, seed)
+
+
+def diabetes(size: int, seed: int, params: Mapping[str, Any]) -> Split:
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    take = np.random.default_rng(seed).permutation(len(y))[:size]
+    return tabular.split(X[take].astype(np.float32), y[take].astype(np.float32), seed)
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    y_true = np.asarray(y_true, dtype=np.float64)
+    residual = y_true - np.asarray(y_pred, dtype=np.float64)
+    total = np.sum((y_true - y_true.mean()) ** 2)
+    return {
+        "rmse": float(np.sqrt(np.mean(residual**2))),
+        "r2": float(1.0 - np.sum(residual**2) / total) if total > 0 else float("nan"),
+    }
+
+
+def xgboost(ctx: ModelContext) -> Any:
+    from xgboost import XGBRegressor
+
+    return XGBRegressor(
+        tree_method="hist",
+        device=ctx.device,
+        n_estimators=int(ctx.params["trees"]),
+        max_depth=6,
+        learning_rate=0.1,
+        n_jobs=ctx.threads,
+        random_state=ctx.seed,
+    )
+
+
+def hist_gradient_boosting(ctx: ModelContext) -> Any:
+    # Threads come from OMP_NUM_THREADS, which the harness sets per case.
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    n_cat = int(ctx.params["categorical"])
+    n_features = int(ctx.params["features"])
+    return HistGradientBoostingRegressor(
+        max_iter=int(ctx.params["trees"]),
+        max_depth=6,
+        learning_rate=0.1,
+        early_stopping=False,
+        categorical_features=list(range(n_features - n_cat, n_features)) or None,
+        random_state=ctx.seed,
+    )
+
+
+def ridge(ctx: ModelContext) -> Any:
+    from sklearn.linear_model import Ridge
+
+    return tabular.linear_pipeline(Ridge(alpha=1.0), ctx.params)
+
+
+MODELS = (
+    Model("xgboost", ("xgboost",), xgboost, "XGBoost hist, all cores"),
+    Model("hgb", ("sklearn",), hist_gradient_boosting, "scikit-learn HistGradientBoostingRegressor"),
+    Model("linear", ("sklearn",), ridge, "one-hot + scaled ridge regression"),
+)
+
+WORKLOADS = (
+    Workload(
+        name="regression",
+        family="regression",
+        description="synthetic tabular regression, non-linear signal plus Gaussian noise",
+        generate=generate,
+        models=MODELS,
+        score=score,
+        metric="r2",
+        params={"features": 20, "categorical": 3, "noise": 0.5, "trees": 200},
+        sizes=(20_000, 100_000, 400_000, 1_600_000),
+        target=Target("r2", 0.25),
+    ),
+    Workload(
+        name="diabetes",
+        family="regression",
+        description="scikit-learn's diabetes data (442 rows), a real sanity case",
+        generate=diabetes,
+        models=MODELS,
+        score=score,
+        metric="r2",
+        params={"features": 10, "categorical": 0, "trees": 100},
+        sizes=(442,),
+        max_size=442,
+        target=Target("r2", 0.30),
+    ),
+)

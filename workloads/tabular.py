@@ -1,0 +1,77 @@
+"""Pieces shared by the tabular workloads (classification and regression)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from workloads.base import Split
+
+TEST_FRACTION = 0.2
+
+
+def make_features(size: int, seed: int, params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """A float32 matrix of numeric features with a few low-cardinality categorical columns.
+
+    Categorical columns hold small integer codes (as float32, the way tree
+    libraries take them after ordinal encoding). Returns (X, latent signal, rng):
+    the latent signal is a non-linear function of the features that the caller
+    turns into a label, so that models have something real to learn.
+    """
+    _check_size(size)
+    n_features = int(params["features"])
+    n_categorical = int(params["categorical"])
+    if not 0 <= n_categorical < n_features:
+        raise ValueError(f"categorical must be in [0, features); got {n_categorical} of {n_features}")
+    rng = np.random.default_rng(seed)
+    n_numeric = n_features - n_categorical
+    numeric = rng.standard_normal((size, n_numeric), dtype=np.float32)
+    codes = rng.integers(0, 8, size=(size, n_categorical)).astype(np.float32)
+
+    # Non-linear signal over the first few numeric columns and the categories:
+    # interactions, a threshold and a periodic term, plus a per-category offset.
+    k = min(n_numeric, 6)
+    x = numeric[:, :k].astype(np.float64)
+    signal = np.zeros(size)
+    if k >= 2:
+        signal += 1.5 * x[:, 0] * x[:, 1]
+    if k >= 3:
+        signal += np.where(x[:, 2] > 0.5, 2.0, -0.5)
+    if k >= 4:
+        signal += np.sin(2.0 * x[:, 3])
+    if k >= 5:
+        signal += 0.8 * x[:, 4] ** 2 - 0.8
+    signal += 0.7 * x[:, 0] - 0.5 * x[:, k - 1]
+    if n_categorical:
+        offsets = np.random.default_rng(seed + 1).normal(0.0, 1.0, size=8)
+        signal += offsets[codes[:, 0].astype(int)]
+    X = np.concatenate([numeric, codes], axis=1)
+    return X, signal, rng
+
+
+def split(X: np.ndarray, y: np.ndarray, seed: int) -> Split:
+    order = np.random.default_rng(seed + 2).permutation(len(y))
+    n_test = max(1, int(round(len(y) * TEST_FRACTION)))
+    test, train = order[:n_test], order[n_test:]
+    return Split(X[train], y[train], X[test], y[test])
+
+
+def linear_pipeline(estimator: Any, params: Mapping[str, Any]) -> Any:
+    """Scale the numeric columns and one-hot the categorical ones before a linear model."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    n_features, n_cat = int(params["features"]), int(params["categorical"])
+    numeric, categorical = list(range(n_features - n_cat)), list(range(n_features - n_cat, n_features))
+    encode = ColumnTransformer(
+        [("num", StandardScaler(), numeric), ("cat", OneHotEncoder(handle_unknown="ignore"), categorical)]
+    )
+    return make_pipeline(encode, estimator)
+
+
+def _check_size(size: int) -> None:
+    if size < 10:
+        raise ValueError(f"size must be at least 10 rows, got {size}")
