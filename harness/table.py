@@ -38,7 +38,9 @@ def throughput(record: CaseRecord) -> str:
     rates = [r["throughput"] for r in record.warm_runs() if r.get("throughput")]
     if not rates:
         return ""
-    return f"{stats([t['per_s'] for t in rates]).median:,.0f} {rates[0]['unit']}/s"
+    rate = stats([t["per_s"] for t in rates]).median
+    scaled = next((f"{rate / f:.3g}{p}" for f, p in ((1e9, "G"), (1e6, "M"), (1e3, "k")) if rate >= f), f"{rate:.3g}")
+    return f"{scaled} {rates[0]['unit']}/s"
 
 
 def fit_cpu(record: CaseRecord) -> str:
@@ -53,7 +55,8 @@ def render(run: RunResult) -> Group:
     table = Table(title=title, caption=_caption(run), header_style="bold")
     for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
                  "quality", "throughput", "fit CPU %", "peak RSS"):
-        table.add_column(name, justify="left" if name in ("case", "status", "quality", "fit interval") else "right")
+        left = name in ("case", "status", "quality", "fit interval")
+        table.add_column(name, justify="left" if left else "right", no_wrap=name in ("case", "fit interval", "quality", "throughput"))
     for record in run.cases:
         table.add_row(*row(record, used))
     notes = [Text.from_markup(f"[{STATUS_STYLE.get(c.status, 'red')}]{c.status}[/] {c.id}: ") + Text(c.reason or "")
@@ -72,9 +75,9 @@ def row(record: CaseRecord, phases: list[str]) -> list[str]:
         s = phase_stats(record, phase)
         cells.append("" if s is None else f"{_s(s.median)}{'~' if s.noisy else ''}")
     fit = phase_stats(record, "fit")
-    cells.append(f"{_s(fit.lo)}-{_s(fit.hi)} ({fit.coverage:.0%}, n={fit.n})" if fit else "")
+    cells.append(f"{_s(fit.lo)}-{_s(fit.hi)} {fit.coverage:.0%}" if fit else "")
     text, met = quality(record)
-    cells.append(text + {True: " [green]✓[/]", False: " [red]✗ below target[/]", None: ""}[met])
+    cells.append(text + {True: " [green]✓[/]", False: " [red]✗[/]", None: ""}[met])
     cells += [throughput(record), fit_cpu(record), _mib(record.telemetry.get("peak_rss_bytes"))]
     return cells
 
@@ -92,5 +95,6 @@ def _caption(run: RunResult) -> str:
     for c in run.cases:
         counts[c.status] = counts.get(c.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
-    return (f"{summary}. Times are medians of warm repeats; '~' marks IQR/median > 10%; "
-            "the interval is distribution-free for the median, with its confidence level.")
+    repeats = run.settings.get("repeats")
+    return (f"{summary}. Times: medians of {repeats} warm repeats; '~' marks IQR/median > 10%. Fit interval: "
+            "distribution-free for the median, at the confidence shown. Quality: ✓/✗ against the workload's target.")

@@ -94,6 +94,8 @@ def _feed(h: Any, obj: Any) -> None:
 
     if obj is None:
         h.update(b"\0none")
+    elif isinstance(obj, np.ndarray) and obj.dtype.hasobject:  # tobytes() would hash pointers
+        _feed(h, obj.tolist())
     elif isinstance(obj, np.ndarray):
         h.update(str((obj.dtype.str, obj.shape)).encode())
         h.update(np.ascontiguousarray(obj).tobytes())

@@ -70,3 +70,12 @@ def test_scores_of_perfect_and_constant_predictions() -> None:
     assert reg.score(y, np.full(4, y.mean()))["r2"] == 0.0
     labels = np.array([0, 1, 0, 1])
     assert clf.score(labels, np.array([0.1, 0.9, 0.2, 0.8])) == {"accuracy": 1.0, "roc_auc": 1.0}
+
+
+def test_data_hash_reads_values_not_pointers() -> None:
+    from workloads.base import Split
+
+    def split_of(docs: list[str]) -> Split:
+        return Split(np.array(docs, dtype=object), np.arange(2), [d.upper() for d in docs], None)
+
+    assert data_hash(split_of(["a b", "c"])) == data_hash(split_of(["a b", "c"])) != data_hash(split_of(["a b", "d"]))

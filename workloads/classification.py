@@ -111,7 +111,7 @@ WORKLOADS = (
         score=score,
         metric="roc_auc",
         params={"features": 20, "categorical": 3, "noise": 0.5, "trees": 200},
-        sizes=(20_000, 100_000, 400_000, 1_600_000),
+        sizes=(20_000, 80_000, 320_000, 1_280_000),
         target=Target("roc_auc", 0.75),
     ),
     Workload(

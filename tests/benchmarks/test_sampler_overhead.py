@@ -15,7 +15,7 @@ from harness import machine
 from harness.plan import Case
 from harness.runner import Limits, run_case
 
-CASE = Case("classification", "xgboost", "xgboost", 20_000, machine.physical_cores(), {"trees": 100}).to_dict()
+CASE = Case("classification", "xgboost", "xgboost", 80_000, machine.physical_cores(), {"trees": 200}).to_dict()
 ROUNDS = 5
 measured: dict[float, dict[str, list[float]]] = {}
 
