@@ -57,3 +57,19 @@ def test_bad_memory_sizes(text: str) -> None:
 def test_choices_that_leave_nothing_are_an_error() -> None:
     with pytest.raises(SizeupError, match="no case to run"):
         build(Choices(workloads=["breast_cancer"], backends=["torch"]), 1)
+
+
+def test_full_suite_has_three_sizes_per_synthetic_workload_each_2_to_4x_the_last() -> None:
+    from workloads import catalogue
+
+    plan = build(Choices(suite="full"), default_threads=2)
+    sizes: dict[str, set[int]] = {}
+    for c in plan.cases:
+        sizes.setdefault(c.workload, set()).add(c.size)
+    assert {w.family for w in catalogue().values() if w.name in sizes} == {
+        "classification", "regression", "forecasting", "vision", "nlp"}
+    for name, found in sizes.items():
+        if catalogue()[name].max_size is None:  # real datasets have one size
+            ordered = sorted(found)
+            assert len(ordered) >= 3, name
+            assert all(2 <= b / a <= 4 for a, b in zip(ordered, ordered[1:])), (name, ordered)

@@ -58,35 +58,13 @@ class PositiveProba:
 def xgboost(ctx: ModelContext) -> PositiveProba:
     from xgboost import XGBClassifier
 
-    return PositiveProba(
-        XGBClassifier(
-            tree_method="hist",
-            device=ctx.device,
-            n_estimators=int(ctx.params["trees"]),
-            max_depth=6,
-            learning_rate=0.1,
-            n_jobs=ctx.threads,
-            random_state=ctx.seed,
-        )
-    )
+    return PositiveProba(XGBClassifier(**tabular.xgboost_params(ctx)))
 
 
 def hist_gradient_boosting(ctx: ModelContext) -> PositiveProba:
-    # Threads come from OMP_NUM_THREADS, which the harness sets per case.
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    n_cat = int(ctx.params["categorical"])
-    n_features = int(ctx.params["features"])
-    return PositiveProba(
-        HistGradientBoostingClassifier(
-            max_iter=int(ctx.params["trees"]),
-            max_depth=6,
-            learning_rate=0.1,
-            early_stopping=False,
-            categorical_features=list(range(n_features - n_cat, n_features)) or None,
-            random_state=ctx.seed,
-        )
-    )
+    return PositiveProba(HistGradientBoostingClassifier(**tabular.hgb_params(ctx)))
 
 
 def logistic(ctx: ModelContext) -> PositiveProba:

@@ -43,31 +43,13 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 def xgboost(ctx: ModelContext) -> Any:
     from xgboost import XGBRegressor
 
-    return XGBRegressor(
-        tree_method="hist",
-        device=ctx.device,
-        n_estimators=int(ctx.params["trees"]),
-        max_depth=6,
-        learning_rate=0.1,
-        n_jobs=ctx.threads,
-        random_state=ctx.seed,
-    )
+    return XGBRegressor(**tabular.xgboost_params(ctx))
 
 
 def hist_gradient_boosting(ctx: ModelContext) -> Any:
-    # Threads come from OMP_NUM_THREADS, which the harness sets per case.
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    n_cat = int(ctx.params["categorical"])
-    n_features = int(ctx.params["features"])
-    return HistGradientBoostingRegressor(
-        max_iter=int(ctx.params["trees"]),
-        max_depth=6,
-        learning_rate=0.1,
-        early_stopping=False,
-        categorical_features=list(range(n_features - n_cat, n_features)) or None,
-        random_state=ctx.seed,
-    )
+    return HistGradientBoostingRegressor(**tabular.hgb_params(ctx))
 
 
 def ridge(ctx: ModelContext) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from workloads.base import Split
+from workloads.base import ModelContext, Split
 
 TEST_FRACTION = 0.2
 
@@ -56,6 +56,32 @@ def split(X: np.ndarray, y: np.ndarray, seed: int) -> Split:
     n_test = max(1, int(round(len(y) * TEST_FRACTION)))
     test, train = order[:n_test], order[n_test:]
     return Split(X[train], y[train], X[test], y[test])
+
+
+def xgboost_params(ctx: ModelContext) -> dict[str, Any]:
+    """The gradient-boosting settings every XGBoost model here shares: hist trees, all case threads."""
+    return {
+        "tree_method": "hist",
+        "device": ctx.device,
+        "n_estimators": int(ctx.params["trees"]),
+        "max_depth": 6,
+        "learning_rate": 0.1,
+        "n_jobs": ctx.threads,
+        "random_state": ctx.seed,
+    }
+
+
+def hgb_params(ctx: ModelContext) -> dict[str, Any]:
+    """The same trees for scikit-learn; its threads come from OMP_NUM_THREADS, set by the harness per case."""
+    n_features, n_cat = int(ctx.params["features"]), int(ctx.params["categorical"])
+    return {
+        "max_iter": int(ctx.params["trees"]),
+        "max_depth": 6,
+        "learning_rate": 0.1,
+        "early_stopping": False,
+        "categorical_features": list(range(n_features - n_cat, n_features)) or None,
+        "random_state": ctx.seed,
+    }
 
 
 def linear_pipeline(estimator: Any, params: Mapping[str, Any]) -> Any:
