@@ -108,7 +108,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     for col in ("workload", "family", "sizes", "models @ backends", "quality target"):
         workloads.add_column(col)
     for w in catalogue().values():
-        models = ", ".join(f"{m.name} @ {'/'.join(m.backends)}" for m in w.models)
+        models = "\n".join(f"{m.name} @ {'/'.join(m.backends)}" for m in w.models)
         sizes = ", ".join(f"{s:,}" for s in w.sizes) + f" {w.size_unit}"
         target = f"{w.target.metric} {'>=' if w.target.higher_is_better else '<='} {w.target.threshold}" if w.target else ""
         workloads.add_row(w.name, w.family, sizes, models, target)

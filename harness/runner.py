@@ -59,7 +59,8 @@ def new_run(plan: Plan, machine: dict[str, Any]) -> RunResult:
 
 def limits_for(run: RunResult, memory_total: int) -> Limits:
     s = run.settings
-    return Limits(int(s["repeats"]), float(s["timeout_s"]), parse_memory(s["memory_cap"], memory_total), float(s["sample_hz"]))
+    memory_cap = parse_memory(s["memory_cap"], memory_total)
+    return Limits(int(s["repeats"]), float(s["timeout_s"]), memory_cap, float(s["sample_hz"]))
 
 
 class Progress:
@@ -76,9 +77,8 @@ def execute(run: RunResult, root: Path, limits: Limits, progress: Progress, resu
     If interrupted, the journal keeps every finished case and the exception propagates.
     """
     journal = Journal(journal_path(root, run), run, new=not resume)
-    pending = run.pending()
     try:
-        for i, case in enumerate(pending):
+        for case in run.pending():
             progress.case_started(case, len(run.cases) + 1, len(run.plan))
             try:
                 record = run_case(case, limits)
@@ -196,13 +196,13 @@ def build_record(case: dict[str, Any], started: str, wall: float, events: list[d
     outcome, reason = classify(by_kind, watch, status, limits)
     telemetry: dict[str, Any] = {
         "sample_hz": limits.sample_hz,
-        "peak_rss_bytes": watch.monitor.peak_rss if watch.monitor else watch.peak_rss,
+        "peak_rss_bytes": watch.peak_rss,
         # The kernel's own high-water mark for the worker process (not its children).
         "worker_maxrss_bytes": rusage.ru_maxrss * 1024 if rusage else None,
         "worker_cpu_s": (rusage.ru_utime + rusage.ru_stime) if rusage else None,
     }
     if watch.monitor:
-        telemetry["sampler_cpu_s"] = watch.monitor.cost_s
+        telemetry["sampler_s"] = watch.monitor.cost_s
         telemetry["sampler_overhead"] = watch.monitor.cost_s / wall if wall > 0 else None
         telemetry["phases"] = monitor.phase_summaries(watch.monitor.series, phases)
         telemetry["series"] = watch.monitor.series.to_dict()

@@ -23,7 +23,7 @@ from typing import IO, Any
 from harness.backends import BACKENDS
 from harness.machine import THREAD_VARIABLES
 from workloads import catalogue
-from workloads.base import ModelContext, Split, Workload
+from workloads.base import Model, ModelContext, Split, Workload
 
 
 class Events:
@@ -61,23 +61,23 @@ def run_case(case: dict[str, Any], repeats: int, events: Events) -> None:
     model = workload.model(case["model"])
     ctx = ModelContext(threads=case["threads"], seed=case["seed"], device=backend.device, params=params)
     for repeat in range(repeats + 1):  # repeat 0 is the cold run
-        once(workload, model.name, model.build, ctx, case, repeat, events)
+        once(workload, model, ctx, case["size"], repeat, events)
     events.emit("threads", **thread_report())
     events.emit("done")
 
 
-def once(workload: Workload, model_name: str, build: Callable[[ModelContext], Any], ctx: ModelContext,
-         case: dict[str, Any], repeat: int, events: Events) -> None:
-    data: Split = timed(events, repeat, "generate", lambda: workload.generate(case["size"], ctx.seed, ctx.params))
+def once(workload: Workload, model: Model, ctx: ModelContext, size: int, repeat: int, events: Events) -> None:
+    """One run of every phase. Its data and model are freed on return, so repeats never hold two copies."""
+    data: Split = timed(events, repeat, "generate", lambda: workload.generate(size, ctx.seed, ctx.params))
     if repeat == 0:
         events.emit("data", sha256=data_hash(data))
     if workload.features is not None:
         data = timed(events, repeat, "features", lambda: workload.features(data, ctx.params))
-    estimator = build(ctx)
+    estimator = model.build(ctx)
     timed(events, repeat, "fit", lambda: estimator.fit(data.X_train, data.y_train))
     predicted = timed(events, repeat, "predict", lambda: estimator.predict(data.X_test))
     quality = timed(events, repeat, "score", lambda: workload.score(data.y_test, predicted))
-    work = workload.work(data, model_name, ctx.params) if workload.work else None
+    work = workload.work(data, model.name, ctx.params) if workload.work else None
     events.emit("quality", repeat=repeat, quality={k: float(v) for k, v in quality.items()}, work=work)
 
 
