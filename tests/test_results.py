@@ -85,3 +85,13 @@ def test_frame_has_one_row_per_case_and_repeat() -> None:
     assert ok.time_fit.tolist() == [1.0, 2.0, 3.0] * 2
     assert ok.quality_acc.eq(0.9).all() and ok.cold.sum() == 2
     assert frame[frame.status == "skipped"].repeat.isna().all()
+
+
+def test_result_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "r.json"
+    results.write_atomic(path, "{}")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
