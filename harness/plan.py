@@ -141,9 +141,14 @@ def build(choices: Choices, default_threads: int) -> Plan:
     if choices.sizes is not None:
         for size in choices.sizes:
             positive_int("size", size)
-        cases = [replace(c, size=s) for c in unique_by_id(cases, ignore_size=True) for s in choices.sizes]
-        for case in cases:
+        named = set(choices.workloads or ())
+        # Fixed-size real datasets keep their size unless named: `--sizes` scales the synthetic ones.
+        keep = [c for c in cases if catalogue()[c.workload].max_size and c.workload not in named]
+        scaled = [replace(c, size=s) for c in unique_by_id(cases, ignore_size=True) if c not in keep
+                  for s in choices.sizes]
+        for case in scaled:
             check_size(case.workload, case.size, "--sizes")
+        cases = keep + scaled
     if choices.threads is not None:
         for t in choices.threads:
             positive_int("threads", t)

@@ -73,3 +73,12 @@ def test_full_suite_has_three_sizes_per_synthetic_workload_each_2_to_4x_the_last
             ordered = sorted(found)
             assert len(ordered) >= 3, name
             assert all(2 <= b / a <= 4 for a, b in zip(ordered, ordered[1:])), (name, ordered)
+
+
+def test_sizes_scale_synthetic_workloads_and_leave_real_datasets_alone() -> None:
+    plan = build(Choices(models=["linear"], sizes=[5000, 10000]), 2)  # the quick suite
+    assert sorted((c.workload, c.size) for c in plan.cases) == [
+        ("breast_cancer", 569), ("classification", 5000), ("classification", 10000),
+        ("diabetes", 442), ("regression", 5000), ("regression", 10000)]
+    with pytest.raises(SizeupError, match="breast_cancer has 569 rows"):
+        build(Choices(workloads=["breast_cancer"], sizes=[5000]), 2)
