@@ -131,7 +131,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         if chosen or args.suite != "quick":
             raise SizeupError("--resume continues a run with its own plan and settings; drop "
                               + ", ".join(f"--{f.replace('_', '-')}" for f in chosen or ["suite"]))
-        run = resume_target(args, root, fingerprint["id"])
+        run, root = resume_target(args, root, fingerprint["id"])
         console.print(f"Resuming {run.run_id}: {len(run.cases)} of {len(run.plan)} cases done.")
     else:
         choices = plan.Choices(suite=args.suite, **{flag: getattr(args, flag) for flag in PLAN_FLAGS})
@@ -153,7 +153,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def resume_target(args: argparse.Namespace, root: Path, machine_id: str) -> results.RunResult:
+def resume_target(args: argparse.Namespace, root: Path, machine_id: str) -> tuple[results.RunResult, Path]:
+    """The run to continue and the results root it lives under (results/<machine-id>/<journal>)."""
     if args.resume == "latest":
         path = results.find_unfinished(root, machine_id)
         if path is None:
@@ -165,9 +166,7 @@ def resume_target(args: argparse.Namespace, root: Path, machine_id: str) -> resu
     run = results.load(path)
     if run.machine.get("id") != machine_id:
         raise SizeupError(f"{path} was recorded on machine {run.machine.get('id')}; this is {machine_id}")
-    if results.journal_path(root, run).resolve() != path.resolve():
-        raise SizeupError(f"{path} does not belong under --results-dir {root}")
-    return run
+    return run, path.parent.parent
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:
