@@ -71,14 +71,12 @@ class Monitor:
         self.tree = tree
         self.interval = 1.0 / hz
         self.series = Series()
-        self.peak_rss = 0
         # Wall seconds spent sampling: an upper bound of its CPU cost. (thread_time() is a
         # syscall that, in some sandboxes, costs more than the sample it would measure.)
         self.cost_s = 0.0
         self._last_cpu: float | None = None
         self._last_t = 0.0
         self._io0: tuple[int, int] | None = None
-        self.next_due = time.monotonic()
         psutil.cpu_percent(percpu=True)  # prime the per-core deltas
 
     def sample(self) -> int:
@@ -102,8 +100,6 @@ class Monitor:
             s.read_bytes.append(max(0, read - self._io0[0]))
             s.write_bytes.append(max(0, write - self._io0[1]))
         self._last_cpu, self._last_t = cpu, now
-        self.peak_rss = max(self.peak_rss, rss)
-        self.next_due = now + self.interval
         self.cost_s += time.perf_counter() - started
         return rss
 

@@ -13,6 +13,8 @@ from harness.stats import Stats, stats
 
 PHASES = ("generate", "features", "fit", "predict", "score")
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
+LEFT = ("case", "status", "quality", "fit interval")
+NO_WRAP = ("case", "fit interval", "quality", "throughput")  # short cells that must stay on one line
 
 
 def phase_stats(record: CaseRecord, phase: str) -> Stats | None:
@@ -55,8 +57,7 @@ def render(run: RunResult) -> Group:
     table = Table(title=title, caption=_caption(run), header_style="bold")
     for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
                  "quality", "throughput", "fit CPU %", "peak RSS"):
-        left = name in ("case", "status", "quality", "fit interval")
-        table.add_column(name, justify="left" if left else "right", no_wrap=name in ("case", "fit interval", "quality", "throughput"))
+        table.add_column(name, justify="left" if name in LEFT else "right", no_wrap=name in NO_WRAP)
     for record in run.cases:
         table.add_row(*row(record, used))
     notes = [Text.from_markup(f"[{STATUS_STYLE.get(c.status, 'red')}]{c.status}[/] {c.id}: ") + Text(c.reason or "")
