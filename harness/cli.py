@@ -27,8 +27,8 @@ PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Piped or logged output keeps whole table rows instead of wrapping at 80 columns.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    # Piped or logged output keeps whole table rows (and headers) instead of wrapping at 80 columns.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
     try:
         return args.command(args, console)
     except SizeupError as exc:
