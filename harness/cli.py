@@ -14,14 +14,16 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from harness import machine, plan, results, runner
+from harness import __version__, contention, machine, plan, results, runner
 from harness.backends import BACKENDS
 from harness.errors import SizeupError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", "timeout_s", "memory_cap", "sample_hz")
+PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", "timeout_s", "memory_cap", "sample_hz",
+              "rerun_disturbed")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, dest="timeout_s", help="seconds per case [suite's, else 600]")
     p.add_argument("--memory-cap", help="per case: bytes, '8GiB' or '80%%' of memory [suite's, else 80%%]")
     p.add_argument("--sample-hz", type=float, help="telemetry samples per second, 0 to turn off [10]")
+    p.add_argument("--rerun-disturbed", type=whole_number, metavar="N",
+                   help="per case, up to N extra warm repeats to replace repeats disturbed by other processes [0]")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where results go [results]")
     p.add_argument("--resume", nargs="?", const="latest", metavar="JOURNAL",
                    help="continue an interrupted run (its journal; default the newest of this machine)")
@@ -100,6 +104,16 @@ def positive_ints(what: str) -> Any:
     return parse
 
 
+def whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     from workloads import catalogue
 
@@ -131,7 +145,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         if chosen or args.suite != "quick":
             raise SizeupError("--resume continues a run with its own plan and settings; drop "
                               + ", ".join(f"--{f.replace('_', '-')}" for f in chosen or ["suite"]))
-        run, root = resume_target(args, root, fingerprint["id"])
+        run, root = resume_target(args, root, fingerprint)
         console.print(f"Resuming {run.run_id}: {len(run.cases)} of {len(run.plan)} cases done.")
     else:
         choices = plan.Choices(suite=args.suite, **{flag: getattr(args, flag) for flag in PLAN_FLAGS})
@@ -140,6 +154,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     journal = results.journal_path(root, run)
     console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases, {limits.repeats} warm repeats each, "
                   f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
+    busy = contention.check_machine()
+    if busy.busy:
+        console.print(Text(f"Warning: {busy.warning()}", style="yellow"))
     from harness.progress import RichProgress
 
     try:
@@ -153,19 +170,28 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def resume_target(args: argparse.Namespace, root: Path, machine_id: str) -> tuple[results.RunResult, Path]:
-    """The run to continue and the results root it lives under (results/<machine-id>/<journal>)."""
+def resume_target(args: argparse.Namespace, root: Path, fingerprint: dict[str, Any]) -> tuple[results.RunResult, Path]:
+    """The run to continue and the results root it lives under (results/<machine-id>/<journal>).
+
+    Refused when the machine, Python, a library or sizeup itself differs from when the run started.
+    """
     if args.resume == "latest":
-        path = results.find_unfinished(root, machine_id)
+        path = results.find_unfinished(root, fingerprint["id"])
         if path is None:
-            raise SizeupError(f"no unfinished run of machine {machine_id} under {root}")
+            raise SizeupError(f"no unfinished run of machine {fingerprint['id']} under {root}")
     else:
         path = Path(args.resume)
         if not path.name.endswith(results.JOURNAL_SUFFIX):
             raise SizeupError(f"--resume takes a journal (*{results.JOURNAL_SUFFIX}), got {path}")
     run = results.load(path)
-    if run.machine.get("id") != machine_id:
-        raise SizeupError(f"{path} was recorded on machine {run.machine.get('id')}; this is {machine_id}")
+    if run.machine.get("id") != fingerprint["id"]:
+        raise SizeupError(f"{path} was recorded on machine {run.machine.get('id')}; this is {fingerprint['id']}")
+    changed = machine.identity_differences(run.machine.get("identity", {}), fingerprint["identity"])
+    if run.sizeup_version != __version__:
+        changed.insert(0, f"sizeup {run.sizeup_version} -> {__version__}")
+    if changed:
+        raise SizeupError(f"cannot resume {path}: the software changed since it started ({'; '.join(changed)}), "
+                          "and mixing both in one result would hide it. Restore it, or start a new run.")
     return run, path.parent.parent
 
 

@@ -14,8 +14,9 @@ CASE_COLUMNS = ("id", "workload", "model", "backend", "size", "threads", "seed")
 def to_frame(run: RunResult) -> pd.DataFrame:
     """One row per case and repeat; a case without runs (skipped, crashed early) keeps one row.
 
-    Columns: the case fields, status, reason, repeat, cold, complete, ``time_<phase>``
-    (seconds), ``quality_<metric>``, throughput, and the case's peak RSS.
+    Columns: the case fields, status, reason, repeat, cold, complete, disturbed, other_cores,
+    ``time_<phase>`` and ``cpu_<phase>`` (seconds), ``quality_<metric>``, throughput, and the
+    case's peak memory.
     """
     rows = []
     for record in run.cases:
@@ -23,15 +24,17 @@ def to_frame(run: RunResult) -> pd.DataFrame:
         base |= {
             "status": record.status,
             "reason": record.reason,
-            "peak_rss_bytes": record.telemetry.get("peak_rss_bytes"),
+            "peak_memory_bytes": record.telemetry.get("peak_memory_bytes"),
             "worker_maxrss_bytes": record.telemetry.get("worker_maxrss_bytes"),
             "data_sha256": record.data_sha256,
         }
         if not record.runs:
             rows.append(base | {"repeat": None})
         for r in record.runs:
-            row = base | {"repeat": r["repeat"], "cold": r["cold"], "complete": r["complete"]}
+            row = base | {"repeat": r["repeat"], "cold": r["cold"], "complete": r["complete"],
+                          "disturbed": r.get("disturbed"), "other_cores": r.get("other_cores")}
             row |= {f"time_{phase}": seconds for phase, seconds in r["phases"].items()}
+            row |= {f"cpu_{phase}": seconds for phase, seconds in r.get("cpu_s", {}).items()}
             row |= {f"quality_{metric}": value for metric, value in (r["quality"] or {}).items()}
             if r.get("throughput"):
                 row |= {"throughput_per_s": r["throughput"]["per_s"], "throughput_unit": r["throughput"]["unit"]}
@@ -50,6 +53,8 @@ def pytest_benchmark(run: RunResult) -> dict[str, Any]:
     """
     from pytest_benchmark.stats import Stats
 
+    from importlib.metadata import version
+
     identity = run.machine.get("identity", {})
     benchmarks = []
     for record in run.cases:
@@ -66,25 +71,27 @@ def pytest_benchmark(run: RunResult) -> dict[str, Any]:
                 "params": {k: record.case[k] for k in CASE_COLUMNS[1:]} | record.case.get("params", {}),
                 "param": record.id,
                 "extra_info": {"quality": runs[-1]["quality"], "data_sha256": record.data_sha256,
-                               "peak_rss_bytes": record.telemetry.get("peak_rss_bytes")},
+                               "peak_memory_bytes": record.telemetry.get("peak_memory_bytes")},
                 "options": {"disable_gc": False, "timer": "perf_counter", "min_rounds": len(runs),
                             "max_time": None, "min_time": None, "warmup": True},
                 "stats": {**stats.as_dict(), "data": list(stats.data), "iterations": 1},
             })
+    # Only what the result records: fields it does not know are left out, not guessed.
+    machine_info = {
+        "node": run.machine.get("volatile", {}).get("hostname"),
+        "processor": identity.get("cpu_model"),
+        "machine": identity.get("architecture"),
+        "python_implementation": identity.get("python_implementation"),
+        "python_version": identity.get("python"),
+        "release": identity.get("os_release"),
+        "system": identity.get("os"),
+        "cpu": {"brand_raw": identity.get("cpu_model"), "count": identity.get("logical_cores")},
+        "sizeup_machine_id": run.machine.get("id"),
+    }
     return {
-        "machine_info": {
-            "node": run.machine.get("volatile", {}).get("hostname", ""),
-            "processor": identity.get("cpu_model", ""),
-            "machine": identity.get("architecture", ""),
-            "python_implementation": "CPython",
-            "python_version": identity.get("python", ""),
-            "release": identity.get("os_release", ""),
-            "system": identity.get("os", ""),
-            "cpu": {"brand_raw": identity.get("cpu_model", ""), "count": identity.get("logical_cores")},
-            "sizeup_machine_id": run.machine.get("id"),
-        },
-        "commit_info": {"id": run.run_id, "project": "sizeup", "dirty": False},
+        "machine_info": {k: v for k, v in machine_info.items() if v is not None},
+        "commit_info": {"id": run.run_id, "project": "sizeup"},  # a run, not a commit: no branch, no dirty flag
         "benchmarks": benchmarks,
         "datetime": run.finished or run.started,
-        "version": "5.1.0",
+        "version": version("pytest-benchmark"),  # the format written is that of the installed pytest-benchmark
     }

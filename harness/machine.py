@@ -24,6 +24,9 @@ LIBRARIES = ("numpy", "pandas", "scikit-learn", "xgboost", "torch", "psutil", "n
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "TORCH_NUM_THREADS")
 CGROUP = Path("/sys/fs/cgroup")
+# Software identity that must match before runs are mixed (pyperf's checked metadata): the machine id
+# covers the hardware; these cover what else changes timings.
+CHECKED_FIELDS = ("python", "python_implementation", "os_release", "libraries", "thread_env")
 
 
 def cpu_model() -> str:
@@ -119,10 +122,25 @@ def fingerprint() -> dict[str, Any]:
         "os": platform.system(),
         "os_release": platform.release(),
         "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
         "libraries": library_versions(),
         "thread_env": {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
     }
     return {"id": machine_id(identity), "identity": identity, "volatile": volatile()}
+
+
+def identity_differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """'name recorded -> current' for each checked identity field that differs; mappings key by key."""
+    found = []
+    for key in CHECKED_FIELDS:
+        a, b = recorded.get(key), current.get(key)
+        if isinstance(a, dict) or isinstance(b, dict):
+            a, b = a or {}, b or {}
+            found += [f"{name} {a.get(name, 'absent')} -> {b.get(name, 'absent')}"
+                      for name in sorted(a.keys() | b.keys()) if a.get(name) != b.get(name)]
+        elif a != b:
+            found.append(f"{key} {a if a is not None else 'unrecorded'} -> {b}")
+    return found
 
 
 def volatile() -> dict[str, Any]:

@@ -1,9 +1,19 @@
-"""Samples a worker's process tree: CPU, per-core CPU, memory, I/O.
+"""Samples a worker's process tree: CPU and memory; once a second per-core CPU, I/O, system memory.
 
-One psutil.Process object is kept per PID across samples, because the first
-reading of a new object has nothing to take a delta from. The sampler runs in
-the harness process, never in the worker, and times its own CPU cost so every
-record says what the measurement cost.
+The sampled series shows the shape of a case over time; exact CPU per phase,
+the tree's and each core's, comes from the worker's own readings at phase
+boundaries (harness.cputime). The sampler runs in the harness process, never
+in the worker, and times its own cost so every record says what the
+measurement cost. A sample costs about one cold /proc read per file (0.1-0.4 ms
+on a VM), so it reads one file per process; what needs more files is read once
+a second.
+
+Memory of a tree: the RSS of a lone process; once the tree has several
+processes, their PSS, so that pages they share (a fork's copy-on-write data,
+libraries) count once instead of once per process. PSS is read at most once a
+second, and less often where reading it is slow (it walks page tables); between
+reads each process's RSS change is added to its last PSS. Before the runner
+kills a case for memory on such an estimate, it reads PSS afresh.
 """
 
 from __future__ import annotations
@@ -16,7 +26,13 @@ from typing import Any
 import numpy as np
 import psutil
 
-TREE_REFRESH_S = 1.0  # finding descendants scans all of /proc: the costliest part of a sample
+from harness import procfs
+
+TREE_REFRESH_S = 1.0  # how often descendants are looked up
+SLOW_REFRESH_S = 1.0  # per-core CPU, disk I/O, system memory
+PSS_REFRESH_S = 1.0  # at most this often; reading PSS walks page tables (1-2 ms per process of a few hundred MiB)
+PSS_BUDGET = 0.001  # ... and less often where it is slower, to keep its share of wall time under this
+PSS_CONFIRM_S = 0.25  # a fresh read asked for (before an oom kill) reuses one at most this old
 
 
 class ProcessTree:
@@ -25,45 +41,79 @@ class ProcessTree:
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
         self._procs: dict[int, psutil.Process] = {pid: self.root}
-        self._found_at = -float("inf")
+        self.found_at = -float("inf")  # when descendants were last looked up: a process new after it started later
+        self._pss_offset: dict[int, int] = {}  # PSS - RSS per process, at the last PSS read
+        self._pss_at = -float("inf")
+        self._pss_due = -float("inf")
+        self.shared_accounting = False  # has memory ever been counted with PSS?
 
     def processes(self, max_age_s: float = 0.0) -> list[psutil.Process]:
         """The tree, looked up again if the last look-up is older than `max_age_s`."""
         now = time.monotonic()
-        if now - self._found_at < max_age_s:
+        if now - self.found_at < max_age_s:
             return list(self._procs.values())
-        self._found_at = now
-        try:
-            children = self.root.children(recursive=True)
-        except psutil.Error:
-            children = []
+        self.found_at = now
         alive = {self.root.pid: self.root}
-        for child in children:
-            alive[child.pid] = self._procs.get(child.pid, child)
-        self._procs = alive
-        return list(alive.values())
+        for child in self._descendants():
+            alive[child] = self._procs.get(child) or _call(lambda pid: psutil.Process(pid), child, None)
+        self._procs = {pid: p for pid, p in alive.items() if p is not None}
+        return list(self._procs.values())
+
+    def _descendants(self) -> list[int]:
+        found = procfs.descendants(self.root.pid)
+        if found is not None:
+            return found
+        try:  # psutil scans every process on the machine: the slow way
+            return [p.pid for p in self.root.children(recursive=True)]
+        except psutil.Error:
+            return []
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes()]
 
-    def rss(self) -> int:
-        return sum(_call(lambda p: p.memory_info().rss, p, 0) for p in self.processes(max_age_s=TREE_REFRESH_S))
+    def memory(self, rss: Mapping[int, int], fresh: bool = False) -> int:
+        """Bytes the tree holds, shared pages once, from each process's RSS (see the module doc)."""
+        if len(rss) <= 1:
+            return sum(rss.values())
+        self.shared_accounting = True
+        started = time.monotonic()
+        if started >= self._pss_due or (fresh and started - self._pss_at > PSS_CONFIRM_S):
+            self._pss_offset = {pid: _call(lambda p: p.memory_full_info().pss, self._procs[pid], r) - r
+                                for pid, r in rss.items() if pid in self._procs}
+            cost = time.monotonic() - started
+            self._pss_at, self._pss_due = started, started + max(PSS_REFRESH_S, cost / PSS_BUDGET)
+        return sum(r + self._pss_offset.get(pid, 0) for pid, r in rss.items())
+
+    def memory_now(self, fresh: bool = False) -> int:
+        stats = {p.pid: procfs.stat(p.pid) for p in self.processes(max_age_s=TREE_REFRESH_S)}
+        return self.memory({pid: st.rss_bytes for pid, st in stats.items() if st}, fresh)
 
 
 @dataclass
 class Series:
-    """Raw samples; t is time.monotonic() seconds, comparable with the worker's phase stamps."""
+    """Raw samples on the time.monotonic() clock, comparable with the worker's phase stamps.
 
+    Every sample: sample i covers (t[i-1], t[i]] (t[-1] being `start`); CPU is the mean over
+    that interval, memory a reading at t[i]. Once a second, at `slow_t`: what moves slowly or
+    costs a file per reading.
+    """
+
+    start: float = 0.0
     t: list[float] = field(default_factory=list)
     cpu_percent: list[float] = field(default_factory=list)  # tree, 100 = one core busy
-    percore: list[list[float]] = field(default_factory=list)  # whole machine, per logical core
-    rss_bytes: list[int] = field(default_factory=list)  # tree
+    memory_bytes: list[int] = field(default_factory=list)  # tree: RSS, or PSS with several processes
+    slow_t: list[float] = field(default_factory=list)
+    percore: list[list[float]] = field(default_factory=list)  # whole machine, per logical core, since the last
     system_used_bytes: list[int] = field(default_factory=list)
-    read_bytes: list[int] = field(default_factory=list)  # tree, since the first sample
+    read_bytes: list[int] = field(default_factory=list)  # tree, since the first reading
     write_bytes: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) for k, v in self.__dict__.items()}
+        return {k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()}
+
+    def midpoints(self) -> np.ndarray:
+        t = np.asarray(self.t, dtype=float)
+        return (t + np.concatenate([[self.start], t[:-1]])) / 2
 
 
 class Monitor:
@@ -74,50 +124,109 @@ class Monitor:
         # Wall seconds spent sampling: an upper bound of its CPU cost. (thread_time() is a
         # syscall that, in some sandboxes, costs more than the sample it would measure.)
         self.cost_s = 0.0
-        self._last_cpu: float | None = None
-        self._last_t = 0.0
+        self._last: dict[int, procfs.Stat] = {}
+        self._last_t: float | None = None
+        self._look = -float("inf")  # the tree look-up in force at the last sample
+        self._slow_at = -float("inf")
         self._io0: tuple[int, int] | None = None
         psutil.cpu_percent(percpu=True)  # prime the per-core deltas
 
     def sample(self) -> int:
-        """Take one sample; returns the tree's RSS, which the runner checks against the cap."""
+        """Take one sample; returns the tree's memory, which the runner checks against the cap."""
         started = time.perf_counter()
         now = time.monotonic()
         procs = self.tree.processes(max_age_s=TREE_REFRESH_S)
-        cpu, rss, read, write = 0.0, 0, 0, 0
-        for p in procs:
-            c, m, (r, w) = _call(_readings, p, (0.0, 0, (0, 0)))
-            cpu, rss, read, write = cpu + c, rss + m, read + r, write + w
-        if self._io0 is None:
-            self._io0 = (read, write)
-        if self._last_cpu is not None and now > self._last_t:
+        stats = {p.pid: st for p in procs if (st := procfs.stat(p.pid)) is not None}
+        memory = self.tree.memory({pid: st.rss_bytes for pid, st in stats.items()})
+        if now - self._slow_at >= SLOW_REFRESH_S:
+            self._sample_slow(procs, now)
+        if self._last_t is None:
+            self.series.start = now
+        elif now > self._last_t:
+            used = self._cpu_used(stats, now, self._last_t)
             s = self.series
             s.t.append(now)
-            s.cpu_percent.append(max(0.0, 100.0 * (cpu - self._last_cpu) / (now - self._last_t)))
-            s.percore.append(psutil.cpu_percent(percpu=True))
-            s.rss_bytes.append(rss)
-            s.system_used_bytes.append(psutil.virtual_memory().used)
-            s.read_bytes.append(max(0, read - self._io0[0]))
-            s.write_bytes.append(max(0, write - self._io0[1]))
-        self._last_cpu, self._last_t = cpu, now
+            s.cpu_percent.append(max(0.0, 100.0 * used / (now - self._last_t)))
+            s.memory_bytes.append(memory)
+        self._last, self._last_t, self._look = stats, now, self.tree.found_at
         self.cost_s += time.perf_counter() - started
-        return rss
+        return memory
+
+    def _sample_slow(self, procs: list[psutil.Process], now: float) -> None:
+        counters = [_call(lambda p: p.io_counters(), p, None) for p in procs]
+        io = (sum(c.read_bytes for c in counters if c), sum(c.write_bytes for c in counters if c))
+        percore = psutil.cpu_percent(percpu=True)
+        if self._io0 is None:  # the first reading is the baseline
+            self._io0 = io
+        else:
+            s = self.series
+            s.slow_t.append(now)
+            s.percore.append(percore)
+            s.system_used_bytes.append(psutil.virtual_memory().used)
+            s.read_bytes.append(max(0, io[0] - self._io0[0]))
+            s.write_bytes.append(max(0, io[1] - self._io0[1]))
+        self._slow_at = now
+
+    def _cpu_used(self, stats: Mapping[int, procfs.Stat], now: float, last_t: float) -> float:
+        """CPU seconds the tree used in (last_t, now].
+
+        CPU that belongs to earlier intervals is spread over them instead of landing here: a
+        process first seen now brings all it used since it started, and a reaper's children
+        counter jumps by the whole life of a child that came and went between look-ups.
+        """
+        last = self._last
+        used = sum(st.cpu_s - last[pid].cpu_s for pid, st in stats.items() if pid in last)
+        reaped = sum(st.reaped_s - last[pid].reaped_s for pid, st in stats.items() if pid in last)
+        reaped -= sum(last[pid].cpu_s + last[pid].reaped_s for pid in last.keys() - stats.keys())  # seen, now gone
+        # Children never seen alive started after the look-up in force at the last sample.
+        used += self._spread(max(0.0, reaped), self._look, now, last_t)
+        for pid in stats.keys() - last.keys():
+            st = stats[pid]
+            used += self._spread(st.cpu_s + st.reaped_s, max(self._look, st.started), now, last_t)
+        return used
+
+    def _spread(self, cpu_s: float, since: float, now: float, last_t: float) -> float:
+        """Add `cpu_s`, used evenly over (since, now], to the past samples it overlaps.
+
+        Returns the share of (last_t, now], the interval being sampled; CPU from before the first
+        sample is dropped.
+        """
+        span = now - since
+        if span <= 0 or cpu_s == 0:
+            return cpu_s
+        s = self.series
+        for i in range(len(s.t) - 1, -1, -1):
+            begin = s.t[i - 1] if i else s.start
+            overlap = s.t[i] - max(begin, since)
+            if overlap <= 0:
+                break
+            s.cpu_percent[i] += 100.0 * cpu_s * overlap / span / (s.t[i] - begin)
+        return cpu_s * min(span, now - last_t) / span
 
 
 def summarize(series: Series, windows: Sequence[tuple[float, float]]) -> dict[str, Any]:
-    """Mean, p95 and max of CPU and RSS over the samples that fall in any of `windows`."""
-    t = np.asarray(series.t)
-    inside = np.zeros(len(t), dtype=bool)
+    """Mean, p95 and max of CPU and memory over the samples that belong to any of `windows`.
+
+    A CPU sample describes the interval before it, so it belongs to the window holding that
+    interval's midpoint; a memory sample is a reading at its own time.
+    """
+    t = np.asarray(series.t, dtype=float)
+    mid = series.midpoints()
+    at_point = np.zeros(len(t), dtype=bool)
+    over_interval = np.zeros(len(t), dtype=bool)
     for start, end in windows:
-        inside |= (t >= start) & (t <= end)
-    out: dict[str, Any] = {"samples": int(inside.sum())}
-    if not inside.any():
-        return out
-    for key in ("cpu_percent", "rss_bytes"):
-        values = np.asarray(getattr(series, key), dtype=float)[inside]
-        out[key] = {"mean": float(values.mean()), "p95": float(np.percentile(values, 95)), "max": float(values.max())}
-    out["percore_mean"] = [round(float(v), 1) for v in np.asarray(series.percore, dtype=float)[inside].mean(axis=0)]
+        at_point |= (t >= start) & (t <= end)
+        over_interval |= (mid >= start) & (mid <= end)
+    out: dict[str, Any] = {"samples": int(over_interval.sum())}
+    if over_interval.any():
+        out["cpu_percent"] = _spread_of(np.asarray(series.cpu_percent, dtype=float)[over_interval])
+    if at_point.any():
+        out["memory_bytes"] = _spread_of(np.asarray(series.memory_bytes, dtype=float)[at_point])
     return out
+
+
+def _spread_of(values: np.ndarray) -> dict[str, float]:
+    return {"mean": float(values.mean()), "p95": float(np.percentile(values, 95)), "max": float(values.max())}
 
 
 def phase_summaries(series: Series, phases: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -129,20 +238,6 @@ def phase_summaries(series: Series, phases: Sequence[Mapping[str, Any]]) -> dict
     out = {name: summarize(series, w) for name, w in warm.items()}
     out["cold"] = {name: summarize(series, w) for name, w in cold.items()}
     return out
-
-
-def _readings(p: psutil.Process) -> tuple[float, int, tuple[int, int]]:
-    """CPU seconds, RSS and disk bytes of one process, read in one pass over /proc."""
-    with p.oneshot():
-        c = p.cpu_times()
-        # children_* holds reaped descendants, so work of short-lived children still counts.
-        cpu = c.user + c.system + c.children_user + c.children_system
-        rss = p.memory_info().rss
-    try:
-        io = p.io_counters()
-        return cpu, rss, (io.read_bytes, io.write_bytes)
-    except (psutil.Error, OSError, AttributeError):  # not readable everywhere; CPU and RSS still count
-        return cpu, rss, (0, 0)
 
 
 def _call(fn: Any, proc: psutil.Process, default: Any) -> Any:

@@ -6,6 +6,8 @@ A suite is a TOML file (see ``harness/suites/quick.toml``)::
     repeats = 3            # warm repeats after the cold run
     timeout_s = 300        # per case, cold run and repeats together
     memory_cap = "80%"     # per case: bytes, "8GiB", or a share of this machine's memory
+    sample_hz = 10         # telemetry samples per second; 0 turns sampling off
+    rerun_disturbed = 0    # extra warm repeats per case to replace ones other processes disturbed
 
     [[benchmark]]
     workload = "classification"
@@ -74,6 +76,7 @@ class Settings:
     timeout_s: float = 600.0
     memory_cap: str = "80%"
     sample_hz: float = 10.0
+    rerun_disturbed: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Choices:
     timeout_s: float | None = None
     memory_cap: str | None = None
     sample_hz: float | None = None
+    rerun_disturbed: int | None = None
 
 
 def load_suite(name_or_path: str) -> tuple[str, dict[str, Any]]:
@@ -119,7 +123,8 @@ def build(choices: Choices, default_threads: int) -> Plan:
     entries = suite.get("benchmark", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise SizeupError(f"{where}: 'benchmark' must be an array of tables ([[benchmark]])")
-    unknown_keys = set(suite) - {"name", "description", "repeats", "timeout_s", "memory_cap", "sample_hz", "benchmark"}
+    unknown_keys = set(suite) - {"name", "description", "repeats", "timeout_s", "memory_cap", "sample_hz",
+                                 "rerun_disturbed", "benchmark"}
     if unknown_keys:
         raise SizeupError(f"{where}: unknown key(s) {sorted(unknown_keys)}")
 
@@ -161,7 +166,11 @@ def build(choices: Choices, default_threads: int) -> Plan:
         timeout_s=_pick(choices.timeout_s, suite.get("timeout_s"), Settings.timeout_s, "timeout_s", minimum=0.001),
         memory_cap=str(_pick(choices.memory_cap, suite.get("memory_cap"), Settings.memory_cap, "memory_cap")),
         sample_hz=_pick(choices.sample_hz, suite.get("sample_hz"), Settings.sample_hz, "sample_hz", minimum=0),
+        rerun_disturbed=_pick(choices.rerun_disturbed, suite.get("rerun_disturbed"), Settings.rerun_disturbed,
+                              "rerun_disturbed", minimum=0),
     )
+    if not isinstance(settings.rerun_disturbed, int):
+        raise SizeupError(f"rerun_disturbed must be a whole number of repeats, got {settings.rerun_disturbed!r}")
     parse_memory(settings.memory_cap, total=1)  # validate early; resolved later against the machine
     return Plan(name, settings, tuple(unique_by_id(cases)))
 

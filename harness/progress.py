@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness import runner
 from harness.results import CaseRecord
-from harness.table import phase_stats, quality
+from harness.table import contention_note, phase_stats, quality
 
 
 class RichProgress(runner.Progress):
@@ -39,6 +40,8 @@ class RichProgress(runner.Progress):
         if record.status == "ok":
             fit = phase_stats(record, "fit")
             detail = f"fit {fit.median:.3f} s  {quality(record)[0]}" if fit else ""
+            if note := contention_note(record):
+                detail += f"  [yellow]{escape(note)}[/]"
         else:
             detail = record.reason or ""
         style = {"ok": "green", "skipped": "yellow"}.get(record.status, "red")

@@ -21,9 +21,29 @@ from typing import Any
 from harness.errors import SizeupError
 
 SCHEMA = "sizeup-result"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("ok", "error", "timeout", "oom", "crashed", "skipped")
 JOURNAL_SUFFIX = ".journal.jsonl"
+MIN_CLEAN = 2  # clean warm repeats needed to leave the disturbed ones out of the statistics
+
+
+def select_warm(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The repeats statistics are taken over: complete warm repeats, without disturbed ones when
+    at least MIN_CLEAN clean ones remain; with zero repeats, the cold run is all there is."""
+    complete = [r for r in runs if r["complete"]]
+    warm = [r for r in complete if not r["cold"]] or complete
+    clean = [r for r in warm if not r.get("disturbed")]
+    return clean if len(clean) >= min(MIN_CLEAN, len(warm)) else warm
+
+
+@dataclass(frozen=True)
+class Contention:
+    """How other processes disturbed a case's warm repeats."""
+
+    disturbed: int  # warm repeats marked disturbed
+    repeats: int  # complete warm repeats
+    counted: bool  # whether disturbed repeats are in the statistics (too few clean ones)
+    max_other_cores: float  # the most CPU other processes took during one repeat, in cores
 
 
 @dataclass(frozen=True)
@@ -54,9 +74,17 @@ class CaseRecord:
         return self.case["id"]
 
     def warm_runs(self) -> list[dict[str, Any]]:
-        """Complete warm repeats; with zero repeats the cold run is all there is."""
-        complete = [r for r in self.runs if r["complete"]]
-        return [r for r in complete if not r["cold"]] or complete
+        """The repeats the statistics use (see select_warm)."""
+        return select_warm(self.runs)
+
+    def contention(self) -> Contention | None:
+        """None when no warm repeat was disturbed."""
+        warm = [r for r in self.runs if r["complete"] and not r["cold"]]
+        disturbed = [r for r in warm if r.get("disturbed")]
+        if not disturbed:
+            return None
+        return Contention(len(disturbed), len(warm), any(r.get("disturbed") for r in self.warm_runs()),
+                          max(r["other_cores"] or 0.0 for r in disturbed))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -200,10 +228,50 @@ def _from_dict(doc: Any, path: Path) -> RunResult:
 
 
 def _upgrade(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Bring an older document up to SCHEMA_VERSION, one version at a time (pyperf-style)."""
     version = doc.get("version")
-    if version == SCHEMA_VERSION:
-        return doc
-    raise SizeupError(f"{path} has result schema version {version}; this sizeup reads version {SCHEMA_VERSION}")
+    if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+        raise SizeupError(f"{path} has result schema version {version}; this sizeup reads versions 1 to "
+                          f"{SCHEMA_VERSION}")
+    try:
+        while version < SCHEMA_VERSION:
+            doc = _UPGRADES[version](doc)
+            version = doc["version"]
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise SizeupError(f"{path} does not match result schema version {doc.get('version')}: {exc!r}") from None
+    return doc
+
+
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 added per-phase CPU and contention to runs, and named tree memory honestly."""
+    cases = []
+    for case in doc.get("cases", []):
+        runs = [{"extra": False, "spans": {}, "cpu_s": {}, "other_cpu_s": {}, "other_cores": None,
+                 "disturbed": None, **r} for r in case.get("runs", [])]
+        t = dict(case.get("telemetry", {}))
+        if "peak_memory_bytes" not in t:
+            sampled = t.pop("peak_rss_bytes", None)
+            t |= {"peak_memory_bytes": max(sampled or 0, t.get("worker_maxrss_bytes") or 0) or None,
+                  "sampled_peak_bytes": sampled, "tree_memory": "rss"}
+        if "series" in t and "rss_bytes" in t["series"]:
+            series = dict(t["series"])
+            series["memory_bytes"] = series.pop("rss_bytes", [])
+            times = series.get("t", [])
+            series["start"] = 2 * times[0] - times[1] if len(times) > 1 else (times[0] if times else 0.0)
+            t["series"] = series
+        if "phases" in t:
+            t["phases"] = _rename_rss(t["phases"])
+        cases.append({**case, "runs": runs, "telemetry": t})
+    return {**doc, "version": 2, "cases": cases}
+
+
+def _rename_rss(summaries: dict[str, Any]) -> dict[str, Any]:
+    return {name: _rename_rss(v) if name == "cold" else
+            {("memory_bytes" if k == "rss_bytes" else k): x for k, x in v.items()}
+            for name, v in summaries.items()}
+
+
+_UPGRADES = {1: _v1_to_v2}
 
 
 def find_unfinished(root: Path, machine_id: str) -> Path | None:

@@ -9,8 +9,10 @@ case ends as exactly one CaseRecord; nothing a case does stops the run.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
+import select
 import signal
 import subprocess
 import sys
@@ -27,9 +29,10 @@ import psutil
 from harness import __version__, monitor
 from harness.machine import THREAD_VARIABLES
 from harness.plan import Plan, parse_memory
-from harness.results import CaseRecord, Journal, RunResult, finish, journal_path
+from harness.results import CaseRecord, Journal, RunResult, finish, journal_path, select_warm
 
 POLL_S = 0.1  # how often limits are checked when sampling is off
+WORKER_COMMAND = (sys.executable, "-m", "harness.worker")  # a meter may prefix it (make bench-self: /usr/bin/time)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Limits:
     timeout_s: float
     memory_cap_bytes: int
     sample_hz: float
+    rerun_disturbed: int = 0  # extra warm repeats allowed, to replace disturbed ones
 
 
 def now_iso() -> str:
@@ -60,7 +64,8 @@ def new_run(plan: Plan, machine: dict[str, Any]) -> RunResult:
 def limits_for(run: RunResult, memory_total: int) -> Limits:
     s = run.settings
     memory_cap = parse_memory(s["memory_cap"], memory_total)
-    return Limits(int(s["repeats"]), float(s["timeout_s"]), memory_cap, float(s["sample_hz"]))
+    return Limits(int(s["repeats"]), float(s["timeout_s"]), memory_cap, float(s["sample_hz"]),
+                  int(s.get("rerun_disturbed", 0)))
 
 
 class Progress:
@@ -103,12 +108,14 @@ def worker_env(threads: int) -> dict[str, str]:
 def run_case(case: dict[str, Any], limits: Limits) -> CaseRecord:
     with tempfile.TemporaryDirectory(prefix="sizeup-case-") as tmp:
         spec, events_path, log_path = Path(tmp, "case.json"), Path(tmp, "events.jsonl"), Path(tmp, "worker.log")
-        spec.write_text(json.dumps({"case": case, "repeats": limits.repeats}))
+        spec.write_text(json.dumps({"case": case, "repeats": limits.repeats,
+                                    "rerun_disturbed": limits.rerun_disturbed}))
         started = now_iso()
+        load_before = os.getloadavg()
         t0 = time.monotonic()
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "harness.worker", str(spec), str(events_path)],
+                [*WORKER_COMMAND, str(spec), str(events_path)],
                 env=worker_env(case["threads"]), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,  # its own group: one kill takes the tree
             )
@@ -120,10 +127,13 @@ def run_case(case: dict[str, Any], limits: Limits) -> CaseRecord:
                 watch.kill()
                 _, status, rusage = os.wait4(proc.pid, 0)
                 proc.returncode = -1
-        wall = time.monotonic() - t0
+        wall = watch.exited_at - t0
         events = read_events(events_path)
         log_tail = _tail(log_path)
-    return build_record(case, started, wall, events, watch, status, rusage, log_tail, limits)
+    ready = next((e["t"] for e in events if e["event"] == "ready"), None)
+    context = {"spawn_s": None if ready is None else ready - t0,
+               "load_average": {"before": list(load_before), "after": list(os.getloadavg())}}
+    return build_record(case, started, wall, events, watch, status, rusage, log_tail, limits, context)
 
 
 class Watch:
@@ -133,29 +143,41 @@ class Watch:
         self.proc = proc
         self.limits = limits
         self.killed_for: str | None = None
-        self.rss_at_kill = 0
+        self.memory_at_kill = 0
         self.tree = monitor.ProcessTree(proc.pid)
         self.monitor = monitor.Monitor(self.tree, limits.sample_hz) if limits.sample_hz > 0 else None
-        self.peak_rss = 0
+        self.peak_memory = 0
+        self.exited_at = 0.0
 
     def until_exit(self, t0: float) -> tuple[int, Any]:
+        """Sample and enforce limits every interval; return (wait status, rusage) the moment the worker exits."""
         interval = self.monitor.interval if self.monitor else POLL_S
+        exit_signal = ExitSignal(self.proc.pid)
         tick = time.monotonic()
-        while True:
-            pid, status, rusage = os.wait4(self.proc.pid, os.WNOHANG)
-            if pid:
-                self.proc.returncode = os.waitstatus_to_exitcode(status)
-                return status, rusage
-            if self.killed_for is None:
-                rss = self.monitor.sample() if self.monitor else self.tree.rss()
-                self.peak_rss = max(self.peak_rss, rss)
-                if rss > self.limits.memory_cap_bytes:
-                    self.rss_at_kill = rss
-                    self.stop("oom")
-                elif time.monotonic() - t0 > self.limits.timeout_s:
-                    self.stop("timeout")
-            tick += interval
-            time.sleep(max(0.0, tick - time.monotonic()))
+        try:
+            while True:
+                pid, status, rusage = os.wait4(self.proc.pid, os.WNOHANG)
+                if pid:
+                    self.exited_at = time.monotonic()
+                    self.proc.returncode = os.waitstatus_to_exitcode(status)
+                    return status, rusage
+                if self.killed_for is None:
+                    self.check_limits(t0)
+                tick = next_tick(tick, time.monotonic(), interval)
+                exit_signal.wait(tick - time.monotonic())
+        finally:
+            exit_signal.close()
+
+    def check_limits(self, t0: float) -> None:
+        memory = self.monitor.sample() if self.monitor else self.tree.memory_now()
+        if memory > self.limits.memory_cap_bytes and self.tree.shared_accounting:
+            memory = self.tree.memory_now(fresh=True)  # PSS between reads is an estimate: confirm first
+        self.peak_memory = max(self.peak_memory, memory)
+        if memory > self.limits.memory_cap_bytes:
+            self.memory_at_kill = memory
+            self.stop("oom")
+        elif time.monotonic() - t0 > self.limits.timeout_s:
+            self.stop("timeout")
 
     def stop(self, why: str) -> None:
         self.killed_for = why
@@ -174,6 +196,33 @@ class Watch:
                 pass
 
 
+def next_tick(tick: float, now: float, interval: float) -> float:
+    """The next sampling time after `now` on the grid tick + k * interval: missed ticks are skipped, not caught up."""
+    return tick + interval * max(1, math.floor((now - tick) / interval) + 1)
+
+
+class ExitSignal:
+    """Wakes a wait early when the process exits (a pidfd), so wall time is not rounded up to the interval."""
+
+    def __init__(self, pid: int) -> None:
+        try:
+            self.fd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # before Linux 5.3, or not Linux: plain sleeps
+            self.fd = None
+
+    def wait(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if self.fd is None:
+            time.sleep(seconds)
+        else:
+            select.select([self.fd], [], [], seconds)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+
 def read_events(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -187,24 +236,29 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 
 
 def build_record(case: dict[str, Any], started: str, wall: float, events: list[dict[str, Any]], watch: Watch,
-                 status: int, rusage: Any, log_tail: str, limits: Limits) -> CaseRecord:
+                 status: int, rusage: Any, log_tail: str, limits: Limits, context: dict[str, Any]) -> CaseRecord:
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         by_kind.setdefault(e["event"], []).append(e)
     phases = by_kind.get("phase", [])
-    runs = collect_runs(phases, by_kind.get("quality", []))
+    runs = collect_runs(phases, by_kind.get("repeat", []), by_kind.get("quality", []))
     outcome, reason = classify(by_kind, watch, status, limits)
+    maxrss = rusage.ru_maxrss * 1024 if rusage else None
     telemetry: dict[str, Any] = {
         "sample_hz": limits.sample_hz,
-        "peak_rss_bytes": watch.peak_rss,
-        # The kernel's own high-water mark for the worker process (not its children).
-        "worker_maxrss_bytes": rusage.ru_maxrss * 1024 if rusage else None,
+        "peak_memory_bytes": max(watch.peak_memory, maxrss or 0),
+        "sampled_peak_bytes": watch.peak_memory,
+        "tree_memory": "pss" if watch.tree.shared_accounting else "rss",
+        "worker_maxrss_bytes": maxrss,
         "worker_cpu_s": (rusage.ru_utime + rusage.ru_stime) if rusage else None,
+        **context,
     }
     if watch.monitor:
         telemetry["sampler_s"] = watch.monitor.cost_s
         telemetry["sampler_overhead"] = watch.monitor.cost_s / wall if wall > 0 else None
-        telemetry["phases"] = monitor.phase_summaries(watch.monitor.series, phases)
+        counted = {r["repeat"] for r in select_warm(runs)} | {0}  # the repeats the statistics use
+        telemetry["phases"] = monitor.phase_summaries(watch.monitor.series,
+                                                      [p for p in phases if p["repeat"] in counted])
         telemetry["series"] = watch.monitor.series.to_dict()
     start = {k: v for k, v in by_kind.get("start", [{}])[0].items() if k != "event"}
     code = os.waitstatus_to_exitcode(status)
@@ -220,12 +274,24 @@ def build_record(case: dict[str, Any], started: str, wall: float, events: list[d
     )
 
 
-def collect_runs(phases: list[dict[str, Any]], quality: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def collect_runs(phases: list[dict[str, Any]], verdicts: list[dict[str, Any]],
+                 quality: list[dict[str, Any]]) -> list[dict[str, Any]]:
     runs: dict[int, dict[str, Any]] = {}
     for p in phases:
-        run = runs.setdefault(p["repeat"], {"repeat": p["repeat"], "cold": p["repeat"] == 0, "phases": {},
-                                            "quality": None, "throughput": None, "complete": False})
-        run["phases"][p["phase"]] = p["seconds"]
+        run = runs.setdefault(p["repeat"], {
+            "repeat": p["repeat"], "cold": p["repeat"] == 0, "extra": False, "phases": {}, "spans": {}, "cpu_s": {},
+            "other_cpu_s": {}, "percore": {}, "other_cores": None, "disturbed": None, "quality": None,
+            "throughput": None, "complete": False})
+        name = p["phase"]
+        run["phases"][name] = p["seconds"]
+        run["spans"][name] = [p["start"], p["end"]]
+        run["cpu_s"][name] = p["cpu_s"]
+        run["other_cpu_s"][name] = p["other_cpu_s"]
+        run["percore"][name] = p["percore"]
+        if p.get("imports"):
+            run.setdefault("imports", {})[name] = p["imports"]
+    for v in verdicts:
+        runs[v["repeat"]].update(other_cores=v["other_cores"], disturbed=v["disturbed"], extra=v["extra"])
     for q in quality:
         run = runs[q["repeat"]]
         run["quality"], run["complete"] = q["quality"], True
@@ -243,7 +309,7 @@ def classify(by_kind: dict[str, list[dict[str, Any]]], watch: Watch, status: int
     if watch.killed_for == "timeout":
         return "timeout", f"passed the {limits.timeout_s:g} s timeout {where}"
     if watch.killed_for == "oom":
-        return "oom", (f"process tree RSS {watch.rss_at_kill / 2**20:.0f} MiB passed the memory cap "
+        return "oom", (f"process tree memory {watch.memory_at_kill / 2**20:.0f} MiB passed the memory cap "
                        f"{limits.memory_cap_bytes / 2**20:.0f} MiB {where}")
     if "skipped" in by_kind:
         return "skipped", by_kind["skipped"][0]["reason"]

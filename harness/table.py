@@ -46,8 +46,24 @@ def throughput(record: CaseRecord) -> str:
 
 
 def fit_cpu(record: CaseRecord) -> str:
+    """Tree CPU during fit, 100 = one core: exact from phase boundaries (sampled in version-1 results)."""
+    exact = stats([100 * r["cpu_s"]["fit"] / r["phases"]["fit"] for r in record.warm_runs()
+                   if "fit" in r.get("cpu_s", {}) and r["phases"].get("fit")])
+    if exact:
+        return f"{exact.median:.0f}"
     cpu = record.telemetry.get("phases", {}).get("fit", {}).get("cpu_percent")
     return f"{cpu['mean']:.0f}" if cpu else ""
+
+
+def contention_note(record: CaseRecord) -> str | None:
+    """One sentence on disturbed repeats, or None."""
+    c = record.contention()
+    if c is None:
+        return None
+    what = (f"only {c.repeats - c.disturbed} clean, so its figures were taken under contention" if c.counted
+            else f"the statistics use the {c.repeats - c.disturbed} clean ones")
+    return (f"{c.disturbed} of {c.repeats} warm repeats disturbed (other processes took up to "
+            f"{c.max_other_cores:.2f} cores); {what}")
 
 
 def render(run: RunResult) -> Group:
@@ -56,12 +72,14 @@ def render(run: RunResult) -> Group:
              f"{'' if run.complete else ' (incomplete)'}")
     table = Table(title=title, caption=_caption(run), header_style="bold")
     for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
-                 "quality", "throughput", "fit CPU %", "peak RSS"):
+                 "quality", "throughput", "fit CPU %", "peak memory"):
         table.add_column(name, justify="left" if name in LEFT else "right", no_wrap=name in NO_WRAP)
     for record in run.cases:
         table.add_row(*row(record, used))
     notes = [Text.from_markup(f"[{STATUS_STYLE.get(c.status, 'red')}]{c.status}[/] {c.id}: ") + Text(c.reason or "")
              for c in run.cases if c.status != "ok"]
+    notes += [Text.from_markup(f"[yellow]contention[/] {c.id}: ") + Text(note)
+              for c in run.cases if c.status == "ok" and (note := contention_note(c))]
     return Group(table, *notes)
 
 
@@ -72,14 +90,15 @@ def row(record: CaseRecord, phases: list[str]) -> list[str]:
     if record.status != "ok":  # the reason follows the table, unwrapped
         return cells + [f"[{style}]{record.status}[/]"] + [""] * (len(phases) + 5)
     cells.append(f"[{style}]ok[/]")
+    contended = "!" if (c := record.contention()) and c.counted else ""
     for phase in phases:
         s = phase_stats(record, phase)
-        cells.append("" if s is None else f"{_s(s.median)}{'~' if s.noisy else ''}")
+        cells.append("" if s is None else f"{_s(s.median)}{'~' if s.noisy else ''}{contended}")
     fit = phase_stats(record, "fit")
     cells.append(f"{_s(fit.lo)}-{_s(fit.hi)} {fit.coverage:.0%}" if fit else "")
     text, met = quality(record)
     cells.append(text + {True: " [green]✓[/]", False: " [red]✗[/]", None: ""}[met])
-    cells += [throughput(record), fit_cpu(record), _mib(record.telemetry.get("peak_rss_bytes"))]
+    cells += [throughput(record), fit_cpu(record), _mib(record.telemetry.get("peak_memory_bytes"))]
     return cells
 
 
@@ -97,5 +116,6 @@ def _caption(run: RunResult) -> str:
         counts[c.status] = counts.get(c.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     repeats = run.settings.get("repeats")
-    return (f"{summary}. Times: medians of {repeats} warm repeats; '~' marks IQR/median > 10%. Fit interval: "
-            "distribution-free for the median, at the confidence shown. Quality: ✓/✗ against the workload's target.")
+    return (f"{summary}. Times: medians of {repeats} warm repeats, disturbed ones left out where enough clean ones "
+            "remain; '~' marks IQR/median > 10%, '!' figures taken under contention. Fit interval: distribution-free "
+            "for the median, at the confidence shown. Quality: ✓/✗ against the workload's target.")

@@ -5,12 +5,17 @@ environment (so BLAS and OpenMP see them before they load). It writes one JSON
 line per event, flushed at once, so that a worker killed mid-way still leaves
 every phase it finished. It knows nothing about timeouts or memory caps: the
 runner enforces those from outside.
+
+Each phase is bracketed by CPU readings (see harness.cputime), taken outside
+the timed window: the phase's own CPU seconds and the CPU other processes took
+meanwhile, which decides whether a repeat was disturbed.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib
 import json
 import os
 import signal
@@ -18,12 +23,17 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, Any
 
-from harness.backends import BACKENDS
+from harness import contention, cputime
+from harness.backends import BACKENDS, Availability
 from harness.machine import THREAD_VARIABLES
 from workloads import catalogue
 from workloads.base import Model, ModelContext, Split, Workload
+
+HASH_CHUNK_BYTES = 8 * 2**20  # a non-contiguous array is hashed through copies of at most this much
+QUIET_WAIT_S = 10.0  # how long a re-run waits for the machine to calm down
 
 
 class Events:
@@ -35,54 +45,140 @@ class Events:
         self.stream.flush()
 
 
-def timed(events: Events, repeat: int, phase: str, fn: Callable[[], Any]) -> Any:
-    events.emit("begin", repeat=repeat, phase=phase)  # so a killed case says where it was
-    start, t0 = time.monotonic(), time.perf_counter()
-    value = fn()
-    seconds = time.perf_counter() - t0
-    events.emit("phase", repeat=repeat, phase=phase, seconds=seconds, start=start, end=time.monotonic())
-    return value
+@dataclass
+class Repeat:
+    """One pass over the phases: what the contention rule needs from it."""
+
+    index: int
+    windows: list[tuple[float, float]]  # (seconds, other CPU seconds) per timed phase
 
 
-def run_case(case: dict[str, Any], repeats: int, events: Events) -> None:
-    workload = catalogue()[case["workload"]]
-    params = {**workload.params, **case["params"]}
+class Meter:
+    """Times phases and judges each repeat for contention; one per case."""
+
+    def __init__(self, events: Events) -> None:
+        self.events = events
+        self.cpus = len(os.sched_getaffinity(0))
+
+    def timed(self, repeat: Repeat, phase: str, fn: Callable[[], Any]) -> Any:
+        self.events.emit("begin", repeat=repeat.index, phase=phase)  # so a killed case says where it was
+        # Libraries first imported inside a timed cold phase are start-up cost that landed there: name them.
+        modules = set(sys.modules) if repeat.index == 0 and phase != "startup" else None
+        before = cputime.start()
+        t0 = time.perf_counter()
+        value = fn()
+        seconds = time.perf_counter() - t0
+        use = cputime.stop(before).since(before)
+        extra = {"imports": _new_packages(modules)} if modules is not None else {}
+        self.events.emit("phase", repeat=repeat.index, phase=phase, seconds=seconds, start=before.t,
+                         end=before.t + use.seconds, cpu_s=use.tree_s, other_cpu_s=use.other_s,
+                         percore=use.percore, **extra)
+        repeat.windows.append((seconds, use.other_s))
+        return value
+
+    def judge(self, repeat: Repeat, extra: bool) -> bool:
+        """Emit the repeat's verdict; True if it was disturbed."""
+        other = contention.other_cores(repeat.windows)
+        seconds = sum(s for s, _ in repeat.windows)
+        disturbed = other is not None and contention.is_disturbed(other, seconds, self.cpus)
+        self.events.emit("repeat", repeat=repeat.index, other_cores=other, disturbed=disturbed, extra=extra)
+        return disturbed
+
+    def wait_for_quiet(self, limit_s: float = QUIET_WAIT_S) -> None:
+        """Before re-running a disturbed repeat, give other work up to `limit_s` to finish."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            before = cputime.start()
+            time.sleep(0.25)
+            use = cputime.stop(before).since(before)
+            if not contention.is_disturbed(use.other_s / use.seconds, use.seconds, self.cpus):
+                return
+
+
+def run_case(case: dict[str, Any], repeats: int, rerun_disturbed: int, events: Events) -> None:
+    meter = Meter(events)
+    cold = Repeat(0, [])
+    available, started = meter.timed(cold, "startup", lambda: start_up(case))
+    if started is None:
+        events.emit("skipped", reason=f"backend {case['backend']} unavailable: {available.reason}")
+        return
+    workload, model, ctx = started
     target = workload.target
-    events.emit("start", params=params, family=workload.family, metric=workload.metric,
+    events.emit("start", params=dict(ctx.params), family=workload.family, metric=workload.metric,
                 higher_is_better=workload.higher_is_better, size_unit=workload.size_unit,
                 target=None if target is None else {"metric": target.metric, "threshold": target.threshold,
                                                     "higher_is_better": target.higher_is_better})
-    backend = BACKENDS[case["backend"]]
-    available = backend.probe()
-    if not available.ok:
-        events.emit("skipped", reason=f"backend {backend.name} unavailable: {available.reason}")
-        return
     events.emit("backend", info=available.reason)
-    model = workload.model(case["model"])
-    ctx = ModelContext(threads=case["threads"], seed=case["seed"], device=backend.device, params=params)
-    for repeat in range(repeats + 1):  # repeat 0 is the cold run
-        once(workload, model, ctx, case["size"], repeat, events)
+    once(workload, model, ctx, case["size"], meter, cold)
+    meter.judge(cold, extra=False)
+    clean = 0
+    for index in range(1, repeats + 1):
+        clean += not run_repeat(workload, model, ctx, case["size"], meter, index, extra=False)
+    index, reruns = repeats, 0
+    while clean < repeats and reruns < rerun_disturbed:  # replace disturbed repeats, as far as allowed
+        meter.wait_for_quiet()
+        index, reruns = index + 1, reruns + 1
+        clean += not run_repeat(workload, model, ctx, case["size"], meter, index, extra=True)
     events.emit("threads", **thread_report())
     events.emit("done")
 
 
-def once(workload: Workload, model: Model, ctx: ModelContext, size: int, repeat: int, events: Events) -> None:
+def start_up(case: dict[str, Any]) -> tuple[Availability, tuple[Workload, Model, ModelContext] | None]:
+    """The cold run's first phase: import the backend's libraries and what the workload and model need.
+
+    The workload and model come back as None when the backend is unavailable (the case is skipped).
+    """
+    backend = BACKENDS[case["backend"]]
+    available = backend.start_up()
+    if not available.ok:
+        return available, None
+    workload = catalogue()[case["workload"]]
+    for module in workload.imports:
+        importlib.import_module(module)
+    model = workload.model(case["model"])
+    ctx = ModelContext(threads=case["threads"], seed=case["seed"], device=backend.device,
+                       params={**workload.params, **case["params"]})
+    model.build(ctx)  # builders import their libraries; building is cheap and the estimator is dropped
+    return available, (workload, model, ctx)
+
+
+def run_repeat(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: Meter, index: int,
+               extra: bool) -> bool:
+    repeat = Repeat(index, [])
+    once(workload, model, ctx, size, meter, repeat)
+    return meter.judge(repeat, extra)
+
+
+def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: Meter, repeat: Repeat) -> None:
     """One run of every phase. Its data and model are freed on return, so repeats never hold two copies."""
-    data: Split = timed(events, repeat, "generate", lambda: workload.generate(size, ctx.seed, ctx.params))
-    if repeat == 0:
+    events = meter.events
+    data: Split = meter.timed(repeat, "generate", lambda: workload.generate(size, ctx.seed, ctx.params))
+    if repeat.index == 0:
         events.emit("data", sha256=data_hash(data))
     if workload.features is not None:
-        data = timed(events, repeat, "features", lambda: workload.features(data, ctx.params))
+        data = meter.timed(repeat, "features", lambda: workload.features(data, ctx.params))
     estimator = model.build(ctx)
-    timed(events, repeat, "fit", lambda: estimator.fit(data.X_train, data.y_train))
-    predicted = timed(events, repeat, "predict", lambda: estimator.predict(data.X_test))
-    quality = timed(events, repeat, "score", lambda: workload.score(data.y_test, predicted))
+    meter.timed(repeat, "fit", lambda: estimator.fit(data.X_train, data.y_train))
+    predicted = meter.timed(repeat, "predict", lambda: estimator.predict(data.X_test))
+    quality = meter.timed(repeat, "score", lambda: workload.score(data.y_test, predicted))
     work = workload.work(data, model.name, ctx.params) if workload.work else None
-    events.emit("quality", repeat=repeat, quality={k: float(v) for k, v in quality.items()}, work=work)
+    events.emit("quality", repeat=repeat.index, quality={k: float(v) for k, v in quality.items()}, work=work)
+
+
+def _new_packages(before: set[str] | None) -> list[str]:
+    """Public modules imported for the first time since `before`, each subtree named by its root."""
+    if before is None:
+        return []
+    new = set(sys.modules) - before
+    roots = {name for name in new if not any(name.rsplit(".", k)[0] in new for k in range(1, name.count(".") + 1))}
+    return sorted(name for name in roots if not any(part.startswith("_") for part in name.split(".")))
 
 
 def data_hash(data: Split) -> str:
-    """SHA-256 over every array of the split, so results record exactly which data they saw."""
+    """SHA-256 over every array of the split, so results record exactly which data they saw.
+
+    Arrays are hashed in place (no copy of the dataset, so the case's peak memory is its own).
+    """
     h = hashlib.sha256()
     for part in (data.X_train, data.y_train, data.X_test, data.y_test):
         _feed(h, part)
@@ -94,11 +190,13 @@ def _feed(h: Any, obj: Any) -> None:
 
     if obj is None:
         h.update(b"\0none")
-    elif isinstance(obj, np.ndarray) and obj.dtype.hasobject:  # tobytes() would hash pointers
-        _feed(h, obj.tolist())
+    elif isinstance(obj, np.ndarray) and obj.dtype.hasobject:  # the bytes would be pointers: hash the items
+        h.update(f"\0seq{len(obj)}".encode())
+        for item in obj:
+            _feed(h, item)
     elif isinstance(obj, np.ndarray):
         h.update(str((obj.dtype.str, obj.shape)).encode())
-        h.update(np.ascontiguousarray(obj).tobytes())
+        _feed_array(h, obj)
     elif hasattr(obj, "to_numpy") and hasattr(obj, "columns"):  # a DataFrame
         h.update(str(list(obj.columns)).encode())
         for column in obj.columns:
@@ -117,6 +215,18 @@ def _feed(h: Any, obj: Any) -> None:
         h.update(repr(obj).encode())
     else:
         _feed(h, np.asarray(obj))
+
+
+def _feed_array(h: Any, a: Any) -> None:
+    """The array's C-order bytes: a view where it is contiguous, bounded copies of slices where not."""
+    import numpy as np
+
+    if a.flags.c_contiguous:
+        h.update(a.reshape(-1).view(np.uint8))
+        return
+    rows = max(1, HASH_CHUNK_BYTES // max(1, a[:1].nbytes))
+    for start in range(0, len(a), rows):
+        h.update(np.ascontiguousarray(a[start:start + rows]).reshape(-1).view(np.uint8))
 
 
 def thread_report() -> dict[str, Any]:
@@ -150,13 +260,12 @@ def main(argv: list[str]) -> int:
         spec = json.load(f)
     with open(events_path, "a", buffering=1) as stream:
         events = Events(stream)
+        events.emit("ready", t=time.monotonic())
         try:
-            run_case(spec["case"], int(spec["repeats"]), events)
-        except ImportError as exc:  # an optional library missing: skip, never crash the run
-            events.emit("skipped", reason=f"missing optional dependency: {exc}")
+            run_case(spec["case"], int(spec["repeats"]), int(spec.get("rerun_disturbed", 0)), events)
         except MemoryError as exc:
             events.emit("error", kind="oom", message=f"MemoryError: {exc}", traceback=traceback.format_exc())
-        except Exception as exc:
+        except Exception as exc:  # ImportError included: only an unavailable backend makes a case `skipped`
             events.emit("error", kind="error", message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -62,6 +63,51 @@ def _hog(ctx: ModelContext) -> None:
         time.sleep(0.01)
 
 
+def _spin(ctx: ModelContext) -> None:
+    """A fixed amount of CPU work on one thread: it takes longer when other processes compete."""
+    for _ in range(int(ctx.params["iterations"])):
+        pass
+
+
+def burn(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+BURN_CHILD = "import time\nend = time.thread_time() + {s}\nwhile time.thread_time() < end: pass\n"
+
+
+class KnownPhases:
+    """fit burns `seconds` of CPU itself and as much again in a child it waits for; predict sleeps `seconds`."""
+
+    def __init__(self, ctx: ModelContext) -> None:
+        self.seconds = float(ctx.params["seconds"])
+
+    def fit(self, X: Any, y: Any) -> KnownPhases:
+        burn(self.seconds)
+        subprocess.run([sys.executable, "-c", BURN_CHILD.format(s=self.seconds)], check=True)
+        return self
+
+    def predict(self, X: Any) -> Any:
+        time.sleep(self.seconds)
+        return (np.asarray(X)[:, 0] > 0).astype(int)
+
+
+def _fork_share(ctx: ModelContext) -> None:
+    """Three forked children share a `mib` MiB array copy-on-write for `seconds`: the machine holds it once."""
+    shared = np.ones(int(ctx.params["mib"]) * 2**20 // 8)  # touched: resident in the parent
+    children = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(float(ctx.params["seconds"]))
+            os._exit(0 if shared[-1] == 1.0 else 1)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+
+
 def _raise(ctx: ModelContext) -> None:
     raise ValueError("this model always fails")
 
@@ -92,10 +138,13 @@ WORKLOADS = (
             model("raise", _raise),
             model("segfault", _segfault),
             model("missing", _missing),
+            model("spin", _spin),
+            Model("known_phases", ("sklearn",), KnownPhases),
+            model("fork_share", _fork_share),
         ),
         score=score,
         metric="accuracy",
-        params={"seconds": 0.0, "marker": "", "tag": "", "pidfile": ""},
+        params={"seconds": 0.0, "marker": "", "tag": "", "pidfile": "", "iterations": 0, "mib": 0},
         sizes=(100,),
     ),
 )

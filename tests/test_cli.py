@@ -159,3 +159,69 @@ def _lines(path: Path) -> list[str]:
 def test_resume_refuses_new_plan_choices(tmp_path: Path, capsys) -> None:
     assert cli.main(["run", "--resume", "--repeats", "5", "--results-dir", str(tmp_path)]) == 2
     assert "drop --repeats" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_run_started_with_other_software(tmp_path: Path, capsys) -> None:
+    from harness import machine, runner
+    from harness.plan import Case, Plan, Settings
+
+    fingerprint = machine.fingerprint()
+    identity = fingerprint["identity"]
+    old = {**identity, "python": "3.10.0", "libraries": {**identity["libraries"], "numpy": "1.0.0"}}
+    plan = Plan("t", Settings(repeats=0), (Case("faulty", "ok", "sklearn", 100, 1),))
+    run = runner.new_run(plan, {**fingerprint, "identity": old})
+    journal = results.journal_path(tmp_path, run)
+    results.Journal(journal, run, new=True).close()
+
+    assert cli.main(["run", "--resume", str(journal)]) == 2
+    err = capsys.readouterr().err
+    assert f"python 3.10.0 -> {identity['python']}" in err and f"numpy 1.0.0 -> {identity['libraries']['numpy']}" in err
+    assert "Restore it, or start a new run" in err and err.count("\n") == 1
+    assert results.load(journal).cases == []  # nothing was run or written
+
+
+def disturbed_result(tmp_path: Path, disturbed: list[bool]) -> Path:
+    """A hand-made result: one case whose warm repeats were disturbed as given."""
+    case = {"id": "w/m@b/n=10/t=1", "workload": "w", "model": "m", "backend": "b", "size": 10, "threads": 1,
+            "params": {}, "seed": 0}
+    runs = [{"repeat": i, "cold": i == 0, "extra": False, "phases": {"fit": 2.0 if bad else 1.0},
+             "cpu_s": {"fit": 0.5}, "quality": None, "throughput": None, "complete": True,
+             "disturbed": bad, "other_cores": 1.4 if bad else 0.02}
+            for i, bad in enumerate([False, *disturbed])]
+    run = results.RunResult("r", "2026-01-01T00:00:00+00:00", "t", {"repeats": len(disturbed)}, [case],
+                            {"id": "m"}, "0", cases=[results.CaseRecord(case, "ok", runs=runs)])
+    path = tmp_path / f"r{sum(disturbed)}.json"
+    results.save(path, run)
+    return path
+
+
+def test_show_says_which_figures_were_taken_under_contention(tmp_path: Path, capsys) -> None:
+    assert cli.main(["show", str(disturbed_result(tmp_path, [False, True, False]))]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 3 warm repeats disturbed (other processes took up to 1.40 cores); the statistics use the 2 clean" in out
+    assert " 1 " in out and "!" not in out.split("Times:")[0]  # fit median of the clean repeats, unmarked
+    assert " 50 " in out  # fit CPU %: 0.5 CPU seconds over a 1 s fit
+
+    assert cli.main(["show", str(disturbed_result(tmp_path, [True, True, False]))]) == 0
+    out = capsys.readouterr().out
+    assert "only 1 clean, so its figures were taken under contention" in out and "!" in out.split("Times:")[0]
+
+
+def test_export_writes_only_what_the_result_knows(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    from harness.export import pytest_benchmark
+
+    exported = pytest_benchmark(results.load(disturbed_result(tmp_path, [False])))
+    assert exported["version"] == version("pytest-benchmark")
+    assert "dirty" not in exported["commit_info"]
+    assert "python_implementation" not in exported["machine_info"]  # this result's machine did not record it
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5"])
+def test_rerun_disturbed_must_be_a_whole_number(value: str, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["run", "--rerun-disturbed", value, "--results-dir", str(tmp_path / "r")])
+    assert exit.value.code == 2
+    assert "--rerun-disturbed: expected a whole number >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -71,7 +71,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> 
 def test_newer_schema_versions_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     path.write_text(json.dumps({**make_run().to_dict(), "version": 99}))
-    with pytest.raises(SizeupError, match="schema version 99"):
+    with pytest.raises(SizeupError, match="schema version 99; this sizeup reads versions 1 to"):
         results.load(path)
 
 
@@ -95,3 +95,43 @@ def test_result_files_get_ordinary_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def run_entry(repeat: int, fit: float, disturbed: bool | None = False, complete: bool = True) -> dict:
+    return {"repeat": repeat, "cold": repeat == 0, "extra": False, "phases": {"fit": fit}, "quality": None,
+            "disturbed": disturbed, "other_cores": 1.2 if disturbed else 0.01, "complete": complete}
+
+
+def test_statistics_leave_disturbed_repeats_out_while_enough_clean_ones_remain() -> None:
+    cold = run_entry(0, 9.0)
+    runs = [cold, run_entry(1, 1.0), run_entry(2, 3.0, disturbed=True), run_entry(3, 1.1)]
+    assert [r["repeat"] for r in results.select_warm(runs)] == [1, 3]
+    c = CaseRecord({"id": "x"}, "ok", runs=runs).contention()
+    assert (c.disturbed, c.repeats, c.counted, c.max_other_cores) == (1, 3, False, 1.2)
+    # One clean repeat is too few: all are used, and the record says so.
+    runs = [cold, run_entry(1, 1.0), run_entry(2, 3.0, disturbed=True), run_entry(3, 3.1, disturbed=True)]
+    assert len(results.select_warm(runs)) == 3 and CaseRecord({"id": "x"}, "ok", runs=runs).contention().counted
+    assert results.select_warm([cold]) == [cold]  # zero repeats: the cold run is all there is
+    assert results.select_warm([cold, run_entry(1, 1.0, complete=False)]) == [cold]
+    assert CaseRecord({"id": "x"}, "ok", runs=[cold, run_entry(1, 1.0)]).contention() is None
+
+
+def test_a_version_1_result_is_upgraded_on_load(tmp_path: Path) -> None:
+    """Version 1 had no per-phase CPU or contention, and called the sampled tree peak peak_rss_bytes."""
+    case = make_run().plan[0]
+    v1_run = {"repeat": 1, "cold": False, "phases": {"fit": 1.0}, "quality": {"acc": 0.9}, "throughput": None,
+              "complete": True}
+    telemetry = {"sample_hz": 10, "peak_rss_bytes": 100, "worker_maxrss_bytes": 120,
+                 "phases": {"fit": {"samples": 2, "rss_bytes": {"max": 90}}, "cold": {"fit": {"rss_bytes": {}}}},
+                 "series": {"t": [1.0, 1.1], "cpu_percent": [50, 60], "rss_bytes": [80, 90], "percore": [[1], [2]]}}
+    doc = {**make_run().to_dict(), "version": 1,
+           "cases": [{"case": case, "status": "ok", "runs": [v1_run], "telemetry": telemetry}]}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(doc))
+    (record,) = results.load(path).cases
+    assert record.runs[0]["disturbed"] is None and record.runs[0]["cpu_s"] == {}
+    assert record.warm_runs() == record.runs and record.contention() is None
+    t = record.telemetry
+    assert (t["peak_memory_bytes"], t["sampled_peak_bytes"], t["tree_memory"]) == (120, 100, "rss")
+    assert t["series"]["memory_bytes"] == [80, 90] and t["series"]["start"] == pytest.approx(0.9)
+    assert t["phases"]["fit"]["memory_bytes"] == {"max": 90} and "memory_bytes" in t["phases"]["cold"]["fit"]

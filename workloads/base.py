@@ -4,7 +4,9 @@ Workloads are pure. They never time anything and never import the harness; the
 worker times the phases around these calls (generate -> features -> fit ->
 predict -> score). Heavy libraries (xgboost, torch) are imported inside the
 functions that need them, so listing workloads stays cheap and a missing
-optional library only affects the cases that use it.
+optional library only affects the cases that use it. The harness imports them
+up front in a timed start-up phase: a model's by building it once, a
+workload's from ``Workload.imports``.
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ class Workload:
     target: Target | None = None
     # Optional throughput: (split, model name, params) -> (unit, items processed by one fit).
     work: Callable[[Split, str, Mapping[str, Any]], tuple[str, float]] | None = None
+    # Modules that generate, features and score import lazily. The harness imports them in
+    # the cold run's timed start-up, so that import time is not charged to a phase.
+    imports: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

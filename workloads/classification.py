@@ -91,6 +91,7 @@ WORKLOADS = (
         params={"features": 20, "categorical": 3, "noise": 0.5, "trees": 200},
         sizes=(20_000, 80_000, 320_000, 1_280_000),
         target=Target("roc_auc", 0.75),
+        imports=("sklearn.metrics",),
     ),
     Workload(
         name="breast_cancer",
@@ -104,5 +105,6 @@ WORKLOADS = (
         sizes=(569,),
         max_size=569,
         target=Target("accuracy", 0.92),
+        imports=("sklearn.metrics", "sklearn.datasets"),
     ),
 )

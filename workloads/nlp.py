@@ -367,5 +367,6 @@ WORKLOADS = (
         sizes=(10_000, 40_000, 160_000, 640_000),
         target=Target("macro_f1", 0.75),
         work=work,
+        imports=("sklearn.metrics",),
     ),
 )

@@ -89,5 +89,6 @@ WORKLOADS = (
         sizes=(442,),
         max_size=442,
         target=Target("r2", 0.30),
+        imports=("sklearn.datasets",),
     ),
 )

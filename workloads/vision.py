@@ -332,5 +332,6 @@ WORKLOADS = (
         max_size=1797,
         target=Target("accuracy", 0.95),
         work=work,
+        imports=("sklearn.datasets",),
     ),
 )

@@ -24,6 +24,17 @@ class Backend:
     device: str  # "cpu" or "cuda"
     modules: tuple[str, ...]  # must import
     description: str
+    # Imported by start_up after the probe: what the libraries would otherwise import lazily on
+    # first use, in the middle of a timed phase.
+    lazy_modules: tuple[str, ...] = ()
+
+    def start_up(self) -> Availability:
+        """The probe, then the lazy imports: everything a fresh process pays before its first fit."""
+        available = self.probe()
+        if available.ok:
+            for module in self.lazy_modules:
+                importlib.import_module(module)
+        return available
 
     def probe(self) -> Availability:
         versions = []
@@ -64,6 +75,7 @@ BACKENDS: dict[str, Backend] = {
     for b in (
         Backend("sklearn", "cpu", ("sklearn",), "scikit-learn and NumPy on the CPU"),
         Backend("xgboost", "cpu", ("xgboost",), "XGBoost on the CPU"),
-        Backend("torch", "cpu", ("torch",), "PyTorch on the CPU"),
+        # The first optimizer step imports torch._dynamo (and SymPy with it): about 2 s here.
+        Backend("torch", "cpu", ("torch",), "PyTorch on the CPU", lazy_modules=("torch._dynamo",)),
     )
 }
