@@ -82,3 +82,15 @@ def test_sizes_scale_synthetic_workloads_and_leave_real_datasets_alone() -> None
         ("diabetes", 442), ("regression", 5000), ("regression", 10000)]
     with pytest.raises(SizeupError, match="breast_cancer has 569 rows"):
         build(Choices(workloads=["breast_cancer"], sizes=[5000]), 2)
+
+
+@pytest.mark.parametrize("value, message", [('"x"', "rerun_disturbed must be a number >= 0, got 'x'"),
+                                            ("1.5", "rerun_disturbed must be a whole number of repeats, got 1.5"),
+                                            ("-1", "rerun_disturbed must be a number >= 0, got -1")])
+def test_rerun_disturbed_in_a_suite_is_validated(value: str, message: str, tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text(f'rerun_disturbed = {value}\n[[benchmark]]\nworkload = "faulty"\n')
+    with pytest.raises(SizeupError, match=message.replace("(", r"\(")):
+        build(Choices(suite=str(suite)), default_threads=1)
+    suite.write_text('rerun_disturbed = 2\n[[benchmark]]\nworkload = "faulty"\n')
+    assert build(Choices(suite=str(suite), rerun_disturbed=3), 1).settings.rerun_disturbed == 3  # the flag wins
