@@ -36,13 +36,22 @@ def integral(s: Series) -> float:
     return float(np.sum(np.asarray(s.cpu_percent) / 100 * np.diff(np.concatenate([[s.start], t]))))
 
 
+def kill_tree(proc: subprocess.Popen) -> None:
+    """The parent and its children: an orphaned busy child would disturb the tests after this one."""
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.kill()
+    proc.wait()
+    for child in children:
+        child.kill()
+    psutil.wait_procs(children, timeout=5)
+
+
 @pytest.fixture
 def parent_of_busy():
     proc = subprocess.Popen([sys.executable, "-c", PARENT_OF_BUSY])
     time.sleep(0.5)  # let the child start
     yield proc
-    proc.kill()
-    proc.wait()
+    kill_tree(proc)
 
 
 def test_cpu_of_a_busy_grandchild_is_counted(parent_of_busy) -> None:
@@ -65,8 +74,7 @@ def test_a_process_that_joins_the_tree_does_not_dump_its_cpu_into_one_sample() -
     try:
         m = sample_for(proc, 2.5)
     finally:
-        proc.kill()
-        proc.wait()
+        kill_tree(proc)
     child_cpu = 1.6 * 0.5  # at least: a busy loop for 1.6 s on a machine that gives it half a core or more
     assert integral(m.series) >= child_cpu
     # One core of work, never more than the machine has, and no burst of several cores' worth in one sample.
@@ -86,8 +94,7 @@ def test_a_child_reaped_between_look_ups_is_spread_too() -> None:
             m.sample()
             time.sleep(m.interval)
     finally:
-        proc.kill()
-        proc.wait()
+        kill_tree(proc)
     assert integral(m.series) >= 0.4 * 0.5
     assert max(m.series.cpu_percent) <= 100 * min(2, psutil.cpu_count()) + 10
 
