@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness import __version__, contention, machine, plan, results, runner
+from harness import __version__, contention, machine, plan, procfs, results, runner
 from harness.backends import BACKENDS
 from harness.errors import SizeupError
 
@@ -138,6 +139,8 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    if not procfs.AVAILABLE:
+        raise SizeupError(f"sizeup measures on Linux: it reads /proc, which this {platform.system()} system lacks")
     fingerprint = machine.fingerprint()
     root = args.results_dir
     if args.resume:

@@ -10,6 +10,7 @@ import os
 import time
 from dataclasses import dataclass
 
+AVAILABLE = os.path.exists("/proc/self/stat")  # Linux; the sampler and the CPU readings need it
 TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
