@@ -165,10 +165,8 @@ def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: 
     events.emit("quality", repeat=repeat.index, quality={k: float(v) for k, v in quality.items()}, work=work)
 
 
-def _new_packages(before: set[str] | None) -> list[str]:
+def _new_packages(before: set[str]) -> list[str]:
     """Public modules imported for the first time since `before`, each subtree named by its root."""
-    if before is None:
-        return []
     new = set(sys.modules) - before
     roots = {name for name in new if not any(name.rsplit(".", k)[0] in new for k in range(1, name.count(".") + 1))}
     return sorted(name for name in roots if not any(part.startswith("_") for part in name.split(".")))

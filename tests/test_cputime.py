@@ -12,14 +12,9 @@ import psutil
 import pytest
 
 from harness import cputime, procfs
+from tests.faulty import burn
 
 BURN = "import time\nend = time.thread_time() + {s}\nwhile time.thread_time() < end: pass\ntime.sleep({rest})\n"
-
-
-def burn(seconds: float) -> None:
-    end = time.thread_time() + seconds
-    while time.thread_time() < end:
-        pass
 
 
 def test_a_window_counts_this_process_and_its_reaped_children_exactly() -> None:
