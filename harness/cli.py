@@ -2,13 +2,19 @@
 
 User mistakes raise SizeupError anywhere below; here they become one line on
 stderr and exit code 2. Anything else is a bug and keeps its traceback.
+
+Exit codes: 0 done; 2 bad input or an I/O error (nothing half-written); 3 `run`
+finished but some cases failed (error, timeout, oom, crashed); 128 + N the run
+was stopped by signal N (130 for Ctrl-C), its finished cases kept in the journal.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
+import os
 import platform
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,8 @@ from harness.backends import BACKENDS
 from harness.errors import SizeupError
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_CASES_FAILED = 3
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # end a run like Ctrl-C does: clean up, keep the journal
 PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", "timeout_s", "memory_cap", "sample_hz",
               "rerun_disturbed")
 
@@ -31,18 +38,47 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # Piped or logged output keeps whole table rows (and headers) instead of wrapping at 80 columns.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+    # No markup: case ids, reasons and file contents print as they are; styles come from Text objects.
+    console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 240)
+    previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
     try:
         return args.command(args, console)
     except SizeupError as exc:
-        print(f"sizeup: error: {exc}", file=sys.stderr)
+        print(f"sizeup: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    except Stopped as exc:
+        return 128 + exc.signum
+    except BrokenPipeError:  # `sizeup show ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the interpreter's final flush is quiet
+        return 0
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP, raised where the run is, so that it cleans up as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise Stopped(signum)
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         """One line and exit code 2, like every other bad input (argparse adds the usage block)."""
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(text: str) -> str:
+    """`text` with newlines and other unprintable characters (from a path or a file) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,14 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", type=names, help="comma-separated backend names")
     p.add_argument("--sizes", type=positive_ints("size"), help="comma-separated sizes, replacing the suite's")
     p.add_argument("--threads", type=positive_ints("threads"), help="comma-separated thread counts [physical cores]")
-    p.add_argument("--repeats", type=int, help="warm repeats after the cold run [suite's, else 3]")
-    p.add_argument("--timeout", type=float, dest="timeout_s", help="seconds per case [suite's, else 600]")
+    p.add_argument("--repeats", type=whole_number, help="warm repeats after the cold run [suite's, else 3]")
+    p.add_argument("--timeout", type=finite, dest="timeout_s", help="seconds per case [suite's, else 600]")
     p.add_argument("--memory-cap", help="per case: bytes, '8GiB' or '80%%' of memory [suite's, else 80%%]")
-    p.add_argument("--sample-hz", type=float, help="telemetry samples per second, 0 to turn off [10]")
+    p.add_argument("--sample-hz", type=finite, help="telemetry samples per second (0.1 to 100), 0 to turn off [10]")
     p.add_argument("--rerun-disturbed", type=whole_number, metavar="N",
                    help="per case, up to N extra warm repeats to replace repeats disturbed by other processes [0]")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where results go [results]")
-    p.add_argument("--resume", nargs="?", const="latest", metavar="JOURNAL",
+    p.add_argument("--resume", nargs="?", const="latest", type=nonempty, metavar="JOURNAL",
                    help="continue an interrupted run (its journal; default the newest of this machine)")
     p.set_defaults(command=cmd_run)
 
@@ -89,6 +125,12 @@ def names(text: str) -> list[str]:
     return items
 
 
+def nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a journal path (or no value: this machine's newest journal)")
+    return text
+
+
 def positive_ints(what: str) -> Any:
     def parse(text: str) -> list[int]:
         values = []
@@ -103,6 +145,16 @@ def positive_ints(what: str) -> Any:
         return values
 
     return parse
+
+
+def finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def whole_number(text: str) -> int:
@@ -132,7 +184,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         backends.add_column(col)
     for name, b in BACKENDS.items():
         a = available[name]
-        backends.add_row(name, b.device, "[green]yes[/]" if a.ok else "[red]no[/]", a.reason)
+        backends.add_row(name, b.device, Text("yes", "green") if a.ok else Text("no", "red"), a.reason)
     suites = ", ".join(sorted(p.stem for p in plan.SUITES_DIR.glob("*.toml")))
     console.print(workloads, backends, f"Suites: {suites}")
     return 0
@@ -142,21 +194,39 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if not procfs.AVAILABLE:
         raise SizeupError(f"sizeup measures on Linux: it reads /proc, which this {platform.system()} system lacks")
     fingerprint = machine.fingerprint()
-    root = args.results_dir
-    if args.resume:
+    if args.resume is not None:
         chosen = [flag for flag in PLAN_FLAGS if getattr(args, flag) is not None]
         if chosen or args.suite != "quick":
             raise SizeupError("--resume continues a run with its own plan and settings; drop "
                               + ", ".join(f"--{f.replace('_', '-')}" for f in chosen or ["suite"]))
-        run, root = resume_target(args, root, fingerprint)
-        console.print(f"Resuming {run.run_id}: {len(run.cases)} of {len(run.plan)} cases done.")
+        journal = resume_target(args, fingerprint)
     else:
         choices = plan.Choices(suite=args.suite, **{flag: getattr(args, flag) for flag in PLAN_FLAGS})
         run = runner.new_run(plan.build(choices, machine.physical_cores()), fingerprint)
-    limits = runner.limits_for(run, machine.memory_limit())
-    journal = results.journal_path(root, run)
+        journal = None
+    try:
+        if journal is not None:
+            run = journal.read()
+            check_resumable(journal.path, run, fingerprint)
+        limits = runner.limits_for(run, machine.memory_limit())
+        if journal is None:
+            journal = results.Journal.create(results.journal_path(args.results_dir, run), run)
+        else:
+            console.print(f"Resuming {run.run_id}: {len(run.cases)} of {len(run.plan)} cases done.")
+        return execute(run, journal, limits, fingerprint, console)
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+def execute(run: results.RunResult, journal: results.Journal, limits: runner.Limits, fingerprint: dict[str, Any],
+            console: Console) -> int:
     console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases, {limits.repeats} warm repeats each, "
                   f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
+    cpus = os.cpu_count() or 1
+    if over := sorted({c["threads"] for c in run.plan if c["threads"] > cpus}):
+        console.print(Text(f"Warning: threads {', '.join(map(str, over))} exceed this machine's {cpus} logical "
+                           "CPUs: those cases measure oversubscription.", style="yellow"))
     busy = contention.check_machine()
     if busy.busy:
         console.print(Text(f"Warning: {busy.warning()}", style="yellow"))
@@ -164,29 +234,40 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     try:
         with RichProgress(console, len(run.plan), len(run.cases)) as progress:
-            path = runner.execute(run, root, limits, progress, resume=bool(args.resume))
-    except KeyboardInterrupt:
-        console.print(f"[red]Interrupted.[/] {len(run.cases)} of {len(run.plan)} cases are kept in {journal}; "
-                      f"continue with: sizeup run --resume {journal}")
-        return EXIT_INTERRUPTED
+            path = runner.execute(run, journal, limits, progress)
+    except (KeyboardInterrupt, Stopped) as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        console.print(Text.assemble(("Interrupted", "red"), f" ({signal.Signals(signum).name}). {len(run.cases)} of "
+                                    f"{len(run.plan)} cases are kept in {journal.path}; continue with: "
+                                    f"sizeup run --resume {journal.path}"))
+        return 128 + signum
     console.print(f"Results written to {path}\nShow them with: sizeup show {path}")
+    failed = [c for c in run.cases if c.status not in ("ok", "skipped")]
+    if failed:
+        console.print(Text(f"{len(failed)} of {len(run.cases)} cases failed (see the reasons above).", style="red"))
+        return EXIT_CASES_FAILED
     return 0
 
 
-def resume_target(args: argparse.Namespace, root: Path, fingerprint: dict[str, Any]) -> tuple[results.RunResult, Path]:
-    """The run to continue and the results root it lives under (results/<machine-id>/<journal>).
-
-    Refused when the machine, Python, a library or sizeup itself differs from when the run started.
-    """
-    if args.resume == "latest":
-        path = results.find_unfinished(root, fingerprint["id"])
-        if path is None:
-            raise SizeupError(f"no unfinished run of machine {fingerprint['id']} under {root}")
-    else:
+def resume_target(args: argparse.Namespace, fingerprint: dict[str, Any]) -> results.Journal:
+    """The journal to continue, opened and locked: the one given, or this machine's newest one not in use."""
+    if args.resume != "latest":
         path = Path(args.resume)
         if not path.name.endswith(results.JOURNAL_SUFFIX):
-            raise SizeupError(f"--resume takes a journal (*{results.JOURNAL_SUFFIX}), got {path}")
-    run = results.load(path)
+            raise SizeupError(f"--resume takes a journal (*{results.JOURNAL_SUFFIX}), got {args.resume!r}")
+        return results.Journal.reopen(path)
+    candidates = results.unfinished(args.results_dir, fingerprint["id"])
+    for path in candidates:
+        try:
+            return results.Journal.reopen(path)
+        except results.JournalBusy:
+            continue
+    live = f" ({len(candidates)} in use by runs still going)" if candidates else ""
+    raise SizeupError(f"no unfinished run of machine {fingerprint['id']} under {args.results_dir}{live}")
+
+
+def check_resumable(path: Path, run: results.RunResult, fingerprint: dict[str, Any]) -> None:
+    """Refused when the machine, Python, a library or sizeup itself differs from when the run started."""
     if run.machine.get("id") != fingerprint["id"]:
         raise SizeupError(f"{path} was recorded on machine {run.machine.get('id')}; this is {fingerprint['id']}")
     changed = machine.identity_differences(run.machine.get("identity", {}), fingerprint["identity"])
@@ -195,7 +276,6 @@ def resume_target(args: argparse.Namespace, root: Path, fingerprint: dict[str, A
     if changed:
         raise SizeupError(f"cannot resume {path}: the software changed since it started ({'; '.join(changed)}), "
                           "and mixing both in one result would hide it. Restore it, or start a new run.")
-    return run, path.parent.parent
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:
@@ -208,11 +288,15 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
     from harness.export import pytest_benchmark
 
-    text = json.dumps(pytest_benchmark(results.load(args.result)), indent=2) + "\n"
+    run = results.load(args.result)
+    text = results.dumps(pytest_benchmark(run), indent=2) + "\n"
     if args.output:
         results.write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
+    if not run.complete:
+        print(f"sizeup: warning: {args.result} is an unfinished run ({len(run.cases)} of {len(run.plan)} cases); "
+              "the export is marked partial", file=sys.stderr)
     return 0
 
 

@@ -90,7 +90,8 @@ def pytest_benchmark(run: RunResult) -> dict[str, Any]:
     }
     return {
         "machine_info": {k: v for k, v in machine_info.items() if v is not None},
-        "commit_info": {"id": run.run_id, "project": "sizeup"},  # a run, not a commit: no branch, no dirty flag
+        # A run, not a commit: no branch, no dirty flag; a journal's cases are only part of the run.
+        "commit_info": {"id": run.run_id, "project": "sizeup", "partial": not run.complete},
         "benchmarks": benchmarks,
         "datetime": run.finished or run.started,
         "version": version("pytest-benchmark"),  # the format written is that of the installed pytest-benchmark

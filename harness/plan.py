@@ -2,11 +2,11 @@
 
 A suite is a TOML file (see ``harness/suites/quick.toml``)::
 
-    name = "quick"
-    repeats = 3            # warm repeats after the cold run
-    timeout_s = 300        # per case, cold run and repeats together
-    memory_cap = "80%"     # per case: bytes, "8GiB", or a share of this machine's memory
-    sample_hz = 10         # telemetry samples per second; 0 turns sampling off
+    name = "quick"         # letters, digits, '.', '_', '-': it becomes part of the result's file name
+    repeats = 3            # warm repeats after the cold run (a whole number)
+    timeout_s = 300        # per case, cold run and repeats together (finite, > 0)
+    memory_cap = "80%"     # per case: bytes, "8GiB", or a share of this machine's memory (at least 128 MiB)
+    sample_hz = 10         # telemetry samples per second, 0.1 to 100; 0 turns sampling off
     rerun_disturbed = 0    # extra warm repeats per case to replace ones other processes disturbed
 
     [[benchmark]]
@@ -15,7 +15,7 @@ A suite is a TOML file (see ``harness/suites/quick.toml``)::
     models = ["xgboost"]   # optional: default every model of the workload
     backends = ["xgboost"] # optional: default every backend of each model
     threads = [2]          # optional: default all physical cores
-    params = { trees = 200 }  # optional: overrides of the workload's defaults
+    params = { trees = 200 }  # optional: overrides of the workload's defaults, of the same types
 
 Validation happens here, at the boundary: every problem is a SizeupError
 whose message names the field and the allowed values.
@@ -23,6 +23,7 @@ whose message names the field and the allowed values.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -32,9 +33,12 @@ from typing import Any
 
 from harness.backends import BACKENDS
 from harness.errors import SizeupError
+from harness.results import check_name
 from workloads import catalogue
 
 SUITES_DIR = Path(__file__).parent / "suites"
+MIN_MEMORY_CAP = 128 * 2**20  # below this a worker cannot even import NumPy
+SAMPLE_HZ = (0.1, 100.0)  # slower says little; faster costs more than it tells (0 turns sampling off)
 
 
 @dataclass(frozen=True)
@@ -105,16 +109,23 @@ class Choices:
 
 def load_suite(name_or_path: str) -> tuple[str, dict[str, Any]]:
     path = Path(name_or_path)
-    if not path.suffix and not path.exists():
-        path = SUITES_DIR / f"{name_or_path}.toml"
-    if not path.is_file():
+    try:
+        if not path.suffix and not path.exists():
+            path = SUITES_DIR / f"{name_or_path}.toml"
+        found = path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        found = False
+    if not found:
         known = ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml")))
         raise SizeupError(f"suite {name_or_path!r} not found: give a TOML file or one of: {known}")
     try:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SizeupError(f"suite file {path} is not valid TOML: {exc}") from None
-    return str(data.get("name", path.stem)), data
+    except OSError as exc:
+        raise SizeupError(f"cannot read suite file {path}: {exc.strerror or exc}") from None
+    name = data.get("name", path.stem)
+    return check_name("suite name", name), data  # it becomes part of the result file's name
 
 
 def build(choices: Choices, default_threads: int) -> Plan:
@@ -161,16 +172,23 @@ def build(choices: Choices, default_threads: int) -> Plan:
     if not cases:
         raise SizeupError(f"{where}: the choices leave no case to run")
 
+    def pick(flag: str) -> Any:
+        chosen = getattr(choices, flag)
+        return chosen if chosen is not None else suite.get(flag, getattr(Settings, flag))
+
     settings = Settings(
-        repeats=_pick(choices.repeats, suite.get("repeats"), Settings.repeats, "repeats", minimum=0),
-        timeout_s=_pick(choices.timeout_s, suite.get("timeout_s"), Settings.timeout_s, "timeout_s", minimum=0.001),
-        memory_cap=str(_pick(choices.memory_cap, suite.get("memory_cap"), Settings.memory_cap, "memory_cap")),
-        sample_hz=_pick(choices.sample_hz, suite.get("sample_hz"), Settings.sample_hz, "sample_hz", minimum=0),
-        rerun_disturbed=_pick(choices.rerun_disturbed, suite.get("rerun_disturbed"), Settings.rerun_disturbed,
-                              "rerun_disturbed", minimum=0),
+        repeats=_number("repeats", pick("repeats"), whole=True),
+        timeout_s=_number("timeout_s", pick("timeout_s"), above=0),
+        memory_cap=pick("memory_cap"),
+        sample_hz=_number("sample_hz", pick("sample_hz")),
+        rerun_disturbed=_number("rerun_disturbed", pick("rerun_disturbed"), whole=True),
     )
-    if not isinstance(settings.rerun_disturbed, int):
-        raise SizeupError(f"rerun_disturbed must be a whole number of repeats, got {settings.rerun_disturbed!r}")
+    if settings.sample_hz and not SAMPLE_HZ[0] <= settings.sample_hz <= SAMPLE_HZ[1]:
+        raise SizeupError(f"sample_hz must be 0 (off) or from {SAMPLE_HZ[0]:g} to {SAMPLE_HZ[1]:g}, "
+                          f"got {settings.sample_hz!r}")
+    if not isinstance(settings.memory_cap, (str, int)) or isinstance(settings.memory_cap, bool):
+        raise SizeupError(f"memory_cap must be a size like '8GiB' or '80%', got {settings.memory_cap!r}")
+    settings = replace(settings, memory_cap=str(settings.memory_cap))
     parse_memory(settings.memory_cap, total=1)  # validate early; resolved later against the machine
     return Plan(name, settings, tuple(unique_by_id(cases)))
 
@@ -197,6 +215,8 @@ def expand(entry: Mapping[str, Any], where: str, default_threads: int) -> list[C
     if not isinstance(params, dict):
         raise SizeupError(f"{where}: 'params' must be a table")
     check_names(f"param of {name}", list(params), workload.params)
+    for key, value in params.items():
+        check_param(f"{where}: param {key!r}", value, workload.params[key])
     wanted_backends = entry.get("backends")
     if wanted_backends is not None:
         check_names("backend", _list(entry, "backends", [], where), BACKENDS)
@@ -255,8 +275,23 @@ def _list(entry: Mapping[str, Any], key: str, default: list[Any], where: str) ->
     return value
 
 
-def _pick(cli: Any, suite: Any, default: Any, what: str, minimum: float | None = None) -> Any:
-    value = cli if cli is not None else suite if suite is not None else default
-    if minimum is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum):
-        raise SizeupError(f"{what} must be a number >= {minimum}, got {value!r}")
+def _number(what: str, value: Any, whole: bool = False, above: float | None = None) -> Any:
+    """`value` if it is a finite number >= 0 (> `above` where given; an integer where `whole`)."""
+    kind = int if whole else (int, float)
+    ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (above is not None and value <= above):
+        bound = f"> {above:g}" if above is not None else ">= 0"
+        raise SizeupError(f"{what} must be {'a whole number' if whole else 'a finite number'} {bound}, got {value!r}")
     return value
+
+
+def check_param(what: str, value: Any, default: Any) -> None:
+    """A workload parameter must have its default's type (an int where a float is expected is fine)."""
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        ok = type(value) is type(default)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok:
+        raise SizeupError(f"{what} must be a {type(default).__name__} like its default {default!r}, got {value!r}")

@@ -44,13 +44,14 @@ def descendants(pid: int) -> list[int] | None:
         return None
     found, queue = [], [pid]
     while queue:
-        for child in _children(queue.pop()):
+        for child in children(queue.pop()):
             found.append(child)
             queue.append(child)
     return found
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """Live children of `pid` (every thread's); empty where the process is gone."""
     kids: list[int] = []
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):

@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from harness import runner
 from harness.results import CaseRecord
-from harness.table import contention_note, phase_stats, quality
+from harness.table import STATUS_STYLE, contention_note, phase_stats, quality
 
 
 class RichProgress(runner.Progress):
     def __init__(self, console: Console, total: int, done: int) -> None:
         self.console = console
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[left]} left"), TimeElapsedColumn(), console=console,
         )
         self.task = self.bar.add_task("starting", total=total, completed=done, left=total - done)
@@ -37,13 +37,13 @@ class RichProgress(runner.Progress):
         self.bar.advance(self.task)
         left = self.total - int(self.bar.tasks[0].completed)
         self.bar.update(self.task, left=left)
+        line = Text.assemble((f"{record.status:>7}", STATUS_STYLE.get(record.status, "red")), f" {record.id}  ")
         if record.status == "ok":
             fit = phase_stats(record, "fit")
-            detail = f"fit {fit.median:.3f} s  {quality(record)[0]}" if fit else ""
+            line.append(f"fit {fit.median:.3f} s  {quality(record)[0]}" if fit else "")
             if note := contention_note(record):
-                detail += f"  [yellow]{escape(note)}[/]"
+                line.append(f"  {note}", "yellow")
         else:
-            detail = record.reason or ""
-        style = {"ok": "green", "skipped": "yellow"}.get(record.status, "red")
-        self.console.print(f"[{style}]{record.status:>7}[/] {record.id}  {detail}  ({record.wall_s:.1f} s)",
-                           highlight=False)
+            line.append(record.reason or "")
+        line.append(f"  ({record.wall_s:.1f} s)")
+        self.console.print(line, highlight=False)

@@ -10,11 +10,18 @@ and teach ``_upgrade`` to read the old one.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import math
 import os
+import re
+import signal
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +32,33 @@ SCHEMA_VERSION = 2
 STATUSES = ("ok", "error", "timeout", "oom", "crashed", "skipped")
 JOURNAL_SUFFIX = ".journal.jsonl"
 MIN_CLEAN = 2  # clean warm repeats needed to leave the disturbed ones out of the statistics
+SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a name that becomes one path component
+SHIELDED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # held back while a record is written
+
+
+def plain(obj: Any) -> Any:
+    """`obj` with every non-finite float replaced by None: strict JSON readers reject NaN and Infinity."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Standard JSON: a missing value is null, never NaN."""
+    return json.dumps(plain(obj), allow_nan=False, **kwargs)
+
+
+def check_name(what: str, name: Any) -> str:
+    """`name` if it is safe as one path component (no separators, no '..'), else SizeupError."""
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+        raise SizeupError(f"{what} {name!r} cannot name a file: use letters, digits, '.', '_' and '-' "
+                          "(starting with a letter or digit), at most 128 characters")
+    return name
 
 
 def select_warm(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,47 +150,146 @@ class RunResult:
         return [c for c in self.plan if c["id"] not in done]
 
 
-def result_path(root: Path, run: RunResult) -> Path:
-    return root / run.machine["id"] / f"{run.run_id}.json"
-
-
 def journal_path(root: Path, run: RunResult) -> Path:
-    return root / run.machine["id"] / f"{run.run_id}{JOURNAL_SUFFIX}"
+    return root / check_name("machine id", run.machine["id"]) / f"{check_name('run id', run.run_id)}{JOURNAL_SUFFIX}"
+
+
+def final_path(journal: Path) -> Path:
+    """Where a journal's finished result goes: beside it, whatever it has been renamed to."""
+    return journal.with_name(journal.name.removesuffix(JOURNAL_SUFFIX) + ".json")
 
 
 class Journal:
-    """Append-only JSON lines: a header, then one line per finished case."""
+    """Append-only JSON lines: a header, then one line per finished case.
 
-    def __init__(self, path: Path, run: RunResult, new: bool) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not new:
-            _drop_cut_line(path)
-        self._file = open(path, "x" if new else "a", buffering=1)
-        if new:
-            self._write({"kind": "header", **run.header()})
+    Locked (flock) for as long as it is open, so two processes never run one journal's cases.
+    """
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self.fd = path, fd
+
+    @classmethod
+    def create(cls, path: Path, run: RunResult) -> Journal:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o666)
+        except (OSError, ValueError) as exc:
+            raise SizeupError(f"cannot write results to {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        journal = cls(path, fd)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new and ours: cannot be held elsewhere
+        try:
+            journal._write({"kind": "header", **run.header()})
+        except OSError as exc:
+            journal.close()
+            path.unlink(missing_ok=True)  # a journal without its header is nothing: leave none
+            raise SizeupError(f"cannot write results to {path}: {exc.strerror or exc}") from None
+        return journal
+
+    @classmethod
+    def reopen(cls, path: Path) -> Journal:
+        """An existing journal, to continue it; SizeupError if a live run holds it."""
+        _check_file(path, "journal")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+        except OSError as exc:
+            raise SizeupError(f"cannot open journal {path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalBusy(f"{path} belongs to a run that is still going in another process") from None
+        journal = cls(path, fd)
+        journal._drop_cut_line()
+        return journal
+
+    def read(self) -> RunResult:
+        with open(self.fd, "rb", closefd=False) as f:
+            f.seek(0)
+            text = _decode(f.read(), self.path)
+        return _from_journal(self.path, text)
 
     def append(self, record: CaseRecord) -> None:
-        self._write({"kind": "case", "record": record.to_dict()})
+        try:
+            self._write({"kind": "case", "record": record.to_dict()})
+        except OSError as exc:
+            raise SizeupError(f"case {record.id} ({record.status}) finished but could not be recorded in {self.path}: "
+                              f"{exc.strerror or exc}. Every case before it is kept; make room, then continue with: "
+                              f"sizeup run --resume {self.path}") from None
 
     def _write(self, obj: dict[str, Any]) -> None:
-        self._file.write(json.dumps(obj) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """One write of one whole line, fsynced; a line that did not fit is cut off again (OSError raised)."""
+        data = (dumps(obj) + "\n").encode()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, SHIELDED)  # Ctrl-C must not cut a record in half
+        size = os.fstat(self.fd).st_size
+        try:
+            written = os.write(self.fd, data)
+            if written < len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(self.fd)
+        except OSError:
+            try:
+                os.ftruncate(self.fd, size)
+            except OSError:
+                pass
+            raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _drop_cut_line(self) -> None:
+        """A run killed mid-write can leave half a line; appending after it would corrupt the journal."""
+        with open(self.fd, "rb", closefd=False) as f:
+            data = f.read()
+        if data and not data.endswith(b"\n"):
+            os.ftruncate(self.fd, data.rfind(b"\n") + 1)
 
     def close(self) -> None:
-        self._file.close()
+        if self.fd >= 0:
+            os.close(self.fd)  # releases the lock
+            self.fd = -1
 
 
-def _drop_cut_line(path: Path) -> None:
-    """A run killed mid-write can leave half a line; appending after it would corrupt the journal."""
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        write_atomic(path, data[: data.rfind(b"\n") + 1].decode())
+class JournalBusy(SizeupError):
+    """The journal is locked by a live run."""
+
+
+def _check_file(path: Path, what: str) -> None:
+    """SizeupError unless `path` is an existing regular file, saying what it is instead."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SizeupError(f"{what} {path} does not exist") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte, or a character no file name can hold
+        raise SizeupError(f"cannot read {what} {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise SizeupError(f"{what} {path} is {kind}")
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: readers see all or nothing."""
+    """Write to a temporary file beside `path`, then rename: readers see all or nothing.
+
+    Only for a regular file or a missing one; a symlink's target is written, and anything
+    else (a device, a FIFO) is written through, not replaced. Failures are SizeupError.
+    """
+    try:
+        _write_output(Path(os.path.realpath(path)), text)
+    except (OSError, ValueError) as exc:
+        raise SizeupError(f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _write_output(path: Path, text: str) -> None:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "it is a directory")
+    if mode is not None and not stat.S_ISREG(mode):
+        if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+            raise OSError(errno.EINVAL, "it is neither a regular file, a character device nor a FIFO")
+        with open(path, "w") as f:  # /dev/null, /dev/stdout, a named pipe: write through, never replace
+            f.write(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     umask = os.umask(0)
@@ -174,25 +307,38 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def save(path: Path, run: RunResult) -> None:
-    write_atomic(path, json.dumps(run.to_dict(), indent=1) + "\n")
+    write_atomic(path, dumps(run.to_dict(), indent=1) + "\n")
 
 
 def load(path: str | Path) -> RunResult:
     """A result file or a journal of an unfinished run -> RunResult. Bad files raise SizeupError."""
     path = Path(path)
-    if not path.is_file():
-        raise SizeupError(f"result file {path} does not exist")
+    _check_file(path, "result file")
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SizeupError(f"cannot read result file {path}: {exc}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SizeupError(f"cannot read result file {path}: {exc.strerror or exc}") from None
+    text = _decode(data, path)
     if path.name.endswith(JOURNAL_SUFFIX):
         return _from_journal(path, text)
+    return _from_dict(_parse(text, path), path)
+
+
+def _decode(data: bytes, path: Path) -> str:
     try:
-        doc = json.loads(text)
+        return data.decode()
+    except UnicodeDecodeError as exc:
+        raise SizeupError(f"{path} is not a sizeup result: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _parse(text: str, path: Path, where: str = "") -> Any:
+    """JSON, with NaN and Infinity (written by sizeup before 0.3) read as null."""
+    try:
+        return json.loads(text, parse_constant=lambda _: None)
     except json.JSONDecodeError as exc:
-        raise SizeupError(f"{path} is not valid JSON (truncated or corrupt?): {exc}") from None
-    return _from_dict(doc, path)
+        raise SizeupError(f"{path}{where} is not valid JSON (truncated or corrupt?): {exc}") from None
+    except RecursionError:
+        raise SizeupError(f"{path}{where} is nested too deeply to be a sizeup result") from None
 
 
 def _from_journal(path: Path, text: str) -> RunResult:
@@ -200,31 +346,47 @@ def _from_journal(path: Path, text: str) -> RunResult:
     if not lines or lines[0].get("kind") != "header":
         raise SizeupError(f"{path} is not a sizeup journal: its first line is no header")
     header = {k: v for k, v in lines[0].items() if k != "kind"}
-    cases = [line["record"] for line in lines[1:] if line.get("kind") == "case"]
+    cases = []
+    for number, line in enumerate(lines[1:], start=2):
+        if line.get("kind") != "case" or not isinstance(line.get("record"), dict):
+            raise SizeupError(f"{path}, line {number}, is not a case record")
+        cases.append(line["record"])
     return _from_dict({**header, "cases": cases}, path)
 
 
 def _journal_lines(path: Path, text: str) -> Iterator[dict[str, Any]]:
     rows = text.splitlines()
     for i, row in enumerate(rows):
-        try:
-            yield json.loads(row)
-        except json.JSONDecodeError:
-            if i == len(rows) - 1:  # a line cut by a kill mid-write: that case simply did not finish
-                return
-            raise SizeupError(f"{path}: line {i + 1} is not valid JSON") from None
+        if i == len(rows) - 1 and not text.endswith("\n"):  # cut by a kill mid-write: that case did not finish
+            return
+        line = _parse(row, path, f", line {i + 1},")
+        if not isinstance(line, dict):
+            raise SizeupError(f"{path}, line {i + 1}, is not a journal entry (a JSON object)")
+        yield line
 
 
 def _from_dict(doc: Any, path: Path) -> RunResult:
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise SizeupError(f"{path} is not a sizeup result (no schema {SCHEMA!r})")
     doc = _upgrade(doc, path)
-    try:
-        fields = {k: doc[k] for k in RunResult.__dataclass_fields__ if k != "cases" and k in doc}
-        cases = [CaseRecord(**c) for c in doc.get("cases", [])]
-        return RunResult(**fields, cases=cases)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise SizeupError(f"{path} does not match the result schema: {exc}") from None
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator().iter_errors(doc))
+    if error is not None:
+        where = "/".join(map(str, error.absolute_path)) or "the top level"
+        raise SizeupError(f"{path} does not match the result schema at {where}: {error.message:.200}")
+    fields = {k: doc[k] for k in RunResult.__dataclass_fields__ if k != "cases" and k in doc}
+    known = CaseRecord.__dataclass_fields__
+    cases = [CaseRecord(**{k: v for k, v in c.items() if k in known}) for c in doc.get("cases", [])]
+    return RunResult(**fields, cases=cases)
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    return jsonschema.Draft202012Validator(schema)
 
 
 def _upgrade(doc: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -274,18 +436,25 @@ def _rename_rss(summaries: dict[str, Any]) -> dict[str, Any]:
 _UPGRADES = {1: _v1_to_v2}
 
 
-def find_unfinished(root: Path, machine_id: str) -> Path | None:
-    """The newest journal of this machine, for `run --resume` without a path."""
-    journals = sorted((root / machine_id).glob(f"*{JOURNAL_SUFFIX}"), key=lambda p: p.stat().st_mtime)
-    return journals[-1] if journals else None
+def unfinished(root: Path, machine_id: str) -> list[Path]:
+    """Journals of this machine, newest first, for `run --resume` without a path."""
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    return sorted((root / machine_id).glob(f"*{JOURNAL_SUFFIX}"), key=mtime, reverse=True)
 
 
-def finish(root: Path, run: RunResult, finished: str) -> Path:
-    """Write the final document atomically, then drop the journal it supersedes."""
+def finish(journal: Journal, run: RunResult, finished: str) -> Path:
+    """Write the final document atomically beside the journal, then drop the journal it supersedes."""
     done = replace(run, finished=finished, complete=not run.pending())
-    path = result_path(root, done)
-    save(path, done)
-    journal = journal_path(root, done)
-    if journal.exists():
-        journal.unlink()
+    path = final_path(journal.path)
+    try:
+        save(path, done)
+    except SizeupError as exc:
+        raise SizeupError(f"{exc}. Every finished case is in {journal.path}; make room, then write the "
+                          f"result with: sizeup run --resume {journal.path}") from None
+    journal.path.unlink(missing_ok=True)
     return path

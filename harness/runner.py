@@ -26,13 +26,16 @@ from typing import Any
 
 import psutil
 
-from harness import __version__, monitor
+from harness import __version__, lifeline, monitor, procfs
+from harness.errors import SizeupError
 from harness.machine import THREAD_VARIABLES
-from harness.plan import Plan, parse_memory
-from harness.results import CaseRecord, Journal, RunResult, finish, journal_path, select_warm
+from harness.outputtail import OutputTail
+from harness.plan import MIN_MEMORY_CAP, Plan, parse_memory
+from harness.results import CaseRecord, Journal, RunResult, finish, select_warm
 
-POLL_S = 0.1  # how often limits are checked when sampling is off
-WORKER_COMMAND = (sys.executable, "-m", "harness.worker")  # a meter may prefix it (make bench-self: /usr/bin/time)
+POLL_S = 0.1  # how often limits are checked, whatever the sampling rate
+# -P: never import from the directory sizeup was started in (a stray xgboost.py there would shadow the library).
+WORKER_COMMAND = (sys.executable, "-P", "-m", "harness.worker")  # a meter may prefix it (make bench-self: /usr/bin/time)
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,18 @@ def new_run(plan: Plan, machine: dict[str, Any]) -> RunResult:
 
 
 def limits_for(run: RunResult, memory_total: int) -> Limits:
+    """The run's settings as limits on this machine; SizeupError for a memory cap that cannot work here."""
     s = run.settings
+    if missing := [k for k in ("repeats", "timeout_s", "memory_cap", "sample_hz") if k not in s]:
+        raise SizeupError(f"run {run.run_id} has no setting {', '.join(missing)}: it cannot be continued")
     memory_cap = parse_memory(s["memory_cap"], memory_total)
+    if memory_cap > memory_total:
+        raise SizeupError(f"memory cap {s['memory_cap']} ({memory_cap / 2**30:.1f} GiB) is more than this machine's "
+                          f"{memory_total / 2**30:.1f} GiB, so it would never apply: give at most that, or a share "
+                          "like '80%'")
+    if memory_cap < MIN_MEMORY_CAP:
+        raise SizeupError(f"memory cap {s['memory_cap']} ({memory_cap / 2**20:.0f} MiB) is too small to start a "
+                          f"worker: give at least {MIN_MEMORY_CAP // 2**20} MiB")
     return Limits(int(s["repeats"]), float(s["timeout_s"]), memory_cap, float(s["sample_hz"]),
                   int(s.get("rerun_disturbed", 0)))
 
@@ -76,12 +89,12 @@ class Progress:
     def case_finished(self, record: CaseRecord) -> None: ...
 
 
-def execute(run: RunResult, root: Path, limits: Limits, progress: Progress, resume: bool = False) -> Path:
+def execute(run: RunResult, journal: Journal, limits: Limits, progress: Progress) -> Path:
     """Run every pending case of `run`, journaling each; returns the final result file's path.
 
-    If interrupted, the journal keeps every finished case and the exception propagates.
+    If interrupted, or a record cannot be written, the journal keeps every case finished
+    before it, and the exception propagates. The journal is closed on return.
     """
-    journal = Journal(journal_path(root, run), run, new=not resume)
     try:
         for case in run.pending():
             progress.case_started(case, len(run.cases) + 1, len(run.plan))
@@ -93,32 +106,53 @@ def execute(run: RunResult, root: Path, limits: Limits, progress: Progress, resu
             journal.append(record)
             run.cases.append(record)
             progress.case_finished(record)
+        return finish(journal, run, now_iso())
     finally:
         journal.close()
-    return finish(root, run, now_iso())
 
 
-def worker_env(threads: int) -> dict[str, str]:
+def worker_env(threads: int, token: str, lifeline_fd: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update({name: str(threads) for name in THREAD_VARIABLES})
-    env["PYTHONUNBUFFERED"] = "1"
+    env |= {"PYTHONUNBUFFERED": "1", lifeline.TOKEN_VAR: token, lifeline.LIFELINE_VAR: str(lifeline_fd)}
+    if "PYTHONPATH" in env:  # an empty entry means the current directory, which the worker must not import from
+        env["PYTHONPATH"] = os.pathsep.join(p for p in env["PYTHONPATH"].split(os.pathsep) if p)
     return env
 
 
 def run_case(case: dict[str, Any], limits: Limits) -> CaseRecord:
+    lifeline.become_subreaper()  # orphans of the case come to us, not to init
+    try:
+        return _run_case(case, limits)
+    finally:
+        lifeline.become_subreaper(False)
+
+
+def _run_case(case: dict[str, Any], limits: Limits) -> CaseRecord:
     with tempfile.TemporaryDirectory(prefix="sizeup-case-") as tmp:
-        spec, events_path, log_path = Path(tmp, "case.json"), Path(tmp, "events.jsonl"), Path(tmp, "worker.log")
+        spec, events_path = Path(tmp, "case.json"), Path(tmp, "events.jsonl")
         spec.write_text(json.dumps({"case": case, "repeats": limits.repeats,
                                     "rerun_disturbed": limits.rerun_disturbed}))
+        token = secrets.token_hex(8)
+        known = set(procfs.children(os.getpid()))
+        output = OutputTail()
+        lifeline_read, lifeline_write = os.pipe()
         started = now_iso()
         load_before = os.getloadavg()
         t0 = time.monotonic()
-        with open(log_path, "wb") as log:
+        try:
             proc = subprocess.Popen(
                 [*WORKER_COMMAND, str(spec), str(events_path)],
-                env=worker_env(case["threads"]), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,  # its own group: one kill takes the tree
+                env=worker_env(case["threads"], token, lifeline_read), stdout=output.write_fd,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=(lifeline_read,),
+                start_new_session=True,  # its own group: one kill takes the tree
             )
+        except BaseException:
+            os.close(lifeline_write)
+            raise
+        finally:
+            os.close(lifeline_read)
+            output.close_writer()
         watch = Watch(proc, limits)
         try:
             status, rusage = watch.until_exit(t0)
@@ -127,12 +161,15 @@ def run_case(case: dict[str, Any], limits: Limits) -> CaseRecord:
                 watch.kill()
                 _, status, rusage = os.wait4(proc.pid, 0)
                 proc.returncode = -1
+            leftovers = lifeline.kill_case(token, roots=lifeline.strays(known | {proc.pid}))
+            os.close(lifeline_write)
         wall = watch.exited_at - t0
         events = read_events(events_path)
-        log_tail = _tail(log_path)
+        log_tail = output.text()
     ready = next((e["t"] for e in events if e["event"] == "ready"), None)
     context = {"spawn_s": None if ready is None else ready - t0,
-               "load_average": {"before": list(load_before), "after": list(os.getloadavg())}}
+               "load_average": {"before": list(load_before), "after": list(os.getloadavg())},
+               "output_bytes": output.total_bytes, "leftover_processes": leftovers}
     return build_record(case, started, wall, events, watch, status, rusage, log_tail, limits, context)
 
 
@@ -150,10 +187,10 @@ class Watch:
         self.exited_at = 0.0
 
     def until_exit(self, t0: float) -> tuple[int, Any]:
-        """Sample and enforce limits every interval; return (wait status, rusage) the moment the worker exits."""
-        interval = self.monitor.interval if self.monitor else POLL_S
+        """Enforce limits every POLL_S and sample at the sampling rate; return (wait status, rusage)
+        the moment the worker exits."""
         exit_signal = ExitSignal(self.proc.pid)
-        tick = time.monotonic()
+        check = sample = time.monotonic()
         try:
             while True:
                 pid, status, rusage = os.wait4(self.proc.pid, os.WNOHANG)
@@ -161,15 +198,19 @@ class Watch:
                     self.exited_at = time.monotonic()
                     self.proc.returncode = os.waitstatus_to_exitcode(status)
                     return status, rusage
+                now = time.monotonic()
+                due = self.monitor is not None and now >= sample
                 if self.killed_for is None:
-                    self.check_limits(t0)
-                tick = next_tick(tick, time.monotonic(), interval)
-                exit_signal.wait(tick - time.monotonic())
+                    self.check_limits(t0, due)
+                if due:
+                    sample = next_tick(sample, now, self.monitor.interval)
+                check = next_tick(check, now, POLL_S)
+                exit_signal.wait(min(check, sample if self.monitor else check) - time.monotonic())
         finally:
             exit_signal.close()
 
-    def check_limits(self, t0: float) -> None:
-        memory = self.monitor.sample() if self.monitor else self.tree.memory_now()
+    def check_limits(self, t0: float, sample: bool) -> None:
+        memory = self.monitor.sample() if sample else self.tree.memory_now()
         if memory > self.limits.memory_cap_bytes and self.tree.shared_accounting:
             memory = self.tree.memory_now(fresh=True)  # PSS between reads is an estimate: confirm first
         self.peak_memory = max(self.peak_memory, memory)
@@ -269,7 +310,7 @@ def build_record(case: dict[str, Any], started: str, wall: float, events: list[d
         data_sha256=by_kind.get("data", [{}])[0].get("sha256"),
         threads={k: v for k, v in by_kind.get("threads", [{}])[0].items() if k != "event"},
         telemetry=telemetry,
-        exit={"returncode": code, "signal": signal.Signals(-code).name if code < 0 else None},
+        exit={"returncode": code, "signal": signal_name(-code) if code < 0 else None},
         log_tail=_failure_log(by_kind, log_tail) if outcome not in ("ok", "skipped") else None,
     )
 
@@ -295,6 +336,8 @@ def collect_runs(phases: list[dict[str, Any]], verdicts: list[dict[str, Any]],
     for q in quality:
         run = runs[q["repeat"]]
         run["quality"], run["complete"] = q["quality"], True
+        if q.get("missing"):
+            run["quality_missing"] = q["missing"]  # metric -> why it has no value ("nan")
         fit = run["phases"].get("fit")
         if q.get("work") and fit:
             unit, items = q["work"]
@@ -318,7 +361,7 @@ def classify(by_kind: dict[str, list[dict[str, Any]]], watch: Watch, status: int
         return e["kind"], e["message"]
     code = os.waitstatus_to_exitcode(status)
     if code < 0:
-        name = signal.Signals(-code).name
+        name = signal_name(-code)
         hint = " (the kernel's OOM killer?)" if -code == signal.SIGKILL else ""
         return "crashed", f"worker killed by {name}{hint} {where}"
     if code != 0:
@@ -334,9 +377,12 @@ def _failure_log(by_kind: dict[str, list[dict[str, Any]]], log_tail: str) -> str
     return "\n".join(filter(None, [error.get("traceback"), log_tail]))
 
 
-def _tail(path: Path, lines: int = 20) -> str:
+def signal_name(number: int) -> str:
+    """'SIGSEGV'; real-time signals have no name in Python, so 'SIGRTMIN+3' or 'signal 40'."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+        return signal.Signals(number).name
+    except ValueError:
+        if signal.SIGRTMIN <= number <= signal.SIGRTMAX:
+            return f"SIGRTMIN+{number - signal.SIGRTMIN}"
+        return f"signal {number}"
 

@@ -25,22 +25,27 @@ def quality(record: CaseRecord) -> tuple[str, bool | None]:
     """'roc_auc 0.978' from the median over warm repeats, and whether it meets the workload's target."""
     info = record.workload_info
     metric = info.get("metric")
-    values = [r["quality"][metric] for r in record.warm_runs() if metric in (r["quality"] or {})]
-    if not metric or not values:
+    runs = [r for r in record.warm_runs() if metric in (r["quality"] or {})]
+    if not metric or not runs:
         return "", None
-    value = stats(values).median
+    summary = stats([r["quality"][metric] for r in runs])
+    if summary is None:  # no finite value: say why (a one-row test split gives r2 = nan)
+        why = sorted({r.get("quality_missing", {}).get(metric) or "none" for r in runs})
+        return f"{metric} n/a ({', '.join(why)})", None
+    value = summary.median
     target = info.get("target")
     met = None
     if target and target["metric"] == metric:
         met = value >= target["threshold"] if target["higher_is_better"] else value <= target["threshold"]
-    return f"{metric} {value:.3f}", met
+    return f"{metric} {value:.3f}" if abs(value) < 1e6 else f"{metric} {value:.3g}", met
 
 
 def throughput(record: CaseRecord) -> str:
     rates = [r["throughput"] for r in record.warm_runs() if r.get("throughput")]
-    if not rates:
+    summary = stats([t["per_s"] for t in rates])
+    if summary is None:
         return ""
-    rate = stats([t["per_s"] for t in rates]).median
+    rate = summary.median
     scaled = next((f"{rate / f:.3g}{p}" for f, p in ((1e9, "G"), (1e6, "M"), (1e3, "k")) if rate >= f), f"{rate:.3g}")
     return f"{scaled} {rates[0]['unit']}/s"
 
@@ -48,7 +53,7 @@ def throughput(record: CaseRecord) -> str:
 def fit_cpu(record: CaseRecord) -> str:
     """Tree CPU during fit, 100 = one core: exact from phase boundaries (sampled in version-1 results)."""
     exact = stats([100 * r["cpu_s"]["fit"] / r["phases"]["fit"] for r in record.warm_runs()
-                   if "fit" in r.get("cpu_s", {}) and r["phases"].get("fit")])
+                   if r.get("cpu_s", {}).get("fit") is not None and r["phases"].get("fit")])
     if exact:
         return f"{exact.median:.0f}"
     cpu = record.telemetry.get("phases", {}).get("fit", {}).get("cpu_percent")
@@ -70,26 +75,28 @@ def render(run: RunResult) -> Group:
     used = [p for p in PHASES if any(phase_stats(c, p) for c in run.cases)]
     title = (f"{run.suite} run {run.run_id} on {run.machine.get('id')}"
              f"{'' if run.complete else ' (incomplete)'}")
-    table = Table(title=title, caption=_caption(run), header_style="bold")
+    table = Table(title=Text(title), caption=Text(_caption(run)), header_style="bold")
     for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
                  "quality", "throughput", "fit CPU %", "peak memory"):
         table.add_column(name, justify="left" if name in LEFT else "right", no_wrap=name in NO_WRAP)
     for record in run.cases:
-        table.add_row(*row(record, used))
-    notes = [Text.from_markup(f"[{STATUS_STYLE.get(c.status, 'red')}]{c.status}[/] {c.id}: ") + Text(c.reason or "")
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row(record, used)))
+    notes = [Text.assemble((c.status, STATUS_STYLE.get(c.status, "red")), f" {c.id}: {c.reason or ''}")
              for c in run.cases if c.status != "ok"]
-    notes += [Text.from_markup(f"[yellow]contention[/] {c.id}: ") + Text(note)
+    notes += [Text.assemble(("contention", "yellow"), f" {c.id}: {note}")
               for c in run.cases if c.status == "ok" and (note := contention_note(c))]
     return Group(table, *notes)
 
 
-def row(record: CaseRecord, phases: list[str]) -> list[str]:
+def row(record: CaseRecord, phases: list[str]) -> list[str | Text]:
+    """Cells as plain text (nothing from a result is read as markup); styles come as Text."""
     case = record.case
-    cells = [f"{case['workload']}/{case['model']}@{case['backend']}", f"{case['size']:,}", str(case["threads"])]
+    cells: list[str | Text] = [f"{case['workload']}/{case['model']}@{case['backend']}", f"{case['size']:,}",
+                               str(case["threads"])]
     style = STATUS_STYLE.get(record.status, "red")
     if record.status != "ok":  # the reason follows the table, unwrapped
-        return cells + [f"[{style}]{record.status}[/]"] + [""] * (len(phases) + 5)
-    cells.append(f"[{style}]ok[/]")
+        return cells + [Text(record.status, style)] + [""] * (len(phases) + 5)
+    cells.append(Text("ok", style))
     contended = "!" if (c := record.contention()) and c.counted else ""
     for phase in phases:
         s = phase_stats(record, phase)
@@ -97,7 +104,7 @@ def row(record: CaseRecord, phases: list[str]) -> list[str]:
     fit = phase_stats(record, "fit")
     cells.append(f"{_s(fit.lo)}-{_s(fit.hi)} {fit.coverage:.0%}" if fit else "")
     text, met = quality(record)
-    cells.append(text + {True: " [green]✓[/]", False: " [red]✗[/]", None: ""}[met])
+    cells.append(Text.assemble(text, {True: (" ✓", "green"), False: (" ✗", "red"), None: ""}[met]))
     cells += [throughput(record), fit_cpu(record), _mib(record.telemetry.get("peak_memory_bytes"))]
     return cells
 

@@ -4,7 +4,8 @@ The runner starts this module with the case's thread settings already in the
 environment (so BLAS and OpenMP see them before they load). It writes one JSON
 line per event, flushed at once, so that a worker killed mid-way still leaves
 every phase it finished. It knows nothing about timeouts or memory caps: the
-runner enforces those from outside.
+runner enforces those from outside. If the harness dies, the worker takes the
+case's processes down with it (harness.lifeline).
 
 Each phase is bracketed by CPU readings (see harness.cputime), taken outside
 the timed window: the phase's own CPU seconds and the CPU other processes took
@@ -13,27 +14,35 @@ meanwhile, which decides whether a repeat was disturbed.
 
 from __future__ import annotations
 
-import ctypes
-import hashlib
-import importlib
-import json
-import os
-import signal
 import sys
-import time
-import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import IO, Any
+from pathlib import Path
 
-from harness import contention, cputime
-from harness.backends import BACKENDS, Availability
-from harness.machine import THREAD_VARIABLES
-from workloads import catalogue
-from workloads.base import Model, ModelContext, Split, Workload
+from harness import lifeline
+
+if __name__ == "__main__":  # before the slow imports below: a harness killed meanwhile is seen at once
+    lifeline.hold(Path(sys.argv[1]).parent if len(sys.argv) > 1 else None)
+
+import hashlib  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import IO, Any  # noqa: E402
+
+from harness import contention, cputime  # noqa: E402
+from harness.backends import BACKENDS, Availability  # noqa: E402
+from harness.machine import THREAD_VARIABLES  # noqa: E402
+from harness.results import dumps  # noqa: E402
+from workloads import catalogue  # noqa: E402
+from workloads.base import Model, ModelContext, Split, Workload  # noqa: E402
 
 HASH_CHUNK_BYTES = 8 * 2**20  # a non-contiguous array is hashed through copies of at most this much
 QUIET_WAIT_S = 10.0  # how long a re-run waits for the machine to calm down
+MESSAGE_CHARS = 2000  # an error message or traceback is cut to its first and last this many characters
 
 
 class Events:
@@ -41,7 +50,7 @@ class Events:
         self.stream = stream
 
     def emit(self, event: str, **fields: Any) -> None:
-        self.stream.write(json.dumps({"event": event, **fields}) + "\n")
+        self.stream.write(dumps({"event": event, **fields}) + "\n")
         self.stream.flush()
 
 
@@ -162,7 +171,19 @@ def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: 
     predicted = meter.timed(repeat, "predict", lambda: estimator.predict(data.X_test))
     quality = meter.timed(repeat, "score", lambda: workload.score(data.y_test, predicted))
     work = workload.work(data, model.name, ctx.params) if workload.work else None
-    events.emit("quality", repeat=repeat.index, quality={k: float(v) for k, v in quality.items()}, work=work)
+    values = {str(k): _metric(v) for k, v in quality.items()}
+    missing = {k: why for k, (_, why) in values.items() if why}
+    events.emit("quality", repeat=repeat.index, quality={k: v for k, (v, _) in values.items()}, missing=missing,
+                work=work)
+
+
+def _metric(value: Any) -> tuple[float | None, str | None]:
+    """A metric as a finite float, else None and why (a one-row test split gives r2 = nan)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None, f"not a number: {value!r:.80}"
+    return (number, None) if math.isfinite(number) else (None, str(number))
 
 
 def _new_packages(before: set[str]) -> list[str]:
@@ -243,16 +264,13 @@ def thread_report() -> dict[str, Any]:
     return report
 
 
-def die_with_parent() -> None:
-    """Ask Linux to kill this worker if the harness dies, so no orphan keeps computing."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+def _clip(text: str) -> str:
+    if len(text) <= 2 * MESSAGE_CHARS:
+        return text
+    return f"{text[:MESSAGE_CHARS]}\n[... {len(text) - 2 * MESSAGE_CHARS:,} characters cut ...]\n{text[-MESSAGE_CHARS:]}"
 
 
 def main(argv: list[str]) -> int:
-    die_with_parent()
     case_path, events_path = argv
     with open(case_path) as f:
         spec = json.load(f)
@@ -262,9 +280,11 @@ def main(argv: list[str]) -> int:
         try:
             run_case(spec["case"], int(spec["repeats"]), int(spec.get("rerun_disturbed", 0)), events)
         except MemoryError as exc:
-            events.emit("error", kind="oom", message=f"MemoryError: {exc}", traceback=traceback.format_exc())
+            events.emit("error", kind="oom", message=_clip(f"MemoryError: {exc}"),
+                        traceback=_clip(traceback.format_exc()))
         except Exception as exc:  # ImportError included: only an unavailable backend makes a case `skipped`
-            events.emit("error", kind="error", message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+            events.emit("error", kind="error", message=_clip(f"{type(exc).__name__}: {exc}"),
+                        traceback=_clip(traceback.format_exc()))
     return 0
 
 

@@ -109,7 +109,38 @@ def _fork_share(ctx: ModelContext) -> None:
 
 
 def _raise(ctx: ModelContext) -> None:
-    raise ValueError("this model always fails")
+    raise ValueError(ctx.params["tag"] or "this model always fails")
+
+
+DAEMON = """
+import os, sys, time
+if os.fork():  # the parent exits at once: the grandchild is an orphan, in a session of its own
+    os._exit(0)
+os.setsid()
+time.sleep(300)
+"""
+
+
+def _leave_daemons(ctx: ModelContext) -> None:
+    """Leave two orphans in sessions of their own, `tag` in their command lines: one keeps the
+    environment, one starts with an empty one. Then sleep `seconds`."""
+    for env in (None, {}):
+        subprocess.run([sys.executable, "-c", DAEMON, ctx.params["tag"]], env=env, check=True)
+    time.sleep(float(ctx.params["seconds"]))
+
+
+def _flood(ctx: ModelContext) -> None:
+    """Print `mib` MiB of lines."""
+    block = (b"x" * 1023 + b"\n") * 1024
+    for _ in range(int(ctx.params["mib"])):
+        sys.stdout.buffer.write(block)
+    sys.stdout.buffer.write(b"the last line\n")
+    sys.stdout.flush()
+
+
+def _realtime_signal(ctx: ModelContext) -> None:
+    os.kill(os.getpid(), signal.SIGRTMIN + 2)  # a signal Python has no name for
+    time.sleep(10)
 
 
 def _segfault(ctx: ModelContext) -> None:
@@ -141,6 +172,9 @@ WORKLOADS = (
             model("spin", _spin),
             Model("known_phases", ("sklearn",), KnownPhases),
             model("fork_share", _fork_share),
+            model("leave_daemons", _leave_daemons),
+            model("flood", _flood),
+            model("realtime_signal", _realtime_signal),
         ),
         score=score,
         metric="accuracy",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -31,7 +32,7 @@ def write_suite(path: Path, body: str, repeats: int = 0) -> Path:
         (["run", "--suite", "no-such-suite"], "suite 'no-such-suite' not found"),
         (["run", "--workloads", "breast_cancer", "--sizes", "10000"], "breast_cancer has 569 rows"),
         (["run", "--memory-cap", "lots"], "memory cap 'lots' is not a size"),
-        (["run", "--repeats", "-1"], "repeats must be a number >= 0"),
+        (["run", "--timeout", "0"], "timeout_s must be a finite number > 0, got 0.0"),
         (["show", "does-not-exist.json"], "result file does-not-exist.json does not exist"),
     ],
 )
@@ -84,7 +85,7 @@ def test_a_truncated_or_foreign_result_is_refused(content: str, tmp_path: Path, 
 def test_run_show_and_export_a_real_suite(tmp_path: Path, capsys) -> None:
     suite = write_suite(tmp_path / "s.toml", '[[benchmark]]\nworkload = "breast_cancer"\nmodels = ["linear"]\n'
                         '[[benchmark]]\nworkload = "faulty"\nmodels = ["ok", "raise"]\n', repeats=3)
-    assert cli.main(["run", "--suite", str(suite), "--results-dir", str(tmp_path), "--threads", "1"]) == 0
+    assert cli.main(["run", "--suite", str(suite), "--results-dir", str(tmp_path), "--threads", "1"]) == 3  # one failed
     (path,) = tmp_path.glob("*/*.json")
     run = results.load(path)
     assert run.complete and [c.status for c in run.cases] == ["ok", "ok", "error"]
@@ -171,7 +172,7 @@ def test_resume_refuses_a_run_started_with_other_software(tmp_path: Path, capsys
     plan = Plan("t", Settings(repeats=0), (Case("faulty", "ok", "sklearn", 100, 1),))
     run = runner.new_run(plan, {**fingerprint, "identity": old})
     journal = results.journal_path(tmp_path, run)
-    results.Journal(journal, run, new=True).close()
+    results.Journal.create(journal, run).close()
 
     assert cli.main(["run", "--resume", str(journal)]) == 2
     err = capsys.readouterr().err
@@ -225,3 +226,72 @@ def test_rerun_disturbed_must_be_a_whole_number(value: str, tmp_path: Path, caps
     assert exit.value.code == 2
     assert "--rerun-disturbed: expected a whole number >= 0" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--timeout", "nan"], "--timeout: expected a finite number, got 'nan'"),
+        (["--timeout", "inf"], "--timeout: expected a finite number, got 'inf'"),
+        (["--sample-hz", "1e-9"], "sample_hz must be 0 (off) or from 0.1 to 100, got 1e-09"),
+        (["--sample-hz", "5000"], "sample_hz must be 0 (off) or from 0.1 to 100, got 5000.0"),
+        (["--memory-cap", "1TiB"], "is more than this machine's"),
+        (["--memory-cap", "1MiB"], "is too small to start a worker: give at least 128 MiB"),
+        (["--resume="], "--resume: expected a journal path"),
+        (["--repeats", "1.5"], "--repeats: expected a whole number >= 0, got '1.5'"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused_before_anything_is_written(args: list[str], message: str,
+                                                                           tmp_path: Path, capsys) -> None:
+    try:
+        code = cli.main(["run", "--workloads", "faulty", *args, "--results-dir", str(tmp_path / "r")])
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('name = "x/../../../../escaped"\n[[benchmark]]\nworkload = "faulty"', "suite name 'x/../../../../escaped' cannot"),
+        ('repeats = 1.5\n[[benchmark]]\nworkload = "faulty"', "repeats must be a whole number >= 0, got 1.5"),
+        ('timeout_s = nan\n[[benchmark]]\nworkload = "faulty"', "timeout_s must be a finite number > 0, got nan"),
+        ('[[benchmark]]\nworkload = "faulty"\nparams = {seconds = "long"}', "param 'seconds' must be a float like"),
+        ('[[benchmark]]\nworkload = "faulty"\nparams = {iterations = 2.5}', "param 'iterations' must be a int like"),
+    ],
+)
+def test_suite_values_are_validated_in_the_plan(body: str, message: str, tmp_path: Path, capsys) -> None:
+    (tmp_path / "s.toml").write_text(body + "\n")
+    assert cli.main(["run", "--suite", str(tmp_path / "s.toml"), "--results-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == [tmp_path / "s.toml"]  # nothing written, inside or outside
+
+
+def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli.main(["run", "--workloads", "faulty", "--results-dir", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sizeup: error: cannot write results to {blocker}/") and err.count("\n") == 1
+
+    assert cli.main(["show", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"sizeup: error: result file {tmp_path} is a directory\n"
+
+    path = disturbed_result(tmp_path, [False, False])
+    doc = json.loads(path.read_text())
+    doc["cases"][0]["runs"][1]["phases"] = {"fit": "fast"}
+    path.write_text(json.dumps(doc))
+    assert cli.main(["show", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not match the result schema at cases/0/runs/1/phases/fit: 'fast' is not of type 'number'" in err
+
+
+def test_threads_beyond_the_logical_cpus_are_run_with_a_warning(tmp_path: Path, capsys) -> None:
+    suite = write_suite(tmp_path / "s.toml", '[[benchmark]]\nworkload = "faulty"\nmodels = ["ok"]\n')
+    many = str(4 * (os.cpu_count() or 1))
+    assert cli.main(["run", "--suite", str(suite), "--threads", many, "--results-dir", str(tmp_path / "r")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"Warning: threads {many} exceed this machine's {os.cpu_count()} logical CPUs" in out

@@ -84,9 +84,9 @@ def test_sizes_scale_synthetic_workloads_and_leave_real_datasets_alone() -> None
         build(Choices(workloads=["breast_cancer"], sizes=[5000]), 2)
 
 
-@pytest.mark.parametrize("value, message", [('"x"', "rerun_disturbed must be a number >= 0, got 'x'"),
-                                            ("1.5", "rerun_disturbed must be a whole number of repeats, got 1.5"),
-                                            ("-1", "rerun_disturbed must be a number >= 0, got -1")])
+@pytest.mark.parametrize("value, message", [('"x"', "rerun_disturbed must be a whole number >= 0, got 'x'"),
+                                            ("1.5", "rerun_disturbed must be a whole number >= 0, got 1.5"),
+                                            ("-1", "rerun_disturbed must be a whole number >= 0, got -1")])
 def test_rerun_disturbed_in_a_suite_is_validated(value: str, message: str, tmp_path: Path) -> None:
     suite = tmp_path / "s.toml"
     suite.write_text(f'rerun_disturbed = {value}\n[[benchmark]]\nworkload = "faulty"\n')

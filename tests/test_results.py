@@ -26,14 +26,14 @@ def record(case: dict, status: str = "ok", repeats: int = 2) -> CaseRecord:
 
 def test_journal_then_final_file_round_trip(tmp_path: Path) -> None:
     run = make_run()
-    journal = Journal(results.journal_path(tmp_path, run), run, new=True)
+    journal = Journal.create(results.journal_path(tmp_path, run), run)
     for case in run.plan:
         rec = record(case)
         journal.append(rec)
         run.cases.append(rec)
-    journal.close()
     assert results.load(results.journal_path(tmp_path, run)).cases == run.cases
-    path = results.finish(tmp_path, run, "2026-01-01T00:01:00+00:00")
+    path = results.finish(journal, run, "2026-01-01T00:01:00+00:00")
+    journal.close()
     loaded = results.load(path)
     assert loaded.complete and loaded.cases == run.cases and loaded.finished
     assert not results.journal_path(tmp_path, run).exists()
@@ -43,14 +43,17 @@ def test_journal_then_final_file_round_trip(tmp_path: Path) -> None:
 def test_a_journal_cut_mid_line_loads_what_finished_and_resumes_cleanly(tmp_path: Path) -> None:
     run = make_run(3)
     path = results.journal_path(tmp_path, run)
-    journal = Journal(path, run, new=True)
+    journal = Journal.create(path, run)
     journal.append(record(run.plan[0]))
     journal.close()
     with open(path, "a") as f:
         f.write('{"kind": "case", "record": {"case"')  # killed while writing case 2
     partial = results.load(path)
     assert len(partial.cases) == 1 and len(partial.pending()) == 2
-    Journal(path, partial, new=False).append(record(run.plan[1]))
+    journal = Journal.reopen(path)
+    assert journal.read().cases == partial.cases
+    journal.append(record(run.plan[1]))
+    journal.close()
     assert [c.id for c in results.load(path).cases] == [run.plan[0]["id"], run.plan[1]["id"]]
 
 

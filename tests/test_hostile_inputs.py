@@ -1,0 +1,203 @@
+"""Property tests: random and hostile suites, result files and command lines. Each must be
+accepted or refused with one line and exit code 2: never a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness import cli, plan, results
+from harness.errors import SizeupError
+
+# Same inputs on every run (CI must not fail on a new draw); HYPOTHESIS_PROFILE=explore searches afresh.
+settings.register_profile("default", derandomize=True, deadline=None, max_examples=150,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", deadline=None, max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(__import__("os").environ.get("HYPOTHESIS_PROFILE", "default"))
+
+HOSTILE_TEXT = ["", " ", "../../escaped", "x/../../y", "/", ".", "..", "[/x]", "[bold]x[/y]", "\x00", "nan", "inf",
+                "-inf", "1e999", "-1", "0", "1.5", "80%", "0%", "1000%", "8GiB", "1TiB", "1b", "faulty", "ok", "sklearn",
+                "quick", "é" * 200, "a" * 300, "\n", "\ud800", "\udcff"]
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(-3, 3), st.floats(), st.sampled_from([math.nan, math.inf, 1e308]),
+    st.text(max_size=20), st.sampled_from(HOSTILE_TEXT),
+)
+json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                            st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                           max_leaves=12)
+
+
+@contextlib.contextmanager
+def captured() -> Any:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        yield out, err
+
+
+def assert_one_line_refusal(code: int, err: str) -> None:
+    assert code == 2, err
+    assert err.startswith("sizeup") and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+# --- suite files -------------------------------------------------------------------------------------------------
+
+def toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v if x is not None) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items() if x is not None) + "}"
+    return '""'  # TOML has no null
+
+
+TOP_KEYS = ["name", "description", "repeats", "timeout_s", "memory_cap", "sample_hz", "rerun_disturbed"]
+ENTRY_KEYS = ["workload", "sizes", "models", "backends", "threads", "params"]
+suite_values = st.one_of(json_values, st.sampled_from(["faulty", "classification", ["ok"], ["sklearn"], [1], [100],
+                                                      {"seconds": "x"}, {"seconds": 1}, {"trees": 1.5}]))
+
+
+@st.composite
+def suites(draw: Any) -> str:
+    top = draw(st.dictionaries(st.sampled_from(TOP_KEYS) | st.text(max_size=6), suite_values, max_size=5))
+    entries = draw(st.lists(st.dictionaries(st.sampled_from(ENTRY_KEYS) | st.text(max_size=6), suite_values,
+                                            max_size=6), max_size=3))
+    lines = [f"{json.dumps(k)} = {toml_value(v)}" for k, v in top.items() if v is not None]
+    for entry in entries:
+        lines += ["[[benchmark]]"] + [f"{json.dumps(k)} = {toml_value(v)}" for k, v in entry.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+@given(suites() | st.text(max_size=200))
+def test_any_suite_file_is_a_plan_or_a_one_line_error(text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "suite.toml")
+        path.write_text(text, errors="surrogatepass")
+        try:
+            built = plan.build(plan.Choices(suite=str(path)), 1)
+        except SizeupError as exc:
+            assert "\n" not in str(exc) and str(exc)
+            return
+        assert built.cases and results.SAFE_NAME.fullmatch(built.suite)
+        assert built.settings.repeats >= 0 and math.isfinite(built.settings.timeout_s) and built.settings.timeout_s > 0
+
+
+# --- result files and journals -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_result() -> dict[str, Any]:
+    """A result of real cases, one ok (two warm repeats, sampled) and one failed."""
+    from harness import machine, runner
+    from harness.plan import Case, Plan, Settings
+
+    cases = (Case("faulty", "ok", "sklearn", 100, 1), Case("faulty", "raise", "sklearn", 100, 1))
+    run = runner.new_run(Plan("t", Settings(repeats=2), cases), machine.fingerprint())
+    limits = runner.Limits(2, 60, 2**31, 20)
+    with pytest.MonkeyPatch.context() as patch:  # module scope: the autouse fixture has not set it yet
+        patch.setenv("SIZEUP_EXTRA_WORKLOADS", "tests.faulty")
+        patch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+        run.cases.extend(runner.run_case(c, limits) for c in run.plan)
+    assert [c.status for c in run.cases] == ["ok", "error"]
+    return json.loads(results.dumps(run.to_dict()))
+
+
+@st.composite
+def mutations(draw: Any, doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with one to three nested values replaced by hostile ones, or deleted."""
+    doc = copy.deepcopy(doc)
+    for _ in range(draw(st.integers(1, 3))):
+        parent, key, node = None, None, doc
+        for _ in range(draw(st.integers(0, 7))):
+            if isinstance(node, dict) and node:
+                k = draw(st.sampled_from(sorted(node)))
+            elif isinstance(node, list) and node:
+                k = draw(st.integers(0, len(node) - 1))
+            else:
+                break
+            parent, key, node = node, k, node[k]
+        if parent is None:
+            continue
+        if isinstance(parent, dict) and draw(st.booleans()):
+            del parent[key]
+        else:
+            parent[key] = draw(json_values)
+    return doc
+
+
+def show_and_export(path: Path, out: Path) -> None:
+    for argv in (["show", str(path)], ["export", "--format", "pytest-benchmark", str(path), "-o", str(out)]):
+        with captured() as (_, err):
+            code = cli.main(argv)
+        if code != 0:
+            assert_one_line_refusal(code, err.getvalue())
+        else:
+            assert "error" not in err.getvalue()
+
+
+@given(data=st.data())
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_any_damaged_result_file_is_shown_or_refused_in_one_line(real_result: dict[str, Any], data: Any) -> None:
+    doc = data.draw(mutations(real_result))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "r.json")
+        path.write_text(json.dumps(doc))  # NaN and Infinity included, as older sizeup wrote them
+        show_and_export(path, Path(tmp, "out.json"))
+
+
+@given(data=st.data())
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_any_damaged_journal_is_shown_or_refused_in_one_line(real_result: dict[str, Any], data: Any) -> None:
+    header = {"kind": "header", **{k: v for k, v in real_result.items() if k != "cases"}}
+    lines = [header] + [{"kind": "case", "record": c} for c in real_result["cases"]]
+    lines = data.draw(mutations({"lines": lines})).get("lines")
+    lines = lines if isinstance(lines, list) else [lines]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, f"r{results.JOURNAL_SUFFIX}")
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        show_and_export(path, Path(tmp, "out.json"))
+
+
+# --- command lines ---------------------------------------------------------------------------------------------------
+
+RUN_FLAGS = ["--suite", "--workloads", "--models", "--backends", "--sizes", "--threads", "--repeats", "--timeout",
+             "--memory-cap", "--sample-hz", "--rerun-disturbed", "--resume"]
+tokens = st.one_of(st.sampled_from(RUN_FLAGS), st.sampled_from(HOSTILE_TEXT), st.text(max_size=12),
+                   st.integers().map(str), st.floats().map(str), st.sampled_from(HOSTILE_TEXT).map(lambda t: f"x{t}.json"))
+
+
+@given(command=st.sampled_from(["run", "show", "export", "list", "nope"]), args=st.lists(tokens, max_size=8))
+def test_any_command_line_runs_or_is_refused_in_one_line(command: str, args: list[str]) -> None:
+    started: list[int] = []
+
+    def execute(run: Any, journal: Any, limits: Any, fingerprint: Any, console: Any) -> int:
+        started.append(len(run.plan))  # the arguments passed every check: running them is other tests' job
+        return 0
+
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "execute", execute)
+        argv = [command, *args] + (["--results-dir", tmp] if command == "run" else [])
+        with captured() as (_, err):
+            try:
+                code = cli.main(argv)
+            except SystemExit as exc:  # argparse refuses before main's handler
+                code = exc.code
+        if code != 0:
+            assert_one_line_refusal(code, err.getvalue())
+        elif command == "run":
+            assert started and started[0] > 0
