@@ -11,7 +11,7 @@ from rich.text import Text
 from harness.results import CaseRecord, RunResult
 from harness.stats import Stats, stats
 
-PHASES = ("generate", "features", "fit", "predict", "score")
+PHASES = ("generate", "features", "transfer", "fit", "predict", "score")
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
 LEFT = ("case", "status", "quality", "fit interval")
 NO_WRAP = ("case", "fit interval", "quality", "throughput")  # short cells that must stay on one line

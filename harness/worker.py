@@ -34,7 +34,7 @@ from dataclasses import dataclass  # noqa: E402
 from typing import IO, Any  # noqa: E402
 
 from harness import contention, cputime  # noqa: E402
-from harness.backends import BACKENDS, Availability  # noqa: E402
+from harness.backends import BACKENDS, Availability, Backend  # noqa: E402
 from harness.machine import THREAD_VARIABLES  # noqa: E402
 from harness.results import dumps  # noqa: E402
 from workloads import catalogue  # noqa: E402
@@ -65,17 +65,23 @@ class Repeat:
 class Meter:
     """Times phases and judges each repeat for contention; one per case."""
 
-    def __init__(self, events: Events) -> None:
+    def __init__(self, events: Events, backend: Backend) -> None:
         self.events = events
+        self.backend = backend
         self.cpus = len(os.sched_getaffinity(0))
 
-    def timed(self, repeat: Repeat, phase: str, fn: Callable[[], Any]) -> Any:
+    def timed(self, repeat: Repeat, phase: str, fn: Callable[[], Any], sync: bool = True) -> Any:
+        """`fn()`, timed; with `sync`, the device's queued work is waited for on both sides of the window."""
         self.events.emit("begin", repeat=repeat.index, phase=phase)  # so a killed case says where it was
         # Libraries first imported inside a timed cold phase are start-up cost that landed there: name them.
         modules = set(sys.modules) if repeat.index == 0 and phase != "startup" else None
+        if sync:
+            self.backend.synchronize()
         before = cputime.start()
         t0 = time.perf_counter()
         value = fn()
+        if sync:
+            self.backend.synchronize()
         seconds = time.perf_counter() - t0
         use = cputime.stop(before).since(before)
         extra = {"imports": _new_packages(modules)} if modules is not None else {}
@@ -105,9 +111,10 @@ class Meter:
 
 
 def run_case(case: dict[str, Any], repeats: int, rerun_disturbed: int, events: Events) -> None:
-    meter = Meter(events)
+    meter = Meter(events, BACKENDS[case["backend"]])
     cold = Repeat(0, [])
-    available, started = meter.timed(cold, "startup", lambda: start_up(case))
+    # No synchronize around start-up: it is what makes the device usable.
+    available, started = meter.timed(cold, "startup", lambda: start_up(case), sync=False)
     if started is None:
         events.emit("skipped", reason=f"backend {case['backend']} unavailable: {available.reason}")
         return
@@ -138,7 +145,7 @@ def start_up(case: dict[str, Any]) -> tuple[Availability, tuple[Workload, Model,
     The workload and model come back as None when the backend is unavailable (the case is skipped).
     """
     backend = BACKENDS[case["backend"]]
-    available = backend.start_up()
+    available = backend.start_up(case["threads"])
     if not available.ok:
         return available, None
     workload = catalogue()[case["workload"]]
@@ -159,18 +166,23 @@ def run_repeat(workload: Workload, model: Model, ctx: ModelContext, size: int, m
 
 
 def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: Meter, repeat: Repeat) -> None:
-    """One run of every phase. Its data and model are freed on return, so repeats never hold two copies."""
-    events = meter.events
-    data: Split = meter.timed(repeat, "generate", lambda: workload.generate(size, ctx.seed, ctx.params))
+    """One run of every phase. Its data and model are freed on return, so repeats never hold two copies.
+
+    Data is generated and hashed on the host (a CPU case and its GPU twin show one data_sha256),
+    moved to the device in its own phase, and predictions come back to the host for scoring.
+    """
+    events, backend = meter.events, meter.backend
+    host: Split = meter.timed(repeat, "generate", lambda: workload.generate(size, ctx.seed, ctx.params))
     if repeat.index == 0:
-        events.emit("data", sha256=data_hash(data))
+        events.emit("data", sha256=data_hash(host))
     if workload.features is not None:
-        data = meter.timed(repeat, "features", lambda: workload.features(data, ctx.params))
+        host = meter.timed(repeat, "features", lambda: workload.features(host, ctx.params))
+    data = meter.timed(repeat, "transfer", lambda: backend.to_device(host)) if backend.moves_data else host
     estimator = model.build(ctx)
     meter.timed(repeat, "fit", lambda: estimator.fit(data.X_train, data.y_train))
-    predicted = meter.timed(repeat, "predict", lambda: estimator.predict(data.X_test))
-    quality = meter.timed(repeat, "score", lambda: workload.score(data.y_test, predicted))
-    work = workload.work(data, model.name, ctx.params) if workload.work else None
+    predicted = meter.timed(repeat, "predict", lambda: backend.to_host(estimator.predict(data.X_test)))
+    quality = meter.timed(repeat, "score", lambda: workload.score(host.y_test, predicted))
+    work = workload.work(host, model.name, ctx.params) if workload.work else None
     values = {str(k): _metric(v) for k, v in quality.items()}
     missing = {k: why for k, (_, why) in values.items() if why}
     events.emit("quality", repeat=repeat.index, quality={k: v for k, (v, _) in values.items()}, missing=missing,
@@ -264,6 +276,13 @@ def thread_report() -> dict[str, Any]:
     return report
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """Host or device memory ran out: MemoryError, torch's and CuPy's OutOfMemoryError, or a library's
+    own "out of memory" error (XGBoost's on CUDA). Their messages say how much was asked for."""
+    return (isinstance(exc, MemoryError) or type(exc).__name__.endswith("OutOfMemoryError")
+            or "out of memory" in str(exc).lower())
+
+
 def _clip(text: str) -> str:
     if len(text) <= 2 * MESSAGE_CHARS:
         return text
@@ -279,12 +298,9 @@ def main(argv: list[str]) -> int:
         events.emit("ready", t=time.monotonic())
         try:
             run_case(spec["case"], int(spec["repeats"]), int(spec.get("rerun_disturbed", 0)), events)
-        except MemoryError as exc:
-            events.emit("error", kind="oom", message=_clip(f"MemoryError: {exc}"),
-                        traceback=_clip(traceback.format_exc()))
         except Exception as exc:  # ImportError included: only an unavailable backend makes a case `skipped`
-            events.emit("error", kind="error", message=_clip(f"{type(exc).__name__}: {exc}"),
-                        traceback=_clip(traceback.format_exc()))
+            events.emit("error", kind="oom" if out_of_memory(exc) else "error",
+                        message=_clip(f"{type(exc).__name__}: {exc}"), traceback=_clip(traceback.format_exc()))
     return 0
 
 

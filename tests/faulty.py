@@ -138,6 +138,13 @@ def _flood(ctx: ModelContext) -> None:
     sys.stdout.flush()
 
 
+def _device_oom(ctx: ModelContext) -> None:
+    import torch
+
+    # The exception PyTorch raises when CUDA memory runs out (it exists in CPU builds too).
+    raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.1 GiB total)")
+
+
 def _realtime_signal(ctx: ModelContext) -> None:
     os.kill(os.getpid(), signal.SIGRTMIN + 2)  # a signal Python has no name for
     time.sleep(10)
@@ -175,6 +182,7 @@ WORKLOADS = (
             model("leave_daemons", _leave_daemons),
             model("flood", _flood),
             model("realtime_signal", _realtime_signal),
+            model("device_oom", _device_oom),
         ),
         score=score,
         metric="accuracy",

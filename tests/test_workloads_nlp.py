@@ -120,7 +120,7 @@ def test_catalogue_entry():
     assert WORKLOAD.metric == WORKLOAD.target.metric == "macro_f1"
     assert {m.name: m.backends for m in WORKLOAD.models} == {
         "tfidf_linear": ("sklearn",),
-        "embedding_bag": ("torch",),
+        "embedding_bag": ("torch", "torch-cuda"),
     }
     sizes = WORKLOAD.sizes
     assert len(sizes) >= 3 and all(2 <= b / a <= 4 for a, b in pairwise(sizes))

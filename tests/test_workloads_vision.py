@@ -30,7 +30,7 @@ def test_in_catalogue():
     assert found["vision"] is VISION and found["digits"] is DIGITS
     for w in WORKLOADS:
         assert w.family == "vision" and w.size_unit == "images" and w.metric == "accuracy"
-        assert w.model("cnn").backends == ("torch",)
+        assert w.model("cnn").backends == ("torch", "torch-cuda")
         assert w.target is not None and w.target.metric == w.metric
 
 

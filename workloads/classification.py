@@ -51,8 +51,8 @@ class PositiveProba:
         self.estimator.fit(X, y)
         return self
 
-    def predict(self, X: Any) -> np.ndarray:
-        return np.asarray(self.estimator.predict_proba(X))[:, 1]
+    def predict(self, X: Any) -> Any:
+        return self.estimator.predict_proba(X)[:, 1]  # a NumPy or (on CUDA) CuPy array; the backend brings it back
 
 
 def xgboost(ctx: ModelContext) -> PositiveProba:
@@ -74,7 +74,7 @@ def logistic(ctx: ModelContext) -> PositiveProba:
 
 
 MODELS = (
-    Model("xgboost", ("xgboost",), xgboost, "XGBoost hist, all cores"),
+    Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "XGBoost hist, all cores or the GPU"),
     Model("hgb", ("sklearn",), hist_gradient_boosting, "scikit-learn HistGradientBoostingClassifier"),
     Model("linear", ("sklearn",), logistic, "one-hot + scaled logistic regression"),
 )

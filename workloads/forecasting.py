@@ -354,7 +354,7 @@ def seasonal_naive(ctx: ModelContext) -> SeasonalNaive:
 
 
 MODELS = (
-    Model("xgboost", ("xgboost",), xgboost, "global XGBoost hist (Tweedie) on lag/calendar features"),
+    Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "global XGBoost hist (Tweedie) on lag/calendar features"),
     Model("seasonal_naive", ("sklearn",), seasonal_naive, "repeat the last observed week"),
 )
 

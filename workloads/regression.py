@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from workloads import tabular
+from workloads.arrays import NormalEquationRidge
 from workloads.base import Model, ModelContext, Split, Target, Workload
 
 
@@ -58,10 +59,16 @@ def ridge(ctx: ModelContext) -> Any:
     return tabular.linear_pipeline(Ridge(alpha=1.0), ctx.params)
 
 
+def normal_equation_ridge(ctx: ModelContext) -> NormalEquationRidge:
+    return NormalEquationRidge(alpha=1.0)
+
+
 MODELS = (
-    Model("xgboost", ("xgboost",), xgboost, "XGBoost hist, all cores"),
+    Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "XGBoost hist, all cores or the GPU"),
     Model("hgb", ("sklearn",), hist_gradient_boosting, "scikit-learn HistGradientBoostingRegressor"),
     Model("linear", ("sklearn",), ridge, "one-hot + scaled ridge regression"),
+    Model("ridge_solve", ("numpy", "cupy"), normal_equation_ridge,
+          "ridge from its normal equations on standardized features: one array code, NumPy or CuPy"),
 )
 
 WORKLOADS = (

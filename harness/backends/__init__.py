@@ -1,15 +1,32 @@
-"""Compute backends: what each needs, and whether this machine has it.
+"""Compute backends: what each needs, whether this machine has it, and the steps that differ
+between devices, so that a workload never mentions one.
 
-A probe answers with a reason, never an exception, so that `sizeup list` can
-show every backend and the worker can turn an unavailable one into a `skipped`
-case instead of an ImportError.
+A backend owns its lifecycle, which the worker drives:
+
+- ``start_up(threads)``: import its libraries, set threads, create the device context;
+  timed as the cold run's ``startup`` phase;
+- ``to_device(split)``: move a split's arrays onto the device, timed as ``transfer``
+  (backends with ``moves_data`` only), so a fit is not charged with the copies;
+- ``synchronize()``: called before every phase's clock is read, so no phase ends while
+  device work is still queued;
+- ``to_host(predictions)``: back to NumPy, so quality is scored on the host the same way
+  for every backend.
+
+Backends are found by convention, as workloads are: every module in this package that
+defines ``BACKENDS`` (a tuple of Backend) contributes. A probe answers with a reason,
+never an exception, so that `sizeup list` can show every backend and the worker can turn
+an unavailable one into a `skipped` case.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 from dataclasses import dataclass
+from typing import Any
+
+from workloads.base import Split
 
 
 @dataclass(frozen=True)
@@ -27,13 +44,15 @@ class Backend:
     # Imported by start_up after the probe: what the libraries would otherwise import lazily on
     # first use, in the middle of a timed phase.
     lazy_modules: tuple[str, ...] = ()
+    moves_data: bool = False  # whether cases get a timed `transfer` phase
 
-    def start_up(self) -> Availability:
-        """The probe, then the lazy imports: everything a fresh process pays before its first fit."""
+    def start_up(self, threads: int) -> Availability:
+        """The probe, the lazy imports, then the device: everything a fresh process pays before its first fit."""
         available = self.probe()
         if available.ok:
             for module in self.lazy_modules:
                 importlib.import_module(module)
+            self.prepare(threads)
         return available
 
     def probe(self) -> Availability:
@@ -44,11 +63,33 @@ class Backend:
             except Exception as exc:  # a broken install raises more than ImportError
                 return Availability(False, f"cannot import {module}: {exc}")
             versions.append(f"{module} {getattr(imported, '__version__', '?')}")
-        if self.device == "cuda":
-            found = cuda_devices()
-            if not found.ok:
-                return found
-        return Availability(True, ", ".join(versions))
+        found = self.probe_device()
+        return found if not found.ok else Availability(True, ", ".join(filter(None, [*versions, found.reason])))
+
+    def probe_device(self) -> Availability:
+        return Availability(True) if self.device == "cpu" else cuda_devices()
+
+    def prepare(self, threads: int) -> None:
+        """Thread settings and device context, once per process."""
+
+    def to_device(self, split: Split) -> Split:
+        return split
+
+    def synchronize(self) -> None:
+        """Wait for queued device work; nothing to wait for on the CPU."""
+
+    def to_host(self, predictions: Any) -> Any:
+        return predictions
+
+
+def on_device(split: Split, move: Any) -> Split:
+    """`split` with its numeric arrays moved by `move`; anything else (documents, labels) stays on the host."""
+    import numpy as np
+
+    def maybe(a: Any) -> Any:
+        return move(a) if isinstance(a, np.ndarray) and a.dtype.kind in "fiub" else a
+
+    return Split(maybe(split.X_train), split.y_train, maybe(split.X_test), split.y_test)
 
 
 def cuda_devices() -> Availability:
@@ -70,12 +111,14 @@ def cuda_devices() -> Availability:
     return Availability(True, f"{count} GPU(s)")
 
 
-BACKENDS: dict[str, Backend] = {
-    b.name: b
-    for b in (
-        Backend("sklearn", "cpu", ("sklearn",), "scikit-learn and NumPy on the CPU"),
-        Backend("xgboost", "cpu", ("xgboost",), "XGBoost on the CPU"),
-        # The first optimizer step imports torch._dynamo (and SymPy with it): about 2 s here.
-        Backend("torch", "cpu", ("torch",), "PyTorch on the CPU", lazy_modules=("torch._dynamo",)),
-    )
-}
+def _discover() -> dict[str, Backend]:
+    found: dict[str, Backend] = {}
+    for module in pkgutil.iter_modules(__path__):
+        for backend in getattr(importlib.import_module(f"{__name__}.{module.name}"), "BACKENDS", ()):
+            if backend.name in found:
+                raise ValueError(f"two backends are named {backend.name!r}")
+            found[backend.name] = backend
+    return found
+
+
+BACKENDS: dict[str, Backend] = _discover()

@@ -1,0 +1,49 @@
+"""PyTorch on the CPU and on CUDA: one class, the device a parameter, so the CUDA path's
+lifecycle (transfer, synchronize, back to the host) also runs, and is tested, on the CPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.backends import Availability, Backend, on_device
+from workloads.base import Split
+
+
+class Torch(Backend):
+    def probe_device(self) -> Availability:
+        if self.device == "cpu":
+            return Availability(True)
+        import torch
+
+        if not torch.cuda.is_available():
+            return Availability(False, f"torch {torch.__version__} cannot use CUDA here (a CPU build, or no GPU)")
+        return Availability(True, torch.cuda.get_device_name(0))
+
+    def prepare(self, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(threads)  # on CUDA too: the host runs the Python loop and the optimizer's bookkeeping
+        if self.device != "cpu":
+            a = torch.ones(64, 64, device=self.device)
+            (a @ a).sum().item()  # the context and cuBLAS handles, outside the first timed phase
+
+    def to_device(self, split: Split) -> Split:
+        import torch
+
+        return on_device(split, lambda a: torch.from_numpy(a).to(self.device))
+
+    def synchronize(self) -> None:
+        import torch
+
+        if self.device != "cpu":
+            torch.cuda.synchronize()
+
+    def to_host(self, predictions: Any) -> Any:
+        return predictions.cpu().numpy() if hasattr(predictions, "cpu") else predictions
+
+
+BACKENDS = (
+    # The first optimizer step imports torch._dynamo (and SymPy with it): about 2 s here.
+    Torch("torch", "cpu", ("torch",), "PyTorch on the CPU", lazy_modules=("torch._dynamo",)),
+    Torch("torch-cuda", "cuda", ("torch",), "PyTorch on CUDA", lazy_modules=("torch._dynamo",), moves_data=True),
+)

@@ -1,0 +1,158 @@
+"""Backends own the steps that differ between devices; the worker drives them.
+
+The CUDA backends' lifecycle runs here on the CPU: PyTorch's with device="cpu", the array
+code on NumPy. Tests that need a real GPU are marked `gpu`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from typing import Any
+
+import numpy as np
+import pytest
+
+from harness import worker
+from harness.backends import BACKENDS, Backend, on_device
+from harness.backends.pytorch import Torch
+from harness.plan import Case
+from harness.runner import Limits, run_case
+from workloads.arrays import NormalEquationRidge, module_of
+from workloads.base import Split
+
+GPU_BACKENDS = ("xgboost-cuda", "cupy", "torch-cuda")
+
+
+def test_backends_are_found_by_convention_each_with_its_device() -> None:
+    assert {name: b.device for name, b in BACKENDS.items()} == {
+        "sklearn": "cpu", "numpy": "cpu", "xgboost": "cpu", "torch": "cpu",
+        "xgboost-cuda": "cuda", "cupy": "cuda", "torch-cuda": "cuda"}
+    assert all(BACKENDS[name].moves_data for name in GPU_BACKENDS)
+    assert not any(b.moves_data for b in BACKENDS.values() if b.device == "cpu")
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
+def test_without_a_gpu_the_gpu_cases_are_skipped_with_the_precise_reason() -> None:
+    for name in GPU_BACKENDS:
+        available = BACKENDS[name].probe()
+        assert not available.ok and ("cupy" in available.reason or "CUDA" in available.reason), available
+    record = run_case(Case("classification", "xgboost", "xgboost-cuda", 200, 1).to_dict(), Limits(0, 60, 2**31, 0))
+    assert record.status == "skipped" and record.reason.startswith("backend xgboost-cuda unavailable: ")
+
+
+def test_only_numeric_arrays_move_to_the_device() -> None:
+    docs = np.array(["a b", "c"], dtype=object)
+    split = Split(np.ones((2, 3), np.float32), np.array([0, 1]), docs, ["x", "y"])
+    moved = on_device(split, lambda a: ("moved", a.shape))
+    assert moved.X_train == ("moved", (2, 3)) and moved.X_test is docs  # documents stay on the host
+    assert moved.y_train is split.y_train and moved.y_test is split.y_test  # labels are encoded on the host
+
+
+class Recorder(io.StringIO):
+    """The worker's event stream, kept as a list next to the backend calls it interleaves with."""
+
+    def __init__(self, log: list[Any]) -> None:
+        super().__init__()
+        self.log = log
+
+    def write(self, text: str) -> int:
+        self.log.extend(json.loads(line) for line in text.splitlines())
+        return len(text)
+
+
+def run_in_process(case: Case, backend: Backend, monkeypatch: pytest.MonkeyPatch, log: list[Any]) -> list[Any]:
+    """The worker's run_case in this process, `backend` registered under the case's backend name; events in `log`."""
+    import torch
+
+    monkeypatch.setitem(BACKENDS, case.backend, backend)
+    threads = torch.get_num_threads()
+    try:
+        worker.run_case(case.to_dict(), 1, 0, worker.Events(Recorder(log)))
+    finally:
+        torch.set_num_threads(threads)
+    return log
+
+
+class Spy(Torch):
+    """PyTorch on the CPU through the device path (transfer, synchronize, back to the host),
+    noting each synchronize in the event log."""
+
+    def __init__(self, log: list[Any]) -> None:
+        super().__init__("moved", "cpu", ("torch",), "torch through the device path", moves_data=True)
+        object.__setattr__(self, "log", log)
+
+    def synchronize(self) -> None:
+        super().synchronize()
+        self.log.append("synchronize")
+
+
+def test_the_device_lifecycle_runs_on_the_cpu_and_sees_the_same_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    case = dict(workload="digits", model="cnn", size=300, threads=1, params={"epochs": 1})
+    log: list[Any] = []
+    run_in_process(Case(backend="moved", **case), Spy(log), monkeypatch, log)
+    plain = run_in_process(Case(backend="torch", **case), BACKENDS["torch"], monkeypatch, [])
+
+    phases = [e["phase"] for e in log if isinstance(e, dict) and e["event"] == "phase" and e["repeat"] == 1]
+    assert phases == ["generate", "transfer", "fit", "predict", "score"]
+    # Every timed phase but start-up is bracketed by synchronize calls, inside its begin and phase events.
+    for i, entry in enumerate(log):
+        if isinstance(entry, dict) and entry["event"] == "begin" and entry["phase"] != "startup":
+            assert log[i + 1] == "synchronize" and log[i + 2] == "synchronize", log[i:i + 4]
+            assert log[i + 3]["event"] == "phase" and log[i + 3]["phase"] == entry["phase"]
+
+    def outcome(events: list[Any]) -> tuple[Any, Any]:
+        return (next(e["sha256"] for e in events if isinstance(e, dict) and e["event"] == "data"),
+                [e["quality"] for e in events if isinstance(e, dict) and e["event"] == "quality"])
+
+    assert outcome(log) == outcome(plain)  # same bytes, and on the CPU the same model to the last digit
+    assert "transfer" not in {e.get("phase") for e in plain if isinstance(e, dict)}
+
+
+def test_array_code_written_for_cupy_runs_on_numpy_and_matches_scikit_learn() -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 8)).astype(np.float32)
+    X[:, 7] = 3.0  # a constant column
+    y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + rng.normal(0, 0.1, 500)
+    ours = NormalEquationRidge(alpha=1.0).fit(X, y)
+    assert module_of(X) is np and type(ours.coef_) is np.ndarray
+    theirs = Ridge(alpha=1.0).fit(StandardScaler().fit_transform(X.astype(np.float64)), y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-8)
+    np.testing.assert_allclose(ours.predict(X[:5]), theirs.predict(StandardScaler().fit(X).transform(X[:5])),
+                               rtol=1e-6)
+
+
+def test_the_numpy_twin_of_the_cupy_case_runs_as_a_case() -> None:
+    record = run_case(Case("regression", "ridge_solve", "numpy", 5000, 1).to_dict(), Limits(1, 120, 2**31, 0))
+    assert record.status == "ok", record.reason
+    assert record.runs[1]["quality"]["r2"] > 0.15 and "transfer" not in record.runs[1]["phases"]
+
+
+def test_a_device_out_of_memory_error_is_an_oom_record_saying_what_was_asked_for() -> None:
+    record = run_case(Case("faulty", "device_oom", "sklearn", 100, 1).to_dict(), Limits(0, 60, 2**31, 0))
+    assert record.status == "oom"
+    assert record.reason == ("OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB "
+                             "(GPU 0; 79.1 GiB total)")
+    assert worker.out_of_memory(MemoryError()) and not worker.out_of_memory(ValueError("bad value"))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cpu, gpu", [(Case("classification", "xgboost", "xgboost", 20000, 4),
+                                       Case("classification", "xgboost", "xgboost-cuda", 20000, 4)),
+                                      (Case("regression", "ridge_solve", "numpy", 20000, 4),
+                                       Case("regression", "ridge_solve", "cupy", 20000, 4)),
+                                      (Case("digits", "cnn", "torch", 1797, 4, {"epochs": 2}),
+                                       Case("digits", "cnn", "torch-cuda", 1797, 4, {"epochs": 2}))],
+                         ids=lambda c: c.backend)
+def test_a_gpu_case_and_its_cpu_twin_see_the_same_data_and_reach_the_same_quality(cpu: Case, gpu: Case) -> None:
+    limits = Limits(2, 300, 16 * 2**30, 10)
+    host, device = run_case(cpu.to_dict(), limits), run_case(gpu.to_dict(), limits)
+    assert host.status == device.status == "ok", (host.reason, device.reason)
+    assert host.data_sha256 == device.data_sha256
+    assert "transfer" in device.runs[1]["phases"]
+    metric = device.workload_info["metric"]
+    assert device.runs[1]["quality"][metric] == pytest.approx(host.runs[1]["quality"][metric], abs=0.02)
