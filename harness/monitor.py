@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import psutil
 
-from harness import procfs
+from harness import procfs, telemetry
+from harness.telemetry import Source, SourceSeries
 
 TREE_REFRESH_S = 1.0  # how often descendants are looked up
 SLOW_REFRESH_S = 1.0  # per-core CPU, disk I/O, system memory
@@ -107,9 +108,11 @@ class Series:
     system_used_bytes: list[int] = field(default_factory=list)
     read_bytes: list[int] = field(default_factory=list)  # tree, since the first reading
     write_bytes: list[int] = field(default_factory=list)
+    sources: dict[str, SourceSeries] = field(default_factory=dict)  # pluggable sources (GPU), by name
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()}
+        out = {k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items() if k != "sources"}
+        return out | {"sources": {name: s.to_dict() for name, s in self.sources.items()}}
 
     def midpoints(self) -> np.ndarray:
         t = np.asarray(self.t, dtype=float)
@@ -117,10 +120,11 @@ class Series:
 
 
 class Monitor:
-    def __init__(self, tree: ProcessTree, hz: float) -> None:
+    def __init__(self, tree: ProcessTree, hz: float, sources: Sequence[Source] = ()) -> None:
         self.tree = tree
         self.interval = 1.0 / hz
-        self.series = Series()
+        self.sources = list(sources)
+        self.series = Series(sources={s.name: SourceSeries(s.gauges, s.counters) for s in self.sources})
         # Wall seconds spent sampling: an upper bound of its CPU cost. (thread_time() is a
         # syscall that, in some sandboxes, costs more than the sample it would measure.)
         self.cost_s = 0.0
@@ -148,6 +152,8 @@ class Monitor:
             s.t.append(now)
             s.cpu_percent.append(max(0.0, 100.0 * used / (now - self._last_t)))
             s.memory_bytes.append(memory)
+        for source in self.sources:
+            self.series.sources[source.name].add(now, source.read(list(stats)))
         self._last, self._last_t, self._look = stats, now, self.tree.found_at
         self.cost_s += time.perf_counter() - started
         return memory
@@ -222,6 +228,8 @@ def summarize(series: Series, windows: Sequence[tuple[float, float]]) -> dict[st
         out["cpu_percent"] = _spread_of(np.asarray(series.cpu_percent, dtype=float)[over_interval])
     if at_point.any():
         out["memory_bytes"] = _spread_of(np.asarray(series.memory_bytes, dtype=float)[at_point])
+    for name, source in series.sources.items():
+        out.setdefault("sources", {})[name] = telemetry.summarize(source, windows)
     return out
 
 

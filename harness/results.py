@@ -98,6 +98,7 @@ class CaseRecord:
     telemetry: dict[str, Any] = field(default_factory=dict)
     exit: dict[str, Any] = field(default_factory=dict)  # returncode, signal
     log_tail: str | None = None  # the worker's last output lines, when it failed
+    checks: dict[str, Any] = field(default_factory=dict)  # twin_quality: a device case against its CPU twin
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -19,16 +19,17 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from harness import __version__, lifeline, monitor, procfs
+from harness import __version__, lifeline, monitor, procfs, twins
 from harness.errors import SizeupError
 from harness.machine import THREAD_VARIABLES
+from harness.nvml import NvmlSource
 from harness.outputtail import OutputTail
 from harness.plan import MIN_MEMORY_CAP, Plan, parse_memory
 from harness.results import CaseRecord, Journal, RunResult, finish, select_warm
@@ -103,6 +104,8 @@ def execute(run: RunResult, journal: Journal, limits: Limits, progress: Progress
             except Exception as exc:  # a harness bug must cost one case, not the run
                 record = CaseRecord(case, "error", f"harness error: {type(exc).__name__}: {exc}",
                                     started=now_iso(), log_tail=traceback.format_exc())
+            if gap := twins.check(record, run.cases):
+                record = replace(record, checks={"twin_quality": gap})
             journal.append(record)
             run.cases.append(record)
             progress.case_finished(record)
@@ -163,6 +166,7 @@ def _run_case(case: dict[str, Any], limits: Limits) -> CaseRecord:
                 proc.returncode = -1
             leftovers = lifeline.kill_case(token, roots=lifeline.strays(known | {proc.pid}))
             os.close(lifeline_write)
+            watch.close()
         wall = watch.exited_at - t0
         events = read_events(events_path)
         log_tail = output.text()
@@ -182,9 +186,20 @@ class Watch:
         self.killed_for: str | None = None
         self.memory_at_kill = 0
         self.tree = monitor.ProcessTree(proc.pid)
-        self.monitor = monitor.Monitor(self.tree, limits.sample_hz) if limits.sample_hz > 0 else None
+        self.sources: dict[str, str] = {}  # telemetry source -> what it found, or why it is off
+        self.monitor = monitor.Monitor(self.tree, limits.sample_hz, self._open_sources()) if limits.sample_hz > 0 \
+            else None
         self.peak_memory = 0
         self.exited_at = 0.0
+
+    def _open_sources(self) -> list[Any]:
+        gpu, why = NvmlSource.open()
+        self.sources["nvml"] = why
+        return [gpu] if gpu else []
+
+    def close(self) -> None:
+        for source in self.monitor.sources if self.monitor else ():
+            source.close()
 
     def until_exit(self, t0: float) -> tuple[int, Any]:
         """Enforce limits every POLL_S and sample at the sampling rate; return (wait status, rusage)
@@ -301,6 +316,7 @@ def build_record(case: dict[str, Any], started: str, wall: float, events: list[d
         telemetry["phases"] = monitor.phase_summaries(watch.monitor.series,
                                                       [p for p in phases if p["repeat"] in counted])
         telemetry["series"] = watch.monitor.series.to_dict()
+        telemetry["sources"] = watch.sources
     start = {k: v for k, v in by_kind.get("start", [{}])[0].items() if k != "event"}
     code = os.waitstatus_to_exitcode(status)
     return CaseRecord(

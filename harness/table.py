@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from harness import twins
 from harness.results import CaseRecord, RunResult
 from harness.stats import Stats, stats
 
@@ -71,20 +72,45 @@ def contention_note(record: CaseRecord) -> str | None:
             f"{c.max_other_cores:.2f} cores); {what}")
 
 
+def gpu_cells(record: CaseRecord) -> list[str] | None:
+    """Fit GPU utilization (of the busiest GPU), the case's peak device memory and joules per warm fit,
+    from NVML telemetry; None for a case without it."""
+    phases = record.telemetry.get("phases") or {}
+    fit = _nvml(phases.get("fit"))
+    if not fit:
+        return None
+    util = max((v["mean"] for k, v in fit.items() if k.endswith(".util_percent") and "mean" in v), default=None)
+    energy = sum(v["per_window"] for k, v in fit.items() if k.endswith(".energy_j") and "per_window" in v)
+    memory = max((v["max"] for name, p in phases.items() if name != "cold" for k, v in _nvml(p).items()
+                  if k.endswith(".case_memory_bytes") and "max" in v), default=None)
+    return ["" if util is None else f"{util:.0f}", _mib(memory), f"{energy:.3g} J" if energy else ""]
+
+
+def _nvml(phase: Any) -> dict[str, Any]:
+    return ((phase or {}).get("sources") or {}).get("nvml") or {}
+
+
 def render(run: RunResult) -> Group:
     used = [p for p in PHASES if any(phase_stats(c, p) for c in run.cases)]
+    gpu = any(gpu_cells(c) for c in run.cases)
     title = (f"{run.suite} run {run.run_id} on {run.machine.get('id')}"
              f"{'' if run.complete else ' (incomplete)'}")
     table = Table(title=Text(title), caption=Text(_caption(run)), header_style="bold")
     for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
-                 "quality", "throughput", "fit CPU %", "peak memory"):
+                 "quality", "throughput", "fit CPU %", "peak memory",
+                 *(("fit GPU %", "peak GPU memory", "energy per fit") if gpu else ())):
         table.add_column(name, justify="left" if name in LEFT else "right", no_wrap=name in NO_WRAP)
     for record in run.cases:
-        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row(record, used)))
+        cells = row(record, used) + ((gpu_cells(record) or [""] * 3) if gpu else [])
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells))
     notes = [Text.assemble((c.status, STATUS_STYLE.get(c.status, "red")), f" {c.id}: {c.reason or ''}")
              for c in run.cases if c.status != "ok"]
     notes += [Text.assemble(("contention", "yellow"), f" {c.id}: {note}")
               for c in run.cases if c.status == "ok" and (note := contention_note(c))]
+    notes += [Text.assemble(("quality", "red"), f" {c.id}: {gap['metric']} {gap['value']:.4g} against "
+                            f"{gap['twin_value']:.4g} on its CPU twin {gap['twin']}, beyond the tolerance of "
+                            f"{gap['tolerance']:.2g}: the two do not compute the same result")
+              for c in run.cases if (gap := twins.check(c, run.cases)) and gap["beyond"]]
     return Group(table, *notes)
 
 

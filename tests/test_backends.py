@@ -156,3 +156,43 @@ def test_a_gpu_case_and_its_cpu_twin_see_the_same_data_and_reach_the_same_qualit
     assert "transfer" in device.runs[1]["phases"]
     metric = device.workload_info["metric"]
     assert device.runs[1]["quality"][metric] == pytest.approx(host.runs[1]["quality"][metric], abs=0.02)
+
+
+def twin_records(cpu_quality: list[float], gpu_quality: list[float], metric: str = "accuracy",
+                 higher_is_better: bool = True) -> list[Any]:
+    from harness.results import CaseRecord
+
+    def record(backend: str, values: list[float]) -> CaseRecord:
+        case = Case("classification", "xgboost", backend, 1000, 2).to_dict()
+        runs = [{"repeat": i, "cold": i == 0, "phases": {"fit": 1.0}, "quality": {metric: v}, "complete": True}
+                for i, v in enumerate([values[0], *values])]
+        return CaseRecord(case, "ok", runs=runs, workload_info={"metric": metric, "higher_is_better": higher_is_better})
+
+    return [record("xgboost", cpu_quality), record("xgboost-cuda", gpu_quality)]
+
+
+def test_a_device_case_is_checked_against_its_cpu_twin() -> None:
+    from harness import twins
+
+    cpu, gpu = twin_records([0.90, 0.91, 0.90], [0.905, 0.90, 0.91])
+    assert twins.twin_of(gpu, [cpu, gpu]) is cpu and twins.twin_of(cpu, [cpu, gpu]) is None
+    assert twins.check(gpu, [cpu, gpu])["beyond"] is False  # half a point apart: the same result
+    cpu, gpu = twin_records([0.90, 0.90, 0.90], [0.88, 0.88, 0.89])
+    gap = twins.check(gpu, [cpu, gpu])
+    assert gap["beyond"] and gap["difference"] == pytest.approx(-0.02) and gap["tolerance"] == 0.01
+    cpu, gpu = twin_records([10.0] * 3, [10.3] * 3, metric="rmse", higher_is_better=False)
+    assert twins.check(gpu, [cpu, gpu])["beyond"] and twins.check(gpu, [cpu, gpu])["tolerance"] == pytest.approx(0.2)
+
+
+def test_show_names_a_device_case_whose_quality_departs_from_its_twin(tmp_path, capsys) -> None:
+    from harness import cli, results
+
+    cases = twin_records([0.90, 0.90, 0.90], [0.85, 0.86, 0.85])
+    run = results.RunResult("r", "2026-01-01T00:00:00+00:00", "t", {"repeats": 3}, [c.case for c in cases],
+                            {"id": "m"}, "0", cases=cases)
+    path = tmp_path / "r.json"
+    results.save(path, run)
+    assert cli.main(["show", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("quality classification/xgboost@xgboost-cuda/n=1000/t=2: accuracy 0.85 against 0.9 on its CPU twin "
+            "classification/xgboost@xgboost/n=1000/t=2, beyond the tolerance of 0.01") in out

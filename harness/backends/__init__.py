@@ -45,6 +45,7 @@ class Backend:
     # first use, in the middle of a timed phase.
     lazy_modules: tuple[str, ...] = ()
     moves_data: bool = False  # whether cases get a timed `transfer` phase
+    twin: str | None = None  # the CPU backend doing the same work, whose quality this one must match
 
     def start_up(self, threads: int) -> Availability:
         """The probe, the lazy imports, then the device: everything a fresh process pays before its first fit."""

@@ -40,6 +40,8 @@ class CuPyDevice(Backend):
 
 
 BACKENDS = (
-    CuPyDevice("xgboost-cuda", "cuda", ("xgboost", "cupy"), "XGBoost on CUDA, data as CuPy arrays", moves_data=True),
-    CuPyDevice("cupy", "cuda", ("cupy",), "CuPy array code on CUDA (the GPU twin of numpy)", moves_data=True),
+    CuPyDevice("xgboost-cuda", "cuda", ("xgboost", "cupy"), "XGBoost on CUDA, data as CuPy arrays", moves_data=True,
+               twin="xgboost"),
+    CuPyDevice("cupy", "cuda", ("cupy",), "CuPy array code on CUDA (the GPU twin of numpy)", moves_data=True,
+               twin="numpy"),
 )

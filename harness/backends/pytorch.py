@@ -45,5 +45,6 @@ class Torch(Backend):
 BACKENDS = (
     # The first optimizer step imports torch._dynamo (and SymPy with it): about 2 s here.
     Torch("torch", "cpu", ("torch",), "PyTorch on the CPU", lazy_modules=("torch._dynamo",)),
-    Torch("torch-cuda", "cuda", ("torch",), "PyTorch on CUDA", lazy_modules=("torch._dynamo",), moves_data=True),
+    Torch("torch-cuda", "cuda", ("torch",), "PyTorch on CUDA", lazy_modules=("torch._dynamo",), moves_data=True,
+          twin="torch"),
 )
