@@ -121,6 +121,38 @@ def test_catalogue_entry():
     assert {m.name: m.backends for m in WORKLOAD.models} == {
         "tfidf_linear": ("sklearn",),
         "embedding_bag": ("torch", "torch-cuda"),
+        "transformer": ("torch", "torch-cuda"),
     }
     sizes = WORKLOAD.sizes
     assert len(sizes) >= 3 and all(2 <= b / a <= 4 for a, b in pairwise(sizes))
+
+
+TINY = {**PARAMS, "transformer_width": 32, "transformer_layers": 1, "heads": 2, "max_tokens": 32,
+        "transformer_epochs": 3, "transformer_batch_size": 32, "transformer_lr": 0.003}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_transformer_learns_in_both_precisions_and_is_deterministic(small_split, precision):
+    pytest.importorskip("torch")
+    params = {**TINY, "precision": precision}
+    pred = fit_predict("transformer", small_split, params)
+    f1 = WORKLOAD.score(small_split.y_test, pred)["macro_f1"]
+    assert f1 > majority_macro_f1(small_split) + 0.2, f1
+    np.testing.assert_array_equal(fit_predict("transformer", small_split, params), pred)  # seeded
+
+
+def test_the_transformer_truncates_pads_and_handles_empty_documents():
+    pytest.importorskip("torch")
+    est = nlp.transformer(ModelContext(1, 0, "cpu", {**TINY, "max_tokens": 3, "transformer_epochs": 1}))
+    est.fit(["a b c d e", "c d", "a a", "d c b a"], np.array([5, 9, 5, 9]))
+    ids = est._ids(["a b c d e", "", "zzz b"]).tolist()
+    index = est.tokenizer.index
+    assert ids == [[index["a"], index["b"], index["c"]], [-1, -1, -1], [0, index["b"], -1]]
+    assert set(est.predict(["a", "", "unseen"]).tolist()) <= {5, 9}
+    with pytest.raises(ValueError, match="precision must be 'fp32' or 'bf16'"):
+        nlp.transformer(ModelContext(1, 0, "cpu", {**TINY, "precision": "fp8"}))
+
+
+def test_transformer_work_counts_the_tokens_it_reads(small_split):
+    seen = sum(min(len(d.split()), 32) for d in small_split.X_train)
+    assert WORKLOAD.work(small_split, "transformer", TINY) == ("tokens", float(3 * seen))

@@ -1,4 +1,5 @@
-"""Text classification: TF-IDF + a linear model, and a small torch EmbeddingBag network.
+"""Text classification: TF-IDF + a linear model, a small torch EmbeddingBag network, and a
+small transformer encoder.
 
 Synthetic corpus, nothing downloaded: a fixed vocabulary of common English
 words followed by generated pseudo-words (syllable combinations), in Zipf rank
@@ -196,6 +197,10 @@ def count_tokens(docs: Sequence[str]) -> int:
 
 
 def work(split: Split, model_name: str, params: Mapping[str, Any]) -> tuple[str, float]:
+    if model_name == "transformer":  # it reads each document up to max_tokens, once per epoch
+        limit = int(params["max_tokens"])
+        seen = sum(min(len(d.split()), limit) for d in split.X_train)
+        return "tokens", float(seen * int(params["transformer_epochs"]))
     tokens = count_tokens(split.X_train)
     # The torch model passes over the training tokens once per epoch; TF-IDF once.
     passes = int(params["epochs"]) if model_name == "embedding_bag" else 1
@@ -321,9 +326,109 @@ def embedding_bag(ctx: ModelContext) -> EmbeddingBagClassifier:
     return EmbeddingBagClassifier(ctx)
 
 
+class TransformerClassifier:
+    """A small transformer encoder: token and position embeddings, pre-norm encoder layers,
+    mean pooling over the document's tokens, a linear head; AdamW.
+
+    The model whose training profile differs most between CPU and GPU: dense matrix products
+    and attention over up to ``max_tokens`` tokens. Documents are tokenized once and the whole
+    id matrix is put on the device before the loop, so batches are sliced there, never copied
+    from the host. ``precision = "bf16"`` runs the forward pass under bfloat16 autocast.
+    """
+
+    def __init__(self, ctx: ModelContext) -> None:
+        p = ctx.params
+        self.seed, self.device = ctx.seed, ctx.device
+        self.width, self.layers, self.heads = int(p["transformer_width"]), int(p["transformer_layers"]), int(p["heads"])
+        self.max_tokens, self.epochs = int(p["max_tokens"]), int(p["transformer_epochs"])
+        self.batch_size, self.lr = int(p["transformer_batch_size"]), float(p["transformer_lr"])
+        if p["precision"] not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {p['precision']!r}")
+        self.bf16 = p["precision"] == "bf16"
+
+    def fit(self, docs: Sequence[str], y: np.ndarray) -> TransformerClassifier:
+        import torch
+        import torch.nn.functional as F
+
+        torch.manual_seed(self.seed)
+        self.tokenizer = Tokenizer(docs)
+        ids = self._ids(docs)
+        self.classes_, targets = np.unique(np.asarray(y), return_inverse=True)
+        labels = torch.from_numpy(targets.astype(np.int64)).to(self.device)
+        self.net = self._network(len(self.tokenizer), len(self.classes_)).to(self.device)
+        optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.lr)
+        shuffle = torch.Generator().manual_seed(self.seed)
+        self.net.train()
+        for _ in range(self.epochs):
+            for batch in torch.randperm(len(labels), generator=shuffle).to(self.device).split(self.batch_size):
+                with self._autocast():
+                    loss = F.cross_entropy(self._forward(ids[batch]), labels[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        return self
+
+    def predict(self, docs: Sequence[str]) -> np.ndarray:
+        import torch
+
+        ids = self._ids(docs)
+        self.net.eval()
+        with torch.inference_mode(), self._autocast():
+            codes = torch.cat([self._forward(batch).argmax(1) for batch in ids.split(4 * self.batch_size)])
+        return self.classes_[codes.cpu().numpy()]
+
+    def _ids(self, docs: Sequence[str]) -> Any:
+        """Token ids, truncated to max_tokens and padded with -1 to the longest document, on the device."""
+        import torch
+
+        flat, full = self.tokenizer.encode(docs)
+        lengths = np.minimum(full, self.max_tokens)
+        width = max(1, int(lengths.max(initial=0)))
+        ids = np.full((len(lengths), width), -1, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(full)[:-1]]).astype(np.int64)
+        rows = np.repeat(np.arange(len(lengths)), lengths)
+        cols = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        ids[rows, cols] = flat[np.repeat(starts, lengths) + cols]
+        return torch.from_numpy(ids).to(self.device)
+
+    def _network(self, vocab_size: int, n_classes: int) -> Any:
+        from torch import nn
+
+        layer = nn.TransformerEncoderLayer(self.width, self.heads, dim_feedforward=2 * self.width, dropout=0.1,
+                                           batch_first=True, norm_first=True)
+        return nn.ModuleDict({
+            "tokens": nn.Embedding(vocab_size + 1, self.width, padding_idx=vocab_size),  # the last id pads
+            "positions": nn.Embedding(self.max_tokens, self.width),
+            "encoder": nn.TransformerEncoder(layer, self.layers, enable_nested_tensor=False),
+            "head": nn.Linear(self.width, n_classes),
+        })
+
+    def _forward(self, ids: Any) -> Any:
+        import torch
+
+        pad = ids < 0
+        pad[:, 0] = False  # an empty document attends to its (zero) padding vector rather than to nothing
+        tokens = torch.where(ids < 0, self.net["tokens"].padding_idx, ids)
+        x = self.net["tokens"](tokens) + self.net["positions"].weight[: ids.shape[1]]
+        x = self.net["encoder"](x, src_key_padding_mask=pad)
+        keep = (~pad).unsqueeze(-1).to(x.dtype)
+        return self.net["head"]((x * keep).sum(1) / keep.sum(1).clamp(min=1.0))
+
+    def _autocast(self) -> Any:
+        import torch
+
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.bf16)
+
+
+def transformer(ctx: ModelContext) -> TransformerClassifier:
+    return TransformerClassifier(ctx)
+
+
 MODELS = (
     Model("tfidf_linear", ("sklearn",), tfidf_linear, "scikit-learn TF-IDF + multinomial logistic regression"),
     Model("embedding_bag", ("torch", "torch-cuda"), embedding_bag, "torch EmbeddingBag (mean) + MLP head, Adam"),
+    Model("transformer", ("torch", "torch-cuda"), transformer,
+          "small transformer encoder (2 layers, width 256, up to 128 tokens), AdamW; bf16 autocast as a param"),
 )
 
 WORKLOADS = (
@@ -352,6 +457,15 @@ WORKLOADS = (
             "lr": 0.02,
             "embedding_dim": 64,
             "hidden": 64,
+            # transformer
+            "transformer_layers": 2,
+            "transformer_width": 256,
+            "heads": 4,
+            "max_tokens": 128,
+            "transformer_epochs": 2,
+            "transformer_batch_size": 64,
+            "transformer_lr": 0.0005,
+            "precision": "fp32",  # or "bf16": autocast to bfloat16
         },
         size_unit="documents",
         sizes=(10_000, 40_000, 160_000, 640_000),
