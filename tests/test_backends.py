@@ -22,14 +22,16 @@ from harness.runner import Limits, run_case
 from workloads.arrays import NormalEquationRidge, module_of
 from workloads.base import Split
 
-GPU_BACKENDS = ("xgboost-cuda", "cupy", "torch-cuda")
+GPU_BACKENDS = ("xgboost-cuda", "cupy", "torch-cuda", "sklearn-rapids")
 
 
 def test_backends_are_found_by_convention_each_with_its_device() -> None:
     assert {name: b.device for name, b in BACKENDS.items()} == {
         "sklearn": "cpu", "numpy": "cpu", "xgboost": "cpu", "torch": "cpu",
-        "xgboost-cuda": "cuda", "cupy": "cuda", "torch-cuda": "cuda"}
-    assert all(BACKENDS[name].moves_data for name in GPU_BACKENDS)
+        "xgboost-cuda": "cuda", "cupy": "cuda", "torch-cuda": "cuda", "sklearn-rapids": "cuda"}
+    assert all(BACKENDS[name].moves_data for name in ("xgboost-cuda", "cupy", "torch-cuda"))
+    assert {name: b.twin for name, b in BACKENDS.items() if b.twin} == {
+        "xgboost-cuda": "xgboost", "cupy": "numpy", "torch-cuda": "torch", "sklearn-rapids": "sklearn"}
     assert not any(b.moves_data for b in BACKENDS.values() if b.device == "cpu")
 
 
@@ -37,7 +39,7 @@ def test_backends_are_found_by_convention_each_with_its_device() -> None:
 def test_without_a_gpu_the_gpu_cases_are_skipped_with_the_precise_reason() -> None:
     for name in GPU_BACKENDS:
         available = BACKENDS[name].probe()
-        assert not available.ok and ("cupy" in available.reason or "CUDA" in available.reason), available
+        assert not available.ok and any(w in available.reason for w in ("cupy", "CUDA", "cuml")), available
     record = run_case(Case("classification", "xgboost", "xgboost-cuda", 200, 1).to_dict(), Limits(0, 60, 2**31, 0))
     assert record.status == "skipped" and record.reason.startswith("backend xgboost-cuda unavailable: ")
 

@@ -84,6 +84,7 @@ def test_a_truncated_or_foreign_result_is_refused(content: str, tmp_path: Path, 
 
 def test_run_show_and_export_a_real_suite(tmp_path: Path, capsys) -> None:
     suite = write_suite(tmp_path / "s.toml", '[[benchmark]]\nworkload = "breast_cancer"\nmodels = ["linear"]\n'
+                        'backends = ["sklearn"]\n'
                         '[[benchmark]]\nworkload = "faulty"\nmodels = ["ok", "raise"]\n', repeats=3)
     assert cli.main(["run", "--suite", str(suite), "--results-dir", str(tmp_path), "--threads", "1"]) == 3  # one failed
     (path,) = tmp_path.glob("*/*.json")

@@ -63,12 +63,12 @@ def test_full_suite_has_three_sizes_per_synthetic_workload_each_2_to_4x_the_last
     from workloads import catalogue
 
     plan = build(Choices(suite="full"), default_threads=2)
-    sizes: dict[str, set[int]] = {}
+    sizes: dict[tuple[str, str], set[int]] = {}
     for c in plan.cases:
-        sizes.setdefault(c.workload, set()).add(c.size)
-    assert {w.family for w in catalogue().values() if w.name in sizes} == {
+        sizes.setdefault((c.workload, c.model), set()).add(c.size)
+    assert {w.family for w in catalogue().values() if any(name == w.name for name, _ in sizes)} == {
         "classification", "regression", "forecasting", "vision", "nlp"}
-    for name, found in sizes.items():
+    for (name, _), found in sizes.items():
         if catalogue()[name].max_size is None:  # real datasets have one size
             ordered = sorted(found)
             assert len(ordered) >= 3, name
@@ -76,7 +76,7 @@ def test_full_suite_has_three_sizes_per_synthetic_workload_each_2_to_4x_the_last
 
 
 def test_sizes_scale_synthetic_workloads_and_leave_real_datasets_alone() -> None:
-    plan = build(Choices(models=["linear"], sizes=[5000, 10000]), 2)  # the quick suite
+    plan = build(Choices(models=["linear"], backends=["sklearn"], sizes=[5000, 10000]), 2)  # the quick suite
     assert sorted((c.workload, c.size) for c in plan.cases) == [
         ("breast_cancer", 569), ("classification", 5000), ("classification", 10000),
         ("diabetes", 442), ("regression", 5000), ("regression", 10000)]

@@ -119,7 +119,7 @@ def test_catalogue_entry():
     assert WORKLOAD.name == "nlp" and WORKLOAD.family == "nlp" and WORKLOAD.size_unit == "documents"
     assert WORKLOAD.metric == WORKLOAD.target.metric == "macro_f1"
     assert {m.name: m.backends for m in WORKLOAD.models} == {
-        "tfidf_linear": ("sklearn",),
+        "tfidf_linear": ("sklearn", "sklearn-rapids"),
         "embedding_bag": ("torch", "torch-cuda"),
         "transformer": ("torch", "torch-cuda"),
     }

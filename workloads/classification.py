@@ -75,8 +75,8 @@ def logistic(ctx: ModelContext) -> PositiveProba:
 
 MODELS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "XGBoost hist, all cores or the GPU"),
-    Model("hgb", ("sklearn",), hist_gradient_boosting, "scikit-learn HistGradientBoostingClassifier"),
-    Model("linear", ("sklearn",), logistic, "one-hot + scaled logistic regression"),
+    Model("hgb", ("sklearn", "sklearn-rapids"), hist_gradient_boosting, "scikit-learn HistGradientBoostingClassifier"),
+    Model("linear", ("sklearn", "sklearn-rapids"), logistic, "one-hot + scaled logistic regression"),
 )
 
 WORKLOADS = (

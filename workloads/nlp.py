@@ -261,21 +261,16 @@ class EmbeddingBagClassifier:
 
         torch.manual_seed(self.seed)
         self.tokenizer = Tokenizer(docs)
-        flat, lengths = self.tokenizer.encode(docs)
+        corpus = self._corpus(docs)
         self.classes_, targets = np.unique(np.asarray(y), return_inverse=True)
+        labels = torch.from_numpy(targets.astype(np.int64)).to(self.device)
         self.net = self._network(len(self.tokenizer), len(self.classes_)).to(self.device)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr)
-        targets = targets.astype(np.int64)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        rng = np.random.default_rng(self.seed)
+        shuffle = torch.Generator().manual_seed(self.seed)
         self.net.train()
         for _ in range(self.epochs):
-            order = rng.permutation(len(lengths))
-            for b in range(0, len(order), self.batch_size):
-                batch = order[b : b + self.batch_size]
-                ids, offsets = self._gather(flat, starts, lengths, batch)
-                labels = torch.from_numpy(targets[batch]).to(self.device, non_blocking=True)
-                loss = F.cross_entropy(self._forward(ids, offsets), labels)
+            for batch in torch.randperm(len(labels), generator=shuffle).to(self.device).split(self.batch_size):
+                loss = F.cross_entropy(self._forward(*self._gather(*corpus, batch)), labels[batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -284,16 +279,12 @@ class EmbeddingBagClassifier:
     def predict(self, docs: Sequence[str]) -> np.ndarray:
         import torch
 
-        flat, lengths = self.tokenizer.encode(docs)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        corpus = self._corpus(docs)
         self.net.eval()
-        out = []
         with torch.inference_mode():
-            for b in range(0, len(lengths), 4096):
-                batch = np.arange(b, min(b + 4096, len(lengths)))
-                out.append(self._forward(*self._gather(flat, starts, lengths, batch)).argmax(1))
-            pred = torch.cat(out).cpu().numpy()
-        return self.classes_[pred]
+            batches = torch.arange(len(docs), device=self.device).split(4096)
+            pred = torch.cat([self._forward(*self._gather(*corpus, batch)).argmax(1) for batch in batches])
+        return self.classes_[pred.cpu().numpy()]
 
     def _network(self, vocab_size: int, n_classes: int) -> Any:
         from torch import nn
@@ -308,18 +299,26 @@ class EmbeddingBagClassifier:
     def _forward(self, ids: Any, offsets: Any) -> Any:
         return self.net["head"](self.net["embed"](ids, offsets))
 
-    def _gather(self, flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray, batch: np.ndarray) -> tuple[Any, Any]:
-        """Token ids and bag offsets of the documents in ``batch``, on the model's device."""
+    def _corpus(self, docs: Sequence[str]) -> tuple[Any, Any, Any]:
+        """(flat token ids, each document's start, its length), on the model's device once: batches are
+        gathered there, never copied from the host."""
+        import torch
+
+        flat, lengths = self.tokenizer.encode(docs)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        return tuple(torch.from_numpy(a).to(self.device) for a in (flat, starts, lengths))
+
+    @staticmethod
+    def _gather(flat: Any, starts: Any, lengths: Any, batch: Any) -> tuple[Any, Any]:
+        """Token ids and bag offsets of the documents in ``batch`` (indices on the device)."""
         import torch
 
         lens = lengths[batch]
-        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        offsets = torch.cumsum(lens, 0) - lens
         # Position of every token of the batch in ``flat``, without a Python loop.
-        index = np.repeat(starts[batch] - offsets, lens) + np.arange(int(lens.sum()))
-        return (
-            torch.from_numpy(flat[index]).to(self.device, non_blocking=True),
-            torch.from_numpy(offsets).to(self.device, non_blocking=True),
-        )
+        index = torch.repeat_interleave(starts[batch] - offsets, lens) + torch.arange(int(lens.sum()),
+                                                                                      device=flat.device)
+        return flat[index], offsets
 
 
 def embedding_bag(ctx: ModelContext) -> EmbeddingBagClassifier:
@@ -425,7 +424,7 @@ def transformer(ctx: ModelContext) -> TransformerClassifier:
 
 
 MODELS = (
-    Model("tfidf_linear", ("sklearn",), tfidf_linear, "scikit-learn TF-IDF + multinomial logistic regression"),
+    Model("tfidf_linear", ("sklearn", "sklearn-rapids"), tfidf_linear, "scikit-learn TF-IDF + multinomial logistic regression"),
     Model("embedding_bag", ("torch", "torch-cuda"), embedding_bag, "torch EmbeddingBag (mean) + MLP head, Adam"),
     Model("transformer", ("torch", "torch-cuda"), transformer,
           "small transformer encoder (2 layers, width 256, up to 128 tokens), AdamW; bf16 autocast as a param"),

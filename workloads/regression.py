@@ -65,8 +65,8 @@ def normal_equation_ridge(ctx: ModelContext) -> NormalEquationRidge:
 
 MODELS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "XGBoost hist, all cores or the GPU"),
-    Model("hgb", ("sklearn",), hist_gradient_boosting, "scikit-learn HistGradientBoostingRegressor"),
-    Model("linear", ("sklearn",), ridge, "one-hot + scaled ridge regression"),
+    Model("hgb", ("sklearn", "sklearn-rapids"), hist_gradient_boosting, "scikit-learn HistGradientBoostingRegressor"),
+    Model("linear", ("sklearn", "sklearn-rapids"), ridge, "one-hot + scaled ridge regression"),
     Model("ridge_solve", ("numpy", "cupy"), normal_equation_ridge,
           "ridge from its normal equations on standardized features: one array code, NumPy or CuPy"),
 )
