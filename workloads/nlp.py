@@ -13,7 +13,7 @@ ambiguous, so the task is learnable but not trivially solved.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from itertools import chain, repeat
 from typing import Any
@@ -262,18 +262,11 @@ class EmbeddingBagClassifier:
         torch.manual_seed(self.seed)
         self.tokenizer = Tokenizer(docs)
         corpus = self._corpus(docs)
-        self.classes_, targets = np.unique(np.asarray(y), return_inverse=True)
-        labels = torch.from_numpy(targets.astype(np.int64)).to(self.device)
+        self.classes_, labels = _labels(y, self.device)
         self.net = self._network(len(self.tokenizer), len(self.classes_)).to(self.device)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr)
-        shuffle = torch.Generator().manual_seed(self.seed)
-        self.net.train()
-        for _ in range(self.epochs):
-            for batch in torch.randperm(len(labels), generator=shuffle).to(self.device).split(self.batch_size):
-                loss = F.cross_entropy(self._forward(*self._gather(*corpus, batch)), labels[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+        _train(self.net, optimizer, labels, self.epochs, self.batch_size, self.seed,
+               lambda batch: F.cross_entropy(self._forward(*self._gather(*corpus, batch)), labels[batch]))
         return self
 
     def predict(self, docs: Sequence[str]) -> np.ndarray:
@@ -321,6 +314,29 @@ class EmbeddingBagClassifier:
         return flat[index], offsets
 
 
+def _labels(y: Any, device: Any) -> tuple[np.ndarray, Any]:
+    """(the original labels, each document's label index as a tensor on the device)."""
+    import torch
+
+    classes, codes = np.unique(np.asarray(y), return_inverse=True)
+    return classes, torch.from_numpy(codes.astype(np.int64)).to(device)
+
+
+def _train(net: Any, optimizer: Any, labels: Any, epochs: int, batch_size: int, seed: int,
+           loss: Callable[[Any], Any]) -> None:
+    """Seeded, shuffled mini-batches of document indices on the labels' device; one step per batch."""
+    import torch
+
+    shuffle = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(epochs):
+        for batch in torch.randperm(len(labels), generator=shuffle).to(labels.device).split(batch_size):
+            value = loss(batch)
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            optimizer.step()
+
+
 def embedding_bag(ctx: ModelContext) -> EmbeddingBagClassifier:
     return EmbeddingBagClassifier(ctx)
 
@@ -352,19 +368,15 @@ class TransformerClassifier:
         torch.manual_seed(self.seed)
         self.tokenizer = Tokenizer(docs)
         ids = self._ids(docs)
-        self.classes_, targets = np.unique(np.asarray(y), return_inverse=True)
-        labels = torch.from_numpy(targets.astype(np.int64)).to(self.device)
+        self.classes_, labels = _labels(y, self.device)
         self.net = self._network(len(self.tokenizer), len(self.classes_)).to(self.device)
         optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.lr)
-        shuffle = torch.Generator().manual_seed(self.seed)
-        self.net.train()
-        for _ in range(self.epochs):
-            for batch in torch.randperm(len(labels), generator=shuffle).to(self.device).split(self.batch_size):
-                with self._autocast():
-                    loss = F.cross_entropy(self._forward(ids[batch]), labels[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+
+        def loss(batch: Any) -> Any:
+            with self._autocast():
+                return F.cross_entropy(self._forward(ids[batch]), labels[batch])
+
+        _train(self.net, optimizer, labels, self.epochs, self.batch_size, self.seed, loss)
         return self
 
     def predict(self, docs: Sequence[str]) -> np.ndarray:
