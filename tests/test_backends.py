@@ -51,6 +51,13 @@ def test_only_numeric_arrays_move_to_the_device() -> None:
     assert moved.X_train == ("moved", (2, 3)) and moved.X_test is docs  # documents stay on the host
     assert moved.y_train is split.y_train and moved.y_test is split.y_test  # labels are encoded on the host
 
+    import pandas as pd
+
+    numeric = pd.DataFrame({"a": np.ones(3, np.float32), "b": np.zeros(3, np.float32)})
+    mixed = pd.DataFrame({"a": [1.0, 2.0], "name": ["x", "y"]})
+    moved = on_device(Split(numeric, None, mixed, None), lambda a: (a.dtype, a.shape))
+    assert moved.X_train == (np.dtype(np.float32), (3, 2)) and moved.X_test is mixed
+
 
 class Recorder(io.StringIO):
     """The worker's event stream, kept as a list next to the backend calls it interleaves with."""

@@ -84,10 +84,15 @@ class Backend:
 
 
 def on_device(split: Split, move: Any) -> Split:
-    """`split` with its numeric arrays moved by `move`; anything else (documents, labels) stays on the host."""
+    """`split` with its numeric arrays moved by `move`; anything else (documents, labels) stays on the host.
+
+    A table whose columns are all numeric (forecasting's features) moves as one 2-D array.
+    """
     import numpy as np
 
     def maybe(a: Any) -> Any:
+        if hasattr(a, "dtypes") and hasattr(a, "to_numpy") and all(d.kind in "fiub" for d in a.dtypes):
+            a = a.to_numpy()
         return move(a) if isinstance(a, np.ndarray) and a.dtype.kind in "fiub" else a
 
     return Split(maybe(split.X_train), split.y_train, maybe(split.X_test), split.y_test)
