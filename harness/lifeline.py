@@ -139,11 +139,8 @@ def _reap(pids: set[int]) -> None:
 
 def _dead(pid: int) -> bool:
     """Gone, or a zombie waiting to be reaped."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True
+    st = procfs.stat(pid)
+    return st is None or st.state in ("Z", "X")
 
 
 def _name(pid: int) -> str:

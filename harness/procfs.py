@@ -21,6 +21,7 @@ class Stat:
     reaped_s: float  # user + system of reaped children, theirs included
     rss_bytes: int
     started: float  # on the time.monotonic() clock, to a tick
+    state: str  # "R", "S", ... "Z" for a zombie, "X" dead
 
 
 def stat(pid: int) -> Stat | None:
@@ -30,11 +31,11 @@ def stat(pid: int) -> Stat | None:
             fields = f.read().rsplit(b")", 1)[1].split()  # the command name before ")" may hold spaces
     except (OSError, IndexError):
         return None
-    # Fields of proc(5), counted from 1: 14-17 utime, stime, cutime, cstime; 22 starttime; 24 rss.
+    # Fields of proc(5), counted from 1: 3 state; 14-17 utime, stime, cutime, cstime; 22 starttime; 24 rss.
     utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
     boot_offset = time.clock_gettime(time.CLOCK_BOOTTIME) - time.monotonic()
     return Stat((utime + stime) * TICK_S, (cutime + cstime) * TICK_S, int(fields[21]) * PAGE_BYTES,
-                int(fields[19]) * TICK_S - boot_offset)
+                int(fields[19]) * TICK_S - boot_offset, fields[0].decode())
 
 
 def descendants(pid: int) -> list[int] | None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SizeupError
+from harness.stats import Stats, stats
 
 SCHEMA = "sizeup-result"
 SCHEMA_VERSION = 2
@@ -111,6 +112,10 @@ class CaseRecord:
     def warm_runs(self) -> list[dict[str, Any]]:
         """The repeats the statistics use (see select_warm)."""
         return select_warm(self.runs)
+
+    def quality_stats(self, metric: str) -> Stats | None:
+        """Statistics of `metric` over the warm repeats; None where no repeat has a finite value."""
+        return stats([(r["quality"] or {}).get(metric) for r in self.warm_runs()])
 
     def contention(self) -> Contention | None:
         """None when no warm repeat was disturbed."""

@@ -29,7 +29,7 @@ def quality(record: CaseRecord) -> tuple[str, bool | None]:
     runs = [r for r in record.warm_runs() if metric in (r["quality"] or {})]
     if not metric or not runs:
         return "", None
-    summary = stats([r["quality"][metric] for r in runs])
+    summary = record.quality_stats(metric)
     if summary is None:  # no finite value: say why (a one-row test split gives r2 = nan)
         why = sorted({r.get("quality_missing", {}).get(metric) or "none" for r in runs})
         return f"{metric} n/a ({', '.join(why)})", None

@@ -57,8 +57,9 @@ def summarize(series: SourceSeries, windows: Sequence[tuple[float, float]]) -> d
     for start, end in windows:
         inside |= (t >= start) & (t <= end)
     for name in series.gauges:
+        # Every reading holds every name (SourceSeries.add), so the values line up with `t`.
         values = np.asarray([v if v is not None else np.nan for v in series.values.get(name, [])], dtype=float)
-        picked = values[inside[: len(values)]] if len(values) else values
+        picked = values[inside]
         picked = picked[np.isfinite(picked)]
         if len(picked):
             out[name] = {"mean": float(picked.mean()), "p95": float(np.percentile(picked, 95)),

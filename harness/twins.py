@@ -7,7 +7,6 @@ from typing import Any
 
 from harness.backends import BACKENDS
 from harness.results import CaseRecord
-from harness.stats import stats
 
 ABSOLUTE = 0.01  # metrics where higher is better live in [0, 1] (accuracy, F1, AUC): one point
 RELATIVE = 0.02  # error metrics (RMSE, WAPE): 2% of the CPU twin's value
@@ -30,9 +29,10 @@ def quality_gap(record: CaseRecord, twin: CaseRecord) -> dict[str, Any] | None:
     """How far the case's median quality is from its twin's, against the tolerance; None if either has none."""
     info = record.workload_info
     metric = info.get("metric")
-    ours, theirs = (_median(r, metric) for r in (record, twin))
-    if metric is None or ours is None or theirs is None:
+    summaries = [r.quality_stats(metric) for r in (record, twin)] if metric else [None]
+    if any(s is None for s in summaries):
         return None
+    ours, theirs = (s.median for s in summaries)
     tolerance = ABSOLUTE if info.get("higher_is_better", True) else RELATIVE * abs(theirs)
     difference = ours - theirs
     return {"twin": twin.id, "metric": metric, "value": ours, "twin_value": theirs, "difference": difference,
@@ -42,8 +42,3 @@ def quality_gap(record: CaseRecord, twin: CaseRecord) -> dict[str, Any] | None:
 def check(record: CaseRecord, records: list[CaseRecord]) -> dict[str, Any] | None:
     twin = twin_of(record, records) if record.status == "ok" else None
     return None if twin is None else quality_gap(record, twin)
-
-
-def _median(record: CaseRecord, metric: str | None) -> float | None:
-    s = stats([(r["quality"] or {}).get(metric) for r in record.warm_runs()])
-    return None if s is None else s.median
