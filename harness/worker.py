@@ -170,19 +170,21 @@ def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: 
 
     Data is generated and hashed on the host (a CPU case and its GPU twin show one data_sha256),
     moved to the device in its own phase, and predictions come back to the host for scoring.
+    Feature engineering runs with the backend's array module, so on CuPy it reads the raw
+    columns onto the GPU itself and what `transfer` then moves is already there.
     """
     events, backend = meter.events, meter.backend
-    host: Split = meter.timed(repeat, "generate", lambda: workload.generate(size, ctx.seed, ctx.params))
+    split: Split = meter.timed(repeat, "generate", lambda: workload.generate(size, ctx.seed, ctx.params))
     if repeat.index == 0:
-        events.emit("data", sha256=data_hash(host))
+        events.emit("data", sha256=data_hash(split))
     if workload.features is not None:
-        host = meter.timed(repeat, "features", lambda: workload.features(host, ctx.params))
-    data = meter.timed(repeat, "transfer", lambda: backend.to_device(host)) if backend.moves_data else host
+        split = meter.timed(repeat, "features", lambda: workload.features(split, ctx.params, backend.array_module()))
+    data = meter.timed(repeat, "transfer", lambda: backend.to_device(split)) if backend.moves_data else split
     estimator = model.build(ctx)
     meter.timed(repeat, "fit", lambda: estimator.fit(data.X_train, data.y_train))
     predicted = meter.timed(repeat, "predict", lambda: backend.to_host(estimator.predict(data.X_test)))
-    quality = meter.timed(repeat, "score", lambda: workload.score(host.y_test, predicted))
-    work = workload.work(host, model.name, ctx.params) if workload.work else None
+    quality = meter.timed(repeat, "score", lambda: workload.score(split.y_test, predicted))
+    work = workload.work(split, model.name, ctx.params) if workload.work else None
     values = {str(k): _metric(v) for k, v in quality.items()}
     missing = {k: why for k, (_, why) in values.items() if why}
     events.emit("quality", repeat=repeat.index, quality={k: v for k, (v, _) in values.items()}, missing=missing,

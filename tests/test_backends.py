@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import types
 from typing import Any
 
 import numpy as np
@@ -119,6 +120,30 @@ def test_the_device_lifecycle_runs_on_the_cpu_and_sees_the_same_data(monkeypatch
     assert "transfer" not in {e.get("phase") for e in plain if isinstance(e, dict)}
 
 
+class StandIn(Backend):
+    """The CuPy backends' path (features built with a non-NumPy array module, a transfer), on the host."""
+
+    def array_module(self) -> Any:
+        stand_in = types.ModuleType("numpy_stand_in")
+        stand_in.__dict__.update(vars(np))
+        return stand_in
+
+    def to_device(self, split: Split) -> Split:
+        return on_device(split, np.array)
+
+
+def test_features_built_with_the_backends_array_module_feed_the_same_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    case = dict(workload="forecasting", model="xgboost", size=20, threads=1, params={"trees": 20})
+    moved = run_in_process(Case(backend="stand-in", **case),
+                           StandIn("stand-in", "cpu", ("xgboost",), "xgboost via matrices", moves_data=True),
+                           monkeypatch, [])
+    plain = run_in_process(Case(backend="xgboost", **case), BACKENDS["xgboost"], monkeypatch, [])
+    phases = [e["phase"] for e in moved if e["event"] == "phase" and e["repeat"] == 1]
+    assert phases == ["generate", "features", "transfer", "fit", "predict", "score"]
+    quality = [[e["quality"] for e in log if e["event"] == "quality"] for log in (moved, plain)]
+    assert quality[0] == quality[1]  # unnamed float32 matrices, the same trees
+
+
 def test_array_code_written_for_cupy_runs_on_numpy_and_matches_scikit_learn() -> None:
     from sklearn.linear_model import Ridge
     from sklearn.preprocessing import StandardScaler
@@ -152,11 +177,13 @@ def test_a_device_out_of_memory_error_is_an_oom_record_saying_what_was_asked_for
 @pytest.mark.gpu
 @pytest.mark.parametrize("cpu, gpu", [(Case("classification", "xgboost", "xgboost", 20000, 4),
                                        Case("classification", "xgboost", "xgboost-cuda", 20000, 4)),
+                                      (Case("forecasting", "xgboost", "xgboost", 300, 4),
+                                       Case("forecasting", "xgboost", "xgboost-cuda", 300, 4)),
                                       (Case("regression", "ridge_solve", "numpy", 20000, 4),
                                        Case("regression", "ridge_solve", "cupy", 20000, 4)),
                                       (Case("digits", "cnn", "torch", 1797, 4, {"epochs": 2}),
                                        Case("digits", "cnn", "torch-cuda", 1797, 4, {"epochs": 2}))],
-                         ids=lambda c: c.backend)
+                         ids=lambda c: f"{c.workload}-{c.backend}")
 def test_a_gpu_case_and_its_cpu_twin_see_the_same_data_and_reach_the_same_quality(cpu: Case, gpu: Case) -> None:
     limits = Limits(2, 300, 16 * 2**30, 10)
     host, device = run_case(cpu.to_dict(), limits), run_case(gpu.to_dict(), limits)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,6 +91,26 @@ def test_features_are_deterministic_and_complete(raw: Split, featured: Split) ->
     assert not featured.X_test.isna().any().any()
     lags = [int(c.split("_")[-1]) for c in featured.X_train.columns if c.startswith("lag_")]
     assert {28, 35, 364} <= set(lags) and min(lags) >= HORIZON
+
+
+def test_features_are_written_once_for_any_array_module(raw: Split, featured: Split) -> None:
+    """The path CuPy takes (matrices, no names), run here on a stand-in module that is not numpy itself."""
+    stand_in = types.ModuleType("numpy_stand_in")
+    stand_in.__dict__.update(vars(np))
+    matrices = fc.features(raw, PARAMS, stand_in)
+    assert isinstance(matrices.X_train, np.ndarray) and matrices.X_train.dtype == np.float32
+    np.testing.assert_array_equal(matrices.X_train, featured.X_train.to_numpy())
+    np.testing.assert_array_equal(matrices.X_test, featured.X_test.to_numpy())
+    np.testing.assert_array_equal(matrices.y_train, featured.y_train)
+
+
+@pytest.mark.gpu
+def test_features_on_cupy_match_numpy(raw: Split, featured: Split) -> None:
+    cupy = pytest.importorskip("cupy")
+    on_gpu = fc.features(raw, PARAMS, cupy)
+    assert isinstance(on_gpu.X_train, cupy.ndarray)
+    np.testing.assert_allclose(cupy.asnumpy(on_gpu.X_train), featured.X_train.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(cupy.asnumpy(on_gpu.X_test), featured.X_test.to_numpy(), rtol=1e-6)
 
 
 def test_test_features_match_history(raw: Split, featured: Split) -> None:

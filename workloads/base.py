@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any, Protocol
 
 FAMILIES = ("classification", "regression", "forecasting", "vision", "nlp")
@@ -85,8 +85,9 @@ class Workload:
     size_unit: str = "rows"
     sizes: tuple[int, ...] = ()  # typical sizes, smallest first (shown by `sizeup list`)
     max_size: int | None = None  # real datasets have a fixed number of rows
-    # Optional feature engineering, timed as its own phase: (raw split, params) -> split.
-    features: Callable[[Split, Mapping[str, Any]], Split] | None = None
+    # Optional feature engineering, timed as its own phase: (raw split, params, array module) -> split.
+    # The array module is NumPy, or CuPy on a GPU backend (see workloads.arrays).
+    features: Callable[[Split, Mapping[str, Any], ModuleType], Split] | None = None
     target: Target | None = None
     # Optional throughput: (split, model name, params) -> (unit, items processed by one fit).
     work: Callable[[Split, str, Mapping[str, Any]], tuple[str, float]] | None = None

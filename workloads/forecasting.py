@@ -19,6 +19,7 @@ features, and the seasonal-naive baseline (repeat the last observed week).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -220,7 +221,7 @@ def _lookback(horizon: int) -> int:
     return max(YEAR + 3, _first_lag(horizon) + 90)
 
 
-def features(split: Split, params: Mapping[str, Any]) -> Split:
+def features(split: Split, params: Mapping[str, Any], xp: ModuleType = np) -> Split:
     """Lag, rolling-mean, calendar and promotion features for history and horizon rows.
 
     Everything is read from a (series, day) grid of the history's sales, so no
@@ -235,6 +236,11 @@ def features(split: Split, params: Mapping[str, Any]) -> Split:
       forecast is the ``last_week`` column.
 
     Training rows whose look-backs reach before the first day are dropped.
+
+    The grid and every per-row feature are built with the array module ``xp``: NumPy gives
+    named float32 frames; CuPy builds them on the GPU (after copying the raw integer
+    columns it reads) and gives float32 matrices in the same column order. Only the
+    per-day calendar (one entry per distinct date) is computed on the host.
     """
     horizon = int(params["horizon"])
     history, future = split.X_train, split.X_test
@@ -244,17 +250,19 @@ def features(split: Split, params: Mapping[str, Any]) -> Split:
     n_series = int(max(history["series"].max(), future["series"].max())) + 1
 
     # The sales grid (NaN where a day is missing) and its running sum, for O(1) window means.
-    grid = np.full((n_series, n_days), np.nan)
-    grid[history["series"].to_numpy(), _day_index(history, start)] = history["sales"].to_numpy()
-    cumulative = np.zeros((n_series, n_days + 1))
-    np.cumsum(grid, axis=1, out=cumulative[:, 1:])
-    lookback = _lookback(horizon)
+    day = xp.asarray(_day_index(history, start))
+    sales = xp.asarray(history["sales"].to_numpy())
+    grid = xp.full((n_series, n_days), xp.nan)
+    grid[xp.asarray(history["series"].to_numpy()), day] = sales
+    cumulative = xp.zeros((n_series, n_days + 1))
+    cumulative[:, 1:] = xp.cumsum(grid, axis=1)
 
-    train = _feature_frame(history, grid, cumulative, start, n_days, horizon)
-    keep = (_day_index(history, start) >= lookback) & ~train.isna().any(axis=1).to_numpy()
-    X_train = train[keep].reset_index(drop=True)
-    y_train = history["sales"].to_numpy(dtype=np.float32)[keep]
-    X_test = _feature_frame(future, grid, cumulative, start, n_days, horizon)
+    names, train = _feature_matrix(history, grid, cumulative, start, n_days, horizon, xp)
+    keep = (day >= _lookback(horizon)) & ~xp.isnan(train).any(axis=1)
+    X_train, y_train = train[keep], sales[keep].astype(xp.float32)
+    _, X_test = _feature_matrix(future, grid, cumulative, start, n_days, horizon, xp)
+    if xp is np:
+        X_train, X_test = pd.DataFrame(X_train, columns=names), pd.DataFrame(X_test, columns=names)
     return Split(X_train, y_train, X_test, split.y_test)
 
 
@@ -262,35 +270,38 @@ def _day_index(frame: pd.DataFrame, start: np.datetime64) -> np.ndarray:
     return (frame["date"].to_numpy().astype("datetime64[D]") - start).astype(np.int64)
 
 
-def _feature_frame(
-    rows: pd.DataFrame, grid: np.ndarray, cumulative: np.ndarray, start: np.datetime64, n_days: int, horizon: int
-) -> pd.DataFrame:
-    s = rows["series"].to_numpy()
-    t = _day_index(rows, start)
+def _feature_matrix(
+    rows: pd.DataFrame, grid: Any, cumulative: Any, start: np.datetime64, n_days: int, horizon: int, xp: ModuleType
+) -> tuple[list[str], Any]:
+    """Feature names and a (rows, features) float32 matrix of module ``xp``."""
+    s = xp.asarray(rows["series"].to_numpy())
+    t = xp.asarray(_day_index(rows, start))
 
-    def value(day: np.ndarray) -> np.ndarray:
+    def value(day: Any) -> Any:
         ok = (day >= 0) & (day < n_days)
-        return np.where(ok, grid[s, np.clip(day, 0, n_days - 1)], np.nan)
+        return xp.where(ok, grid[s, xp.clip(day, 0, n_days - 1)], xp.nan)
 
-    def mean(end: np.ndarray, width: int) -> np.ndarray:  # mean of days (end - width, end]
+    def mean(end: Any, width: int) -> Any:  # mean of days (end - width, end]
         lo, hi = end - width + 1, end + 1
         ok = (lo >= 0) & (hi <= n_days)
-        total = cumulative[s, np.clip(hi, 0, n_days)] - cumulative[s, np.clip(lo, 0, n_days)]
-        return np.where(ok, total / width, np.nan)
+        total = cumulative[s, xp.clip(hi, 0, n_days)] - cumulative[s, xp.clip(lo, 0, n_days)]
+        return xp.where(ok, total / width, xp.nan)
 
     # Calendar columns come from a per-day table (one entry per distinct day, not per row).
     first, last = int(t.min()), int(t.max())
-    cal = _calendar(start + np.arange(first, last + 1))
-    columns: dict[str, np.ndarray] = {
+    days = start + np.arange(first, last + 1)
+    cal = _calendar(days)
+    since = t - first
+    columns: dict[str, Any] = {
         "series": s,
-        "store": rows["store"].to_numpy(),
-        "item": rows["item"].to_numpy(),
-        "promo": rows["promo"].to_numpy(),
+        "store": xp.asarray(rows["store"].to_numpy()),
+        "item": xp.asarray(rows["item"].to_numpy()),
+        "promo": xp.asarray(rows["promo"].to_numpy()),
     }
-    columns.update({name: col[t - first] for name, col in cal.items()})
+    columns.update({name: xp.asarray(col)[since] for name, col in cal.items()})
 
     # As of the origin of the day's horizon-long block (the real origin for horizon days).
-    origin = n_days + horizon * np.floor_divide(t - n_days, horizon)
+    origin = n_days + horizon * xp.floor_divide(t - n_days, horizon)
     step = t - origin
     columns["step"] = step
     columns["last_week"] = value(origin - 7 + step % 7)
@@ -307,10 +318,13 @@ def _feature_frame(
     columns[f"mean_7_around_lag_{YEAR}"] = mean(t - YEAR + 3, 7)
     # The same calendar date a year ago (365 or 366 days back): fixed-date holidays
     # fall on another weekday every year, so the weekday-aligned yearly lag misses them.
-    days = pd.DatetimeIndex(start + np.arange(first, last + 1))
-    back = (days - (days - pd.DateOffset(years=1))).days.to_numpy()
-    columns["same_date_last_year"] = value(t - back[t - first])
-    return pd.DataFrame({name: np.asarray(col, dtype=np.float32) for name, col in columns.items()})
+    index = pd.DatetimeIndex(days)
+    back = (index - (index - pd.DateOffset(years=1))).days.to_numpy()
+    columns["same_date_last_year"] = value(t - xp.asarray(back)[since])
+    matrix = xp.empty((len(t), len(columns)), dtype=xp.float32)
+    for j, col in enumerate(columns.values()):
+        matrix[:, j] = col
+    return list(columns), matrix
 
 
 # --- quality --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ A backend owns its lifecycle, which the worker drives:
 
 - ``start_up(threads)``: import its libraries, set threads, create the device context;
   timed as the cold run's ``startup`` phase;
+- ``array_module()``: NumPy, or CuPy where feature engineering runs on the GPU;
 - ``to_device(split)``: move a split's arrays onto the device, timed as ``transfer``
   (backends with ``moves_data`` only), so a fit is not charged with the copies;
 - ``synchronize()``: called before every phase's clock is read, so no phase ends while
@@ -24,6 +25,7 @@ import importlib
 import os
 import pkgutil
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from workloads.base import Split
@@ -72,6 +74,12 @@ class Backend:
 
     def prepare(self, threads: int) -> None:
         """Thread settings and device context, once per process."""
+
+    def array_module(self) -> ModuleType:
+        """The array module a workload's feature engineering builds with on this backend."""
+        import numpy
+
+        return numpy
 
     def to_device(self, split: Split) -> Split:
         return split

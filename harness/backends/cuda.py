@@ -7,6 +7,7 @@ on a GPU machine yet; on a machine without one, the probes say why and the cases
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from harness.backends import Backend, on_device
@@ -22,6 +23,11 @@ class CuPyDevice(Backend):
         cupy.cuda.Device(0).use()
         cupy.zeros(1).sum()  # creates the context and the memory pool now, not in the first fit
         self.synchronize()
+
+    def array_module(self) -> ModuleType:
+        import cupy
+
+        return cupy
 
     def to_device(self, split: Split) -> Split:
         import cupy
