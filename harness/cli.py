@@ -1,10 +1,11 @@
-"""The `sizeup` command: list, run, show, export.
+"""The `sizeup` command: list, run, show, compare, fit, export.
 
 User mistakes raise SizeupError anywhere below; here they become one line on
 stderr and exit code 2. Anything else is a bug and keeps its traceback.
 
 Exit codes: 0 done; 2 bad input or an I/O error (nothing half-written); 3 `run`
-finished but some cases failed (error, timeout, oom, crashed); 128 + N the run
+finished but some cases failed (error, timeout, oom, crashed); 4 `compare --fail`
+found a real slowdown past its threshold; 128 + N the run
 was stopped by signal N (130 for Ctrl-C), its finished cases kept in the journal.
 """
 
@@ -26,12 +27,15 @@ from rich.text import Text
 from harness import __version__, contention, machine, plan, procfs, results, runner
 from harness.backends import BACKENDS
 from harness.errors import SizeupError
+from harness.significance import ALPHA, parse_fail
+from harness.table import PHASES
 
 EXIT_USAGE = 2
 EXIT_CASES_FAILED = 3
+EXIT_SLOWER = 4
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # end a run like Ctrl-C does: clean up, keep the journal
 PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", "timeout_s", "memory_cap", "sample_hz",
-              "rerun_disturbed")
+              "rerun_disturbed", "processes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-hz", type=finite, help="telemetry samples per second (0.1 to 100), 0 to turn off [10]")
     p.add_argument("--rerun-disturbed", type=whole_number, metavar="N",
                    help="per case, up to N extra warm repeats to replace repeats disturbed by other processes [0]")
+    p.add_argument("--processes", type=positive_int("processes"), metavar="P",
+                   help="run each case in P fresh worker processes; intervals then come from per-process medians [1]")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where results go [results]")
     p.add_argument("--resume", nargs="?", const="latest", type=nonempty, metavar="JOURNAL",
                    help="continue an interrupted run (its journal; default the newest of this machine)")
@@ -109,6 +115,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="a table of a result file")
     p.add_argument("result", type=Path)
     p.set_defaults(command=cmd_show)
+
+    p = sub.add_parser("compare", help="runs against a baseline (B/A per case), or one run's GPU cases against "
+                                       "their CPU twins")
+    p.add_argument("results", nargs="+", metavar="RESULTS",
+                   help="result files, globs or folders; the first is the baseline A, each further one is compared "
+                        "with it (put a glob in quotes to pool its files as one side)")
+    p.add_argument("--phase", default="fit", choices=PHASES, help="which phase's time to compare [fit]")
+    p.add_argument("--fail", type=fail_threshold, metavar="median:PCT",
+                   help="exit 4 when a case is really slower than the baseline by more than PCT, e.g. median:10%%")
+    p.add_argument("--alpha", type=finite, default=ALPHA,
+                   help=f"the rank test's p-value a verdict needs [{ALPHA:g}, as asv]")
+    p.set_defaults(command=cmd_compare)
+
+    p = sub.add_parser("fit", help="fit time and memory against size and threads; predict, and check predictions")
+    p.add_argument("results", nargs="+", metavar="RESULTS", help="result files, globs or folders to fit")
+    p.add_argument("--target", type=finite, help="predict time and memory at this size")
+    p.add_argument("--cores", type=positive_int("cores"), help="predict thread-fitted time at this many cores")
+    p.add_argument("--check", nargs="+", metavar="RESULTS",
+                   help="results at other (larger) sizes: compare each prediction with the measurement")
+    p.set_defaults(command=cmd_fit)
 
     p = sub.add_parser("export", help="write a result in another tool's format")
     p.add_argument("--format", required=True, choices=["pytest-benchmark"])
@@ -143,6 +169,16 @@ def positive_ints(what: str) -> Any:
                 raise argparse.ArgumentTypeError(f"{what} must be a positive integer, got {item.strip()!r}")
             values.append(value)
         return values
+
+    return parse
+
+
+def positive_int(what: str) -> Any:
+    def parse(text: str) -> int:
+        (value,) = positive_ints(what)(text) if "," not in text else (0,)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{what} must be one positive integer, got {text!r}")
+        return value
 
     return parse
 
@@ -242,7 +278,9 @@ def execute(run: results.RunResult, journal: results.Journal, limits: runner.Lim
                                     f"sizeup run --resume {journal.path}"))
         return 128 + signum
     console.print(f"Results written to {path}\nShow them with: sizeup show {path}")
-    failed = [c for c in run.cases if c.status not in ("ok", "skipped")]
+    # A case with its own memory cap probes for the size that fails: its out-of-memory is the finding.
+    failed = [c for c in run.cases if c.status not in ("ok", "skipped")
+              and not (c.status == "oom" and c.case.get("memory_cap"))]
     if failed:
         console.print(Text(f"{len(failed)} of {len(run.cases)} cases failed (see the reasons above).", style="red"))
         return EXIT_CASES_FAILED
@@ -283,6 +321,61 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
 
     console.print(render(results.load(args.result)))
     return 0
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    from harness import comparison, frame
+
+    sides = [frame.load([pattern]) for pattern in args.results]
+    tables = [frame.rows(side) for side in sides]
+    if len(sides) == 1:
+        pairs = comparison.device_pairs(tables[0]) if not tables[0].empty else []
+        console.print(comparison.render_devices(pairs))
+        return 0
+    base = tables[0]
+    failed = []
+    for pattern, side, rows in zip(args.results[1:], sides[1:], tables[1:]):
+        if base.empty or rows.empty:
+            raise SizeupError(f"no finished case to compare in {args.results[0] if base.empty else pattern}")
+        found = comparison.compare_sets(base, rows, args.phase, args.alpha)
+        only = (len(set(base["case_id"]) - set(rows["case_id"])), len(set(rows["case_id"]) - set(base["case_id"])))
+        if not found:
+            raise SizeupError(f"{args.results[0]} and {pattern} have no case in common")
+        console.print(comparison.render_comparison(args.results[0], pattern, found, args.phase,
+                                                   comparison.machine_notes(sides[0], side), only))
+        if args.fail:
+            failed += comparison.failures(found, args.fail[1])
+    if failed:
+        console.print(Text(f"{len(failed)} case(s) slower than the baseline by more than {args.fail[1]:.0%}: "
+                           + ", ".join(c.case_id for c in failed), style="red"))
+        return EXIT_SLOWER
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace, console: Console) -> int:
+    from harness import frame, predictions
+
+    rows = frame.rows(frame.load(args.results))
+    if rows.empty:
+        raise SizeupError("no finished case in " + ", ".join(args.results))
+    models = predictions.size_models(rows)
+    found = []
+    if args.check:
+        later = frame.rows(frame.load(args.check))
+        found = predictions.checks(models, later) if not later.empty else []
+        if not found:
+            console.print(Text("--check: no configuration of the fits was measured at another size there",
+                               style="yellow"))
+    console.print(predictions.render(models, args.target, found, predictions.thread_models(rows), args.cores,
+                                     predictions.crossovers(models), predictions.out_of_core(rows)))
+    return 0
+
+
+def fail_threshold(text: str) -> tuple[str, float]:
+    try:
+        return parse_fail(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:

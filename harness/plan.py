@@ -8,6 +8,7 @@ A suite is a TOML file (see ``harness/suites/quick.toml``)::
     memory_cap = "80%"     # per case: bytes, "8GiB", or a share of this machine's memory (at least 128 MiB)
     sample_hz = 10         # telemetry samples per second, 0.1 to 100; 0 turns sampling off
     rerun_disturbed = 0    # extra warm repeats per case to replace ones other processes disturbed
+    processes = 1          # fresh worker processes per case (each with its cold run and repeats)
 
     [[benchmark]]
     workload = "classification"
@@ -16,6 +17,11 @@ A suite is a TOML file (see ``harness/suites/quick.toml``)::
     backends = ["xgboost"] # optional: default every backend of each model
     threads = [2]          # optional: default all physical cores
     params = { trees = 200 }  # optional: overrides of the workload's defaults, of the same types
+    memory_cap = "2GiB"    # optional: this benchmark's own cap (only ever below the run's)
+
+    [[benchmark]]          # a sizing sweep instead of sizes (harness/sweep.py)
+    workload = "regression"
+    sweep = { start = 5000, factor = 2, budget_s = 60, memory = 0.6, settle = 0.1, max_steps = 12 }
 
 Validation happens here, at the boundary: every problem is a SizeupError
 whose message names the field and the allowed values.
@@ -34,6 +40,8 @@ from typing import Any
 from harness.backends import BACKENDS
 from harness.errors import SizeupError
 from harness.results import check_name
+from harness.sweep import KEYS as SWEEP_KEYS
+from harness.sweep import Sweep
 from workloads import catalogue
 
 SUITES_DIR = Path(__file__).parent / "suites"
@@ -50,14 +58,17 @@ class Case:
     threads: int
     params: Mapping[str, Any] = field(default_factory=dict)  # overrides only
     seed: int = 0
+    memory_cap: str | None = None  # this case's own cap, below the run's (a memory suite's out-of-memory probe)
+    sweep: Mapping[str, Any] | None = None  # harness.sweep.Sweep as a dict: this size is one step of a sweep
 
     @property
     def id(self) -> str:
         tail = "".join(f",{k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.workload}/{self.model}@{self.backend}/n={self.size}/t={self.threads}{tail}"
+        cap = f",cap={self.memory_cap}" if self.memory_cap else ""
+        return f"{self.workload}/{self.model}@{self.backend}/n={self.size}/t={self.threads}{tail}{cap}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "id": self.id,
             "workload": self.workload,
             "model": self.model,
@@ -67,11 +78,16 @@ class Case:
             "params": dict(self.params),
             "seed": self.seed,
         }
+        if self.memory_cap:
+            d["memory_cap"] = self.memory_cap
+        if self.sweep:
+            d["sweep"] = dict(self.sweep)
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Case:
         return cls(d["workload"], d["model"], d["backend"], int(d["size"]), int(d["threads"]),
-                   dict(d.get("params", {})), int(d.get("seed", 0)))
+                   dict(d.get("params", {})), int(d.get("seed", 0)), d.get("memory_cap"), d.get("sweep"))
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,7 @@ class Settings:
     memory_cap: str = "80%"
     sample_hz: float = 10.0
     rerun_disturbed: int = 0
+    processes: int = 1  # worker processes per case: repeats in one process share its caches and allocator
 
 
 @dataclass(frozen=True)
@@ -105,6 +122,7 @@ class Choices:
     memory_cap: str | None = None
     sample_hz: float | None = None
     rerun_disturbed: int | None = None
+    processes: int | None = None
 
 
 def load_suite(name_or_path: str) -> tuple[str, dict[str, Any]]:
@@ -135,7 +153,7 @@ def build(choices: Choices, default_threads: int) -> Plan:
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise SizeupError(f"{where}: 'benchmark' must be an array of tables ([[benchmark]])")
     unknown_keys = set(suite) - {"name", "description", "repeats", "timeout_s", "memory_cap", "sample_hz",
-                                 "rerun_disturbed", "benchmark"}
+                                 "rerun_disturbed", "processes", "benchmark"}
     if unknown_keys:
         raise SizeupError(f"{where}: unknown key(s) {sorted(unknown_keys)}")
 
@@ -160,7 +178,7 @@ def build(choices: Choices, default_threads: int) -> Plan:
         named = set(choices.workloads or ())
         # Fixed-size real datasets keep their size unless named: `--sizes` scales the synthetic ones.
         keep = [c for c in cases if catalogue()[c.workload].max_size and c.workload not in named]
-        scaled = [replace(c, size=s) for c in unique_by_id(cases, ignore_size=True) if c not in keep
+        scaled = [replace(c, size=s, sweep=None) for c in unique_by_id(cases, ignore_size=True) if c not in keep
                   for s in choices.sizes]
         for case in scaled:
             check_size(case.workload, case.size, "--sizes")
@@ -182,6 +200,7 @@ def build(choices: Choices, default_threads: int) -> Plan:
         memory_cap=pick("memory_cap"),
         sample_hz=_number("sample_hz", pick("sample_hz")),
         rerun_disturbed=_number("rerun_disturbed", pick("rerun_disturbed"), whole=True),
+        processes=_number("processes", pick("processes"), whole=True, above=0),
     )
     if settings.sample_hz and not SAMPLE_HZ[0] <= settings.sample_hz <= SAMPLE_HZ[1]:
         raise SizeupError(f"sample_hz must be 0 (off) or from {SAMPLE_HZ[0]:g} to {SAMPLE_HZ[1]:g}, "
@@ -194,7 +213,7 @@ def build(choices: Choices, default_threads: int) -> Plan:
 
 
 def expand(entry: Mapping[str, Any], where: str, default_threads: int) -> list[Case]:
-    unknown = set(entry) - {"workload", "sizes", "models", "backends", "threads", "params"}
+    unknown = set(entry) - {"workload", "sizes", "sweep", "models", "backends", "threads", "params", "memory_cap"}
     if unknown:
         raise SizeupError(f"{where}: unknown key(s) {sorted(unknown)}")
     name = entry.get("workload")
@@ -204,7 +223,15 @@ def expand(entry: Mapping[str, Any], where: str, default_threads: int) -> list[C
     workload = catalogue()[name]
     models = _list(entry, "models", [m.name for m in workload.models], where)
     check_names(f"model of {name}", models, [m.name for m in workload.models])
-    sizes = _list(entry, "sizes", list(workload.sizes[:1]), where)
+    rule = _sweep(entry, where)
+    if rule is not None and "sizes" in entry:
+        raise SizeupError(f"{where}: give 'sizes' or 'sweep', not both")
+    sizes = [rule.start] if rule else _list(entry, "sizes", list(workload.sizes[:1]), where)
+    cap = entry.get("memory_cap")
+    if cap is not None:
+        if not isinstance(cap, str):
+            raise SizeupError(f"{where}: memory_cap must be a size like '2GiB', got {cap!r}")
+        parse_memory(cap, total=1)
     for size in sizes:
         positive_int(f"{where}: size", size)
         check_size(name, size, where)
@@ -224,8 +251,28 @@ def expand(entry: Mapping[str, Any], where: str, default_threads: int) -> list[C
     for model in (workload.model(m) for m in models):
         for backend in model.backends:
             if wanted_backends is None or backend in wanted_backends:
-                cases += [Case(name, model.name, backend, s, t, dict(params)) for s in sizes for t in threads]
+                cases += [Case(name, model.name, backend, s, t, dict(params), memory_cap=cap,
+                               sweep=rule.to_dict() if rule else None) for s in sizes for t in threads]
     return cases
+
+
+def _sweep(entry: Mapping[str, Any], where: str) -> Sweep | None:
+    table = entry.get("sweep")
+    if table is None:
+        return None
+    if not isinstance(table, dict) or "start" not in table:
+        raise SizeupError(f"{where}: 'sweep' must be a table with a 'start' size, like {{ start = 1000 }}")
+    if unknown := set(table) - SWEEP_KEYS:
+        raise SizeupError(f"{where}: unknown sweep key(s) {sorted(unknown)}; known: {', '.join(sorted(SWEEP_KEYS))}")
+    rule = Sweep(start=positive_int(f"{where}: sweep start", table["start"]),
+                 factor=_number("sweep factor", table.get("factor", 2.0), above=1),
+                 budget_s=_number("sweep budget_s", table.get("budget_s", 60.0), above=0),
+                 memory=_number("sweep memory", table.get("memory", 0.6), above=0),
+                 settle=_number("sweep settle", table.get("settle", 0.1)),
+                 max_steps=_number("sweep max_steps", table.get("max_steps", 12), whole=True, above=1))
+    if rule.memory > 1:
+        raise SizeupError(f"{where}: sweep memory is a share of this machine's memory, at most 1, got {rule.memory!r}")
+    return rule
 
 
 def check_names(kind: str, names: Sequence[str], known: Mapping[str, Any] | Sequence[str]) -> None:

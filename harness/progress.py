@@ -33,6 +33,11 @@ class RichProgress(runner.Progress):
     def case_started(self, case: dict[str, Any], index: int, total: int) -> None:
         self.bar.update(self.task, description=case["id"])
 
+    def planned(self, added: int) -> None:
+        if added:
+            self.total += added
+            self.bar.update(self.task, total=self.total, left=self.total - int(self.bar.tasks[0].completed))
+
     def case_finished(self, record: CaseRecord) -> None:
         self.bar.advance(self.task)
         left = self.total - int(self.bar.tasks[0].completed)

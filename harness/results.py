@@ -25,6 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness.errors import SizeupError
 from harness.stats import Stats, stats
 
@@ -113,6 +115,17 @@ class CaseRecord:
         """The repeats the statistics use (see select_warm)."""
         return select_warm(self.runs)
 
+    def phase_samples(self, phase: str) -> list[float]:
+        """A phase's times over the warm repeats; where the case ran in several worker processes, each
+        process's median instead (repeats inside one process understate run-to-run noise)."""
+        by_process: dict[int, list[float]] = {}
+        for r in self.warm_runs():
+            if phase in r["phases"]:
+                by_process.setdefault(r.get("process", 0), []).append(r["phases"][phase])
+        if len(by_process) > 1:
+            return [float(np.median(times)) for times in by_process.values()]
+        return next(iter(by_process.values()), [])
+
     def quality_stats(self, metric: str) -> Stats | None:
         """Statistics of `metric` over the warm repeats; None where no repeat has a finite value."""
         return stats([(r["quality"] or {}).get(metric) for r in self.warm_runs()])
@@ -141,6 +154,7 @@ class RunResult:
     sizeup_version: str
     finished: str | None = None
     complete: bool = False
+    sweeps: dict[str, str] = field(default_factory=dict)  # sweep (harness.sweep.family) -> why it ended
     cases: list[CaseRecord] = field(default_factory=list)
 
     def header(self) -> dict[str, Any]:

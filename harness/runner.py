@@ -26,13 +26,14 @@ from typing import Any
 
 import psutil
 
-from harness import __version__, lifeline, monitor, procfs, twins
+from harness import __version__, lifeline, monitor, procfs, sweep, twins
 from harness.errors import SizeupError
-from harness.machine import THREAD_VARIABLES
+from harness.machine import THREAD_VARIABLES, memory_limit
 from harness.nvml import NvmlSource
 from harness.outputtail import OutputTail
-from harness.plan import MIN_MEMORY_CAP, Plan, parse_memory
+from harness.plan import MIN_MEMORY_CAP, Case, Plan, parse_memory
 from harness.results import CaseRecord, Journal, RunResult, finish, select_warm
+from workloads import catalogue
 
 POLL_S = 0.1  # how often limits are checked, whatever the sampling rate
 # -P: never import from the directory sizeup was started in (a stray xgboost.py there would shadow the library).
@@ -46,6 +47,7 @@ class Limits:
     memory_cap_bytes: int
     sample_hz: float
     rerun_disturbed: int = 0  # extra warm repeats allowed, to replace disturbed ones
+    processes: int = 1  # worker processes per case
 
 
 def now_iso() -> str:
@@ -79,7 +81,7 @@ def limits_for(run: RunResult, memory_total: int) -> Limits:
         raise SizeupError(f"memory cap {s['memory_cap']} ({memory_cap / 2**20:.0f} MiB) is too small to start a "
                           f"worker: give at least {MIN_MEMORY_CAP // 2**20} MiB")
     return Limits(int(s["repeats"]), float(s["timeout_s"]), memory_cap, float(s["sample_hz"]),
-                  int(s.get("rerun_disturbed", 0)))
+                  int(s.get("rerun_disturbed", 0)), int(s.get("processes", 1)))
 
 
 class Progress:
@@ -89,6 +91,9 @@ class Progress:
 
     def case_finished(self, record: CaseRecord) -> None: ...
 
+    def planned(self, added: int) -> None:
+        """A sweep added `added` cases to the plan."""
+
 
 def execute(run: RunResult, journal: Journal, limits: Limits, progress: Progress) -> Path:
     """Run every pending case of `run`, journaling each; returns the final result file's path.
@@ -97,7 +102,9 @@ def execute(run: RunResult, journal: Journal, limits: Limits, progress: Progress
     before it, and the exception propagates. The journal is closed on return.
     """
     try:
-        for case in run.pending():
+        grow_sweeps(run)
+        while pending := run.pending():
+            case = pending[0]
             progress.case_started(case, len(run.cases) + 1, len(run.plan))
             try:
                 record = run_case(case, limits)
@@ -109,9 +116,40 @@ def execute(run: RunResult, journal: Journal, limits: Limits, progress: Progress
             journal.append(record)
             run.cases.append(record)
             progress.case_finished(record)
+            progress.planned(len(grow_sweeps(run)))
         return finish(journal, run, now_iso())
     finally:
         journal.close()
+
+
+def grow_sweeps(run: RunResult) -> list[dict[str, Any]]:
+    """Plan the next step of every sweep whose last step is done; note why finished sweeps ended.
+
+    Decided from the records alone, so a resumed run plans what the interrupted one would have.
+    Returns the cases added.
+    """
+    done = {c.id: c for c in run.cases}
+    last: dict[str, dict[str, Any]] = {}
+    for case in run.plan:
+        if case.get("sweep"):
+            last[sweep.family(case)] = case  # the plan holds a sweep's steps in order
+    added = []
+    for name, case in last.items():
+        if case["id"] not in done or name in run.sweeps:
+            continue
+        steps = [r for r in run.cases if r.case.get("sweep") and sweep.family(r.case) == name]
+        rule = sweep.Sweep(**case["sweep"])
+        size, why = sweep.next_size(rule, steps, run.machine.get("identity", {}).get("memory_bytes") or 0,
+                                    catalogue()[case["workload"]].max_size)
+        if size is None:
+            run.sweeps[name] = why
+            continue
+        following = Case.from_dict(case)
+        following = replace(following, size=size).to_dict()
+        if following["id"] not in done:
+            run.plan.append(following)
+            added.append(following)
+    return added
 
 
 def worker_env(threads: int, token: str, lifeline_fd: int) -> dict[str, str]:
@@ -124,11 +162,36 @@ def worker_env(threads: int, token: str, lifeline_fd: int) -> dict[str, str]:
 
 
 def run_case(case: dict[str, Any], limits: Limits) -> CaseRecord:
+    if case.get("memory_cap"):  # a case's own cap only ever tightens the run's
+        own = parse_memory(case["memory_cap"], memory_limit())
+        limits = replace(limits, memory_cap_bytes=max(MIN_MEMORY_CAP, min(limits.memory_cap_bytes, own)))
     lifeline.become_subreaper()  # orphans of the case come to us, not to init
     try:
-        return _run_case(case, limits)
+        records = []
+        for _ in range(limits.processes):  # each process is timed and capped on its own
+            records.append(_run_case(case, limits))
+            if records[-1].status != "ok":
+                break
+        return records[0] if len(records) == 1 else merge_processes(records)
     finally:
         lifeline.become_subreaper(False)
+
+
+def merge_processes(records: list[CaseRecord]) -> CaseRecord:
+    """One record for a case run in several worker processes: every process's runs, tagged with
+    `process`; the first failure's status and reason; the first process's sampled telemetry."""
+    failed = next((r for r in records if r.status != "ok"), records[0])
+    runs = [{**run, "process": i} for i, r in enumerate(records) for run in r.runs]
+    telemetry = {**records[0].telemetry,
+                 "peak_memory_bytes": max(r.telemetry.get("peak_memory_bytes") or 0 for r in records),
+                 "processes": [{"wall_s": r.wall_s, "status": r.status, "data_sha256": r.data_sha256,
+                                "peak_memory_bytes": r.telemetry.get("peak_memory_bytes"),
+                                "spawn_s": r.telemetry.get("spawn_s")} for r in records]}
+    record = replace(failed, runs=runs, wall_s=sum(r.wall_s for r in records), telemetry=telemetry,
+                     data_sha256=records[0].data_sha256)
+    if len({r.data_sha256 for r in records if r.data_sha256}) > 1:  # a seeded generator must not drift
+        record = replace(record, status="error", reason="the worker processes saw different data (data_sha256)")
+    return record
 
 
 def _run_case(case: dict[str, Any], limits: Limits) -> CaseRecord:

@@ -19,7 +19,7 @@ NO_WRAP = ("case", "fit interval", "quality", "throughput")  # short cells that 
 
 
 def phase_stats(record: CaseRecord, phase: str) -> Stats | None:
-    return stats([r["phases"][phase] for r in record.warm_runs() if phase in r["phases"]])
+    return stats(record.phase_samples(phase))
 
 
 def quality(record: CaseRecord) -> tuple[str, bool | None]:

@@ -79,3 +79,17 @@ def test_data_hash_reads_values_not_pointers() -> None:
         return Split(np.array(docs, dtype=object), np.arange(2), [d.upper() for d in docs], None)
 
     assert data_hash(split_of(["a b", "c"])) == data_hash(split_of(["a b", "c"])) != data_hash(split_of(["a b", "d"]))
+
+
+@pytest.mark.parametrize("name", ["classification", "regression"])
+def test_out_of_core_xgboost_streams_batches_and_matches_the_in_memory_trees(name: str, monkeypatch, tmp_path) -> None:
+    from workloads import tabular
+
+    monkeypatch.setattr(tabular, "EXTERNAL_BATCH_ROWS", 1000)  # three batches of the 2,400 training rows
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    external = fit_score(name, "xgboost_external", SIZE, {"trees": 30})
+    assert external == pytest.approx(fit_score(name, "xgboost", SIZE, {"trees": 30}), abs=0.01)
+    assert list(tmp_path.iterdir()) == []  # the batch files and XGBoost's page cache are gone

@@ -61,6 +61,10 @@ def xgboost(ctx: ModelContext) -> PositiveProba:
     return PositiveProba(XGBClassifier(**tabular.xgboost_params(ctx)))
 
 
+def xgboost_external(ctx: ModelContext) -> tabular.ExternalMemoryXGBoost:
+    return tabular.ExternalMemoryXGBoost(ctx, "binary:logistic")
+
+
 def hist_gradient_boosting(ctx: ModelContext) -> PositiveProba:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -75,6 +79,8 @@ def logistic(ctx: ModelContext) -> PositiveProba:
 
 MODELS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "XGBoost hist, all cores or the GPU"),
+    Model("xgboost_external", ("xgboost",), xgboost_external,
+          "the same XGBoost trained out of core: batches streamed from disk (ExtMemQuantileDMatrix)"),
     Model("hgb", ("sklearn", "sklearn-rapids"), hist_gradient_boosting, "scikit-learn HistGradientBoostingClassifier"),
     Model("linear", ("sklearn", "sklearn-rapids"), logistic, "one-hot + scaled logistic regression"),
 )

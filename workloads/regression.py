@@ -47,6 +47,10 @@ def xgboost(ctx: ModelContext) -> Any:
     return XGBRegressor(**tabular.xgboost_params(ctx))
 
 
+def xgboost_external(ctx: ModelContext) -> tabular.ExternalMemoryXGBoost:
+    return tabular.ExternalMemoryXGBoost(ctx, "reg:squarederror")
+
+
 def hist_gradient_boosting(ctx: ModelContext) -> Any:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
@@ -65,6 +69,8 @@ def normal_equation_ridge(ctx: ModelContext) -> NormalEquationRidge:
 
 MODELS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "XGBoost hist, all cores or the GPU"),
+    Model("xgboost_external", ("xgboost",), xgboost_external,
+          "the same XGBoost trained out of core: batches streamed from disk (ExtMemQuantileDMatrix)"),
     Model("hgb", ("sklearn", "sklearn-rapids"), hist_gradient_boosting, "scikit-learn HistGradientBoostingRegressor"),
     Model("linear", ("sklearn", "sklearn-rapids"), ridge, "one-hot + scaled ridge regression"),
     Model("ridge_solve", ("numpy", "cupy"), normal_equation_ridge,

@@ -71,6 +71,68 @@ def xgboost_params(ctx: ModelContext) -> dict[str, Any]:
     }
 
 
+EXTERNAL_BATCH_ROWS = 2**18  # rows per batch file: tens of MB, as an out-of-core reader would stream
+
+
+class ExternalMemoryXGBoost:
+    """XGBoost trained out of core: the training rows are written to disk in batches and streamed
+    back through a DataIter into an ExtMemQuantileDMatrix, whose pages are cached on disk too.
+
+    The alternative to a bigger machine for data that does not fit in memory. Fit time includes
+    writing the batches once (the harness generated the data in memory); the batch files and
+    XGBoost's cache are deleted after fit. Same trees and settings as the in-memory model.
+    """
+
+    def __init__(self, ctx: ModelContext, objective: str) -> None:
+        params = xgboost_params(ctx)
+        self.rounds = params.pop("n_estimators")
+        self.params = {"tree_method": "hist", "device": params["device"], "max_depth": params["max_depth"],
+                       "eta": params["learning_rate"], "nthread": params["n_jobs"], "seed": params["random_state"],
+                       "objective": objective}
+
+    def fit(self, X: Any, y: Any) -> ExternalMemoryXGBoost:
+        import tempfile
+
+        import xgboost as xgb
+
+        with tempfile.TemporaryDirectory(prefix="sizeup-extmem-") as folder:
+            files = []
+            for i, start in enumerate(range(0, len(X), EXTERNAL_BATCH_ROWS)):
+                stop = start + EXTERNAL_BATCH_ROWS
+                files.append((f"{folder}/X{i}.npy", f"{folder}/y{i}.npy"))
+                np.save(files[-1][0], np.asarray(X[start:stop]))
+                np.save(files[-1][1], np.asarray(y[start:stop]))
+            matrix = xgb.ExtMemQuantileDMatrix(_batches(files, f"{folder}/cache"), nthread=self.params["nthread"])
+            self.booster = xgb.train(self.params, matrix, num_boost_round=self.rounds)
+            del matrix  # its cache files live in the folder about to go
+        return self
+
+    def predict(self, X: Any) -> Any:
+        return self.booster.inplace_predict(X)  # binary:logistic gives P(class 1)
+
+
+def _batches(files: list[tuple[str, str]], cache: str) -> Any:
+    import xgboost as xgb
+
+    class Batches(xgb.DataIter):
+        def __init__(self) -> None:
+            self.i = 0
+            super().__init__(cache_prefix=cache)
+
+        def next(self, input_data: Any) -> bool:
+            if self.i == len(files):
+                return False
+            X_file, y_file = files[self.i]
+            input_data(data=np.load(X_file), label=np.load(y_file))
+            self.i += 1
+            return True
+
+        def reset(self) -> None:
+            self.i = 0
+
+    return Batches()
+
+
 def hgb_params(ctx: ModelContext) -> dict[str, Any]:
     """The same trees for scikit-learn; its threads come from OMP_NUM_THREADS, set by the harness per case."""
     n_features, n_cat = int(ctx.params["features"]), int(ctx.params["categorical"])

@@ -1,0 +1,121 @@
+"""Many result files as one table: one row per case and warm repeat.
+
+The analysis (`compare`, `fit`) reads result files only, never runs a case, so it works on
+results from machines the user no longer has. Rows carry the machine's identity and the
+case's telemetry (fit CPU %, peak memory, the GPU's figures where recorded) next to each
+repeat's phase times and quality, so that before runs of "the same" case are compared, what
+differs between them (data, params, machine, library versions) can be said instead of mixed.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness import results
+from harness.errors import SizeupError
+from harness.results import CaseRecord, RunResult
+from harness.sweep import family
+from harness.table import PHASES, gpu_cells
+
+PROCESS = "process"  # a run's key naming its worker process, where a case ran in several (--processes)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    path: Path
+    run: RunResult
+
+
+def paths(patterns: Iterable[str]) -> list[Path]:
+    """Result files named by path, glob or folder (a folder: every result file below it, recursively).
+
+    Journals of unfinished runs are read only when named.
+    """
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            matches = sorted(p for p in path.rglob("*.json") if not p.name.startswith("."))
+        elif any(ch in pattern for ch in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        else:
+            matches = [path]  # results.load names the problem if it is missing or no result
+        if not matches:
+            raise SizeupError(f"no result files match {pattern!r}")
+        found += [p for p in matches if p not in found]
+    return found
+
+
+def load(patterns: Iterable[str]) -> list[Loaded]:
+    return [Loaded(p, results.load(p)) for p in paths(patterns)]
+
+
+def rows(loaded: Sequence[Loaded]) -> pd.DataFrame:
+    """One row per ok case and counted warm repeat (see results.select_warm), with identity and telemetry."""
+    out: list[dict[str, Any]] = []
+    for item in loaded:
+        identity = item.run.machine.get("identity", {})
+        gpus = identity.get("gpus") or []
+        machine = {"file": str(item.path), "run_id": item.run.run_id, "machine": item.run.machine.get("id"),
+                   "cpu_model": identity.get("cpu_model"), "physical_cores": identity.get("physical_cores"),
+                   "logical_cores": identity.get("logical_cores"), "memory_bytes": identity.get("memory_bytes"),
+                   "gpu": gpus[0].get("name") if gpus else None}
+        for record in item.run.cases:
+            if record.status != "ok":
+                continue
+            case = _case_columns(record)
+            for run in record.warm_runs():
+                out.append({**machine, **case, **_run_columns(record, run)})
+    return pd.DataFrame(out)
+
+
+def _case_columns(record: CaseRecord) -> dict[str, Any]:
+    c = record.case
+    gpu = gpu_cells(record)
+    metric = record.workload_info.get("metric")
+    fit = record.telemetry.get("phases", {}).get("fit", {})
+    return {"case_id": c["id"], "family": family(c), "workload": c["workload"], "model": c["model"],
+            "backend": c["backend"], "size": c["size"], "threads": c["threads"],
+            "params": json.dumps(record.params, sort_keys=True), "data_sha256": record.data_sha256,
+            "metric": metric, "higher_is_better": record.workload_info.get("higher_is_better", True),
+            "size_unit": record.workload_info.get("size_unit", "rows"),
+            "peak_memory_bytes": record.telemetry.get("peak_memory_bytes"),
+            "fit_peak_bytes": fit.get("memory_bytes", {}).get("max"),  # sampled: what training itself held
+            "fit_cpu_pct_sampled": fit.get("cpu_percent", {}).get("mean"),
+            "fit_gpu_util_pct": float(gpu[0]) if gpu and gpu[0] else None,
+            "fit_energy_j": _joules(gpu[2]) if gpu else None}
+
+
+def _run_columns(record: CaseRecord, run: dict[str, Any]) -> dict[str, Any]:
+    metric = record.workload_info.get("metric")
+    phases = run["phases"]
+    fit_cpu = run.get("cpu_s", {}).get("fit")
+    return {"process": run.get(PROCESS, 0), "repeat": run["repeat"], "disturbed": bool(run.get("disturbed")),
+            **{f"{p}_s": phases.get(p) for p in PHASES},
+            "fit_cpu_pct": 100 * fit_cpu / phases["fit"] if fit_cpu is not None and phases.get("fit") else None,
+            "quality": (run["quality"] or {}).get(metric)}
+
+
+def _joules(cell: str) -> float | None:
+    return float(cell.removesuffix(" J")) if cell else None
+
+
+def machine_differences(run_a: RunResult, run_b: RunResult) -> list[str]:
+    """Machine identity and library versions that differ between two runs (pyperf and pytest-benchmark warn too)."""
+    ia, ib = run_a.machine.get("identity", {}), run_b.machine.get("identity", {})
+    said = []
+    for key in ("cpu_model", "physical_cores", "logical_cores", "memory_bytes", "python"):
+        if ia.get(key) != ib.get(key):
+            said.append(f"{key}: {ia.get(key)} vs {ib.get(key)}")
+    if [g.get("name") for g in ia.get("gpus") or []] != [g.get("name") for g in ib.get("gpus") or []]:
+        said.append("GPUs differ")
+    la, lb = ia.get("libraries", {}), ib.get("libraries", {})
+    said += [f"{lib} {la.get(lib)} vs {lb.get(lib)}" for lib in sorted(set(la) | set(lb)) if la.get(lib) != lb.get(lib)]
+    return said

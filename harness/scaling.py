@@ -1,0 +1,283 @@
+"""Fits that turn measurements into predictions: time and memory against data size, time
+against threads, and the size where a GPU's time curve crosses a CPU's.
+
+Pure functions of numbers (no result files, no I/O), so they are tested on curves with
+known parameters. Times are fitted in log space (relative error), since a 10 ms miss
+matters at 50 ms and not at 50 s.
+
+Why more than a power law: at small sizes fixed per-iteration costs dominate and time
+grows sublinearly, so a power law fitted there under-predicts larger sizes. The
+candidates are a power law ``b n^c``, a fixed cost plus linear ``a + b n``, and a fixed
+cost plus power law ``a + b n^c``; the one with the smallest leave-one-out error wins
+(a model is a candidate only with more points than parameters).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares, nnls
+
+Z95 = 1.959964
+EXTRAPOLATION_WARN = 10.0  # predicting more than this many times past the largest measured size
+BOOTSTRAP = 200  # refits per interval
+MIN_EXPONENT, MAX_EXPONENT = 0.2, 3.0
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A fitted time(size) model; sizes are scaled by `ref` (the largest measured) for conditioning."""
+
+    kind: str  # "power", "fixed+linear" or "fixed+power"
+    fixed: float  # a, seconds
+    scale: float  # b, seconds at size `ref` (without the fixed cost)
+    exponent: float  # c
+    ref: float
+
+    def __call__(self, n: float | np.ndarray) -> np.ndarray:
+        return self.fixed + self.scale * (np.asarray(n, dtype=float) / self.ref) ** self.exponent
+
+    def local_exponent(self, n: float) -> float:
+        """d log t / d log n at `n`: near 0 where the fixed cost dominates, the exponent far beyond."""
+        variable = self.scale * (n / self.ref) ** self.exponent
+        return float(self.exponent * variable / (self.fixed + variable))
+
+
+def _power(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
+    c, log_b = np.polyfit(np.log(n / ref), np.log(t), 1)
+    return Curve("power", 0.0, float(math.exp(log_b)), float(np.clip(c, MIN_EXPONENT, MAX_EXPONENT)), ref)
+
+
+def _fixed_linear(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
+    # Relative least squares, a and b >= 0: rows divided by t.
+    (a, b), _ = nnls(np.column_stack([1.0 / t, (n / ref) / t]), np.ones_like(t))
+    return Curve("fixed+linear", float(a), float(b), 1.0, ref)
+
+
+def _fixed_power(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
+    start = _power(n, t, ref)
+    x = n / ref
+
+    def residuals(p: np.ndarray) -> np.ndarray:
+        return np.log(p[0] + np.exp(p[1]) * x ** p[2]) - np.log(t)
+
+    guess = [0.1 * float(t.min()), math.log(max(start.scale, 1e-12)), max(start.exponent, 0.8)]
+    fit = least_squares(residuals, guess, bounds=([0.0, -np.inf, MIN_EXPONENT], [np.inf, np.inf, MAX_EXPONENT]))
+    a, log_b, c = fit.x
+    return Curve("fixed+power", float(a), float(math.exp(log_b)), float(c), ref)
+
+
+MODELS: dict[str, tuple[int, Callable[[np.ndarray, np.ndarray, float], Curve]]] = {
+    "power": (2, _power), "fixed+linear": (2, _fixed_linear), "fixed+power": (3, _fixed_power)}
+
+
+@dataclass(frozen=True)
+class SizeFit:
+    curve: Curve
+    loo_error: float  # RMS leave-one-out error, in log space (0.1 is about 10%)
+    candidates: dict[str, float]  # every candidate's LOO error (inf where it had too few points)
+    sizes: tuple[float, ...]
+    medians: tuple[float, ...]
+    samples: tuple[tuple[float, ...], ...]  # per size, the repeats fitted
+
+    def local_exponents(self) -> list[float]:
+        """Between consecutive measured sizes: how fast time grew there."""
+        return [math.log(t2 / t1) / math.log(n2 / n1) for (n1, t1), (n2, t2)
+                in zip(zip(self.sizes, self.medians), zip(self.sizes[1:], self.medians[1:]))]
+
+    def predict(self, size: float, level_z: float = Z95, seed: int = 0) -> Prediction:
+        """Time at `size`, with an interval from refits on resampled repeats and the model's LOO error."""
+        point = float(self.curve(size))
+        rng = np.random.default_rng(seed)
+        fitter = MODELS[self.curve.kind][1]
+        n = np.asarray(self.sizes)
+        boot = []
+        for _ in range(BOOTSTRAP if any(len(s) > 1 for s in self.samples) else 0):
+            t = np.array([np.median(rng.choice(s, size=len(s))) for s in self.samples])
+            boot.append(float(fitter(n, t, self.curve.ref)(size)))
+        spread = (np.log(np.percentile(boot, 97.5)) - np.log(np.percentile(boot, 2.5))) / 2 if boot else 0.0
+        half = math.hypot(spread, level_z * self.loo_error)
+        return Prediction(point, point * math.exp(-half), point * math.exp(half), size / max(self.sizes))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    value: float
+    lo: float
+    hi: float
+    beyond: float  # target size / largest measured size
+
+    @property
+    def extrapolated_far(self) -> bool:
+        return self.beyond > EXTRAPOLATION_WARN
+
+
+def _clean(sizes: Sequence[float], samples: Sequence[Sequence[float]]) -> tuple[np.ndarray, list[np.ndarray]]:
+    pairs = sorted((float(n), np.asarray([x for x in s if x is not None and x > 0], dtype=float))
+                   for n, s in zip(sizes, samples))
+    pairs = [(n, s) for n, s in pairs if len(s) and n > 0]
+    return np.array([n for n, _ in pairs]), [s for _, s in pairs]
+
+
+def fit_time(sizes: Sequence[float], samples: Sequence[Sequence[float]]) -> SizeFit:
+    """Fit time(size) from per-size repeat samples (at least three distinct sizes)."""
+    n, reps = _clean(sizes, samples)
+    if len(set(n)) != len(n) or len(n) < 3:
+        raise ValueError(f"a size fit needs three or more distinct sizes with positive times, got {len(n)}")
+    t = np.array([np.median(s) for s in reps])
+    ref = float(n.max())
+    scores = {kind: _loo(fitter, n, t, ref) if len(n) > k else math.inf for kind, (k, fitter) in MODELS.items()}
+    kind = min(scores, key=lambda k: scores[k])
+    return SizeFit(MODELS[kind][1](n, t, ref), scores[kind], scores, tuple(n), tuple(t),
+                   tuple(tuple(s) for s in reps))
+
+
+def _loo(fitter: Callable[[np.ndarray, np.ndarray, float], Curve], n: np.ndarray, t: np.ndarray, ref: float) -> float:
+    errors = []
+    for i in range(len(n)):
+        keep = np.arange(len(n)) != i
+        errors.append(math.log(float(fitter(n[keep], t[keep], ref)(n[i]))) - math.log(t[i]))
+    return float(np.sqrt(np.mean(np.square(errors))))
+
+
+@dataclass(frozen=True)
+class MemoryFit:
+    """Peak memory = fixed + per_item * size (bytes)."""
+
+    fixed: float
+    per_item: float
+    loo_error: float  # RMS leave-one-out relative error
+    sizes: tuple[float, ...]
+
+    def __call__(self, n: float) -> float:
+        return self.fixed + self.per_item * n
+
+    def predict(self, size: float) -> Prediction:
+        point = self(size)
+        half = Z95 * self.loo_error
+        return Prediction(point, point * math.exp(-half), point * math.exp(half), size / max(self.sizes))
+
+
+def fit_memory(sizes: Sequence[float], peaks: Sequence[float]) -> MemoryFit:
+    """Least squares in relative terms, both coefficients >= 0 (two or more sizes)."""
+    n, m = np.asarray(sizes, dtype=float), np.asarray(peaks, dtype=float)
+    ok = (n > 0) & (m > 0)
+    n, m = n[ok], m[ok]
+    if len(set(n)) < 2:
+        raise ValueError("a memory fit needs two or more distinct sizes")
+
+    def solve(n: np.ndarray, m: np.ndarray) -> tuple[float, float]:
+        (a, b), _ = nnls(np.column_stack([1.0 / m, n / m]), np.ones_like(m))
+        return float(a), float(b)
+
+    a, b = solve(n, m)
+    errors = []
+    if len(n) > 2:
+        for i in range(len(n)):
+            keep = np.arange(len(n)) != i
+            a_i, b_i = solve(n[keep], m[keep])
+            errors.append(math.log(max(a_i + b_i * n[i], 1.0) / m[i]))
+    return MemoryFit(a, b, float(np.sqrt(np.mean(np.square(errors)))) if errors else 0.0, tuple(n))
+
+
+@dataclass(frozen=True)
+class ThreadFit:
+    """Amdahl's law, T(p) = T1 * (s + (1 - s) / p), fitted as a + b / p."""
+
+    serial: float  # s
+    serial_lo: float
+    serial_hi: float
+    t1: float  # the fitted one-thread time
+    threads: tuple[int, ...]
+    medians: tuple[float, ...]
+
+    def __call__(self, p: float) -> float:
+        return self.t1 * (self.serial + (1.0 - self.serial) / p)
+
+    def efficiency(self) -> list[float]:
+        """Measured parallel efficiency at each thread count, relative to the fewest threads measured."""
+        p0, t0 = self.threads[0], self.medians[0]
+        return [t0 * p0 / (t * p) for p, t in zip(self.threads, self.medians)]
+
+
+def _amdahl(p: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+    (a, b), _ = nnls(np.column_stack([1.0 / t, (1.0 / p) / t]), np.ones_like(t))
+    total = a + b
+    return (a / total if total > 0 else 1.0), total
+
+
+def fit_threads(threads: Sequence[int], samples: Sequence[Sequence[float]], seed: int = 0) -> ThreadFit:
+    """Serial fraction from two or more thread counts, with a bootstrap interval over repeats."""
+    p, reps = _clean(threads, samples)
+    if len(p) < 2:
+        raise ValueError("a thread fit needs two or more distinct thread counts")
+    t = np.array([np.median(s) for s in reps])
+    serial, t1 = _amdahl(p, t)
+    rng = np.random.default_rng(seed)
+    boot = [_amdahl(p, np.array([np.median(rng.choice(s, size=len(s))) for s in reps]))[0] for _ in range(BOOTSTRAP)]
+    return ThreadFit(serial, float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)), t1,
+                     tuple(int(x) for x in p), tuple(float(x) for x in t))
+
+
+@dataclass(frozen=True)
+class Crossover:
+    verdict: str  # "crosses", "gpu-faster", "cpu-faster"
+    size: float | None = None  # where the GPU becomes faster
+    lo: float | None = None
+    hi: float | None = None
+    measured: tuple[float, float] = (0.0, 0.0)  # the size range both were measured over
+    extrapolated: bool = False  # the crossing lies outside that range
+
+    def describe(self, unit: str = "rows") -> str:
+        span = f"{self.measured[0]:,.0f}-{self.measured[1]:,.0f} {unit}"
+        if self.verdict == "gpu-faster":
+            return f"GPU faster at every measured size ({span})"
+        if self.verdict == "cpu-faster":
+            return f"GPU never faster within the measured range ({span}) or 10x past it"
+        interval = f" (95% interval {self.lo:,.0f}-{self.hi:,.0f})" if self.lo is not None else ""
+        where = ", extrapolated beyond the measured range" if self.extrapolated else ""
+        return f"GPU faster from about {self.size:,.0f} {unit}{interval}{where}"
+
+
+def crossover(cpu: SizeFit, gpu: SizeFit, seed: int = 0) -> Crossover:
+    """The size from which the GPU fit is faster than the CPU fit, searched over the measured range
+    and up to 10x past it; the interval comes from refits on resampled repeats."""
+    lo, hi = max(min(cpu.sizes), min(gpu.sizes)), min(max(cpu.sizes), max(gpu.sizes))
+    if lo > hi:
+        lo, hi = min(min(cpu.sizes), min(gpu.sizes)), max(max(cpu.sizes), max(gpu.sizes))
+    point = _crossing(cpu.curve, gpu.curve, lo, hi)
+    if isinstance(point, str):
+        return Crossover(point, measured=(lo, hi))
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(BOOTSTRAP):
+        found = _crossing(_refit(cpu, rng), _refit(gpu, rng), lo, hi)
+        boot.append(found if not isinstance(found, str) else (lo if found == "gpu-faster" else hi * EXTRAPOLATION_WARN))
+    return Crossover("crosses", point, float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)), (lo, hi),
+                     not lo <= point <= hi)
+
+
+def _refit(fit: SizeFit, rng: np.random.Generator) -> Curve:
+    t = np.array([np.median(rng.choice(s, size=len(s))) for s in fit.samples])
+    return MODELS[fit.curve.kind][1](np.asarray(fit.sizes), t, fit.curve.ref)
+
+
+def _crossing(cpu: Curve, gpu: Curve, lo: float, hi: float) -> float | str:
+    grid = np.geomspace(lo, hi * EXTRAPOLATION_WARN, 400)
+    gpu_wins = gpu(grid) < cpu(grid)
+    if gpu_wins[0]:
+        return "gpu-faster"
+    if not gpu_wins.any():
+        return "cpu-faster"
+    i = int(np.argmax(gpu_wins))  # first grid point where the GPU wins: bisect in log size between i-1 and i
+    a, b = math.log(grid[i - 1]), math.log(grid[i])
+    for _ in range(50):
+        mid = (a + b) / 2
+        if gpu(math.exp(mid)) < cpu(math.exp(mid)):
+            b = mid
+        else:
+            a = mid
+    return math.exp(b)

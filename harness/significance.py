@@ -1,0 +1,105 @@
+"""Do two measurements differ? And is a GPU case faster than its CPU twin, by how much?
+
+A verdict is given only when the difference is real: the 95% bootstrap interval of the
+ratio of medians excludes 1 *and* a Mann-Whitney rank test agrees at p < 0.002 (asv's
+threshold). With few repeats the rank test cannot reach that (3 against 3 gives p >= 0.1),
+and the verdict says so instead of guessing. Samples are warm repeats, or the medians of
+each worker process where a case ran in several (`--processes`), since repeats inside one
+process share caches and allocator and understate run-to-run noise.
+
+Instability follows pyperf: a coefficient of variation >= 10%, a minimum or maximum >= 50%
+from the mean, or a median under 1 ms.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ALPHA = 0.002
+BOOTSTRAP = 2000
+UNSTABLE_CV = 0.10
+UNSTABLE_SPREAD = 0.50
+SHORTEST_S = 1e-3
+
+
+@dataclass(frozen=True)
+class Difference:
+    ratio: float  # median(b) / median(a): above 1, b takes longer
+    lo: float
+    hi: float
+    p: float  # two-sided Mann-Whitney
+    verdict: str  # "slower", "faster", "same", "undecided"
+    why: str
+
+    def describe(self) -> str:
+        return f"{self.ratio:.3f}x [{self.lo:.3f}-{self.hi:.3f}]"
+
+
+def difference(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, seed: int = 0) -> Difference:
+    """How `b` compares with `a` (times: lower is better)."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(x) == 0 or len(y) == 0:
+        raise ValueError("both sides need at least one sample")
+    ratio = float(np.median(y) / np.median(x))
+    rng = np.random.default_rng(seed)
+    boot = (np.median(rng.choice(y, (BOOTSTRAP, len(y))), axis=1) / np.median(rng.choice(x, (BOOTSTRAP, len(x))),
+                                                                              axis=1))
+    lo, hi = float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+    from scipy.stats import mannwhitneyu
+
+    p = float(mannwhitneyu(x, y, alternative="two-sided").pvalue) if len(x) > 1 and len(y) > 1 else 1.0
+    direction = "slower" if ratio > 1 else "faster"
+    if lo <= 1.0 <= hi:
+        return Difference(ratio, lo, hi, p, "same", "the interval includes 1: no difference shown")
+    if p < alpha:
+        return Difference(ratio, lo, hi, p, direction, f"interval excludes 1 and p = {p:.2g} < {alpha:g}")
+    smallest = 2.0 / math.comb(len(x) + len(y), len(x))  # the rank test's floor for these sample sizes
+    why = (f"the interval excludes 1 but {len(x)} against {len(y)} samples cannot reach p < {alpha:g} "
+           f"(p >= {smallest:.2g}): more repeats or --processes" if smallest >= alpha else
+           f"the interval excludes 1 but the rank test does not agree (p = {p:.2g})")
+    return Difference(ratio, lo, hi, p, "undecided", why)
+
+
+ADVICE = ("Unstable (pyperf's rules): for a high CV or a far min/max, add repeats, --processes or "
+          "--rerun-disturbed on a quieter machine; for a phase under 1 ms, a bigger size.")
+
+
+def instability(samples: Sequence[float]) -> list[str]:
+    """pyperf's warnings for a set of timings, short; ADVICE says what to do about them."""
+    x = np.asarray(samples, dtype=float)
+    if len(x) == 0:
+        return []
+    said = []
+    mean = float(x.mean())
+    if float(np.median(x)) < SHORTEST_S:
+        said.append(f"under 1 ms ({np.median(x) * 1e3:.2f} ms)")
+    if len(x) > 1 and mean > 0:
+        cv = float(x.std(ddof=1)) / mean
+        if cv >= UNSTABLE_CV:
+            said.append(f"CV {cv:.0%}")
+        far = max(x.max() - mean, mean - x.min()) / mean
+        if far >= UNSTABLE_SPREAD:
+            said.append(f"min/max {far:.0%} from the mean")
+    return said
+
+
+def samples(rows: pd.DataFrame, column: str = "fit_s") -> list[float]:
+    """One case's timings: its repeats, or each worker process's median when it ran in several."""
+    values = rows[["process", column]].dropna()
+    if values["process"].nunique() > 1:
+        return [float(v) for v in values.groupby("process")[column].median()]
+    return [float(v) for v in values[column]]
+
+
+def parse_fail(text: str) -> tuple[str, float]:
+    """'median:10%' -> ('median', 0.10): fail on a real slowdown of more than 10% in the median."""
+    match = re.fullmatch(r"\s*(median)\s*:\s*([0-9]*\.?[0-9]+)\s*%\s*", text)
+    if not match:
+        raise ValueError(f"--fail takes a threshold like 'median:10%', got {text!r}")
+    return match.group(1), float(match.group(2)) / 100

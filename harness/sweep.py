@@ -1,0 +1,96 @@
+"""Sizing sweeps: grow a case's size step by step until the curve is known, instead of trusting a grid.
+
+A sweep starts at ``start`` and multiplies the size by ``factor`` after every finished step,
+until one of these stops it (the reason is kept in the result):
+
+- a step failed (an out-of-memory step is data: the smallest size that failed);
+- the local exponent of fit time against size has settled: it moved less than ``settle``
+  over the last two steps (the curve has left the region where fixed costs dominate);
+- the next step would take longer than ``budget_s`` (the case's whole wall time, predicted
+  from the last two steps);
+- the next step's peak memory, predicted from the memory fit, would pass ``memory`` of
+  this machine's memory;
+- the workload has no more rows, or ``max_steps`` sizes were measured.
+
+The next size is decided from the records alone, so a resumed run decides the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from harness import scaling
+from harness.results import CaseRecord
+
+KEYS = {"start", "factor", "budget_s", "memory", "settle", "max_steps"}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    start: int
+    factor: float = 2.0
+    budget_s: float = 60.0  # the largest step's case wall time, cold run and repeats together
+    memory: float = 0.6  # share of this machine's memory a step may be predicted to need
+    settle: float = 0.1  # stop when the local exponent moves less than this twice in a row; 0: never
+    max_steps: int = 12
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def family(case: Mapping[str, Any]) -> str:
+    """A case's identity without its size: the steps of one sweep share it."""
+    return case["id"].replace(f"/n={case['size']}/", "/n=*/", 1)
+
+
+def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_size: int | None) -> tuple[int | None, str]:
+    """The size to measure next, or None and why the sweep ends. `steps`: this sweep's records so far."""
+    if not steps:
+        return sweep.start, ""
+    steps = sorted(steps, key=lambda r: r.case["size"])
+    last = steps[-1]
+    size = last.case["size"]
+    if last.status != "ok":
+        return None, f"size {size:,} ended {last.status}: {last.reason}"
+    if len(steps) >= sweep.max_steps:
+        return None, f"{len(steps)} steps, the most a sweep takes"
+    following = max(size + 1, round(size * sweep.factor))
+    if max_size is not None and following > max_size:
+        return None, f"the workload has {max_size:,} rows"
+    times = [_fit_median(r) for r in steps]
+    exponents = [math.log(t2 / t1) / math.log(r2.case["size"] / r1.case["size"])
+                 for (r1, t1), (r2, t2) in zip(zip(steps, times), zip(steps[1:], times[1:])) if t1 and t2]
+    if sweep.settle > 0 and len(exponents) >= 3 and all(
+            abs(b - a) < sweep.settle for a, b in zip(exponents[-3:], exponents[-2:])):
+        return None, f"the local exponent settled at {exponents[-1]:.2f}"
+    wall = _predicted_wall(steps, following)
+    if wall > sweep.budget_s:
+        return None, f"size {following:,} would take about {wall:.0f} s, past the {sweep.budget_s:g} s budget"
+    peaks = [(r.case["size"], r.telemetry.get("peak_memory_bytes")) for r in steps]
+    peaks = [(n, m) for n, m in peaks if m]
+    if len(peaks) >= 2:
+        need = scaling.fit_memory(*zip(*peaks))(following)
+    else:
+        need = peaks[-1][1] * sweep.factor if peaks else 0.0
+    if need > sweep.memory * memory_total:
+        return None, (f"size {following:,} would need about {need / 2**30:.1f} GiB, past {sweep.memory:.0%} of "
+                      f"this machine's {memory_total / 2**30:.1f} GiB")
+    return following, ""
+
+
+def _fit_median(record: CaseRecord) -> float | None:
+    times = sorted(r["phases"]["fit"] for r in record.warm_runs() if "fit" in r["phases"])
+    return times[len(times) // 2] if times else None
+
+
+def _predicted_wall(steps: Sequence[CaseRecord], size: int) -> float:
+    """The next step's wall time, growing as the last two steps' did (linearly from one step)."""
+    last = steps[-1]
+    exponent = 1.0
+    if len(steps) >= 2 and steps[-2].wall_s > 0 and last.wall_s > 0:
+        exponent = math.log(last.wall_s / steps[-2].wall_s) / math.log(last.case["size"] / steps[-2].case["size"])
+        exponent = min(max(exponent, 0.5), 2.0)  # a noisy pair must neither stall nor explode the prediction
+    return last.wall_s * (size / last.case["size"]) ** exponent

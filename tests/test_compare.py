@@ -1,0 +1,212 @@
+"""`sizeup compare` and `sizeup fit` on hand-made results: verdicts on constructed samples, the
+checks before pooling, the CPU/GPU view, and the exit code a CI gate reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import cli, comparison, frame, predictions, results
+from harness.plan import Case
+from harness.results import CaseRecord, RunResult
+from harness.significance import difference, instability, parse_fail
+
+LIBRARIES = {"xgboost": "3.2.0"}
+
+
+def record(case: Case, fits: Sequence[float], quality: float = 0.9, peak: float = 2**30, sha: str = "d0",
+           params: dict | None = None, processes: Sequence[int] | None = None, fit_peak: float = 2**29) -> CaseRecord:
+    runs = [{"repeat": i, "cold": i == 0, "complete": True, "disturbed": False, "phases": {"fit": t},
+             "quality": {"accuracy": quality}} for i, t in enumerate([fits[0] * 2, *fits])]
+    if processes is not None:
+        runs = [{**r, "process": p} for r, p in zip(runs, [processes[0], *processes])]
+    return CaseRecord(case.to_dict(), "ok", runs=runs, data_sha256=sha, params=params or {"trees": 10},
+                      telemetry={"peak_memory_bytes": peak, "phases": {"fit": {"memory_bytes": {"max": fit_peak}}}},
+                      workload_info={"metric": "accuracy", "higher_is_better": True, "size_unit": "rows"})
+
+
+def write(path: Path, records: Sequence[CaseRecord], cpu: str = "Xeon", libraries: dict | None = None) -> str:
+    identity = {"cpu_model": cpu, "physical_cores": 2, "logical_cores": 2, "memory_bytes": 2**34, "gpus": [],
+                "libraries": libraries or LIBRARIES, "python": "3.11.7"}
+    run = RunResult(run_id=path.stem, started="2026-11-28T00:00:00+00:00", suite="t", settings={"repeats": 3},
+                    plan=[r.case for r in records], machine={"id": f"m-{cpu}", "identity": identity},
+                    sizeup_version="0", cases=list(records), complete=True)
+    results.save(path, run)
+    return str(path)
+
+
+def times(median: float, n: int, cv: float, seed: int) -> list[float]:
+    return list(median * np.exp(np.random.default_rng(seed).normal(0, cv, n)))
+
+
+CASE = Case("classification", "xgboost", "xgboost", 20000, 2)
+
+
+def test_equal_samples_give_no_verdict_and_a_real_slowdown_gives_one() -> None:
+    same = difference(times(1.0, 10, 0.03, 1), times(1.0, 10, 0.03, 2))
+    assert same.verdict == "same" and same.lo < 1 < same.hi
+    slower = difference(times(1.0, 10, 0.02, 1), times(1.2, 10, 0.02, 2))
+    assert slower.verdict == "slower" and slower.ratio == pytest.approx(1.2, rel=0.05) and slower.p < 0.002
+    faster = difference(times(1.2, 10, 0.02, 1), times(1.0, 10, 0.02, 2))
+    assert faster.verdict == "faster"
+
+
+def test_noise_or_too_few_repeats_give_no_verdict_and_say_why() -> None:
+    noisy = difference(times(1.0, 5, 0.3, 1), times(1.2, 5, 0.3, 2))
+    assert noisy.verdict in ("same", "undecided")
+    few = difference([1.0, 1.01, 0.99], [1.2, 1.21, 1.19])  # obvious, but 3 against 3 cannot reach p < 0.002
+    assert few.verdict == "undecided" and "cannot reach p < 0.002" in few.why and few.p >= 0.1
+
+
+def test_instability_follows_pyperf() -> None:
+    assert instability([1.0, 1.01, 0.99]) == []
+    assert any(f.startswith("CV") for f in instability([1.0, 1.3, 0.7]))
+    assert any("from the mean" in f for f in instability([1.0, 1.0, 1.0, 3.0]))
+    assert any("under 1 ms" in f for f in instability([0.0004, 0.0004]))
+    assert parse_fail("median:10%") == ("median", 0.10)
+    with pytest.raises(ValueError):
+        parse_fail("mean:ten")
+
+
+def test_compare_gates_ci_on_a_real_slowdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(tmp_path / "a.json", [record(CASE, times(1.0, 9, 0.02, 1))])
+    b = write(tmp_path / "b.json", [record(CASE, times(1.25, 9, 0.02, 2))])
+    same = write(tmp_path / "c.json", [record(CASE, times(1.0, 9, 0.02, 3))])
+    assert cli.main(["compare", a, b, "--fail", "median:10%"]) == cli.EXIT_SLOWER
+    out = capsys.readouterr().out
+    assert "slower" in out and "1 case(s) slower than the baseline by more than 10%" in out
+    assert cli.main(["compare", a, b, "--fail", "median:30%"]) == 0  # 25% is within a 30% threshold
+    assert cli.main(["compare", a, same, "--fail", "median:10%"]) == 0
+    assert "same" in capsys.readouterr().out
+
+
+def test_compare_refuses_to_judge_different_data_and_warns_about_other_machines(tmp_path: Path,
+                                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(tmp_path / "a.json", [record(CASE, times(1.0, 9, 0.02, 1))])
+    other_data = write(tmp_path / "b.json", [record(CASE, times(2.0, 9, 0.02, 2), sha="d1")])
+    other_machine = write(tmp_path / "c.json", [record(CASE, times(1.0, 9, 0.02, 3))], cpu="EPYC",
+                          libraries={"xgboost": "3.3.0"})
+    assert cli.main(["compare", a, other_data, "--fail", "median:10%"]) == 0  # not comparable is not a slowdown
+    out = capsys.readouterr().out
+    assert "not comparable" in out and "the data differ" in out
+    assert cli.main(["compare", a, other_machine]) == 0
+    out = capsys.readouterr().out
+    assert "machines or libraries differ" in out and "cpu_model: Xeon vs EPYC" in out and "xgboost 3.2.0 vs 3.3.0" in out
+
+
+def test_several_processes_give_intervals_over_per_process_medians(tmp_path: Path) -> None:
+    # Two processes whose repeats agree within each but not across: the process is the unit of noise.
+    fits = [1.0, 1.0, 1.0, 1.3, 1.3, 1.3]
+    rec = record(CASE, fits, processes=[0, 0, 0, 1, 1, 1])
+    assert rec.phase_samples("fit") == [1.0, 1.3]
+    rows = frame.rows([frame.Loaded(tmp_path, RunResult("r", "", "t", {}, [], {"id": "m"}, "0", cases=[rec]))])
+    from harness.significance import samples
+
+    assert samples(rows) == [1.0, 1.3]
+
+
+def test_the_cpu_gpu_view_gives_the_speedup_and_the_quality_of_both(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    gpu = Case("classification", "xgboost", "xgboost-cuda", 20000, 2)
+    path = write(tmp_path / "r.json", [record(CASE, times(4.0, 5, 0.02, 1), quality=0.91),
+                                       record(gpu, times(0.5, 5, 0.02, 2), quality=0.905)])
+    pairs = comparison.device_pairs(frame.rows(frame.load([path])))
+    assert len(pairs) == 1 and pairs[0].speedup.ratio == pytest.approx(8.0, rel=0.05)
+    assert pairs[0].quality_cpu == pytest.approx(0.91) and pairs[0].measure == "time"
+    assert cli.main(["compare", path]) == 0
+    assert "GPU against its CPU twin" in capsys.readouterr().out
+
+
+def sweep_records(case: Case, truth, sizes: Sequence[int], seed: int = 0) -> list[CaseRecord]:
+    return [record(Case(case.workload, case.model, case.backend, n, case.threads), times(truth(n), 5, 0.02, seed + i),
+                   peak=200 * 2**20 + 100 * n) for i, n in enumerate(sizes)]
+
+
+def test_fit_predicts_and_checks_against_larger_measured_sizes(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    def truth(n):
+        return 0.3 + 2e-5 * n
+
+    sizes = [5000, 10000, 20000, 40000, 80000]
+    fitted = write(tmp_path / "sweep.json", sweep_records(CASE, truth, sizes))
+    later = write(tmp_path / "later.json", sweep_records(CASE, truth, [320000], seed=50))
+    assert cli.main(["fit", fitted, "--target", "320000", "--check", later]) == 0
+    out = capsys.readouterr().out
+    assert "classification/xgboost@xgboost/n=*/t=2" in out and "predicted against measured" in out
+    assert "time: median absolute error" in out
+    models = predictions.size_models(frame.rows(frame.load([fitted])))
+    (check,) = predictions.checks(models, frame.rows(frame.load([later])))
+    assert check.size == 320000 and check.beyond == 4 and abs(check.error) < 0.05
+    assert check.predicted.lo < check.measured < check.predicted.hi and abs(check.memory_error) < 0.01
+
+
+def test_fit_finds_the_crossover_of_hand_made_cpu_and_gpu_results(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    sizes = [10000, 20000, 40000, 80000, 160000]
+    gpu = Case("classification", "xgboost", "xgboost-cuda", 1, 2)
+    path = write(tmp_path / "both.json", sweep_records(CASE, lambda n: 1e-5 * n, sizes)
+                 + sweep_records(gpu, lambda n: 0.4 + 1e-6 * n, sizes, seed=20))
+    assert cli.main(["fit", path]) == 0
+    assert "GPU faster from about" in capsys.readouterr().out
+    ((cpu, gpu_family, cross, unit),) = predictions.crossovers(predictions.size_models(frame.rows(frame.load([path]))))
+    assert "@xgboost/" in cpu and "@xgboost-cuda/" in gpu_family and unit == "rows"
+    assert cross.verdict == "crosses" and cross.size == pytest.approx(0.4 / 9e-6, rel=0.1)
+
+
+def test_bad_input_to_the_analysis_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["compare", str(tmp_path / "missing.json")]) == cli.EXIT_USAGE
+    assert cli.main(["fit", str(tmp_path / "*.json")]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "no result files match" in err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["compare", "a", "b", "--fail", "mean:10"])
+    assert exc.value.code == cli.EXIT_USAGE
+
+
+def test_fit_gives_amdahls_serial_fraction_and_names_a_sweep_past_the_physical_cores(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def truth(p):
+        return 8.0 * (0.25 + 0.75 / p)
+
+    records = [record(Case("classification", "xgboost", "xgboost", 20000, p), times(truth(p), 5, 0.01, p))
+               for p in (1, 2, 4)]
+    path = write(tmp_path / "threads.json", records)  # the machine has 2 physical cores
+    ((key, fit, physical),) = predictions.thread_models(frame.rows(frame.load([path])))
+    assert key == "classification/xgboost@xgboost/n=20000/t=*" and physical == 2
+    assert fit.serial_lo < 0.25 < fit.serial_hi
+    assert cli.main(["fit", path, "--cores", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "past the 2 physical cores: SMT siblings" in out and "predicted at 8 threads" in out
+
+
+def test_fit_warns_when_the_serial_fraction_moves_with_the_data_size(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    def amdahl(serial, t1):
+        return {p: t1 * (serial + (1 - serial) / p) for p in (1, 2)}
+
+    records = [record(Case("classification", "xgboost", "xgboost", n, p), times(t, 5, 0.01, p + n))
+               for n, serial, t1 in ((20000, 0.05, 2.0), (80000, 0.4, 3.3)) for p, t in amdahl(serial, t1).items()]
+    assert cli.main(["fit", write(tmp_path / "t.json", records)]) == 0
+    assert "serial fraction depends on the data size for classification/xgboost@xgboost/n=*/t=*" in \
+        capsys.readouterr().out.replace("\n", "")
+
+
+def test_fit_puts_out_of_core_training_next_to_in_memory_training(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    sizes = [100000, 200000, 400000]
+
+    def steps(model: str, seconds_per_row: float, bytes_per_row: float) -> list[CaseRecord]:
+        return [record(Case("regression", model, "xgboost", n, 2), times(seconds_per_row * n, 3, 0.01, n),
+                       fit_peak=2**28 + bytes_per_row * n) for n in sizes]
+
+    path = write(tmp_path / "m.json", steps("xgboost", 1e-5, 150) + steps("xgboost_external", 1.2e-5, 110))
+    (found,) = predictions.out_of_core(frame.rows(frame.load([path])))
+    assert found.in_memory == "regression/xgboost@xgboost/n=*/t=2" and found.sizes == tuple(sizes)
+    assert np.median(found.ratios) == pytest.approx(1.2, rel=0.05)
+    assert found.memory[0] == pytest.approx(110e6 / 2**30, rel=0.01) and found.memory[1] == pytest.approx(150e6 / 2**30,
+                                                                                                          rel=0.01)
+    assert cli.main(["fit", path]) == 0
+    assert "out-of-core fit takes 1.2" in capsys.readouterr().out

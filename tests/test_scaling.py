@@ -1,0 +1,103 @@
+"""The fits on curves with known parameters: size, memory, threads, and the CPU/GPU crossover."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness import scaling
+
+SIZES = np.array([1e3, 2e3, 4e3, 8e3, 16e3, 32e3])
+
+
+def noisy(truth, sizes=SIZES, cv: float = 0.03, repeats: int = 5, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [truth(n) * np.exp(rng.normal(0, cv, repeats)) for n in sizes]
+
+
+def test_fixed_cost_plus_power_law_is_recovered_and_predicts_4x_within_its_interval() -> None:
+    def truth(n):
+        return 0.5 + 3e-5 * n ** 1.1
+
+    fit = scaling.fit_time(SIZES, noisy(truth))
+    assert fit.curve.kind == "fixed+power"
+    assert fit.curve.exponent == pytest.approx(1.1, abs=0.1) and fit.curve.fixed == pytest.approx(0.5, rel=0.2)
+    at = fit.predict(4 * SIZES[-1])
+    assert at.value == pytest.approx(truth(4 * SIZES[-1]), rel=0.05)
+    assert at.lo < truth(4 * SIZES[-1]) < at.hi and at.beyond == 4 and not at.extrapolated_far
+    # The local exponent rises from the fixed-cost region toward the true one.
+    exps = fit.local_exponents()
+    assert exps[0] < 0.4 < 0.8 < exps[-1] < 1.1
+
+
+def test_a_plain_power_law_is_not_mistaken_for_a_fixed_cost() -> None:
+    fit = scaling.fit_time(SIZES, noisy(lambda n: 2e-4 * n ** 0.8, cv=0.01))
+    assert fit.curve.exponent == pytest.approx(0.8, abs=0.05)
+    assert fit.curve.fixed < 0.05 * float(fit.curve(SIZES[0]))
+    assert fit.predict(4 * SIZES[-1]).value == pytest.approx(2e-4 * (4 * SIZES[-1]) ** 0.8, rel=0.03)
+
+
+def test_a_naive_power_law_misses_where_fixed_costs_matter_and_the_chosen_model_does_not() -> None:
+    def truth(n):
+        return 1.0 + 1e-4 * n
+
+    fit = scaling.fit_time(SIZES, noisy(truth, cv=0.01))
+    power = scaling.MODELS["power"][1](np.array(fit.sizes), np.array(fit.medians), fit.curve.ref)
+    target = 4 * SIZES[-1]
+    assert abs(float(power(target)) / truth(target) - 1) > 0.15
+    assert fit.candidates[fit.curve.kind] < fit.candidates["power"]
+    assert fit.predict(target).value == pytest.approx(truth(target), rel=0.05)
+
+
+def test_far_extrapolation_is_flagged_and_too_few_sizes_are_refused() -> None:
+    fit = scaling.fit_time(SIZES[:3], noisy(lambda n: 1e-3 * n, SIZES[:3]))
+    assert fit.curve.kind in ("power", "fixed+linear")  # three points: no 3-parameter model
+    assert fit.candidates["fixed+power"] == float("inf")
+    assert fit.predict(100 * SIZES[2]).extrapolated_far
+    with pytest.raises(ValueError, match="three or more distinct sizes"):
+        scaling.fit_time(SIZES[:2], noisy(lambda n: n, SIZES[:2]))
+
+
+def test_memory_is_a_fixed_cost_plus_bytes_per_item() -> None:
+    sizes = [1e5, 4e5, 16e5, 64e5]
+    rng = np.random.default_rng(1)
+    peaks = [(300 * 2**20 + 120 * n) * (1 + rng.normal(0, 0.01)) for n in sizes]
+    fit = scaling.fit_memory(sizes, peaks)
+    assert fit.fixed == pytest.approx(300 * 2**20, rel=0.05) and fit.per_item == pytest.approx(120, rel=0.05)
+    assert fit.predict(4 * 64e5).value == pytest.approx(300 * 2**20 + 120 * 4 * 64e5, rel=0.03)
+    assert 0 < fit.loo_error < 0.05
+
+
+def test_amdahl_recovers_the_serial_fraction_and_predicts_one_thread_from_two() -> None:
+    def truth(p):
+        return 10.0 * (0.2 + 0.8 / p)
+
+    threads = [1, 2, 4, 8]
+    fit = scaling.fit_threads(threads, noisy(truth, np.array(threads, dtype=float), cv=0.02))
+    assert fit.serial_lo < 0.2 < fit.serial_hi and fit.serial == pytest.approx(0.2, abs=0.03)
+    assert fit(16) == pytest.approx(truth(16), rel=0.05)
+    assert fit.efficiency()[0] == 1.0 and fit.efficiency()[-1] == pytest.approx(truth(1) / (8 * truth(8)), rel=0.05)
+    # Serial fraction from one size, then a 1-thread time from a 2-thread measurement alone.
+    t2 = truth(2) * 3  # a 3x larger problem, measured with two threads only
+    assert t2 / (fit.serial + (1 - fit.serial) / 2) == pytest.approx(truth(1) * 3, rel=0.05)
+
+
+def crossing_fits(gpu_fixed: float, gpu_per_row: float) -> tuple[scaling.SizeFit, scaling.SizeFit]:
+    cpu = scaling.fit_time(SIZES, noisy(lambda n: 1e-5 * n, cv=0.02, seed=1))
+    gpu = scaling.fit_time(SIZES, noisy(lambda n: gpu_fixed + gpu_per_row * n, cv=0.02, seed=2))
+    return cpu, gpu
+
+
+def test_the_crossover_is_found_where_the_curves_cross() -> None:
+    cross = scaling.crossover(*crossing_fits(0.05, 1e-6))  # 1e-5 n = 0.05 + 1e-6 n at n = 5,556
+    assert cross.verdict == "crosses" and cross.size == pytest.approx(5556, rel=0.1)
+    assert cross.lo < 5556 < cross.hi and not cross.extrapolated
+    assert "GPU faster from about" in cross.describe()
+
+
+def test_a_gpu_faster_everywhere_or_never_is_said_so() -> None:
+    assert scaling.crossover(*crossing_fits(0.001, 1e-6)).verdict == "gpu-faster"
+    never = scaling.crossover(*crossing_fits(5.0, 1e-5))
+    assert never.verdict == "cpu-faster" and "never" in never.describe()
+    beyond = scaling.crossover(*crossing_fits(1.0, 1e-6))  # 1e-5 n = 1 + 1e-6 n at n = 111,111: 3.5x past 32,000
+    assert beyond.verdict == "crosses" and beyond.extrapolated and "extrapolated" in beyond.describe()

@@ -1,0 +1,96 @@
+"""Sizing sweeps grow a case until its curve is known; each case may run in several processes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from harness import plan, results, runner
+from harness.errors import SizeupError
+from harness.plan import Case
+from harness.results import CaseRecord
+from harness.sweep import Sweep, family, next_size
+
+GiB = 2**30
+
+
+def step(size: int, fit: float, wall: float = 1.0, peak: float = 0.5 * GiB, status: str = "ok") -> CaseRecord:
+    case = Case("classification", "xgboost", "xgboost", size, 2).to_dict()
+    runs = [{"repeat": i, "cold": i == 0, "complete": True, "phases": {"fit": fit}, "quality": {}} for i in range(3)]
+    return CaseRecord(case, status, reason=None if status == "ok" else "passed the cap", wall_s=wall, runs=runs,
+                      telemetry={"peak_memory_bytes": peak})
+
+
+def steps(sizes: Sequence[int], fits: Sequence[float], walls: Sequence[float] | None = None) -> list[CaseRecord]:
+    return [step(n, t, w) for n, t, w in zip(sizes, fits, walls or [1.0] * len(sizes))]
+
+
+RULE = Sweep(start=1000, budget_s=60, settle=0.1)
+
+
+def test_a_sweep_starts_doubles_and_stops_for_each_reason_it_states() -> None:
+    assert next_size(RULE, [], 16 * GiB, None) == (1000, "")
+    # Fixed costs still dominate (exponents 0.2, 0.5, 0.8): keep growing.
+    growing = steps([1000, 2000, 4000, 8000], [1.0, 1.15, 1.63, 2.83])
+    assert next_size(RULE, growing, 16 * GiB, None) == (16000, "")
+    settled = steps([1000, 2000, 4000, 8000, 16000], [1.0, 1.9, 3.7, 7.3, 14.5])
+    assert next_size(RULE, settled, 16 * GiB, None)[1].startswith("the local exponent settled at 0.99")
+    slow = steps([1000, 2000], [1.0, 2.0], walls=[20.0, 40.0])
+    size, why = next_size(RULE, slow, 16 * GiB, None)
+    assert size is None and "would take about 80 s, past the 60 s budget" in why
+    hungry = [step(1000, 1.0, peak=2 * GiB), step(2000, 2.0, peak=4 * GiB)]
+    size, why = next_size(RULE, hungry, 10 * GiB, None)
+    assert size is None and "would need about 8.0 GiB, past 60% of this machine's 10.0 GiB" in why
+    failed = [step(1000, 1.0), step(2000, 2.0, status="oom")]
+    assert next_size(RULE, failed, 16 * GiB, None) == (None, "size 2,000 ended oom: passed the cap")
+    assert next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1500) == (None, "the workload has 1,500 rows")
+
+
+def test_suites_declare_sweeps_case_caps_and_processes(tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "s"\nprocesses = 2\n[[benchmark]]\nworkload = "regression"\nmodels = ["ridge_solve"]\n'
+                     'backends = ["numpy"]\nsweep = { start = 1000, factor = 4 }\nmemory_cap = "1GiB"\n')
+    built = plan.build(plan.Choices(suite=str(suite)), 2)
+    (case,) = built.cases
+    assert built.settings.processes == 2 and case.size == 1000 and case.sweep["factor"] == 4
+    assert case.id.endswith(",cap=1GiB") and family(case.to_dict()) == "regression/ridge_solve@numpy/n=*/t=2,cap=1GiB"
+    assert Case.from_dict(case.to_dict()) == case
+    fixed = plan.build(plan.Choices(suite=str(suite), sizes=[500]), 2)
+    assert fixed.cases[0].sweep is None  # --sizes replaces the sweep
+    for bad, message in (('sweep = { factor = 2 }', "a 'start' size"), ('sweep = { start = 10, grow = 2 }', "grow"),
+                         ('sweep = { start = 10, factor = 1 }', "factor must be"),
+                         ('sizes = [10]\nsweep = { start = 10 }', "not both"), ('memory_cap = 5', "memory_cap")):
+        suite.write_text(f'name = "s"\n[[benchmark]]\nworkload = "regression"\n{bad}\n')
+        with pytest.raises(SizeupError, match=message):
+            plan.build(plan.Choices(suite=str(suite)), 2)
+
+
+def test_a_sweep_runs_grows_and_resumes_to_the_same_plan(tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "s"\nrepeats = 1\nprocesses = 2\n[[benchmark]]\nworkload = "regression"\n'
+                     'models = ["ridge_solve"]\nbackends = ["numpy"]\n'
+                     'sweep = { start = 1000, factor = 4, max_steps = 3, settle = 0 }\n')
+    run = runner.new_run(plan.build(plan.Choices(suite=str(suite)), 1),
+                         {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
+    limits = runner.Limits(1, 120, 4 * GiB, 0, processes=2)
+    path = runner.execute(run, results.Journal.create(results.journal_path(tmp_path, run), run), limits,
+                          runner.Progress())
+    done = results.load(path)
+    assert [c.case["size"] for c in done.cases] == [1000, 4000, 16000]
+    assert done.sweeps == {"regression/ridge_solve@numpy/n=*/t=1": "3 steps, the most a sweep takes"}
+    first = done.cases[0]
+    assert first.status == "ok" and {r["process"] for r in first.runs} == {0, 1}
+    assert len(first.phase_samples("fit")) == 2 and len(first.telemetry["processes"]) == 2
+    # Resuming from the first step alone plans the same next steps from the records.
+    partial = results.RunResult(**{**done.__dict__, "plan": done.plan[:1], "cases": done.cases[:1], "sweeps": {}})
+    assert [c["size"] for c in runner.grow_sweeps(partial)] == [4000]
+
+
+def test_processes_come_from_the_command_line_too() -> None:
+    from harness import cli
+
+    args = cli.build_parser().parse_args(["run", "--processes", "3", "--workloads", "diabetes"])
+    choices = plan.Choices(suite=args.suite, **{flag: getattr(args, flag) for flag in cli.PLAN_FLAGS})
+    assert plan.build(choices, 2).settings.processes == 3
