@@ -367,7 +367,8 @@ def cmd_fit(args: argparse.Namespace, console: Console) -> int:
             console.print(Text("--check: no configuration of the fits was measured at another size there",
                                style="yellow"))
     console.print(predictions.render(models, args.target, found, predictions.thread_models(rows), args.cores,
-                                     predictions.crossovers(models), predictions.out_of_core(rows)))
+                                     predictions.crossovers(models), predictions.out_of_core(rows),
+                                     predictions.grid_models(rows)))
     return 0
 
 

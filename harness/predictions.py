@@ -127,6 +127,22 @@ def crossovers(models: Sequence[SizeModel]) -> list[tuple[str, str, scaling.Cros
     return out
 
 
+def grid_models(rows: pd.DataFrame, phase: str = "fit") -> list[tuple[str, scaling.GridFit, tuple[int, int]]]:
+    """Size-and-threads fits for configurations measured at two or more sizes and thread counts;
+    with the smallest and largest size measured."""
+    column = f"{phase}_s"
+    keyed = rows.assign(key=[re.sub(r"/n=\d+/t=\d+", "/n=*/t=*", c, count=1) for c in rows["case_id"]])
+    out = []
+    for key, g in keyed.groupby("key", sort=True):
+        g = _clean(g[g[column].notna()])
+        medians = g.groupby(["size", "threads"])[column].median()
+        sizes, threads = medians.index.get_level_values(0), medians.index.get_level_values(1)
+        if len(medians) < 3 or sizes.nunique() < 2 or threads.nunique() < 2:
+            continue
+        out.append((str(key), scaling.fit_grid(sizes, threads, medians.to_numpy()), (int(sizes.min()), int(sizes.max()))))
+    return out
+
+
 @dataclass(frozen=True)
 class OutOfCore:
     external: str  # families
@@ -168,7 +184,8 @@ def _strip_threads(family: str) -> str:
 def render(models: Sequence[SizeModel], target: float | None, found: Sequence[Check],
            threads: Sequence[tuple[str, scaling.ThreadFit, int]], cores: int | None,
            crossing: Sequence[tuple[str, str, scaling.Crossover, str]],
-           outside: Sequence[OutOfCore] = ()) -> RenderableType:
+           outside: Sequence[OutOfCore] = (),
+           grids: Sequence[tuple[str, scaling.GridFit, tuple[int, int]]] = ()) -> RenderableType:
     parts: list[RenderableType] = []
     if models:
         table = Table(title=Text("time and memory against data size (fit phase)"), header_style="bold")
@@ -215,7 +232,24 @@ def render(models: Sequence[SizeModel], target: float | None, found: Sequence[Ch
         parts.append(table)
         if drifting := _size_dependent(threads):
             parts.append(Text("Warning: the serial fraction depends on the data size for " + "; ".join(drifting)
-                              + ": use the thread fit measured nearest the size you size for.", style="yellow"))
+                              + ": use the size-and-threads fit, or the thread fit nearest the size you size for.",
+                              style="yellow"))
+    if grids:
+        table = Table(title=Text("time against size and threads: fixed + serial*n + parallel*n/p"),
+                      header_style="bold")
+        columns = ["configuration", "points", "serial fraction at smallest / largest size"]
+        if target or cores:
+            columns.append(f"predicted at {f'{target:,.0f}' if target else 'the largest size'}"
+                           f"{f' and {cores} threads' if cores else ''}")
+        for c in columns:
+            table.add_column(c, no_wrap=c == "configuration")
+        for key, grid, (smallest, largest) in grids:
+            cells = [Text(key), str(grid.points), f"{grid.serial_fraction(smallest):.2f} at {smallest:,} / "
+                     f"{grid.serial_fraction(largest):.2f} at {largest:,}"]
+            if target or cores:
+                cells.append(f"{grid(target or largest, cores or 1):.4g} s")
+            table.add_row(*cells)
+        parts.append(table)
     for o in outside:
         gib = " ".join(f"{x:.3f}" if x is not None else "?" for x in o.memory)
         parts.append(Text(f"{o.external} against {o.in_memory}: out-of-core fit takes "

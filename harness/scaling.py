@@ -223,6 +223,38 @@ def fit_threads(threads: Sequence[int], samples: Sequence[Sequence[float]], seed
 
 
 @dataclass(frozen=True)
+class GridFit:
+    """Time over size and threads, T(n, p) = a + b n + c n / p: a fixed cost, serial work and parallel
+    work that both grow with the data (the Ernest model without its communication terms).
+
+    Amdahl's serial fraction at one size does not carry to another: measured here, XGBoost's was
+    0.05 at 20,000 rows and 0.38 at 80,000. Fitting size and threads together lets it move.
+    """
+
+    fixed: float  # a, seconds
+    serial: float  # b, seconds per item
+    parallel: float  # c, seconds per item on one thread
+    points: int
+
+    def __call__(self, n: float, p: float) -> float:
+        return self.fixed + self.serial * n + self.parallel * n / p
+
+    def serial_fraction(self, n: float) -> float:
+        one = self(n, 1)
+        return (self.fixed + self.serial * n) / one if one > 0 else 1.0
+
+
+def fit_grid(sizes: Sequence[float], threads: Sequence[float], times: Sequence[float]) -> GridFit:
+    """Non-negative relative least squares over (size, threads, median time) points: at least three,
+    over two or more sizes and two or more thread counts."""
+    n, p, t = (np.asarray(v, dtype=float) for v in (sizes, threads, times))
+    if len(t) < 3 or len(set(n)) < 2 or len(set(p)) < 2:
+        raise ValueError("a size-and-threads fit needs three or more points over two sizes and two thread counts")
+    (a, b, c), _ = nnls(np.column_stack([1.0 / t, n / t, n / p / t]), np.ones_like(t))
+    return GridFit(float(a), float(b), float(c), len(t))
+
+
+@dataclass(frozen=True)
 class Crossover:
     verdict: str  # "crosses", "gpu-faster", "cpu-faster"
     size: float | None = None  # where the GPU becomes faster
@@ -268,11 +300,13 @@ def _refit(fit: SizeFit, rng: np.random.Generator) -> Curve:
 def _crossing(cpu: Curve, gpu: Curve, lo: float, hi: float) -> float | str:
     grid = np.geomspace(lo, hi * EXTRAPOLATION_WARN, 400)
     gpu_wins = gpu(grid) < cpu(grid)
-    if gpu_wins[0]:
+    measured = grid <= hi
+    if gpu_wins[measured].all():
         return "gpu-faster"
-    if not gpu_wins.any():
+    first_loss = int(np.argmin(gpu_wins))
+    if not gpu_wins[first_loss:].any():
         return "cpu-faster"
-    i = int(np.argmax(gpu_wins))  # first grid point where the GPU wins: bisect in log size between i-1 and i
+    i = first_loss + int(np.argmax(gpu_wins[first_loss:]))  # where the GPU starts to win: bisect between i-1 and i
     a, b = math.log(grid[i - 1]), math.log(grid[i])
     for _ in range(50):
         mid = (a + b) / 2

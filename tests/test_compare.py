@@ -189,9 +189,12 @@ def test_fit_warns_when_the_serial_fraction_moves_with_the_data_size(tmp_path: P
 
     records = [record(Case("classification", "xgboost", "xgboost", n, p), times(t, 5, 0.01, p + n))
                for n, serial, t1 in ((20000, 0.05, 2.0), (80000, 0.4, 3.3)) for p, t in amdahl(serial, t1).items()]
-    assert cli.main(["fit", write(tmp_path / "t.json", records)]) == 0
+    path = write(tmp_path / "t.json", records)
+    assert cli.main(["fit", path]) == 0
     assert "serial fraction depends on the data size for classification/xgboost@xgboost/n=*/t=*" in \
         capsys.readouterr().out.replace("\n", "")
+    ((key, grid, sizes),) = predictions.grid_models(frame.rows(frame.load([path])))
+    assert key == "classification/xgboost@xgboost/n=*/t=*" and sizes == (20000, 80000) and grid.points == 4
 
 
 def test_fit_puts_out_of_core_training_next_to_in_memory_training(tmp_path: Path,

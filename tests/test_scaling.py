@@ -101,3 +101,21 @@ def test_a_gpu_faster_everywhere_or_never_is_said_so() -> None:
     assert never.verdict == "cpu-faster" and "never" in never.describe()
     beyond = scaling.crossover(*crossing_fits(1.0, 1e-6))  # 1e-5 n = 1 + 1e-6 n at n = 111,111: 3.5x past 32,000
     assert beyond.verdict == "crosses" and beyond.extrapolated and "extrapolated" in beyond.describe()
+
+
+def test_size_and_threads_together_let_the_serial_fraction_move_with_the_data() -> None:
+    def truth(n, p):
+        return 0.2 + 1e-6 * n + 1e-5 * n / p
+
+    grid = [(n, p) for n in (1e4, 4e4, 16e4) for p in (1, 2, 4)]
+    rng = np.random.default_rng(3)
+    fit = scaling.fit_grid(*zip(*grid), [truth(n, p) * np.exp(rng.normal(0, 0.01)) for n, p in grid])
+    assert fit.fixed == pytest.approx(0.2, rel=0.15) and fit.parallel == pytest.approx(1e-5, rel=0.05)
+    assert fit.serial_fraction(1e4) > 0.5 > fit.serial_fraction(16e4)  # the fixed cost fades with size
+    assert fit(64e4, 16) == pytest.approx(truth(64e4, 16), rel=0.1)
+    # Held out: one thread at the largest size, from the other points alone.
+    rest = [(n, p) for n, p in grid if (n, p) != (16e4, 1)]
+    held = scaling.fit_grid(*zip(*rest), [truth(n, p) for n, p in rest])
+    assert held(16e4, 1) == pytest.approx(truth(16e4, 1), rel=0.02)
+    with pytest.raises(ValueError, match="two sizes and two thread counts"):
+        scaling.fit_grid([1e4, 2e4, 4e4], [1, 1, 1], [1.0, 2.0, 4.0])
