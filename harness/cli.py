@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", help="fit time and memory against size and threads; predict, and check predictions")
     p.add_argument("results", nargs="+", metavar="RESULTS", help="result files, globs or folders to fit")
-    p.add_argument("--target", type=finite, help="predict time and memory at this size")
+    p.add_argument("--target", type=positive_number, help="predict time and memory at this size")
     p.add_argument("--cores", type=positive_int("cores"), help="predict thread-fitted time at this many cores")
     p.add_argument("--check", nargs="+", metavar="RESULTS",
                    help="results at other (larger) sizes: compare each prediction with the measurement")
@@ -190,6 +190,13 @@ def finite(text: str) -> float:
         value = math.nan
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    value = finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
     return value
 
 
@@ -329,6 +336,8 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     sides = [frame.load([pattern]) for pattern in args.results]
     tables = [frame.rows(side) for side in sides]
     if len(sides) == 1:
+        if args.fail:
+            raise SizeupError("--fail compares against a baseline: give the baseline, then the results to check")
         pairs = comparison.device_pairs(tables[0]) if not tables[0].empty else []
         console.print(comparison.render_devices(pairs))
         return 0

@@ -161,9 +161,13 @@ def test_bad_input_to_the_analysis_is_one_line_and_exit_2(tmp_path: Path, capsys
     assert cli.main(["fit", str(tmp_path / "*.json")]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert "does not exist" in err and "no result files match" in err
-    with pytest.raises(SystemExit) as exc:
-        cli.main(["compare", "a", "b", "--fail", "mean:10"])
-    assert exc.value.code == cli.EXIT_USAGE
+    one = write(tmp_path / "one.json", [record(CASE, [1.0, 1.1])])
+    assert cli.main(["compare", one, "--fail", "median:10%"]) == cli.EXIT_USAGE
+    assert "--fail compares against a baseline" in capsys.readouterr().err
+    for bad in (["compare", "a", "b", "--fail", "mean:10"], ["fit", one, "--target", "-5"]):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(bad)
+        assert exc.value.code == cli.EXIT_USAGE
 
 
 def test_fit_gives_amdahls_serial_fraction_and_names_a_sweep_past_the_physical_cores(
