@@ -16,6 +16,7 @@ from rich.text import Text
 
 from harness import scaling
 from harness.backends import BACKENDS
+from harness.significance import samples
 
 
 @dataclass(frozen=True)
@@ -42,18 +43,12 @@ def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
         sizes = sorted(g["size"].unique())
         if len(sizes) < 3:
             continue
-        by_size = [_per_process(g[g["size"] == n], column) for n in sizes]
+        by_size = [samples(g[g["size"] == n], column) for n in sizes]
         time = scaling.fit_time(sizes, by_size)
         peaks = g.groupby("size")["peak_memory_bytes"].max().dropna()
         memory = scaling.fit_memory(list(peaks.index), list(peaks.values)) if len(peaks) >= 2 else None
         out.append(SizeModel(str(name), str(g["size_unit"].iloc[0]), time, memory))
     return out
-
-
-def _per_process(rows: pd.DataFrame, column: str) -> list[float]:
-    if rows["process"].nunique() > 1:
-        return [float(v) for v in rows.groupby("process")[column].median()]
-    return [float(v) for v in rows[column]]
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,7 @@ def checks(models: Sequence[SizeModel], later: pd.DataFrame, phase: str = "fit")
             at = _clean(g[g["size"] == size])
             peak = at["peak_memory_bytes"].max()
             out.append(Check(m.family, int(size), size / max(m.time.sizes), m.time.predict(size),
-                             float(np.median(_per_process(at, column))),
+                             float(np.median(samples(at, column))),
                              m.memory(size) if m.memory else None, None if pd.isna(peak) else float(peak)))
     return out
 
@@ -103,7 +98,7 @@ def thread_models(rows: pd.DataFrame, phase: str = "fit") -> list[tuple[str, sca
         threads = sorted(g["threads"].unique())
         if len(threads) < 2:
             continue
-        fit = scaling.fit_threads(threads, [_per_process(g[g["threads"] == t], column) for t in threads])
+        fit = scaling.fit_threads(threads, [samples(g[g["threads"] == t], column) for t in threads])
         out.append((str(key), fit, int(g["physical_cores"].min() or 0)))
     return out
 

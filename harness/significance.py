@@ -90,10 +90,12 @@ def instability(samples: Sequence[float]) -> list[str]:
 
 
 def samples(rows: pd.DataFrame, column: str = "fit_s") -> list[float]:
-    """One case's timings: its repeats, or each worker process's median when it ran in several."""
-    values = rows[["process", column]].dropna()
-    if values["process"].nunique() > 1:
-        return [float(v) for v in values.groupby("process")[column].median()]
+    """One case's timings: its repeats, or the median of each worker process where it ran in several
+    (several processes, or several result files pooled: each is its own sample of run-to-run noise)."""
+    values = rows[["file", "process", column]].dropna()
+    groups = values.groupby(["file", "process"])[column]
+    if groups.ngroups > 1:
+        return [float(v) for v in groups.median()]
     return [float(v) for v in values[column]]
 
 

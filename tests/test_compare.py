@@ -106,6 +106,10 @@ def test_several_processes_give_intervals_over_per_process_medians(tmp_path: Pat
     from harness.significance import samples
 
     assert samples(rows) == [1.0, 1.3]
+    # Two result files pooled as one side: each file is one sample too.
+    pooled = frame.rows(frame.load([write(tmp_path / "r1.json", [record(CASE, [1.0, 1.0, 1.0])]),
+                                    write(tmp_path / "r2.json", [record(CASE, [1.4, 1.4, 1.4])])]))
+    assert sorted(samples(pooled)) == [1.0, 1.4]
 
 
 def test_the_cpu_gpu_view_gives_the_speedup_and_the_quality_of_both(tmp_path: Path,
