@@ -1,4 +1,4 @@
-"""The `sizeup` command: list, run, show, compare, fit, export.
+"""The `sizeup` command: list, run, show, compare, fit, catalog, export.
 
 User mistakes raise SizeupError anywhere below; here they become one line on
 stderr and exit code 2. Anything else is a bug and keeps its traceback.
@@ -135,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", nargs="+", metavar="RESULTS",
                    help="results at other (larger) sizes: compare each prediction with the measurement")
     p.set_defaults(command=cmd_fit)
+
+    p = sub.add_parser("catalog", help="the VM sizes and prices sizing decisions use (check your own file)")
+    p.add_argument("file", nargs="?", type=Path, help="a catalog CSV [harness/data/vm_catalog.csv]")
+    p.set_defaults(command=cmd_catalog)
 
     p = sub.add_parser("export", help="write a result in another tool's format")
     p.add_argument("--format", required=True, choices=["pytest-benchmark"])
@@ -378,6 +382,21 @@ def cmd_fit(args: argparse.Namespace, console: Console) -> int:
     console.print(predictions.render(models, args.target, found, predictions.thread_models(rows), args.cores,
                                      predictions.crossovers(models), predictions.out_of_core(rows),
                                      predictions.grid_models(rows)))
+    return 0
+
+
+def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
+    from harness import catalog
+
+    vms = catalog.load(args.file)
+    table = Table(title=Text(f"VM catalog {args.file or catalog.DEFAULT}"), header_style="bold")
+    for column in ("name", "kind", "vCPUs", "memory GiB", "GiB/vCPU", "GPUs", "$/hour", "region", "source"):
+        table.add_column(column)
+    for vm in vms:
+        gpus = f"{vm.gpu_count}x {vm.gpu_model} {vm.gpu_memory_gib:g} GiB" if vm.gpu_count else ""
+        table.add_row(Text(vm.name), vm.kind, str(vm.vcpus), f"{vm.memory_gib:g}", f"{vm.gib_per_vcpu:.1f}", gpus,
+                      f"{vm.price_per_hour:.3f}", Text(vm.region), Text(vm.source))
+    console.print(table)
     return 0
 
 

@@ -1,0 +1,89 @@
+"""The VM catalog the sizing decisions price against: a CSV a user can replace with their own
+cloud, region or negotiated prices (`harness/data/vm_catalog.csv` is the default).
+
+Columns: name, kind (general, memory, memory-large, gpu), vcpus, memory_gib, gpu_model,
+gpu_count, gpu_memory_gib, price_per_hour, region, source, date (when the price was recorded).
+The shipped rows are Azure
+East US Linux pay-as-you-go prices from a public snapshot, or derived from them by the rule
+their `source` states. A bad file is one clear error naming the row and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import SizeupError
+
+DEFAULT = Path(__file__).parent / "data" / "vm_catalog.csv"
+COLUMNS = ("name", "kind", "vcpus", "memory_gib", "gpu_model", "gpu_count", "gpu_memory_gib", "price_per_hour",
+           "region", "source", "date")
+KINDS = ("general", "memory", "memory-large", "gpu")
+
+
+@dataclass(frozen=True)
+class VM:
+    name: str
+    kind: str
+    vcpus: int
+    memory_gib: float
+    gpu_model: str
+    gpu_count: int
+    gpu_memory_gib: float
+    price_per_hour: float
+    region: str
+    source: str
+    date: str
+
+    @property
+    def gib_per_vcpu(self) -> float:
+        return self.memory_gib / self.vcpus
+
+
+def load(path: Path | None = None) -> list[VM]:
+    path = path or DEFAULT
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise SizeupError(f"catalog {path} lacks column(s) {', '.join(missing)}; it needs {', '.join(COLUMNS)}")
+            vms = [_row(path, number, row) for number, row in enumerate(reader, start=2)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SizeupError(f"cannot read catalog {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not vms:
+        raise SizeupError(f"catalog {path} has no VM sizes")
+    names = [vm.name for vm in vms]
+    if duplicated := sorted({n for n in names if names.count(n) > 1}):
+        raise SizeupError(f"catalog {path} names {', '.join(duplicated)} more than once")
+    return vms
+
+
+def _row(path: Path, number: int, row: dict[str, str | None]) -> VM:
+    where = f"catalog {path}, line {number}"
+
+    def number_of(column: str, whole: bool = False, positive: bool = True) -> float:
+        text = (row.get(column) or "").strip()
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            raise SizeupError(f"{where}: {column} must be {'a whole number' if whole else 'a number'}, "
+                              f"got {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise SizeupError(f"{where}: {column} must be {'> 0' if positive else '>= 0'}, got {text!r}")
+        return value
+
+    name, kind = (row.get("name") or "").strip(), (row.get("kind") or "").strip()
+    if not name:
+        raise SizeupError(f"{where}: name is empty")
+    if kind not in KINDS:
+        raise SizeupError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    vm = VM(name, kind, int(number_of("vcpus", whole=True)), number_of("memory_gib"),
+            (row.get("gpu_model") or "").strip(), int(number_of("gpu_count", whole=True, positive=False)),
+            number_of("gpu_memory_gib", positive=False), number_of("price_per_hour"),
+            (row.get("region") or "").strip(), (row.get("source") or "").strip(), (row.get("date") or "").strip())
+    if (vm.kind == "gpu") != (vm.gpu_count > 0) or (vm.gpu_count > 0) != bool(vm.gpu_model):
+        raise SizeupError(f"{where}: a gpu VM needs gpu_count > 0 and a gpu_model, and only a gpu VM has them")
+    return vm
