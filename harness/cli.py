@@ -1,4 +1,4 @@
-"""The `sizeup` command: list, run, show, compare, fit, catalog, export.
+"""The `sizeup` command: list, run, show, compare, fit, recommend, catalog, export.
 
 User mistakes raise SizeupError anywhere below; here they become one line on
 stderr and exit code 2. Anything else is a bug and keeps its traceback.
@@ -12,6 +12,7 @@ was stopped by signal N (130 for Ctrl-C), its finished cases kept in the journal
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import math
 import os
 import platform
@@ -135,6 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", nargs="+", metavar="RESULTS",
                    help="results at other (larger) sizes: compare each prediction with the measurement")
     p.set_defaults(command=cmd_fit)
+
+    p = sub.add_parser("recommend", help="ranked VM choices for one training run at a target size, with evidence")
+    p.add_argument("results", nargs="*", default=["results"], metavar="RESULTS",
+                   help="result files, globs or folders [results: this machine's runs and the committed references]")
+    p.add_argument("--workload", required=True, help="the workload to size for (`sizeup list`)")
+    p.add_argument("--size", "--rows", dest="size", type=positive_number, required=True,
+                   help="the target data size, in the workload's unit (rows, series, images, documents)")
+    p.add_argument("--budget", type=positive_number, metavar="SECONDS", help="time budget per training run")
+    p.add_argument("--catalog", type=Path, help="VM catalog CSV [harness/data/vm_catalog.csv]")
+    p.add_argument("--top", type=positive_int("top"), default=8, help="options shown [8]")
+    p.add_argument("--json", action="store_true", help="the same as JSON")
+    p.set_defaults(command=cmd_recommend)
 
     p = sub.add_parser("catalog", help="the VM sizes and prices sizing decisions use (check your own file)")
     p.add_argument("file", nargs="?", type=Path, help="a catalog CSV [harness/data/vm_catalog.csv]")
@@ -382,6 +395,25 @@ def cmd_fit(args: argparse.Namespace, console: Console) -> int:
     console.print(predictions.render(models, args.target, found, predictions.thread_models(rows), args.cores,
                                      predictions.crossovers(models), predictions.out_of_core(rows),
                                      predictions.grid_models(rows)))
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace, console: Console) -> int:
+    from harness import catalog, frame, recommend
+
+    vms = catalog.load(args.catalog)
+    rows = frame.rows(frame.load(args.results))
+    if rows.empty:
+        raise SizeupError("no finished case in " + ", ".join(args.results))
+    try:
+        found = recommend.recommend(rows, args.workload, args.size, vms, args.budget)
+    except ValueError as exc:
+        raise SizeupError(f"{exc} ({', '.join(args.results)})") from None
+    found = replace(found, options=found.options[:args.top])
+    if args.json:
+        sys.stdout.write(results.dumps(found.to_dict(), indent=2) + "\n")
+    else:
+        console.print(recommend.render(found))
     return 0
 
 

@@ -22,7 +22,7 @@ from harness import results
 from harness.errors import SizeupError
 from harness.results import CaseRecord, RunResult
 from harness.sweep import family
-from harness.table import PHASES, gpu_cells
+from harness.table import PHASES, gpu_figures
 
 PROCESS = "process"  # a run's key naming its worker process, where a case ran in several (--processes)
 
@@ -78,10 +78,12 @@ def rows(loaded: Sequence[Loaded]) -> pd.DataFrame:
 
 def _case_columns(record: CaseRecord) -> dict[str, Any]:
     c = record.case
-    gpu = gpu_cells(record)
+    util, gpu_memory, energy = gpu_figures(record) or (None, None, None)
     metric = record.workload_info.get("metric")
     fit = record.telemetry.get("phases", {}).get("fit", {})
-    return {"case_id": c["id"], "family": family(c), "workload": c["workload"], "model": c["model"],
+    twin = record.checks.get("twin_quality") or {}
+    return {"case_id": c["id"], "family": family(c), "task": record.workload_info.get("family"),
+            "workload": c["workload"], "model": c["model"],
             "backend": c["backend"], "size": c["size"], "threads": c["threads"],
             "params": json.dumps(record.params, sort_keys=True), "data_sha256": record.data_sha256,
             "metric": metric, "higher_is_better": record.workload_info.get("higher_is_better", True),
@@ -89,8 +91,8 @@ def _case_columns(record: CaseRecord) -> dict[str, Any]:
             "peak_memory_bytes": record.telemetry.get("peak_memory_bytes"),
             "fit_peak_bytes": fit.get("memory_bytes", {}).get("max"),  # sampled: what training itself held
             "fit_cpu_pct_sampled": fit.get("cpu_percent", {}).get("mean"),
-            "fit_gpu_util_pct": float(gpu[0]) if gpu and gpu[0] else None,
-            "fit_energy_j": _joules(gpu[2]) if gpu else None}
+            "fit_gpu_util_pct": util, "gpu_memory_bytes": gpu_memory, "fit_energy_j": energy,
+            "twin_difference": twin.get("difference"), "twin_beyond": bool(twin.get("beyond"))}
 
 
 def _run_columns(record: CaseRecord, run: dict[str, Any]) -> dict[str, Any]:
@@ -101,10 +103,6 @@ def _run_columns(record: CaseRecord, run: dict[str, Any]) -> dict[str, Any]:
             **{f"{p}_s": phases.get(p) for p in PHASES},
             "fit_cpu_pct": 100 * fit_cpu / phases["fit"] if fit_cpu is not None and phases.get("fit") else None,
             "quality": (run["quality"] or {}).get(metric)}
-
-
-def _joules(cell: str) -> float | None:
-    return float(cell.removesuffix(" J")) if cell else None
 
 
 def machine_differences(run_a: RunResult, run_b: RunResult) -> list[str]:

@@ -72,9 +72,9 @@ def contention_note(record: CaseRecord) -> str | None:
             f"{c.max_other_cores:.2f} cores); {what}")
 
 
-def gpu_cells(record: CaseRecord) -> list[str] | None:
-    """Fit GPU utilization (of the busiest GPU), the case's peak device memory and joules per warm fit,
-    from NVML telemetry; None for a case without it."""
+def gpu_figures(record: CaseRecord) -> tuple[float | None, float | None, float | None] | None:
+    """Fit GPU utilization % (of the busiest GPU), the case's peak device memory in bytes and joules
+    per warm fit, from NVML telemetry; None for a case without it."""
     phases = record.telemetry.get("phases") or {}
     fit = _nvml(phases.get("fit"))
     if not fit:
@@ -83,6 +83,14 @@ def gpu_cells(record: CaseRecord) -> list[str] | None:
     energy = sum(v["per_window"] for k, v in fit.items() if k.endswith(".energy_j") and "per_window" in v)
     memory = max((v["max"] for name, p in phases.items() if name != "cold" for k, v in _nvml(p).items()
                   if k.endswith(".case_memory_bytes") and "max" in v), default=None)
+    return util, memory, energy or None
+
+
+def gpu_cells(record: CaseRecord) -> list[str] | None:
+    figures = gpu_figures(record)
+    if figures is None:
+        return None
+    util, memory, energy = figures
     return ["" if util is None else f"{util:.0f}", _mib(memory), f"{energy:.3g} J" if energy else ""]
 
 

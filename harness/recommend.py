@@ -1,0 +1,324 @@
+"""`sizeup recommend`: from fitted measurements to ranked VM choices for one training run.
+
+Every figure comes from a fit of measured results (harness.predictions) and a rule stated in
+the output; nothing is assumed where a measurement is missing, it is said instead. Rules:
+
+- memory needed = predicted peak memory at the target size x 1.5 (headroom for data held in
+  memory, Azure ML's guidance); a VM qualifies only if it has that much;
+- time on a VM with more cores than measured comes from the thread fit (size-and-threads where
+  measured, else Amdahl); without one, no speed-up is assumed. Azure's vCPUs are hyperthreads,
+  so a VM's physical cores are vCPUs / 2. Per-core speed is taken as the measured machine's;
+- a GPU configuration is offered only on VMs with the GPU it was measured on (its time is not
+  carried to another GPU), only where its predicted data fits that GPU's memory, never where it
+  is slower than the fastest CPU option, dearer without being needed for a time budget, or of
+  worse quality than its CPU twin;
+- out-of-core training (`*_external` models) where no VM holds the data in memory; Spark only
+  where no single node can hold the data or meet the time budget, and never for data that fits
+  one machine (Spark is not measured yet, so it is named without a time or cost);
+- ranking: options that meet the time budget first, then by cost per run, then by time.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import pandas as pd
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from harness import predictions, scaling
+from harness.catalog import VM
+
+HEADROOM = 1.5
+THREADS_PER_CORE = 2  # Azure Dsv5, Esv5, M and NC/ND vCPUs are hyperthreads
+LOW_CPU = 0.5  # fit used under half its threads' CPU: not core-bound
+LOW_GPU = 50.0  # fit GPU utilization % under which the input pipeline starves the GPU
+CONFIDENCE = ("high", "medium", "low")
+PLATFORMS = {
+    "classification": "Azure Machine Learning (Python-first training, automated ML over configurations); "
+                      "Azure Databricks where the data is engineered in Spark",
+    "regression": "Azure Machine Learning (Python-first training, automated ML over configurations); "
+                  "Azure Databricks where the data is engineered in Spark",
+    "forecasting": "Azure Machine Learning (automated ML has forecasting); Azure Databricks or Synapse Spark "
+                   "pools where the series already live there",
+    "vision": "Azure AI Services (prebuilt vision) for a standard task; Azure Machine Learning GPU compute for "
+              "a custom model",
+    "nlp": "Azure AI Services (prebuilt language) for a standard task; Azure Machine Learning for a custom model",
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    vm: str
+    nodes: int
+    config: str  # the measured configuration (workload/model@backend/...)
+    seconds: float | None
+    lo: float | None
+    hi: float | None
+    cost: float | None  # dollars per training run
+    memory_needed_gib: float | None
+    memory_share: float | None  # of the VM's memory
+    cpu_util: float | None  # measured fit CPU, share of the threads it had
+    gpu_util: float | None
+    confidence: str
+    meets_budget: bool
+    evidence: list[str] = field(default_factory=list)
+    quality: str = ""  # the configuration's measured quality at its largest size
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    workload: str
+    size: float
+    unit: str
+    budget_s: float | None
+    options: list[Option]
+    rules: list[str]  # rules that fired, and why configurations were left out
+    platform: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def recommend(rows: pd.DataFrame, workload: str, size: float, vms: Sequence[VM],
+              budget_s: float | None = None) -> Recommendation:
+    rows = rows[rows["workload"] == workload]
+    if rows.empty:
+        raise ValueError(f"no finished case of workload {workload!r} in these results")
+    unit = str(rows["size_unit"].iloc[0])
+    models = {m.family: m for m in predictions.size_models(rows)}
+    grids = {key: grid for key, grid, _ in predictions.grid_models(rows)}
+    threads = predictions.thread_models(rows)
+    rules = [f"memory needed = predicted peak memory x {HEADROOM} headroom"]
+    options: list[Option] = []
+    for family, g in rows.groupby("family", sort=True):
+        if family not in models:
+            rules.append(f"{family}: measured at fewer than three sizes, no fit to predict from (`--suite sizing`)")
+            continue
+        model = models[family]
+        if model.memory is None:
+            rules.append(f"{family}: no peak memory recorded, cannot check which VMs hold it")
+            continue
+        options += (_gpu_options if _on_gpu(family) else _cpu_options)(family, g, model, size, vms, grids, threads,
+                                                                        rules)
+    options = [replace(o, meets_budget=budget_s is None or o.seconds <= budget_s) for o in options]
+    cpu = [o for o in options if "_external" not in o.config and not _on_gpu(o.config)]
+    fastest = min((o.seconds for o in cpu), default=None)
+    cheapest = min((o.cost for o in cpu), default=None)
+    cpu_meets = any(o.meets_budget for o in cpu)
+    kept = []
+    for o in options:
+        if _on_gpu(o.config) and fastest is not None and o.seconds >= fastest:
+            rules.append(f"{o.config} on {o.vm}: predicted {o.seconds:.3g} s, not faster than the fastest CPU option "
+                         f"({fastest:.3g} s): left out")
+        elif _on_gpu(o.config) and cheapest is not None and o.cost >= cheapest and (cpu_meets or not o.meets_budget):
+            rules.append(f"{o.config} on {o.vm}: faster, but ${o.cost:.3g} per run against ${cheapest:.3g} on the CPU, "
+                         "and not needed to meet a budget: left out")
+        else:
+            kept.append(o)
+    options = kept
+    in_memory = [o for o in options if "_external" not in o.config]
+    if not in_memory:
+        largest = max(vms, key=lambda vm: vm.memory_gib)
+        rules.append(f"no VM holds the data in memory (the largest, {largest.name}, has {largest.memory_gib:g} GiB): "
+                     "out-of-core training, or a Spark cluster")
+        options.append(_spark("the data outgrows every single VM in the catalog"))
+    else:
+        options = in_memory  # out of core only where in-memory training is impossible
+        if budget_s is not None and not any(o.meets_budget for o in options):
+            rules.append(f"no single-node option meets the {budget_s:g} s budget")
+            options.append(_spark(f"no single node meets the {budget_s:g} s budget"))
+    options = _cheapest_per_configuration(options, rows)
+    task = rows["task"].dropna()
+    return Recommendation(workload, size, unit, budget_s, options, rules,
+                          PLATFORMS.get(str(task.iloc[0]) if len(task) else workload, "Azure Machine Learning"))
+
+
+def _rank(o: Option) -> tuple[bool, float, float]:
+    return (not o.meets_budget, o.cost if o.cost is not None else math.inf,
+            o.seconds if o.seconds is not None else math.inf)
+
+
+def _cheapest_per_configuration(options: list[Option], rows: pd.DataFrame) -> list[Option]:
+    """One line per configuration (model, backend, threads): its best VM, with the quality it reached;
+    the model is the user's choice, so a cheap model of lower quality must not hide the others."""
+    best: dict[str, Option] = {}
+    for o in sorted(options, key=_rank):
+        best.setdefault(o.config, o)
+    out = []
+    for o in sorted(best.values(), key=_rank):
+        g = rows[(rows["family"] == o.config) & rows["quality"].notna()]
+        if len(g):
+            largest = g[g["size"] == g["size"].max()]
+            o = replace(o, quality=f"{largest['metric'].iloc[0]} {largest['quality'].median():.3g} at "
+                                   f"{int(largest['size'].iloc[0]):,}")
+        out.append(o)
+    return out
+
+
+def _on_gpu(family: str) -> bool:
+    from harness.backends import BACKENDS
+
+    backend = family.partition("@")[2].partition("/")[0]
+    return backend in BACKENDS and BACKENDS[backend].device == "cuda"
+
+
+def _measured_threads(family: str) -> int:
+    return int(re.search(r"/t=(\d+)", family).group(1))
+
+
+def _utilization(g: pd.DataFrame) -> tuple[float | None, float | None]:
+    cpu = g["fit_cpu_pct"].dropna()
+    threads = g["threads"].iloc[0]
+    gpu = g["fit_gpu_util_pct"].dropna()
+    return (float(cpu.median()) / (100 * threads) if len(cpu) else None,
+            float(gpu.median()) if len(gpu) else None)
+
+
+def _core_ratio(family: str, size: float, cores: int, grids: dict, threads: Sequence) -> tuple[float, str | None]:
+    """How much faster `cores` cores are than the measured thread count, and from which fit (None: no fit)."""
+    measured = _measured_threads(family)
+    key = re.sub(r"/n=\*/t=\d+", "/n=*/t=*", family, count=1)
+    if key in grids:
+        grid = grids[key]
+        return grid(size, cores) / grid(size, measured), "the size-and-threads fit"
+    same = [(abs(math.log(int(re.search(r"/n=(\d+)/", k).group(1)) / size)), fit) for k, fit, _ in threads
+            if re.sub(r"/n=\d+/t=\*", "/n=*/t=*", k, count=1) == key]
+    if same:
+        fit = min(same, key=lambda pair: pair[0])[1]
+        return fit(cores) / fit(measured), f"Amdahl (serial fraction {fit.serial:.2f}, the nearest size)"
+    return 1.0, None
+
+
+def _cpu_options(family: str, g: pd.DataFrame, model: predictions.SizeModel, size: float, vms: Sequence[VM],
+                 grids: dict, threads: Sequence, rules: list[str]) -> list[Option]:
+    pred = model.time.predict(size)
+    need = model.memory(size) * HEADROOM
+    cpu_util, _ = _utilization(g)
+    external = "_external" in family
+    if external:  # streamed from disk: only the fixed part must be held (an upper bound: the harness held the data)
+        need = model.memory.fixed * HEADROOM
+    measured = _measured_threads(family)
+    out = []
+    for vm in vms:
+        if vm.gpu_count or vm.memory_gib * 2**30 < need:
+            continue
+        cores = max(1, vm.vcpus // THREADS_PER_CORE)
+        ratio, source = _core_ratio(family, size, cores, grids, threads)
+        confidence = _confidence(pred, model.time.loo_error)
+        evidence = [f"time: {model.time.curve.kind} fit over {len(model.time.sizes)} sizes "
+                    f"({min(model.time.sizes):,.0f}-{max(model.time.sizes):,.0f}), exponent "
+                    f"{model.time.curve.exponent:.2f}, LOO error {math.expm1(model.time.loo_error):.0%}, "
+                    f"{pred.beyond:.1f}x past the largest measured size",
+                    f"memory: {model.memory.fixed / 2**20:,.0f} MiB + {model.memory.per_item:,.0f} B per item"
+                    + (" (out of core: only the fixed part is held)" if external else "")]
+        if source:
+            evidence.append(f"{cores} cores (vCPUs / {THREADS_PER_CORE}) against {measured} measured: x{1 / ratio:.2f} "
+                            f"from {source}")
+            if cores > measured:
+                confidence = _lower(confidence)
+        elif cores != measured:
+            evidence.append(f"no thread fit: {cores} cores assumed no faster than the {measured} measured")
+            confidence = _lower(confidence)
+        if cpu_util is not None and cpu_util < LOW_CPU:
+            evidence.append(f"fit used {cpu_util:.0%} of its {measured} threads' CPU: not core-bound, a smaller VM "
+                            "loses little")
+        if external:
+            confidence = "low"
+        seconds = pred.value * ratio
+        out.append(Option(vm.name, 1, family, seconds, pred.lo * ratio, pred.hi * ratio,
+                          seconds / 3600 * vm.price_per_hour, need / 2**30, need / (vm.memory_gib * 2**30), cpu_util,
+                          None, confidence, True, evidence))
+    if not out and not external:
+        rules.append(f"{family}: needs {need / 2**30:,.1f} GiB, more than any CPU VM in the catalog")
+    return out
+
+
+def _gpu_options(family: str, g: pd.DataFrame, model: predictions.SizeModel, size: float, vms: Sequence[VM],
+                 grids: dict, threads: Sequence, rules: list[str]) -> list[Option]:
+    gap = _quality_gap(g)
+    if gap:
+        rules.append(f"{family}: {gap}: left out")
+        return []
+    pred = model.time.predict(size)
+    need = model.memory(size) * HEADROOM
+    peaks = g.groupby("size")["gpu_memory_bytes"].max().dropna()
+    device_need = scaling.fit_memory(list(peaks.index), list(peaks))(size) if len(peaks) >= 2 else None
+    measured_gpu = str(g["gpu"].dropna().iloc[0])
+    _, gpu_util = _utilization(g)
+    out, other = [], set()
+    for vm in vms:
+        if not vm.gpu_count or vm.memory_gib * 2**30 < need:
+            continue
+        if device_need is not None and device_need > vm.gpu_memory_gib * 2**30:
+            continue
+        if vm.gpu_model.lower() not in measured_gpu.lower():
+            other.add(vm.gpu_model)
+            continue
+        confidence = _confidence(pred, model.time.loo_error)
+        evidence = [f"time: {model.time.curve.kind} fit over {len(model.time.sizes)} sizes measured on {measured_gpu}",
+                    "one GPU used: the others of a multi-GPU VM are not counted"]
+        if device_need is None:
+            confidence = _lower(confidence)
+            evidence.append("GPU memory not fitted: whether the data fits the GPU was not checked")
+        if gpu_util is not None and gpu_util < LOW_GPU:
+            evidence.append(f"fit GPU utilization {gpu_util:.0f}%: the input pipeline starves the GPU")
+        out.append(Option(vm.name, 1, family, pred.value, pred.lo, pred.hi, pred.value / 3600 * vm.price_per_hour,
+                          need / 2**30, need / (vm.memory_gib * 2**30), None, gpu_util, confidence, True, evidence))
+    if other:
+        rules.append(f"{family}: measured on {measured_gpu}; GPU time is not carried to other GPUs "
+                     f"({', '.join(sorted(other))}), so their VMs are not offered")
+    if not out:
+        rules.append(f"{family}: no VM with the measured GPU in the catalog holds its data")
+    return out
+
+
+def _quality_gap(g: pd.DataFrame) -> str | None:
+    """Why a GPU configuration's quality cannot stand in for its CPU twin's, if it cannot."""
+    worse = g[g["twin_beyond"]]
+    if len(worse):
+        return (f"quality departs from its CPU twin by {float(worse['twin_difference'].iloc[0]):+.3g} at "
+                f"{int(worse['size'].iloc[0]):,} (beyond the tolerance)")
+    return None
+
+
+def _confidence(pred: scaling.Prediction, loo: float) -> str:
+    level = 0 if pred.beyond <= 4 else 1 if pred.beyond <= scaling.EXTRAPOLATION_WARN else 2
+    if loo > 0.25:
+        level += 1
+    return CONFIDENCE[min(level, 2)]
+
+
+def _lower(confidence: str) -> str:
+    return CONFIDENCE[min(CONFIDENCE.index(confidence) + 1, 2)]
+
+
+def _spark(why: str) -> Option:
+    return Option("Spark cluster", 0, "spark (not measured)", None, None, None, None, None, None, None, None, "low",
+                  False, [f"{why}; Spark's overhead and efficiency are not measured yet, so no time or cost"])
+
+
+
+def render(found: Recommendation) -> RenderableType:
+    budget = f", budget {found.budget_s:g} s per run" if found.budget_s else ""
+    table = Table(title=Text(f"{found.workload} at {found.size:,.0f} {found.unit}{budget}: each configuration's "
+                             "cheapest VM, ranked by cost per run"), header_style="bold")
+    for column in ("#", "VM", "nodes", "configuration", "quality", "time per run [95%]", "$ per run",
+                   "memory needed", "CPU / GPU use", "confidence", "evidence"):
+        table.add_column(column, no_wrap=column in ("VM", "time per run [95%]"))
+    for rank, o in enumerate(found.options, start=1):
+        time = f"{o.seconds:.3g} s [{o.lo:.3g}-{o.hi:.3g}]" if o.seconds is not None else "not measured"
+        use = " / ".join(f"{u:.0%}" if i == 0 else f"{u:.0f}%" for i, u in enumerate((o.cpu_util, o.gpu_util))
+                         if u is not None)
+        memory = f"{o.memory_needed_gib:,.1f} GiB ({o.memory_share:.0%})" if o.memory_needed_gib else ""
+        table.add_row(str(rank), Text(o.vm), str(o.nodes or ""), Text(o.config), o.quality, time,
+                      f"{o.cost:.3g}" if o.cost is not None else "", memory, use,
+                      Text(o.confidence + ("" if o.meets_budget else ", misses budget")), Text("; ".join(o.evidence)))
+    parts: list[RenderableType] = [table if found.options else Text("No option: see the rules below.")]
+    parts += [Text("Rules and exclusions:")] + [Text(f"- {rule}") for rule in found.rules]
+    parts.append(Text(f"Platform: {found.platform}"))
+    return Group(*parts)
