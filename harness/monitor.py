@@ -78,7 +78,9 @@ class ProcessTree:
             return sum(rss.values())
         self.shared_accounting = True
         started = time.monotonic()
-        if started >= self._pss_due or (fresh and started - self._pss_at > PSS_CONFIRM_S):
+        unread = any(pid not in self._pss_offset for pid in rss if pid in self._procs)  # a new fork counts its
+        # shared pages in full until its PSS is read: read it now, not up to a second later
+        if started >= self._pss_due or unread or (fresh and started - self._pss_at > PSS_CONFIRM_S):
             self._pss_offset = {pid: _call(lambda p: p.memory_full_info().pss, self._procs[pid], r) - r
                                 for pid, r in rss.items() if pid in self._procs}
             cost = time.monotonic() - started

@@ -24,7 +24,7 @@ from scipy.optimize import least_squares, nnls
 Z95 = 1.959964
 EXTRAPOLATION_WARN = 10.0  # predicting more than this many times past the largest measured size
 BOOTSTRAP = 200  # refits per interval
-MIN_EXPONENT, MAX_EXPONENT = 0.2, 3.0
+MIN_EXPONENT, MAX_EXPONENT = 0.2, 2.0  # training time in rows is rarely worse than quadratic; a noisy last point must not say so
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness import frame, predictions, results
 from harness.plan import Case
 from harness.results import RunResult
@@ -28,8 +30,14 @@ def test_a_fit_of_a_measured_sweep_predicts_the_size_4x_past_it(tmp_path: Path) 
         results.save(tmp_path / f"{name}.json", run)
         return frame.load([str(tmp_path / f"{name}.json")])
 
-    models = predictions.size_models(frame.rows(measured(SIZES, "sweep")))
-    (check,) = predictions.checks(models, frame.rows(measured((4 * SIZES[-1],), "at4x")))
-    assert check.beyond == 4
-    assert abs(check.error) < TOLERANCE, (check.predicted, check.measured)
-    assert check.memory_error is not None and abs(check.memory_error) < TOLERANCE
+    # A shared CI machine can slow one case for seconds; a second measurement tells that from a broken fit.
+    misses = []
+    for attempt in range(2):
+        models = predictions.size_models(frame.rows(measured(SIZES, f"sweep{attempt}")))
+        (check,) = predictions.checks(models, frame.rows(measured((4 * SIZES[-1],), f"at4x{attempt}")))
+        assert check.beyond == 4
+        assert check.memory_error is not None and abs(check.memory_error) < TOLERANCE
+        if abs(check.error) < TOLERANCE:
+            return
+        misses.append((check.predicted, check.measured))
+    pytest.fail(f"predicted against measured at 4x, twice off by more than {TOLERANCE:.0%}: {misses}")
