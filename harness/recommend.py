@@ -122,7 +122,10 @@ def recommend(rows: pd.DataFrame, workload: str, size: float, vms: Sequence[VM],
             kept.append(o)
     options = kept
     in_memory = [o for o in options if "_external" not in o.config]
-    if not in_memory:
+    outgrown = any("more than any CPU VM in the catalog" in rule for rule in rules)
+    if not in_memory and not outgrown:
+        rules.append("no configuration could be priced: see the reasons above")
+    elif not in_memory:
         largest = max(vms, key=lambda vm: vm.memory_gib)
         rules.append(f"no VM holds the data in memory (the largest, {largest.name}, has {largest.memory_gib:g} GiB): "
                      "out-of-core training, or a Spark cluster")

@@ -110,3 +110,10 @@ def test_recommend_command_prints_ranked_options_and_json(tmp_path: Path, capsys
     assert doc["options"][0]["vm"].startswith(("E", "D")) and doc["options"][0]["evidence"]
     assert cli.main(["recommend", path, "--workload", "vision", "--rows", "10"]) == cli.EXIT_USAGE
     assert "no finished case of workload 'vision'" in capsys.readouterr().err
+
+
+def test_too_few_sizes_say_so_instead_of_sending_the_data_to_spark(tmp_path: Path) -> None:
+    rows = rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)[:2])
+    found = recommend(rows, "classification", 1e7, catalog.load())
+    assert found.options == [] and any("fewer than three sizes" in r for r in found.rules)
+    assert "no configuration could be priced: see the reasons above" in found.rules
