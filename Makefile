@@ -28,7 +28,7 @@ install: $(VENV)/.bench
 install-test: $(VENV)/.test
 
 bench: install
-	$(BIN)/sizeup run --suite $(SUITE) $(ARGS)
+	@$(BIN)/sizeup run --suite $(SUITE) $(ARGS); status=$$?; $(BIN)/sizeup report; exit $$status
 
 test: install-test
 	$(BIN)/python -m pytest --ignore=tests/benchmarks $(ARGS)

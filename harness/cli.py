@@ -1,4 +1,4 @@
-"""The `sizeup` command: list, run, show, compare, fit, recommend, catalog, export.
+"""The `sizeup` command: list, run, show, compare, fit, recommend, report, catalog, export.
 
 User mistakes raise SizeupError anywhere below; here they become one line on
 stderr and exit code 2. Anything else is a bug and keeps its traceback.
@@ -148,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=positive_int("top"), default=8, help="options shown [8]")
     p.add_argument("--json", action="store_true", help="the same as JSON")
     p.set_defaults(command=cmd_recommend)
+
+    p = sub.add_parser("report", help="an HTML report (plots embedded) and a Markdown summary of results")
+    p.add_argument("results", nargs="*", metavar="RESULTS",
+                   help="result files, globs or folders [this machine's newest result under --results-dir]")
+    p.add_argument("--results-dir", type=Path, default=Path("results"), help="where results are [results]")
+    p.add_argument("-o", "--output", type=Path,
+                   help="report path without suffix [<results-dir>/report/<run id of the newest result>]")
+    p.set_defaults(command=cmd_report)
 
     p = sub.add_parser("catalog", help="the VM sizes and prices sizing decisions use (check your own file)")
     p.add_argument("file", nargs="?", type=Path, help="a catalog CSV [harness/data/vm_catalog.csv]")
@@ -414,6 +422,24 @@ def cmd_recommend(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(results.dumps(found.to_dict(), indent=2) + "\n")
     else:
         console.print(recommend.render(found))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from harness import frame, report
+
+    patterns = args.results
+    if not patterns:
+        machine_id = machine.fingerprint()["id"]
+        newest = sorted((args.results_dir / machine_id).glob("*.json"), key=lambda p: p.stat().st_mtime)
+        if not newest:
+            raise SizeupError(f"no result of machine {machine_id} under {args.results_dir}: run `sizeup run` first, "
+                              "or name result files")
+        patterns = [str(newest[-1])]
+    loaded = frame.load(patterns)
+    out = args.output or args.results_dir / "report" / loaded[-1].run.run_id
+    html_path, md_path = report.build(loaded, out)
+    console.print(f"Report: {html_path}\nSummary: {md_path}")
     return 0
 
 

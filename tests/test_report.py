@@ -1,0 +1,64 @@
+"""`sizeup report`: a self-contained HTML file whose plots render in a real browser."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import cli
+from harness.plan import Case
+from tests.test_compare import record, times, write
+
+BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+
+
+def results_with_a_sweep(tmp_path: Path) -> str:
+    records = []
+    for i, n in enumerate((10000, 20000, 40000, 80000)):
+        r = record(Case("classification", "xgboost", "xgboost", n, 2), times(0.2 + 1e-5 * n, 4, 0.02, i),
+                   peak=2**28 + 300 * n)
+        t = list(np.arange(1, 40) * 0.1)
+        r.telemetry["series"] = {"start": 0.0, "t": t, "cpu_percent": [150.0 + 40 * np.sin(x) for x in t],
+                                 "memory_bytes": [2**28 + 2**20 * x for x in t]}
+        records.append(r)
+    return write(tmp_path / "sweep.json", records)
+
+
+def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path = results_with_a_sweep(tmp_path)
+    assert cli.main(["report", path, "-o", str(tmp_path / "out" / "r")]) == 0
+    assert "Report: " in capsys.readouterr().out
+    text = (tmp_path / "out" / "r.html").read_text()
+    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', text)) == 3  # times, scaling, utilization
+    assert "<script" not in text and "http" not in text.replace("http-equiv", "")  # nothing fetched, nothing run
+    summary = (tmp_path / "out" / "r.md").read_text()
+    assert "## Time and memory against size" in summary and "classification/xgboost@xgboost/n=*/t=2" in summary
+
+
+def test_report_without_results_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["report", "--results-dir", str(tmp_path)]) == cli.EXIT_USAGE
+    assert "run `sizeup run` first" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no Chromium on this machine (.ci/run installs it)")
+def test_the_report_renders_in_a_headless_browser_without_console_errors(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    assert cli.main(["report", results_with_a_sweep(tmp_path), "-o", str(tmp_path / "r")]) == 0
+    shot = tmp_path / "shot.png"
+    done = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--window-size=1200,2600", f"--screenshot={shot}", "--enable-logging=stderr", "--v=0",
+                           (tmp_path / "r.html").as_uri()], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE(" in line or "Failed to load resource" in line]
+    assert console == []
+    pixels = imread(shot)[..., :3]
+    # matplotlib's default blue (the bars and the CPU line) shows up only if the embedded PNGs decoded.
+    blue = np.all(np.abs(pixels - np.array([31, 119, 180]) / 255) < 0.06, axis=-1)
+    assert blue.sum() > 2000
