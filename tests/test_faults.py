@@ -56,7 +56,14 @@ def start(args: list[str], tmp_path: Path, **kwargs) -> subprocess.Popen[str]:
     env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}  # where the harness makes its case folders
     (tmp_path / "tmp").mkdir(exist_ok=True)
     return subprocess.Popen([*SIZEUP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            **kwargs)
+                            preexec_fn=_default_signals, **kwargs)
+
+
+def _default_signals() -> None:
+    """The harness as a terminal would start it: under `nohup` or `&` the tests inherit SIGHUP or SIGINT
+    ignored, and an ignored signal cannot test how sizeup stops."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def finished_ids(stdout: str) -> set[str]:
