@@ -52,18 +52,20 @@ def eventually_none(marker: str, tmp: Path, seconds: float = 10.0) -> list[str]:
     return found
 
 
-def start(args: list[str], tmp_path: Path, **kwargs) -> subprocess.Popen[str]:
+def start(args: list[str], tmp_path: Path, preexec_fn=None, **kwargs) -> subprocess.Popen[str]:
     env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}  # where the harness makes its case folders
     (tmp_path / "tmp").mkdir(exist_ok=True)
+
+    def prepare() -> None:
+        # The harness as a terminal would start it: under `nohup` or `&` the tests inherit SIGHUP or
+        # SIGINT ignored, and an ignored signal cannot test how sizeup stops.
+        for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        if preexec_fn is not None:
+            preexec_fn()
+
     return subprocess.Popen([*SIZEUP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_signals, **kwargs)
-
-
-def _default_signals() -> None:
-    """The harness as a terminal would start it: under `nohup` or `&` the tests inherit SIGHUP or SIGINT
-    ignored, and an ignored signal cannot test how sizeup stops."""
-    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
+                            preexec_fn=prepare, **kwargs)
 
 
 def finished_ids(stdout: str) -> set[str]:
