@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares, nnls
 
 Z95 = 1.959964
 EXTRAPOLATION_WARN = 10.0  # predicting more than this many times past the largest measured size
@@ -46,18 +45,26 @@ class Curve:
         return float(self.exponent * variable / (self.fixed + variable))
 
 
+def _relative_nnls(columns: Sequence[np.ndarray], t: np.ndarray) -> np.ndarray:
+    """Coefficients c >= 0 minimizing the relative error of sum(c_i * columns_i) against t."""
+    from scipy.optimize import nnls  # SciPy loads in a third of a second: only where a fit is made
+
+    return nnls(np.column_stack([column / t for column in columns]), np.ones_like(t))[0]
+
+
 def _power(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
     c, log_b = np.polyfit(np.log(n / ref), np.log(t), 1)
     return Curve("power", 0.0, float(math.exp(log_b)), float(np.clip(c, MIN_EXPONENT, MAX_EXPONENT)), ref)
 
 
 def _fixed_linear(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
-    # Relative least squares, a and b >= 0: rows divided by t.
-    (a, b), _ = nnls(np.column_stack([1.0 / t, (n / ref) / t]), np.ones_like(t))
+    a, b = _relative_nnls([np.ones_like(t), n / ref], t)
     return Curve("fixed+linear", float(a), float(b), 1.0, ref)
 
 
 def _fixed_power(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
+    from scipy.optimize import least_squares
+
     start = _power(n, t, ref)
     x = n / ref
 
@@ -170,7 +177,7 @@ def fit_memory(sizes: Sequence[float], peaks: Sequence[float]) -> MemoryFit:
         raise ValueError("a memory fit needs two or more distinct sizes")
 
     def solve(n: np.ndarray, m: np.ndarray) -> tuple[float, float]:
-        (a, b), _ = nnls(np.column_stack([1.0 / m, n / m]), np.ones_like(m))
+        a, b = _relative_nnls([np.ones_like(m), n], m)
         return float(a), float(b)
 
     a, b = solve(n, m)
@@ -204,7 +211,7 @@ class ThreadFit:
 
 
 def _amdahl(p: np.ndarray, t: np.ndarray) -> tuple[float, float]:
-    (a, b), _ = nnls(np.column_stack([1.0 / t, (1.0 / p) / t]), np.ones_like(t))
+    a, b = _relative_nnls([np.ones_like(t), 1.0 / p], t)
     total = a + b
     return (a / total if total > 0 else 1.0), total
 
@@ -250,7 +257,7 @@ def fit_grid(sizes: Sequence[float], threads: Sequence[float], times: Sequence[f
     n, p, t = (np.asarray(v, dtype=float) for v in (sizes, threads, times))
     if len(t) < 3 or len(set(n)) < 2 or len(set(p)) < 2:
         raise ValueError("a size-and-threads fit needs three or more points over two sizes and two thread counts")
-    (a, b, c), _ = nnls(np.column_stack([1.0 / t, n / t, n / p / t]), np.ones_like(t))
+    a, b, c = _relative_nnls([np.ones_like(t), n, n / p], t)
     return GridFit(float(a), float(b), float(c), len(t))
 
 

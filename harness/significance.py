@@ -17,9 +17,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas costs `sizeup run` a seventh of a second it does not need
+    import pandas as pd
 
 ALPHA = 0.002
 BOOTSTRAP = 2000
