@@ -28,10 +28,11 @@ class SizeModel:
 
 
 def _clean(rows: pd.DataFrame) -> pd.DataFrame:
-    """Undisturbed repeats wherever a size has any (the fit must not learn from contention)."""
-    clean = rows[~rows["disturbed"]]
-    sizes_left = set(clean["size"])
-    return pd.concat([clean, rows[~rows["size"].isin(sizes_left)]])
+    """Undisturbed repeats wherever a size and thread count has any (the fit must not learn from
+    contention); a thread count whose repeats were all disturbed keeps them rather than vanish."""
+    point = pd.MultiIndex.from_frame(rows[["size", "threads"]])
+    clean_points = set(point[~rows["disturbed"].to_numpy()])
+    return rows[~rows["disturbed"].to_numpy() | ~point.isin(clean_points)]
 
 
 def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:

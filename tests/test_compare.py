@@ -221,3 +221,12 @@ def test_fit_puts_out_of_core_training_next_to_in_memory_training(tmp_path: Path
                                                                                                           rel=0.01)
     assert cli.main(["fit", path]) == 0
     assert "out-of-core fit takes 1.2" in capsys.readouterr().out
+
+
+def test_a_thread_count_measured_only_under_contention_is_kept_not_dropped(tmp_path: Path) -> None:
+    records = [record(Case("classification", "xgboost", "xgboost", 20000, p), times(8.0 / p, 4, 0.01, p))
+               for p in (1, 2)]
+    for run in records[1].runs:  # every repeat of the two-thread case disturbed
+        run["disturbed"] = True
+    ((_, fit, _),) = predictions.thread_models(frame.rows(frame.load([write(tmp_path / "t.json", records)])))
+    assert fit.threads == (1, 2)
