@@ -11,6 +11,7 @@ their `source` states. A bad file is one clear error naming the row and column.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from harness.errors import SizeupError
 
 DEFAULT = Path(__file__).parent / "data" / "vm_catalog.csv"
+GPU_SPECS = Path(__file__).parent / "data" / "gpu_specs.csv"
 COLUMNS = ("name", "kind", "vcpus", "memory_gib", "gpu_model", "gpu_count", "gpu_memory_gib", "price_per_hour",
            "region", "source", "date")
 KINDS = ("general", "memory", "memory-large", "gpu")
@@ -87,3 +89,27 @@ def _row(path: Path, number: int, row: dict[str, str | None]) -> VM:
     if (vm.kind == "gpu") != (vm.gpu_count > 0) or (vm.gpu_count > 0) != bool(vm.gpu_model):
         raise SizeupError(f"{where}: a gpu VM needs gpu_count > 0 and a gpu_model, and only a gpu VM has them")
     return vm
+
+
+@dataclass(frozen=True)
+class GPUSpec:
+    """Datasheet figures, used only to carry a GPU time measured on one model to another (stated as such)."""
+    model: str
+    memory_bandwidth_gbs: float
+    fp32_tflops: float
+    source: str
+
+
+def gpu_spec(name: str) -> GPUSpec | None:
+    """The datasheet entry for a GPU name as NVML or the catalog writes it ("NVIDIA H100 NVL", "H100"):
+    the longest model name it contains, so "H100 NVL" is not read as "H100"."""
+    words = f" {name.lower().replace('-', ' ')} "
+    found = [s for s in _gpu_specs() if f" {s.model.lower()} " in words]
+    return max(found, key=lambda s: len(s.model)) if found else None
+
+
+@functools.cache
+def _gpu_specs() -> tuple[GPUSpec, ...]:
+    with open(GPU_SPECS, newline="") as f:
+        return tuple(GPUSpec(r["model"], float(r["memory_bandwidth_gbs"]), float(r["fp32_tflops"]), r["source"])
+                     for r in csv.DictReader(f))

@@ -12,7 +12,7 @@ was stopped by signal N (130 for Ctrl-C), its finished cases kept in the journal
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from dataclasses import asdict, replace
 import math
 import os
 import platform
@@ -140,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("recommend", help="ranked VM choices for one training run at a target size, with evidence")
     p.add_argument("results", nargs="*", default=["results"], metavar="RESULTS",
                    help="result files, globs or folders [results: this machine's runs and the committed references]")
-    p.add_argument("--workload", required=True, help="the workload to size for (`sizeup list`)")
-    p.add_argument("--size", "--rows", dest="size", type=positive_number, required=True,
+    p.add_argument("--workload", help="the workload to size for (`sizeup list`) [without it: one line per task "
+                                      "family, at 4x the sizes measured]")
+    p.add_argument("--size", "--rows", dest="size", type=positive_number,
                    help="the target data size, in the workload's unit (rows, series, images, documents)")
     p.add_argument("--budget", type=positive_number, metavar="SECONDS", help="time budget per training run")
     p.add_argument("--catalog", type=Path, help="VM catalog CSV [harness/data/vm_catalog.csv]")
@@ -155,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where results are [results]")
     p.add_argument("-o", "--output", type=Path,
                    help="report path without suffix [<results-dir>/report/<run id of the newest result>]")
+    p.add_argument("--catalog", type=Path, help="VM catalog CSV for the recommendations [harness/data/vm_catalog.csv]")
+    p.add_argument("--case", help="the case whose utilization over time is drawn [the longest]")
     p.set_defaults(command=cmd_report)
 
     p = sub.add_parser("catalog", help="the VM sizes and prices sizing decisions use (check your own file)")
@@ -409,10 +412,19 @@ def cmd_fit(args: argparse.Namespace, console: Console) -> int:
 def cmd_recommend(args: argparse.Namespace, console: Console) -> int:
     from harness import catalog, frame, recommend
 
+    if (args.workload is None) != (args.size is None):
+        raise SizeupError("--workload and --size (--rows) go together; give neither for one line per task family")
     vms = catalog.load(args.catalog)
     rows = frame.rows(frame.load(args.results))
     if rows.empty:
         raise SizeupError("no finished case in " + ", ".join(args.results))
+    if args.workload is None:
+        picks = recommend.summary(rows, vms)
+        if args.json:
+            sys.stdout.write(results.dumps([asdict(p) for p in picks], indent=2) + "\n")
+        else:
+            console.print(recommend.render_summary(picks))
+        return 0
     try:
         found = recommend.recommend(rows, args.workload, args.size, vms, args.budget)
     except ValueError as exc:
@@ -426,7 +438,7 @@ def cmd_recommend(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from harness import frame, report
+    from harness import catalog, frame, recommend, report
 
     patterns = args.results
     if not patterns:
@@ -438,7 +450,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         patterns = [str(newest[-1])]
     loaded = frame.load(patterns)
     out = args.output or args.results_dir / "report" / loaded[-1].run.run_id
-    html_path, md_path = report.build(loaded, out)
+    html_path, md_path, picks = report.build(loaded, out, catalog.load(args.catalog), args.case)
+    console.print(recommend.render_summary(picks))
     console.print(f"Report: {html_path}\nSummary: {md_path}")
     return 0
 

@@ -5,14 +5,19 @@ the output; nothing is assumed where a measurement is missing, it is said instea
 
 - memory needed = predicted peak memory at the target size x 1.5 (headroom for data held in
   memory, Azure ML's guidance); a VM qualifies only if it has that much;
-- time on a VM with more cores than measured comes from the thread fit (size-and-threads where
-  measured, else Amdahl); without one, no speed-up is assumed. Azure's vCPUs are hyperthreads,
-  so a VM's physical cores are vCPUs / 2. Per-core speed is taken as the measured machine's;
-- a GPU configuration is offered only on VMs with the GPU it was measured on (its time is not
-  carried to another GPU), only where its predicted data fits that GPU's memory, never where it
-  is slower than the fastest CPU option, dearer without being needed for a time budget, or of
-  worse quality than its CPU twin;
-- out-of-core training (`*_external` models) where no VM holds the data in memory; Spark only
+- a VM's vCPUs count as the measured machine's threads, one each (both are a cloud VM's
+  vCPUs, hyperthreads of the host); time with another count comes from the thread fit
+  (size-and-threads where measured, else Amdahl). Without one, more vCPUs are assumed no
+  faster and fewer slower in proportion (no parallel loss: an upper bound). Per-thread speed
+  is taken as the measured machine's;
+- a GPU configuration's time is carried to a VM with another GPU model only by the ratio of
+  their datasheet memory bandwidth or FP32 throughput, whichever favours the target less
+  (harness/data/gpu_specs.csv), at low confidence; it is offered only where its predicted data
+  fits that GPU's memory, never where it is slower than the fastest CPU option, dearer without
+  being needed for a time budget, or of worse quality than its CPU twin;
+- out-of-core training (`*_external` models) where no VM holds the data in memory, or where it
+  is cheaper per run than the same model in memory (its memory is the fit's fixed part: a lower
+  bound, as the harness held the generated data while it trained); Spark only
   where no single node can hold the data or meet the time budget, and never for data that fits
   one machine (Spark is not measured yet, so it is named without a time or cost);
 - ranking: options that meet the time budget first, then by cost per run, then by time.
@@ -30,13 +35,15 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness import predictions, scaling
+from harness import catalog, predictions, scaling
 from harness.catalog import VM
 
 HEADROOM = 1.5
-THREADS_PER_CORE = 2  # Azure Dsv5, Esv5, M and NC/ND vCPUs are hyperthreads
 LOW_CPU = 0.5  # fit used under half its threads' CPU: not core-bound
 LOW_GPU = 50.0  # fit GPU utilization % under which the input pipeline starves the GPU
+SCALE = 4  # the summary sizes for 4x the largest measured size: as far as predictions were checked
+FIXED_COSTS = 0.5  # a last local exponent under this: the measured sizes are still in the fixed-cost region
+QUALITY_TOLERANCE = 0.01  # the summary's pick: quality within this of the best measured, then the cheapest
 CONFIDENCE = ("high", "medium", "low")
 PLATFORMS = {
     "classification": "Azure Machine Learning (Python-first training, automated ML over configurations); "
@@ -68,6 +75,7 @@ class Option:
     meets_budget: bool
     evidence: list[str] = field(default_factory=list)
     quality: str = ""  # the configuration's measured quality at its largest size
+    quality_score: float | None = None  # that quality, signed so that higher is better
 
 
 @dataclass(frozen=True)
@@ -90,21 +98,28 @@ def recommend(rows: pd.DataFrame, workload: str, size: float, vms: Sequence[VM],
     if rows.empty:
         raise ValueError(f"no finished case of workload {workload!r} in these results")
     unit = str(rows["size_unit"].iloc[0])
-    models = {m.family: m for m in predictions.size_models(rows)}
-    grids = {key: grid for key, grid, _ in predictions.grid_models(rows)}
-    threads = predictions.thread_models(rows)
     rules = [f"memory needed = predicted peak memory x {HEADROOM} headroom"]
     options: list[Option] = []
-    for family, g in rows.groupby("family", sort=True):
-        if family not in models:
-            rules.append(f"{family}: measured at fewer than three sizes, no fit to predict from (`--suite sizing`)")
-            continue
-        model = models[family]
-        if model.memory is None:
-            rules.append(f"{family}: no peak memory recorded, cannot check which VMs hold it")
-            continue
-        options += (_gpu_options if _on_gpu(family) else _cpu_options)(family, g, model, size, vms, grids, threads,
-                                                                        rules)
+    machines = rows.groupby("machine", sort=True)
+    for machine, measured in machines:
+        # Fits never mix machines; with several, each configuration says which one measured it.
+        tag = f" on {machine}" if machines.ngroups > 1 else ""
+        models = {m.family: m for m in predictions.size_models(measured)}
+        grids = {key: grid for key, grid, _ in predictions.grid_models(measured)}
+        threads = predictions.thread_models(measured)
+        for family, g in measured.groupby("family", sort=True):
+            if family not in models:
+                rules.append(f"{family}{tag}: measured at fewer than three sizes, no fit to predict from "
+                             "(`--suite sizing`)")
+                continue
+            model = models[family]
+            if model.memory is None:
+                rules.append(f"{family}{tag}: no peak memory recorded, cannot check which VMs hold it")
+                continue
+            found = (_gpu_options if _on_gpu(family) else _cpu_options)(family, g, model, size, vms, grids, threads,
+                                                                         rules)
+            quality, score = _quality(g)
+            options += [replace(o, config=o.config + tag, quality=quality, quality_score=score) for o in found]
     options = [replace(o, meets_budget=budget_s is None or o.seconds <= budget_s) for o in options]
     cpu = [o for o in options if "_external" not in o.config and not _on_gpu(o.config)]
     fastest = min((o.seconds for o in cpu), default=None)
@@ -131,14 +146,31 @@ def recommend(rows: pd.DataFrame, workload: str, size: float, vms: Sequence[VM],
                      "out-of-core training, or a Spark cluster")
         options.append(_spark("the data outgrows every single VM in the catalog"))
     else:
-        options = in_memory  # out of core only where in-memory training is impossible
+        options = in_memory + _cheaper_out_of_core(options, rules)
         if budget_s is not None and not any(o.meets_budget for o in options):
             rules.append(f"no single-node option meets the {budget_s:g} s budget")
             options.append(_spark(f"no single node meets the {budget_s:g} s budget"))
-    options = _cheapest_per_configuration(options, rows)
+    options = _cheapest_per_configuration(options)
     task = rows["task"].dropna()
     return Recommendation(workload, size, unit, budget_s, options, rules,
                           PLATFORMS.get(str(task.iloc[0]) if len(task) else workload, "Azure Machine Learning"))
+
+
+def _cheaper_out_of_core(options: list[Option], rules: list[str]) -> list[Option]:
+    """Out-of-core options kept where the data fits in memory too: only those cheaper per run than
+    the same model trained in memory."""
+    kept = []
+    for o in options:
+        if "_external" not in o.config:
+            continue
+        model = o.config.replace("_external@", "@")
+        in_memory = [x.cost for x in options if x.config == model and x.cost is not None]
+        if in_memory and o.cost < min(in_memory):
+            kept.append(o)
+        elif in_memory:
+            rules.append(f"{o.config}: out of core ${o.cost:.3g} per run against ${min(in_memory):.3g} in memory: "
+                         "left out")
+    return kept
 
 
 def _rank(o: Option) -> tuple[bool, float, float]:
@@ -146,21 +178,24 @@ def _rank(o: Option) -> tuple[bool, float, float]:
             o.seconds if o.seconds is not None else math.inf)
 
 
-def _cheapest_per_configuration(options: list[Option], rows: pd.DataFrame) -> list[Option]:
-    """One line per configuration (model, backend, threads): its best VM, with the quality it reached;
-    the model is the user's choice, so a cheap model of lower quality must not hide the others."""
+def _cheapest_per_configuration(options: list[Option]) -> list[Option]:
+    """One line per configuration (model, backend, threads): its best VM. The model is the user's choice,
+    so a cheap model of lower quality must not hide the others."""
     best: dict[str, Option] = {}
     for o in sorted(options, key=_rank):
         best.setdefault(o.config, o)
-    out = []
-    for o in sorted(best.values(), key=_rank):
-        g = rows[(rows["family"] == o.config) & rows["quality"].notna()]
-        if len(g):
-            largest = g[g["size"] == g["size"].max()]
-            o = replace(o, quality=f"{largest['metric'].iloc[0]} {largest['quality'].median():.3g} at "
-                                   f"{int(largest['size'].iloc[0]):,}")
-        out.append(o)
-    return out
+    return sorted(best.values(), key=_rank)
+
+
+def _quality(g: pd.DataFrame) -> tuple[str, float | None]:
+    """A configuration's measured quality at its largest size, as text and signed so that higher is better."""
+    g = g[g["quality"].notna()]
+    if g.empty:
+        return "", None
+    largest = g[g["size"] == g["size"].max()]
+    value = float(largest["quality"].median())
+    return (f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}",
+            value if largest["higher_is_better"].iloc[0] else -value)
 
 
 def _on_gpu(family: str) -> bool:
@@ -182,18 +217,18 @@ def _utilization(g: pd.DataFrame) -> tuple[float | None, float | None]:
             float(gpu.median()) if len(gpu) else None)
 
 
-def _core_ratio(family: str, size: float, cores: int, grids: dict, threads: Sequence) -> tuple[float, str | None]:
-    """How much faster `cores` cores are than the measured thread count, and from which fit (None: no fit)."""
+def _core_ratio(family: str, size: float, vcpus: int, grids: dict, threads: Sequence) -> tuple[float, str | None]:
+    """Time with `vcpus` threads over time with the measured count, and the fit it comes from (None: no fit)."""
     measured = _measured_threads(family)
     key = re.sub(r"/n=\*/t=\d+", "/n=*/t=*", family, count=1)
     if key in grids:
         grid = grids[key]
-        return grid(size, cores) / grid(size, measured), "the size-and-threads fit"
+        return grid(size, vcpus) / grid(size, measured), "the size-and-threads fit"
     same = [(abs(math.log(int(re.search(r"/n=(\d+)/", k).group(1)) / size)), fit) for k, fit, _ in threads
             if re.sub(r"/n=\d+/t=\*", "/n=*/t=*", k, count=1) == key]
     if same:
         fit = min(same, key=lambda pair: pair[0])[1]
-        return fit(cores) / fit(measured), f"Amdahl (serial fraction {fit.serial:.2f}, the nearest size)"
+        return fit(vcpus) / fit(measured), f"Amdahl (serial fraction {fit.serial:.2f}, the nearest size)"
     return 1.0, None
 
 
@@ -210,23 +245,28 @@ def _cpu_options(family: str, g: pd.DataFrame, model: predictions.SizeModel, siz
     for vm in vms:
         if vm.gpu_count or vm.memory_gib * 2**30 < need:
             continue
-        cores = max(1, vm.vcpus // THREADS_PER_CORE)
-        ratio, source = _core_ratio(family, size, cores, grids, threads)
-        confidence = _confidence(pred, model.time.loo_error)
+        ratio, source = _core_ratio(family, size, vm.vcpus, grids, threads)
+        confidence, caveats = _confidence(pred, model.time)
         evidence = [f"time: {model.time.curve.kind} fit over {len(model.time.sizes)} sizes "
                     f"({min(model.time.sizes):,.0f}-{max(model.time.sizes):,.0f}), exponent "
                     f"{model.time.curve.exponent:.2f}, LOO error {math.expm1(model.time.loo_error):.0%}, "
                     f"{pred.beyond:.1f}x past the largest measured size",
                     f"memory: {model.memory.fixed / 2**20:,.0f} MiB + {model.memory.per_item:,.0f} B per item"
-                    + (" (out of core: only the fixed part is held)" if external else "")]
-        if source:
-            evidence.append(f"{cores} cores (vCPUs / {THREADS_PER_CORE}) against {measured} measured: x{1 / ratio:.2f} "
-                            f"from {source}")
-            if cores > measured:
+                    + (" (out of core: only the fixed part counted, a lower bound)" if external else ""), *caveats]
+        if vm.vcpus == measured:
+            if not source:
+                evidence.append("no thread fit: more vCPUs not shown to pay (--threads 1,2)")
+        elif source:
+            evidence.append(f"{vm.vcpus} vCPUs against {measured} threads measured: time x{ratio:.2f} from {source}")
+            if vm.vcpus > measured:
                 confidence = _lower(confidence)
-        elif cores != measured:
-            evidence.append(f"no thread fit: {cores} cores assumed no faster than the {measured} measured")
+        elif vm.vcpus > measured:
+            evidence.append(f"no thread fit: {vm.vcpus} vCPUs assumed no faster than the {measured} threads measured")
             confidence = _lower(confidence)
+        else:
+            ratio = measured / vm.vcpus
+            evidence.append(f"no thread fit: {vm.vcpus} vCPUs against {measured} threads measured: time x{ratio:.2f}, "
+                            "as if no parallel loss (an upper bound)")
         if cpu_util is not None and cpu_util < LOW_CPU:
             evidence.append(f"fit used {cpu_util:.0%} of its {measured} threads' CPU: not core-bound, a smaller VM "
                             "loses little")
@@ -252,32 +292,50 @@ def _gpu_options(family: str, g: pd.DataFrame, model: predictions.SizeModel, siz
     peaks = g.groupby("size")["gpu_memory_bytes"].max().dropna()
     device_need = scaling.fit_memory(list(peaks.index), list(peaks))(size) if len(peaks) >= 2 else None
     measured_gpu = str(g["gpu"].dropna().iloc[0])
+    measured_spec = catalog.gpu_spec(measured_gpu)
     _, gpu_util = _utilization(g)
-    out, other = [], set()
+    out, unknown = [], set()
     for vm in vms:
         if not vm.gpu_count or vm.memory_gib * 2**30 < need:
             continue
         if device_need is not None and device_need > vm.gpu_memory_gib * 2**30:
             continue
-        if vm.gpu_model.lower() not in measured_gpu.lower():
-            other.add(vm.gpu_model)
-            continue
-        confidence = _confidence(pred, model.time.loo_error)
+        confidence, caveats = _confidence(pred, model.time)
         evidence = [f"time: {model.time.curve.kind} fit over {len(model.time.sizes)} sizes measured on {measured_gpu}",
-                    "one GPU used: the others of a multi-GPU VM are not counted"]
+                    "one GPU used: the others of a multi-GPU VM are not counted", *caveats]
+        target_spec = catalog.gpu_spec(vm.gpu_model)
+        factor = 1.0
+        if measured_spec is None or target_spec is None:
+            if vm.gpu_model.lower() not in measured_gpu.lower():
+                unknown.add(vm.gpu_model)
+                continue
+        elif target_spec != measured_spec:
+            factor = _gpu_factor(measured_spec, target_spec)
+            confidence = "low"
+            evidence.append(f"carried from {measured_spec.model} to {target_spec.model}: time x{factor:.2f}, the "
+                            "smaller of its memory-bandwidth and FP32 advantages (or the larger of its deficits), "
+                            "from datasheets, not measured")
         if device_need is None:
             confidence = _lower(confidence)
             evidence.append("GPU memory not fitted: whether the data fits the GPU was not checked")
         if gpu_util is not None and gpu_util < LOW_GPU:
             evidence.append(f"fit GPU utilization {gpu_util:.0f}%: the input pipeline starves the GPU")
-        out.append(Option(vm.name, 1, family, pred.value, pred.lo, pred.hi, pred.value / 3600 * vm.price_per_hour,
-                          need / 2**30, need / (vm.memory_gib * 2**30), None, gpu_util, confidence, True, evidence))
-    if other:
-        rules.append(f"{family}: measured on {measured_gpu}; GPU time is not carried to other GPUs "
-                     f"({', '.join(sorted(other))}), so their VMs are not offered")
+        seconds = pred.value * factor
+        out.append(Option(vm.name, 1, family, seconds, pred.lo * factor, pred.hi * factor,
+                          seconds / 3600 * vm.price_per_hour, need / 2**30, need / (vm.memory_gib * 2**30), None,
+                          gpu_util, confidence, True, evidence))
+    if unknown:
+        rules.append(f"{family}: measured on {measured_gpu}; no datasheet entry carries its time to "
+                     f"{', '.join(sorted(unknown))} (harness/data/gpu_specs.csv), so their VMs are not offered")
     if not out:
-        rules.append(f"{family}: no VM with the measured GPU in the catalog holds its data")
+        rules.append(f"{family}: no GPU VM in the catalog holds its data")
     return out
+
+
+def _gpu_factor(measured: catalog.GPUSpec, target: catalog.GPUSpec) -> float:
+    """Time on `target` / time on `measured`: training is bound by memory bandwidth or by arithmetic, and
+    which one is not known here, so the target gets the less favourable of the two datasheet ratios."""
+    return max(measured.memory_bandwidth_gbs / target.memory_bandwidth_gbs, measured.fp32_tflops / target.fp32_tflops)
 
 
 def _quality_gap(g: pd.DataFrame) -> str | None:
@@ -289,11 +347,18 @@ def _quality_gap(g: pd.DataFrame) -> str | None:
     return None
 
 
-def _confidence(pred: scaling.Prediction, loo: float) -> str:
+def _confidence(pred: scaling.Prediction, fit: scaling.SizeFit) -> tuple[str, list[str]]:
+    """How far a prediction can be trusted, and the caveats that lowered it."""
     level = 0 if pred.beyond <= 4 else 1 if pred.beyond <= scaling.EXTRAPOLATION_WARN else 2
-    if loo > 0.25:
+    notes = []
+    if fit.loo_error > 0.25:
         level += 1
-    return CONFIDENCE[min(level, 2)]
+    last = fit.local_exponents()[-1]
+    if pred.beyond > 1 and last < FIXED_COSTS:
+        level = 2
+        notes.append(f"time grew as size^{last:.2f} at the largest sizes measured: fixed costs still dominate, "
+                     "growth past them unknown (--suite sizing)")
+    return CONFIDENCE[min(level, 2)], notes
 
 
 def _lower(confidence: str) -> str:
@@ -304,6 +369,67 @@ def _spark(why: str) -> Option:
     return Option("Spark cluster", 0, "spark (not measured)", None, None, None, None, None, None, None, None, "low",
                   False, [f"{why}; Spark's overhead and efficiency are not measured yet, so no time or cost"])
 
+
+@dataclass(frozen=True)
+class Pick:
+    """The summary's line for one workload: its recommendation and the option picked from it."""
+    task: str
+    workload: str
+    found: Recommendation
+    pick: Option | None
+    note: str
+
+
+def summary(rows: pd.DataFrame, vms: Sequence[VM], scale: float = SCALE) -> list[Pick]:
+    """Per workload with a size fit: the recommendation at `scale` x the largest size that all its fitted
+    configurations reached, and from it the cheapest option whose quality is within QUALITY_TOLERANCE of
+    the best measured."""
+    out = []
+    models = predictions.size_models(rows)
+    for workload, g in rows.groupby("workload", sort=True):
+        task = str(g["task"].dropna().iloc[0]) if g["task"].notna().any() else str(workload)
+        reached = [max(m.time.sizes) for m in models if m.family.startswith(f"{workload}/")]
+        if not reached:
+            continue
+        found = recommend(rows, str(workload), scale * min(reached), vms)
+        timed = [o for o in found.options if o.seconds is not None]
+        scored = [o.quality_score for o in timed if o.quality_score is not None]
+        good = [o for o in timed if not scored or o.quality_score is None
+                or o.quality_score >= max(scored) - QUALITY_TOLERANCE]
+        pick = min(good, key=_rank) if good else (found.options[0] if found.options else None)
+        out.append(Pick(task, str(workload), found, pick, "" if pick else found.rules[-1]))
+    return sorted(out, key=lambda p: (p.task, p.workload))
+
+
+def render_summary(picks: Sequence[Pick]) -> RenderableType:
+    if not picks:
+        return Text("No workload was measured at three sizes, so there is nothing to size from: "
+                    "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
+    table = Table(title=Text(f"What to train on, per task family: at {SCALE:g}x the largest size every configuration "
+                             f"reached, the cheapest within {QUALITY_TOLERANCE} of the best quality"),
+                  header_style="bold")
+    for column in ("task", "size", "VM", "configuration", "quality", "time per run [95%]", "$ per run",
+                   "confidence", "why"):
+        table.add_column(column, no_wrap=column in ("VM", "time per run [95%]"))
+    for p in picks:
+        size = f"{p.found.size:,.0f} {p.found.unit}"
+        if p.pick is None:
+            table.add_row(p.task, size, "", Text(p.workload), "", "", "", "", Text(p.note))
+            continue
+        o = p.pick
+        time = f"{o.seconds:.3g} s [{o.lo:.3g}-{o.hi:.3g}]" if o.seconds is not None else "not measured"
+        why = [e for e in o.evidence if not e.startswith(("time:", "memory:"))][:2]
+        if o.memory_needed_gib:
+            why.insert(0, f"needs {o.memory_needed_gib:,.1f} GiB")
+        table.add_row(p.task, size, Text(o.vm), Text(_short(o.config)), o.quality, time,
+                      f"{o.cost:.3g}" if o.cost is not None else "", o.confidence, Text("; ".join(why)))
+    return Group(table, Text("All options and their evidence: sizeup recommend --workload W --rows N"))
+
+
+def _short(config: str) -> str:
+    """classification/xgboost@xgboost/n=*/t=2 -> xgboost@xgboost, 2 threads"""
+    match = re.match(r"[^/]+/([^/]+)/n=\*/t=(\d+)", config)
+    return f"{match.group(1)}, {match.group(2)} threads" if match else config
 
 
 def render(found: Recommendation) -> RenderableType:

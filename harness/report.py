@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import frame, predictions
+from harness import comparison, frame, predictions, recommend
+from harness.catalog import VM
+from harness.errors import SizeupError
 from harness.results import write_atomic
 
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
@@ -24,14 +26,19 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto
          "img{max-width:100%;border:1px solid #eee}")
 
 
-def build(loaded: Sequence[frame.Loaded], out: Path) -> tuple[Path, Path]:
-    """Write `<out>.html` and `<out>.md`; returns both paths."""
+def build(loaded: Sequence[frame.Loaded], out: Path, vms: Sequence[VM],
+          case_id: str | None = None) -> tuple[Path, Path, list[recommend.Pick]]:
+    """Write `<out>.html` and `<out>.md`; returns both paths and the per-task recommendations in them."""
     import matplotlib
 
     matplotlib.use("Agg")
     rows = frame.rows(loaded)
+    picks = recommend.summary(rows, vms) if not rows.empty else []
     sections: list[tuple[str, str, str | None]] = []  # (title, markdown, png base64)
+    sections.append(("Recommendations", _recommendations(picks), None))
     sections.append(("Time per configuration", _median_table(rows), _png(_fit_times(rows))))
+    pairs = comparison.device_pairs(rows) if not rows.empty else []
+    sections.append(("CPU against GPU", _devices(pairs), _png(_speedups(pairs))))
     models = predictions.size_models(rows) if not rows.empty else []
     if models:
         summary = "\n".join(f"- `{m.family}`: {m.time.curve.kind}, exponent {m.time.curve.exponent:.2f}, LOO error "
@@ -46,15 +53,66 @@ def build(loaded: Sequence[frame.Loaded], out: Path) -> tuple[Path, Path]:
         sections.append(("Thread scaling", "\n".join(f"- `{key}`: serial fraction {fit.serial:.2f} "
                                                      f"[{fit.serial_lo:.2f}-{fit.serial_hi:.2f}]"
                                                      for key, fit, _ in threads), _png(_threads(threads))))
-    busiest = _busiest_case(loaded)
-    if busiest is not None:
-        record, path = busiest
+    chosen = _chosen_case(loaded, case_id)
+    if chosen is not None:
+        record, path = chosen
         sections.append((f"Utilization over time: {record.id}", f"from `{path}`", _png(_utilization(record))))
     title = "sizeup report: " + ", ".join(sorted({item.run.run_id for item in loaded}))
     html_path, md_path = out.with_suffix(".html"), out.with_suffix(".md")
     write_atomic(html_path, _html(title, sections))
     write_atomic(md_path, "\n\n".join([f"# {title}"] + [f"## {t}\n\n{md}" for t, md, _ in sections]) + "\n")
-    return html_path, md_path
+    return html_path, md_path, picks
+
+
+def _recommendations(picks: Sequence[recommend.Pick]) -> str:
+    if not picks:
+        return ("No workload was measured at three sizes, so there is nothing to size from (`sizeup run --suite "
+                "sizing`, or `sizeup recommend results/reference`).")
+    lines = [f"Per workload, at {recommend.SCALE:g}x the largest size every configuration reached: the cheapest "
+             f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured. "
+             "`sizeup recommend --workload W --rows N` ranks every option at your size.", "",
+             "| task | size | VM | configuration | quality | time per run [95%] | $ per run | confidence |",
+             "|---|---|---|---|---|---|---|---|"]
+    evidence = []
+    for p in picks:
+        size = f"{p.found.size:,.0f} {p.found.unit}"
+        o = p.pick
+        if o is None:
+            lines.append(f"| {p.task} | {size} | | {p.workload}: {p.note} | | | | |")
+            continue
+        time = f"{o.seconds:.3g} s [{o.lo:.3g}-{o.hi:.3g}]" if o.seconds is not None else "not measured"
+        cost = f"{o.cost:.3g}" if o.cost is not None else ""
+        lines.append(f"| {p.task} | {size} | {o.vm} | `{o.config}` | {o.quality} | {time} | {cost} | {o.confidence} |")
+        evidence += [f"- {p.workload}, {o.vm}: {e}" for e in o.evidence]
+        evidence += [f"- {p.workload}, rule: {r}" for r in p.found.rules[1:]]
+    return "\n".join(lines + ["", "Evidence and rules:"] + evidence)
+
+
+def _devices(pairs: Sequence[comparison.DevicePair]) -> str:
+    if not pairs:
+        return ("No GPU case with a CPU twin in these results: run the `gpu` suite on a GPU machine, or report a "
+                "reference result from results/reference/ with this one.")
+    lines = ["| GPU case | CPU case | by | GPU speed-up [95%] | quality CPU -> GPU | GPU util % |", "|---|---|---|---|---|---|"]
+    for p in pairs:
+        quality = (f"{p.quality_cpu:.4g} -> {p.quality_gpu:.4g}"
+                   if p.quality_cpu is not None and p.quality_gpu is not None else "")
+        util = "" if p.gpu_util is None else f"{p.gpu_util:.0f}"
+        lines.append(f"| `{p.gpu}` | `{p.cpu}` | {p.measure} | {p.speedup.describe()} | {quality} | {util} |")
+    return "\n".join(lines)
+
+
+def _speedups(pairs: Sequence[comparison.DevicePair]):
+    if not pairs:
+        return None
+    fig, ax = _figure(9, max(2.5, 0.35 * len(pairs)))
+    ratios = np.array([p.speedup.ratio for p in pairs])
+    errors = np.array([[p.speedup.ratio - p.speedup.lo for p in pairs], [p.speedup.hi - p.speedup.ratio for p in pairs]])
+    ax.barh(range(len(pairs)), ratios, xerr=errors, color=["tab:orange" if r > 1 else "tab:blue" for r in ratios])
+    ax.axvline(1, color="grey", linewidth=0.8)
+    ax.set_yticks(range(len(pairs)), [p.gpu for p in pairs], fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("GPU speed-up over its CPU twin (x, 95% interval); right of the grey line the GPU is faster")
+    return fig
 
 
 def _median_table(rows: pd.DataFrame) -> str:
@@ -67,10 +125,10 @@ def _median_table(rows: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _figure(width: float = 9, height: float = 4, columns: int = 1) -> tuple:
+def _figure(width: float = 9, height: float = 4, columns: int = 1, rows: int = 1) -> tuple:
     import matplotlib.pyplot as plt
 
-    return plt.subplots(1, columns, figsize=(width, height), dpi=100)
+    return plt.subplots(rows, columns, figsize=(width, height), dpi=100, sharex=rows > 1)
 
 
 def _png(fig) -> str | None:
@@ -127,28 +185,51 @@ def _threads(threads: Sequence) -> object:
     return fig
 
 
-def _busiest_case(loaded: Sequence[frame.Loaded]):
+def _chosen_case(loaded: Sequence[frame.Loaded], case_id: str | None):
+    """The case to draw over time: the one named, else the longest (most to see)."""
     cases = [(r, item.path) for item in loaded for r in item.run.cases
              if r.status == "ok" and (r.telemetry.get("series") or {}).get("t")]
+    if case_id is not None:
+        named = [pair for pair in cases if pair[0].id == case_id]
+        if not named:
+            raise SizeupError(f"--case {case_id}: no finished case with a sampled series of that id in these results")
+        return named[0]
     return max(cases, key=lambda pair: pair[0].wall_s) if cases else None
+
+
+PHASE_COLOURS = {"startup": "tab:grey", "generate": "tab:olive", "features": "tab:cyan", "transfer": "tab:pink",
+                 "fit": "tab:red", "predict": "tab:purple", "score": "tab:brown"}
 
 
 def _utilization(record) -> object:
     series = record.telemetry["series"]
-    t = np.asarray(series["t"]) - series["t"][0]
-    fig, cpu = _figure(9, 3.5)
+    origin = series["t"][0]
+    t = np.asarray(series["t"]) - origin
+    gpu = (series.get("sources") or {}).get("nvml", {})
+    gpu_util = (gpu.get("values") or {}).get("gpu0.util_percent")
+    fig, axes = _figure(9, 5.5 if gpu_util else 3.5, rows=2 if gpu_util else 1)
+    cpu = axes[0] if gpu_util else axes
     cpu.plot(t, series.get("cpu_percent", [np.nan] * len(t)), label="CPU % (100 = one core)", color="tab:blue")
-    cpu.set_xlabel("seconds since the worker started")
     cpu.set_ylabel("CPU %")
     memory = cpu.twinx()
-    memory.plot(t, np.asarray(series.get("memory_bytes", [np.nan] * len(t))) / 2**20, color="tab:green",
-                label="memory (MiB)")
-    memory.set_ylabel("memory (MiB)")
-    for run in record.runs:
-        for phase, (start, _) in (run.get("spans") or {}).items():
-            if phase == "fit":
-                cpu.axvline(start - series["t"][0], color="grey", linewidth=0.5)
-    cpu.set_title("grey lines: each repeat's fit starts", fontsize=8)
+    memory.plot(t, np.asarray(series.get("memory_bytes", [np.nan] * len(t))) / 2**20, color="tab:green")
+    memory.set_ylabel("memory (MiB), green")
+    shown = set()
+    for run in record.runs:  # each phase of each run as a band: which phase the machine was busy with
+        for phase, (start, stop) in (run.get("spans") or {}).items():
+            colour = PHASE_COLOURS.get(phase, "tab:grey")
+            for ax in (axes if gpu_util else [axes]):
+                ax.axvspan(start - origin, stop - origin, color=colour, alpha=0.12, linewidth=0,
+                           label=None if phase in shown or ax is not cpu else phase)
+            shown.add(phase)
+    cpu.set_ylim(bottom=0)
+    cpu.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=8, frameon=False)
+    if gpu_util:
+        gpu_t = np.asarray(gpu["t"]) - origin
+        axes[1].plot(gpu_t, [np.nan if v is None else v for v in gpu_util], color="tab:orange")
+        axes[1].set_ylabel("GPU utilization %")
+        axes[1].set_ylim(0, 105)
+    (axes[-1] if gpu_util else cpu).set_xlabel("seconds since the worker started; bands: phases of each run")
     return fig
 
 

@@ -101,16 +101,22 @@ def execute(run: RunResult, journal: Journal, limits: Limits, progress: Progress
     If interrupted, or a record cannot be written, the journal keeps every case finished
     before it, and the exception propagates. The journal is closed on return.
     """
+    unavailable: dict[str, str] = {}  # backend -> why: found once per run, not once per case (a worker each)
     try:
         grow_sweeps(run)
         while pending := run.pending():
             case = pending[0]
             progress.case_started(case, len(run.cases) + 1, len(run.plan))
             try:
-                record = run_case(case, limits)
+                if case["backend"] in unavailable:
+                    record = CaseRecord(case, "skipped", unavailable[case["backend"]], started=now_iso())
+                else:
+                    record = run_case(case, limits)
             except Exception as exc:  # a harness bug must cost one case, not the run
                 record = CaseRecord(case, "error", f"harness error: {type(exc).__name__}: {exc}",
                                     started=now_iso(), log_tail=traceback.format_exc())
+            if record.status == "skipped" and (record.reason or "").startswith(f"backend {case['backend']} "):
+                unavailable[case["backend"]] = record.reason
             if gap := twins.check(record, run.cases):
                 record = replace(record, checks={"twin_quality": gap})
             journal.append(record)

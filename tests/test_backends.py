@@ -232,3 +232,15 @@ def test_show_names_a_device_case_whose_quality_departs_from_its_twin(tmp_path, 
     out = " ".join(capsys.readouterr().out.split())
     assert ("quality classification/xgboost@xgboost-cuda/n=1000/t=2: accuracy 0.85 against 0.9 on its CPU twin "
             "classification/xgboost@xgboost/n=1000/t=2, beyond the tolerance of 0.01") in out
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
+def test_an_unavailable_backend_is_probed_once_per_run(tmp_path) -> None:
+    from harness import cli, results
+
+    assert cli.main(["run", "--workloads", "regression", "--models", "ridge_solve", "--backends", "cupy",
+                     "--sizes", "100,200,400", "--repeats", "1", "--results-dir", str(tmp_path)]) == 0
+    run = results.load(next(tmp_path.rglob("*.json")))
+    assert [r.status for r in run.cases] == ["skipped"] * 3
+    assert len({r.reason for r in run.cases}) == 1 and run.cases[0].reason.startswith("backend cupy unavailable")
+    assert run.cases[0].wall_s > 0 and [r.wall_s for r in run.cases[1:]] == [0.0, 0.0]  # no worker after the first

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from harness import catalog, cli, frame
+from harness import recommend as recommend_module
 from harness.plan import Case
-from harness.recommend import recommend
+from harness.recommend import recommend, summary
 from harness.results import CaseRecord
 from tests.test_compare import times, write
 
@@ -19,20 +20,23 @@ GiB = 2**30
 
 
 def sweep(model: str, backend: str, seconds: Callable[[int], float], bytes_per_row: float,
-          quality: float = 0.95, gpu: bool = False, threads: int = 2) -> list[CaseRecord]:
+          quality: float = 0.95, gpu: bool = False, threads: int = 2, cpu_share: float = 0.9,
+          gpu_util: float = 85.0, gpu_bytes_per_row: float = 50, workload: str = "classification",
+          task: str = "classification") -> list[CaseRecord]:
     out = []
     for i, n in enumerate(SIZES):
-        case = Case("classification", model, backend, n, threads)
+        case = Case(workload, model, backend, n, threads)
         runs = [{"repeat": r, "cold": r == 0, "complete": True, "disturbed": False, "phases": {"fit": t},
-                 "cpu_s": {"fit": t * threads * 0.9}, "quality": {"roc_auc": quality}}
+                 "cpu_s": {"fit": t * threads * cpu_share}, "quality": {"roc_auc": quality}}
                 for r, t in enumerate(times(seconds(n), 4, 0.01, i + 7 * len(model)))]
         telemetry = {"peak_memory_bytes": 200 * 2**20 + bytes_per_row * n}
         if gpu:
-            telemetry["phases"] = {"fit": {"sources": {"nvml": {"gpu0.util_percent": {"mean": 85.0},
-                                                                "gpu0.case_memory_bytes": {"max": 2**29 + 50 * n}}}}}
+            telemetry["phases"] = {"fit": {"sources": {"nvml": {
+                "gpu0.util_percent": {"mean": gpu_util},
+                "gpu0.case_memory_bytes": {"max": 2**29 + gpu_bytes_per_row * n}}}}}
         out.append(CaseRecord(case.to_dict(), "ok", runs=runs, data_sha256="d", params={"trees": 200},
                               telemetry=telemetry, workload_info={"metric": "roc_auc", "higher_is_better": True,
-                                                                  "size_unit": "rows", "family": "classification"}))
+                                                                  "size_unit": "rows", "family": task}))
     return out
 
 
@@ -117,3 +121,115 @@ def test_too_few_sizes_say_so_instead_of_sending_the_data_to_spark(tmp_path: Pat
     found = recommend(rows, "classification", 1e7, catalog.load())
     assert found.options == [] and any("fewer than three sizes" in r for r in found.rules)
     assert "no configuration could be priced: see the reasons above" in found.rules
+
+
+def test_low_utilization_says_what_bounds_the_work(tmp_path: Path) -> None:
+    cpu = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, cpu_share=0.3)
+    gpu = sweep("xgboost", "xgboost-cuda", lambda n: 0.5 + 1e-8 * n, 250, gpu=True, gpu_util=20.0)
+    found = recommend(rows_of(tmp_path, cpu + gpu, gpu="NVIDIA H100 80GB HBM3"), "classification", 1e8,
+                      catalog.load())
+    by_config = {o.config.split("@")[1].split("/")[0]: o for o in found.options}
+    assert any("used 30% of its 2 threads' CPU: not core-bound" in e for e in by_config["xgboost"].evidence)
+    assert any("GPU utilization 20%: the input pipeline starves the GPU" in e
+               for e in by_config["xgboost-cuda"].evidence)
+
+
+def test_a_gpu_is_kept_where_only_it_meets_the_budget_and_left_where_its_data_outgrows_it(tmp_path: Path) -> None:
+    cpu = sweep("xgboost", "xgboost", lambda n: 1e-7 * n, 250)
+    gpu = sweep("xgboost", "xgboost-cuda", lambda n: 1.0 + 1e-9 * n, 250, gpu=True)  # faster, yet dearer per run
+    rows = rows_of(tmp_path, cpu + gpu, gpu="NVIDIA H100 80GB HBM3")
+    assert all("cuda" not in o.config for o in recommend(rows, "classification", 1e8, catalog.load()).options)
+    found = recommend(rows, "classification", 1e8, catalog.load(), budget_s=5.0)  # the CPU needs about 10 s
+    assert "cuda" in found.options[0].config and found.options[0].meets_budget
+    # 2.3e8 rows x 400 B on the device: 86 GiB, only the 94 GiB H100 NVL holds it (not an 80 GiB H100 or A100).
+    big = sweep("xgboost", "xgboost-cuda", lambda n: 1.0 + 1e-9 * n, 250, gpu=True, gpu_bytes_per_row=400)
+    found = recommend(rows_of(tmp_path, cpu + big, gpu="NVIDIA H100 80GB HBM3"), "classification", 2.3e8,
+                      catalog.load(), budget_s=5.0)
+    assert {o.vm for o in found.options if "cuda" in o.config} == {"NC40ads_H100_v5"}
+
+
+def test_gpu_time_is_carried_to_another_model_only_by_stated_datasheet_ratios(tmp_path: Path) -> None:
+    cpu = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)
+    gpu = sweep("xgboost", "xgboost-cuda", lambda n: 0.5 + 1e-8 * n, 250, gpu=True)
+    rows = rows_of(tmp_path, cpu + gpu, gpu="NVIDIA H200")  # no H200 VM in the catalog
+    found = recommend(rows, "classification", 1e7, catalog.load())
+    on_gpu = [o for o in found.options if "cuda" in o.config]
+    assert on_gpu, found.rules
+    top = on_gpu[0]
+    h200, target = catalog.gpu_spec("H200"), catalog.gpu_spec(next(vm.gpu_model for vm in catalog.load()
+                                                                    if vm.name == top.vm))
+    factor = max(h200.memory_bandwidth_gbs / target.memory_bandwidth_gbs, h200.fp32_tflops / target.fp32_tflops)
+    assert factor > 1 and top.seconds == pytest.approx(factor * (0.5 + 1e-8 * 1e7), rel=0.05)
+    assert top.confidence == "low"
+    assert any(f"carried from H200 to {target.model}" in e and "from datasheets, not measured" in e
+               for e in top.evidence)
+    unknown = recommend(rows_of(tmp_path, cpu + gpu, gpu="NVIDIA GeForce RTX 4090"), "classification", 1e7,
+                        catalog.load())
+    assert all("cuda" not in o.config for o in unknown.options)
+    assert any("no datasheet entry carries its time" in r for r in unknown.rules)
+
+
+def test_fewer_vcpus_than_measured_without_a_thread_fit_cost_time_in_proportion(tmp_path: Path) -> None:
+    rows = rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, threads=4))
+    found = recommend(rows, "classification", 1e6, [vm for vm in catalog.load() if vm.name == "D2s_v5"])
+    assert found.options[0].seconds == pytest.approx(2 * 10.0, rel=0.05)
+    assert any("as if no parallel loss (an upper bound)" in e for e in found.options[0].evidence)
+
+
+def test_each_task_family_gets_its_platform(tmp_path: Path) -> None:
+    records = sweep("cnn", "torch", lambda n: 1e-4 * n, 2000, workload="vision", task="vision")
+    found = recommend(rows_of(tmp_path, records), "vision", 1e6, catalog.load())
+    assert found.platform.startswith("Azure AI Services (prebuilt vision)")
+
+
+def test_fits_never_mix_machines(tmp_path: Path) -> None:
+    fast, slow = (write(tmp_path / f"{name}.json", sweep("xgboost", "xgboost", lambda n, k=k: k * n, 250))
+                  for name, k in (("fast", 1e-5), ("slow", 4e-5)))
+    doc = json.loads(Path(slow).read_text())
+    doc["machine"]["id"] = "other-machine"
+    Path(slow).write_text(json.dumps(doc))
+    found = recommend(frame.rows(frame.load([fast, slow])), "classification", 1e6,
+                      [vm for vm in catalog.load() if vm.name == "D2s_v5"])
+    measured = {o.config.rsplit(" on ", 1)[1]: o.seconds for o in found.options}
+    fast_id = json.loads(Path(fast).read_text())["machine"]["id"]
+    assert measured.keys() == {fast_id, "other-machine"}
+    assert measured[fast_id] == pytest.approx(10, rel=0.05) and measured["other-machine"] == pytest.approx(40, rel=0.05)
+
+
+def test_the_summary_picks_the_cheapest_configuration_near_the_best_quality(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    records = (sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)
+               + sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.975)
+               + sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98))
+    path = write(tmp_path / "r.json", records)
+    picks = summary(frame.rows(frame.load([path])), catalog.load())
+    assert len(picks) == 1 and picks[0].found.size == recommend_module.SCALE * max(SIZES)
+    assert picks[0].pick.config.startswith("classification/xgboost@xgboost")  # hgb within 0.01 but dearer
+    assert cli.main(["recommend", path]) == 0
+    out = capsys.readouterr().out
+    assert "What to train on, per task family" in out and "xgboost@xgboost, 2 threads" in out
+    assert cli.main(["recommend", path, "--workload", "classification"]) == cli.EXIT_USAGE
+    assert "--workload and --size (--rows) go together" in capsys.readouterr().err
+
+
+def test_sizes_still_in_fixed_costs_give_low_confidence_past_them(tmp_path: Path) -> None:
+    rows = rows_of(tmp_path, sweep("hgb", "sklearn", lambda n: 0.6 + 1e-9 * n, 250))  # flat: early stopping, imports
+    found = recommend(rows, "classification", 2 * max(SIZES), [vm for vm in catalog.load() if vm.name == "D2s_v5"])
+    assert found.options[0].confidence == "low"
+    assert any("fixed costs still dominate" in e for e in found.options[0].evidence)
+    steep = rows_of(tmp_path, sweep("hgb", "sklearn", lambda n: 1e-5 * n, 250))
+    found = recommend(steep, "classification", 2 * max(SIZES), [vm for vm in catalog.load() if vm.name == "D2s_v5"])
+    assert found.options[0].confidence == "high"
+
+
+def test_out_of_core_is_offered_where_the_data_fits_only_if_it_is_cheaper(tmp_path: Path) -> None:
+    in_memory = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)
+    dear = sweep("xgboost_external", "xgboost", lambda n: 1e-3 * n, 250)  # 100x slower: dearer even on a small VM
+    found = recommend(rows_of(tmp_path, in_memory + dear), "classification", 1e8, catalog.load())
+    assert all("_external" not in o.config for o in found.options)
+    assert any("out of core" in r and "left out" in r for r in found.rules)
+    cheap = sweep("xgboost_external", "xgboost", lambda n: 1.2e-5 * n, 250)  # needs no 35 GiB VM
+    found = recommend(rows_of(tmp_path, in_memory + cheap), "classification", 1e8, catalog.load())
+    external = next(o for o in found.options if "_external" in o.config)
+    assert external.vm == "D2s_v5" and external.confidence == "low"
+    assert external.cost < next(o.cost for o in found.options if o.config.startswith("classification/xgboost@"))

@@ -24,8 +24,12 @@ def results_with_a_sweep(tmp_path: Path) -> str:
                    peak=2**28 + 300 * n)
         t = list(np.arange(1, 40) * 0.1)
         r.telemetry["series"] = {"start": 0.0, "t": t, "cpu_percent": [150.0 + 40 * np.sin(x) for x in t],
-                                 "memory_bytes": [2**28 + 2**20 * x for x in t]}
+                                 "memory_bytes": [2**28 + 2**20 * x for x in t],
+                                 "sources": {"nvml": {"t": t, "values": {"gpu0.util_percent": [50.0] * len(t)}}}}
         records.append(r)
+    for i, n in enumerate((40000, 80000)):  # a GPU twin, 3x faster
+        records.append(record(Case("classification", "xgboost", "xgboost-cuda", n, 2),
+                              times((0.2 + 1e-5 * n) / 3, 4, 0.02, 10 + i), peak=2**28 + 300 * n))
     return write(tmp_path / "sweep.json", records)
 
 
@@ -33,12 +37,28 @@ def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Pat
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     path = results_with_a_sweep(tmp_path)
     assert cli.main(["report", path, "-o", str(tmp_path / "out" / "r")]) == 0
-    assert "Report: " in capsys.readouterr().out
     text = (tmp_path / "out" / "r.html").read_text()
-    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', text)) == 3  # times, scaling, utilization
+    # times, CPU against GPU, scaling, utilization
+    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', text)) == 4
     assert "<script" not in text and "http" not in text.replace("http-equiv", "")  # nothing fetched, nothing run
     summary = (tmp_path / "out" / "r.md").read_text()
     assert "## Time and memory against size" in summary and "classification/xgboost@xgboost/n=*/t=2" in summary
+    recommendations = summary.split("## Recommendations")[1].split("## ")[0]
+    assert "| classification | 320,000 rows | D2s_v5 | `classification/xgboost@xgboost/n=*/t=2` |" in recommendations
+    assert "rule: classification/xgboost@xgboost-cuda/n=*/t=2: measured at fewer than three sizes" in recommendations
+    devices = summary.split("## CPU against GPU")[1].split("## ")[0]
+    assert "`classification/xgboost@xgboost-cuda/n=80000/t=2` | `classification/xgboost@xgboost/n=80000/t=2`" in devices
+    out = capsys.readouterr().out
+    assert "What to train on, per task family" in out and out.index("Report: ") > out.index("What to train on")
+
+
+def test_the_utilization_plot_draws_the_case_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = results_with_a_sweep(tmp_path)
+    case = "classification/xgboost@xgboost/n=10000/t=2"
+    assert cli.main(["report", path, "-o", str(tmp_path / "r"), "--case", case]) == 0
+    assert f"## Utilization over time: {case}" in (tmp_path / "r.md").read_text()
+    assert cli.main(["report", path, "-o", str(tmp_path / "r2"), "--case", "nope"]) == cli.EXIT_USAGE
+    assert "--case nope: no finished case" in capsys.readouterr().err and not (tmp_path / "r2.html").exists()
 
 
 def test_report_without_results_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
