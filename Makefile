@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # The CPU build of PyTorch; installed only where no torch is present, so a GPU
 # machine keeps its CUDA build. Set TORCH= to skip PyTorch altogether.
 TORCH ?= torch==2.13.0
+# The spark backend's pyspark, installed where Java is found; SPARK= skips it (about 0.5 GB).
+SPARK ?= yes
 SUITE ?= quick
 ARGS ?=
 
@@ -18,6 +20,8 @@ $(VENV)/.bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	@if [ -n "$(TORCH)" ] && ! $(BIN)/python -c "import torch" 2>/dev/null; then \
 		echo "Installing $(TORCH)"; $(BIN)/python -m pip install -q "$(TORCH)"; fi
+	@if [ -n "$(SPARK)" ] && command -v java >/dev/null; then \
+		echo "Installing pyspark (Java found)"; $(BIN)/python -m pip install -q -e '.[spark]'; fi
 	@touch $@
 
 $(VENV)/.test: $(VENV)/.bench

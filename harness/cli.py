@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per case, up to N extra warm repeats to replace repeats disturbed by other processes [0]")
     p.add_argument("--processes", type=positive_int("processes"), metavar="P",
                    help="run each case in P fresh worker processes; intervals then come from per-process medians [1]")
+    p.add_argument("--spark-master", type=nonempty, metavar="URL",
+                   help="run the spark backend's cases on this cluster (spark://host:7077, or Spark Connect sc://...) "
+                        "[SIZEUP_SPARK_MASTER or MASTER from the environment, else an embedded local[threads]]")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where results go [results]")
     p.add_argument("--resume", nargs="?", const="latest", type=nonempty, metavar="JOURNAL",
                    help="continue an interrupted run (its journal; default the newest of this machine)")
@@ -265,6 +268,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if not procfs.AVAILABLE:
         raise SizeupError(f"sizeup measures on Linux: it reads /proc, which this {platform.system()} system lacks")
     fingerprint = machine.fingerprint()
+    if args.spark_master:  # the workers inherit it; each record's backend info names the master it ran on
+        os.environ["SIZEUP_SPARK_MASTER"] = args.spark_master
     if args.resume is not None:
         chosen = [flag for flag in PLAN_FLAGS if getattr(args, flag) is not None]
         if chosen or args.suite != "quick":
@@ -405,7 +410,7 @@ def cmd_fit(args: argparse.Namespace, console: Console) -> int:
                                style="yellow"))
     console.print(predictions.render(models, args.target, found, predictions.thread_models(rows), args.cores,
                                      predictions.crossovers(models), predictions.out_of_core(rows),
-                                     predictions.grid_models(rows)))
+                                     predictions.grid_models(rows), predictions.spark_models(rows)))
     return 0
 
 

@@ -130,12 +130,41 @@ def grid_models(rows: pd.DataFrame, phase: str = "fit") -> list[tuple[str, scali
     keyed = rows.assign(key=[re.sub(r"/n=\d+/t=\d+", "/n=*/t=*", c, count=1) for c in rows["case_id"]])
     out = []
     for key, g in keyed.groupby("key", sort=True):
+        if "@spark/" in str(key):  # Spark's own fit: spark_models
+            continue
         g = _clean(g[g[column].notna()])
         medians = g.groupby(["size", "threads"])[column].median()
         sizes, threads = medians.index.get_level_values(0), medians.index.get_level_values(1)
         if len(medians) < 3 or sizes.nunique() < 2 or threads.nunique() < 2:
             continue
         out.append((str(key), scaling.fit_grid(sizes, threads, medians.to_numpy()), (int(sizes.min()), int(sizes.max()))))
+    return out
+
+
+@dataclass(frozen=True)
+class SparkFit:
+    key: str  # workload/model@spark/n=*/t=*
+    time: scaling.ErnestFit
+    memory: scaling.MemoryFit | None  # the whole local Spark (JVM and Python workers), by size
+    sizes: tuple[int, int]
+
+
+def spark_models(rows: pd.DataFrame, phase: str = "fit") -> list[SparkFit]:
+    """Ernest fits for Spark configurations measured at two or more sizes and core counts."""
+    column = f"{phase}_s"
+    rows = rows[rows["backend"] == "spark"]
+    keyed = rows.assign(key=[re.sub(r"/n=\d+/t=\d+", "/n=*/t=*", c, count=1) for c in rows["case_id"]])
+    out = []
+    for key, g in keyed.groupby("key", sort=True):
+        g = _clean(g[g[column].notna()])
+        medians = g.groupby(["size", "threads"])[column].median()
+        sizes, cores = medians.index.get_level_values(0), medians.index.get_level_values(1)
+        if len(medians) < 4 or sizes.nunique() < 2 or cores.nunique() < 2:
+            continue
+        peaks = g.groupby("size")["peak_memory_bytes"].max().dropna()
+        memory = scaling.fit_memory(list(peaks.index), list(peaks.values)) if len(peaks) >= 2 else None
+        out.append(SparkFit(str(key), scaling.fit_ernest(sizes, cores, medians.to_numpy()), memory,
+                            (int(sizes.min()), int(sizes.max()))))
     return out
 
 
@@ -181,7 +210,8 @@ def render(models: Sequence[SizeModel], target: float | None, found: Sequence[Ch
            threads: Sequence[tuple[str, scaling.ThreadFit, int]], cores: int | None,
            crossing: Sequence[tuple[str, str, scaling.Crossover, str]],
            outside: Sequence[OutOfCore] = (),
-           grids: Sequence[tuple[str, scaling.GridFit, tuple[int, int]]] = ()) -> RenderableType:
+           grids: Sequence[tuple[str, scaling.GridFit, tuple[int, int]]] = (),
+           spark: Sequence[SparkFit] = ()) -> RenderableType:
     parts: list[RenderableType] = []
     if models:
         table = Table(title=Text("time and memory against data size (fit phase)"), header_style="bold")
@@ -246,6 +276,8 @@ def render(models: Sequence[SizeModel], target: float | None, found: Sequence[Ch
                 cells.append(f"{grid(target or largest, cores or 1):.4g} s")
             table.add_row(*cells)
         parts.append(table)
+    if spark:
+        parts.append(_render_spark(spark, target, cores))
     for o in outside:
         gib = " ".join(f"{x:.3f}" if x is not None else "?" for x in o.memory)
         parts.append(Text(f"{o.external} against {o.in_memory}: out-of-core fit takes "
@@ -295,3 +327,25 @@ def _render_checks(found: Sequence[Check]) -> RenderableType:
     if memory:
         summary += f"; memory: median absolute error {np.median(memory):.1%}, worst {max(memory):.1%}"
     return Group(table, Text(summary))
+
+
+def _render_spark(spark: Sequence[SparkFit], target: float | None, cores: int | None) -> RenderableType:
+    table = Table(title=Text("Spark: time against size and cores, a + b*n/p + c*log(p) + d*p (Ernest)"),
+                  header_style="bold")
+    columns = ["configuration", "points", "fixed a", "b per item x core", "c", "d", "efficiency at the largest size",
+               "memory: fixed + per item"]
+    if target or cores:
+        columns.append(f"predicted at {f'{target:,.0f}' if target else 'the largest size'}, {cores or 2} cores")
+    for c in columns:
+        table.add_column(c, no_wrap=c == "configuration")
+    for s in spark:
+        fit, (_, largest) = s.time, s.sizes
+        top = fit.cores[1]
+        cells = [Text(s.key), str(fit.points), f"{fit.fixed:.3g} s", f"{fit.parallel * 1e6:.3g} us",
+                 f"{fit.tree:.3g} s", f"{fit.all_to_all:.3g} s",
+                 f"{fit.efficiency(largest, top):.0%} on {top:g} cores at {largest:,}",
+                 f"{s.memory.fixed / 2**20:,.0f} MiB + {s.memory.per_item:,.0f} B" if s.memory else ""]
+        if target or cores:
+            cells.append(f"{fit(target or largest, cores or 2):.4g} s")
+        table.add_row(*cells)
+    return table

@@ -17,9 +17,10 @@ the output; nothing is assumed where a measurement is missing, it is said instea
   being needed for a time budget, or of worse quality than its CPU twin;
 - out-of-core training (`*_external` models) where no VM holds the data in memory, or where it
   is cheaper per run than the same model in memory (its memory is the fit's fixed part: a lower
-  bound, as the harness held the generated data while it trained); Spark only
-  where no single node can hold the data or meet the time budget, and never for data that fits
-  one machine (Spark is not measured yet, so it is named without a time or cost);
+  bound, as the harness held the generated data while it trained);
+- a Spark cluster only where no single node can hold the data or meet the time budget, never
+  for data that fits one machine: sized from the measured Spark cases' Ernest fit (time over
+  size and cores) and memory fit, or named without a time or cost where Spark was not measured;
 - ranking: options that meet the time budget first, then by cost per run, then by time.
 """
 
@@ -77,6 +78,11 @@ class Option:
     quality: str = ""  # the configuration's measured quality at its largest size
     quality_score: float | None = None  # that quality, signed so that higher is better
 
+    def time_text(self) -> str:
+        if self.seconds is None:
+            return "not measured"
+        return f"{self.seconds:.3g} s" + (f" [{self.lo:.3g}-{self.hi:.3g}]" if self.lo is not None else " [no interval]")
+
 
 @dataclass(frozen=True)
 class Recommendation:
@@ -100,6 +106,7 @@ def recommend(rows: pd.DataFrame, workload: str, size: float, vms: Sequence[VM],
     unit = str(rows["size_unit"].iloc[0])
     rules = [f"memory needed = predicted peak memory x {HEADROOM} headroom"]
     options: list[Option] = []
+    clusters: list[tuple[predictions.SparkFit, str, str, float | None]] = []  # fit, machine tag, quality
     machines = rows.groupby("machine", sort=True)
     for machine, measured in machines:
         # Fits never mix machines; with several, each configuration says which one measured it.
@@ -107,7 +114,11 @@ def recommend(rows: pd.DataFrame, workload: str, size: float, vms: Sequence[VM],
         models = {m.family: m for m in predictions.size_models(measured)}
         grids = {key: grid for key, grid, _ in predictions.grid_models(measured)}
         threads = predictions.thread_models(measured)
+        for fit in predictions.spark_models(measured):
+            clusters.append((fit, tag, *_quality(measured[measured["family"].str.startswith(fit.key.split("/n=")[0])])))
         for family, g in measured.groupby("family", sort=True):
+            if _on_spark(family):  # a cluster option, never a single node's: below
+                continue
             if family not in models:
                 rules.append(f"{family}{tag}: measured at fewer than three sizes, no fit to predict from "
                              "(`--suite sizing`)")
@@ -144,12 +155,15 @@ def recommend(rows: pd.DataFrame, workload: str, size: float, vms: Sequence[VM],
         largest = max(vms, key=lambda vm: vm.memory_gib)
         rules.append(f"no VM holds the data in memory (the largest, {largest.name}, has {largest.memory_gib:g} GiB): "
                      "out-of-core training, or a Spark cluster")
-        options.append(_spark("the data outgrows every single VM in the catalog"))
+        options += _clusters(clusters, size, vms, budget_s, "the data outgrows every single VM in the catalog", rules)
     else:
         options = in_memory + _cheaper_out_of_core(options, rules)
         if budget_s is not None and not any(o.meets_budget for o in options):
             rules.append(f"no single-node option meets the {budget_s:g} s budget")
-            options.append(_spark(f"no single node meets the {budget_s:g} s budget"))
+            options += _clusters(clusters, size, vms, budget_s, f"no single node meets the {budget_s:g} s budget",
+                                 rules)
+        elif clusters:
+            rules.append("Spark was measured, but the data fits one machine and it meets the budget: no cluster")
     options = _cheapest_per_configuration(options)
     task = rows["task"].dropna()
     return Recommendation(workload, size, unit, budget_s, options, rules,
@@ -365,9 +379,61 @@ def _lower(confidence: str) -> str:
     return CONFIDENCE[min(CONFIDENCE.index(confidence) + 1, 2)]
 
 
-def _spark(why: str) -> Option:
-    return Option("Spark cluster", 0, "spark (not measured)", None, None, None, None, None, None, None, None, "low",
-                  False, [f"{why}; Spark's overhead and efficiency are not measured yet, so no time or cost"])
+def _on_spark(family: str) -> bool:
+    return "@spark/" in family
+
+
+MAX_NODES = 256
+
+
+def _clusters(clusters: Sequence[tuple[predictions.SparkFit, str, str, float | None]], size: float,
+              vms: Sequence[VM], budget_s: float | None, why: str, rules: list[str]) -> list[Option]:
+    """Spark clusters priced from the measured Ernest fit: per measured Spark configuration, the cheapest
+    CPU VM type and worker count (plus a driver node of the same type) whose memory holds the data
+    (the fit's fixed part on every node, its per-item part spread over the workers, x 1.5), meeting
+    the budget where one is given."""
+    if not clusters:
+        return [Option("Spark cluster", 0, "spark (not measured)", None, None, None, None, None, None, None, None,
+                       "low", False, [f"{why}; Spark was not measured (`sizeup run --suite spark`), so no time or "
+                                      "cost"])]
+    out = []
+    for fit, tag, quality, score in clusters:
+        if fit.memory is None:
+            rules.append(f"{fit.key}{tag}: no peak memory recorded, cannot size a cluster")
+            continue
+        best = None
+        for vm in (vm for vm in vms if not vm.gpu_count):
+            room = vm.memory_gib * 2**30 / HEADROOM - fit.memory.fixed
+            if room <= 0:
+                continue
+            least = max(1, math.ceil(fit.memory.per_item * size / room))
+            for workers in range(least, max(least, MAX_NODES) + 1):
+                seconds = fit.time(size, workers * vm.vcpus)
+                cost = seconds / 3600 * (workers + 1) * vm.price_per_hour
+                meets = budget_s is None or seconds <= budget_s
+                key = (not meets, cost, seconds)
+                if best is None or key < best[0]:
+                    best = (key, vm, workers, seconds, cost, meets)
+        if best is None:
+            rules.append(f"{fit.key}{tag}: no CPU VM in the catalog can hold Spark's fixed memory")
+            continue
+        _, vm, workers, seconds, cost, meets = best
+        need = (fit.memory.fixed + fit.memory.per_item * size / workers) * HEADROOM
+        cores = workers * vm.vcpus
+        measured_cores = f"{fit.time.cores[0]:g}-{fit.time.cores[1]:g}"
+        evidence = [f"{why}",
+                    f"time: Ernest fit over {fit.time.points} points ({fit.sizes[0]:,}-{fit.sizes[1]:,}, "
+                    f"{measured_cores} cores): {fit.time.fixed:.3g} s fixed + {fit.time.parallel * 1e6:.3g} us per item "
+                    f"per core + {fit.time.tree:.3g} s log(cores) + {fit.time.all_to_all:.3g} s per core",
+                    f"{workers} workers x {vm.vcpus} vCPUs = {cores} cores, plus a driver node of the same size in "
+                    "the cost",
+                    f"memory per node: {fit.memory.fixed / 2**20:,.0f} MiB fixed + {fit.memory.per_item:,.0f} B per "
+                    f"item spread over the workers, x {HEADROOM}",
+                    f"measured on {measured_cores} local cores: the cores and the network of a cluster are "
+                    "extrapolated, not measured"]
+        out.append(Option(vm.name, workers + 1, fit.key + tag, seconds, None, None, cost, need / 2**30,
+                          need / (vm.memory_gib * 2**30), None, None, "low", meets, evidence, quality, score))
+    return out
 
 
 @dataclass(frozen=True)
@@ -417,7 +483,7 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
             table.add_row(p.task, size, "", Text(p.workload), "", "", "", "", Text(p.note))
             continue
         o = p.pick
-        time = f"{o.seconds:.3g} s [{o.lo:.3g}-{o.hi:.3g}]" if o.seconds is not None else "not measured"
+        time = o.time_text()
         why = [e for e in o.evidence if not e.startswith(("time:", "memory:"))][:2]
         if o.memory_needed_gib:
             why.insert(0, f"needs {o.memory_needed_gib:,.1f} GiB")
@@ -440,7 +506,7 @@ def render(found: Recommendation) -> RenderableType:
                    "memory needed", "CPU / GPU use", "confidence", "evidence"):
         table.add_column(column, no_wrap=column in ("VM", "time per run [95%]"))
     for rank, o in enumerate(found.options, start=1):
-        time = f"{o.seconds:.3g} s [{o.lo:.3g}-{o.hi:.3g}]" if o.seconds is not None else "not measured"
+        time = o.time_text()
         use = " / ".join(f"{u:.0%}" if i == 0 else f"{u:.0f}%" for i, u in enumerate((o.cpu_util, o.gpu_util))
                          if u is not None)
         memory = f"{o.memory_needed_gib:,.1f} GiB ({o.memory_share:.0%})" if o.memory_needed_gib else ""

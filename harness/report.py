@@ -39,6 +39,8 @@ def build(loaded: Sequence[frame.Loaded], out: Path, vms: Sequence[VM],
     sections.append(("Time per configuration", _median_table(rows), _png(_fit_times(rows))))
     pairs = comparison.device_pairs(rows) if not rows.empty else []
     sections.append(("CPU against GPU", _devices(pairs), _png(_speedups(pairs))))
+    if not rows.empty and (rows["backend"] == "spark").any():
+        sections.append(("Spark against a single node", _spark(rows), _png(_spark_plot(rows))))
     models = predictions.size_models(rows) if not rows.empty else []
     if models:
         summary = "\n".join(f"- `{m.family}`: {m.time.curve.kind}, exponent {m.time.curve.exponent:.2f}, LOO error "
@@ -80,7 +82,7 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
         if o is None:
             lines.append(f"| {p.task} | {size} | | {p.workload}: {p.note} | | | | |")
             continue
-        time = f"{o.seconds:.3g} s [{o.lo:.3g}-{o.hi:.3g}]" if o.seconds is not None else "not measured"
+        time = o.time_text()
         cost = f"{o.cost:.3g}" if o.cost is not None else ""
         lines.append(f"| {p.task} | {size} | {o.vm} | `{o.config}` | {o.quality} | {time} | {cost} | {o.confidence} |")
         evidence += [f"- {p.workload}, {o.vm}: {e}" for e in o.evidence]
@@ -123,6 +125,44 @@ def _median_table(rows: pd.DataFrame) -> str:
     lines = ["| case | fit median (s) | quality | repeats |", "|---|---|---|---|"]
     lines += [f"| `{case}` | {r.fit_s:.4g} | {r.metric} {r.quality:.3g} | {r.repeats} |" for case, r in table.iterrows()]
     return "\n".join(lines)
+
+
+def _spark_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Median fit time per workload, size and configuration, at each configuration's most threads,
+    for the workloads measured on Spark."""
+    rows = rows[rows["workload"].isin(rows.loc[rows["backend"] == "spark", "workload"])]
+    rows = rows[rows["threads"] == rows.groupby(["workload", "model", "backend"])["threads"].transform("max")]
+    return rows.assign(config=rows["model"] + "@" + rows["backend"] + ", " + rows["threads"].astype(str) + " threads")
+
+
+def _spark(rows: pd.DataFrame) -> str:
+    table = _spark_rows(rows).pivot_table(index=["workload", "size"], columns="config", values="fit_s",
+                                          aggfunc="median")
+    lines = ["Median fit time (s) on the same data at each size; Spark's data load (Parquet read and cache) and "
+             "session start are separate phases, not in these times.", "",
+             "| workload | size | " + " | ".join(table.columns) + " |", "|---" * (len(table.columns) + 2) + "|"]
+    for (workload, size), row in table.iterrows():
+        lines.append(f"| {workload} | {int(size):,} | " + " | ".join("" if pd.isna(v) else f"{v:.3g}" for v in row)
+                     + " |")
+    lines.append("")
+    for fit in predictions.spark_models(rows):
+        lines.append(f"- `{fit.key}`: fixed cost {fit.time.fixed:.3g} s, {fit.time.parallel * 1e6:.3g} us per item "
+                     f"per core; parallel efficiency {fit.time.efficiency(fit.sizes[1], fit.time.cores[1]):.0%} on "
+                     f"{fit.time.cores[1]:g} cores at {fit.sizes[1]:,}")
+    return "\n".join(lines)
+
+
+def _spark_plot(rows: pd.DataFrame):
+    fig, ax = _figure(9, 4)
+    for (workload, config), g in _spark_rows(rows).groupby(["workload", "config"]):
+        medians = g.groupby("size")["fit_s"].median()
+        ax.plot(medians.index, medians.to_numpy(), "o-" if "spark" in config else "s--", label=f"{workload}: {config}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("size")
+    ax.set_ylabel("fit time, median (s)")
+    ax.legend(fontsize=6)
+    return fig
 
 
 def _figure(width: float = 9, height: float = 4, columns: int = 1, rows: int = 1) -> tuple:

@@ -262,6 +262,38 @@ def fit_grid(sizes: Sequence[float], threads: Sequence[float], times: Sequence[f
 
 
 @dataclass(frozen=True)
+class ErnestFit:
+    """Time of a distributed engine over data size and cores, T(n, p) = a + b n / p + c log p + d p
+    (Venkataraman et al., Ernest, NSDI 2016): a fixed cost (job scheduling, the JVM), parallel work,
+    and the cost of coordinating p cores as a tree (log p) and all to all (p)."""
+
+    fixed: float  # a, seconds
+    parallel: float  # b, seconds per item on one core
+    tree: float  # c, seconds per log(core)
+    all_to_all: float  # d, seconds per core
+    points: int
+    cores: tuple[float, float]  # the range of cores measured: past it the coordination terms are a guess
+
+    def __call__(self, n: float, p: float) -> float:
+        return self.fixed + self.parallel * n / p + self.tree * math.log(p) + self.all_to_all * p
+
+    def efficiency(self, n: float, p: float) -> float:
+        """Speed-up on p cores over one, divided by p."""
+        return self(n, 1) / (p * self(n, p))
+
+
+def fit_ernest(sizes: Sequence[float], cores: Sequence[float], times: Sequence[float]) -> ErnestFit:
+    """Non-negative relative least squares over (size, cores, median time) points: at least four, over two
+    or more sizes and two or more core counts. With two core counts the two coordination terms cannot be
+    told apart; non-negativity keeps the fit from inventing a speed-up either way."""
+    n, p, t = (np.asarray(v, dtype=float) for v in (sizes, cores, times))
+    if len(t) < 4 or len(set(n)) < 2 or len(set(p)) < 2:
+        raise ValueError("an Ernest fit needs four or more points over two sizes and two core counts")
+    a, b, c, d = _relative_nnls([np.ones_like(t), n / p, np.log(p), p], t)
+    return ErnestFit(float(a), float(b), float(c), float(d), len(t), (float(p.min()), float(p.max())))
+
+
+@dataclass(frozen=True)
 class Crossover:
     verdict: str  # "crosses", "gpu-faster", "cpu-faster"
     size: float | None = None  # where the GPU becomes faster

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import catalog, cli, frame
+from harness import catalog, cli, frame, predictions
 from harness import recommend as recommend_module
 from harness.plan import Case
 from harness.recommend import recommend, summary
@@ -233,3 +233,35 @@ def test_out_of_core_is_offered_where_the_data_fits_only_if_it_is_cheaper(tmp_pa
     external = next(o for o in found.options if "_external" in o.config)
     assert external.vm == "D2s_v5" and external.confidence == "low"
     assert external.cost < next(o.cost for o in found.options if o.config.startswith("classification/xgboost@"))
+
+
+def spark_sweep() -> list[CaseRecord]:
+    """xgboost_spark on 1 and 2 local cores: 12 s of fixed cost, then parallel work."""
+    return [r for p in (1, 2) for r in sweep("xgboost_spark", "spark", lambda n, p=p: 12.0 + 2e-5 * n / p,
+                                             300, threads=p)]
+
+
+def test_spark_is_never_offered_for_data_that_fits_one_machine(tmp_path: Path) -> None:
+    rows = rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250) + spark_sweep())
+    found = recommend(rows, "classification", 1e7, catalog.load())
+    assert all("spark" not in o.config and o.vm != "Spark cluster" for o in found.options)
+    assert any("Spark was measured, but the data fits one machine" in r for r in found.rules)
+
+
+def test_a_cluster_past_the_largest_vm_is_sized_from_the_measured_spark_fit(tmp_path: Path) -> None:
+    rows = rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250) + spark_sweep())
+    found = recommend(rows, "classification", 1e10, catalog.load())  # 3.5 TiB in memory on one node
+    spark = next(o for o in found.options if "@spark/" in o.config)
+    vm = next(vm for vm in catalog.load() if vm.name == spark.vm)
+    workers = spark.nodes - 1
+    assert workers >= 2 and spark.memory_needed_gib * GiB <= vm.memory_gib * GiB
+    fit = predictions.spark_models(rows)[0].time
+    assert spark.seconds == pytest.approx(fit(1e10, workers * vm.vcpus))
+    # Two core counts cannot pin the coordination terms: a hair of noise in them grows with the cores.
+    assert 1 <= spark.seconds / (12.0 + 2e-5 * 1e10 / (workers * vm.vcpus)) < 2
+    assert spark.cost == pytest.approx(spark.seconds / 3600 * spark.nodes * vm.price_per_hour, rel=1e-6)
+    assert spark.confidence == "low" and any(e.startswith("time: Ernest fit over 8 points") for e in spark.evidence)
+    assert any("extrapolated, not measured" in e for e in spark.evidence)
+    unmeasured = recommend(rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)), "classification",
+                           1e10, catalog.load())
+    assert any(o.config == "spark (not measured)" for o in unmeasured.options)

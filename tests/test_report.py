@@ -82,3 +82,17 @@ def test_the_report_renders_in_a_headless_browser_without_console_errors(tmp_pat
     # matplotlib's default blue (the bars and the CPU line) shows up only if the embedded PNGs decoded.
     blue = np.all(np.abs(pixels - np.array([31, 119, 180]) / 255) < 0.06, axis=-1)
     assert blue.sum() > 2000
+
+
+def test_the_report_sets_spark_against_single_node_training_at_each_size(tmp_path: Path) -> None:
+    records = [record(Case("classification", model, backend, n, p), times(t(n, p), 4, 0.02, i), peak=2**30 + 300 * n)
+               for i, (model, backend, t) in enumerate([("xgboost_spark", "spark", lambda n, p: 12 + 2e-4 * n / p),
+                                                        ("xgboost", "xgboost", lambda n, p: 0.1 + 1e-5 * n / p)])
+               for n in (5000, 20000, 80000) for p in (1, 2)]
+    assert cli.main(["report", write(tmp_path / "spark.json", records), "-o", str(tmp_path / "r")]) == 0
+    summary = (tmp_path / "r.md").read_text()
+    section = summary.split("## Spark against a single node")[1].split("## ")[0]
+    assert "| workload | size | xgboost@spark, 2 threads | xgboost@xgboost, 2 threads |" not in section
+    assert "| workload | size | xgboost@xgboost, 2 threads | xgboost_spark@spark, 2 threads |" in section
+    assert "| classification | 80,000 | 0.503 | 20 |" in section
+    assert "`classification/xgboost_spark@spark/n=*/t=*`: fixed cost 12" in section

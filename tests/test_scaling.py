@@ -119,3 +119,16 @@ def test_size_and_threads_together_let_the_serial_fraction_move_with_the_data() 
     assert held(16e4, 1) == pytest.approx(truth(16e4, 1), rel=0.02)
     with pytest.raises(ValueError, match="two sizes and two thread counts"):
         scaling.fit_grid([1e4, 2e4, 4e4], [1, 1, 1], [1.0, 2.0, 4.0])
+
+
+def test_the_ernest_fit_recovers_a_fixed_cost_and_parallel_work() -> None:
+    from harness.scaling import fit_ernest
+
+    truth = lambda n, p: 12.0 + 2e-4 * n / p + 0.5 * p  # noqa: E731
+    points = [(n, p) for n in (5000, 20000, 80000) for p in (1, 2, 4)]
+    fit = fit_ernest([n for n, _ in points], [p for _, p in points], [truth(n, p) for n, p in points])
+    assert fit.fixed == pytest.approx(12.0, rel=0.05) and fit.parallel == pytest.approx(2e-4, rel=0.05)
+    assert fit(320000, 8) == pytest.approx(truth(320000, 8), rel=0.05)
+    assert fit.efficiency(80000, 2) == pytest.approx(truth(80000, 1) / (2 * truth(80000, 2)), rel=0.05)
+    with pytest.raises(ValueError, match="two core counts"):
+        fit_ernest([5000, 20000, 80000, 5000], [2, 2, 2, 2], [1.0, 2.0, 3.0, 1.0])

@@ -39,7 +39,7 @@ def test_registered() -> None:
     assert w.family == "forecasting" and w.metric == "wape" and not w.higher_is_better
     assert w.size_unit == "series" and w.features is fc.features
     assert {m.name: m.backends for m in w.models} == {"xgboost": ("xgboost", "xgboost-cuda"),
-                                                     "seasonal_naive": ("sklearn",)}
+                                                     "seasonal_naive": ("sklearn",), "xgboost_spark": ("spark",)}
     assert len(w.sizes) >= 3
     assert all(2 <= b / a <= 4 for a, b in zip(w.sizes, w.sizes[1:]))
     assert w.target is not None and w.target.metric == "wape" and not w.target.higher_is_better

@@ -367,9 +367,16 @@ def seasonal_naive(ctx: ModelContext) -> SeasonalNaive:
     return SeasonalNaive()
 
 
+def xgboost_spark(ctx: ModelContext) -> Any:
+    from workloads import sparkml
+
+    return sparkml.xgboost(ctx, "reg:tweedie")
+
+
 MODELS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "global XGBoost hist (Tweedie) on lag/calendar features"),
     Model("seasonal_naive", ("sklearn",), seasonal_naive, "repeat the last observed week"),
+    Model("xgboost_spark", ("spark",), xgboost_spark, "the same XGBoost (Tweedie) on Spark (xgboost.spark)"),
 )
 
 WORKLOADS = (

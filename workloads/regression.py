@@ -67,6 +67,18 @@ def normal_equation_ridge(ctx: ModelContext) -> NormalEquationRidge:
     return NormalEquationRidge(alpha=1.0)
 
 
+def xgboost_spark(ctx: ModelContext) -> Any:
+    from workloads import sparkml
+
+    return sparkml.xgboost(ctx, "reg:squarederror")
+
+
+def gbt_spark(ctx: ModelContext) -> Any:
+    from workloads import sparkml
+
+    return sparkml.gbt(ctx, classify=False)
+
+
 MODELS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "XGBoost hist, all cores or the GPU"),
     Model("xgboost_external", ("xgboost",), xgboost_external,
@@ -75,6 +87,8 @@ MODELS = (
     Model("linear", ("sklearn", "sklearn-rapids"), ridge, "one-hot + scaled ridge regression"),
     Model("ridge_solve", ("numpy", "cupy"), normal_equation_ridge,
           "ridge from its normal equations on standardized features: one array code, NumPy or CuPy"),
+    Model("xgboost_spark", ("spark",), xgboost_spark, "the same XGBoost trees on Spark (xgboost.spark)"),
+    Model("gbt_spark", ("spark",), gbt_spark, "Spark MLlib gradient-boosted trees (20 trees)"),
 )
 
 WORKLOADS = (

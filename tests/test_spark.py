@@ -1,0 +1,123 @@
+"""The `spark` backend on a real Spark: embedded local mode through the whole harness, the models on
+one shared session, and a standalone master and worker that the test starts itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.backends import BACKENDS
+from harness.plan import Case
+from harness.runner import Limits, run_case
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (make install-test installs it with Java)")
+JAVA = shutil.which("java") or (os.environ.get("JAVA_HOME") and shutil.which("java", path=f"{os.environ['JAVA_HOME']}/bin"))
+needs_java = pytest.mark.skipif(not JAVA, reason="no Java on this machine: Spark needs a JVM")
+LIMITS = Limits(repeats=1, timeout_s=300, memory_cap_bytes=8 * 2**30, sample_hz=5)
+
+
+@needs_java
+def test_a_local_spark_case_runs_end_to_end_on_the_same_data_as_single_node_xgboost() -> None:
+    spark = run_case(Case("classification", "xgboost_spark", "spark", 4000, 2).to_dict(), LIMITS)
+    assert spark.status == "ok", spark.reason
+    assert "master local[2], 1 executor(s)" in spark.backend_info
+    cold, warm = spark.runs
+    assert {"startup", "generate", "transfer", "fit", "predict", "score"} <= set(cold["phases"])
+    assert "startup" not in warm["phases"]  # the session starts once per worker
+    single = run_case(Case("classification", "xgboost", "xgboost", 4000, 2).to_dict(), LIMITS)
+    assert spark.data_sha256 == single.data_sha256
+    auc = [r.runs[-1]["quality"]["roc_auc"] for r in (spark, single)]
+    assert auc[0] == pytest.approx(auc[1], abs=0.02)  # the same trees, split over two XGBoost workers
+    # The JVM is the worker's child: its memory is in the case's peak (a lone Python worker holds ~0.3 GiB).
+    assert spark.telemetry["peak_memory_bytes"] > 2 * single.telemetry["peak_memory_bytes"]
+
+
+def test_without_java_the_spark_cases_are_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    available = BACKENDS["spark"].probe_device()
+    assert not available.ok and available.reason.startswith("no Java: Spark needs a JVM")
+
+
+@pytest.fixture(scope="module")
+def session():
+    """One local session for the model tests: Spark's start-up is paid once."""
+    from harness.backends import spark
+
+    BACKENDS["spark"].start_up(2)
+    yield spark
+    spark.session().stop()
+    spark._state.clear()
+
+
+@needs_java
+@pytest.mark.parametrize("workload, model, metric, floor", [
+    ("classification", "gbt_spark", "roc_auc", 0.9),
+    ("regression", "xgboost_spark", "r2", 0.8),
+])
+def test_spark_models_learn_and_return_predictions_in_row_order(session, workload: str, model: str, metric: str,
+                                                                floor: float) -> None:
+    from workloads import catalogue
+    from workloads.base import ModelContext
+
+    w = catalogue()[workload]
+    ctx = ModelContext(threads=2, seed=0, device="cpu", params=dict(w.params))
+    split = w.generate(3000, 0, ctx.params)
+    session._state.pop("staged", None)  # each test stages its own data
+    data = BACKENDS["spark"].to_device(split)
+    estimator = w.model(model).build(ctx).fit(data.X_train)
+    predicted = estimator.predict(data.X_test)
+    assert predicted.shape == (len(split.y_test),) and np.isfinite(predicted).all()
+    assert w.score(split.y_test, predicted)[metric] > floor  # shuffled rows would score as chance
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def standalone(tmp_path: Path):
+    """A Spark standalone master and one worker (2 cores), started with the scripts Spark ships."""
+    spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
+    port = _free_port()
+    env = {**os.environ, "SPARK_LOG_DIR": str(tmp_path), "SPARK_WORKER_DIR": str(tmp_path / "work"),
+           "PYSPARK_PYTHON": sys.executable}
+    started = [subprocess.Popen([str(spark_class), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                                 "--port", str(port), "--webui-port", str(_free_port())], env=env,
+                                stdout=open(tmp_path / "master.log", "w"), stderr=subprocess.STDOUT)]
+    url = f"spark://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while "I have been elected leader" not in (tmp_path / "master.log").read_text():
+        assert time.monotonic() < deadline and started[0].poll() is None, (tmp_path / "master.log").read_text()
+        time.sleep(0.5)
+    started.append(subprocess.Popen([str(spark_class), "org.apache.spark.deploy.worker.Worker", url, "--cores", "2",
+                                     "--memory", "2g", "--webui-port", str(_free_port())], env=env,
+                                    stdout=open(tmp_path / "worker.log", "w"), stderr=subprocess.STDOUT))
+    while "Successfully registered with master" not in (tmp_path / "worker.log").read_text():
+        assert time.monotonic() < deadline and started[1].poll() is None, (tmp_path / "worker.log").read_text()
+        time.sleep(0.5)
+    yield url
+    for process in reversed(started):
+        process.terminate()
+        process.wait(30)
+
+
+@needs_java
+def test_a_case_runs_on_a_standalone_cluster_reached_by_url(standalone: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIZEUP_SPARK_MASTER", standalone)
+    record = run_case(Case("classification", "xgboost_spark", "spark", 4000, 2).to_dict(), LIMITS)
+    assert record.status == "ok", (record.reason, record.log_tail)
+    assert f"master {standalone}, 1 executor(s)" in record.backend_info
+    assert record.runs[-1]["quality"]["roc_auc"] > 0.9
