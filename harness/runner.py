@@ -369,11 +369,14 @@ def build_record(case: dict[str, Any], started: str, wall: float, events: list[d
     runs = collect_runs(phases, by_kind.get("repeat", []), by_kind.get("quality", []))
     outcome, reason = classify(by_kind, watch, status, limits)
     maxrss = rusage.ru_maxrss * 1024 if rusage else None
+    hwm = (by_kind.get("done") or [{}])[-1].get("hwm_bytes")
     telemetry: dict[str, Any] = {
         "sample_hz": limits.sample_hz,
-        "peak_memory_bytes": max(watch.peak_memory, maxrss or 0),
+        # Not ru_maxrss: it starts from the harness's own RSS when the worker is forked.
+        "peak_memory_bytes": max(watch.peak_memory, hwm or 0),
         "sampled_peak_bytes": watch.peak_memory,
         "tree_memory": "pss" if watch.tree.shared_accounting else "rss",
+        "worker_hwm_bytes": hwm,
         "worker_maxrss_bytes": maxrss,
         "worker_cpu_s": (rusage.ru_utime + rusage.ru_stime) if rusage else None,
         **context,

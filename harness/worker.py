@@ -136,7 +136,7 @@ def run_case(case: dict[str, Any], repeats: int, rerun_disturbed: int, events: E
         index, reruns = index + 1, reruns + 1
         clean += not run_repeat(workload, model, ctx, case["size"], meter, index, extra=True)
     events.emit("threads", **thread_report())
-    events.emit("done")
+    events.emit("done", hwm_bytes=own_peak_bytes())
 
 
 def start_up(case: dict[str, Any]) -> tuple[Availability, tuple[Workload, Model, ModelContext] | None]:
@@ -260,6 +260,19 @@ def _feed_array(h: Any, a: Any) -> None:
     rows = max(1, HASH_CHUNK_BYTES // max(1, a[:1].nbytes))
     for start in range(0, len(a), rows):
         h.update(np.ascontiguousarray(a[start:start + rows]).reshape(-1).view(np.uint8))
+
+
+def own_peak_bytes() -> int | None:
+    """This process's peak RSS since it started (VmHWM). Not getrusage's ru_maxrss: on Linux that starts
+    from the RSS of the process that forked it (1 GiB for a worker started by a 1 GiB harness)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def thread_report() -> dict[str, Any]:
