@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per case, up to N extra warm repeats to replace repeats disturbed by other processes [0]")
     p.add_argument("--processes", type=positive_int("processes"), metavar="P",
                    help="run each case in P fresh worker processes; intervals then come from per-process medians [1]")
+    p.add_argument("--data", type=Path, metavar="PATH",
+                   help="benchmark your own data: a CSV or Parquet table, or a folder of images per class; the task is "
+                        "identified and said, then its models run on growing subsamples")
+    p.add_argument("--target", type=nonempty, metavar="COLUMN", help="with --data: the column to predict")
+    p.add_argument("--task", choices=("classification", "regression", "forecasting", "vision", "nlp"),
+                   help="with --data: the task, instead of identifying it")
     p.add_argument("--spark-master", type=nonempty, metavar="URL",
                    help="run the spark backend's cases on this cluster (spark://host:7077, or Spark Connect sc://...) "
                         "[SIZEUP_SPARK_MASTER or MASTER from the environment, else an embedded local[threads]]")
@@ -270,6 +276,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     fingerprint = machine.fingerprint()
     if args.spark_master:  # the workers inherit it; each record's backend info names the master it ran on
         os.environ["SIZEUP_SPARK_MASTER"] = args.spark_master
+    if args.data is None and (args.target or args.task):
+        raise SizeupError("--target and --task go with --data PATH")
     if args.resume is not None:
         chosen = [flag for flag in PLAN_FLAGS if getattr(args, flag) is not None]
         if chosen or args.suite != "quick":
@@ -277,7 +285,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                               + ", ".join(f"--{f.replace('_', '-')}" for f in chosen or ["suite"]))
         journal = resume_target(args, fingerprint)
     else:
-        choices = plan.Choices(suite=args.suite, **{flag: getattr(args, flag) for flag in PLAN_FLAGS})
+        parsed = own_data(args, console) if args.data is not None else None
+        choices = plan.Choices(suite=args.suite, parsed=parsed, **{flag: getattr(args, flag) for flag in PLAN_FLAGS})
         run = runner.new_run(plan.build(choices, machine.physical_cores()), fingerprint)
         journal = None
     try:
@@ -293,6 +302,18 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     finally:
         if journal is not None:
             journal.close()
+
+
+def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str, Any]]:
+    """`--data`: the task identified (said, with its reasons), as a one-benchmark suite."""
+    from harness import userdata
+
+    if args.suite != "quick":
+        raise SizeupError("--data builds its own plan: drop --suite")
+    found = userdata.identify(args.data, args.target, args.task)
+    for line in userdata.describe(found):
+        console.print(Text(line))
+    return "data", {"benchmark": [userdata.suite(found)], "repeats": 3, "timeout_s": 600}
 
 
 def execute(run: results.RunResult, journal: results.Journal, limits: runner.Limits, fingerprint: dict[str, Any],
@@ -318,6 +339,8 @@ def execute(run: results.RunResult, journal: results.Journal, limits: runner.Lim
                                     f"sizeup run --resume {journal.path}"))
         return 128 + signum
     console.print(f"Results written to {path}\nShow them with: sizeup show {path}")
+    if run.suite == "data":
+        recommend_full_size(path, run, console)
     # A case with its own memory cap probes for the size that fails: its out-of-memory is the finding.
     failed = [c for c in run.cases if c.status not in ("ok", "skipped")
               and not (c.status == "oom" and c.case.get("memory_cap"))]
@@ -325,6 +348,19 @@ def execute(run: results.RunResult, journal: results.Journal, limits: runner.Lim
         console.print(Text(f"{len(failed)} of {len(run.cases)} cases failed (see the reasons above).", style="red"))
         return EXIT_CASES_FAILED
     return 0
+
+
+def recommend_full_size(path: Path, run: results.RunResult, console: Console) -> None:
+    """After `run --data`: what to train the whole table on, from the subsamples' fits."""
+    from harness import catalog, frame, recommend
+
+    rows = frame.rows(frame.load([str(path)]))
+    if rows.empty:
+        return
+    workload = str(rows["workload"].iloc[0])
+    full = int(run.plan[0]["params"]["rows"])
+    console.print(recommend.render(recommend.recommend(rows, workload, full, catalog.load())))
+    console.print(f"For another size: sizeup recommend {path} --workload {workload} --rows N")
 
 
 def resume_target(args: argparse.Namespace, fingerprint: dict[str, Any]) -> results.Journal:

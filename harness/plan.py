@@ -29,6 +29,7 @@ whose message names the field and the allowed values.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import tomllib
@@ -63,7 +64,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        tail = "".join(f",{k}={v}" for k, v in sorted(self.params.items()))
+        tail = "".join(f",{k}={_short(v)}" for k, v in sorted(self.params.items()))
         cap = f",cap={self.memory_cap}" if self.memory_cap else ""
         return f"{self.workload}/{self.model}@{self.backend}/n={self.size}/t={self.threads}{tail}{cap}"
 
@@ -107,6 +108,18 @@ class Plan:
     cases: tuple[Case, ...]
 
 
+def _short(value: Any) -> Any:
+    """A parameter as a case id shows it: a file by its name, a SHA-256 by its first 12 digits, a long
+    text by a digest (the full values are in the case's params)."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
+        return value[:12]
+    if isinstance(value, str) and len(value) > 32:  # a schema: its digest
+        return "#" + hashlib.sha256(value.encode()).hexdigest()[:12]
+    if isinstance(value, str) and "/" in value:
+        return value.rstrip("/").rsplit("/", 1)[-1]
+    return value
+
+
 @dataclass(frozen=True)
 class Choices:
     """What the user asked for on the command line; None means "as the suite says"."""
@@ -123,6 +136,7 @@ class Choices:
     sample_hz: float | None = None
     rerun_disturbed: int | None = None
     processes: int | None = None
+    parsed: tuple[str, Mapping[str, Any]] | None = None  # a suite already built (sizeup run --data), not a file
 
 
 def load_suite(name_or_path: str) -> tuple[str, dict[str, Any]]:
@@ -147,7 +161,7 @@ def load_suite(name_or_path: str) -> tuple[str, dict[str, Any]]:
 
 
 def build(choices: Choices, default_threads: int) -> Plan:
-    name, suite = load_suite(choices.suite)
+    name, suite = choices.parsed or load_suite(choices.suite)
     where = f"suite {name!r}"
     entries = suite.get("benchmark", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -269,7 +283,8 @@ def _sweep(entry: Mapping[str, Any], where: str) -> Sweep | None:
                  budget_s=_number("sweep budget_s", table.get("budget_s", 60.0), above=0),
                  memory=_number("sweep memory", table.get("memory", 0.6), above=0),
                  settle=_number("sweep settle", table.get("settle", 0.1)),
-                 max_steps=_number("sweep max_steps", table.get("max_steps", 12), whole=True, above=1))
+                 max_steps=_number("sweep max_steps", table.get("max_steps", 12), whole=True, above=1),
+                 max_size=positive_int(f"{where}: sweep max_size", table["max_size"]) if "max_size" in table else None)
     if rule.memory > 1:
         raise SizeupError(f"{where}: sweep memory is a share of this machine's memory, at most 1, got {rule.memory!r}")
     return rule

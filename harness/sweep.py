@@ -10,7 +10,8 @@ until one of these stops it (the reason is kept in the result):
   from the last two steps);
 - the next step's peak memory, predicted from the memory fit, would pass ``memory`` of
   this machine's memory;
-- the workload has no more rows, or ``max_steps`` sizes were measured.
+- the workload has no more rows (its whole data, or the sweep's ``max_size``, is the last
+  step), or ``max_steps`` sizes were measured.
 
 The next size is decided from the records alone, so a resumed run decides the same.
 """
@@ -25,7 +26,7 @@ from typing import Any
 from harness import scaling
 from harness.results import CaseRecord
 
-KEYS = {"start", "factor", "budget_s", "memory", "settle", "max_steps"}
+KEYS = {"start", "factor", "budget_s", "memory", "settle", "max_steps", "max_size"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Sweep:
     memory: float = 0.6  # share of this machine's memory a step may be predicted to need
     settle: float = 0.1  # stop when the local exponent moves less than this twice in a row; 0: never
     max_steps: int = 12
+    max_size: int | None = None  # the data's rows: the last step takes them all
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,8 +60,11 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_
     if len(steps) >= sweep.max_steps:
         return None, f"{len(steps)} steps, the most a sweep takes"
     following = max(size + 1, round(size * sweep.factor))
+    max_size = min((m for m in (max_size, sweep.max_size) if m), default=None)
     if max_size is not None and following > max_size:
-        return None, f"the workload has {max_size:,} rows"
+        if max_size < size * 1.25:  # the whole data is hardly larger: what was measured will do
+            return None, f"the workload has {max_size:,} rows"
+        following = max_size  # the whole data as the last step
     times = [_fit_median(r) for r in steps]
     exponents = [math.log(t2 / t1) / math.log(r2.case["size"] / r1.case["size"])
                  for (r1, t1), (r2, t2) in zip(zip(steps, times), zip(steps[1:], times[1:])) if t1 and t2]

@@ -45,7 +45,9 @@ def test_a_sweep_starts_doubles_and_stops_for_each_reason_it_states() -> None:
     assert size is None and "would need about 8.0 GiB, past 60% of this machine's 10.0 GiB" in why
     failed = [step(1000, 1.0), step(2000, 2.0, status="oom")]
     assert next_size(RULE, failed, 16 * GiB, None) == (None, "size 2,000 ended oom: passed the cap")
-    assert next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1500) == (None, "the workload has 1,500 rows")
+    assert next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1500) == (1500, "")  # the whole data, last
+    assert next_size(RULE, steps([1000, 1500], [1.0, 1.4]), 16 * GiB, 1500) == (None, "the workload has 1,500 rows")
+    assert next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1100) == (None, "the workload has 1,100 rows")
 
 
 def test_suites_declare_sweeps_case_caps_and_processes(tmp_path: Path) -> None:

@@ -1,0 +1,215 @@
+"""`sizeup run --data PATH`: identify the machine-learning task in the user's data, the way a data
+scientist would, and say why; then benchmark it on growing subsamples.
+
+Rules (`--task` overrides them; where the evidence is ambiguous the output says so and names the flag):
+
+- a folder of sub-folders of images -> vision (one class per sub-folder);
+- a table with a date/time column and a numeric target -> forecasting (series keys: the other
+  non-numeric columns that repeat per date; none: one series);
+- a table with a long free-text column (mean over 50 characters, mostly unique) -> NLP;
+- a categorical, boolean or low-cardinality integer target -> classification (binary or multiclass);
+- any other numeric target -> regression.
+
+The data is only read: nothing is written next to it or copied into the results, which keep its
+path, size, schema and SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import SizeupError
+from workloads import user
+
+TASKS = ("classification", "regression", "forecasting", "vision", "nlp")
+TABLES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+IMAGES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+TARGET_NAMES = ("target", "label", "y", "class")
+CLASS_LEVELS = 20  # an integer target with at most this many values reads as classes
+TEXT_CHARS = 50  # a column whose values average more characters than this is free text
+MIN_ROWS = 30  # the smallest subsample: a 20% test split of 6 rows
+BENCHMARKED = ("classification", "regression")  # tasks `run --data` can measure so far
+
+
+@dataclass
+class Identified:
+    path: Path
+    task: str
+    detail: str  # "binary", "multiclass (3 classes)", ...
+    target: str | None
+    rows: int
+    reasons: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)  # what could change the decision, and which flag does
+    schema: dict[str, str] = field(default_factory=dict)
+    features: int = 0
+    categorical: int = 0
+    sha256: str = ""
+
+
+def identify(path: str | Path, target: str | None = None, task: str | None = None) -> Identified:
+    path = Path(path)
+    if task is not None and task not in TASKS:
+        raise SizeupError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+    if not path.exists():
+        raise SizeupError(f"--data {path}: no such file or folder")
+    if path.is_dir():
+        return _images(path, task)
+    kind = TABLES.get(path.suffix.lower())
+    if kind is None:
+        raise SizeupError(f"--data {path}: unsupported format {path.suffix or '(no suffix)'!r}; give a CSV or Parquet "
+                          f"table ({', '.join(TABLES)}) or a folder of images in one sub-folder per class")
+    frame = _read(path, kind)
+    return _table(path, frame, target, task)
+
+
+def _read(path: Path, kind: str) -> Any:
+    import pandas as pd
+
+    if path.stat().st_size == 0:
+        raise SizeupError(f"--data {path}: the file is empty")
+    try:
+        frame = (pd.read_parquet(path) if kind == "parquet"
+                 else pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ","))
+    except Exception as exc:  # pandas raises a zoo of parser, encoding and Arrow errors
+        raise SizeupError(f"--data {path}: cannot read it as {kind}: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if frame.empty or len(frame.columns) < 2:
+        raise SizeupError(f"--data {path}: no rows, or fewer than two columns (a target and a feature)")
+    return frame
+
+
+def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Identified:
+    import pandas as pd
+
+    reasons, ambiguous = [], []
+    if target is None:
+        named = [c for c in frame.columns if str(c).lower() in TARGET_NAMES]
+        target = named[0] if named else str(frame.columns[-1])
+        reasons.append(f"no --target: took {'the column named' if named else 'the last column,'} {target!r}")
+        ambiguous.append("the target column was guessed: --target COLUMN decides")
+    if target not in frame.columns:
+        raise SizeupError(f"--data {path}: no column {target!r}; columns: {', '.join(map(str, frame.columns))[:300]}")
+    y = frame[target]
+    if y.isna().all():
+        raise SizeupError(f"--data {path}: the target {target!r} is empty (every value is missing)")
+    if y.nunique(dropna=True) < 2:
+        raise SizeupError(f"--data {path}: the target {target!r} is constant ({y.dropna().iloc[0]!r}): nothing to learn")
+    features = frame.drop(columns=[target])
+    dates = [c for c in features.columns if user.is_date(features[c])]
+    texts = [c for c in features.columns if _is_text(features[c])]
+    numeric_target = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    levels = y.nunique(dropna=True)
+    whole = numeric_target and bool((y.dropna() % 1 == 0).all())
+
+    if task is None:
+        if dates and numeric_target:
+            task = "forecasting"
+            reasons.append(f"date/time column {dates[0]!r} with a numeric target")
+            ambiguous.append("a dated table can also be plain regression: --task regression")
+        elif texts:
+            task = "nlp"
+            reasons.append(f"free-text column {texts[0]!r} (values average over {TEXT_CHARS} characters)")
+        elif not numeric_target:
+            task = "classification"
+            reasons.append(f"target {target!r} is categorical ({y.dtype}) with {levels} classes")
+        elif whole and levels <= CLASS_LEVELS:
+            task = "classification"
+            reasons.append(f"target {target!r} holds {levels} distinct whole numbers: classes")
+            if levels > 2:
+                ambiguous.append(f"{levels} whole-number levels could be counts or ratings: --task regression")
+        else:
+            task = "regression"
+            reasons.append(f"target {target!r} is numeric with {levels} distinct values")
+            if whole:
+                ambiguous.append(f"{levels} whole-number levels could be classes: --task classification")
+    else:
+        reasons.append(f"--task {task}")
+    if task == "classification":
+        counts = y.value_counts()
+        if len(counts) < 2:
+            raise SizeupError(f"--data {path}: the target {target!r} has one class: nothing to tell apart")
+        detail = "binary" if len(counts) == 2 else f"multiclass ({len(counts)} classes)"
+    elif task == "regression" and not numeric_target:
+        raise SizeupError(f"--data {path}: --task regression needs a numeric target; {target!r} is {y.dtype}")
+    else:
+        detail = ""
+    if task == "nlp":
+        words = texts or [c for c in features.columns if features[c].dtype == object
+                          or pd.api.types.is_string_dtype(features[c])]
+        if not words:
+            raise SizeupError(f"--data {path}: an NLP task needs a text column; none of the features holds text")
+        if features[words[0]].fillna("").astype(str).str.strip().eq("").all():
+            raise SizeupError(f"--data {path}: the text column {words[0]!r} is empty")
+    _, categorical = user.column_kinds(features[y.notna()])
+    return Identified(path, task, detail, target, int(y.notna().sum()), reasons, ambiguous,
+                      {str(c): str(t) for c, t in frame.dtypes.items()}, features=len(features.columns),
+                      categorical=len(categorical), sha256=_sha256(path))
+
+
+def _is_text(column: Any) -> bool:
+    import pandas as pd
+
+    if column.dtype != object and not pd.api.types.is_string_dtype(column):
+        return False
+    values = column.dropna().astype(str)
+    return bool(len(values) and values.str.len().mean() > TEXT_CHARS and values.nunique() > 0.5 * len(values))
+
+
+def _images(path: Path, task: str | None) -> Identified:
+    from PIL import Image
+
+    classes = sorted(d for d in path.iterdir() if d.is_dir())
+    files = {d.name: [f for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGES] for d in classes}
+    files = {name: found for name, found in files.items() if found}
+    if len(files) < 2:
+        raise SizeupError(f"--data {path}: an image folder needs two or more sub-folders of images (one per class); "
+                          f"found {len(files)}")
+    for found in files.values():
+        for f in found:
+            try:
+                with Image.open(f) as image:
+                    image.verify()
+            except Exception as exc:
+                raise SizeupError(f"--data {path}: unreadable image {f}: {type(exc).__name__}") from None
+    rows = sum(len(v) for v in files.values())
+    if task not in (None, "vision"):
+        raise SizeupError(f"--data {path}: a folder of images is a vision task, not {task}")
+    return Identified(path, "vision", f"{len(files)} classes", None, rows,
+                      [f"a folder of {rows} images in {len(files)} class sub-folders"])
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(2**20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def describe(found: Identified) -> list[str]:
+    task = f"{found.task}{f' ({found.detail})' if found.detail else ''}"
+    lines = [f"{found.path}: {found.rows:,} rows -> {task}"] + [f"  because {r}" for r in found.reasons]
+    lines += [f"  ambiguous: {a}" for a in found.ambiguous]
+    return lines
+
+
+def suite(found: Identified, budget_s: float = 60.0) -> dict[str, Any]:
+    """The benchmark plan for the user's table: every model of the task on geometric subsamples (from
+    1/64 of the rows, doubling), up to the whole table unless the time or memory budget stops it."""
+    if found.task not in BENCHMARKED:
+        raise SizeupError(f"{found.path}: identified as {found.task}; sizeup benchmarks your own data for "
+                          f"{' and '.join(BENCHMARKED)} so far (--task overrides the identification)")
+    if found.rows < MIN_ROWS:
+        raise SizeupError(f"{found.path}: {found.rows} rows with a target; at least {MIN_ROWS} are needed")
+    halvings = min(6, int(math.log2(found.rows / MIN_ROWS)))  # 1/64 of the rows at most, MIN_ROWS at least
+    start = math.ceil(found.rows / 2**halvings)  # so that doubling lands on the whole table
+    return {"workload": f"user_{found.task}",
+            "sweep": {"start": start, "budget_s": budget_s, "max_size": found.rows, "settle": 0},
+            "params": {"path": str(found.path.resolve()), "target": found.target, "features": found.features,
+                       "categorical": found.categorical, "rows": found.rows, "file_sha256": found.sha256,
+                       "schema": json.dumps(found.schema)}}

@@ -1,0 +1,157 @@
+"""`sizeup run --data`: the task identified from small hand-made tables (ambiguous ones included),
+every bad input a one-line error with exit 2 and nothing written, and one real run on a table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import cli, userdata
+from harness.errors import SizeupError
+
+RNG = np.random.default_rng(0)
+N = 120
+
+
+def table(tmp_path: Path, name: str = "t.csv", **columns) -> Path:
+    path = tmp_path / name
+    frame = pd.DataFrame({"x1": RNG.normal(size=N), "x2": RNG.normal(size=N), **columns})
+    if name.endswith(".parquet"):
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("target, task, detail", [
+    (np.where(RNG.random(N) > 0.5, "yes", "no"), "classification", "binary"),
+    (RNG.choice(["a", "b", "c"], N), "classification", "multiclass (3 classes)"),
+    (RNG.integers(0, 2, N), "classification", "binary"),
+    (RNG.normal(size=N) * 10, "regression", ""),
+])
+def test_the_target_decides_between_classification_and_regression(tmp_path: Path, target, task: str,
+                                                                  detail: str) -> None:
+    found = userdata.identify(table(tmp_path, y=target), "y")
+    assert (found.task, found.detail, found.rows) == (task, detail, N)
+    assert found.reasons and not found.ambiguous and len(found.sha256) == 64
+
+
+def test_ambiguous_evidence_is_said_with_the_flag_that_decides(tmp_path: Path) -> None:
+    ratings = userdata.identify(table(tmp_path, stars=RNG.integers(1, 6, N)), "stars")
+    assert ratings.task == "classification" and any("--task regression" in a for a in ratings.ambiguous)
+    counts = userdata.identify(table(tmp_path, visits=RNG.integers(0, 500, N)), "visits")
+    assert counts.task == "regression" and any("--task classification" in a for a in counts.ambiguous)
+    guessed = userdata.identify(table(tmp_path, label=RNG.choice(["a", "b"], N)))
+    assert guessed.target == "label" and any("--target COLUMN decides" in a for a in guessed.ambiguous)
+    forced = userdata.identify(table(tmp_path, stars=RNG.integers(1, 6, N)), "stars", task="regression")
+    assert forced.task == "regression" and forced.reasons == ["--task regression"]
+
+
+def test_dates_make_a_forecast_and_long_text_an_nlp_task(tmp_path: Path) -> None:
+    days = pd.date_range("2024-01-01", periods=N).strftime("%Y-%m-%d")
+    dated = userdata.identify(table(tmp_path, "d.parquet", date=days, sales=RNG.poisson(20, N)), "sales")
+    assert dated.task == "forecasting" and "date/time column 'date'" in dated.reasons[0]
+    assert any("--task regression" in a for a in dated.ambiguous)
+    words = ["the service was slow", "great food and a friendly waiter", "never again, cold soup", "fine"]
+    reviews = [" ".join(RNG.choice(words, 6)) + f" #{i}" for i in range(N)]
+    text = userdata.identify(table(tmp_path, review=reviews, stars=RNG.integers(1, 6, N)), "stars")
+    assert text.task == "nlp" and "free-text column 'review'" in text.reasons[0]
+
+
+def test_an_image_folder_is_vision(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for label in ("cat", "dog"):
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (8, 8), (i * 40, 0, 0)).save(tmp_path / "img" / label / f"{i}.png")
+    found = userdata.identify(tmp_path / "img")
+    assert (found.task, found.detail, found.rows) == ("vision", "2 classes", 6)
+    with pytest.raises(SizeupError, match="identified as vision; sizeup benchmarks your own data for "
+                                          "classification and regression so far"):
+        userdata.suite(found)
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    from PIL import Image
+
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00\x81" * 50)
+    (tmp_path / "data.xlsx").write_text("not a table")
+    one = tmp_path / "one_class"
+    (one / "cat").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(one / "cat" / "0.png")
+    broken = tmp_path / "broken"
+    for label in ("cat", "dog"):
+        (broken / label).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(broken / label / "0.png")
+    (broken / "dog" / "1.png").write_bytes(b"not a png")
+    return {
+        "missing file": ([str(tmp_path / "nope.csv")], "no such file or folder"),
+        "empty file": ([str(tmp_path / "empty.csv")], "the file is empty"),
+        "unreadable file": ([str(tmp_path / "binary.csv")], "cannot read it as csv"),
+        "unsupported format": ([str(tmp_path / "data.xlsx")], "unsupported format '.xlsx'"),
+        "missing target": ([str(table(tmp_path, "a.csv", y=RNG.normal(size=N))), "--target", "price"],
+                           "no column 'price'"),
+        "all-null target": ([str(table(tmp_path, "b.csv", y=[np.nan] * N)), "--target", "y"],
+                            "the target 'y' is empty"),
+        "constant target": ([str(table(tmp_path, "c.csv", y=[3.0] * N)), "--target", "y"],
+                            "the target 'y' is constant"),
+        "one class": ([str(table(tmp_path, "e.csv", y=["a"] * (N - 1) + [None])), "--target", "y"],
+                      "the target 'y' is constant"),
+        "image folder with one class": ([str(one)], "needs two or more sub-folders of images"),
+        "unreadable image": ([str(broken)], "unreadable image"),
+        "empty text column": ([str(table(tmp_path, "f.csv", note=[" " * 60] * N, y=RNG.integers(0, 2, N))),
+                               "--target", "y", "--task", "nlp"], "the text column 'note' is empty"),
+    }
+
+
+def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    for name, (args, message) in bad_inputs(tmp_path).items():
+        results = tmp_path / f"results-{name.replace(' ', '-')}"
+        code = cli.main(["run", "--data", *args, "--results-dir", str(results)])
+        err = capsys.readouterr().err
+        assert code == cli.EXIT_USAGE, name
+        assert message in err and len(err.strip().splitlines()) == 1, (name, err)
+        assert not results.exists(), name
+
+
+@pytest.mark.slow
+def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True).frame  # 178 rows, 3 cultivars as 0, 1, 2
+    path = tmp_path / "wine.csv"
+    wine.to_csv(path, index=False)
+    before = path.read_bytes()
+    assert cli.main(["run", "--data", str(path), "--target", "target", "--backends", "xgboost,sklearn",
+                     "--repeats", "1", "--results-dir", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out
+    assert "178 rows -> classification (multiclass (3 classes))" in out
+    assert "holds 3 distinct whole numbers: classes" in out
+    assert "user_classification at 178 rows: each configuration's cheapest VM" in out
+    assert path.read_bytes() == before  # read, never written
+    result = next((tmp_path / "results").rglob("*.json"))
+    doc = json.loads(result.read_text())
+    sizes = sorted({c["case"]["size"] for c in doc["cases"]})
+    assert sizes == [45, 90, 178]  # a quarter, a half (no fewer than 30 rows) and the whole table
+    params = doc["cases"][0]["params"]
+    assert params["path"] == str(path.resolve()) and len(params["file_sha256"]) == 64
+    assert json.loads(params["schema"])["alcohol"] == "float64"
+    assert "14.23" not in result.read_text()  # the first wine's alcohol: no value of the data is kept
+    assert all(c["runs"][-1]["quality"]["accuracy"] > 0.8 for c in doc["cases"] if c["case"]["size"] == 178)
+
+
+def test_dates_and_identifiers_are_numbers_and_short_text_is_categories() -> None:
+    from workloads.user import column_kinds
+
+    frame = pd.DataFrame({"amount": RNG.normal(size=400), "day": pd.date_range("2020-01-01", periods=400).astype(str),
+                          "customer": [f"c{i}" for i in range(400)], "region": RNG.choice(["n", "s"], 400),
+                          "vip": RNG.random(400) > 0.5})
+    assert column_kinds(frame) == (["amount", "day", "customer"], ["region", "vip"])
