@@ -64,7 +64,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        tail = "".join(f",{k}={_short(v)}" for k, v in sorted(self.params.items()))
+        tail = "".join(f",{k}={SHORT.get(k, str)(v)}" for k, v in sorted(self.params.items()))
         cap = f",cap={self.memory_cap}" if self.memory_cap else ""
         return f"{self.workload}/{self.model}@{self.backend}/n={self.size}/t={self.threads}{tail}{cap}"
 
@@ -108,16 +108,10 @@ class Plan:
     cases: tuple[Case, ...]
 
 
-def _short(value: Any) -> Any:
-    """A parameter as a case id shows it: a file by its name, a SHA-256 by its first 12 digits, a long
-    text by a digest (the full values are in the case's params)."""
-    if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
-        return value[:12]
-    if isinstance(value, str) and len(value) > 32:  # a schema: its digest
-        return "#" + hashlib.sha256(value.encode()).hexdigest()[:12]
-    if isinstance(value, str) and "/" in value:
-        return value.rstrip("/").rsplit("/", 1)[-1]
-    return value
+# How a case id shows the parameters of `run --data` (the full values are in the case's params).
+SHORT = {"path": lambda v: str(v).rstrip("/").rsplit("/", 1)[-1],  # the file's name
+         "file_sha256": lambda v: str(v)[:12],
+         "schema": lambda v: "#" + hashlib.sha256(str(v).encode()).hexdigest()[:12]}
 
 
 @dataclass(frozen=True)
