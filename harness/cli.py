@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", type=nonempty, metavar="COLUMN", help="with --data: the column to predict")
     p.add_argument("--task", choices=("classification", "regression", "forecasting", "vision", "nlp"),
                    help="with --data: the task, instead of identifying it")
+    p.add_argument("--horizon", type=positive_int("horizon"), metavar="STEPS",
+                   help="with --data, forecasting: how many steps to forecast [a tenth of the steps, at most 28]")
     p.add_argument("--spark-master", type=nonempty, metavar="URL",
                    help="run the spark backend's cases on this cluster (spark://host:7077, or Spark Connect sc://...) "
                         "[SIZEUP_SPARK_MASTER or MASTER from the environment, else an embedded local[threads]]")
@@ -276,8 +278,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     fingerprint = machine.fingerprint()
     if args.spark_master:  # the workers inherit it; each record's backend info names the master it ran on
         os.environ["SIZEUP_SPARK_MASTER"] = args.spark_master
-    if args.data is None and (args.target or args.task):
-        raise SizeupError("--target and --task go with --data PATH")
+    if args.data is None and (args.target or args.task or args.horizon):
+        raise SizeupError("--target, --task and --horizon go with --data PATH")
     if args.resume is not None:
         chosen = [flag for flag in PLAN_FLAGS if getattr(args, flag) is not None]
         if chosen or args.suite != "quick":
@@ -310,7 +312,7 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
 
     if args.suite != "quick":
         raise SizeupError("--data builds its own plan: drop --suite")
-    found = userdata.identify(args.data, args.target, args.task)
+    found = userdata.identify(args.data, args.target, args.task, args.horizon)
     for line in userdata.describe(found):
         console.print(Text(line))
     return "data", {"benchmark": [userdata.suite(found)], "repeats": 3, "timeout_s": 600}
@@ -358,7 +360,7 @@ def recommend_full_size(path: Path, run: results.RunResult, console: Console) ->
     if rows.empty:
         return
     workload = str(rows["workload"].iloc[0])
-    full = int(run.plan[0]["params"]["rows"])
+    full = int(run.plan[0]["params"]["rows"])  # rows, or steps per series for a forecast
     console.print(recommend.render(recommend.recommend(rows, workload, full, catalog.load())))
     console.print(f"For another size: sizeup recommend {path} --workload {workload} --rows N")
 

