@@ -192,7 +192,7 @@ def _forecast_generate(size: int, seed: int, params: Mapping[str, Any]) -> Split
     columns = {f"lag_{horizon + k - 1}": grouped.shift(horizon + k - 1) for k in WINDOWS}
     columns["mean_4_at_horizon"] = grouped.transform(lambda s: s.shift(horizon).rolling(4, min_periods=1).mean())
     when = frame[str(params["date"])]
-    columns.update(month=when.dt.month, weekday=when.dt.day_of_week, day_of_year=when.dt.dayofyear,
+    columns.update(month=when.dt.month, weekday=when.dt.day_of_week, day_of_year=when.dt.day_of_year,
                    series=frame["_series"])
     X = pd.DataFrame(columns).astype(np.float32)
     y = frame[str(params["target"])].to_numpy(np.float32)
