@@ -1,8 +1,11 @@
-"""The user's own table (`sizeup run --data PATH`): classification or regression on their columns.
+"""The user's own table (`sizeup run --data PATH`): classification, regression or forecasting.
 
-The file is read, never written; a case takes a seeded subsample of `size` rows and splits it
-80/20, as the synthetic tabular workloads do. Numbers, dates and identifiers become float32
-features and the other text columns category codes, placed last, as the tabular models expect. `harness/userdata.py` identifies the task and fills `params`.
+The file is read, never written. A classification or regression case takes a seeded subsample of
+`size` rows and splits it 80/20, as the synthetic tabular workloads do; numbers, dates and
+identifiers become float32 features and the other text columns category codes, placed last, as
+the tabular models expect. A forecasting case takes the most recent `size` steps of every series
+and forecasts the last `horizon` of them. `harness/userdata.py` identifies the task and fills
+`params`.
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ from workloads.base import Model, ModelContext, Split, Workload
 
 PARAMS = {"path": "", "target": "", "features": 1, "categorical": 0, "rows": 0, "file_sha256": "", "schema": "{}",
           "trees": 200}
-
-
 MAX_LEVELS = 255  # more distinct values than this is an identifier or a date, not a category to learn
 
 
@@ -145,16 +146,6 @@ CLASSIFIERS = (
 )
 REGRESSORS = tuple(m for m in regression.MODELS if m.name in ("xgboost", "hgb", "linear"))
 
-_WORKLOADS = (
-    Workload(name="user_classification", family="classification",
-             description="your table (sizeup run --data PATH --target COLUMN): classification",
-             generate=_generate(True), models=CLASSIFIERS, score=score_classes, metric="accuracy",
-             params=PARAMS, sizes=(), target=None, imports=("sklearn.metrics",)),
-    Workload(name="user_regression", family="regression",
-             description="your table (sizeup run --data PATH --target COLUMN): regression",
-             generate=_generate(False), models=REGRESSORS, score=regression.score, metric="r2",
-             params=PARAMS, sizes=(), imports=()),
-)
 
 
 # --- forecasting: the user's dated table ------------------------------------------------------------
@@ -231,7 +222,15 @@ FORECASTERS = (
     Model("naive", ("sklearn",), _forecast_naive, "the newest value the horizon allows"),
 )
 
-WORKLOADS = _WORKLOADS + (
+WORKLOADS = (
+    Workload(name="user_classification", family="classification",
+             description="your table (sizeup run --data PATH --target COLUMN): classification",
+             generate=_generate(True), models=CLASSIFIERS, score=score_classes, metric="accuracy",
+             params=PARAMS, sizes=(), target=None, imports=("sklearn.metrics",)),
+    Workload(name="user_regression", family="regression",
+             description="your table (sizeup run --data PATH --target COLUMN): regression",
+             generate=_generate(False), models=REGRESSORS, score=regression.score, metric="r2",
+             params=PARAMS, sizes=(), imports=()),
     Workload(name="user_forecasting", family="forecasting",
              description="your dated table (sizeup run --data PATH --target COLUMN): forecasting",
              generate=_forecast_generate, models=FORECASTERS, score=forecasting.score, metric="wape",
