@@ -77,13 +77,10 @@ def identify(path: str | Path, target: str | None = None, task: str | None = Non
 
 
 def _read(path: Path, kind: str) -> Any:
-    import pandas as pd
-
     if path.stat().st_size == 0:
         raise SizeupError(f"--data {path}: the file is empty")
     try:
-        frame = (pd.read_parquet(path) if kind == "parquet"
-                 else pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ","))
+        frame = user.read_table(str(path))
     except Exception as exc:  # pandas raises a zoo of parser, encoding and Arrow errors
         raise SizeupError(f"--data {path}: cannot read it as {kind}: {type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}") from None

@@ -21,6 +21,16 @@ from workloads.base import Model, ModelContext, Split, Workload
 
 PARAMS = {"path": "", "target": "", "features": 1, "categorical": 0, "rows": 0, "file_sha256": "", "schema": "{}",
           "trees": 200}
+def read_table(path: str) -> Any:
+    """A CSV, TSV or Parquet file as a DataFrame, by its suffix (harness/userdata.py checks the suffix first)."""
+    import pandas as pd
+
+    suffix = path.lower().rsplit(".", 1)[-1]
+    if suffix in ("parquet", "pq"):
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t" if suffix == "tsv" else ",")
+
+
 MAX_LEVELS = 255  # more distinct values than this is an identifier or a date, not a category to learn
 
 
@@ -72,8 +82,7 @@ def encoded(path: str, target: str, classify: bool) -> tuple[np.ndarray, np.ndar
     per worker process. Category codes are fixed over the whole file, so every subsample codes alike."""
     import pandas as pd
 
-    frame = pd.read_parquet(path) if path.endswith((".parquet", ".pq")) else pd.read_csv(
-        path, sep="\t" if path.lower().endswith(".tsv") else ",")
+    frame = read_table(path)
     frame = frame[frame[target].notna()]
     y = frame.pop(target)
     numeric, categorical = column_kinds(frame)
@@ -160,7 +169,7 @@ def _series(path: str, target: str, date: str, series: str) -> Any:
     """The file as one frame sorted by series and date, with a step index per series (read once per process)."""
     import pandas as pd
 
-    frame = pd.read_parquet(path) if path.endswith((".parquet", ".pq")) else pd.read_csv(path)
+    frame = read_table(path)
     keys = [k for k in series.split(",") if k]
     frame = frame[[date, target, *keys]].dropna(subset=[date, target]).copy()
     frame[date] = pd.to_datetime(frame[date], format="mixed")

@@ -50,8 +50,8 @@ def session() -> Any:
 
 class Spark(Backend):
     def probe_device(self) -> Availability:
-        java = shutil.which("java", path=os.path.join(os.environ["JAVA_HOME"], "bin")) if os.environ.get(
-            "JAVA_HOME") else shutil.which("java")
+        home = os.environ.get("JAVA_HOME")
+        java = shutil.which("java", path=os.path.join(home, "bin")) if home else shutil.which("java")
         if java is None and not os.environ.get("SPARK_REMOTE", "").startswith("sc://"):
             return Availability(False, "no Java: Spark needs a JVM (no java on PATH or under JAVA_HOME)")
         return Availability(True)
