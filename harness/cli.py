@@ -361,6 +361,10 @@ def recommend_full_size(path: Path, run: results.RunResult, console: Console) ->
         return
     workload = str(rows["workload"].iloc[0])
     full = int(run.plan[0]["params"]["rows"])  # rows, or steps per series for a forecast
+    reached = rows.groupby("family")["size"].max()
+    for family, why in sorted(run.sweeps.items()):  # the configurations the budget stopped short of the whole data
+        if family in reached.index and reached[family] < full:
+            console.print(Text(f"{family}: measured up to {reached[family]:,}, not all {full:,}: {why}"))
     console.print(recommend.render(recommend.recommend(rows, workload, full, catalog.load())))
     console.print(f"For another size: sizeup recommend {path} --workload {workload} --rows N")
 

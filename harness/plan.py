@@ -29,7 +29,6 @@ whose message names the field and the allowed values.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import tomllib
@@ -64,7 +63,12 @@ class Case:
 
     @property
     def id(self) -> str:
-        tail = "".join(f",{k}={SHORT.get(k, str)(v)}" for k, v in sorted(self.params.items()))
+        params = dict(self.params)
+        if OWN_DATA in params:
+            name = str(params.pop("path", "")).rstrip("/").rsplit("/", 1)[-1]
+            params = {k: v for k, v in params.items() if k not in FROM_THE_FILE}
+            params["data"] = f"{name}#{str(params.pop(OWN_DATA))[:12]}"
+        tail = "".join(f",{k}={v}" for k, v in sorted(params.items()))
         cap = f",cap={self.memory_cap}" if self.memory_cap else ""
         return f"{self.workload}/{self.model}@{self.backend}/n={self.size}/t={self.threads}{tail}{cap}"
 
@@ -108,10 +112,10 @@ class Plan:
     cases: tuple[Case, ...]
 
 
-# How a case id shows the parameters of `run --data` (the full values are in the case's params).
-SHORT = {"path": lambda v: str(v).rstrip("/").rsplit("/", 1)[-1],  # the file's name
-         "file_sha256": lambda v: str(v)[:12],
-         "schema": lambda v: "#" + hashlib.sha256(str(v).encode()).hexdigest()[:12]}
+# A case id names `run --data`'s file by its name and hash; what the file decides (its size, schema,
+# columns, classes) is left out of the id, and kept in full in the case's params.
+OWN_DATA = "file_sha256"
+FROM_THE_FILE = {"rows", "schema", "features", "categorical", "classes", "resolution", "date", "series"}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ the output; nothing is assumed where a measurement is missing, it is said instea
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -116,8 +117,10 @@ def recommend(rows: pd.DataFrame, workload: str, size: float, vms: Sequence[VM],
         threads = predictions.thread_models(measured)
         for fit in predictions.spark_models(measured):
             clusters.append((fit, tag, *_quality(measured[measured["family"].str.startswith(fit.key.split("/n=")[0])])))
+        spark_fitted = {fit.key for fit in predictions.spark_models(measured)}
         for family, g in measured.groupby("family", sort=True):
             if _on_spark(family):  # a cluster option, never a single node's: below
+                rules.append(_spark_locally(family, g, measured, unit, tag, spark_fitted))
                 continue
             if family not in models:
                 rules.append(f"{family}{tag}: measured at fewer than three sizes, no fit to predict from "
@@ -383,6 +386,22 @@ def _on_spark(family: str) -> bool:
     return "@spark/" in family
 
 
+def _spark_locally(family: str, g: pd.DataFrame, measured: pd.DataFrame, unit: str, tag: str,
+                   fitted: set[str]) -> str:
+    """What Spark on this one machine measured, against the fastest single-node CPU configuration at its size."""
+    n = int(g["size"].max())
+    text = f"{family}{tag}: fit {g[g['size'] == n]['fit_s'].median():.3g} s at {n:,} {unit} in Spark on this machine"
+    same = measured[(measured["size"] == n) & ~measured["family"].map(_on_spark)
+                    & ~measured["family"].map(_on_gpu) & measured["fit_s"].notna()]
+    if not same.empty:
+        medians = same.groupby("family")["fit_s"].median()
+        text += f", against {medians.min():.3g} s for {medians.idxmin()} on one node"
+    if re.sub(r"/n=\*/t=\d+", "/n=*/t=*", family, count=1) not in fitted:
+        text += ("; a cluster is priced from a fit over two or more sizes and core counts (`--threads 1,2`), "
+                 "which these results lack")
+    return text
+
+
 MAX_NODES = 256
 
 
@@ -446,10 +465,39 @@ class Pick:
     note: str
 
 
+def best_value(options: Sequence[Option]) -> Option | None:
+    """The best quality per unit of cost: the cheapest option whose quality is within QUALITY_TOLERANCE of
+    the best measured (a cheap model that learns less does not win)."""
+    timed = [o for o in options if o.seconds is not None]
+    scored = [o.quality_score for o in timed if o.quality_score is not None]
+    good = [o for o in timed if not scored or o.quality_score is None
+            or o.quality_score >= max(scored) - QUALITY_TOLERANCE]
+    return min(good, key=_rank) if good else (options[0] if options else None)
+
+
+def quality_frontier(options: Sequence[Option]) -> list[Option]:
+    """The options that no other beats on both cost and quality, cheapest first: each one costs more than
+    the one before and reaches a better quality."""
+    priced = sorted((o for o in options if o.cost is not None and o.quality_score is not None),
+                    key=lambda o: (o.cost, -o.quality_score))
+    out: list[Option] = []
+    for o in priced:
+        if not out or o.quality_score > out[-1].quality_score:
+            out.append(o)
+    return out
+
+
+def frontier_lines(options: Sequence[Option]) -> list[str]:
+    """Quality against cost, one line per option on the frontier, for the terminal and the report."""
+    best = best_value(options)
+    return [f"${o.cost:.3g} per run: {_short(o.config)} on {o.vm}, {o.quality}"
+            + (" <- best quality per unit of cost" if o is best else "") for o in quality_frontier(options)]
+
+
 def summary(rows: pd.DataFrame, vms: Sequence[VM], scale: float = SCALE) -> list[Pick]:
     """Per workload with a size fit: the recommendation at `scale` x the largest size that all its fitted
-    configurations reached, and from it the cheapest option whose quality is within QUALITY_TOLERANCE of
-    the best measured."""
+    configurations reached (for `run --data`, at the whole data), and from it the best quality per unit of
+    cost (`best_value`)."""
     out = []
     models = predictions.size_models(rows)
     for workload, g in rows.groupby("workload", sort=True):
@@ -457,12 +505,10 @@ def summary(rows: pd.DataFrame, vms: Sequence[VM], scale: float = SCALE) -> list
         reached = [max(m.time.sizes) for m in models if m.family.startswith(f"{workload}/")]
         if not reached:
             continue
-        found = recommend(rows, str(workload), scale * min(reached), vms)
-        timed = [o for o in found.options if o.seconds is not None]
-        scored = [o.quality_score for o in timed if o.quality_score is not None]
-        good = [o for o in timed if not scored or o.quality_score is None
-                or o.quality_score >= max(scored) - QUALITY_TOLERANCE]
-        pick = min(good, key=_rank) if good else (found.options[0] if found.options else None)
+        params = json.loads(g["params"].iloc[0])
+        size = int(params["rows"]) if "file_sha256" in params else scale * min(reached)
+        found = recommend(rows, str(workload), size, vms)
+        pick = best_value(found.options)
         out.append(Pick(task, str(workload), found, pick, "" if pick else found.rules[-1]))
     return sorted(out, key=lambda p: (p.task, p.workload))
 
@@ -472,7 +518,8 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
         return Text("No workload was measured at three sizes, so there is nothing to size from: "
                     "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
     table = Table(title=Text(f"What to train on, per task family: at {SCALE:g}x the largest size every configuration "
-                             f"reached, the cheapest within {QUALITY_TOLERANCE} of the best quality"),
+                             f"reached (your own data: all of it), the cheapest within {QUALITY_TOLERANCE} of the "
+                             "best quality"),
                   header_style="bold")
     for column in ("task", "size", "VM", "configuration", "quality", "time per run [95%]", "$ per run",
                    "confidence", "why"):
@@ -493,7 +540,7 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
 
 
 def _short(config: str) -> str:
-    """classification/xgboost@xgboost/n=*/t=2 -> xgboost@xgboost, 2 threads"""
+    """classification/xgboost@xgboost/n=*/t=2,... -> xgboost@xgboost, 2 threads"""
     match = re.match(r"[^/]+/([^/]+)/n=\*/t=(\d+)", config)
     return f"{match.group(1)}, {match.group(2)} threads" if match else config
 
@@ -514,6 +561,9 @@ def render(found: Recommendation) -> RenderableType:
                       f"{o.cost:.3g}" if o.cost is not None else "", memory, use,
                       Text(o.confidence + ("" if o.meets_budget else ", misses budget")), Text("; ".join(o.evidence)))
     parts: list[RenderableType] = [table if found.options else Text("No option: see the rules below.")]
+    if frontier := frontier_lines(found.options):
+        parts += [Text("Quality against cost (no other option is both cheaper and better):")]
+        parts += [Text(f"- {line}") for line in frontier]
     parts += [Text("Rules and exclusions:")] + [Text(f"- {rule}") for rule in found.rules]
     parts.append(Text(f"Platform: {found.platform}"))
     return Group(*parts)

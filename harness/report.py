@@ -70,12 +70,13 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
     if not picks:
         return ("No workload was measured at three sizes, so there is nothing to size from (`sizeup run --suite "
                 "sizing`, or `sizeup recommend results/reference`).")
-    lines = [f"Per workload, at {recommend.SCALE:g}x the largest size every configuration reached: the cheapest "
+    lines = [f"Per workload, at {recommend.SCALE:g}x the largest size every configuration reached (for your own "
+             f"data, `run --data`, at its whole size): the best quality per unit of cost, that is the cheapest "
              f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured. "
              "`sizeup recommend --workload W --rows N` ranks every option at your size.", "",
              "| task | size | VM | configuration | quality | time per run [95%] | $ per run | confidence |",
              "|---|---|---|---|---|---|---|---|"]
-    evidence = []
+    evidence, frontier = [], []
     for p in picks:
         size = f"{p.found.size:,.0f} {p.found.unit}"
         o = p.pick
@@ -87,7 +88,9 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
         lines.append(f"| {p.task} | {size} | {o.vm} | `{o.config}` | {o.quality} | {time} | {cost} | {o.confidence} |")
         evidence += [f"- {p.workload}, {o.vm}: {e}" for e in o.evidence]
         evidence += [f"- {p.workload}, rule: {r}" for r in p.found.rules[1:]]
-    return "\n".join(lines + ["", "Evidence and rules:"] + evidence)
+        frontier += [f"- {p.workload} at {size}: {line}" for line in recommend.frontier_lines(p.found.options)]
+    return "\n".join(lines + ["", "Quality against cost: per workload, the options that no other beats on both, "
+                                   "cheapest first:"] + frontier + ["", "Evidence and rules:"] + evidence)
 
 
 def _devices(pairs: Sequence[comparison.DevicePair]) -> str:

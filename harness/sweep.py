@@ -7,7 +7,9 @@ until one of these stops it (the reason is kept in the result):
 - the local exponent of fit time against size has settled: it moved less than ``settle``
   over the last two steps (the curve has left the region where fixed costs dominate);
 - the next step would take longer than ``budget_s`` (the case's whole wall time, predicted
-  from the last two steps);
+  from the last two steps); until MIN_STEPS sizes are measured, the last step passed it itself.
+  One step cannot tell fixed costs from growth: a Spark case at 45 rows took 46 s, nearly all
+  of it the session and XGBoost's start, and a linear guess would end it before any fit;
 - the next step's peak memory, predicted from the memory fit, would pass ``memory`` of
   this machine's memory;
 - the workload has no more rows (its whole data, or the sweep's ``max_size``, is the last
@@ -27,6 +29,7 @@ from harness import scaling
 from harness.results import CaseRecord
 
 KEYS = {"start", "factor", "budget_s", "memory", "settle", "max_steps", "max_size"}
+MIN_STEPS = 3  # the fewest sizes a size fit takes
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,10 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_
     if sweep.settle > 0 and len(exponents) >= 3 and all(
             abs(b - a) < sweep.settle for a, b in zip(exponents[-3:], exponents[-2:])):
         return None, f"the local exponent settled at {exponents[-1]:.2f}"
-    wall = _predicted_wall(steps, following)
-    if wall > sweep.budget_s:
+    if len(steps) < MIN_STEPS:
+        if last.wall_s > sweep.budget_s:
+            return None, f"size {size:,} took {last.wall_s:.0f} s, past the {sweep.budget_s:g} s budget"
+    elif (wall := _predicted_wall(steps, following)) > sweep.budget_s:
         return None, f"size {following:,} would take about {wall:.0f} s, past the {sweep.budget_s:g} s budget"
     peaks = [(r.case["size"], r.telemetry.get("peak_memory_bytes")) for r in steps]
     peaks = [(n, m) for n, m in peaks if m]

@@ -3,10 +3,11 @@ scientist would, and say why; then benchmark it on growing subsamples.
 
 Rules (`--task` overrides them; where the evidence is ambiguous the output says so and names the flag):
 
-- a folder of sub-folders of images -> vision (one class per sub-folder);
+- a folder of sub-folders of images -> vision (one class per sub-folder, resized to the median side, 8-64 px);
 - a table with a date/time column and a numeric target -> forecasting (series keys: the other
   non-numeric columns that repeat per date; none: one series);
-- a table with a long free-text column (mean over 50 characters, mostly unique) -> NLP;
+- a table with a long free-text column (mean over 50 characters, mostly unique) -> NLP, classifying the
+  text into the target's classes;
 - a categorical, boolean or low-cardinality integer target -> classification (binary or multiclass);
 - any other numeric target -> regression.
 
@@ -21,20 +22,23 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from harness.errors import SizeupError
-from workloads import user
+from workloads import user, user_images
 
 TASKS = ("classification", "regression", "forecasting", "vision", "nlp")
 TABLES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-IMAGES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 TARGET_NAMES = ("target", "label", "y", "class")
 CLASS_LEVELS = 20  # an integer target with at most this many values reads as classes
 TEXT_CHARS = 50  # a column whose values average more characters than this is free text
 MIN_ROWS = 30  # the smallest subsample: a 20% test split of 6 rows
-BENCHMARKED = ("classification", "regression", "forecasting")  # tasks `run --data` can measure so far
 MAX_HORIZON = 28
+UNITS = {"vision": "images", "nlp": "documents", "forecasting": "steps per series"}
+SIDES = (8, 64)  # images are resized to their median side, within these bounds
 
 
 @dataclass
@@ -54,6 +58,8 @@ class Identified:
     series: list[str] = field(default_factory=list)
     steps: int = 0
     horizon: int = 0
+    text: str = ""  # nlp: the free-text column
+    resolution: int = 0  # vision: the side images are resized to
 
 
 def identify(path: str | Path, target: str | None = None, task: str | None = None,
@@ -135,7 +141,11 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
                 ambiguous.append(f"{levels} whole-number levels could be classes: --task classification")
     else:
         reasons.append(f"--task {task}")
-    if task == "classification":
+    if task == "nlp" and numeric_target and not (whole and levels <= CLASS_LEVELS):
+        raise SizeupError(f"--data {path}: the NLP benchmark classifies text, and the target {target!r} holds "
+                          f"{levels} numeric values, not classes: --target a class column, or --task regression "
+                          "to treat the text as a feature")
+    if task in ("classification", "nlp"):
         counts = y.value_counts()
         if len(counts) < 2:
             raise SizeupError(f"--data {path}: the target {target!r} has one class: nothing to tell apart")
@@ -151,10 +161,14 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
             raise SizeupError(f"--data {path}: an NLP task needs a text column; none of the features holds text")
         if features[words[0]].fillna("").astype(str).str.strip().eq("").all():
             raise SizeupError(f"--data {path}: the text column {words[0]!r} is empty")
+        if len(features.columns) > 1:
+            reasons.append(f"the model reads the text of {words[0]!r}; the other {len(features.columns) - 1} "
+                           "column(s) are left out")
     _, categorical = user.column_kinds(features[y.notna()])
     return Identified(path, task, detail, target, int(y.notna().sum()), reasons, ambiguous,
                       {str(c): str(t) for c, t in frame.dtypes.items()}, features=len(features.columns),
-                      categorical=len(categorical), sha256=_sha256(path))
+                      categorical=len(categorical), sha256=_sha256([path]),
+                      text=str(words[0]) if task == "nlp" else "")
 
 
 def _series(found: Identified, frame: Any, horizon: int | None) -> None:
@@ -190,37 +204,45 @@ def _is_text(column: Any) -> bool:
 def _images(path: Path, task: str | None) -> Identified:
     from PIL import Image
 
-    classes = sorted(d for d in path.iterdir() if d.is_dir())
-    files = {d.name: [f for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGES] for d in classes}
-    files = {name: found for name, found in files.items() if found}
-    if len(files) < 2:
-        raise SizeupError(f"--data {path}: an image folder needs two or more sub-folders of images (one per class); "
-                          f"found {len(files)}")
-    for found in files.values():
-        for f in found:
-            try:
-                with Image.open(f) as image:
-                    image.verify()
-            except Exception as exc:
-                raise SizeupError(f"--data {path}: unreadable image {f}: {type(exc).__name__}") from None
-    rows = sum(len(v) for v in files.values())
     if task not in (None, "vision"):
         raise SizeupError(f"--data {path}: a folder of images is a vision task, not {task}")
-    return Identified(path, "vision", f"{len(files)} classes", None, rows,
-                      [f"a folder of {rows} images in {len(files)} class sub-folders"])
+    files, labels, classes = user_images.listing(str(path.resolve()))
+    if len(classes) < 2:
+        raise SizeupError(f"--data {path}: an image folder needs two or more sub-folders of images (one per class); "
+                          f"found {len(classes)}")
+    sides = []
+    for f in files:
+        try:
+            with Image.open(f) as image:
+                image.verify()
+                sides.append(min(image.size))
+        except Exception as exc:
+            raise SizeupError(f"--data {path}: unreadable image {f}: {type(exc).__name__}") from None
+    side = int(min(max(sorted(sides)[len(sides) // 2], SIDES[0]), SIDES[1]))
+    counts = np.bincount(labels)
+    return Identified(path, "vision", f"{len(classes)} classes", None, len(files),
+                      [f"a folder of {len(files):,} images in {len(classes)} class sub-folders "
+                       f"({counts.min():,} to {counts.max():,} per class)",
+                       f"images resized to {side} x {side} RGB: their median side, within {SIDES[0]}-{SIDES[1]} "
+                       "pixels"], sha256=_sha256(files, root=path), resolution=side)
 
 
-def _sha256(path: Path) -> str:
+def _sha256(files: Sequence[Path], root: Path | None = None) -> str:
+    """The bytes of `files`; for a folder, each file's path under `root` too, so a renamed class changes it."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            h.update(block)
+    for path in files:
+        if root is not None:
+            h.update(str(path.relative_to(root.resolve())).encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(2**20), b""):
+                h.update(block)
     return h.hexdigest()
 
 
 def describe(found: Identified) -> list[str]:
     task = f"{found.task}{f' ({found.detail})' if found.detail else ''}"
-    lines = [f"{found.path}: {found.rows:,} rows -> {task}"] + [f"  because {r}" for r in found.reasons]
+    unit = "rows" if found.task == "forecasting" else UNITS.get(found.task, "rows")  # a forecast's rows, then steps
+    lines = [f"{found.path}: {found.rows:,} {unit} -> {task}"] + [f"  because {r}" for r in found.reasons]
     lines += [f"  ambiguous: {a}" for a in found.ambiguous]
     return lines
 
@@ -228,20 +250,22 @@ def describe(found: Identified) -> list[str]:
 def suite(found: Identified, budget_s: float = 60.0) -> dict[str, Any]:
     """The benchmark plan for the user's table: every model of the task on geometric subsamples (from
     1/64 of the rows, doubling), up to the whole table unless the time or memory budget stops it."""
-    if found.task not in BENCHMARKED:
-        raise SizeupError(f"{found.path}: identified as {found.task}; sizeup benchmarks your own data for "
-                          f"{', '.join(BENCHMARKED[:-1])} and {BENCHMARKED[-1]} so far (--task overrides the "
-                          "identification)")
     whole, least = (found.steps, 3 * found.horizon + 8) if found.task == "forecasting" else (found.rows, MIN_ROWS)
     if whole < least:
-        raise SizeupError(f"{found.path}: {found.rows} rows with a target; at least {MIN_ROWS} are needed")
+        raise SizeupError(f"{found.path}: {whole} {UNITS.get(found.task, 'rows')} to learn from; at least {least} "
+                          "are needed")
     halvings = min(6, int(math.log2(whole / least)))  # 1/64 of the data at most, `least` at least
     start = math.ceil(whole / 2**halvings)  # so that doubling lands on the whole data
-    params = {"path": str(found.path.resolve()), "target": found.target, "rows": whole,
-              "file_sha256": found.sha256, "schema": json.dumps(found.schema)}
+    params: dict[str, Any] = {"path": str(found.path.resolve()), "rows": whole, "file_sha256": found.sha256}
+    if found.task == "vision":
+        params |= {"classes": int(found.detail.split()[0]), "resolution": found.resolution}
+    else:
+        params |= {"target": found.target, "schema": json.dumps(found.schema)}
     if found.task == "forecasting":  # sizes are steps of history per series, the most recent kept
         params |= {"date": found.date, "series": ",".join(found.series), "horizon": found.horizon}
-    else:
+    elif found.task == "nlp":
+        params |= {"text": found.text}
+    elif found.task != "vision":
         params |= {"features": found.features, "categorical": found.categorical}
     return {"workload": f"user_{found.task}",
             "sweep": {"start": start, "budget_s": budget_s, "max_size": whole, "settle": 0}, "params": params}

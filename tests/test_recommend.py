@@ -212,6 +212,18 @@ def test_the_summary_picks_the_cheapest_configuration_near_the_best_quality(tmp_
     assert "--workload and --size (--rows) go together" in capsys.readouterr().err
 
 
+def test_quality_against_cost_keeps_only_what_no_option_beats_on_both(tmp_path: Path) -> None:
+    records = (sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)
+               + sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.975)  # dearer and worse than xgboost
+               + sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98))
+    found = recommend(rows_of(tmp_path, records), "classification", 1e6, catalog.load())
+    frontier = recommend_module.quality_frontier(found.options)
+    assert [o.config.split("/")[1] for o in frontier] == ["linear@sklearn", "xgboost@xgboost"]
+    assert frontier[0].cost < frontier[1].cost and frontier[0].quality_score < frontier[1].quality_score
+    lines = recommend_module.frontier_lines(found.options)
+    assert lines[1].endswith("roc_auc 0.98 at 800,000 <- best quality per unit of cost") and len(lines) == 2
+
+
 def test_sizes_still_in_fixed_costs_give_low_confidence_past_them(tmp_path: Path) -> None:
     rows = rows_of(tmp_path, sweep("hgb", "sklearn", lambda n: 0.6 + 1e-9 * n, 250))  # flat: early stopping, imports
     found = recommend(rows, "classification", 2 * max(SIZES), [vm for vm in catalog.load() if vm.name == "D2s_v5"])
@@ -246,6 +258,11 @@ def test_spark_is_never_offered_for_data_that_fits_one_machine(tmp_path: Path) -
     found = recommend(rows, "classification", 1e7, catalog.load())
     assert all("spark" not in o.config and o.vm != "Spark cluster" for o in found.options)
     assert any("Spark was measured, but the data fits one machine" in r for r in found.rules)
+    # Spark on this one machine, against the fastest single node at the same size: 12 s + 8 s against 8 s.
+    local = next(r for r in found.rules if r.startswith("classification/xgboost_spark@spark/n=*/t=2"))
+    assert "fit 20 s at 800,000 rows in Spark on this machine, against 7.99 s for classification/xgboost@" in local
+    one = recommend(rows_of(tmp_path, spark_sweep()[4:]), "classification", 1e7, catalog.load())  # 2 cores only
+    assert any("a cluster is priced from a fit over two or more sizes and core counts" in r for r in one.rules)
 
 
 def test_a_cluster_past_the_largest_vm_is_sized_from_the_measured_spark_fit(tmp_path: Path) -> None:

@@ -46,6 +46,8 @@ def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Pat
     recommendations = summary.split("## Recommendations")[1].split("## ")[0]
     assert "| classification | 320,000 rows | D2s_v5 | `classification/xgboost@xgboost/n=*/t=2` |" in recommendations
     assert "rule: classification/xgboost@xgboost-cuda/n=*/t=2: measured at fewer than three sizes" in recommendations
+    frontier = recommendations.split("Quality against cost")[1].split("Evidence and rules")[0]
+    assert "- classification at 320,000 rows: $" in frontier and "<- best quality per unit of cost" in frontier
     devices = summary.split("## CPU against GPU")[1].split("## ")[0]
     assert "`classification/xgboost@xgboost-cuda/n=80000/t=2` | `classification/xgboost@xgboost/n=80000/t=2`" in devices
     out = capsys.readouterr().out

@@ -22,17 +22,19 @@ pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (make 
 JAVA = shutil.which("java") or (os.environ.get("JAVA_HOME") and shutil.which("java", path=f"{os.environ['JAVA_HOME']}/bin"))
 needs_java = pytest.mark.skipif(not JAVA, reason="no Java on this machine: Spark needs a JVM")
 LIMITS = Limits(repeats=1, timeout_s=300, memory_cap_bytes=8 * 2**30, sample_hz=5)
+# Fewer trees and rows than the suites: these tests check the wiring, and Spark's own start-up dominates.
+SMALL = {"trees": 50}
 
 
 @needs_java
 def test_a_local_spark_case_runs_end_to_end_on_the_same_data_as_single_node_xgboost() -> None:
-    spark = run_case(Case("classification", "xgboost_spark", "spark", 4000, 2).to_dict(), LIMITS)
+    spark = run_case(Case("classification", "xgboost_spark", "spark", 3000, 2, SMALL).to_dict(), LIMITS)
     assert spark.status == "ok", spark.reason
     assert "master local[2], 1 executor(s)" in spark.backend_info
     cold, warm = spark.runs
     assert {"startup", "generate", "transfer", "fit", "predict", "score"} <= set(cold["phases"])
     assert "startup" not in warm["phases"]  # the session starts once per worker
-    single = run_case(Case("classification", "xgboost", "xgboost", 4000, 2).to_dict(), LIMITS)
+    single = run_case(Case("classification", "xgboost", "xgboost", 3000, 2, SMALL).to_dict(), LIMITS)
     assert spark.data_sha256 == single.data_sha256
     auc = [r.runs[-1]["quality"]["roc_auc"] for r in (spark, single)]
     assert auc[0] == pytest.approx(auc[1], abs=0.02)  # the same trees, split over two XGBoost workers
@@ -71,7 +73,7 @@ def test_spark_models_learn_and_return_predictions_in_row_order(session, workloa
     from workloads.base import ModelContext
 
     w = catalogue()[workload]
-    ctx = ModelContext(threads=2, seed=0, device="cpu", params=dict(w.params))
+    ctx = ModelContext(threads=2, seed=0, device="cpu", params=dict(w.params) | SMALL)
     split = w.generate(3000, 0, ctx.params)
     session._state.pop("staged", None)  # each test stages its own data
     data = BACKENDS["spark"].to_device(split)
@@ -79,6 +81,26 @@ def test_spark_models_learn_and_return_predictions_in_row_order(session, workloa
     predicted = estimator.predict(data.X_test)
     assert predicted.shape == (len(split.y_test),) and np.isfinite(predicted).all()
     assert w.score(split.y_test, predicted)[metric] > floor  # shuffled rows would score as chance
+
+
+@needs_java
+def test_a_users_table_of_three_classes_gets_every_class_probability_from_spark(session, tmp_path: Path) -> None:
+    from sklearn.datasets import load_wine
+
+    from harness import userdata
+    from workloads import catalogue
+    from workloads.base import ModelContext
+
+    load_wine(as_frame=True).frame.to_csv(tmp_path / "wine.csv", index=False)
+    params = userdata.suite(userdata.identify(tmp_path / "wine.csv", "target"))["params"]
+    w = catalogue()["user_classification"]
+    ctx = ModelContext(threads=2, seed=0, device="cpu", params=dict(w.params) | params | SMALL)
+    split = w.generate(178, 0, ctx.params)
+    session._state.pop("staged", None)
+    data = BACKENDS["spark"].to_device(split)
+    proba = w.model("xgboost_spark").build(ctx).fit(data.X_train).predict(data.X_test)
+    assert proba.shape == (len(split.y_test), 3) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert w.score(split.y_test, proba)["accuracy"] > 0.85
 
 
 def _free_port() -> int:
@@ -117,7 +139,8 @@ def standalone(tmp_path: Path):
 @needs_java
 def test_a_case_runs_on_a_standalone_cluster_reached_by_url(standalone: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIZEUP_SPARK_MASTER", standalone)
-    record = run_case(Case("classification", "xgboost_spark", "spark", 4000, 2).to_dict(), LIMITS)
+    once = Limits(0, LIMITS.timeout_s, LIMITS.memory_cap_bytes, LIMITS.sample_hz)  # the cold run proves the wiring
+    record = run_case(Case("classification", "xgboost_spark", "spark", 3000, 2, SMALL).to_dict(), once)
     assert record.status == "ok", (record.reason, record.log_tail)
     assert f"master {standalone}, 1 executor(s)" in record.backend_info
     assert record.runs[-1]["quality"]["roc_auc"] > 0.9

@@ -37,9 +37,13 @@ def test_a_sweep_starts_doubles_and_stops_for_each_reason_it_states() -> None:
     assert next_size(RULE, growing, 16 * GiB, None) == (16000, "")
     settled = steps([1000, 2000, 4000, 8000, 16000], [1.0, 1.9, 3.7, 7.3, 14.5])
     assert next_size(RULE, settled, 16 * GiB, None)[1].startswith("the local exponent settled at 0.99")
-    slow = steps([1000, 2000], [1.0, 2.0], walls=[20.0, 40.0])
+    slow = steps([1000, 2000, 4000], [1.0, 2.0, 4.0], walls=[10.0, 20.0, 40.0])
     size, why = next_size(RULE, slow, 16 * GiB, None)
     assert size is None and "would take about 80 s, past the 60 s budget" in why
+    # Fewer than three sizes cannot be fitted: the sweep goes on while each step stays within the budget.
+    assert next_size(RULE, slow[:2], 16 * GiB, None) == (4000, "")
+    assert next_size(RULE, steps([1000], [1.0], walls=[61.0]), 16 * GiB, None) == (
+        None, "size 1,000 took 61 s, past the 60 s budget")
     hungry = [step(1000, 1.0, peak=2 * GiB), step(2000, 2.0, peak=4 * GiB)]
     size, why = next_size(RULE, hungry, 10 * GiB, None)
     assert size is None and "would need about 8.0 GiB, past 60% of this machine's 10.0 GiB" in why

@@ -62,18 +62,47 @@ def test_dates_make_a_forecast_and_long_text_an_nlp_task(tmp_path: Path) -> None
     assert text.task == "nlp" and "free-text column 'review'" in text.reasons[0]
 
 
-def test_an_image_folder_is_vision(tmp_path: Path) -> None:
+def image_folder(root: Path, per_class: int, classes: tuple[int, ...] = (0, 1)) -> Path:
+    """scikit-learn's 8x8 digits as PNG files, one sub-folder per digit: a folder a user might have."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for label in classes:
+        (root / f"digit{label}").mkdir(parents=True)
+        for i, image in enumerate(digits.images[digits.target == label][:per_class]):
+            Image.fromarray((image * 15).astype(np.uint8)).save(root / f"digit{label}" / f"{i}.png")
+    return root
+
+
+def test_an_image_folder_is_vision_resized_to_its_median_side_and_hashed(tmp_path: Path) -> None:
     from PIL import Image
 
-    for label in ("cat", "dog"):
-        (tmp_path / "img" / label).mkdir(parents=True)
-        for i in range(3):
-            Image.new("RGB", (8, 8), (i * 40, 0, 0)).save(tmp_path / "img" / label / f"{i}.png")
-    found = userdata.identify(tmp_path / "img")
-    assert (found.task, found.detail, found.rows) == ("vision", "2 classes", 6)
-    with pytest.raises(SizeupError, match="identified as vision; sizeup benchmarks your own data for "
-                                          "classification, regression and forecasting so far"):
+    folder = image_folder(tmp_path / "img", 3)
+    Image.new("RGB", (40, 30)).save(folder / "digit1" / "big.jpg")
+    found = userdata.identify(folder)
+    assert (found.task, found.detail, found.rows, found.resolution) == ("vision", "2 classes", 7, 8)
+    assert "images resized to 8 x 8 RGB" in found.reasons[1]
+    with pytest.raises(SizeupError, match="7 images to learn from; at least 30 are needed"):
         userdata.suite(found)
+    (folder / "digit1").rename(folder / "one")  # a class renamed is other data
+    assert userdata.identify(folder).sha256 != found.sha256
+
+
+def test_text_is_classified_into_the_targets_classes(tmp_path: Path) -> None:
+    words = ["the service was slow", "great food and a friendly waiter", "never again, cold soup", "fine"]
+    reviews = [" ".join(RNG.choice(words, 6)) + f" #{i}" for i in range(N)]
+    path = table(tmp_path, review=reviews, stars=RNG.integers(1, 6, N))
+    found = userdata.identify(path, "stars")
+    assert (found.task, found.text, found.detail) == ("nlp", "review", "multiclass (5 classes)")
+    assert "the other 2 column(s) are left out" in found.reasons[-1]
+    params = userdata.suite(found)["params"]
+    assert params["text"] == "review" and params["target"] == "stars"
+    from workloads.user_text import generate
+
+    split = generate(100, 0, params)
+    assert len(split.X_train) == 80 and len(split.X_test) == 20
+    assert all(doc == doc.lower() and "," not in doc for doc in split.X_train)  # word tokens, lower-cased
 
 
 def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
@@ -107,6 +136,9 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "unreadable image": ([str(broken)], "unreadable image"),
         "empty text column": ([str(table(tmp_path, "f.csv", note=[" " * 60] * N, y=RNG.integers(0, 2, N))),
                                "--target", "y", "--task", "nlp"], "the text column 'note' is empty"),
+        "text with a numeric target": ([str(table(tmp_path, "g.csv", note=["a long note " * 8 + str(i) for i in range(N)],
+                                                  y=RNG.normal(size=N))), "--target", "y"],
+                                       "the NLP benchmark classifies text, and the target 'y' holds 120 numeric values"),
     }
 
 
@@ -136,6 +168,7 @@ def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_
     assert "178 rows -> classification (multiclass (3 classes))" in out
     assert "holds 3 distinct whole numbers: classes" in out
     assert "user_classification at 178 rows: each configuration's cheapest VM" in out
+    assert "<- best quality per unit of cost" in out
     assert path.read_bytes() == before  # read, never written
     result = next((tmp_path / "results").rglob("*.json"))
     doc = json.loads(result.read_text())
@@ -143,6 +176,10 @@ def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_
     assert sizes == [45, 90, 178]  # a quarter, a half (no fewer than 30 rows) and the whole table
     params = doc["cases"][0]["params"]
     assert params["path"] == str(path.resolve()) and len(params["file_sha256"]) == 64
+    # The id names the file and its hash; what the file decides (rows, schema, columns) is in the params.
+    assert doc["cases"][0]["case"]["id"] == (f"user_classification/{doc['cases'][0]['case']['model']}@"
+                                             f"{doc['cases'][0]['case']['backend']}/n=45/t=2,"
+                                             f"data=wine.csv#{params['file_sha256'][:12]},target=target")
     assert json.loads(params["schema"])["alcohol"] == "float64"
     assert all(c["runs"][-1]["quality"]["accuracy"] > 0.8 for c in doc["cases"] if c["case"]["size"] == 178)
 
@@ -191,3 +228,20 @@ def test_a_forecast_is_scored_on_the_last_steps_and_sized(tmp_path: Path, capsys
 
     split = _forecast_generate(120, 0, doc["cases"][0]["params"])
     assert len(split.y_test) == 2 * 7  # the last 7 days of each store, never shuffled into training
+
+
+@pytest.mark.slow
+def test_an_image_folder_is_benchmarked_and_left_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = image_folder(tmp_path / "digits", 150, classes=(0, 1, 7))
+    before = sorted((p.name, p.read_bytes()) for p in folder.rglob("*.png"))
+    assert cli.main(["run", "--data", str(folder), "--backends", "torch", "--repeats", "1",
+                     "--results-dir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "450 images -> vision (3 classes)" in out and "user_vision at 450 images" in out
+    assert sorted((p.name, p.read_bytes()) for p in folder.rglob("*.png")) == before and not list(folder.rglob("*.npy"))
+    doc = json.loads(next((tmp_path / "r").rglob("*.json")).read_text())
+    assert sorted(c["case"]["size"] for c in doc["cases"]) == [57, 114, 228, 450]
+    whole = next(c for c in doc["cases"] if c["case"]["size"] == 450)
+    # Chance is 1/3; labels out of step with the pixels would score it. The network's 5 epochs are only 30
+    # steps at 360 training images (0.63 here; 0.99 on all 1,797 digits), so the bar is above chance.
+    assert whole["runs"][-1]["quality"]["accuracy"] > 0.5

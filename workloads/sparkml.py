@@ -20,11 +20,13 @@ GBT_ITERATIONS = 20
 
 
 class SparkModel:
-    """Fit on a Spark DataFrame; `predict` collects one number per row: P(class 1) or the value."""
+    """Fit on a Spark DataFrame; `predict` collects, per row, P(class 1), every class's probability
+    (`classes`), or the value."""
 
-    def __init__(self, estimator: Any, probability: bool) -> None:
+    def __init__(self, estimator: Any, probability: bool, classes: bool = False) -> None:
         self.estimator = estimator
         self.probability = probability
+        self.classes = classes
 
     def fit(self, frame: Any, _labels: Any = None) -> SparkModel:
         self.model = self.estimator.fit(frame)
@@ -34,20 +36,27 @@ class SparkModel:
         from pyspark.ml.functions import vector_to_array
 
         scored = self.model.transform(frame)
-        value = vector_to_array("probability")[1] if self.probability else scored["prediction"]
+        if self.classes:
+            value = vector_to_array("probability")
+        else:
+            value = vector_to_array("probability")[1] if self.probability else scored["prediction"]
         out = scored.select(ROW, value.alias("value")).toPandas().sort_values(ROW)
+        if self.classes:
+            return np.stack(out["value"].to_numpy()).astype(np.float64)
         return out["value"].to_numpy(dtype=np.float64)
 
 
 def xgboost(ctx: ModelContext, objective: str) -> SparkModel:
+    """`objective` "binary:logistic" predicts P(class 1); "classes" every class's probability, two classes or
+    more (XGBoost counts them from the labels); any other is a regression objective."""
     from xgboost.spark import SparkXGBClassifier, SparkXGBRegressor
 
-    classify = objective == "binary:logistic"
+    classify = objective in ("binary:logistic", "classes")
     estimator = (SparkXGBClassifier if classify else SparkXGBRegressor)(
         features_col=FEATURES, label_col=LABEL, num_workers=ctx.threads, tree_method="hist",
         n_estimators=int(ctx.params["trees"]), max_depth=6, learning_rate=0.1, random_state=ctx.seed,
         verbosity=0, **({} if classify else {"objective": objective}))
-    return SparkModel(estimator, probability=classify)
+    return SparkModel(estimator, probability=classify, classes=objective == "classes")
 
 
 def gbt(ctx: ModelContext, classify: bool) -> SparkModel:

@@ -1,4 +1,5 @@
-"""The user's own table (`sizeup run --data PATH`): classification, regression or forecasting.
+"""The user's own table (`sizeup run --data PATH`): classification, regression or forecasting, on one
+machine and, where pyspark is installed, on Spark.
 
 The file is read, never written. A classification or regression case takes a seeded subsample of
 `size` rows and splits it 80/20, as the synthetic tabular workloads do; numbers, dates and
@@ -148,12 +149,21 @@ def _linear(ctx: ModelContext) -> Probabilities:
     return Probabilities(tabular.linear_pipeline(LogisticRegression(max_iter=1000), ctx.params))
 
 
+def _xgboost_spark(objective: str):
+    def build(ctx: ModelContext) -> Any:
+        from workloads import sparkml
+
+        return sparkml.xgboost(ctx, objective)
+    return build
+
+
 CLASSIFIERS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), _xgboost, "XGBoost hist, all cores or the GPU"),
+    Model("xgboost_spark", ("spark",), _xgboost_spark("classes"), "the same XGBoost on Spark (xgboost.spark)"),
     Model("hgb", ("sklearn", "sklearn-rapids"), _hgb, "scikit-learn HistGradientBoostingClassifier"),
     Model("linear", ("sklearn", "sklearn-rapids"), _linear, "one-hot + scaled logistic regression"),
 )
-REGRESSORS = tuple(m for m in regression.MODELS if m.name in ("xgboost", "hgb", "linear"))
+REGRESSORS = tuple(m for m in regression.MODELS if m.name in ("xgboost", "xgboost_spark", "hgb", "linear"))
 
 
 
@@ -228,6 +238,7 @@ def _forecast_naive(ctx: ModelContext) -> LastValue:
 
 FORECASTERS = (
     Model("xgboost", ("xgboost",), _forecast_xgboost, "XGBoost on lags >= the horizon, a rolling mean and calendar"),
+    Model("xgboost_spark", ("spark",), _xgboost_spark("reg:squarederror"), "the same XGBoost on Spark"),
     Model("naive", ("sklearn",), _forecast_naive, "the newest value the horizon allows"),
 )
 
