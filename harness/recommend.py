@@ -77,7 +77,7 @@ class Option:
     meets_budget: bool
     evidence: list[str] = field(default_factory=list)
     quality: str = ""  # the configuration's measured quality at its largest size
-    quality_score: float | None = None  # that quality, signed so that higher is better
+    quality_score: float | None = None  # that quality, higher is better: see _quality
 
     def time_text(self) -> str:
         if self.seconds is None:
@@ -115,9 +115,10 @@ def recommend(rows: pd.DataFrame, workload: str, size: float, vms: Sequence[VM],
         models = {m.family: m for m in predictions.size_models(measured)}
         grids = {key: grid for key, grid, _ in predictions.grid_models(measured)}
         threads = predictions.thread_models(measured)
-        for fit in predictions.spark_models(measured):
+        spark = predictions.spark_models(measured)
+        for fit in spark:
             clusters.append((fit, tag, *_quality(measured[measured["family"].str.startswith(fit.key.split("/n=")[0])])))
-        spark_fitted = {fit.key for fit in predictions.spark_models(measured)}
+        spark_fitted = {fit.key for fit in spark}
         for family, g in measured.groupby("family", sort=True):
             if _on_spark(family):  # a cluster option, never a single node's: below
                 rules.append(_spark_locally(family, g, measured, unit, tag, spark_fitted))
@@ -205,14 +206,17 @@ def _cheapest_per_configuration(options: list[Option]) -> list[Option]:
 
 
 def _quality(g: pd.DataFrame) -> tuple[str, float | None]:
-    """A configuration's measured quality at its largest size, as text and signed so that higher is better."""
+    """A configuration's measured quality at its largest size, as text and as a score where higher is better:
+    a score (accuracy, ROC AUC, R2) as it is, an error (WAPE) as -log(error). QUALITY_TOLERANCE is then
+    0.01 of a score, or 1% of an error, whatever the error's scale: a forecast's WAPE of 0.003 is not
+    "within 0.01" of one of 0.007."""
     g = g[g["quality"].notna()]
     if g.empty:
         return "", None
     largest = g[g["size"] == g["size"].max()]
     value = float(largest["quality"].median())
-    return (f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}",
-            value if largest["higher_is_better"].iloc[0] else -value)
+    score = value if largest["higher_is_better"].iloc[0] else -math.log(max(value, 1e-12))
+    return f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}", score
 
 
 def _on_gpu(family: str) -> bool:
@@ -388,13 +392,15 @@ def _on_spark(family: str) -> bool:
 
 def _spark_locally(family: str, g: pd.DataFrame, measured: pd.DataFrame, unit: str, tag: str,
                    fitted: set[str]) -> str:
-    """What Spark on this one machine measured, against the fastest single-node CPU configuration at its size."""
+    """What Spark on this one machine measured, against the same model on one node at that size (xgboost_spark
+    against xgboost), or else the fastest single-node CPU configuration."""
     n = int(g["size"].max())
     text = f"{family}{tag}: fit {g[g['size'] == n]['fit_s'].median():.3g} s at {n:,} {unit} in Spark on this machine"
     same = measured[(measured["size"] == n) & ~measured["family"].map(_on_spark)
                     & ~measured["family"].map(_on_gpu) & measured["fit_s"].notna()]
+    twin = same[same["model"] == str(g["model"].iloc[0]).removesuffix("_spark")]
     if not same.empty:
-        medians = same.groupby("family")["fit_s"].median()
+        medians = (twin if not twin.empty else same).groupby("family")["fit_s"].median()
         text += f", against {medians.min():.3g} s for {medians.idxmin()} on one node"
     if re.sub(r"/n=\*/t=\d+", "/n=*/t=*", family, count=1) not in fitted:
         text += ("; a cluster is priced from a fit over two or more sizes and core counts (`--threads 1,2`), "
@@ -519,7 +525,7 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
                     "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
     table = Table(title=Text(f"What to train on, per task family: at {SCALE:g}x the largest size every configuration "
                              f"reached (your own data: all of it), the cheapest within {QUALITY_TOLERANCE} of the "
-                             "best quality"),
+                             f"best quality ({QUALITY_TOLERANCE:.0%} of an error metric's best)"),
                   header_style="bold")
     for column in ("task", "size", "VM", "configuration", "quality", "time per run [95%]", "$ per run",
                    "confidence", "why"):

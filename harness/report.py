@@ -72,7 +72,8 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
                 "sizing`, or `sizeup recommend results/reference`).")
     lines = [f"Per workload, at {recommend.SCALE:g}x the largest size every configuration reached (for your own "
              f"data, `run --data`, at its whole size): the best quality per unit of cost, that is the cheapest "
-             f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured. "
+             f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured "
+             f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE). "
              "`sizeup recommend --workload W --rows N` ranks every option at your size.", "",
              "| task | size | VM | configuration | quality | time per run [95%] | $ per run | confidence |",
              "|---|---|---|---|---|---|---|---|"]

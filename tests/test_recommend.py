@@ -224,6 +224,25 @@ def test_quality_against_cost_keeps_only_what_no_option_beats_on_both(tmp_path: 
     assert lines[1].endswith("roc_auc 0.98 at 800,000 <- best quality per unit of cost") and len(lines) == 2
 
 
+def test_an_error_metric_is_compared_by_its_ratio_not_by_0_01(tmp_path: Path) -> None:
+    def forecasts(model: str, seconds: Callable[[int], float], wape: float) -> list[CaseRecord]:
+        records = sweep(model, "xgboost", seconds, 100, workload="forecasting", task="forecasting")
+        for r in records:
+            r.workload_info.update(metric="wape", higher_is_better=False)
+            for run in r.runs:
+                run["quality"] = {"wape": wape}
+        return records
+
+    # A WAPE of 0.003 against 0.007 is less than 0.01 apart, but less than half the error.
+    xgboost = forecasts("xgboost", lambda n: 1e-5 * n, 0.003)
+    rows = rows_of(tmp_path, forecasts("naive", lambda n: 1e-8 * n, 0.007) + xgboost)
+    found = recommend(rows, "forecasting", 1e6, catalog.load())
+    assert recommend_module.best_value(found.options).config.startswith("forecasting/xgboost@")
+    close = rows_of(tmp_path, forecasts("naive", lambda n: 1e-8 * n, 0.00301) + xgboost)
+    found = recommend(close, "forecasting", 1e6, catalog.load())
+    assert recommend_module.best_value(found.options).config.startswith("forecasting/naive@")  # within 1%, cheaper
+
+
 def test_sizes_still_in_fixed_costs_give_low_confidence_past_them(tmp_path: Path) -> None:
     rows = rows_of(tmp_path, sweep("hgb", "sklearn", lambda n: 0.6 + 1e-9 * n, 250))  # flat: early stopping, imports
     found = recommend(rows, "classification", 2 * max(SIZES), [vm for vm in catalog.load() if vm.name == "D2s_v5"])

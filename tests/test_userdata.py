@@ -136,9 +136,9 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "unreadable image": ([str(broken)], "unreadable image"),
         "empty text column": ([str(table(tmp_path, "f.csv", note=[" " * 60] * N, y=RNG.integers(0, 2, N))),
                                "--target", "y", "--task", "nlp"], "the text column 'note' is empty"),
-        "text with a numeric target": ([str(table(tmp_path, "g.csv", note=["a long note " * 8 + str(i) for i in range(N)],
-                                                  y=RNG.normal(size=N))), "--target", "y"],
-                                       "the NLP benchmark classifies text, and the target 'y' holds 120 numeric values"),
+        "text with a numeric target": (
+            [str(table(tmp_path, "g.csv", note=["a long note " * 8 + str(i) for i in range(N)], y=RNG.normal(size=N))),
+             "--target", "y"], "the NLP benchmark classifies text, and the target 'y' holds 120 numeric values"),
     }
 
 
