@@ -163,7 +163,7 @@ def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_
     wine.to_csv(path, index=False)
     before = path.read_bytes()
     assert cli.main(["run", "--data", str(path), "--target", "target", "--backends", "xgboost,sklearn",
-                     "--repeats", "1", "--results-dir", str(tmp_path / "results")]) == 0
+                     "--models", "xgboost,linear", "--repeats", "1", "--results-dir", str(tmp_path / "results")]) == 0
     out = capsys.readouterr().out
     assert "178 rows -> classification (multiclass (3 classes))" in out
     assert "holds 3 distinct whole numbers: classes" in out
