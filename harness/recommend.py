@@ -524,8 +524,8 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
         return Text("No workload was measured at three sizes, so there is nothing to size from: "
                     "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
     table = Table(title=Text(f"What to train on, per task family: at {SCALE:g}x the largest size every configuration "
-                             f"reached (your own data: all of it), the cheapest within {QUALITY_TOLERANCE} of the "
-                             f"best quality ({QUALITY_TOLERANCE:.0%} of an error metric's best)"),
+                             f"reached (your own data: all of it), the cheapest near the best quality (within "
+                             f"{QUALITY_TOLERANCE}, or {QUALITY_TOLERANCE:.0%} of an error)"),
                   header_style="bold")
     for column in ("task", "size", "VM", "configuration", "quality", "time per run [95%]", "$ per run",
                    "confidence", "why"):
