@@ -41,18 +41,25 @@ def score(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     }
 
 
-class PositiveProba:
-    """Makes ``predict`` return P(class 1), which both metrics need."""
+class Probabilities:
+    """Makes ``predict`` return every class's probability (`workloads.user` scores two classes or ten)."""
 
     def __init__(self, estimator: Any) -> None:
         self.estimator = estimator
 
-    def fit(self, X: Any, y: Any) -> PositiveProba:
+    def fit(self, X: Any, y: Any) -> Probabilities:
         self.estimator.fit(X, y)
         return self
 
     def predict(self, X: Any) -> Any:
-        return self.estimator.predict_proba(X)[:, 1]  # a NumPy or (on CUDA) CuPy array; the backend brings it back
+        return self.estimator.predict_proba(X)  # a NumPy or (on CUDA) CuPy array; the backend brings it back
+
+
+class PositiveProba(Probabilities):
+    """Makes ``predict`` return P(class 1), which both metrics need."""
+
+    def predict(self, X: Any) -> Any:
+        return super().predict(X)[:, 1]
 
 
 def xgboost(ctx: ModelContext) -> PositiveProba:

@@ -19,6 +19,7 @@ import numpy as np
 
 from workloads import forecasting, regression, tabular
 from workloads.base import Model, ModelContext, Split, Workload
+from workloads.classification import Probabilities
 
 PARAMS = {"path": "", "target": "", "features": 1, "categorical": 0, "rows": 0, "file_sha256": "", "schema": "{}",
           "trees": 200}
@@ -115,20 +116,6 @@ def score_classes(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     except ValueError:  # a class missing from a small test split
         pass
     return out
-
-
-class Probabilities:
-    """`predict` gives every class's probability, so one model and one score serve two classes or ten."""
-
-    def __init__(self, estimator: Any) -> None:
-        self.estimator = estimator
-
-    def fit(self, X: Any, y: Any) -> Probabilities:
-        self.estimator.fit(X, y)
-        return self
-
-    def predict(self, X: Any) -> Any:
-        return self.estimator.predict_proba(X)
 
 
 def _xgboost(ctx: ModelContext) -> Probabilities:
