@@ -60,6 +60,7 @@ class Identified:
     horizon: int = 0
     text: str = ""  # nlp: the free-text column
     resolution: int = 0  # vision: the side images are resized to
+    classes: int = 0  # vision: class sub-folders
 
 
 def identify(path: str | Path, target: str | None = None, task: str | None = None,
@@ -98,6 +99,9 @@ def _read(path: Path, kind: str) -> Any:
 def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Identified:
     import pandas as pd
 
+    if task == "vision":  # the mirror of _images refusing a table task for a folder
+        raise SizeupError(f"--data {path}: a table is not a vision task: vision takes a folder of images in one "
+                          "sub-folder per class")
     reasons, ambiguous = [], []
     if target is None:
         named = [c for c in frame.columns if str(c).lower() in TARGET_NAMES]
@@ -224,7 +228,7 @@ def _images(path: Path, task: str | None) -> Identified:
                       [f"a folder of {len(files):,} images in {len(classes)} class sub-folders "
                        f"({counts.min():,} to {counts.max():,} per class)",
                        f"images resized to {side} x {side} RGB: their median side, within {SIDES[0]}-{SIDES[1]} "
-                       "pixels"], sha256=_sha256(files, root=path), resolution=side)
+                       "pixels"], sha256=_sha256(files, root=path), resolution=side, classes=len(classes))
 
 
 def _sha256(files: Sequence[Path], root: Path | None = None) -> str:
@@ -258,7 +262,7 @@ def suite(found: Identified, budget_s: float = 60.0) -> dict[str, Any]:
     start = math.ceil(whole / 2**halvings)  # so that doubling lands on the whole data
     params: dict[str, Any] = {"path": str(found.path.resolve()), "rows": whole, "file_sha256": found.sha256}
     if found.task == "vision":
-        params |= {"classes": int(found.detail.split()[0]), "resolution": found.resolution}
+        params |= {"classes": found.classes, "resolution": found.resolution}
     else:
         params |= {"target": found.target, "schema": json.dumps(found.schema)}
     if found.task == "forecasting":  # sizes are steps of history per series, the most recent kept

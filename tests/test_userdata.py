@@ -133,6 +133,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "one class": ([str(table(tmp_path, "e.csv", y=["a"] * (N - 1) + [None])), "--target", "y"],
                       "the target 'y' is constant"),
         "image folder with one class": ([str(one)], "needs two or more sub-folders of images"),
+        "a table as vision": ([str(table(tmp_path, "h.csv", y=RNG.integers(0, 2, N))), "--task", "vision"],
+                              "a table is not a vision task"),
         "unreadable image": ([str(broken)], "unreadable image"),
         "empty text column": ([str(table(tmp_path, "f.csv", note=[" " * 60] * N, y=RNG.integers(0, 2, N))),
                                "--target", "y", "--task", "nlp"], "the text column 'note' is empty"),
