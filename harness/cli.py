@@ -25,11 +25,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness import __version__, contention, machine, plan, procfs, results, runner
-from harness.backends import BACKENDS
+from harness import __version__, records
+from harness.run import contention, machine, plan, procfs, runner
+from harness.run.backends import BACKENDS
 from harness.errors import SizeupError
-from harness.significance import ALPHA, parse_fail
-from harness.table import PHASES
+from harness.analysis.significance import ALPHA, parse_fail
+from harness.present.table import PHASES
 
 EXIT_USAGE = 2
 EXIT_CASES_FAILED = 3
@@ -297,7 +298,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             check_resumable(journal.path, run, fingerprint)
         limits = runner.limits_for(run, machine.memory_limit())
         if journal is None:
-            journal = results.Journal.create(results.journal_path(args.results_dir, run), run)
+            journal = records.Journal.create(records.journal_path(args.results_dir, run), run)
         else:
             console.print(f"Resuming {run.run_id}: {len(run.cases)} of {len(run.plan)} cases done.")
         return execute(run, journal, limits, fingerprint, console)
@@ -308,7 +309,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str, Any]]:
     """`--data`: the task identified (said, with its reasons), as a one-benchmark suite."""
-    from harness import userdata
+    from harness.run import userdata
 
     if args.suite != "quick":
         raise SizeupError("--data builds its own plan: drop --suite")
@@ -318,7 +319,7 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
     return "data", {"benchmark": [userdata.suite(found)], "repeats": 3, "timeout_s": 600}
 
 
-def execute(run: results.RunResult, journal: results.Journal, limits: runner.Limits, fingerprint: dict[str, Any],
+def execute(run: records.RunResult, journal: records.Journal, limits: runner.Limits, fingerprint: dict[str, Any],
             console: Console) -> int:
     console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases, {limits.repeats} warm repeats each, "
                   f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
@@ -329,7 +330,7 @@ def execute(run: results.RunResult, journal: results.Journal, limits: runner.Lim
     busy = contention.check_machine()
     if busy.busy:
         console.print(Text(f"Warning: {busy.warning()}", style="yellow"))
-    from harness.progress import RichProgress
+    from harness.present.progress import RichProgress
 
     try:
         with RichProgress(console, len(run.plan), len(run.cases)) as progress:
@@ -352,9 +353,10 @@ def execute(run: results.RunResult, journal: results.Journal, limits: runner.Lim
     return 0
 
 
-def recommend_full_size(path: Path, run: results.RunResult, console: Console) -> None:
+def recommend_full_size(path: Path, run: records.RunResult, console: Console) -> None:
     """After `run --data`: what to train the whole table on, from the subsamples' fits."""
-    from harness import catalog, frame, recommend
+    from harness.analysis import frame
+    from harness.sizing import catalog, recommend
 
     rows = frame.rows(frame.load([str(path)]))
     if rows.empty:
@@ -369,24 +371,24 @@ def recommend_full_size(path: Path, run: results.RunResult, console: Console) ->
     console.print(f"For another size: sizeup recommend {path} --workload {workload} --rows N")
 
 
-def resume_target(args: argparse.Namespace, fingerprint: dict[str, Any]) -> results.Journal:
+def resume_target(args: argparse.Namespace, fingerprint: dict[str, Any]) -> records.Journal:
     """The journal to continue, opened and locked: the one given, or this machine's newest one not in use."""
     if args.resume != "latest":
         path = Path(args.resume)
-        if not path.name.endswith(results.JOURNAL_SUFFIX):
-            raise SizeupError(f"--resume takes a journal (*{results.JOURNAL_SUFFIX}), got {args.resume!r}")
-        return results.Journal.reopen(path)
-    candidates = results.unfinished(args.results_dir, fingerprint["id"])
+        if not path.name.endswith(records.JOURNAL_SUFFIX):
+            raise SizeupError(f"--resume takes a journal (*{records.JOURNAL_SUFFIX}), got {args.resume!r}")
+        return records.Journal.reopen(path)
+    candidates = records.unfinished(args.results_dir, fingerprint["id"])
     for path in candidates:
         try:
-            return results.Journal.reopen(path)
-        except results.JournalBusy:
+            return records.Journal.reopen(path)
+        except records.JournalBusy:
             continue
     live = f" ({len(candidates)} in use by runs still going)" if candidates else ""
     raise SizeupError(f"no unfinished run of machine {fingerprint['id']} under {args.results_dir}{live}")
 
 
-def check_resumable(path: Path, run: results.RunResult, fingerprint: dict[str, Any]) -> None:
+def check_resumable(path: Path, run: records.RunResult, fingerprint: dict[str, Any]) -> None:
     """Refused when the machine, Python, a library or sizeup itself differs from when the run started."""
     if run.machine.get("id") != fingerprint["id"]:
         raise SizeupError(f"{path} was recorded on machine {run.machine.get('id')}; this is {fingerprint['id']}")
@@ -399,14 +401,14 @@ def check_resumable(path: Path, run: results.RunResult, fingerprint: dict[str, A
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:
-    from harness.table import render
+    from harness.present.table import render
 
-    console.print(render(results.load(args.result)))
+    console.print(render(records.load(args.result)))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
-    from harness import comparison, frame
+    from harness.analysis import comparison, frame
 
     sides = [frame.load([pattern]) for pattern in args.results]
     tables = [frame.rows(side) for side in sides]
@@ -437,7 +439,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_fit(args: argparse.Namespace, console: Console) -> int:
-    from harness import frame, predictions
+    from harness.analysis import frame, predictions
 
     rows = frame.rows(frame.load(args.results))
     if rows.empty:
@@ -457,7 +459,8 @@ def cmd_fit(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace, console: Console) -> int:
-    from harness import catalog, frame, recommend
+    from harness.analysis import frame
+    from harness.sizing import catalog, recommend
 
     if (args.workload is None) != (args.size is None):
         raise SizeupError("--workload and --size (--rows) go together; give neither for one line per task family")
@@ -468,7 +471,7 @@ def cmd_recommend(args: argparse.Namespace, console: Console) -> int:
     if args.workload is None:
         picks = recommend.summary(rows, vms)
         if args.json:
-            sys.stdout.write(results.dumps([asdict(p) for p in picks], indent=2) + "\n")
+            sys.stdout.write(records.dumps([asdict(p) for p in picks], indent=2) + "\n")
         else:
             console.print(recommend.render_summary(picks))
         return 0
@@ -478,14 +481,16 @@ def cmd_recommend(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError(f"{exc} ({', '.join(args.results)})") from None
     found = replace(found, options=found.options[:args.top])
     if args.json:
-        sys.stdout.write(results.dumps(found.to_dict(), indent=2) + "\n")
+        sys.stdout.write(records.dumps(found.to_dict(), indent=2) + "\n")
     else:
         console.print(recommend.render(found))
     return 0
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from harness import catalog, frame, recommend, report
+    from harness.analysis import frame
+    from harness.present import report
+    from harness.sizing import catalog, recommend
 
     patterns = args.results
     if not patterns:
@@ -504,7 +509,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
-    from harness import catalog
+    from harness.sizing import catalog
 
     vms = catalog.load(args.file)
     table = Table(title=Text(f"VM catalog {args.file or catalog.DEFAULT}"), header_style="bold")
@@ -526,12 +531,12 @@ def fail_threshold(text: str) -> tuple[str, float]:
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
-    from harness.export import pytest_benchmark
+    from harness.present.export import pytest_benchmark
 
-    run = results.load(args.result)
-    text = results.dumps(pytest_benchmark(run), indent=2) + "\n"
+    run = records.load(args.result)
+    text = records.dumps(pytest_benchmark(run), indent=2) + "\n"
     if args.output:
-        results.write_atomic(args.output, text)
+        records.write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
     if not run.complete:

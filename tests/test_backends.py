@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness import worker
-from harness.backends import BACKENDS, Backend, on_device
-from harness.backends.pytorch import Torch
-from harness.plan import Case
-from harness.runner import Limits, run_case
+from harness.run import worker
+from harness.run.backends import BACKENDS, Backend, on_device
+from harness.run.backends.pytorch import Torch
+from harness.run.plan import Case
+from harness.run.runner import Limits, run_case
 from workloads.arrays import NormalEquationRidge, module_of
 from workloads.base import Split
 
@@ -197,7 +197,7 @@ def test_a_gpu_case_and_its_cpu_twin_see_the_same_data_and_reach_the_same_qualit
 
 def twin_records(cpu_quality: list[float], gpu_quality: list[float], metric: str = "accuracy",
                  higher_is_better: bool = True) -> list[Any]:
-    from harness.results import CaseRecord
+    from harness.records import CaseRecord
 
     def record(backend: str, values: list[float]) -> CaseRecord:
         case = Case("classification", "xgboost", backend, 1000, 2).to_dict()
@@ -209,7 +209,7 @@ def twin_records(cpu_quality: list[float], gpu_quality: list[float], metric: str
 
 
 def test_a_device_case_is_checked_against_its_cpu_twin() -> None:
-    from harness import twins
+    from harness.analysis import twins
 
     cpu, gpu = twin_records([0.90, 0.91, 0.90], [0.905, 0.90, 0.91])
     assert twins.twin_of(gpu, [cpu, gpu]) is cpu and twins.twin_of(cpu, [cpu, gpu]) is None
@@ -222,13 +222,13 @@ def test_a_device_case_is_checked_against_its_cpu_twin() -> None:
 
 
 def test_show_names_a_device_case_whose_quality_departs_from_its_twin(tmp_path, capsys) -> None:
-    from harness import cli, results
+    from harness import cli, records
 
     cases = twin_records([0.90, 0.90, 0.90], [0.85, 0.86, 0.85])
-    run = results.RunResult("r", "2026-01-01T00:00:00+00:00", "t", {"repeats": 3}, [c.case for c in cases],
+    run = records.RunResult("r", "2026-01-01T00:00:00+00:00", "t", {"repeats": 3}, [c.case for c in cases],
                             {"id": "m"}, "0", cases=cases)
     path = tmp_path / "r.json"
-    results.save(path, run)
+    records.save(path, run)
     assert cli.main(["show", str(path)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert ("quality classification/xgboost@xgboost-cuda/n=1000/t=2: accuracy 0.85 against 0.9 on its CPU twin "
@@ -237,11 +237,11 @@ def test_show_names_a_device_case_whose_quality_departs_from_its_twin(tmp_path, 
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
 def test_an_unavailable_backend_is_probed_once_per_run(tmp_path) -> None:
-    from harness import cli, results
+    from harness import cli, records
 
     assert cli.main(["run", "--workloads", "regression", "--models", "ridge_solve", "--backends", "cupy",
                      "--sizes", "100,200,400", "--repeats", "1", "--results-dir", str(tmp_path)]) == 0
-    run = results.load(next(tmp_path.rglob("*.json")))
+    run = records.load(next(tmp_path.rglob("*.json")))
     assert [r.status for r in run.cases] == ["skipped"] * 3
     assert len({r.reason for r in run.cases}) == 1 and run.cases[0].reason.startswith("backend cupy unavailable")
     assert run.cases[0].wall_s > 0 and [r.wall_s for r in run.cases[1:]] == [0.0, 0.0]  # no worker after the first

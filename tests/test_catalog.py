@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import catalog, cli
+from harness import cli
+from harness.sizing import catalog
 from harness.errors import SizeupError
 
 HEADER = ",".join(catalog.COLUMNS)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, results
+from harness import cli, records
 
 SIZEUP = [sys.executable, "-m", "harness.cli"]
 
@@ -88,7 +88,7 @@ def test_run_show_and_export_a_real_suite(tmp_path: Path, capsys) -> None:
                         '[[benchmark]]\nworkload = "faulty"\nmodels = ["ok", "raise"]\n', repeats=3)
     assert cli.main(["run", "--suite", str(suite), "--results-dir", str(tmp_path), "--threads", "1"]) == 3  # one failed
     (path,) = tmp_path.glob("*/*.json")
-    run = results.load(path)
+    run = records.load(path)
     assert run.complete and [c.status for c in run.cases] == ["ok", "ok", "error"]
     assert run.cases[0].workload_info["target"]["threshold"] == 0.92
     capsys.readouterr()
@@ -126,7 +126,7 @@ def test_a_run_killed_midway_resumes_keeping_finished_cases(tmp_path: Path) -> N
     harness.send_signal(signal.SIGKILL)
     harness.wait()
     (journal,) = root.glob("*/*.journal.jsonl")
-    before = results.load(journal)
+    before = records.load(journal)
     assert [c.case["params"]["tag"] for c in before.cases] == ["a", "b"]
     assert not before.complete and len(before.pending()) == 2
 
@@ -134,7 +134,7 @@ def test_a_run_killed_midway_resumes_keeping_finished_cases(tmp_path: Path) -> N
                              capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     (path,) = root.glob("*/*.json")
-    after = results.load(path)
+    after = records.load(path)
     assert after.complete and not journal.exists()
     assert [c.case["params"]["tag"] for c in after.cases] == ["a", "b", "c", "d"]
     assert all(c.status == "ok" for c in after.cases)
@@ -164,22 +164,22 @@ def test_resume_refuses_new_plan_choices(tmp_path: Path, capsys) -> None:
 
 
 def test_resume_refuses_a_run_started_with_other_software(tmp_path: Path, capsys) -> None:
-    from harness import machine, runner
-    from harness.plan import Case, Plan, Settings
+    from harness.run import machine, runner
+    from harness.run.plan import Case, Plan, Settings
 
     fingerprint = machine.fingerprint()
     identity = fingerprint["identity"]
     old = {**identity, "python": "3.10.0", "libraries": {**identity["libraries"], "numpy": "1.0.0"}}
     plan = Plan("t", Settings(repeats=0), (Case("faulty", "ok", "sklearn", 100, 1),))
     run = runner.new_run(plan, {**fingerprint, "identity": old})
-    journal = results.journal_path(tmp_path, run)
-    results.Journal.create(journal, run).close()
+    journal = records.journal_path(tmp_path, run)
+    records.Journal.create(journal, run).close()
 
     assert cli.main(["run", "--resume", str(journal)]) == 2
     err = capsys.readouterr().err
     assert f"python 3.10.0 -> {identity['python']}" in err and f"numpy 1.0.0 -> {identity['libraries']['numpy']}" in err
     assert "Restore it, or start a new run" in err and err.count("\n") == 1
-    assert results.load(journal).cases == []  # nothing was run or written
+    assert records.load(journal).cases == []  # nothing was run or written
 
 
 def disturbed_result(tmp_path: Path, disturbed: list[bool]) -> Path:
@@ -190,10 +190,10 @@ def disturbed_result(tmp_path: Path, disturbed: list[bool]) -> Path:
              "cpu_s": {"fit": 0.5}, "quality": None, "throughput": None, "complete": True,
              "disturbed": bad, "other_cores": 1.4 if bad else 0.02}
             for i, bad in enumerate([False, *disturbed])]
-    run = results.RunResult("r", "2026-01-01T00:00:00+00:00", "t", {"repeats": len(disturbed)}, [case],
-                            {"id": "m"}, "0", cases=[results.CaseRecord(case, "ok", runs=runs)])
+    run = records.RunResult("r", "2026-01-01T00:00:00+00:00", "t", {"repeats": len(disturbed)}, [case],
+                            {"id": "m"}, "0", cases=[records.CaseRecord(case, "ok", runs=runs)])
     path = tmp_path / f"r{sum(disturbed)}.json"
-    results.save(path, run)
+    records.save(path, run)
     return path
 
 
@@ -212,9 +212,9 @@ def test_show_says_which_figures_were_taken_under_contention(tmp_path: Path, cap
 def test_export_writes_only_what_the_result_knows(tmp_path: Path) -> None:
     from importlib.metadata import version
 
-    from harness.export import pytest_benchmark
+    from harness.present.export import pytest_benchmark
 
-    exported = pytest_benchmark(results.load(disturbed_result(tmp_path, [False])))
+    exported = pytest_benchmark(records.load(disturbed_result(tmp_path, [False])))
     assert exported["version"] == version("pytest-benchmark")
     assert "dirty" not in exported["commit_info"]
     assert "python_implementation" not in exported["machine_info"]  # this result's machine did not record it

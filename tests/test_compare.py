@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import cli, comparison, frame, predictions, results
-from harness.plan import Case
-from harness.results import CaseRecord, RunResult
-from harness.significance import difference, instability, parse_fail
+from harness import cli, records
+from harness.analysis import comparison, frame, predictions
+from harness.run.plan import Case
+from harness.records import CaseRecord, RunResult
+from harness.analysis.significance import difference, instability, parse_fail
 
 LIBRARIES = {"xgboost": "3.2.0"}
 
@@ -28,13 +29,13 @@ def record(case: Case, fits: Sequence[float], quality: float = 0.9, peak: float 
                       workload_info={"metric": "accuracy", "higher_is_better": True, "size_unit": "rows"})
 
 
-def write(path: Path, records: Sequence[CaseRecord], cpu: str = "Xeon", libraries: dict | None = None) -> str:
+def write(path: Path, cases: Sequence[CaseRecord], cpu: str = "Xeon", libraries: dict | None = None) -> str:
     identity = {"cpu_model": cpu, "physical_cores": 2, "logical_cores": 2, "memory_bytes": 2**34, "gpus": [],
                 "libraries": libraries or LIBRARIES, "python": "3.11.7"}
     run = RunResult(run_id=path.stem, started="2026-11-28T00:00:00+00:00", suite="t", settings={"repeats": 3},
-                    plan=[r.case for r in records], machine={"id": f"m-{cpu}", "identity": identity},
-                    sizeup_version="0", cases=list(records), complete=True)
-    results.save(path, run)
+                    plan=[r.case for r in cases], machine={"id": f"m-{cpu}", "identity": identity},
+                    sizeup_version="0", cases=list(cases), complete=True)
+    records.save(path, run)
     return str(path)
 
 
@@ -103,7 +104,7 @@ def test_several_processes_give_intervals_over_per_process_medians(tmp_path: Pat
     rec = record(CASE, fits, processes=[0, 0, 0, 1, 1, 1])
     assert rec.phase_samples("fit") == [1.0, 1.3]
     rows = frame.rows([frame.Loaded(tmp_path, RunResult("r", "", "t", {}, [], {"id": "m"}, "0", cases=[rec]))])
-    from harness.significance import samples
+    from harness.analysis.significance import samples
 
     assert samples(rows) == [1.0, 1.3]
     # Two result files pooled as one side: each file is one sample too.

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, contention
-from harness.plan import Case
-from harness.runner import Limits, run_case
+from harness import cli
+from harness.run import contention
+from harness.run.plan import Case
+from harness.run.runner import Limits, run_case
 
 SPIN = 6_000_000  # iterations of the spin model's loop: 0.15-0.3 s of one core here
 

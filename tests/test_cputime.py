@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import cputime, procfs
+from harness.run import cputime, procfs
 from tests.faulty import burn
 
 BURN = "import time\nend = time.thread_time() + {s}\nwhile time.thread_time() < end: pass\ntime.sleep({rest})\n"

@@ -18,7 +18,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import lifeline, results
+from harness import records
+from harness.run import lifeline
 
 SIZEUP = [sys.executable, "-m", "harness"]
 
@@ -71,7 +72,7 @@ def start(args: list[str], tmp_path: Path, preexec_fn=None, **kwargs) -> subproc
 def finished_ids(stdout: str) -> set[str]:
     """Cases the progress display reported: each is printed only after its record is in the journal."""
     return {line.split()[1] for line in stdout.splitlines()
-            if line.split()[:1] and line.split()[0] in results.STATUSES and len(line.split()) > 1}
+            if line.split()[:1] and line.split()[0] in records.STATUSES and len(line.split()) > 1}
 
 
 def wait_for(condition, seconds: float = 60.0, step: float = 0.01) -> None:
@@ -124,17 +125,17 @@ def test_a_harness_stopped_by_a_signal_keeps_every_record_and_leaves_no_process(
         assert "Traceback" not in err
     assert eventually_none(tag, tmp_path / "tmp", seconds=3) == []  # neither workers nor their orphans
     wait_for(lambda: not any((tmp_path / "tmp").iterdir()), seconds=10)  # no case folder left behind
-    journals = list(root.glob(f"*/*{results.JOURNAL_SUFFIX}"))
+    journals = list(root.glob(f"*/*{records.JOURNAL_SUFFIX}"))
     if journals:
-        run = results.load(journals[0])
+        run = records.load(journals[0])
         assert finished_ids(out) <= {c.id for c in run.cases}  # zero finished records lost
     if signum != signal.SIGKILL and moment != "at start":
         assert f"continue with: sizeup run --resume {journals[0]}" in " ".join(out.split())
 
 
 def test_a_case_that_leaves_orphans_behind_has_them_killed_and_named(tmp_path: Path) -> None:
-    from harness.runner import Limits, run_case
-    from harness.plan import Case
+    from harness.run.runner import Limits, run_case
+    from harness.run.plan import Case
 
     tag = f"sizeup-orphans-{time.monotonic_ns()}"
     record = run_case(Case("faulty", "leave_daemons", "sklearn", 100, 1, {"tag": tag}).to_dict(),
@@ -153,7 +154,7 @@ def test_every_way_a_case_can_fail_is_one_record_and_exit_code_3(tmp_path: Path)
     out, err = harness.communicate(timeout=120)
     assert harness.returncode == 3, err
     (path,) = (tmp_path / "r").glob("*/*.json")
-    run = results.load(path)
+    run = records.load(path)
     by_model = {c.case["model"]: c for c in run.cases}
     assert {m: c.status for m, c in by_model.items()} == {
         "raise": "error", "segfault": "crashed", "realtime_signal": "crashed", "hog": "oom", "sleep": "timeout",
@@ -172,8 +173,8 @@ def test_output_floods_are_cut_to_a_bounded_tail(tmp_path: Path) -> None:
     """A case printing 512 MiB leaves the harness's memory (and the disk) as it was."""
     code = (
         "import resource, sys\n"
-        "from harness.plan import Case\n"
-        "from harness.runner import Limits, run_case\n"
+        "from harness.run.plan import Case\n"
+        "from harness.run.runner import Limits, run_case\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "rec = run_case(Case('faulty', 'flood', 'sklearn', 100, 1, {'mib': 512}).to_dict(), Limits(0, 120, 2**32, 10))\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
@@ -186,8 +187,8 @@ def test_output_floods_are_cut_to_a_bounded_tail(tmp_path: Path) -> None:
     assert int(grew_mib) < 32, f"the harness grew by {grew_mib} MiB reading a 512 MiB output"
     assert list(tmp_path.iterdir()) == []
 
-    from harness.plan import Case
-    from harness.runner import Limits, run_case
+    from harness.run.plan import Case
+    from harness.run.runner import Limits, run_case
 
     failing = run_case(Case("faulty", "flood", "sklearn", 100, 1, {"mib": 8}).to_dict(), Limits(0, 60, 2**32, 0))
     assert failing.status == "ok" and failing.log_tail is None  # the tail is kept for failed cases only
@@ -202,7 +203,7 @@ def test_the_worker_never_imports_from_the_directory_sizeup_starts_in(tmp_path: 
     out, err = harness.communicate(timeout=60)
     assert harness.returncode == 0, out + err
     (path,) = (tmp_path / "r").glob("*/*.json")
-    record = results.load(path).cases[0]
+    record = records.load(path).cases[0]
     assert record.status == "ok" and record.threads["threadpools"]
 
 
@@ -214,7 +215,7 @@ def test_two_runs_at_once_each_write_their_own_result(tmp_path: Path) -> None:
         h.communicate(timeout=120)
         assert h.returncode == 0
     finals = sorted(root.glob("*/*.json"))
-    assert len(finals) == 2 and all(results.load(p).complete and len(results.load(p).cases) == 2 for p in finals)
+    assert len(finals) == 2 and all(records.load(p).complete and len(records.load(p).cases) == 2 for p in finals)
 
 
 def test_two_resumes_of_one_journal_run_each_case_once(tmp_path: Path) -> None:
@@ -226,7 +227,7 @@ def test_two_resumes_of_one_journal_run_each_case_once(tmp_path: Path) -> None:
     wait_for(lambda: marker.exists() and "b" in marker.read_text().split())
     harness.kill()
     harness.communicate()
-    (journal,) = (tmp_path / "r").glob(f"*/*{results.JOURNAL_SUFFIX}")
+    (journal,) = (tmp_path / "r").glob(f"*/*{records.JOURNAL_SUFFIX}")
     marker.write_text("")
 
     resumes = [start(["run", "--resume", str(journal)], tmp_path) for _ in range(2)]
@@ -236,7 +237,7 @@ def test_two_resumes_of_one_journal_run_each_case_once(tmp_path: Path) -> None:
     refused = next(err for err, code in outcomes if code == 2)
     assert "still going in another process" in refused or "does not exist" in refused
     assert Counter(marker.read_text().split()) == {"b": 1, "c": 1}  # each pending case ran once
-    final = results.load(results.final_path(journal))
+    final = records.load(records.final_path(journal))
     assert final.complete and [c.case["params"]["tag"] for c in final.cases] == ["a", "b", "c"]
 
 
@@ -244,7 +245,7 @@ def test_a_plain_resume_never_takes_over_a_live_run(tmp_path: Path) -> None:
     plan = suite(tmp_path / "s.toml", [("sleep", {"seconds": 4.0})])
     root = tmp_path / "r"
     live = start(["run", "--suite", str(plan), "--results-dir", str(root)], tmp_path)
-    wait_for(lambda: any(root.glob(f"*/*{results.JOURNAL_SUFFIX}")))
+    wait_for(lambda: any(root.glob(f"*/*{records.JOURNAL_SUFFIX}")))
     resume = subprocess.run([*SIZEUP, "run", "--resume", "--results-dir", str(root)], capture_output=True, text=True,
                             timeout=60)
     assert resume.returncode == 2 and "1 in use by runs still going" in resume.stderr
@@ -260,9 +261,9 @@ def test_a_renamed_journal_resumes_where_it_is_and_a_copy_leaves_the_original_al
     wait_for(lambda: marker.exists() and "b" in marker.read_text().split())
     harness.kill()
     harness.communicate()
-    (original,) = (tmp_path / "r").glob(f"*/*{results.JOURNAL_SUFFIX}")
+    (original,) = (tmp_path / "r").glob(f"*/*{records.JOURNAL_SUFFIX}")
     before = original.read_bytes()
-    copy = tmp_path / "elsewhere" / f"renamed{results.JOURNAL_SUFFIX}"
+    copy = tmp_path / "elsewhere" / f"renamed{records.JOURNAL_SUFFIX}"
     copy.parent.mkdir()
     copy.write_bytes(before)
     # The pending case sleeps 30 s: stop the resumed run once it has started it, then check where it wrote.
@@ -272,7 +273,7 @@ def test_a_renamed_journal_resumes_where_it_is_and_a_copy_leaves_the_original_al
     out, err = resumed.communicate(timeout=60)
     assert resumed.returncode == 130, err
     assert original.read_bytes() == before  # the original is untouched
-    assert results.load(copy).run_id == results.load(original).run_id
+    assert records.load(copy).run_id == records.load(original).run_id
     assert f"sizeup run --resume {copy}" in " ".join(out.split())
 
 
@@ -292,8 +293,8 @@ def test_a_full_disk_names_the_case_not_recorded_and_resume_runs_it(tmp_path: Pa
         assert harness.returncode == 2, out + err
         assert err.startswith("sizeup: error: case faulty/ok@sklearn") and err.count("\n") == 1
         assert "could not be recorded" in err and "No space left on device" in err
-        (journal,) = small.glob(f"*/*{results.JOURNAL_SUFFIX}")
-        kept = results.load(journal).cases
+        (journal,) = small.glob(f"*/*{records.JOURNAL_SUFFIX}")
+        kept = records.load(journal).cases
         lost_id = err.split("case ", 1)[1].split(" (ok)")[0]
         assert 0 < len(kept) < 8 and lost_id not in {c.id for c in kept}
         assert finished_ids(out) <= {c.id for c in kept}
@@ -302,7 +303,7 @@ def test_a_full_disk_names_the_case_not_recorded_and_resume_runs_it(tmp_path: Pa
         resumed = start(["run", "--resume", str(journal)], tmp_path)
         out, err = resumed.communicate(timeout=120)
         assert resumed.returncode == 0, err
-        final = results.load(results.final_path(journal))
+        final = records.load(records.final_path(journal))
         assert final.complete and len(final.cases) == 8
         ran = Counter(marker.read_text().split())
         assert sum(ran.values()) == 8 + 1  # every case once, and the unrecorded one again
@@ -314,7 +315,7 @@ def test_writing_output_never_replaces_a_device_a_fifo_or_a_symlink(tmp_path: Pa
     from tests.test_results import make_run
 
     result = tmp_path / "r.json"
-    results.save(result, make_run(1))
+    records.save(result, make_run(1))
     export = [*SIZEUP, "export", "--format", "pytest-benchmark", str(result), "-o"]
 
     assert subprocess.run([*export, os.devnull], capture_output=True, timeout=60).returncode == 0

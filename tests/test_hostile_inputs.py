@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import cli, plan, results
+from harness import cli, records
+from harness.run import plan
 from harness.errors import SizeupError
 
 # Same inputs on every run (CI must not fail on a new draw); HYPOTHESIS_PROFILE=explore searches afresh.
@@ -94,7 +95,7 @@ def test_any_suite_file_is_a_plan_or_a_one_line_error(text: str) -> None:
         except SizeupError as exc:
             assert "\n" not in str(exc) and str(exc)
             return
-        assert built.cases and results.SAFE_NAME.fullmatch(built.suite)
+        assert built.cases and records.SAFE_NAME.fullmatch(built.suite)
         assert built.settings.repeats >= 0 and math.isfinite(built.settings.timeout_s) and built.settings.timeout_s > 0
 
 
@@ -103,8 +104,8 @@ def test_any_suite_file_is_a_plan_or_a_one_line_error(text: str) -> None:
 @pytest.fixture(scope="module")
 def real_result() -> dict[str, Any]:
     """A result of real cases, one ok (two warm repeats, sampled) and one failed."""
-    from harness import machine, runner
-    from harness.plan import Case, Plan, Settings
+    from harness.run import machine, runner
+    from harness.run.plan import Case, Plan, Settings
 
     cases = (Case("faulty", "ok", "sklearn", 100, 1), Case("faulty", "raise", "sklearn", 100, 1))
     run = runner.new_run(Plan("t", Settings(repeats=2), cases), machine.fingerprint())
@@ -114,7 +115,7 @@ def real_result() -> dict[str, Any]:
         patch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
         run.cases.extend(runner.run_case(c, limits) for c in run.plan)
     assert [c.status for c in run.cases] == ["ok", "error"]
-    return json.loads(results.dumps(run.to_dict()))
+    return json.loads(records.dumps(run.to_dict()))
 
 
 @st.composite
@@ -168,7 +169,7 @@ def test_any_damaged_journal_is_shown_or_refused_in_one_line(real_result: dict[s
     lines = data.draw(mutations({"lines": lines})).get("lines")
     lines = lines if isinstance(lines, list) else [lines]
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp, f"r{results.JOURNAL_SUFFIX}")
+        path = Path(tmp, f"r{records.JOURNAL_SUFFIX}")
         path.write_text("".join(json.dumps(line) + "\n" for line in lines))
         show_and_export(path, Path(tmp, "out.json"))
 

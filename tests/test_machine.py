@@ -4,7 +4,7 @@ import os
 
 import psutil
 
-from harness import machine
+from harness.run import machine
 
 
 def test_fingerprint_separates_identity_from_volatile() -> None:

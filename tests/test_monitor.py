@@ -11,7 +11,7 @@ import numpy as np
 import psutil
 import pytest
 
-from harness.monitor import Monitor, ProcessTree, Series, phase_summaries, summarize
+from harness.run.monitor import Monitor, ProcessTree, Series, phase_summaries, summarize
 
 BUSY = "import time\nt = time.time()\nwhile time.time() - t < {s}: pass\n"
 # A parent that sleeps while its child burns one core: only a tree-wide view sees the work.

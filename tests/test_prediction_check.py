@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import frame, predictions, results
-from harness.plan import Case
-from harness.results import RunResult
-from harness.runner import Limits, run_case
+from harness import records
+from harness.analysis import frame, predictions
+from harness.run.plan import Case
+from harness.records import RunResult
+from harness.run.runner import Limits, run_case
 
 # Past the sizes where XGBoost's fixed costs dominate (below ~16,000 rows here the time barely grows,
 # and no fit of that region says much about 4x beyond it). About 25 s on a 2-core machine.
@@ -23,11 +24,11 @@ def test_a_fit_of_a_measured_sweep_predicts_the_size_4x_past_it(tmp_path: Path) 
     limits = Limits(repeats=3, timeout_s=120, memory_cap_bytes=4 * 2**30, sample_hz=0, rerun_disturbed=2)
 
     def measured(sizes: tuple[int, ...], name: str) -> list[frame.Loaded]:
-        records = [run_case(Case("regression", "xgboost", "xgboost", n, 1, {"trees": 20}).to_dict(), limits)
+        done = [run_case(Case("regression", "xgboost", "xgboost", n, 1, {"trees": 20}).to_dict(), limits)
                    for n in sizes]
-        assert all(r.status == "ok" for r in records), [r.reason for r in records]
-        run = RunResult(name, "", "check", {}, [r.case for r in records], {"id": "here"}, "0", cases=records)
-        results.save(tmp_path / f"{name}.json", run)
+        assert all(r.status == "ok" for r in done), [r.reason for r in done]
+        run = RunResult(name, "", "check", {}, [r.case for r in done], {"id": "here"}, "0", cases=done)
+        records.save(tmp_path / f"{name}.json", run)
         return frame.load([str(tmp_path / f"{name}.json")])
 
     # A shared CI machine can slow one case for seconds; a second measurement tells that from a broken fit.

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import catalog, cli, frame, predictions
-from harness import recommend as recommend_module
-from harness.plan import Case
-from harness.recommend import recommend, summary
-from harness.results import CaseRecord
+from harness import cli
+from harness.analysis import frame, predictions
+from harness.sizing import catalog
+from harness.sizing import recommend as recommend_module
+from harness.run.plan import Case
+from harness.sizing.recommend import recommend, summary
+from harness.records import CaseRecord
 from tests.test_compare import times, write
 
 SIZES = (100000, 200000, 400000, 800000)

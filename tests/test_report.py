@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from harness import cli
-from harness.plan import Case
+from harness.run.plan import Case
 from tests.test_compare import record, times, write
 
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import results
+from harness import records
 from harness.errors import SizeupError
-from harness.export import to_frame
-from harness.results import CaseRecord, Journal, RunResult
+from harness.present.export import to_frame
+from harness.records import CaseRecord, Journal, RunResult
 
 
 def make_run(n_cases: int = 2) -> RunResult:
@@ -26,35 +26,35 @@ def record(case: dict, status: str = "ok", repeats: int = 2) -> CaseRecord:
 
 def test_journal_then_final_file_round_trip(tmp_path: Path) -> None:
     run = make_run()
-    journal = Journal.create(results.journal_path(tmp_path, run), run)
+    journal = Journal.create(records.journal_path(tmp_path, run), run)
     for case in run.plan:
         rec = record(case)
         journal.append(rec)
         run.cases.append(rec)
-    assert results.load(results.journal_path(tmp_path, run)).cases == run.cases
-    path = results.finish(journal, run, "2026-01-01T00:01:00+00:00")
+    assert records.load(records.journal_path(tmp_path, run)).cases == run.cases
+    path = records.finish(journal, run, "2026-01-01T00:01:00+00:00")
     journal.close()
-    loaded = results.load(path)
+    loaded = records.load(path)
     assert loaded.complete and loaded.cases == run.cases and loaded.finished
-    assert not results.journal_path(tmp_path, run).exists()
-    assert json.loads(path.read_text())["version"] == results.SCHEMA_VERSION
+    assert not records.journal_path(tmp_path, run).exists()
+    assert json.loads(path.read_text())["version"] == records.SCHEMA_VERSION
 
 
 def test_a_journal_cut_mid_line_loads_what_finished_and_resumes_cleanly(tmp_path: Path) -> None:
     run = make_run(3)
-    path = results.journal_path(tmp_path, run)
+    path = records.journal_path(tmp_path, run)
     journal = Journal.create(path, run)
     journal.append(record(run.plan[0]))
     journal.close()
     with open(path, "a") as f:
         f.write('{"kind": "case", "record": {"case"')  # killed while writing case 2
-    partial = results.load(path)
+    partial = records.load(path)
     assert len(partial.cases) == 1 and len(partial.pending()) == 2
     journal = Journal.reopen(path)
     assert journal.read().cases == partial.cases
     journal.append(record(run.plan[1]))
     journal.close()
-    assert [c.id for c in results.load(path).cases] == [run.plan[0]["id"], run.plan[1]["id"]]
+    assert [c.id for c in records.load(path).cases] == [run.plan[0]["id"], run.plan[1]["id"]]
 
 
 def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> 
             raise RuntimeError("boom")
 
     with pytest.raises(TypeError):
-        results.write_atomic(path, Boom())  # type: ignore[arg-type]
+        records.write_atomic(path, Boom())  # type: ignore[arg-type]
     assert path.read_text() == "old"
     assert list(tmp_path.iterdir()) == [path]
 
@@ -75,7 +75,7 @@ def test_newer_schema_versions_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     path.write_text(json.dumps({**make_run().to_dict(), "version": 99}))
     with pytest.raises(SizeupError, match="schema version 99; this sizeup reads versions 1 to"):
-        results.load(path)
+        records.load(path)
 
 
 def test_frame_has_one_row_per_case_and_repeat() -> None:
@@ -94,7 +94,7 @@ def test_result_files_get_ordinary_permissions(tmp_path: Path) -> None:
     import os
 
     path = tmp_path / "r.json"
-    results.write_atomic(path, "{}")
+    records.write_atomic(path, "{}")
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
@@ -108,14 +108,14 @@ def run_entry(repeat: int, fit: float, disturbed: bool | None = False, complete:
 def test_statistics_leave_disturbed_repeats_out_while_enough_clean_ones_remain() -> None:
     cold = run_entry(0, 9.0)
     runs = [cold, run_entry(1, 1.0), run_entry(2, 3.0, disturbed=True), run_entry(3, 1.1)]
-    assert [r["repeat"] for r in results.select_warm(runs)] == [1, 3]
+    assert [r["repeat"] for r in records.select_warm(runs)] == [1, 3]
     c = CaseRecord({"id": "x"}, "ok", runs=runs).contention()
     assert (c.disturbed, c.repeats, c.counted, c.max_other_cores) == (1, 3, False, 1.2)
     # One clean repeat is too few: all are used, and the record says so.
     runs = [cold, run_entry(1, 1.0), run_entry(2, 3.0, disturbed=True), run_entry(3, 3.1, disturbed=True)]
-    assert len(results.select_warm(runs)) == 3 and CaseRecord({"id": "x"}, "ok", runs=runs).contention().counted
-    assert results.select_warm([cold]) == [cold]  # zero repeats: the cold run is all there is
-    assert results.select_warm([cold, run_entry(1, 1.0, complete=False)]) == [cold]
+    assert len(records.select_warm(runs)) == 3 and CaseRecord({"id": "x"}, "ok", runs=runs).contention().counted
+    assert records.select_warm([cold]) == [cold]  # zero repeats: the cold run is all there is
+    assert records.select_warm([cold, run_entry(1, 1.0, complete=False)]) == [cold]
     assert CaseRecord({"id": "x"}, "ok", runs=[cold, run_entry(1, 1.0)]).contention() is None
 
 
@@ -131,7 +131,7 @@ def test_a_version_1_result_is_upgraded_on_load(tmp_path: Path) -> None:
            "cases": [{"case": case, "status": "ok", "runs": [v1_run], "telemetry": telemetry}]}
     path = tmp_path / "old.json"
     path.write_text(json.dumps(doc))
-    (record,) = results.load(path).cases
+    (record,) = records.load(path).cases
     assert record.runs[0]["disturbed"] is None and record.runs[0]["cpu_s"] == {}
     assert record.warm_runs() == record.runs and record.contention() is None
     t = record.telemetry

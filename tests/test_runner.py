@@ -9,8 +9,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.plan import Case
-from harness.runner import Limits, Watch, next_tick, run_case
+from harness.run.plan import Case
+from harness.run.runner import Limits, Watch, next_tick, run_case
 
 LIMITS = Limits(repeats=2, timeout_s=60, memory_cap_bytes=4 * 2**30, sample_hz=20)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import scaling
+from harness.analysis import scaling
 
 SIZES = np.array([1e3, 2e3, 4e3, 8e3, 16e3, 32e3])
 
@@ -122,7 +122,7 @@ def test_size_and_threads_together_let_the_serial_fraction_move_with_the_data() 
 
 
 def test_the_ernest_fit_recovers_a_fixed_cost_and_parallel_work() -> None:
-    from harness.scaling import fit_ernest
+    from harness.analysis.scaling import fit_ernest
 
     truth = lambda n, p: 12.0 + 2e-4 * n / p + 0.5 * p  # noqa: E731
     points = [(n, p) for n in (5000, 20000, 80000) for p in (1, 2, 4)]

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.backends import BACKENDS
-from harness.plan import Case
-from harness.runner import Limits, run_case
+from harness.run.backends import BACKENDS
+from harness.run.plan import Case
+from harness.run.runner import Limits, run_case
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (make install-test installs it with Java)")
 JAVA = shutil.which("java") or (os.environ.get("JAVA_HOME") and shutil.which("java", path=f"{os.environ['JAVA_HOME']}/bin"))
@@ -40,7 +40,7 @@ def test_without_java_the_spark_cases_are_skipped_with_the_reason(monkeypatch: p
 @pytest.fixture(scope="module")
 def session():
     """One local session for the model tests: Spark's start-up is paid once."""
-    from harness.backends import spark
+    from harness.run.backends import spark
 
     BACKENDS["spark"].start_up(2)
     yield spark
@@ -78,7 +78,7 @@ def test_spark_models_learn_and_return_predictions_in_row_order(session, workloa
 def test_a_users_table_of_three_classes_gets_every_class_probability_from_spark(session, tmp_path: Path) -> None:
     from sklearn.datasets import load_wine
 
-    from harness import userdata
+    from harness.run import userdata
     from workloads import catalogue
     from workloads.base import ModelContext
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from harness.stats import median_interval, stats
+from harness.analysis.stats import median_interval, stats
 
 
 def test_stats_of_known_samples() -> None:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import plan, results, runner
+from harness import records
+from harness.run import plan, runner
 from harness.errors import SizeupError
-from harness.plan import Case
-from harness.results import CaseRecord
-from harness.sweep import Sweep, family, next_size
+from harness.run.plan import Case
+from harness.records import CaseRecord
+from harness.run.sweep import Sweep, family, next_size
 
 GiB = 2**30
 
@@ -81,16 +82,16 @@ def test_a_sweep_runs_grows_and_resumes_to_the_same_plan(tmp_path: Path) -> None
     run = runner.new_run(plan.build(plan.Choices(suite=str(suite)), 1),
                          {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
     limits = runner.Limits(1, 120, 4 * GiB, 0, processes=2)
-    path = runner.execute(run, results.Journal.create(results.journal_path(tmp_path, run), run), limits,
+    path = runner.execute(run, records.Journal.create(records.journal_path(tmp_path, run), run), limits,
                           runner.Progress())
-    done = results.load(path)
+    done = records.load(path)
     assert [c.case["size"] for c in done.cases] == [1000, 4000, 16000]
     assert done.sweeps == {"regression/ridge_solve@numpy/n=*/t=1": "3 steps, the most a sweep takes"}
     first = done.cases[0]
     assert first.status == "ok" and {r["process"] for r in first.runs} == {0, 1}
     assert len(first.phase_samples("fit")) == 2 and len(first.telemetry["processes"]) == 2
     # Resuming from the first step alone plans the same next steps from the records.
-    partial = results.RunResult(**{**done.__dict__, "plan": done.plan[:1], "cases": done.cases[:1], "sweeps": {}})
+    partial = records.RunResult(**{**done.__dict__, "plan": done.plan[:1], "cases": done.cases[:1], "sweeps": {}})
     assert [c["size"] for c in runner.grow_sweeps(partial)] == [4000]
 
 

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from harness import monitor, telemetry
-from harness.nvml import NvmlSource
-from harness.plan import Case
-from harness.runner import Limits, run_case
+from harness.run import monitor, telemetry
+from harness.run.nvml import NvmlSource
+from harness.run.plan import Case
+from harness.run.runner import Limits, run_case
 
 HAS_GPU = shutil.which("nvidia-smi") is not None
 
@@ -89,19 +89,20 @@ def test_a_gpu_case_reports_utilization_memory_and_energy_per_phase() -> None:
 
 
 def test_show_gets_gpu_columns_only_when_a_run_has_gpu_telemetry(tmp_path, capsys) -> None:
-    from harness import cli, results
+    from harness import cli, records
+    from harness.records import store
     from tests.test_cli import disturbed_result
 
     path = disturbed_result(tmp_path, [False, False])
     assert cli.main(["show", str(path)]) == 0
     assert "fit GPU %" not in capsys.readouterr().out
 
-    doc = results.load(path).to_dict()
+    doc = records.load(path).to_dict()
     nvml = {"gpu0.util_percent": {"mean": 87.4, "p95": 99.0, "max": 100.0},
             "gpu0.case_memory_bytes": {"mean": 1.0 * 2**30, "p95": 2.0 * 2**30, "max": 3.0 * 2**30},
             "gpu0.energy_j": {"per_window": 412.5, "windows": 2}}
     doc["cases"][0]["telemetry"]["phases"] = {"fit": {"samples": 20, "sources": {"nvml": nvml}}, "cold": {}}
-    results.save(path, results._from_dict(doc, path))
+    records.save(path, store._from_dict(doc, path))
     assert cli.main(["show", str(path)]) == 0
     out = capsys.readouterr().out
     assert "fit GPU %" in out and "energy per fit" in out

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import cli, userdata
+from harness import cli
+from harness.run import userdata
 from harness.errors import SizeupError
 
 RNG = np.random.default_rng(0)

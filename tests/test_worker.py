@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.plan import Case
-from harness.runner import Limits, run_case
-from harness.worker import data_hash
+from harness.run.plan import Case
+from harness.run.runner import Limits, run_case
+from harness.run.worker import data_hash
 from workloads.base import Split
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.worker import data_hash
+from harness.run.worker import data_hash
 from workloads import catalogue
 from workloads.base import ModelContext
 

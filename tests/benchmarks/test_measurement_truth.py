@@ -24,9 +24,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import runner
-from harness.plan import Case
-from harness.runner import Limits, run_case
+from harness.run import runner
+from harness.run.plan import Case
+from harness.run.runner import Limits, run_case
 
 CASES = [
     Case("classification", "xgboost", "xgboost", 20_000, 2),
@@ -50,7 +50,7 @@ class ProcPoller(threading.Thread):
         while pid is None:  # the worker is the child of /usr/bin/time, itself the child of this process
             for child in psutil.Process(self.parent).children(recursive=True):
                 command = _cmdline(child)
-                if "harness.worker" in command and command[0] != "/usr/bin/time":
+                if "harness.run.worker" in command and command[0] != "/usr/bin/time":
                     pid = child.pid
             time.sleep(0.001)
         while True:

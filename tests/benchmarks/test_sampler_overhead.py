@@ -13,9 +13,9 @@ import statistics
 
 import pytest
 
-from harness import machine
-from harness.plan import Case
-from harness.runner import Limits, run_case
+from harness.run import machine
+from harness.run.plan import Case
+from harness.run.runner import Limits, run_case
 
 CASE = Case("classification", "xgboost", "xgboost", 80_000, machine.physical_cores(), {"trees": 200}).to_dict()
 OFF, ON = 0.0, 10.0

@@ -25,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness import scaling
-from harness.results import CaseRecord
+from harness.analysis import scaling
+from harness.records import CaseRecord
 
 KEYS = {"start", "factor", "budget_s", "memory", "settle", "max_steps", "max_size"}
 MIN_STEPS = 3  # the fewest sizes a size fit takes

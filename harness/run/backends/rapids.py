@@ -8,7 +8,7 @@ worker's start-up order guarantees (the backend starts before any workload code 
 
 from __future__ import annotations
 
-from harness.backends import Backend
+from harness.run.backends import Backend
 
 
 class Rapids(Backend):

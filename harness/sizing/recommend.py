@@ -37,8 +37,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness import catalog, predictions, scaling
-from harness.catalog import VM
+from harness.analysis import predictions, scaling
+from harness.sizing import catalog
+from harness.sizing.catalog import VM
 
 HEADROOM = 1.5
 LOW_CPU = 0.5  # fit used under half its threads' CPU: not core-bound
@@ -220,7 +221,7 @@ def _quality(g: pd.DataFrame) -> tuple[str, float | None]:
 
 
 def _on_gpu(family: str) -> bool:
-    from harness.backends import BACKENDS
+    from harness.run.backends import BACKENDS
 
     backend = family.partition("@")[2].partition("/")[0]
     return backend in BACKENDS and BACKENDS[backend].device == "cuda"

@@ -1,4 +1,4 @@
-"""Runs one case in a fresh process: ``python -m harness.worker CASE_JSON EVENTS_JSONL``.
+"""Runs one case in a fresh process: ``python -m harness.run.worker CASE_JSON EVENTS_JSONL``.
 
 The runner starts this module with the case's thread settings already in the
 environment (so BLAS and OpenMP see them before they load). It writes one JSON
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness import lifeline
+from harness.run import lifeline
 
 if __name__ == "__main__":  # before the slow imports below: a harness killed meanwhile is seen at once
     lifeline.hold(Path(sys.argv[1]).parent if len(sys.argv) > 1 else None)
@@ -33,10 +33,10 @@ from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import IO, Any  # noqa: E402
 
-from harness import contention, cputime  # noqa: E402
-from harness.backends import BACKENDS, Availability, Backend  # noqa: E402
-from harness.machine import THREAD_VARIABLES  # noqa: E402
-from harness.results import dumps  # noqa: E402
+from harness.run import contention, cputime  # noqa: E402
+from harness.run.backends import BACKENDS, Availability, Backend  # noqa: E402
+from harness.run.machine import THREAD_VARIABLES  # noqa: E402
+from harness.records import dumps  # noqa: E402
 from workloads import catalogue  # noqa: E402
 from workloads.base import Model, ModelContext, Split, Workload  # noqa: E402
 

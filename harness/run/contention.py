@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from harness import cputime, procfs
+from harness.run import cputime, procfs
 
 THRESHOLD_CORES = 0.10
 BUSY_AT_START_CORES = 0.25  # warn before a run when other work already takes this much

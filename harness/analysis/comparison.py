@@ -11,9 +11,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness import frame
-from harness.backends import BACKENDS
-from harness.significance import ADVICE, ALPHA, Difference, difference, instability, samples
+from harness.analysis import frame
+from harness.run.backends import BACKENDS
+from harness.analysis.significance import ADVICE, ALPHA, Difference, difference, instability, samples
 
 VERDICT_STYLE = {"slower": "red", "faster": "green", "same": "", "undecided": "yellow", "not comparable": "yellow"}
 

@@ -26,18 +26,20 @@ from typing import Any
 
 import psutil
 
-from harness import __version__, lifeline, monitor, procfs, sweep, twins
+from harness import __version__
+from harness.analysis import twins
+from harness.run import lifeline, monitor, procfs, sweep
 from harness.errors import SizeupError
-from harness.machine import THREAD_VARIABLES, memory_limit
-from harness.nvml import NvmlSource
-from harness.outputtail import OutputTail
-from harness.plan import MIN_MEMORY_CAP, Case, Plan, parse_memory
-from harness.results import CaseRecord, Journal, RunResult, finish, select_warm
+from harness.run.machine import THREAD_VARIABLES, memory_limit
+from harness.run.nvml import NvmlSource
+from harness.run.outputtail import OutputTail
+from harness.run.plan import MIN_MEMORY_CAP, Case, Plan, parse_memory
+from harness.records import CaseRecord, Journal, RunResult, finish, select_warm
 from workloads import catalogue
 
 POLL_S = 0.1  # how often limits are checked, whatever the sampling rate
 # -P: never import from the directory sizeup was started in (a stray xgboost.py there would shadow the library).
-WORKER_COMMAND = (sys.executable, "-P", "-m", "harness.worker")  # a meter may prefix it (make bench-self: /usr/bin/time)
+WORKER_COMMAND = (sys.executable, "-P", "-m", "harness.run.worker")  # a meter may prefix it (make bench-self: /usr/bin/time)
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from harness import results
+from harness import records
 from harness.errors import SizeupError
-from harness.results import CaseRecord, RunResult
-from harness.sweep import family
-from harness.table import PHASES, gpu_figures
+from harness.records import CaseRecord, RunResult
+from harness.run.sweep import family
+from harness.present.table import PHASES, gpu_figures
 
 PROCESS = "process"  # a run's key naming its worker process, where a case ran in several (--processes)
 
@@ -46,7 +46,7 @@ def paths(patterns: Iterable[str]) -> list[Path]:
         elif any(ch in pattern for ch in "*?["):
             matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
         else:
-            matches = [path]  # results.load names the problem if it is missing or no result
+            matches = [path]  # records.load names the problem if it is missing or no result
         if not matches:
             raise SizeupError(f"no result files match {pattern!r}")
         found += [p for p in matches if p not in found]
@@ -54,11 +54,11 @@ def paths(patterns: Iterable[str]) -> list[Path]:
 
 
 def load(patterns: Iterable[str]) -> list[Loaded]:
-    return [Loaded(p, results.load(p)) for p in paths(patterns)]
+    return [Loaded(p, records.load(p)) for p in paths(patterns)]
 
 
 def rows(loaded: Sequence[Loaded]) -> pd.DataFrame:
-    """One row per ok case and counted warm repeat (see results.select_warm), with identity and telemetry."""
+    """One row per ok case and counted warm repeat (see records.select_warm), with identity and telemetry."""
     out: list[dict[str, Any]] = []
     for item in loaded:
         identity = item.run.machine.get("identity", {})

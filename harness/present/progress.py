@@ -8,9 +8,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from harness import runner
-from harness.results import CaseRecord
-from harness.table import STATUS_STYLE, contention_note, phase_stats, quality
+from harness.run import runner
+from harness.records import CaseRecord
+from harness.present.table import STATUS_STYLE, contention_note, phase_stats, quality
 
 
 class RichProgress(runner.Progress):

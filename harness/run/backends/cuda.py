@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from harness.backends import Backend, on_device
+from harness.run.backends import Backend, on_device
 from workloads.base import Split
 
 

@@ -37,11 +37,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.backends import BACKENDS
+from harness.run.backends import BACKENDS
 from harness.errors import SizeupError
-from harness.results import check_name
-from harness.sweep import KEYS as SWEEP_KEYS
-from harness.sweep import Sweep
+from harness.records import check_name
+from harness.run.sweep import KEYS as SWEEP_KEYS
+from harness.run.sweep import Sweep
 from workloads import catalogue
 
 SUITES_DIR = Path(__file__).parent / "suites"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.results import RunResult
+from harness.records import RunResult
 
 CASE_COLUMNS = ("id", "workload", "model", "backend", "size", "threads", "seed")
 

@@ -24,7 +24,7 @@ import tempfile
 import warnings
 from typing import Any
 
-from harness.backends import Availability, Backend
+from harness.run.backends import Availability, Backend
 from workloads.base import Split
 
 MASTER_VARIABLES = ("SIZEUP_SPARK_MASTER", "MASTER")  # first set wins; SPARK_REMOTE is Spark Connect's own

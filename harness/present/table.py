@@ -8,9 +8,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from harness import twins
-from harness.results import CaseRecord, RunResult
-from harness.stats import Stats, stats
+from harness.analysis import twins
+from harness.records import CaseRecord, RunResult
+from harness.analysis.stats import Stats, quality_stats, stats
 
 PHASES = ("generate", "features", "transfer", "fit", "predict", "score")
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
@@ -29,7 +29,7 @@ def quality(record: CaseRecord) -> tuple[str, bool | None]:
     runs = [r for r in record.warm_runs() if metric in (r["quality"] or {})]
     if not metric or not runs:
         return "", None
-    summary = record.quality_stats(metric)
+    summary = quality_stats(record, metric)
     if summary is None:  # no finite value: say why (a one-row test split gives r2 = nan)
         why = sorted({r.get("quality_missing", {}).get(metric) or "none" for r in runs})
         return f"{metric} n/a ({', '.join(why)})", None

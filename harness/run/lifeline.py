@@ -28,7 +28,7 @@ import time
 import warnings
 from pathlib import Path
 
-from harness import procfs
+from harness.run import procfs
 
 TOKEN_VAR = "SIZEUP_CASE"
 LIFELINE_VAR = "SIZEUP_LIFELINE_FD"

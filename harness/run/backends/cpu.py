@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.backends import Backend
+from harness.run.backends import Backend
 
 BACKENDS = (
     Backend("sklearn", "cpu", ("sklearn",), "scikit-learn and NumPy on the CPU"),

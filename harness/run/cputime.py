@@ -19,7 +19,7 @@ import resource
 import time
 from dataclasses import dataclass
 
-from harness import procfs
+from harness.run import procfs
 
 _CPUCLOCK_SCHED = 2  # the kernel's per-process CPU clock: MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
 

@@ -14,9 +14,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness import scaling
-from harness.backends import BACKENDS
-from harness.significance import samples
+from harness.analysis import scaling
+from harness.run.backends import BACKENDS
+from harness.analysis.significance import samples
 
 
 @dataclass(frozen=True)

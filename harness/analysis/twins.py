@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.backends import BACKENDS
-from harness.results import CaseRecord
+from harness.run.backends import BACKENDS
+from harness.analysis.stats import quality_stats
+from harness.records import CaseRecord
 
 ABSOLUTE = 0.01  # metrics where higher is better live in [0, 1] (accuracy, F1, AUC): one point
 RELATIVE = 0.02  # error metrics (RMSE, WAPE): 2% of the CPU twin's value
@@ -29,7 +30,7 @@ def quality_gap(record: CaseRecord, twin: CaseRecord) -> dict[str, Any] | None:
     """How far the case's median quality is from its twin's, against the tolerance; None if either has none."""
     info = record.workload_info
     metric = info.get("metric")
-    summaries = [r.quality_stats(metric) for r in (record, twin)] if metric else [None]
+    summaries = [quality_stats(r, metric) for r in (record, twin)] if metric else [None]
     if any(s is None for s in summaries):
         return None
     ours, theirs = (s.median for s in summaries)

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import psutil
 
-from harness import procfs, telemetry
-from harness.telemetry import Source, SourceSeries
+from harness.run import procfs, telemetry
+from harness.run.telemetry import Source, SourceSeries
 
 TREE_REFRESH_S = 1.0  # how often descendants are looked up
 SLOW_REFRESH_S = 1.0  # per-core CPU, disk I/O, system memory

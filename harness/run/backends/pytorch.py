@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.backends import Availability, Backend, on_device
+from harness.run.backends import Availability, Backend, on_device
 from workloads.base import Split
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.records import CaseRecord
+
 NOISY_IQR_RATIO = 0.10  # IQR / median above this flags a noisy measurement
 
 
@@ -67,3 +69,8 @@ def median_interval(n: int, level: float) -> tuple[int, int, float]:
 def _coverage(n: int, i: int) -> float:
     tail = sum(math.comb(n, k) for k in range(i + 1)) / 2**n
     return 1.0 - 2.0 * tail
+
+
+def quality_stats(record: CaseRecord, metric: str) -> Stats | None:
+    """Statistics of `metric` over a case's warm repeats; None where no repeat has a finite value."""
+    return stats([(r["quality"] or {}).get(metric) for r in record.warm_runs()])

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness import comparison, frame, predictions, recommend
-from harness.catalog import VM
+from harness.analysis import comparison, frame, predictions
+from harness.sizing import recommend
+from harness.sizing.catalog import VM
 from harness.errors import SizeupError
-from harness.results import write_atomic
+from harness.records import write_atomic
 
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"

@@ -1,0 +1,1 @@
+"""Analysis: statistics, comparisons and fits computed from records only; it never runs a case."""

@@ -1,0 +1,1 @@
+"""Renderers: the terminal tables, the live progress of a run, the report and exports."""
