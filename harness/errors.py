@@ -3,3 +3,20 @@
 
 class SizeupError(Exception):
     """Bad input from the user: an unknown name, a malformed file, a bad size."""
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP, raised where the run is, so that it cleans up as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# Exit codes: 0 done; 2 bad input or an I/O error (nothing half-written); 3 `run` finished but some cases
+# failed; 4 `compare --fail` found a real slowdown; 128 + N stopped by signal N.
+EXIT_USAGE = 2
+EXIT_CASES_FAILED = 3
+EXIT_SLOWER = 4

@@ -28,3 +28,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def needs_quiet(seconds: float = 1.0) -> None:
+    """Skip the calling test, saying why, where other processes already take CPU: what it measures (CPU
+    seconds, contention, timings) would carry their work, and a busy machine is not a bug."""
+    from harness.run import contention
+
+    busy = contention.check_machine(seconds)
+    if busy.other_cores > contention.THRESHOLD_CORES:
+        pytest.skip(f"the machine is busy: other processes used {busy.other_cores:.2f} of {busy.cpus} CPUs over "
+                    f"{seconds:g} s, which this measurement would count")

@@ -7,19 +7,21 @@ code on NumPy. Tests that need a real GPU are marked `gpu`.
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import types
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
+from harness.records import Case
+from harness.records import events as ev
 from harness.run import worker
 from harness.run.backends import BACKENDS, Backend, on_device
 from harness.run.backends.pytorch import Torch
-from harness.run.plan import Case
 from harness.run.runner import Limits, run_case
+from tests import builders
 from workloads.arrays import NormalEquationRidge, module_of
 from workloads.base import Split
 
@@ -42,7 +44,7 @@ def test_without_a_gpu_the_gpu_cases_are_skipped_with_the_precise_reason() -> No
     for name in GPU_BACKENDS:
         available = BACKENDS[name].probe()
         assert not available.ok and any(w in available.reason for w in ("cupy", "CUDA", "cuml")), available
-    record = run_case(Case("classification", "xgboost", "xgboost-cuda", 200, 1).to_dict(), Limits(0, 60, 2**31, 0))
+    record = run_case(Case("classification", "xgboost", "xgboost-cuda", 200, 1), Limits(0, 60, 2**31, 0))
     assert record.status == "skipped" and record.reason.startswith("backend xgboost-cuda unavailable: ")
 
 
@@ -69,7 +71,7 @@ class Recorder(io.StringIO):
         self.log = log
 
     def write(self, text: str) -> int:
-        self.log.extend(json.loads(line) for line in text.splitlines())
+        self.log.extend(ev.decode(line) for line in text.splitlines())
         return len(text)
 
 
@@ -80,7 +82,7 @@ def run_in_process(case: Case, backend: Backend, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(BACKENDS, case.backend, backend)
     threads = torch.get_num_threads()
     try:
-        worker.run_case(case.to_dict(), 1, 0, worker.Events(Recorder(log)))
+        worker.run_case(case, 1, 0, worker.Events(Recorder(log)))
     finally:
         torch.set_num_threads(threads)
     return log
@@ -105,20 +107,20 @@ def test_the_device_lifecycle_runs_on_the_cpu_and_sees_the_same_data(monkeypatch
     run_in_process(Case(backend="moved", **case), Spy(log), monkeypatch, log)
     plain = run_in_process(Case(backend="torch", **case), BACKENDS["torch"], monkeypatch, [])
 
-    phases = [e["phase"] for e in log if isinstance(e, dict) and e["event"] == "phase" and e["repeat"] == 1]
+    phases = [e.phase for e in log if isinstance(e, ev.PhaseTiming) and e.repeat == 1]
     assert phases == ["generate", "transfer", "fit", "predict", "score"]
     # Every timed phase but start-up is bracketed by synchronize calls, inside its begin and phase events.
     for i, entry in enumerate(log):
-        if isinstance(entry, dict) and entry["event"] == "begin" and entry["phase"] != "startup":
+        if isinstance(entry, ev.Begin) and entry.phase != "startup":
             assert log[i + 1] == "synchronize" and log[i + 2] == "synchronize", log[i:i + 4]
-            assert log[i + 3]["event"] == "phase" and log[i + 3]["phase"] == entry["phase"]
+            assert isinstance(log[i + 3], ev.PhaseTiming) and log[i + 3].phase == entry.phase
 
     def outcome(events: list[Any]) -> tuple[Any, Any]:
-        return (next(e["sha256"] for e in events if isinstance(e, dict) and e["event"] == "data"),
-                [e["quality"] for e in events if isinstance(e, dict) and e["event"] == "quality"])
+        return (next(e.sha256 for e in events if isinstance(e, ev.DataHash)),
+                [e.quality for e in events if isinstance(e, ev.Quality)])
 
     assert outcome(log) == outcome(plain)  # same bytes, and on the CPU the same model to the last digit
-    assert "transfer" not in {e.get("phase") for e in plain if isinstance(e, dict)}
+    assert "transfer" not in {e.phase for e in plain if isinstance(e, ev.PhaseTiming)}
 
 
 class StandIn(Backend):
@@ -139,9 +141,9 @@ def test_features_built_with_the_backends_array_module_feed_the_same_model(monke
                            StandIn("stand-in", "cpu", ("xgboost",), "xgboost via matrices", moves_data=True),
                            monkeypatch, [])
     plain = run_in_process(Case(backend="xgboost", **case), BACKENDS["xgboost"], monkeypatch, [])
-    phases = [e["phase"] for e in moved if e["event"] == "phase" and e["repeat"] == 1]
+    phases = [e.phase for e in moved if isinstance(e, ev.PhaseTiming) and e.repeat == 1]
     assert phases == ["generate", "features", "transfer", "fit", "predict", "score"]
-    quality = [[e["quality"] for e in log if e["event"] == "quality"] for log in (moved, plain)]
+    quality = [[e.quality for e in log if isinstance(e, ev.Quality)] for log in (moved, plain)]
     assert quality[0] == quality[1]  # unnamed float32 matrices, the same trees
 
 
@@ -162,13 +164,13 @@ def test_array_code_written_for_cupy_runs_on_numpy_and_matches_scikit_learn() ->
 
 
 def test_the_numpy_twin_of_the_cupy_case_runs_as_a_case() -> None:
-    record = run_case(Case("regression", "ridge_solve", "numpy", 5000, 1).to_dict(), Limits(1, 120, 2**31, 0))
+    record = run_case(Case("regression", "ridge_solve", "numpy", 5000, 1), Limits(1, 120, 2**31, 0))
     assert record.status == "ok", record.reason
-    assert record.runs[1]["quality"]["r2"] > 0.15 and "transfer" not in record.runs[1]["phases"]
+    assert record.runs[1].quality["r2"] > 0.15 and "transfer" not in record.runs[1].phases
 
 
 def test_a_device_out_of_memory_error_is_an_oom_record_saying_what_was_asked_for() -> None:
-    record = run_case(Case("faulty", "device_oom", "sklearn", 100, 1).to_dict(), Limits(0, 60, 2**31, 0))
+    record = run_case(Case("faulty", "device_oom", "sklearn", 100, 1), Limits(0, 60, 2**31, 0))
     assert record.status == "oom"
     assert record.reason == ("OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB "
                              "(GPU 0; 79.1 GiB total)")
@@ -187,12 +189,12 @@ def test_a_device_out_of_memory_error_is_an_oom_record_saying_what_was_asked_for
                          ids=lambda c: f"{c.workload}-{c.backend}")
 def test_a_gpu_case_and_its_cpu_twin_see_the_same_data_and_reach_the_same_quality(cpu: Case, gpu: Case) -> None:
     limits = Limits(2, 300, 16 * 2**30, 10)
-    host, device = run_case(cpu.to_dict(), limits), run_case(gpu.to_dict(), limits)
+    host, device = run_case(cpu, limits), run_case(gpu, limits)
     assert host.status == device.status == "ok", (host.reason, device.reason)
     assert host.data_sha256 == device.data_sha256
-    assert "transfer" in device.runs[1]["phases"]
+    assert "transfer" in device.runs[1].phases
     metric = device.workload_info["metric"]
-    assert device.runs[1]["quality"][metric] == pytest.approx(host.runs[1]["quality"][metric], abs=0.02)
+    assert device.runs[1].quality[metric] == pytest.approx(host.runs[1].quality[metric], abs=0.02)
 
 
 def twin_records(cpu_quality: list[float], gpu_quality: list[float], metric: str = "accuracy",
@@ -200,10 +202,9 @@ def twin_records(cpu_quality: list[float], gpu_quality: list[float], metric: str
     from harness.records import CaseRecord
 
     def record(backend: str, values: list[float]) -> CaseRecord:
-        case = Case("classification", "xgboost", backend, 1000, 2).to_dict()
-        runs = [{"repeat": i, "cold": i == 0, "phases": {"fit": 1.0}, "quality": {metric: v}, "complete": True}
-                for i, v in enumerate([values[0], *values])]
-        return CaseRecord(case, "ok", runs=runs, workload_info={"metric": metric, "higher_is_better": higher_is_better})
+        made = builders.record(Case("classification", "xgboost", backend, 1000, 2), [1.0] * len(values),
+                               metric=metric, higher_is_better=higher_is_better)
+        return replace(made, runs=[replace(r, quality={metric: v}) for r, v in zip(made.runs, [values[0], *values])])
 
     return [record("xgboost", cpu_quality), record("xgboost-cuda", gpu_quality)]
 
@@ -213,12 +214,12 @@ def test_a_device_case_is_checked_against_its_cpu_twin() -> None:
 
     cpu, gpu = twin_records([0.90, 0.91, 0.90], [0.905, 0.90, 0.91])
     assert twins.twin_of(gpu, [cpu, gpu]) is cpu and twins.twin_of(cpu, [cpu, gpu]) is None
-    assert twins.check(gpu, [cpu, gpu])["beyond"] is False  # half a point apart: the same result
+    assert twins.check(gpu, [cpu, gpu]).beyond is False  # half a point apart: the same result
     cpu, gpu = twin_records([0.90, 0.90, 0.90], [0.88, 0.88, 0.89])
     gap = twins.check(gpu, [cpu, gpu])
-    assert gap["beyond"] and gap["difference"] == pytest.approx(-0.02) and gap["tolerance"] == 0.01
+    assert gap.beyond and gap.difference == pytest.approx(-0.02) and gap.tolerance == 0.01
     cpu, gpu = twin_records([10.0] * 3, [10.3] * 3, metric="rmse", higher_is_better=False)
-    assert twins.check(gpu, [cpu, gpu])["beyond"] and twins.check(gpu, [cpu, gpu])["tolerance"] == pytest.approx(0.2)
+    assert twins.check(gpu, [cpu, gpu]).beyond and twins.check(gpu, [cpu, gpu]).tolerance == pytest.approx(0.2)
 
 
 def test_show_names_a_device_case_whose_quality_departs_from_its_twin(tmp_path, capsys) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.sizing import catalog
 from harness.errors import SizeupError
+from harness.sizing import catalog
 
 HEADER = ",".join(catalog.COLUMNS)
 ROW = "X8,general,8,32,,0,0,0.384,eastus,mine,2026-11-28"

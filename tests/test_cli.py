@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli, records
+from tests import builders
 
 SIZEUP = [sys.executable, "-m", "harness.cli"]
 
@@ -127,7 +128,7 @@ def test_a_run_killed_midway_resumes_keeping_finished_cases(tmp_path: Path) -> N
     harness.wait()
     (journal,) = root.glob("*/*.journal.jsonl")
     before = records.load(journal)
-    assert [c.case["params"]["tag"] for c in before.cases] == ["a", "b"]
+    assert [c.case.params["tag"] for c in before.cases] == ["a", "b"]
     assert not before.complete and len(before.pending()) == 2
 
     resumed = subprocess.run([*SIZEUP, "run", "--resume", "--results-dir", str(root)], env=env,
@@ -136,7 +137,7 @@ def test_a_run_killed_midway_resumes_keeping_finished_cases(tmp_path: Path) -> N
     (path,) = root.glob("*/*.json")
     after = records.load(path)
     assert after.complete and not journal.exists()
-    assert [c.case["params"]["tag"] for c in after.cases] == ["a", "b", "c", "d"]
+    assert [c.case.params["tag"] for c in after.cases] == ["a", "b", "c", "d"]
     assert all(c.status == "ok" for c in after.cases)
     assert after.cases[:2] == before.cases  # finished cases kept as they were, not re-run
     assert Counter(_lines(marker)) == {"a": 1, "b": 1, "c": 2, "d": 1}  # c: killed once, then run once
@@ -164,8 +165,9 @@ def test_resume_refuses_new_plan_choices(tmp_path: Path, capsys) -> None:
 
 
 def test_resume_refuses_a_run_started_with_other_software(tmp_path: Path, capsys) -> None:
+    from harness.records import Case
     from harness.run import machine, runner
-    from harness.run.plan import Case, Plan, Settings
+    from harness.run.plan import Plan, Settings
 
     fingerprint = machine.fingerprint()
     identity = fingerprint["identity"]
@@ -183,18 +185,7 @@ def test_resume_refuses_a_run_started_with_other_software(tmp_path: Path, capsys
 
 
 def disturbed_result(tmp_path: Path, disturbed: list[bool]) -> Path:
-    """A hand-made result: one case whose warm repeats were disturbed as given."""
-    case = {"id": "w/m@b/n=10/t=1", "workload": "w", "model": "m", "backend": "b", "size": 10, "threads": 1,
-            "params": {}, "seed": 0}
-    runs = [{"repeat": i, "cold": i == 0, "extra": False, "phases": {"fit": 2.0 if bad else 1.0},
-             "cpu_s": {"fit": 0.5}, "quality": None, "throughput": None, "complete": True,
-             "disturbed": bad, "other_cores": 1.4 if bad else 0.02}
-            for i, bad in enumerate([False, *disturbed])]
-    run = records.RunResult("r", "2026-01-01T00:00:00+00:00", "t", {"repeats": len(disturbed)}, [case],
-                            {"id": "m"}, "0", cases=[records.CaseRecord(case, "ok", runs=runs)])
-    path = tmp_path / f"r{sum(disturbed)}.json"
-    records.save(path, run)
-    return path
+    return builders.contended(tmp_path / f"r{sum(disturbed)}.json", disturbed)
 
 
 def test_show_says_which_figures_were_taken_under_contention(tmp_path: Path, capsys) -> None:

@@ -9,39 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import cli, records
-from harness.analysis import comparison, frame, predictions
-from harness.run.plan import Case
-from harness.records import CaseRecord, RunResult
+from harness import cli
+from harness.analysis import comparison, fits, frame
+from harness.analysis.compute import analyse
 from harness.analysis.significance import difference, instability, parse_fail
-
-LIBRARIES = {"xgboost": "3.2.0"}
-
-
-def record(case: Case, fits: Sequence[float], quality: float = 0.9, peak: float = 2**30, sha: str = "d0",
-           params: dict | None = None, processes: Sequence[int] | None = None, fit_peak: float = 2**29) -> CaseRecord:
-    runs = [{"repeat": i, "cold": i == 0, "complete": True, "disturbed": False, "phases": {"fit": t},
-             "quality": {"accuracy": quality}} for i, t in enumerate([fits[0] * 2, *fits])]
-    if processes is not None:
-        runs = [{**r, "process": p} for r, p in zip(runs, [processes[0], *processes])]
-    return CaseRecord(case.to_dict(), "ok", runs=runs, data_sha256=sha, params=params or {"trees": 10},
-                      telemetry={"peak_memory_bytes": peak, "phases": {"fit": {"memory_bytes": {"max": fit_peak}}}},
-                      workload_info={"metric": "accuracy", "higher_is_better": True, "size_unit": "rows"})
-
-
-def write(path: Path, cases: Sequence[CaseRecord], cpu: str = "Xeon", libraries: dict | None = None) -> str:
-    identity = {"cpu_model": cpu, "physical_cores": 2, "logical_cores": 2, "memory_bytes": 2**34, "gpus": [],
-                "libraries": libraries or LIBRARIES, "python": "3.11.7"}
-    run = RunResult(run_id=path.stem, started="2026-11-28T00:00:00+00:00", suite="t", settings={"repeats": 3},
-                    plan=[r.case for r in cases], machine={"id": f"m-{cpu}", "identity": identity},
-                    sizeup_version="0", cases=list(cases), complete=True)
-    records.save(path, run)
-    return str(path)
-
-
-def times(median: float, n: int, cv: float, seed: int) -> list[float]:
-    return list(median * np.exp(np.random.default_rng(seed).normal(0, cv, n)))
-
+from harness.records import Case, CaseRecord, RunResult
+from tests.builders import record, times, write
 
 CASE = Case("classification", "xgboost", "xgboost", 20000, 2)
 
@@ -142,8 +115,8 @@ def test_fit_predicts_and_checks_against_larger_measured_sizes(tmp_path: Path,
     out = capsys.readouterr().out
     assert "classification/xgboost@xgboost/n=*/t=2" in out and "predicted against measured" in out
     assert "time: median absolute error" in out
-    models = predictions.size_models(frame.rows(frame.load([fitted])))
-    (check,) = predictions.checks(models, frame.rows(frame.load([later])))
+    models = fits.size_models(frame.rows(frame.load([fitted])))
+    (check,) = fits.checks(models, frame.rows(frame.load([later])))
     assert check.size == 320000 and check.beyond == 4 and abs(check.error) < 0.05
     assert check.predicted.lo < check.measured < check.predicted.hi and abs(check.memory_error) < 0.01
 
@@ -156,9 +129,10 @@ def test_fit_finds_the_crossover_of_hand_made_cpu_and_gpu_results(tmp_path: Path
                  + sweep_records(gpu, lambda n: 0.4 + 1e-6 * n, sizes, seed=20))
     assert cli.main(["fit", path]) == 0
     assert "GPU faster from about" in capsys.readouterr().out
-    ((cpu, gpu_family, cross, unit),) = predictions.crossovers(predictions.size_models(frame.rows(frame.load([path]))))
-    assert "@xgboost/" in cpu and "@xgboost-cuda/" in gpu_family and unit == "rows"
-    assert cross.verdict == "crosses" and cross.size == pytest.approx(0.4 / 9e-6, rel=0.1)
+    (machine,) = analyse(frame.load([path])).machines
+    (crossing,) = machine.crossings
+    assert crossing.cpu == CASE.config and crossing.gpu == gpu.config and crossing.unit == "rows"
+    assert crossing.found.verdict == "crosses" and crossing.found.size == pytest.approx(0.4 / 9e-6, rel=0.1)
 
 
 def test_bad_input_to_the_analysis_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -180,12 +154,12 @@ def test_fit_gives_amdahls_serial_fraction_and_names_a_sweep_past_the_physical_c
     def truth(p):
         return 8.0 * (0.25 + 0.75 / p)
 
-    records = [record(Case("classification", "xgboost", "xgboost", 20000, p), times(truth(p), 5, 0.01, p))
-               for p in (1, 2, 4)]
-    path = write(tmp_path / "threads.json", records)  # the machine has 2 physical cores
-    ((key, fit, physical),) = predictions.thread_models(frame.rows(frame.load([path])))
-    assert key == "classification/xgboost@xgboost/n=20000/t=*" and physical == 2
-    assert fit.serial_lo < 0.25 < fit.serial_hi
+    cases = [record(Case("classification", "xgboost", "xgboost", 20000, p), times(truth(p), 5, 0.01, p))
+             for p in (1, 2, 4)]
+    path = write(tmp_path / "threads.json", cases)  # the machine has 2 physical cores
+    (found,) = fits.thread_models(frame.rows(frame.load([path])))
+    assert found.key == "classification/xgboost@xgboost/n=20000/t=*" and found.physical_cores == 2
+    assert found.size == 20000 and found.fit.serial_lo < 0.25 < found.fit.serial_hi
     assert cli.main(["fit", path, "--cores", "8"]) == 0
     out = capsys.readouterr().out
     assert "past the 2 physical cores: SMT siblings" in out and "predicted at 8 threads" in out
@@ -196,14 +170,15 @@ def test_fit_warns_when_the_serial_fraction_moves_with_the_data_size(tmp_path: P
     def amdahl(serial, t1):
         return {p: t1 * (serial + (1 - serial) / p) for p in (1, 2)}
 
-    records = [record(Case("classification", "xgboost", "xgboost", n, p), times(t, 5, 0.01, p + n))
-               for n, serial, t1 in ((20000, 0.05, 2.0), (80000, 0.4, 3.3)) for p, t in amdahl(serial, t1).items()]
-    path = write(tmp_path / "t.json", records)
+    cases = [record(Case("classification", "xgboost", "xgboost", n, p), times(t, 5, 0.01, p + n))
+             for n, serial, t1 in ((20000, 0.05, 2.0), (80000, 0.4, 3.3)) for p, t in amdahl(serial, t1).items()]
+    path = write(tmp_path / "t.json", cases)
     assert cli.main(["fit", path]) == 0
     assert "serial fraction depends on the data size for classification/xgboost@xgboost/n=*/t=*" in \
         capsys.readouterr().out.replace("\n", "")
-    ((key, grid, sizes),) = predictions.grid_models(frame.rows(frame.load([path])))
-    assert key == "classification/xgboost@xgboost/n=*/t=*" and sizes == (20000, 80000) and grid.points == 4
+    (grid,) = fits.grid_models(frame.rows(frame.load([path])))
+    assert grid.key == "classification/xgboost@xgboost/n=*/t=*" and grid.sizes == (20000, 80000)
+    assert grid.fit.points == 4
 
 
 def test_fit_puts_out_of_core_training_next_to_in_memory_training(tmp_path: Path,
@@ -215,7 +190,7 @@ def test_fit_puts_out_of_core_training_next_to_in_memory_training(tmp_path: Path
                        fit_peak=2**28 + bytes_per_row * n) for n in sizes]
 
     path = write(tmp_path / "m.json", steps("xgboost", 1e-5, 150) + steps("xgboost_external", 1.2e-5, 110))
-    (found,) = predictions.out_of_core(frame.rows(frame.load([path])))
+    (found,) = fits.out_of_core(frame.rows(frame.load([path])))
     assert found.in_memory == "regression/xgboost@xgboost/n=*/t=2" and found.sizes == tuple(sizes)
     assert np.median(found.ratios) == pytest.approx(1.2, rel=0.05)
     assert found.memory[0] == pytest.approx(110e6 / 2**30, rel=0.01) and found.memory[1] == pytest.approx(150e6 / 2**30,
@@ -225,9 +200,7 @@ def test_fit_puts_out_of_core_training_next_to_in_memory_training(tmp_path: Path
 
 
 def test_a_thread_count_measured_only_under_contention_is_kept_not_dropped(tmp_path: Path) -> None:
-    records = [record(Case("classification", "xgboost", "xgboost", 20000, p), times(8.0 / p, 4, 0.01, p))
-               for p in (1, 2)]
-    for run in records[1].runs:  # every repeat of the two-thread case disturbed
-        run["disturbed"] = True
-    ((_, fit, _),) = predictions.thread_models(frame.rows(frame.load([write(tmp_path / "t.json", records)])))
-    assert fit.threads == (1, 2)
+    cases = [record(Case("classification", "xgboost", "xgboost", 20000, p), times(8.0 / p, 4, 0.01, p),
+                    disturbed=[p == 2] * 4) for p in (1, 2)]  # every repeat of the two-thread case disturbed
+    (found,) = fits.thread_models(frame.rows(frame.load([write(tmp_path / "t.json", cases)])))
+    assert found.fit.threads == (1, 2)

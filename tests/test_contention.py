@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from harness import cli
+from harness.records import Case, Repeat
 from harness.run import contention
-from harness.run.plan import Case
 from harness.run.runner import Limits, run_case
+from tests.conftest import needs_quiet
 
 SPIN = 6_000_000  # iterations of the spin model's loop: 0.15-0.3 s of one core here
 
@@ -56,15 +57,17 @@ def stop(procs: list[subprocess.Popen]) -> None:
         p.wait()
 
 
-def spin_case(marker: Path) -> dict:
-    return Case("faulty", "spin", "sklearn", 100, 1, {"iterations": SPIN, "marker": str(marker), "tag": "fit"}).to_dict()
+def spin_case(marker: Path) -> Case:
+    return Case("faulty", "spin", "sklearn", 100, 1, {"iterations": SPIN, "marker": str(marker), "tag": "fit"})
 
 
-def fit_times(runs: list[dict]) -> list[float]:
-    return [r["phases"]["fit"] for r in runs]
+def fit_times(runs: list[Repeat]) -> list[float]:
+    return [r.phases["fit"] for r in runs]
 
 
+@pytest.mark.e2e
 def test_repeats_run_under_a_competing_load_are_marked_and_replaced(tmp_path: Path) -> None:
+    needs_quiet()  # the repeats outside the load this test makes must be clean
     cpus = len(os.sched_getaffinity(0))
     # The load runs from the start of repeat 2's fit to the start of repeat 4's: each fit writes a
     # line to the marker file as it starts (the cold run's is line 1).
@@ -87,21 +90,22 @@ def test_repeats_run_under_a_competing_load_are_marked_and_replaced(tmp_path: Pa
         competitor.join(timeout=60)
         stop(load)
     assert record.status == "ok", record.reason
-    warm = {r["repeat"]: r for r in record.runs if not r["cold"]}
-    assert warm[2]["disturbed"] and warm[3]["disturbed"]
-    assert warm[3]["other_cores"] > 0.5 * cpus  # cpus + 1 busy loops leave the case about a share of one
+    warm = {r.repeat: r for r in record.runs if not r.cold}
+    assert warm[2].disturbed and warm[3].disturbed
+    assert warm[3].other_cores > 0.5 * cpus  # cpus + 1 busy loops leave the case about a share of one
     # Two extra repeats replaced the disturbed ones, after the load was gone.
-    assert [r["repeat"] for r in warm.values() if r["extra"]] == [9, 10]
+    assert [r.repeat for r in warm.values() if r.extra] == [9, 10]
     c = record.contention()
     assert c is not None and c.disturbed >= 2 and not c.counted
     used = record.warm_runs()
-    assert used == [r for r in warm.values() if not r["disturbed"]] and len(used) >= 5
+    assert used == [r for r in warm.values() if not r.disturbed] and len(used) >= 5
     # The load really slowed the repeat it covered, and the statistics do not carry that. (How close the
     # clean median comes to a quiet run's is measured by `make bench-self`: this VM drifts too much
     # between runs for a test to hold it to 10%.)
-    assert warm[3]["phases"]["fit"] > 1.25 * statistics.median(fit_times(used))
+    assert warm[3].phases["fit"] > 1.25 * statistics.median(fit_times(used))
 
 
+@pytest.mark.e2e
 def test_a_busy_machine_is_reported_before_a_run(tmp_path: Path, capsys) -> None:
     suite = tmp_path / "s.toml"
     suite.write_text('name = "t"\nrepeats = 0\n[[benchmark]]\nworkload = "faulty"\nmodels = ["ok"]\n')

@@ -134,11 +134,11 @@ def test_a_harness_stopped_by_a_signal_keeps_every_record_and_leaves_no_process(
 
 
 def test_a_case_that_leaves_orphans_behind_has_them_killed_and_named(tmp_path: Path) -> None:
+    from harness.records import Case
     from harness.run.runner import Limits, run_case
-    from harness.run.plan import Case
 
     tag = f"sizeup-orphans-{time.monotonic_ns()}"
-    record = run_case(Case("faulty", "leave_daemons", "sklearn", 100, 1, {"tag": tag}).to_dict(),
+    record = run_case(Case("faulty", "leave_daemons", "sklearn", 100, 1, {"tag": tag}),
                       Limits(0, 60, 4 * 2**30, 10))
     assert record.status == "ok", record.reason
     assert leftovers(tag) == []  # gone before the next case starts, not eventually
@@ -155,7 +155,7 @@ def test_every_way_a_case_can_fail_is_one_record_and_exit_code_3(tmp_path: Path)
     assert harness.returncode == 3, err
     (path,) = (tmp_path / "r").glob("*/*.json")
     run = records.load(path)
-    by_model = {c.case["model"]: c for c in run.cases}
+    by_model = {c.case.model: c for c in run.cases}
     assert {m: c.status for m, c in by_model.items()} == {
         "raise": "error", "segfault": "crashed", "realtime_signal": "crashed", "hog": "oom", "sleep": "timeout",
         "ok": "ok"}
@@ -173,10 +173,10 @@ def test_output_floods_are_cut_to_a_bounded_tail(tmp_path: Path) -> None:
     """A case printing 512 MiB leaves the harness's memory (and the disk) as it was."""
     code = (
         "import resource, sys\n"
-        "from harness.run.plan import Case\n"
+        "from harness.records import Case\n"
         "from harness.run.runner import Limits, run_case\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "rec = run_case(Case('faulty', 'flood', 'sklearn', 100, 1, {'mib': 512}).to_dict(), Limits(0, 120, 2**32, 10))\n"
+        "rec = run_case(Case('faulty', 'flood', 'sklearn', 100, 1, {'mib': 512}), Limits(0, 120, 2**32, 10))\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print(rec.status, rec.telemetry['output_bytes'], (after - before) // 1024, len(rec.log_tail or ''))\n"
     )
@@ -187,10 +187,10 @@ def test_output_floods_are_cut_to_a_bounded_tail(tmp_path: Path) -> None:
     assert int(grew_mib) < 32, f"the harness grew by {grew_mib} MiB reading a 512 MiB output"
     assert list(tmp_path.iterdir()) == []
 
-    from harness.run.plan import Case
+    from harness.records import Case
     from harness.run.runner import Limits, run_case
 
-    failing = run_case(Case("faulty", "flood", "sklearn", 100, 1, {"mib": 8}).to_dict(), Limits(0, 60, 2**32, 0))
+    failing = run_case(Case("faulty", "flood", "sklearn", 100, 1, {"mib": 8}), Limits(0, 60, 2**32, 0))
     assert failing.status == "ok" and failing.log_tail is None  # the tail is kept for failed cases only
 
 
@@ -238,7 +238,7 @@ def test_two_resumes_of_one_journal_run_each_case_once(tmp_path: Path) -> None:
     assert "still going in another process" in refused or "does not exist" in refused
     assert Counter(marker.read_text().split()) == {"b": 1, "c": 1}  # each pending case ran once
     final = records.load(records.final_path(journal))
-    assert final.complete and [c.case["params"]["tag"] for c in final.cases] == ["a", "b", "c"]
+    assert final.complete and [c.case.params["tag"] for c in final.cases] == ["a", "b", "c"]
 
 
 def test_a_plain_resume_never_takes_over_a_live_run(tmp_path: Path) -> None:
@@ -312,10 +312,12 @@ def test_a_full_disk_names_the_case_not_recorded_and_resume_runs_it(tmp_path: Pa
 
 
 def test_writing_output_never_replaces_a_device_a_fifo_or_a_symlink(tmp_path: Path) -> None:
-    from tests.test_results import make_run
+    from dataclasses import replace
+
+    from tests import builders
 
     result = tmp_path / "r.json"
-    records.save(result, make_run(1))
+    records.save(result, replace(builders.run_result([]), complete=False))  # an unfinished run: a partial export
     export = [*SIZEUP, "export", "--format", "pytest-benchmark", str(result), "-o"]
 
     assert subprocess.run([*export, os.devnull], capture_output=True, timeout=60).returncode == 0

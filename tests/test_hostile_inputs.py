@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import cli, records
-from harness.run import plan
+from harness.commands import run as run_command
 from harness.errors import SizeupError
+from harness.run import plan
 
 # Same inputs on every run (CI must not fail on a new draw); HYPOTHESIS_PROFILE=explore searches afresh.
 settings.register_profile("default", derandomize=True, deadline=None, max_examples=150,
@@ -37,18 +38,15 @@ json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_
                                                             st.dictionaries(st.text(max_size=8), inner, max_size=4)),
                            max_leaves=12)
 
-
 @contextlib.contextmanager
 def captured() -> Any:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         yield out, err
 
-
 def assert_one_line_refusal(code: int, err: str) -> None:
     assert code == 2, err
     assert err.startswith("sizeup") and err.count("\n") == 1 and "Traceback" not in err, err
-
 
 # --- suite files -------------------------------------------------------------------------------------------------
 
@@ -67,12 +65,10 @@ def toml_value(v: Any) -> str:
         return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items() if x is not None) + "}"
     return '""'  # TOML has no null
 
-
 TOP_KEYS = ["name", "description", "repeats", "timeout_s", "memory_cap", "sample_hz", "rerun_disturbed"]
 ENTRY_KEYS = ["workload", "sizes", "models", "backends", "threads", "params"]
 suite_values = st.one_of(json_values, st.sampled_from(["faulty", "classification", ["ok"], ["sklearn"], [1], [100],
                                                       {"seconds": "x"}, {"seconds": 1}, {"trees": 1.5}]))
-
 
 @st.composite
 def suites(draw: Any) -> str:
@@ -83,7 +79,6 @@ def suites(draw: Any) -> str:
     for entry in entries:
         lines += ["[[benchmark]]"] + [f"{json.dumps(k)} = {toml_value(v)}" for k, v in entry.items() if v is not None]
     return "\n".join(lines) + "\n"
-
 
 @given(suites() | st.text(max_size=200))
 def test_any_suite_file_is_a_plan_or_a_one_line_error(text: str) -> None:
@@ -98,14 +93,14 @@ def test_any_suite_file_is_a_plan_or_a_one_line_error(text: str) -> None:
         assert built.cases and records.SAFE_NAME.fullmatch(built.suite)
         assert built.settings.repeats >= 0 and math.isfinite(built.settings.timeout_s) and built.settings.timeout_s > 0
 
-
 # --- result files and journals -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def real_result() -> dict[str, Any]:
     """A result of real cases, one ok (two warm repeats, sampled) and one failed."""
+    from harness.records import Case
     from harness.run import machine, runner
-    from harness.run.plan import Case, Plan, Settings
+    from harness.run.plan import Plan, Settings
 
     cases = (Case("faulty", "ok", "sklearn", 100, 1), Case("faulty", "raise", "sklearn", 100, 1))
     run = runner.new_run(Plan("t", Settings(repeats=2), cases), machine.fingerprint())
@@ -116,7 +111,6 @@ def real_result() -> dict[str, Any]:
         run.cases.extend(runner.run_case(c, limits) for c in run.plan)
     assert [c.status for c in run.cases] == ["ok", "error"]
     return json.loads(records.dumps(run.to_dict()))
-
 
 @st.composite
 def mutations(draw: Any, doc: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +134,6 @@ def mutations(draw: Any, doc: dict[str, Any]) -> dict[str, Any]:
             parent[key] = draw(json_values)
     return doc
 
-
 def show_and_export(path: Path, out: Path) -> None:
     for argv in (["show", str(path)], ["export", "--format", "pytest-benchmark", str(path), "-o", str(out)]):
         with captured() as (_, err):
@@ -150,7 +143,6 @@ def show_and_export(path: Path, out: Path) -> None:
         else:
             assert "error" not in err.getvalue()
 
-
 @given(data=st.data())
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_any_damaged_result_file_is_shown_or_refused_in_one_line(real_result: dict[str, Any], data: Any) -> None:
@@ -159,7 +151,6 @@ def test_any_damaged_result_file_is_shown_or_refused_in_one_line(real_result: di
         path = Path(tmp, "r.json")
         path.write_text(json.dumps(doc))  # NaN and Infinity included, as older sizeup wrote them
         show_and_export(path, Path(tmp, "out.json"))
-
 
 @given(data=st.data())
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -173,14 +164,12 @@ def test_any_damaged_journal_is_shown_or_refused_in_one_line(real_result: dict[s
         path.write_text("".join(json.dumps(line) + "\n" for line in lines))
         show_and_export(path, Path(tmp, "out.json"))
 
-
 # --- command lines ---------------------------------------------------------------------------------------------------
 
 RUN_FLAGS = ["--suite", "--workloads", "--models", "--backends", "--sizes", "--threads", "--repeats", "--timeout",
              "--memory-cap", "--sample-hz", "--rerun-disturbed", "--resume"]
 tokens = st.one_of(st.sampled_from(RUN_FLAGS), st.sampled_from(HOSTILE_TEXT), st.text(max_size=12),
                    st.integers().map(str), st.floats().map(str), st.sampled_from(HOSTILE_TEXT).map(lambda t: f"x{t}.json"))
-
 
 @given(command=st.sampled_from(["run", "show", "export", "list", "nope"]), args=st.lists(tokens, max_size=8))
 def test_any_command_line_runs_or_is_refused_in_one_line(command: str, args: list[str]) -> None:
@@ -191,7 +180,7 @@ def test_any_command_line_runs_or_is_refused_in_one_line(command: str, args: lis
         return 0
 
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "execute", execute)
+        patch.setattr(run_command, "execute", execute)
         argv = [command, *args] + (["--results-dir", tmp] if command == "run" else [])
         with captured() as (_, err):
             try:

@@ -11,6 +11,7 @@ import numpy as np
 import psutil
 import pytest
 
+from harness.records.events import PhaseTiming
 from harness.run.monitor import Monitor, ProcessTree, Series, phase_summaries, summarize
 
 BUSY = "import time\nt = time.time()\nwhile time.time() - t < {s}: pass\n"
@@ -134,9 +135,8 @@ def test_summaries_take_cpu_by_interval_and_memory_by_reading_time() -> None:
     # A sample taken inside a phase whose interval mostly lies in the phase before does not count.
     assert summarize(s, [(1.9, 2.4)])["samples"] == 0
     assert summarize(s, [(5.0, 6.0)]) == {"samples": 0}
-    phases = [{"repeat": 0, "phase": "fit", "start": 0.2, "end": 1.0},
-              {"repeat": 1, "phase": "fit", "start": 1.0, "end": 2.0},
-              {"repeat": 2, "phase": "fit", "start": 3.0, "end": 4.0}]
+    phases = [PhaseTiming(r, "fit", end - start, start, end, 0.0, 0.0)
+              for r, start, end in ((0, 0.2, 1.0), (1, 1.0, 2.0), (2, 3.0, 4.0))]
     summary = phase_summaries(s, phases)
     assert summary["fit"]["samples"] == 2  # warm repeats only: (1,2] and (3,4]
     assert summary["cold"]["fit"]["samples"] == 1

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SizeupError
-from harness.run.plan import Case, Choices, build, parse_memory
+from harness.records import Case
+from harness.run.plan import Choices, build, parse_memory
 
 
 def test_quick_suite_covers_every_model_at_all_cores() -> None:

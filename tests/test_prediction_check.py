@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness import records
-from harness.analysis import frame, predictions
-from harness.run.plan import Case
-from harness.records import RunResult
+from harness.analysis import fits, frame
+from harness.records import Case, RunResult
 from harness.run.runner import Limits, run_case
+from tests.conftest import needs_quiet
 
 # Past the sizes where XGBoost's fixed costs dominate (below ~16,000 rows here the time barely grows,
 # and no fit of that region says much about 4x beyond it). About 25 s on a 2-core machine.
@@ -20,12 +20,13 @@ SIZES = (16000, 32000, 64000, 128000)
 TOLERANCE = 0.40  # a 2-core CI machine is noisy (-6% and -22% in two tries); a broken fit misses by far more
 
 
+@pytest.mark.e2e
 def test_a_fit_of_a_measured_sweep_predicts_the_size_4x_past_it(tmp_path: Path) -> None:
+    needs_quiet()
     limits = Limits(repeats=3, timeout_s=120, memory_cap_bytes=4 * 2**30, sample_hz=0, rerun_disturbed=2)
 
     def measured(sizes: tuple[int, ...], name: str) -> list[frame.Loaded]:
-        done = [run_case(Case("regression", "xgboost", "xgboost", n, 1, {"trees": 20}).to_dict(), limits)
-                   for n in sizes]
+        done = [run_case(Case("regression", "xgboost", "xgboost", n, 1, {"trees": 20}), limits) for n in sizes]
         assert all(r.status == "ok" for r in done), [r.reason for r in done]
         run = RunResult(name, "", "check", {}, [r.case for r in done], {"id": "here"}, "0", cases=done)
         records.save(tmp_path / f"{name}.json", run)
@@ -34,8 +35,8 @@ def test_a_fit_of_a_measured_sweep_predicts_the_size_4x_past_it(tmp_path: Path) 
     # A shared CI machine can slow one case for seconds; a second measurement tells that from a broken fit.
     misses = []
     for attempt in range(2):
-        models = predictions.size_models(frame.rows(measured(SIZES, f"sweep{attempt}")))
-        (check,) = predictions.checks(models, frame.rows(measured((4 * SIZES[-1],), f"at4x{attempt}")))
+        models = fits.size_models(frame.rows(measured(SIZES, f"sweep{attempt}")))
+        (check,) = fits.checks(models, frame.rows(measured((4 * SIZES[-1],), f"at4x{attempt}")))
         assert check.beyond == 4
         assert check.memory_error is not None and abs(check.memory_error) < TOLERANCE
         if abs(check.error) < TOLERANCE:

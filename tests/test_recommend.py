@@ -1,21 +1,24 @@
-"""`sizeup recommend` on hand-made results: every rule, with the evidence it states."""
+"""`sizeup recommend` on hand-made results: every rule by its code, with the values it decided on."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness import cli
-from harness.analysis import frame, predictions
+from harness.analysis import frame
+from harness.analysis.compute import Analysis, analyse
+from harness.present.recommend import frontier_lines
+from harness.records import Case, CaseRecord
 from harness.sizing import catalog
-from harness.sizing import recommend as recommend_module
-from harness.run.plan import Case
+from harness.sizing import findings as f
+from harness.sizing import recommend as sizing
 from harness.sizing.recommend import recommend, summary
-from harness.records import CaseRecord
-from tests.test_compare import times, write
+from tests import builders
 
 SIZES = (100000, 200000, 400000, 800000)
 GiB = 2**30
@@ -24,248 +27,228 @@ GiB = 2**30
 def sweep(model: str, backend: str, seconds: Callable[[int], float], bytes_per_row: float,
           quality: float = 0.95, gpu: bool = False, threads: int = 2, cpu_share: float = 0.9,
           gpu_util: float = 85.0, gpu_bytes_per_row: float = 50, workload: str = "classification",
-          task: str = "classification") -> list[CaseRecord]:
+          task: str = "classification", metric: str = "roc_auc", higher_is_better: bool = True) -> list[CaseRecord]:
     out = []
     for i, n in enumerate(SIZES):
-        case = Case(workload, model, backend, n, threads)
-        runs = [{"repeat": r, "cold": r == 0, "complete": True, "disturbed": False, "phases": {"fit": t},
-                 "cpu_s": {"fit": t * threads * cpu_share}, "quality": {"roc_auc": quality}}
-                for r, t in enumerate(times(seconds(n), 4, 0.01, i + 7 * len(model)))]
-        telemetry = {"peak_memory_bytes": 200 * 2**20 + bytes_per_row * n}
-        if gpu:
-            telemetry["phases"] = {"fit": {"sources": {"nvml": {
-                "gpu0.util_percent": {"mean": gpu_util},
-                "gpu0.case_memory_bytes": {"max": 2**29 + gpu_bytes_per_row * n}}}}}
-        out.append(CaseRecord(case.to_dict(), "ok", runs=runs, data_sha256="d", params={"trees": 200},
-                              telemetry=telemetry, workload_info={"metric": "roc_auc", "higher_is_better": True,
-                                                                  "size_unit": "rows", "family": task}))
+        telemetry = builders.gpu_telemetry(gpu_util, 2**29 + gpu_bytes_per_row * n) if gpu else None
+        out.append(builders.record(Case(workload, model, backend, n, threads),
+                                   builders.times(seconds(n), 4, 0.01, i + 7 * len(model))[1:], quality=quality,
+                                   metric=metric, higher_is_better=higher_is_better,
+                                   peak=200 * 2**20 + bytes_per_row * n,
+                                   cpu_share=cpu_share, telemetry=telemetry, task=task, params={"trees": 200}))
     return out
 
 
-def rows_of(tmp_path: Path, records: list[CaseRecord], gpu: str | None = None):
-    path = write(tmp_path / "r.json", records)
-    if gpu:  # the machine that measured the GPU cases
-        doc = json.loads(Path(path).read_text())
-        doc["machine"]["identity"]["gpus"] = [{"name": gpu}]
-        Path(path).write_text(json.dumps(doc))
-    return frame.rows(frame.load([path]))
+def analysis_of(tmp_path: Path, cases: list[CaseRecord], gpu: str | None = None) -> Analysis:
+    return analyse(frame.load([builders.write(tmp_path / "r.json", cases, gpu=gpu)]))
+
+
+def codes(found: sizing.Recommendation) -> list[str]:
+    return [r.code for r in found.rules]
+
+
+def evidence(option) -> list[str]:
+    return [e.code for e in option.evidence]
 
 
 def test_a_memory_bound_target_picks_a_memory_optimized_family(tmp_path: Path) -> None:
-    rows = rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250))
+    analysis = analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250))
     # 1e9 rows x 250 B x 1.5 = 350 GiB: Dsv5 would need 96 vCPUs; Esv5 holds it with 48.
-    found = recommend(rows, "classification", 1e9, catalog.load())
+    found = recommend(analysis, "classification", 1e9, catalog.load())
     best = found.options[0]
     assert best.vm in ("E48s_v5", "E64s_v5", "E96s_v5", "M32ms", "M64s"), best
     assert best.memory_needed_gib == pytest.approx((200 * 2**20 + 250 * 1e9) * 1.5 / GiB, rel=0.02)
-    assert any("no thread fit" in e for e in best.evidence) and best.confidence == "low"
-    assert "memory needed = predicted peak memory x 1.5 headroom" in found.rules
+    assert f.NO_THREAD_FIT in evidence(best) and best.confidence == "low"
+    assert codes(found)[0] == f.HEADROOM
 
 
 def test_a_target_past_the_largest_vm_picks_out_of_core_or_spark(tmp_path: Path) -> None:
-    rows = rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)
-                   + sweep("xgboost_external", "xgboost", lambda n: 1.2e-5 * n, 250))
-    found = recommend(rows, "classification", 1e10, catalog.load())  # 3.5 TiB in memory
+    analysis = analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)
+                           + sweep("xgboost_external", "xgboost", lambda n: 1.2e-5 * n, 250))
+    found = recommend(analysis, "classification", 1e10, catalog.load())  # 3.5 TiB in memory
     configs = [o.config for o in found.options]
     assert "classification/xgboost_external@xgboost/n=*/t=2" in configs and "spark (not measured)" in configs
-    assert not any(c == "classification/xgboost@xgboost/n=*/t=2" for c in configs)
-    assert any("no VM holds the data in memory" in r for r in found.rules)
+    assert "classification/xgboost@xgboost/n=*/t=2" not in configs
+    assert f.OUTGROWS_CATALOG in codes(found) and f.NO_VM_HOLDS_DATA in codes(found)
+    spark = next(o for o in found.options if o.case is None)
+    assert evidence(spark) == [f.SPARK_NOT_MEASURED] and spark.seconds is None
 
 
 def test_a_gpu_slower_at_the_target_is_not_recommended_and_a_faster_cheaper_one_is(tmp_path: Path) -> None:
     cpu = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)
     slow_gpu = sweep("xgboost", "xgboost-cuda", lambda n: 30.0 + 1e-5 * n, 250, gpu=True)
-    found = recommend(rows_of(tmp_path, cpu + slow_gpu, gpu="NVIDIA H100 80GB HBM3"), "classification", 1e6,
+    found = recommend(analysis_of(tmp_path, cpu + slow_gpu, gpu="NVIDIA H100 80GB HBM3"), "classification", 1e6,
                       catalog.load())
-    assert all("cuda" not in o.config for o in found.options)
-    assert any("not faster than the fastest CPU option" in r for r in found.rules)
+    assert not any(o.on_gpu for o in found.options)
+    assert f.GPU_SLOWER in codes(found)
     fast_gpu = sweep("xgboost", "xgboost-cuda", lambda n: 0.5 + 1e-8 * n, 250, gpu=True)
-    found = recommend(rows_of(tmp_path, cpu + fast_gpu, gpu="NVIDIA H100 80GB HBM3"), "classification", 1e8,
+    found = recommend(analysis_of(tmp_path, cpu + fast_gpu, gpu="NVIDIA H100 80GB HBM3"), "classification", 1e8,
                       catalog.load())
     top = found.options[0]
-    assert "cuda" in top.config and top.vm in ("NC40ads_H100_v5", "ND96isr_H100_v5"), top
+    assert top.on_gpu and top.case.backend == "xgboost-cuda" and top.vm in ("NC40ads_H100_v5", "ND96isr_H100_v5")
     assert top.gpu_util == 85.0
 
 
 def test_a_gpu_whose_quality_departs_from_its_twin_is_left_out(tmp_path: Path) -> None:
-    cpu = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)
+    cpu = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.95)
     gpu = sweep("xgboost", "xgboost-cuda", lambda n: 0.5 + 1e-8 * n, 250, quality=0.80, gpu=True)
-    for record in gpu:
-        object.__setattr__(record, "checks", {"twin_quality": {"difference": -0.15, "beyond": True}})
-    found = recommend(rows_of(tmp_path, cpu + gpu, gpu="NVIDIA H100"), "classification", 1e8, catalog.load())
-    assert all("cuda" not in o.config for o in found.options)
-    assert any("quality departs from its CPU twin by -0.15" in r for r in found.rules)
+    found = recommend(analysis_of(tmp_path, cpu + gpu, gpu="NVIDIA H100"), "classification", 1e8, catalog.load())
+    assert not any(o.on_gpu for o in found.options)
+    (left,) = [r for r in found.rules if r.code == f.GPU_WORSE_QUALITY]
+    assert left.config == "classification/xgboost@xgboost-cuda/n=*/t=2" and "-0.15" in left.message
 
 
 def test_a_missed_budget_names_spark_and_thread_fits_carry_cores(tmp_path: Path) -> None:
-    records = [r for p in (1, 2) for r in sweep("xgboost", "xgboost", lambda n, p=p: 1e-5 * n * (0.1 + 0.9 / p), 250,
-                                                  threads=p)]
-    found = recommend(rows_of(tmp_path, records), "classification", 1e7, catalog.load(), budget_s=1.0)
-    assert found.options[-1].vm == "Spark cluster"
-    assert any("no single-node option meets the 1 s budget" in r for r in found.rules)
-    assert any("size-and-threads fit" in e for o in found.options for e in o.evidence)
+    cases = [r for p in (1, 2) for r in sweep("xgboost", "xgboost", lambda n, p=p: 1e-5 * n * (0.1 + 0.9 / p), 250,
+                                                threads=p)]
+    found = recommend(analysis_of(tmp_path, cases), "classification", 1e7, catalog.load(), budget_s=1.0)
+    assert found.options[-1].vm == "Spark cluster" and f.BUDGET_MISSED in codes(found)
+    assert any(f.THREAD_FIT in evidence(o) for o in found.options)
 
 
 def test_recommend_command_prints_ranked_options_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path / "r.json", sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250))
+    path = builders.write(tmp_path / "r.json", sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250))
     assert cli.main(["recommend", path, "--workload", "classification", "--rows", "100000000"]) == 0
-    out = capsys.readouterr().out
-    assert "classification at 100,000,000 rows" in out and "Platform: Azure Machine Learning" in out
+    assert "classification at 100,000,000 rows" in capsys.readouterr().out
     assert cli.main(["recommend", path, "--workload", "classification", "--rows", "1e8", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["options"][0]["vm"].startswith(("E", "D")) and doc["options"][0]["evidence"]
+    assert doc["size"] == 1e8 and doc["platform"] == sizing.PLATFORMS["classification"]
     assert cli.main(["recommend", path, "--workload", "vision", "--rows", "10"]) == cli.EXIT_USAGE
-    assert "no finished case of workload 'vision'" in capsys.readouterr().err
+    assert "'vision'" in capsys.readouterr().err
 
 
 def test_too_few_sizes_say_so_instead_of_sending_the_data_to_spark(tmp_path: Path) -> None:
-    rows = rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)[:2])
-    found = recommend(rows, "classification", 1e7, catalog.load())
-    assert found.options == [] and any("fewer than three sizes" in r for r in found.rules)
-    assert "no configuration could be priced: see the reasons above" in found.rules
+    found = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)[:2]),
+                      "classification", 1e7, catalog.load())
+    assert found.options == [] and codes(found) == [f.HEADROOM, f.TOO_FEW_SIZES, f.NOTHING_PRICED]
 
 
 def test_low_utilization_says_what_bounds_the_work(tmp_path: Path) -> None:
     cpu = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, cpu_share=0.3)
     gpu = sweep("xgboost", "xgboost-cuda", lambda n: 0.5 + 1e-8 * n, 250, gpu=True, gpu_util=20.0)
-    found = recommend(rows_of(tmp_path, cpu + gpu, gpu="NVIDIA H100 80GB HBM3"), "classification", 1e8,
+    found = recommend(analysis_of(tmp_path, cpu + gpu, gpu="NVIDIA H100 80GB HBM3"), "classification", 1e8,
                       catalog.load())
-    by_config = {o.config.split("@")[1].split("/")[0]: o for o in found.options}
-    assert any("used 30% of its 2 threads' CPU: not core-bound" in e for e in by_config["xgboost"].evidence)
-    assert any("GPU utilization 20%: the input pipeline starves the GPU" in e
-               for e in by_config["xgboost-cuda"].evidence)
+    by_backend = {o.case.backend: o for o in found.options}
+    assert f.NOT_CORE_BOUND in evidence(by_backend["xgboost"]) and by_backend["xgboost"].cpu_util == pytest.approx(0.3)
+    assert f.GPU_STARVED in evidence(by_backend["xgboost-cuda"]) and by_backend["xgboost-cuda"].gpu_util == 20.0
 
 
 def test_a_gpu_is_kept_where_only_it_meets_the_budget_and_left_where_its_data_outgrows_it(tmp_path: Path) -> None:
     cpu = sweep("xgboost", "xgboost", lambda n: 1e-7 * n, 250)
     gpu = sweep("xgboost", "xgboost-cuda", lambda n: 1.0 + 1e-9 * n, 250, gpu=True)  # faster, yet dearer per run
-    rows = rows_of(tmp_path, cpu + gpu, gpu="NVIDIA H100 80GB HBM3")
-    assert all("cuda" not in o.config for o in recommend(rows, "classification", 1e8, catalog.load()).options)
-    found = recommend(rows, "classification", 1e8, catalog.load(), budget_s=5.0)  # the CPU needs about 10 s
-    assert "cuda" in found.options[0].config and found.options[0].meets_budget
+    analysis = analysis_of(tmp_path, cpu + gpu, gpu="NVIDIA H100 80GB HBM3")
+    found = recommend(analysis, "classification", 1e8, catalog.load())
+    assert not any(o.on_gpu for o in found.options) and f.GPU_DEARER in codes(found)
+    found = recommend(analysis, "classification", 1e8, catalog.load(), budget_s=5.0)  # the CPU needs about 10 s
+    assert found.options[0].on_gpu and found.options[0].meets_budget
     # 2.3e8 rows x 400 B on the device: 86 GiB, only the 94 GiB H100 NVL holds it (not an 80 GiB H100 or A100).
     big = sweep("xgboost", "xgboost-cuda", lambda n: 1.0 + 1e-9 * n, 250, gpu=True, gpu_bytes_per_row=400)
-    found = recommend(rows_of(tmp_path, cpu + big, gpu="NVIDIA H100 80GB HBM3"), "classification", 2.3e8,
+    found = recommend(analysis_of(tmp_path, cpu + big, gpu="NVIDIA H100 80GB HBM3"), "classification", 2.3e8,
                       catalog.load(), budget_s=5.0)
-    assert {o.vm for o in found.options if "cuda" in o.config} == {"NC40ads_H100_v5"}
+    assert {o.vm for o in found.options if o.on_gpu} == {"NC40ads_H100_v5"}
 
 
 def test_gpu_time_is_carried_to_another_model_only_by_stated_datasheet_ratios(tmp_path: Path) -> None:
     cpu = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)
     gpu = sweep("xgboost", "xgboost-cuda", lambda n: 0.5 + 1e-8 * n, 250, gpu=True)
-    rows = rows_of(tmp_path, cpu + gpu, gpu="NVIDIA H200")  # no H200 VM in the catalog
-    found = recommend(rows, "classification", 1e7, catalog.load())
-    on_gpu = [o for o in found.options if "cuda" in o.config]
+    found = recommend(analysis_of(tmp_path, cpu + gpu, gpu="NVIDIA H200"), "classification", 1e7,
+                      catalog.load())  # no H200 VM in the catalog
+    on_gpu = [o for o in found.options if o.on_gpu]
     assert on_gpu, found.rules
     top = on_gpu[0]
     h200, target = catalog.gpu_spec("H200"), catalog.gpu_spec(next(vm.gpu_model for vm in catalog.load()
                                                                     if vm.name == top.vm))
     factor = max(h200.memory_bandwidth_gbs / target.memory_bandwidth_gbs, h200.fp32_tflops / target.fp32_tflops)
     assert factor > 1 and top.seconds == pytest.approx(factor * (0.5 + 1e-8 * 1e7), rel=0.05)
-    assert top.confidence == "low"
-    assert any(f"carried from H200 to {target.model}" in e and "from datasheets, not measured" in e
-               for e in top.evidence)
-    unknown = recommend(rows_of(tmp_path, cpu + gpu, gpu="NVIDIA GeForce RTX 4090"), "classification", 1e7,
+    assert top.confidence == "low" and f.GPU_CARRIED in evidence(top)
+    unknown = recommend(analysis_of(tmp_path, cpu + gpu, gpu="NVIDIA GeForce RTX 4090"), "classification", 1e7,
                         catalog.load())
-    assert all("cuda" not in o.config for o in unknown.options)
-    assert any("no datasheet entry carries its time" in r for r in unknown.rules)
+    assert not any(o.on_gpu for o in unknown.options) and f.GPU_NO_DATASHEET in codes(unknown)
 
 
 def test_fewer_vcpus_than_measured_without_a_thread_fit_cost_time_in_proportion(tmp_path: Path) -> None:
-    rows = rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, threads=4))
-    found = recommend(rows, "classification", 1e6, [vm for vm in catalog.load() if vm.name == "D2s_v5"])
+    analysis = analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, threads=4))
+    found = recommend(analysis, "classification", 1e6, [vm for vm in catalog.load() if vm.name == "D2s_v5"])
     assert found.options[0].seconds == pytest.approx(2 * 10.0, rel=0.05)
-    assert any("as if no parallel loss (an upper bound)" in e for e in found.options[0].evidence)
+    assert f.NO_THREAD_FIT in evidence(found.options[0])
 
 
 def test_each_task_family_gets_its_platform(tmp_path: Path) -> None:
-    records = sweep("cnn", "torch", lambda n: 1e-4 * n, 2000, workload="vision", task="vision")
-    found = recommend(rows_of(tmp_path, records), "vision", 1e6, catalog.load())
-    assert found.platform.startswith("Azure AI Services (prebuilt vision)")
+    cases = sweep("cnn", "torch", lambda n: 1e-4 * n, 2000, workload="vision", task="vision")
+    found = recommend(analysis_of(tmp_path, cases), "vision", 1e6, catalog.load())
+    assert found.platform == sizing.PLATFORMS["vision"]
 
 
 def test_fits_never_mix_machines(tmp_path: Path) -> None:
-    fast, slow = (write(tmp_path / f"{name}.json", sweep("xgboost", "xgboost", lambda n, k=k: k * n, 250))
-                  for name, k in (("fast", 1e-5), ("slow", 4e-5)))
-    doc = json.loads(Path(slow).read_text())
-    doc["machine"]["id"] = "other-machine"
-    Path(slow).write_text(json.dumps(doc))
-    found = recommend(frame.rows(frame.load([fast, slow])), "classification", 1e6,
+    fast, slow = (builders.write(tmp_path / f"{name}.json", sweep("xgboost", "xgboost", lambda n, k=k: k * n, 250),
+                                 cpu=cpu) for name, k, cpu in (("fast", 1e-5, "Xeon"), ("slow", 4e-5, "EPYC")))
+    found = recommend(analyse(frame.load([fast, slow])), "classification", 1e6,
                       [vm for vm in catalog.load() if vm.name == "D2s_v5"])
-    measured = {o.config.rsplit(" on ", 1)[1]: o.seconds for o in found.options}
-    fast_id = json.loads(Path(fast).read_text())["machine"]["id"]
-    assert measured.keys() == {fast_id, "other-machine"}
-    assert measured[fast_id] == pytest.approx(10, rel=0.05) and measured["other-machine"] == pytest.approx(40, rel=0.05)
+    measured = {o.machine: o.seconds for o in found.options}
+    assert measured.keys() == {"m-Xeon", "m-EPYC"} and all(o.config.endswith(f" on {o.machine}") for o in found.options)
+    assert measured["m-Xeon"] == pytest.approx(10, rel=0.05) and measured["m-EPYC"] == pytest.approx(40, rel=0.05)
 
 
 def test_the_summary_picks_the_cheapest_configuration_near_the_best_quality(tmp_path: Path,
                                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    records = (sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)
-               + sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.975)
-               + sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98))
-    path = write(tmp_path / "r.json", records)
-    picks = summary(frame.rows(frame.load([path])), catalog.load())
-    assert len(picks) == 1 and picks[0].found.size == recommend_module.SCALE * max(SIZES)
-    assert picks[0].pick.config.startswith("classification/xgboost@xgboost")  # hgb within 0.01 but dearer
+    cases = (sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)
+             + sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.975)
+             + sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98))
+    path = builders.write(tmp_path / "r.json", cases)
+    (pick,) = summary(analyse(frame.load([path])), catalog.load())
+    assert pick.found.size == sizing.SCALE * max(SIZES)
+    assert pick.pick.case.model == "xgboost"  # hgb within 0.01 but dearer
     assert cli.main(["recommend", path]) == 0
-    out = capsys.readouterr().out
-    assert "What to train on, per task family" in out and "xgboost@xgboost, 2 threads" in out
+    assert "xgboost@xgboost, 2 threads" in capsys.readouterr().out
     assert cli.main(["recommend", path, "--workload", "classification"]) == cli.EXIT_USAGE
-    assert "--workload and --size (--rows) go together" in capsys.readouterr().err
 
 
 def test_quality_against_cost_keeps_only_what_no_option_beats_on_both(tmp_path: Path) -> None:
-    records = (sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)
-               + sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.975)  # dearer and worse than xgboost
-               + sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98))
-    found = recommend(rows_of(tmp_path, records), "classification", 1e6, catalog.load())
-    frontier = recommend_module.quality_frontier(found.options)
-    assert [o.config.split("/")[1] for o in frontier] == ["linear@sklearn", "xgboost@xgboost"]
+    cases = (sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)
+             + sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.975)  # dearer and worse than xgboost
+             + sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98))
+    found = recommend(analysis_of(tmp_path, cases), "classification", 1e6, catalog.load())
+    frontier = sizing.quality_frontier(found.options)
+    assert [o.case.model for o in frontier] == ["linear", "xgboost"]
     assert frontier[0].cost < frontier[1].cost and frontier[0].quality_score < frontier[1].quality_score
-    lines = recommend_module.frontier_lines(found.options)
-    assert lines[1].endswith("roc_auc 0.98 at 800,000 <- best quality per unit of cost") and len(lines) == 2
+    assert sizing.best_value(found.options) is frontier[1] and len(frontier_lines(found.options)) == 2
 
 
 def test_an_error_metric_is_compared_by_its_ratio_not_by_0_01(tmp_path: Path) -> None:
     def forecasts(model: str, seconds: Callable[[int], float], wape: float) -> list[CaseRecord]:
-        records = sweep(model, "xgboost", seconds, 100, workload="forecasting", task="forecasting")
-        for r in records:
-            r.workload_info.update(metric="wape", higher_is_better=False)
-            for run in r.runs:
-                run["quality"] = {"wape": wape}
-        return records
+        return sweep(model, "xgboost", seconds, 100, quality=wape, workload="forecasting", task="forecasting",
+                     metric="wape", higher_is_better=False)
 
     # A WAPE of 0.003 against 0.007 is less than 0.01 apart, but less than half the error.
     xgboost = forecasts("xgboost", lambda n: 1e-5 * n, 0.003)
-    rows = rows_of(tmp_path, forecasts("naive", lambda n: 1e-8 * n, 0.007) + xgboost)
-    found = recommend(rows, "forecasting", 1e6, catalog.load())
-    assert recommend_module.best_value(found.options).config.startswith("forecasting/xgboost@")
-    close = rows_of(tmp_path, forecasts("naive", lambda n: 1e-8 * n, 0.00301) + xgboost)
-    found = recommend(close, "forecasting", 1e6, catalog.load())
-    assert recommend_module.best_value(found.options).config.startswith("forecasting/naive@")  # within 1%, cheaper
+    found = recommend(analysis_of(tmp_path, forecasts("naive", lambda n: 1e-8 * n, 0.007) + xgboost),
+                      "forecasting", 1e6, catalog.load())
+    assert sizing.best_value(found.options).case.model == "xgboost"
+    found = recommend(analysis_of(tmp_path, forecasts("naive", lambda n: 1e-8 * n, 0.00301) + xgboost),
+                      "forecasting", 1e6, catalog.load())
+    assert sizing.best_value(found.options).case.model == "naive"  # within 1%, and cheaper
 
 
 def test_sizes_still_in_fixed_costs_give_low_confidence_past_them(tmp_path: Path) -> None:
-    rows = rows_of(tmp_path, sweep("hgb", "sklearn", lambda n: 0.6 + 1e-9 * n, 250))  # flat: early stopping, imports
-    found = recommend(rows, "classification", 2 * max(SIZES), [vm for vm in catalog.load() if vm.name == "D2s_v5"])
-    assert found.options[0].confidence == "low"
-    assert any("fixed costs still dominate" in e for e in found.options[0].evidence)
-    steep = rows_of(tmp_path, sweep("hgb", "sklearn", lambda n: 1e-5 * n, 250))
-    found = recommend(steep, "classification", 2 * max(SIZES), [vm for vm in catalog.load() if vm.name == "D2s_v5"])
-    assert found.options[0].confidence == "high"
+    d2 = [vm for vm in catalog.load() if vm.name == "D2s_v5"]
+    flat = analysis_of(tmp_path, sweep("hgb", "sklearn", lambda n: 0.6 + 1e-9 * n, 250))  # early stopping, imports
+    found = recommend(flat, "classification", 2 * max(SIZES), d2)
+    assert found.options[0].confidence == "low" and f.FIXED_COSTS_DOMINATE in evidence(found.options[0])
+    steep = analysis_of(tmp_path, sweep("hgb", "sklearn", lambda n: 1e-5 * n, 250))
+    assert recommend(steep, "classification", 2 * max(SIZES), d2).options[0].confidence == "high"
 
 
 def test_out_of_core_is_offered_where_the_data_fits_only_if_it_is_cheaper(tmp_path: Path) -> None:
     in_memory = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)
     dear = sweep("xgboost_external", "xgboost", lambda n: 1e-3 * n, 250)  # 100x slower: dearer even on a small VM
-    found = recommend(rows_of(tmp_path, in_memory + dear), "classification", 1e8, catalog.load())
-    assert all("_external" not in o.config for o in found.options)
-    assert any("out of core" in r and "left out" in r for r in found.rules)
+    found = recommend(analysis_of(tmp_path, in_memory + dear), "classification", 1e8, catalog.load())
+    assert not any(o.external for o in found.options) and f.OUT_OF_CORE_DEARER in codes(found)
     cheap = sweep("xgboost_external", "xgboost", lambda n: 1.2e-5 * n, 250)  # needs no 35 GiB VM
-    found = recommend(rows_of(tmp_path, in_memory + cheap), "classification", 1e8, catalog.load())
-    external = next(o for o in found.options if "_external" in o.config)
+    found = recommend(analysis_of(tmp_path, in_memory + cheap), "classification", 1e8, catalog.load())
+    external = next(o for o in found.options if o.external)
     assert external.vm == "D2s_v5" and external.confidence == "low"
-    assert external.cost < next(o.cost for o in found.options if o.config.startswith("classification/xgboost@"))
+    assert external.cost < next(o.cost for o in found.options if o.case.model == "xgboost")
 
 
 def spark_sweep() -> list[CaseRecord]:
@@ -275,31 +258,46 @@ def spark_sweep() -> list[CaseRecord]:
 
 
 def test_spark_is_never_offered_for_data_that_fits_one_machine(tmp_path: Path) -> None:
-    rows = rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250) + spark_sweep())
-    found = recommend(rows, "classification", 1e7, catalog.load())
-    assert all("spark" not in o.config and o.vm != "Spark cluster" for o in found.options)
-    assert any("Spark was measured, but the data fits one machine" in r for r in found.rules)
+    analysis = analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250) + spark_sweep())
+    found = recommend(analysis, "classification", 1e7, catalog.load())
+    assert not any(o.case is None or o.case.backend == "spark" for o in found.options)
+    assert f.SPARK_FITS_ONE_NODE in codes(found)
     # Spark on this one machine, against the fastest single node at the same size: 12 s + 8 s against 8 s.
-    local = next(r for r in found.rules if r.startswith("classification/xgboost_spark@spark/n=*/t=2"))
-    assert "fit 20 s at 800,000 rows in Spark on this machine, against 7.99 s for classification/xgboost@" in local
-    one = recommend(rows_of(tmp_path, spark_sweep()[4:]), "classification", 1e7, catalog.load())  # 2 cores only
-    assert any("a cluster is priced from a fit over two or more sizes and core counts" in r for r in one.rules)
+    local = {r.config: r for r in found.rules if r.code == f.SPARK_MEASURED_LOCALLY}
+    assert "fit 20 s at 800,000 rows" in local["classification/xgboost_spark@spark/n=*/t=2"].message
+    assert "against 7.99 s" in local["classification/xgboost_spark@spark/n=*/t=2"].message
+    one = recommend(analysis_of(tmp_path, spark_sweep()[4:]), "classification", 1e7, catalog.load())  # 2 cores only
+    (said,) = [r for r in one.rules if r.code == f.SPARK_MEASURED_LOCALLY]
+    assert "--threads 1,2" in said.message
 
 
 def test_a_cluster_past_the_largest_vm_is_sized_from_the_measured_spark_fit(tmp_path: Path) -> None:
-    rows = rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250) + spark_sweep())
-    found = recommend(rows, "classification", 1e10, catalog.load())  # 3.5 TiB in memory on one node
-    spark = next(o for o in found.options if "@spark/" in o.config)
+    analysis = analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250) + spark_sweep())
+    found = recommend(analysis, "classification", 1e10, catalog.load())  # 3.5 TiB in memory on one node
+    spark = next(o for o in found.options if o.vm != "Spark cluster" and o.nodes > 1)
     vm = next(vm for vm in catalog.load() if vm.name == spark.vm)
     workers = spark.nodes - 1
     assert workers >= 2 and spark.memory_needed_gib * GiB <= vm.memory_gib * GiB
-    fit = predictions.spark_models(rows)[0].time
-    assert spark.seconds == pytest.approx(fit(1e10, workers * vm.vcpus))
+    (fit,) = analysis.machines[0].spark
+    assert spark.seconds == pytest.approx(fit.time(1e10, workers * vm.vcpus))
     # Two core counts cannot pin the coordination terms: a hair of noise in them grows with the cores.
     assert 1 <= spark.seconds / (12.0 + 2e-5 * 1e10 / (workers * vm.vcpus)) < 2
     assert spark.cost == pytest.approx(spark.seconds / 3600 * spark.nodes * vm.price_per_hour, rel=1e-6)
-    assert spark.confidence == "low" and any(e.startswith("time: Ernest fit over 8 points") for e in spark.evidence)
-    assert any("extrapolated, not measured" in e for e in spark.evidence)
-    unmeasured = recommend(rows_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)), "classification",
-                           1e10, catalog.load())
+    assert spark.confidence == "low" and fit.time.points == 8
+    assert evidence(spark) == [f.CLUSTER_WHY, f.CLUSTER_TIME_FIT, f.CLUSTER_NODES, f.CLUSTER_MEMORY,
+                               f.CLUSTER_EXTRAPOLATED]
+    unmeasured = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)),
+                           "classification", 1e10, catalog.load())
     assert any(o.config == "spark (not measured)" for o in unmeasured.options)
+
+
+def test_a_new_rule_is_one_unit_applied_by_code(tmp_path: Path) -> None:
+    from harness.sizing import rules
+
+    found = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)),
+                      "classification", 1e7, catalog.load())
+    small_only = rules.OptionRule("no-small-vms", lambda o, pool: f"{o.vm} is small" if o.vm.startswith("D2") else None)
+    kept, said = rules.apply([small_only], found.options, rules.Pool(found.options, None))
+    assert all(not o.vm.startswith("D2") for o in kept) and {s.code for s in said} <= {"no-small-vms"}
+    assert len(kept) + len(said) == len(found.options)
+    assert replace(found.options[0]).to_dict()["evidence"] == [e.message for e in found.options[0].evidence]

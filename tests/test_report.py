@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from harness import cli
-from harness.run.plan import Case
-from tests.test_compare import record, times, write
+from harness.analysis import scaling
+from harness.records import Case
+from tests.builders import record, times, write
 
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 
@@ -20,7 +21,7 @@ BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if 
 def results_with_a_sweep(tmp_path: Path) -> str:
     records = []
     for i, n in enumerate((10000, 20000, 40000, 80000)):
-        r = record(Case("classification", "xgboost", "xgboost", n, 2), times(0.2 + 1e-5 * n, 4, 0.02, i),
+        r = record(Case("classification", "xgboost", "xgboost", n, 2), times(0.2 + 1e-5 * n, 4, 0.02, i)[1:],
                    peak=2**28 + 300 * n)
         t = list(np.arange(1, 40) * 0.1)
         r.telemetry["series"] = {"start": 0.0, "t": t, "cpu_percent": [150.0 + 40 * np.sin(x) for x in t],
@@ -29,7 +30,7 @@ def results_with_a_sweep(tmp_path: Path) -> str:
         records.append(r)
     for i, n in enumerate((40000, 80000)):  # a GPU twin, 3x faster
         records.append(record(Case("classification", "xgboost", "xgboost-cuda", n, 2),
-                              times((0.2 + 1e-5 * n) / 3, 4, 0.02, 10 + i), peak=2**28 + 300 * n))
+                              times((0.2 + 1e-5 * n) / 3, 4, 0.02, 10 + i)[1:], peak=2**28 + 300 * n))
     return write(tmp_path / "sweep.json", records)
 
 
@@ -87,7 +88,8 @@ def test_the_report_renders_in_a_headless_browser_without_console_errors(tmp_pat
 
 
 def test_the_report_sets_spark_against_single_node_training_at_each_size(tmp_path: Path) -> None:
-    records = [record(Case("classification", model, backend, n, p), times(t(n, p), 4, 0.02, i), peak=2**30 + 300 * n)
+    records = [record(Case("classification", model, backend, n, p), times(t(n, p), 4, 0.02, i)[1:],
+                      peak=2**30 + 300 * n)
                for i, (model, backend, t) in enumerate([("xgboost_spark", "spark", lambda n, p: 12 + 2e-4 * n / p),
                                                         ("xgboost", "xgboost", lambda n, p: 0.1 + 1e-5 * n / p)])
                for n in (5000, 20000, 80000) for p in (1, 2)]
@@ -98,3 +100,15 @@ def test_the_report_sets_spark_against_single_node_training_at_each_size(tmp_pat
     assert "| workload | size | xgboost@xgboost, 2 threads | xgboost_spark@spark, 2 threads |" in section
     assert "| classification | 80,000 | 0.503 | 20 |" in section
     assert "`classification/xgboost_spark@spark/n=*/t=*`: fixed cost 12" in section
+
+
+def test_a_report_fits_each_configuration_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The analysis is computed once and read by every section: one size fit per configuration."""
+    cases = [record(Case("regression", model, "sklearn", n, 2), times(k * n, 4, 0.02, n)[1:], peak=2**28 + 300 * n)
+             for model, k in (("hgb", 2e-5), ("linear", 1e-6)) for n in (10000, 20000, 40000, 80000)]
+    path = write(tmp_path / "r.json", cases)
+    fitted = []
+    fit_time = scaling.fit_time
+    monkeypatch.setattr(scaling, "fit_time", lambda *args: fitted.append(args) or fit_time(*args))
+    assert cli.main(["report", path, "-o", str(tmp_path / "r")]) == 0
+    assert len(fitted) == 2  # hgb and linear, each once, though the recommendations and the scaling plot read both

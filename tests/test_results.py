@@ -7,21 +7,18 @@ import pytest
 
 from harness import records
 from harness.errors import SizeupError
-from harness.present.export import to_frame
-from harness.records import CaseRecord, Journal, RunResult
+from harness.records import BackendFacts, Case, CaseRecord, Journal, RunResult
+from tests import builders
 
 
 def make_run(n_cases: int = 2) -> RunResult:
-    plan = [{"id": f"w/m@b/n={i}/t=1", "workload": "w", "model": "m", "backend": "b", "size": i, "threads": 1,
-             "params": {}, "seed": 0} for i in range(1, n_cases + 1)]
+    plan = [Case("w", "m", "b", i, 1) for i in range(1, n_cases + 1)]
     return RunResult(run_id="r1", started="2026-01-01T00:00:00+00:00", suite="t", settings={"repeats": 2},
                      plan=plan, machine={"id": "m-1"}, sizeup_version="0")
 
 
-def record(case: dict, status: str = "ok", repeats: int = 2) -> CaseRecord:
-    runs = [{"repeat": r, "cold": r == 0, "phases": {"fit": 1.0 + r, "predict": 0.1}, "quality": {"acc": 0.9},
-             "throughput": None, "complete": True} for r in range(repeats + 1)]
-    return CaseRecord(case, status, runs=runs if status == "ok" else [], telemetry={"peak_rss_bytes": 10})
+def record(case: Case, status: str = "ok") -> CaseRecord:
+    return builders.record(case, [2.0, 3.0], status=status)
 
 
 def test_journal_then_final_file_round_trip(tmp_path: Path) -> None:
@@ -54,7 +51,7 @@ def test_a_journal_cut_mid_line_loads_what_finished_and_resumes_cleanly(tmp_path
     assert journal.read().cases == partial.cases
     journal.append(record(run.plan[1]))
     journal.close()
-    assert [c.id for c in records.load(path).cases] == [run.plan[0]["id"], run.plan[1]["id"]]
+    assert [c.id for c in records.load(path).cases] == [run.plan[0].id, run.plan[1].id]
 
 
 def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:
@@ -78,18 +75,6 @@ def test_newer_schema_versions_are_refused(tmp_path: Path) -> None:
         records.load(path)
 
 
-def test_frame_has_one_row_per_case_and_repeat() -> None:
-    run = make_run(3)
-    run.cases.extend([record(run.plan[0]), record(run.plan[1]), record(run.plan[2], status="skipped")])
-    frame = to_frame(run)
-    assert len(frame) == 3 + 3 + 1
-    ok = frame[frame.status == "ok"]
-    assert list(ok.columns[:6]) == ["id", "workload", "model", "backend", "size", "threads"]
-    assert ok.time_fit.tolist() == [1.0, 2.0, 3.0] * 2
-    assert ok.quality_acc.eq(0.9).all() and ok.cold.sum() == 2
-    assert frame[frame.status == "skipped"].repeat.isna().all()
-
-
 def test_result_files_get_ordinary_permissions(tmp_path: Path) -> None:
     import os
 
@@ -100,28 +85,30 @@ def test_result_files_get_ordinary_permissions(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
-def run_entry(repeat: int, fit: float, disturbed: bool | None = False, complete: bool = True) -> dict:
-    return {"repeat": repeat, "cold": repeat == 0, "extra": False, "phases": {"fit": fit}, "quality": None,
-            "disturbed": disturbed, "other_cores": 1.2 if disturbed else 0.01, "complete": complete}
+def run_entry(repeat: int, fit: float, disturbed: bool = False, complete: bool = True) -> records.Repeat:
+    return builders.repeat(repeat, fit, disturbed=disturbed, other_cores=1.2 if disturbed else 0.01, complete=complete)
+
+
+CASE = Case("w", "m", "b", 10, 1)
 
 
 def test_statistics_leave_disturbed_repeats_out_while_enough_clean_ones_remain() -> None:
     cold = run_entry(0, 9.0)
     runs = [cold, run_entry(1, 1.0), run_entry(2, 3.0, disturbed=True), run_entry(3, 1.1)]
-    assert [r["repeat"] for r in records.select_warm(runs)] == [1, 3]
-    c = CaseRecord({"id": "x"}, "ok", runs=runs).contention()
+    assert [r.repeat for r in records.select_warm(runs)] == [1, 3]
+    c = CaseRecord(CASE, "ok", runs=runs).contention()
     assert (c.disturbed, c.repeats, c.counted, c.max_other_cores) == (1, 3, False, 1.2)
     # One clean repeat is too few: all are used, and the record says so.
     runs = [cold, run_entry(1, 1.0), run_entry(2, 3.0, disturbed=True), run_entry(3, 3.1, disturbed=True)]
-    assert len(records.select_warm(runs)) == 3 and CaseRecord({"id": "x"}, "ok", runs=runs).contention().counted
+    assert len(records.select_warm(runs)) == 3 and CaseRecord(CASE, "ok", runs=runs).contention().counted
     assert records.select_warm([cold]) == [cold]  # zero repeats: the cold run is all there is
     assert records.select_warm([cold, run_entry(1, 1.0, complete=False)]) == [cold]
-    assert CaseRecord({"id": "x"}, "ok", runs=[cold, run_entry(1, 1.0)]).contention() is None
+    assert CaseRecord(CASE, "ok", runs=[cold, run_entry(1, 1.0)]).contention() is None
 
 
 def test_a_version_1_result_is_upgraded_on_load(tmp_path: Path) -> None:
     """Version 1 had no per-phase CPU or contention, and called the sampled tree peak peak_rss_bytes."""
-    case = make_run().plan[0]
+    case = make_run().plan[0].to_dict()
     v1_run = {"repeat": 1, "cold": False, "phases": {"fit": 1.0}, "quality": {"acc": 0.9}, "throughput": None,
               "complete": True}
     telemetry = {"sample_hz": 10, "peak_rss_bytes": 100, "worker_maxrss_bytes": 120,
@@ -132,9 +119,35 @@ def test_a_version_1_result_is_upgraded_on_load(tmp_path: Path) -> None:
     path = tmp_path / "old.json"
     path.write_text(json.dumps(doc))
     (record,) = records.load(path).cases
-    assert record.runs[0]["disturbed"] is None and record.runs[0]["cpu_s"] == {}
+    assert record.runs[0].disturbed is None and record.runs[0].cpu_s == {}
     assert record.warm_runs() == record.runs and record.contention() is None
     t = record.telemetry
     assert (t["peak_memory_bytes"], t["sampled_peak_bytes"], t["tree_memory"]) == (120, 100, "rss")
     assert t["series"]["memory_bytes"] == [80, 90] and t["series"]["start"] == pytest.approx(0.9)
     assert t["phases"]["fit"]["memory_bytes"] == {"max": 90} and "memory_bytes" in t["phases"]["cold"]["fit"]
+
+
+def test_a_version_2_result_keeps_its_backends_facts_and_its_gpu_figures(tmp_path: Path) -> None:
+    """Version 3 stores each backend's facts and each source's figures; a version-2 file gets them as sizeup
+    0.3 knew them, whatever the backends are now."""
+    nvml = {"gpu0.util_percent": {"mean": 87.0, "p95": 99.0, "max": 100.0}}
+    cases = [{"case": Case("w", "m", backend, 10, 1).to_dict(), "status": "ok",
+              "telemetry": {"phases": {"fit": {"sources": {"nvml": nvml}}} if backend == "torch-cuda" else {}}}
+             for backend in ("torch-cuda", "spark", "gone")]
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps({**make_run().to_dict(), "version": 2, "cases": cases}))
+    cuda, spark, gone = records.load(path).cases
+    assert cuda.backend_facts == BackendFacts("cuda", "torch")
+    assert spark.backend_facts == BackendFacts("cpu", None, True)
+    assert gone.backend_facts is None
+    assert records.figures.read(cuda.telemetry, "nvml", "gpu_util") == 87.0
+    assert "figures" not in spark.telemetry
+
+
+def test_a_record_reads_back_as_it_was_written(tmp_path: Path) -> None:
+    made = builders.record(Case("classification", "xgboost", "xgboost-cuda", 100, 2, {"trees": 5}), [1.0, 1.2],
+                           processes=[0, 1], telemetry=builders.gpu_telemetry(80.0, 2**30, 9.0))
+    path = builders.write(tmp_path / "r.json", [made])
+    (read,) = records.load(path).cases
+    assert read == made and read.backend_facts.on_gpu and read.runs[2].process == 1
+    assert records.load(path).to_dict() == records.RunResult.from_dict(builders.document(path)).to_dict()

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.records import Case
 from harness.run.backends import BACKENDS
-from harness.run.plan import Case
 from harness.run.runner import Limits, run_case
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (make install-test installs it with Java)")
@@ -132,14 +132,14 @@ def test_a_case_runs_through_the_harness_on_a_cluster_reached_by_url(standalone:
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """One harness case, on the cluster: the embedded local mode is the session the model tests above use."""
     monkeypatch.setenv("SIZEUP_SPARK_MASTER", standalone)
-    spark = run_case(Case("classification", "xgboost_spark", "spark", 3000, 2, SMALL).to_dict(), LIMITS)
+    spark = run_case(Case("classification", "xgboost_spark", "spark", 3000, 2, SMALL), LIMITS)
     assert spark.status == "ok", (spark.reason, spark.log_tail)
     assert f"master {standalone}, 1 executor(s)" in spark.backend_info
     (cold,) = spark.runs
-    assert {"startup", "generate", "transfer", "fit", "predict", "score"} <= set(cold["phases"])
-    single = run_case(Case("classification", "xgboost", "xgboost", 3000, 2, SMALL).to_dict(), LIMITS)
+    assert {"startup", "generate", "transfer", "fit", "predict", "score"} <= set(cold.phases)
+    single = run_case(Case("classification", "xgboost", "xgboost", 3000, 2, SMALL), LIMITS)
     assert spark.data_sha256 == single.data_sha256
-    auc = [r.runs[-1]["quality"]["roc_auc"] for r in (spark, single)]
+    auc = [r.runs[-1].quality["roc_auc"] for r in (spark, single)]
     assert auc[0] == pytest.approx(auc[1], abs=0.02)  # the same trees, split over two XGBoost workers
     # The driver's JVM is the worker's child: its memory is in the case's peak (a lone Python worker holds ~0.3 GiB).
     assert spark.telemetry["peak_memory_bytes"] > 2 * single.telemetry["peak_memory_bytes"]

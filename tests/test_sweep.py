@@ -8,20 +8,18 @@ from pathlib import Path
 import pytest
 
 from harness import records
-from harness.run import plan, runner
 from harness.errors import SizeupError
-from harness.run.plan import Case
-from harness.records import CaseRecord
-from harness.run.sweep import Sweep, family, next_size
+from harness.records import Case, CaseRecord
+from harness.run import plan, runner
+from harness.run.sweep import Stop, Sweep, next_size
+from tests import builders
 
 GiB = 2**30
 
 
 def step(size: int, fit: float, wall: float = 1.0, peak: float = 0.5 * GiB, status: str = "ok") -> CaseRecord:
-    case = Case("classification", "xgboost", "xgboost", size, 2).to_dict()
-    runs = [{"repeat": i, "cold": i == 0, "complete": True, "phases": {"fit": fit}, "quality": {}} for i in range(3)]
-    return CaseRecord(case, status, reason=None if status == "ok" else "passed the cap", wall_s=wall, runs=runs,
-                      telemetry={"peak_memory_bytes": peak})
+    return builders.record(Case("classification", "xgboost", "xgboost", size, 2), [fit, fit], peak=peak, wall=wall,
+                           status=status)
 
 
 def steps(sizes: Sequence[int], fits: Sequence[float], walls: Sequence[float] | None = None) -> list[CaseRecord]:
@@ -32,27 +30,32 @@ RULE = Sweep(start=1000, budget_s=60, settle=0.1)
 
 
 def test_a_sweep_starts_doubles_and_stops_for_each_reason_it_states() -> None:
-    assert next_size(RULE, [], 16 * GiB, None) == (1000, "")
+    assert next_size(RULE, [], 16 * GiB, None) == (1000, None)
     # Fixed costs still dominate (exponents 0.2, 0.5, 0.8): keep growing.
     growing = steps([1000, 2000, 4000, 8000], [1.0, 1.15, 1.63, 2.83])
-    assert next_size(RULE, growing, 16 * GiB, None) == (16000, "")
+    assert next_size(RULE, growing, 16 * GiB, None) == (16000, None)
     settled = steps([1000, 2000, 4000, 8000, 16000], [1.0, 1.9, 3.7, 7.3, 14.5])
-    assert next_size(RULE, settled, 16 * GiB, None)[1].startswith("the local exponent settled at 0.99")
+    assert stopped(next_size(RULE, settled, 16 * GiB, None)) == "settled"
     slow = steps([1000, 2000, 4000], [1.0, 2.0, 4.0], walls=[10.0, 20.0, 40.0])
-    size, why = next_size(RULE, slow, 16 * GiB, None)
-    assert size is None and "would take about 80 s, past the 60 s budget" in why
+    size, stop = next_size(RULE, slow, 16 * GiB, None)
+    assert stop.code == "time-budget" and "80 s" in stop.message  # 40 s x 2: the walls grew linearly
     # Fewer than three sizes cannot be fitted: the sweep goes on while each step stays within the budget.
-    assert next_size(RULE, slow[:2], 16 * GiB, None) == (4000, "")
-    assert next_size(RULE, steps([1000], [1.0], walls=[61.0]), 16 * GiB, None) == (
-        None, "size 1,000 took 61 s, past the 60 s budget")
+    assert next_size(RULE, slow[:2], 16 * GiB, None) == (4000, None)
+    assert stopped(next_size(RULE, steps([1000], [1.0], walls=[61.0]), 16 * GiB, None)) == "time-budget"
     hungry = [step(1000, 1.0, peak=2 * GiB), step(2000, 2.0, peak=4 * GiB)]
-    size, why = next_size(RULE, hungry, 10 * GiB, None)
-    assert size is None and "would need about 8.0 GiB, past 60% of this machine's 10.0 GiB" in why
+    size, stop = next_size(RULE, hungry, 10 * GiB, None)
+    assert stop.code == "memory" and "8.0 GiB" in stop.message  # 2 GiB per 1,000 rows, at 4,000
     failed = [step(1000, 1.0), step(2000, 2.0, status="oom")]
-    assert next_size(RULE, failed, 16 * GiB, None) == (None, "size 2,000 ended oom: passed the cap")
-    assert next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1500) == (1500, "")  # the whole data, last
-    assert next_size(RULE, steps([1000, 1500], [1.0, 1.4]), 16 * GiB, 1500) == (None, "the workload has 1,500 rows")
-    assert next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1100) == (None, "the workload has 1,100 rows")
+    assert stopped(next_size(RULE, failed, 16 * GiB, None)) == "step-failed"
+    assert next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1500) == (1500, None)  # the whole data, last
+    assert stopped(next_size(RULE, steps([1000, 1500], [1.0, 1.4]), 16 * GiB, 1500)) == "whole-data"
+    assert stopped(next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1100)) == "whole-data"
+
+
+def stopped(decided: tuple[int | None, Stop | None]) -> str:
+    size, stop = decided
+    assert size is None and stop is not None, decided
+    return stop.code
 
 
 def test_suites_declare_sweeps_case_caps_and_processes(tmp_path: Path) -> None:
@@ -62,7 +65,7 @@ def test_suites_declare_sweeps_case_caps_and_processes(tmp_path: Path) -> None:
     built = plan.build(plan.Choices(suite=str(suite)), 2)
     (case,) = built.cases
     assert built.settings.processes == 2 and case.size == 1000 and case.sweep["factor"] == 4
-    assert case.id.endswith(",cap=1GiB") and family(case.to_dict()) == "regression/ridge_solve@numpy/n=*/t=2,cap=1GiB"
+    assert case.id.endswith(",cap=1GiB") and case.config == "regression/ridge_solve@numpy/n=*/t=2,cap=1GiB"
     assert Case.from_dict(case.to_dict()) == case
     fixed = plan.build(plan.Choices(suite=str(suite), sizes=[500]), 2)
     assert fixed.cases[0].sweep is None  # --sizes replaces the sweep
@@ -85,19 +88,20 @@ def test_a_sweep_runs_grows_and_resumes_to_the_same_plan(tmp_path: Path) -> None
     path = runner.execute(run, records.Journal.create(records.journal_path(tmp_path, run), run), limits,
                           runner.Progress())
     done = records.load(path)
-    assert [c.case["size"] for c in done.cases] == [1000, 4000, 16000]
+    assert [c.case.size for c in done.cases] == [1000, 4000, 16000]
     assert done.sweeps == {"regression/ridge_solve@numpy/n=*/t=1": "3 steps, the most a sweep takes"}
     first = done.cases[0]
-    assert first.status == "ok" and {r["process"] for r in first.runs} == {0, 1}
+    assert first.status == "ok" and {r.process for r in first.runs} == {0, 1}
     assert len(first.phase_samples("fit")) == 2 and len(first.telemetry["processes"]) == 2
     # Resuming from the first step alone plans the same next steps from the records.
     partial = records.RunResult(**{**done.__dict__, "plan": done.plan[:1], "cases": done.cases[:1], "sweeps": {}})
-    assert [c["size"] for c in runner.grow_sweeps(partial)] == [4000]
+    assert [c.size for c in runner.grow_sweeps(partial)] == [4000]
 
 
 def test_processes_come_from_the_command_line_too() -> None:
     from harness import cli
+    from harness.commands.run import PLAN_FLAGS
 
     args = cli.build_parser().parse_args(["run", "--processes", "3", "--workloads", "diabetes"])
-    choices = plan.Choices(suite=args.suite, **{flag: getattr(args, flag) for flag in cli.PLAN_FLAGS})
+    choices = plan.Choices(suite=args.suite, **{flag: getattr(args, flag) for flag in PLAN_FLAGS})
     assert plan.build(choices, 2).settings.processes == 3

@@ -10,10 +10,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from harness.run import monitor, telemetry
-from harness.run.nvml import NvmlSource
-from harness.run.plan import Case
+from harness import cli, records
+from harness.records import Case
+from harness.records import figures as fig
+from harness.run import monitor, sources
 from harness.run.runner import Limits, run_case
+from harness.run.sources import nvml
+from tests import builders
 
 HAS_GPU = shutil.which("nvidia-smi") is not None
 
@@ -25,6 +28,7 @@ class Clock:
     name = "clock"
     gauges = ("level",)
     counters = ("ticks",)
+    figures = ()
 
     def __init__(self) -> None:
         self.reads = 0
@@ -62,48 +66,68 @@ def test_a_source_is_sampled_with_the_tree_and_summarized_per_phase() -> None:
 
 
 def test_counters_over_several_windows_report_the_mean_increase_per_window() -> None:
-    series = telemetry.SourceSeries(gauges=(), counters=("energy",))
+    series = sources.SourceSeries(gauges=(), counters=("energy",))
     for t, joules in [(0.0, 100.0), (1.0, 110.0), (2.0, None), (3.0, 150.0), (4.0, 170.0)]:
         series.add(t, {"energy": joules})
-    summary = telemetry.summarize(series, [(0.0, 1.0), (3.0, 4.0), (5.0, 6.0)])
+    summary = sources.summarize(series, [(0.0, 1.0), (3.0, 4.0), (5.0, 6.0)])
     assert summary["energy"] == {"per_window": 15.0, "windows": 2}  # (10 + 20) / 2; no reading inside (5, 6]
-    assert telemetry.summarize(series, [(-2.0, -1.0)]) == {}  # before any reading: unknown, not zero
+    assert sources.summarize(series, [(-2.0, -1.0)]) == {}  # before any reading: unknown, not zero
 
 
 @pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU")
 def test_without_nvml_the_gpu_source_says_why_and_the_case_records_no_gpu_series() -> None:
-    source, why = NvmlSource.open()
+    source, why = nvml.open_source()
     assert source is None and why.startswith("NVML")
-    record = run_case(Case("faulty", "ok", "sklearn", 100, 1).to_dict(), Limits(1, 60, 2**31, 20))
+    record = run_case(Case("faulty", "ok", "sklearn", 100, 1), Limits(1, 60, 2**31, 20))
     assert record.status == "ok" and record.telemetry["sources"] == {"nvml": why}
-    assert record.telemetry["series"]["sources"] == {}
+    assert record.telemetry["series"]["sources"] == {} and "figures" not in record.telemetry
 
 
 @pytest.mark.gpu
 def test_a_gpu_case_reports_utilization_memory_and_energy_per_phase() -> None:
-    record = run_case(Case("vision", "cnn", "torch-cuda", 16000, 4).to_dict(), Limits(2, 300, 32 * 2**30, 10))
+    record = run_case(Case("vision", "cnn", "torch-cuda", 16000, 4), Limits(2, 300, 32 * 2**30, 10))
     assert record.status == "ok", record.reason
     fit = record.telemetry["phases"]["fit"]["sources"]["nvml"]
     assert fit["gpu0.util_percent"]["mean"] > 0 and fit["gpu0.energy_j"]["per_window"] > 0
     assert fit["gpu0.case_memory_bytes"]["max"] > 0
 
 
-def test_show_gets_gpu_columns_only_when_a_run_has_gpu_telemetry(tmp_path, capsys) -> None:
-    from harness import cli, records
-    from harness.records import store
-    from tests.test_cli import disturbed_result
+def test_a_new_source_is_one_module_and_shows_up_in_show_and_the_report(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv(sources.EXTRA_ENV, "tests.thread_source")
+    record = run_case(Case("faulty", "sleep", "sklearn", 100, 1, {"seconds": 0.3}), Limits(1, 60, 2**31, 20))
+    assert record.status == "ok" and record.telemetry["sources"]["thread_source"].startswith("threads")
+    threads = fig.read(record.telemetry, "threads", "fit_threads")
+    assert threads is not None and threads >= 2  # the worker's main thread and its lifeline watcher
+    path = tmp_path / "r.json"
+    records.save(path, builders.run_result([record]))
 
-    path = disturbed_result(tmp_path, [False, False])
+    assert cli.main(["show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "fit threads" in out and f"{threads:.3g} threads" in out
+    assert cli.main(["report", str(path), "-o", str(tmp_path / "report")]) == 0
+    assert f"fit threads: {threads:.3g} threads" in (tmp_path / "report.md").read_text()
+
+
+def test_show_has_no_column_for_a_figure_nothing_measured(tmp_path, capsys) -> None:
+    path = builders.contended(tmp_path / "r.json", [False, False])
     assert cli.main(["show", str(path)]) == 0
     assert "fit GPU %" not in capsys.readouterr().out
 
-    doc = records.load(path).to_dict()
-    nvml = {"gpu0.util_percent": {"mean": 87.4, "p95": 99.0, "max": 100.0},
-            "gpu0.case_memory_bytes": {"mean": 1.0 * 2**30, "p95": 2.0 * 2**30, "max": 3.0 * 2**30},
-            "gpu0.energy_j": {"per_window": 412.5, "windows": 2}}
-    doc["cases"][0]["telemetry"]["phases"] = {"fit": {"samples": 20, "sources": {"nvml": nvml}}, "cold": {}}
-    records.save(path, store._from_dict(doc, path))
-    assert cli.main(["show", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert "fit GPU %" in out and "energy per fit" in out
-    assert " 87 " in out and "3,072 MiB" in out and "412 J" in out
+
+def test_figures_combine_devices_and_phases_as_their_source_declares() -> None:
+    per_phase = {"fit": {"sources": {"meter": {"dev0.load": {"mean": 40.0, "max": 90.0},
+                                               "dev1.load": {"mean": 60.0, "max": 70.0},
+                                               "dev0.joules": {"per_window": 5.0},
+                                               "dev1.joules": {"per_window": 7.0}}}},
+                 "predict": {"sources": {"meter": {"dev0.load": {"max": 95.0}}}},
+                 "cold": {"fit": {"sources": {"meter": {"dev0.load": {"max": 100.0}}}}}}
+    declared = [fig.Figure("load", "fit load", "load", "fit", "mean", "max", "%"),
+                fig.Figure("peak", "peak load", "load", "*", "max", "max", "%"),
+                fig.Figure("energy", "energy per fit", "joules", "fit", "per_window", "sum", "J")]
+    telemetry = {"phases": per_phase, "figures": {"meter": [f.to_dict() for f in declared]}}
+    assert fig.read(telemetry, "meter", "load") == 60.0  # the busiest device
+    assert fig.read(telemetry, "meter", "peak") == 95.0  # every warm phase, not the cold run
+    assert fig.read(telemetry, "meter", "energy") == 12.0  # both devices' energy
+    assert fig.read(telemetry, "meter", "absent") is None and fig.read(telemetry, "other", "load") is None
+    assert [fig.text(f, v) for f, v in zip(declared, (60.0, None, 12.0))] == ["60", "", "12 J"]
+    assert [f.key for _, f in fig.declared(telemetry)] == ["load", "peak", "energy"]

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from harness import cli
-from harness.run import userdata
 from harness.errors import SizeupError
+from harness.run import userdata
 
 RNG = np.random.default_rng(0)
 N = 120
@@ -156,7 +156,7 @@ def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path,
         assert not results.exists(), name
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_path: Path,
                                                                            capsys: pytest.CaptureFixture[str]) -> None:
     from sklearn.datasets import load_wine
@@ -217,7 +217,7 @@ def test_series_keys_and_the_horizon_are_found_for_a_forecast(tmp_path: Path) ->
         userdata.identify(daily_sales(tmp_path, days=60), "sales", horizon=28)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_forecast_is_scored_on_the_last_steps_and_sized(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["run", "--data", str(daily_sales(tmp_path)), "--target", "sales", "--horizon", "7",
                      "--repeats", "1", "--backends", "xgboost,sklearn", "--results-dir", str(tmp_path / "r")]) == 0
@@ -233,7 +233,7 @@ def test_a_forecast_is_scored_on_the_last_steps_and_sized(tmp_path: Path, capsys
     assert len(split.y_test) == 2 * 7  # the last 7 days of each store, never shuffled into training
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_an_image_folder_is_benchmarked_and_left_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = image_folder(tmp_path / "digits", 150, classes=(0, 1, 7))
     before = sorted((p.name, p.read_bytes()) for p in folder.rglob("*.png"))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.run.plan import Case
+from harness.records import Case
 from harness.run.runner import Limits, run_case
 from harness.run.worker import data_hash
 from workloads.base import Split
@@ -63,14 +63,14 @@ def test_hashing_copies_no_array() -> None:
     assert peak < 10 * 2**20  # strided parts are hashed through slices of at most 8 MiB
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", [Case("nlp", "tfidf_linear", "sklearn", 400, 1),
                                   Case("digits", "cnn", "torch", 200, 1, {"epochs": 1})], ids=lambda c: c.id)
 def test_library_imports_land_in_startup_not_in_a_timed_phase(case: Case) -> None:
-    record = run_case(case.to_dict(), Limits(0, 300, 8 * 2**30, 0))
+    record = run_case(case, Limits(0, 300, 8 * 2**30, 0))
     assert record.status == "ok", record.reason
     cold = record.runs[0]
-    assert list(cold["phases"])[0] == "startup" and cold["phases"]["startup"] > 0.1
+    assert list(cold.phases)[0] == "startup" and cold.phases["startup"] > 0.1
     # Before: NLP's cold score imported sklearn.metrics (0.8 s), torch's first fit torch._dynamo (2 s).
-    late = {name for phase in ("fit", "predict", "score") for name in cold.get("imports", {}).get(phase, [])}
+    late = {name for phase in ("fit", "predict", "score") for name in cold.imports.get(phase, [])}
     assert late == set()

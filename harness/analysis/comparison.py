@@ -1,4 +1,5 @@
-"""`sizeup compare`: runs against a baseline, and a run's GPU cases against their CPU twins."""
+"""`sizeup compare`: runs against a baseline, and a run's GPU cases against their CPU twins (computed here,
+rendered by harness.present.compare)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 
 from harness.analysis import frame
-from harness.run.backends import BACKENDS
-from harness.analysis.significance import ADVICE, ALPHA, Difference, difference, instability, samples
-
-VERDICT_STYLE = {"slower": "red", "faster": "green", "same": "", "undecided": "yellow", "not comparable": "yellow"}
+from harness.analysis.significance import ALPHA, Difference, difference, instability, samples
 
 
 @dataclass(frozen=True)
@@ -25,6 +20,7 @@ class CaseComparison:
     b_median: float
     difference: Difference | None  # None where the two are not comparable
     notes: list[str] = field(default_factory=list)
+    unstable: bool = False  # either side's timings fail pyperf's stability rules (see notes)
 
     @property
     def verdict(self) -> str:
@@ -36,8 +32,8 @@ def compare_sets(a: pd.DataFrame, b: pd.DataFrame, phase: str = "fit", alpha: fl
     column = f"{phase}_s"
     out = []
     sizes = dict(zip(a["case_id"], a["size"]))
-    families = dict(zip(a["case_id"], a["family"]))
-    for case_id in sorted(set(a["case_id"]) & set(b["case_id"]), key=lambda c: (families[c], sizes[c])):
+    configs = dict(zip(a["case_id"], a["config"]))
+    for case_id in sorted(set(a["case_id"]) & set(b["case_id"]), key=lambda c: (configs[c], sizes[c])):
         ra, rb = a[a["case_id"] == case_id], b[b["case_id"] == case_id]
         xa, xb = samples(ra, column), samples(rb, column)
         if not xa or not xb:
@@ -46,7 +42,8 @@ def compare_sets(a: pd.DataFrame, b: pd.DataFrame, phase: str = "fit", alpha: fl
                  if (flags := instability(x))]
         blockers = _mismatch(ra, rb)
         result = None if blockers else difference(xa, xb, alpha)
-        out.append(CaseComparison(case_id, float(np.median(xa)), float(np.median(xb)), result, blockers + notes))
+        out.append(CaseComparison(case_id, float(np.median(xa)), float(np.median(xb)), result, blockers + notes,
+                                  bool(notes)))
     return out
 
 
@@ -70,27 +67,6 @@ def failures(comparisons: Sequence[CaseComparison], threshold: float) -> list[Ca
     return [c for c in comparisons if c.verdict == "slower" and c.difference.ratio - 1 > threshold]
 
 
-def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseComparison], phase: str,
-                      machine_notes: Sequence[str], only: tuple[int, int]) -> RenderableType:
-    table = Table(title=Text(f"{phase} time, B = {name_b} against A = {name_a}"), header_style="bold")
-    for column in ("case", "A median", "B median", "B/A [95% interval]", "p", "verdict", "notes"):
-        table.add_column(column, no_wrap=column in ("case", "B/A [95% interval]"))
-    for c in comparisons:
-        d = c.difference
-        table.add_row(Text(c.case_id), f"{c.a_median:.4g} s", f"{c.b_median:.4g} s", d.describe() if d else "",
-                      f"{d.p:.2g}" if d else "", Text(c.verdict, style=VERDICT_STYLE[c.verdict]),
-                      Text("; ".join(([d.why] if d and d.verdict == "undecided" else []) + c.notes)))
-    parts: list[RenderableType] = [table]
-    if any("unstable" in note for c in comparisons for note in c.notes):
-        parts.append(Text(ADVICE))
-    if only[0] or only[1]:
-        parts.append(Text(f"Not in both: {only[0]} case(s) only in A, {only[1]} only in B."))
-    if machine_notes:
-        parts.append(Text("Warning: the machines or libraries differ, so differences may come from them: "
-                          + "; ".join(machine_notes), style="yellow"))
-    return Group(*parts)
-
-
 @dataclass(frozen=True)
 class DevicePair:
     workload: str
@@ -111,7 +87,7 @@ def device_pairs(rows: pd.DataFrame) -> list[DevicePair]:
     pairs = []
     for gpu_id, g in rows.groupby("case_id", sort=True):
         first = g.iloc[0]
-        twin = BACKENDS.get(first["backend"]) and BACKENDS[first["backend"]].twin
+        twin = first["twin"]
         if not twin:
             continue
         cpu = rows[(rows["workload"] == first["workload"]) & (rows["model"] == first["model"])
@@ -137,24 +113,6 @@ def device_pairs(rows: pd.DataFrame) -> list[DevicePair]:
 def _median(values: pd.Series) -> float | None:
     values = values.dropna()
     return float(values.median()) if len(values) else None
-
-
-def render_devices(pairs: Sequence[DevicePair]) -> RenderableType:
-    if not pairs:
-        return Text("No GPU case with a CPU twin in these results: run on a GPU machine (the `gpu` suite), "
-                    "or compare with a reference result under results/reference/.")
-    table = Table(title=Text("GPU against its CPU twin (fit)"), header_style="bold")
-    for column in ("GPU case", "CPU case", "by", "speed-up [95% interval]", "verdict", "quality CPU -> GPU",
-                   "GPU util %", "energy per fit"):
-        table.add_column(column)
-    for p in pairs:
-        q = (f"{p.quality_cpu:.4g} -> {p.quality_gpu:.4g}" if p.quality_cpu is not None
-             and p.quality_gpu is not None else "")
-        verdict = {"slower": "GPU faster", "faster": "CPU faster"}.get(p.speedup.verdict, p.speedup.verdict)
-        table.add_row(Text(p.gpu), Text(p.cpu), p.measure, p.speedup.describe(), verdict, q,
-                      "" if p.gpu_util is None else f"{p.gpu_util:.0f}",
-                      "" if p.energy_j is None else f"{p.energy_j:.3g} J")
-    return table
 
 
 def machine_notes(a: Sequence[frame.Loaded], b: Sequence[frame.Loaded]) -> list[str]:

@@ -19,12 +19,10 @@ from typing import Any
 import pandas as pd
 
 from harness import records
+from harness.analysis import twins
 from harness.errors import SizeupError
-from harness.records import CaseRecord, RunResult
-from harness.run.sweep import family
-from harness.present.table import PHASES, gpu_figures
-
-PROCESS = "process"  # a run's key naming its worker process, where a case ran in several (--processes)
+from harness.records import PHASES, CaseRecord, Repeat, RunResult
+from harness.records import figures as fig
 
 
 @dataclass(frozen=True)
@@ -70,39 +68,41 @@ def rows(loaded: Sequence[Loaded]) -> pd.DataFrame:
         for record in item.run.cases:
             if record.status != "ok":
                 continue
-            case = _case_columns(record)
+            case = _case_columns(record, item.run.cases)
             for run in record.warm_runs():
                 out.append({**machine, **case, **_run_columns(record, run)})
     return pd.DataFrame(out)
 
 
-def _case_columns(record: CaseRecord) -> dict[str, Any]:
-    c = record.case
-    util, gpu_memory, energy = gpu_figures(record) or (None, None, None)
-    metric = record.workload_info.get("metric")
-    fit = record.telemetry.get("phases", {}).get("fit", {})
-    twin = record.checks.get("twin_quality") or {}
-    return {"case_id": c["id"], "family": family(c), "task": record.workload_info.get("family"),
-            "workload": c["workload"], "model": c["model"],
-            "backend": c["backend"], "size": c["size"], "threads": c["threads"],
+def _case_columns(record: CaseRecord, run: list[CaseRecord]) -> dict[str, Any]:
+    c, t = record.case, record.telemetry
+    facts = record.backend_facts
+    fit = t.get("phases", {}).get("fit", {})
+    gap = twins.check(record, run)
+    return {"case": c, "case_id": c.id, "config": c.config, "thread_key": c.key(threads=False),
+            "grid_key": c.key(size=False, threads=False), "task": record.workload_info.get("family"),
+            "workload": c.workload, "model": c.model, "backend": c.backend, "size": c.size, "threads": c.threads,
+            "device": facts.device if facts else None, "twin": facts.twin if facts else None,
+            "distributed": bool(facts and facts.distributed), "on_gpu": bool(facts and facts.on_gpu),
             "params": json.dumps(record.params, sort_keys=True), "data_sha256": record.data_sha256,
-            "metric": metric, "higher_is_better": record.workload_info.get("higher_is_better", True),
+            "metric": record.workload_info.get("metric"),
+            "higher_is_better": record.workload_info.get("higher_is_better", True),
             "size_unit": record.workload_info.get("size_unit", "rows"),
-            "peak_memory_bytes": record.telemetry.get("peak_memory_bytes"),
+            "peak_memory_bytes": t.get("peak_memory_bytes"),
             "fit_peak_bytes": fit.get("memory_bytes", {}).get("max"),  # sampled: what training itself held
             "fit_cpu_pct_sampled": fit.get("cpu_percent", {}).get("mean"),
-            "fit_gpu_util_pct": util, "gpu_memory_bytes": gpu_memory, "fit_energy_j": energy,
-            "twin_difference": twin.get("difference"), "twin_beyond": bool(twin.get("beyond"))}
+            "fit_gpu_util_pct": fig.read(t, "nvml", "gpu_util"), "gpu_memory_bytes": fig.read(t, "nvml", "gpu_memory"),
+            "fit_energy_j": fig.read(t, "nvml", "gpu_energy") or None,
+            "twin_difference": gap.difference if gap else None, "twin_beyond": bool(gap and gap.beyond)}
 
 
-def _run_columns(record: CaseRecord, run: dict[str, Any]) -> dict[str, Any]:
-    metric = record.workload_info.get("metric")
-    phases = run["phases"]
-    fit_cpu = run.get("cpu_s", {}).get("fit")
-    return {"process": run.get(PROCESS, 0), "repeat": run["repeat"], "disturbed": bool(run.get("disturbed")),
-            **{f"{p}_s": phases.get(p) for p in PHASES},
-            "fit_cpu_pct": 100 * fit_cpu / phases["fit"] if fit_cpu is not None and phases.get("fit") else None,
-            "quality": (run["quality"] or {}).get(metric)}
+def _run_columns(record: CaseRecord, run: Repeat) -> dict[str, Any]:
+    fit_cpu = run.cpu_s.get("fit")
+    fit = run.phases.get("fit")
+    return {"process": run.process, "repeat": run.repeat, "disturbed": bool(run.disturbed),
+            **{f"{p}_s": run.phases.get(p) for p in PHASES},
+            "fit_cpu_pct": 100 * fit_cpu / fit if fit_cpu is not None and fit else None,
+            "quality": run.metric(record.workload_info.get("metric"))}
 
 
 def machine_differences(run_a: RunResult, run_b: RunResult) -> list[str]:

@@ -73,4 +73,4 @@ def _coverage(n: int, i: int) -> float:
 
 def quality_stats(record: CaseRecord, metric: str) -> Stats | None:
     """Statistics of `metric` over a case's warm repeats; None where no repeat has a finite value."""
-    return stats([(r["quality"] or {}).get(metric) for r in record.warm_runs()])
+    return stats([r.metric(metric) for r in record.warm_runs()])

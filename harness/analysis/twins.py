@@ -3,30 +3,44 @@ that does the same work. Their quality must agree, or the speed-up compares diff
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from harness.run.backends import BACKENDS
 from harness.analysis.stats import quality_stats
 from harness.records import CaseRecord
 
 ABSOLUTE = 0.01  # metrics where higher is better live in [0, 1] (accuracy, F1, AUC): one point
 RELATIVE = 0.02  # error metrics (RMSE, WAPE): 2% of the CPU twin's value
 
-SAME_WORK = ("workload", "model", "size", "params", "seed")
+
+@dataclass(frozen=True)
+class QualityGap:
+    twin: str  # the CPU twin's case id
+    metric: str
+    value: float
+    twin_value: float
+    difference: float
+    tolerance: float
+
+    @property
+    def beyond(self) -> bool:
+        return abs(self.difference) > self.tolerance
 
 
-def twin_of(record: CaseRecord, records: list[CaseRecord]) -> CaseRecord | None:
+def twin_of(record: CaseRecord, records: Sequence[CaseRecord]) -> CaseRecord | None:
     """The finished CPU twin of a case on a device backend, same threads preferred; None if there is none."""
-    backend = BACKENDS.get(record.case["backend"])
-    if backend is None or backend.twin is None:
+    twin = record.backend_facts.twin if record.backend_facts else None
+    if twin is None:
         return None
-    same = [r for r in records if r.case["backend"] == backend.twin and r.status == "ok"
-            and all(r.case.get(k) == record.case.get(k) for k in SAME_WORK)]
-    same.sort(key=lambda r: r.case["threads"] != record.case["threads"])
+    c = record.case
+    same = [r for r in records if r.status == "ok" and r.case.backend == twin
+            and (r.case.workload, r.case.model, r.case.size, dict(r.case.params), r.case.seed)
+            == (c.workload, c.model, c.size, dict(c.params), c.seed)]
+    same.sort(key=lambda r: r.case.threads != c.threads)
     return same[0] if same else None
 
 
-def quality_gap(record: CaseRecord, twin: CaseRecord) -> dict[str, Any] | None:
+def quality_gap(record: CaseRecord, twin: CaseRecord) -> QualityGap | None:
     """How far the case's median quality is from its twin's, against the tolerance; None if either has none."""
     info = record.workload_info
     metric = info.get("metric")
@@ -35,11 +49,9 @@ def quality_gap(record: CaseRecord, twin: CaseRecord) -> dict[str, Any] | None:
         return None
     ours, theirs = (s.median for s in summaries)
     tolerance = ABSOLUTE if info.get("higher_is_better", True) else RELATIVE * abs(theirs)
-    difference = ours - theirs
-    return {"twin": twin.id, "metric": metric, "value": ours, "twin_value": theirs, "difference": difference,
-            "tolerance": tolerance, "beyond": abs(difference) > tolerance}
+    return QualityGap(twin.id, metric, ours, theirs, ours - theirs, tolerance)
 
 
-def check(record: CaseRecord, records: list[CaseRecord]) -> dict[str, Any] | None:
+def check(record: CaseRecord, records: Sequence[CaseRecord]) -> QualityGap | None:
     twin = twin_of(record, records) if record.status == "ok" else None
     return None if twin is None else quality_gap(record, twin)

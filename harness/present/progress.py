@@ -8,12 +8,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from harness.run import runner
-from harness.records import CaseRecord
 from harness.present.table import STATUS_STYLE, contention_note, phase_stats, quality
+from harness.records import Case, CaseRecord
 
 
-class RichProgress(runner.Progress):
+class RichProgress:
+    """What harness.run.runner.Progress hooks into, shown live with rich."""
+
     def __init__(self, console: Console, total: int, done: int) -> None:
         self.console = console
         self.bar = Progress(
@@ -30,8 +31,8 @@ class RichProgress(runner.Progress):
     def __exit__(self, *exc: Any) -> None:
         self.bar.stop()
 
-    def case_started(self, case: dict[str, Any], index: int, total: int) -> None:
-        self.bar.update(self.task, description=case["id"])
+    def case_started(self, case: Case, index: int, total: int) -> None:
+        self.bar.update(self.task, description=case.id)
 
     def planned(self, added: int) -> None:
         if added:

@@ -16,46 +16,49 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import comparison, frame, predictions
-from harness.sizing import recommend
-from harness.sizing.catalog import VM
+from harness.analysis import comparison, frame
+from harness.analysis.compute import Analysis, case_medians, spark_medians, spark_rows
+from harness.analysis.fits import SizeModel, ThreadModel
 from harness.errors import SizeupError
-from harness.records import write_atomic
+from harness.present.recommend import frontier_lines, time_text
+from harness.records import CaseRecord, figures, write_atomic
+from harness.sizing import recommend
 
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
          "img{max-width:100%;border:1px solid #eee}")
 
 
-def build(loaded: Sequence[frame.Loaded], out: Path, vms: Sequence[VM],
-          case_id: str | None = None) -> tuple[Path, Path, list[recommend.Pick]]:
-    """Write `<out>.html` and `<out>.md`; returns both paths and the per-task recommendations in them."""
+def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
+          case_id: str | None = None) -> tuple[Path, Path]:
+    """Write `<out>.html` and `<out>.md` of `analysis` and its per-task recommendations; returns both paths."""
     import matplotlib
 
     matplotlib.use("Agg")
-    rows = frame.rows(loaded)
-    picks = recommend.summary(rows, vms) if not rows.empty else []
+    rows, loaded = analysis.rows, analysis.loaded
     sections: list[tuple[str, str, str | None]] = []  # (title, markdown, png base64)
     sections.append(("Recommendations", _recommendations(picks), None))
     sections.append(("Time per configuration", _median_table(rows), _png(_fit_times(rows))))
-    pairs = comparison.device_pairs(rows) if not rows.empty else []
+    pairs = analysis.pairs()
     sections.append(("CPU against GPU", _devices(pairs), _png(_speedups(pairs))))
-    if not rows.empty and (rows["backend"] == "spark").any():
-        sections.append(("Spark against a single node", _spark(rows), _png(_spark_plot(rows))))
-    models = predictions.size_models(rows) if not rows.empty else []
+    if not rows.empty and rows["distributed"].any():
+        sections.append(("Spark against a single node", _spark(analysis), _png(_spark_plot(rows))))
+    models = analysis.sizes()
     if models:
-        summary = "\n".join(f"- `{m.family}`: {m.time.curve.kind}, exponent {m.time.curve.exponent:.2f}, LOO error "
+        summary = "\n".join(f"- `{m.config}`: {m.time.curve.kind}, exponent {m.time.curve.exponent:.2f}, LOO error "
                             f"{np.expm1(m.time.loo_error):.0%}" + (f"; memory {m.memory.per_item:,.0f} B per item"
                                                                    if m.memory else "") for m in models)
-        crossing = "\n".join(f"- `{gpu}` against `{cpu}`: {cross.describe(unit)}"
-                             for cpu, gpu, cross, unit in predictions.crossovers(models))
+        crossing = "\n".join(f"- `{c.gpu}` against `{c.cpu}`: {c.found.describe(c.unit)}"
+                             for m in analysis.machines for c in m.crossings)
         sections.append(("Time and memory against size", summary + ("\n" + crossing if crossing else ""),
                          _png(_scaling(models))))
-    threads = predictions.thread_models(rows) if not rows.empty else []
+    threads = [t for m in analysis.machines for t in m.threads]
     if threads:
-        sections.append(("Thread scaling", "\n".join(f"- `{key}`: serial fraction {fit.serial:.2f} "
-                                                     f"[{fit.serial_lo:.2f}-{fit.serial_hi:.2f}]"
-                                                     for key, fit, _ in threads), _png(_threads(threads))))
+        sections.append(("Thread scaling", "\n".join(f"- `{t.key}`: serial fraction {t.fit.serial:.2f} "
+                                                     f"[{t.fit.serial_lo:.2f}-{t.fit.serial_hi:.2f}]"
+                                                     for t in threads), _png(_threads(threads))))
+    if telemetry := _telemetry(loaded):
+        sections.append(("Telemetry sources", telemetry, None))
     chosen = _chosen_case(loaded, case_id)
     if chosen is not None:
         record, path = chosen
@@ -64,7 +67,7 @@ def build(loaded: Sequence[frame.Loaded], out: Path, vms: Sequence[VM],
     html_path, md_path = out.with_suffix(".html"), out.with_suffix(".md")
     write_atomic(html_path, _html(title, sections))
     write_atomic(md_path, "\n\n".join([f"# {title}"] + [f"## {t}\n\n{md}" for t, md, _ in sections]) + "\n")
-    return html_path, md_path, picks
+    return html_path, md_path
 
 
 def _recommendations(picks: Sequence[recommend.Pick]) -> str:
@@ -85,12 +88,12 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
         if o is None:
             lines.append(f"| {p.task} | {size} | | {p.workload}: {p.note} | | | | |")
             continue
-        time = o.time_text()
         cost = f"{o.cost:.3g}" if o.cost is not None else ""
-        lines.append(f"| {p.task} | {size} | {o.vm} | `{o.config}` | {o.quality} | {time} | {cost} | {o.confidence} |")
-        evidence += [f"- {p.workload}, {o.vm}: {e}" for e in o.evidence]
-        evidence += [f"- {p.workload}, rule: {r}" for r in p.found.rules[1:]]
-        frontier += [f"- {p.workload} at {size}: {line}" for line in recommend.frontier_lines(p.found.options)]
+        lines.append(f"| {p.task} | {size} | {o.vm} | `{o.config}` | {o.quality} | {time_text(o)} | {cost} | "
+                     f"{o.confidence} |")
+        evidence += [f"- {p.workload}, {o.vm}: {e.message}" for e in o.evidence]
+        evidence += [f"- {p.workload}, rule: {r.message}" for r in p.found.rules[1:]]
+        frontier += [f"- {p.workload} at {size}: {line}" for line in frontier_lines(p.found.options)]
     return "\n".join(lines + ["", "Quality against cost: per workload, the options that no other beats on both, "
                                    "cheapest first:"] + frontier + ["", "Evidence and rules:"] + evidence)
 
@@ -125,24 +128,14 @@ def _speedups(pairs: Sequence[comparison.DevicePair]):
 def _median_table(rows: pd.DataFrame) -> str:
     if rows.empty:
         return "No finished case."
-    table = rows.groupby(["case_id"]).agg(fit_s=("fit_s", "median"), quality=("quality", "median"),
-                                          metric=("metric", "first"), repeats=("fit_s", "size"))
+    table = case_medians(rows)
     lines = ["| case | fit median (s) | quality | repeats |", "|---|---|---|---|"]
     lines += [f"| `{case}` | {r.fit_s:.4g} | {r.metric} {r.quality:.3g} | {r.repeats} |" for case, r in table.iterrows()]
     return "\n".join(lines)
 
 
-def _spark_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """Median fit time per workload, size and configuration, at each configuration's most threads,
-    for the workloads measured on Spark."""
-    rows = rows[rows["workload"].isin(rows.loc[rows["backend"] == "spark", "workload"])]
-    rows = rows[rows["threads"] == rows.groupby(["workload", "model", "backend"])["threads"].transform("max")]
-    return rows.assign(config=rows["model"] + "@" + rows["backend"] + ", " + rows["threads"].astype(str) + " threads")
-
-
-def _spark(rows: pd.DataFrame) -> str:
-    table = _spark_rows(rows).pivot_table(index=["workload", "size"], columns="config", values="fit_s",
-                                          aggfunc="median")
+def _spark(analysis: Analysis) -> str:
+    table = spark_medians(analysis.rows)
     lines = ["Median fit time (s) on the same data at each size; Spark's data load (Parquet read and cache) and "
              "session start are separate phases, not in these times.", "",
              "| workload | size | " + " | ".join(table.columns) + " |", "|---" * (len(table.columns) + 2) + "|"]
@@ -150,7 +143,7 @@ def _spark(rows: pd.DataFrame) -> str:
         lines.append(f"| {workload} | {int(size):,} | " + " | ".join("" if pd.isna(v) else f"{v:.3g}" for v in row)
                      + " |")
     lines.append("")
-    for fit in predictions.spark_models(rows):
+    for fit in (s for m in analysis.machines for s in m.spark):
         lines.append(f"- `{fit.key}`: fixed cost {fit.time.fixed:.3g} s, {fit.time.parallel * 1e6:.3g} us per item "
                      f"per core; parallel efficiency {fit.time.efficiency(fit.sizes[1], fit.time.cores[1]):.0%} on "
                      f"{fit.time.cores[1]:g} cores at {fit.sizes[1]:,}")
@@ -159,9 +152,10 @@ def _spark(rows: pd.DataFrame) -> str:
 
 def _spark_plot(rows: pd.DataFrame):
     fig, ax = _figure(9, 4)
-    for (workload, config), g in _spark_rows(rows).groupby(["workload", "config"]):
+    for (workload, label), g in spark_rows(rows).groupby(["workload", "label"]):
         medians = g.groupby("size")["fit_s"].median()
-        ax.plot(medians.index, medians.to_numpy(), "o-" if "spark" in config else "s--", label=f"{workload}: {config}")
+        ax.plot(medians.index, medians.to_numpy(), "o-" if g["distributed"].iloc[0] else "s--",
+                label=f"{workload}: {label}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("size")
@@ -191,21 +185,22 @@ def _png(fig) -> str | None:
 def _fit_times(rows: pd.DataFrame):
     if rows.empty:
         return None
-    medians = rows.groupby("case_id")["fit_s"].median().sort_values()
+    medians = case_medians(rows)["fit_s"].sort_values()
+    on_gpu = rows.groupby("case_id")["on_gpu"].first()
     fig, ax = _figure(9, max(2.5, 0.3 * len(medians)))
-    ax.barh(range(len(medians)), medians.to_numpy(),
-            color=["tab:orange" if "cuda" in c or "rapids" in c or "cupy" in c else "tab:blue" for c in medians.index])
+    ax.barh(range(len(medians)), medians.to_numpy(), color=["tab:orange" if on_gpu[c] else "tab:blue"
+                                                            for c in medians.index])
     ax.set_yticks(range(len(medians)), medians.index, fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("fit time, median of warm repeats (s); orange: GPU")
     return fig
 
 
-def _scaling(models: Sequence[predictions.SizeModel]):
+def _scaling(models: Sequence[SizeModel]):
     fig, (times, memory) = _figure(11, 4.5, columns=2)
     for m in models:
         n = np.asarray(m.time.sizes)
-        line, = times.plot(n, m.time.medians, "o", label=m.family, markersize=4)
+        line, = times.plot(n, m.time.medians, "o", label=m.config, markersize=4)
         grid = np.geomspace(n.min(), n.max() * 4, 50)
         times.plot(grid, m.time.curve(grid), "-", color=line.get_color(), linewidth=1)
         if m.memory:
@@ -219,10 +214,10 @@ def _scaling(models: Sequence[predictions.SizeModel]):
     return fig
 
 
-def _threads(threads: Sequence) -> object:
+def _threads(threads: Sequence[ThreadModel]) -> object:
     fig, ax = _figure(7, 4)
-    for key, fit, _ in threads:
-        ax.plot(fit.threads, fit.efficiency(), "o-", label=key)
+    for t in threads:
+        ax.plot(t.fit.threads, t.fit.efficiency(), "o-", label=t.key)
     ax.set_xlabel("threads")
     ax.set_ylabel("parallel efficiency")
     ax.set_ylim(0, 1.1)
@@ -246,14 +241,17 @@ PHASE_COLOURS = {"startup": "tab:grey", "generate": "tab:olive", "features": "ta
                  "fit": "tab:red", "predict": "tab:purple", "score": "tab:brown"}
 
 
-def _utilization(record) -> object:
+def _utilization(record: CaseRecord) -> object:
+    """CPU and memory over time, then one panel per telemetry figure its source asked to plot, with the
+    phases of every run as bands."""
     series = record.telemetry["series"]
     origin = series["t"][0]
     t = np.asarray(series["t"]) - origin
-    gpu = (series.get("sources") or {}).get("nvml", {})
-    gpu_util = (gpu.get("values") or {}).get("gpu0.util_percent")
-    fig, axes = _figure(9, 5.5 if gpu_util else 3.5, rows=2 if gpu_util else 1)
-    cpu = axes[0] if gpu_util else axes
+    panels = [(figure, lines) for source, figure in figures.declared(record.telemetry) if figure.plot
+              and (lines := figures.series(record.telemetry, source, figure))]
+    fig, axes = _figure(9, 3.5 + 2 * len(panels), rows=1 + len(panels))
+    axes = list(np.atleast_1d(axes))
+    cpu = axes[0]
     cpu.plot(t, series.get("cpu_percent", [np.nan] * len(t)), label="CPU % (100 = one core)", color="tab:blue")
     cpu.set_ylabel("CPU %")
     memory = cpu.twinx()
@@ -261,21 +259,33 @@ def _utilization(record) -> object:
     memory.set_ylabel("memory (MiB), green")
     shown = set()
     for run in record.runs:  # each phase of each run as a band: which phase the machine was busy with
-        for phase, (start, stop) in (run.get("spans") or {}).items():
+        for phase, (start, stop) in run.spans.items():
             colour = PHASE_COLOURS.get(phase, "tab:grey")
-            for ax in (axes if gpu_util else [axes]):
+            for ax in axes:
                 ax.axvspan(start - origin, stop - origin, color=colour, alpha=0.12, linewidth=0,
                            label=None if phase in shown or ax is not cpu else phase)
             shown.add(phase)
     cpu.set_ylim(bottom=0)
     cpu.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=8, frameon=False)
-    if gpu_util:
-        gpu_t = np.asarray(gpu["t"]) - origin
-        axes[1].plot(gpu_t, [np.nan if v is None else v for v in gpu_util], color="tab:orange")
-        axes[1].set_ylabel("GPU utilization %")
-        axes[1].set_ylim(0, 105)
-    (axes[-1] if gpu_util else cpu).set_xlabel("seconds since the worker started; bands: phases of each run")
+    for ax, (figure, lines) in zip(axes[1:], panels):
+        for device, (times, readings) in lines.items():
+            ax.plot(np.asarray(times) - origin, [np.nan if v is None else v for v in readings], label=device)
+        ax.set_ylabel(f"{figure.value} ({figure.unit})" if figure.unit else figure.value)
+        ax.legend(fontsize=6)
+    axes[-1].set_xlabel("seconds since the worker started; bands: phases of each run")
     return fig
+
+
+def _telemetry(loaded: Sequence[frame.Loaded]) -> str:
+    """Every figure the telemetry sources declared, per finished case that measured one."""
+    lines = []
+    for item in loaded:
+        for record in item.run.cases:
+            cells = [f"{figure.label}: {text}" for source, figure in figures.declared(record.telemetry)
+                     if (text := figures.text(figure, figures.value(record.telemetry, source, figure)))]
+            if record.status == "ok" and cells:
+                lines.append(f"- `{record.id}`: " + "; ".join(cells))
+    return "\n".join(lines)
 
 
 def _html(title: str, sections: Sequence[tuple[str, str, str | None]]) -> str:

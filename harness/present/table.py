@@ -9,10 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.analysis import twins
-from harness.records import CaseRecord, RunResult
 from harness.analysis.stats import Stats, quality_stats, stats
+from harness.records import PHASES, CaseRecord, RunResult
+from harness.records import figures as fig
 
-PHASES = ("generate", "features", "transfer", "fit", "predict", "score")
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
 LEFT = ("case", "status", "quality", "fit interval")
 NO_WRAP = ("case", "fit interval", "quality", "throughput")  # short cells that must stay on one line
@@ -26,12 +26,12 @@ def quality(record: CaseRecord) -> tuple[str, bool | None]:
     """'roc_auc 0.978' from the median over warm repeats, and whether it meets the workload's target."""
     info = record.workload_info
     metric = info.get("metric")
-    runs = [r for r in record.warm_runs() if metric in (r["quality"] or {})]
+    runs = [r for r in record.warm_runs() if metric in (r.quality or {})]
     if not metric or not runs:
         return "", None
     summary = quality_stats(record, metric)
     if summary is None:  # no finite value: say why (a one-row test split gives r2 = nan)
-        why = sorted({r.get("quality_missing", {}).get(metric) or "none" for r in runs})
+        why = sorted({r.quality_missing.get(metric) or "none" for r in runs})
         return f"{metric} n/a ({', '.join(why)})", None
     value = summary.median
     target = info.get("target")
@@ -42,19 +42,19 @@ def quality(record: CaseRecord) -> tuple[str, bool | None]:
 
 
 def throughput(record: CaseRecord) -> str:
-    rates = [r["throughput"] for r in record.warm_runs() if r.get("throughput")]
-    summary = stats([t["per_s"] for t in rates])
+    rates = [r.throughput for r in record.warm_runs() if r.throughput]
+    summary = stats([t.per_s for t in rates])
     if summary is None:
         return ""
     rate = summary.median
     scaled = next((f"{rate / f:.3g}{p}" for f, p in ((1e9, "G"), (1e6, "M"), (1e3, "k")) if rate >= f), f"{rate:.3g}")
-    return f"{scaled} {rates[0]['unit']}/s"
+    return f"{scaled} {rates[0].unit}/s"
 
 
 def fit_cpu(record: CaseRecord) -> str:
     """Tree CPU during fit, 100 = one core: exact from phase boundaries (sampled in version-1 results)."""
-    exact = stats([100 * r["cpu_s"]["fit"] / r["phases"]["fit"] for r in record.warm_runs()
-                   if r.get("cpu_s", {}).get("fit") is not None and r["phases"].get("fit")])
+    exact = stats([100 * r.cpu_s["fit"] / r.phases["fit"] for r in record.warm_runs()
+                   if r.cpu_s.get("fit") is not None and r.phases.get("fit")])
     if exact:
         return f"{exact.median:.0f}"
     cpu = record.telemetry.get("phases", {}).get("fit", {}).get("cpu_percent")
@@ -72,61 +72,47 @@ def contention_note(record: CaseRecord) -> str | None:
             f"{c.max_other_cores:.2f} cores); {what}")
 
 
-def gpu_figures(record: CaseRecord) -> tuple[float | None, float | None, float | None] | None:
-    """Fit GPU utilization % (of the busiest GPU), the case's peak device memory in bytes and joules
-    per warm fit, from NVML telemetry; None for a case without it."""
-    phases = record.telemetry.get("phases") or {}
-    fit = _nvml(phases.get("fit"))
-    if not fit:
-        return None
-    util = max((v["mean"] for k, v in fit.items() if k.endswith(".util_percent") and "mean" in v), default=None)
-    energy = sum(v["per_window"] for k, v in fit.items() if k.endswith(".energy_j") and "per_window" in v)
-    memory = max((v["max"] for name, p in phases.items() if name != "cold" for k, v in _nvml(p).items()
-                  if k.endswith(".case_memory_bytes") and "max" in v), default=None)
-    return util, memory, energy or None
+def figure_columns(cases: list[CaseRecord]) -> list[tuple[str, fig.Figure]]:
+    """(source, figure) for every figure a telemetry source declared and measured in any of `cases`."""
+    found: dict[tuple[str, str], tuple[str, fig.Figure]] = {}
+    for c in cases:
+        for source, figure in fig.declared(c.telemetry):
+            if (source, figure.key) not in found and fig.value(c.telemetry, source, figure) is not None:
+                found[source, figure.key] = (source, figure)
+    return list(found.values())
 
 
-def gpu_cells(record: CaseRecord) -> list[str] | None:
-    figures = gpu_figures(record)
-    if figures is None:
-        return None
-    util, memory, energy = figures
-    return ["" if util is None else f"{util:.0f}", _mib(memory), f"{energy:.3g} J" if energy else ""]
-
-
-def _nvml(phase: Any) -> dict[str, Any]:
-    return ((phase or {}).get("sources") or {}).get("nvml") or {}
+def figure_cells(record: CaseRecord, columns: list[tuple[str, fig.Figure]]) -> list[str]:
+    return [fig.text(figure, fig.value(record.telemetry, source, figure)) for source, figure in columns]
 
 
 def render(run: RunResult) -> Group:
     used = [p for p in PHASES if any(phase_stats(c, p) for c in run.cases)]
-    gpu = any(gpu_cells(c) for c in run.cases)
+    figures = figure_columns(run.cases)
     title = (f"{run.suite} run {run.run_id} on {run.machine.get('id')}"
              f"{'' if run.complete else ' (incomplete)'}")
     table = Table(title=Text(title), caption=Text(_caption(run)), header_style="bold")
     for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
-                 "quality", "throughput", "fit CPU %", "peak memory",
-                 *(("fit GPU %", "peak GPU memory", "energy per fit") if gpu else ())):
+                 "quality", "throughput", "fit CPU %", "peak memory", *(f.label for _, f in figures)):
         table.add_column(name, justify="left" if name in LEFT else "right", no_wrap=name in NO_WRAP)
     for record in run.cases:
-        cells = row(record, used) + ((gpu_cells(record) or [""] * 3) if gpu else [])
+        cells = row(record, used) + figure_cells(record, figures)
         table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells))
     notes = [Text.assemble((c.status, STATUS_STYLE.get(c.status, "red")), f" {c.id}: {c.reason or ''}")
              for c in run.cases if c.status != "ok"]
     notes += [Text.assemble(("contention", "yellow"), f" {c.id}: {note}")
               for c in run.cases if c.status == "ok" and (note := contention_note(c))]
-    notes += [Text.assemble(("quality", "red"), f" {c.id}: {gap['metric']} {gap['value']:.4g} against "
-                            f"{gap['twin_value']:.4g} on its CPU twin {gap['twin']}, beyond the tolerance of "
-                            f"{gap['tolerance']:.2g}: the two do not compute the same result")
-              for c in run.cases if (gap := twins.check(c, run.cases)) and gap["beyond"]]
+    notes += [Text.assemble(("quality", "red"), f" {c.id}: {gap.metric} {gap.value:.4g} against "
+                            f"{gap.twin_value:.4g} on its CPU twin {gap.twin}, beyond the tolerance of "
+                            f"{gap.tolerance:.2g}: the two do not compute the same result")
+              for c in run.cases if (gap := twins.check(c, run.cases)) and gap.beyond]
     return Group(table, *notes)
 
 
 def row(record: CaseRecord, phases: list[str]) -> list[str | Text]:
     """Cells as plain text (nothing from a result is read as markup); styles come as Text."""
     case = record.case
-    cells: list[str | Text] = [f"{case['workload']}/{case['model']}@{case['backend']}", f"{case['size']:,}",
-                               str(case["threads"])]
+    cells: list[str | Text] = [f"{case.workload}/{case.model}@{case.backend}", f"{case.size:,}", str(case.threads)]
     style = STATUS_STYLE.get(record.status, "red")
     if record.status != "ok":  # the reason follows the table, unwrapped
         return cells + [Text(record.status, style)] + [""] * (len(phases) + 5)

@@ -4,12 +4,28 @@ Nothing here imports the rest of the harness: measuring writes records, and anal
 sizing and the renderers read them, so results from another machine work like local ones.
 """
 
-from harness.records.jsonio import check_name, dumps, plain, write_atomic
+from harness.records import figures
+from harness.records.case import Case
 from harness.records.journal import Journal, JournalBusy, final_path, finish, journal_path, unfinished
+from harness.records.jsonio import check_name, dumps, plain, write_atomic
 from harness.records.store import JOURNAL_SUFFIX, load, save
-from harness.records.types import (MIN_CLEAN, SCHEMA, SCHEMA_VERSION, STATUSES, CaseRecord, Contention, RunResult,
-                                   select_warm)
+from harness.records.types import (
+    MIN_CLEAN,
+    PHASES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    STATUSES,
+    TASKS,
+    BackendFacts,
+    CaseRecord,
+    Contention,
+    Repeat,
+    RunResult,
+    Throughput,
+    select_warm,
+)
 
-__all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "SCHEMA", "SCHEMA_VERSION", "STATUSES", "CaseRecord", "Contention",
-           "Journal", "JournalBusy", "RunResult", "check_name", "dumps", "final_path", "finish", "journal_path",
-           "load", "plain", "save", "select_warm", "unfinished", "write_atomic"]
+__all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "PHASES", "SCHEMA", "SCHEMA_VERSION", "STATUSES", "TASKS", "BackendFacts",
+           "Case", "CaseRecord", "Contention", "Journal", "JournalBusy", "Repeat", "RunResult", "Throughput",
+           "check_name", "dumps", "figures", "final_path", "finish", "journal_path", "load", "plain", "save",
+           "select_warm", "unfinished", "write_atomic"]

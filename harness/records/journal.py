@@ -8,7 +8,6 @@ import errno
 import fcntl
 import os
 import signal
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +134,7 @@ def unfinished(root: Path, machine_id: str) -> list[Path]:
 
 def finish(journal: Journal, run: RunResult, finished: str) -> Path:
     """Write the final document atomically beside the journal, then drop the journal it supersedes."""
-    done = replace(run, finished=finished, complete=not run.pending())
+    done = run.finished_as(finished)
     path = final_path(journal.path)
     try:
         save(path, done)

@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.errors import SizeupError
 from harness.records.jsonio import check_file, dumps, write_atomic
-from harness.records.types import SCHEMA, CaseRecord, RunResult
+from harness.records.types import SCHEMA, RunResult
 from harness.records.upgrade import upgrade, validator
 
 JOURNAL_SUFFIX = ".journal.jsonl"
@@ -91,7 +91,7 @@ def _from_dict(doc: Any, path: Path) -> RunResult:
     if error is not None:
         where = "/".join(map(str, error.absolute_path)) or "the top level"
         raise SizeupError(f"{path} does not match the result schema at {where}: {error.message:.200}")
-    fields = {k: doc[k] for k in RunResult.__dataclass_fields__ if k != "cases" and k in doc}
-    known = CaseRecord.__dataclass_fields__
-    cases = [CaseRecord(**{k: v for k, v in c.items() if k in known}) for c in doc.get("cases", [])]
-    return RunResult(**fields, cases=cases)
+    try:
+        return RunResult.from_dict(doc)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # what the schema does not pin down
+        raise SizeupError(f"{path} does not match the result schema: {type(exc).__name__}: {exc}"[:400]) from None

@@ -66,4 +66,34 @@ def _rename_rss(summaries: dict[str, Any]) -> dict[str, Any]:
             for name, v in summaries.items()}
 
 
-_UPGRADES = {1: _v1_to_v2}
+# The backends and the NVML figures as sizeup 0.3 knew them: a version-2 file means what it meant then,
+# whatever the backends are now.
+V2_BACKENDS = {
+    "sklearn": {"device": "cpu"}, "numpy": {"device": "cpu"}, "xgboost": {"device": "cpu"},
+    "torch": {"device": "cpu"}, "spark": {"device": "cpu", "distributed": True},
+    "xgboost-cuda": {"device": "cuda", "twin": "xgboost"}, "cupy": {"device": "cuda", "twin": "numpy"},
+    "torch-cuda": {"device": "cuda", "twin": "torch"}, "sklearn-rapids": {"device": "cuda", "twin": "sklearn"},
+}
+V2_NVML_FIGURES = [
+    {"key": "gpu_util", "label": "fit GPU %", "value": "util_percent", "phase": "fit", "stat": "mean",
+     "across": "max", "unit": "%", "plot": True},
+    {"key": "gpu_memory", "label": "peak GPU memory", "value": "case_memory_bytes", "phase": "*", "stat": "max",
+     "across": "max", "unit": "bytes", "plot": False},
+    {"key": "gpu_energy", "label": "energy per fit", "value": "energy_j", "phase": "fit", "stat": "per_window",
+     "across": "sum", "unit": "J", "plot": False},
+]
+
+
+def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 keeps each backend's facts with its records, and the figures each telemetry source declares."""
+    cases = []
+    for case in doc.get("cases", []):
+        case = {"backend_facts": V2_BACKENDS.get(case["case"]["backend"]), **case}
+        phases = (case.get("telemetry") or {}).get("phases") or {}
+        if any("nvml" in (p.get("sources") or {}) for p in phases.values()):
+            case["telemetry"] = {"figures": {"nvml": V2_NVML_FIGURES}, **case["telemetry"]}
+        cases.append(case)
+    return {**doc, "version": 3, "cases": cases}
+
+
+_UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3}

@@ -72,30 +72,28 @@ def memory_limit() -> int:
 
 def gpus() -> list[dict[str, Any]]:
     """GPUs as NVML reports them; each call guarded alone so one unsupported call drops nothing else."""
-    try:
-        import pynvml
+    from harness.run.sources.nvml import session
 
-        pynvml.nvmlInit()
-    except Exception:
-        return []
     found = []
-    try:
-        driver = _nvml(pynvml.nvmlSystemGetDriverVersion)
-        cuda = _nvml(pynvml.nvmlSystemGetCudaDriverVersion_v2)
-        for i in range(_nvml(pynvml.nvmlDeviceGetCount) or 0):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-            memory = _nvml(pynvml.nvmlDeviceGetMemoryInfo, handle)
+    with session() as (nvml, _):
+        if nvml is None:
+            return []
+        driver = _nvml(nvml.nvmlSystemGetDriverVersion)
+        cuda = _nvml(nvml.nvmlSystemGetCudaDriverVersion_v2)
+        for i in range(_nvml(nvml.nvmlDeviceGetCount) or 0):
+            handle = _nvml(nvml.nvmlDeviceGetHandleByIndex, i)
+            if handle is None:
+                continue
+            memory = _nvml(nvml.nvmlDeviceGetMemoryInfo, handle)
             found.append({
                 "index": i,
-                "name": _nvml(pynvml.nvmlDeviceGetName, handle),
-                "uuid": _nvml(pynvml.nvmlDeviceGetUUID, handle),
+                "name": _nvml(nvml.nvmlDeviceGetName, handle),
+                "uuid": _nvml(nvml.nvmlDeviceGetUUID, handle),
                 "memory_bytes": getattr(memory, "total", None),
-                "power_limit_w": _scaled(_nvml(pynvml.nvmlDeviceGetPowerManagementLimit, handle), 1e-3),
+                "power_limit_w": _scaled(_nvml(nvml.nvmlDeviceGetPowerManagementLimit, handle), 1e-3),
                 "driver": driver,
                 "cuda_driver": cuda,
             })
-    finally:
-        _nvml(pynvml.nvmlShutdown)
     return found
 
 
@@ -172,10 +170,9 @@ def _read(path: Path) -> str | None:
 
 
 def _nvml(call: Any, *args: Any) -> Any:
-    try:
-        value = call(*args)
-    except Exception:
-        return None
+    from harness.run.sources.nvml import guarded
+
+    value = guarded(call, *args)
     return value.decode() if isinstance(value, bytes) else value
 
 

@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 import psutil
 
-from harness.run import procfs, telemetry
-from harness.run.telemetry import Source, SourceSeries
+from harness.records.events import PhaseTiming
+from harness.run import procfs
+from harness.run.sources import Source, SourceSeries
+from harness.run.sources import summarize as summarize_source
 
 TREE_REFRESH_S = 1.0  # how often descendants are looked up
 SLOW_REFRESH_S = 1.0  # per-core CPU, disk I/O, system memory
@@ -231,7 +233,7 @@ def summarize(series: Series, windows: Sequence[tuple[float, float]]) -> dict[st
     if at_point.any():
         out["memory_bytes"] = _spread_of(np.asarray(series.memory_bytes, dtype=float)[at_point])
     for name, source in series.sources.items():
-        out.setdefault("sources", {})[name] = telemetry.summarize(source, windows)
+        out.setdefault("sources", {})[name] = summarize_source(source, windows)
     return out
 
 
@@ -239,12 +241,12 @@ def _spread_of(values: np.ndarray) -> dict[str, float]:
     return {"mean": float(values.mean()), "p95": float(np.percentile(values, 95)), "max": float(values.max())}
 
 
-def phase_summaries(series: Series, phases: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def phase_summaries(series: Series, phases: Sequence[PhaseTiming]) -> dict[str, dict[str, Any]]:
     """Summaries per phase name: over the warm repeats, and over the cold run under 'cold'."""
     warm: dict[str, list[tuple[float, float]]] = {}
     cold: dict[str, list[tuple[float, float]]] = {}
     for p in phases:
-        (cold if p["repeat"] == 0 else warm).setdefault(p["phase"], []).append((p["start"], p["end"]))
+        (cold if p.repeat == 0 else warm).setdefault(p.phase, []).append((p.start, p.end))
     out = {name: summarize(series, w) for name, w in warm.items()}
     out["cold"] = {name: summarize(series, w) for name, w in cold.items()}
     return out

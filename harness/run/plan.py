@@ -33,13 +33,13 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.run.backends import BACKENDS
 from harness.errors import SizeupError
-from harness.records import check_name
+from harness.records import Case, check_name
+from harness.run.backends import BACKENDS
 from harness.run.sweep import KEYS as SWEEP_KEYS
 from harness.run.sweep import Sweep
 from workloads import catalogue
@@ -47,52 +47,6 @@ from workloads import catalogue
 SUITES_DIR = Path(__file__).parent / "suites"
 MIN_MEMORY_CAP = 128 * 2**20  # below this a worker cannot even import NumPy
 SAMPLE_HZ = (0.1, 100.0)  # slower says little; faster costs more than it tells (0 turns sampling off)
-
-
-@dataclass(frozen=True)
-class Case:
-    workload: str
-    model: str
-    backend: str
-    size: int
-    threads: int
-    params: Mapping[str, Any] = field(default_factory=dict)  # overrides only
-    seed: int = 0
-    memory_cap: str | None = None  # this case's own cap, below the run's (a memory suite's out-of-memory probe)
-    sweep: Mapping[str, Any] | None = None  # harness.sweep.Sweep as a dict: this size is one step of a sweep
-
-    @property
-    def id(self) -> str:
-        params = dict(self.params)
-        if OWN_DATA in params:
-            name = str(params.pop("path", "")).rstrip("/").rsplit("/", 1)[-1]
-            params = {k: v for k, v in params.items() if k not in FROM_THE_FILE}
-            params["data"] = f"{name}#{str(params.pop(OWN_DATA))[:12]}"
-        tail = "".join(f",{k}={v}" for k, v in sorted(params.items()))
-        cap = f",cap={self.memory_cap}" if self.memory_cap else ""
-        return f"{self.workload}/{self.model}@{self.backend}/n={self.size}/t={self.threads}{tail}{cap}"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {
-            "id": self.id,
-            "workload": self.workload,
-            "model": self.model,
-            "backend": self.backend,
-            "size": self.size,
-            "threads": self.threads,
-            "params": dict(self.params),
-            "seed": self.seed,
-        }
-        if self.memory_cap:
-            d["memory_cap"] = self.memory_cap
-        if self.sweep:
-            d["sweep"] = dict(self.sweep)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Case:
-        return cls(d["workload"], d["model"], d["backend"], int(d["size"]), int(d["threads"]),
-                   dict(d.get("params", {})), int(d.get("seed", 0)), d.get("memory_cap"), d.get("sweep"))
 
 
 @dataclass(frozen=True)
@@ -110,12 +64,6 @@ class Plan:
     suite: str
     settings: Settings
     cases: tuple[Case, ...]
-
-
-# A case id names `run --data`'s file by its name and hash; what the file decides (its size, schema,
-# columns, classes) is left out of the id, and kept in full in the case's params.
-OWN_DATA = "file_sha256"
-FROM_THE_FILE = {"rows", "schema", "features", "categorical", "classes", "resolution", "date", "series"}
 
 
 @dataclass(frozen=True)

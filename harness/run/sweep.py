@@ -21,7 +21,7 @@ The next size is decided from the records alone, so a resumed run decides the sa
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,53 +46,62 @@ class Sweep:
         return asdict(self)
 
 
-def family(case: Mapping[str, Any]) -> str:
-    """A case's identity without its size: the steps of one sweep share it."""
-    return case["id"].replace(f"/n={case['size']}/", "/n=*/", 1)
+@dataclass(frozen=True)
+class Stop:
+    """Why a sweep ends: a code (one of STOPS) and a message for people."""
+
+    code: str
+    message: str
 
 
-def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_size: int | None) -> tuple[int | None, str]:
+STOPS = ("step-failed", "max-steps", "whole-data", "settled", "time-budget", "memory")
+
+
+def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int,
+              max_size: int | None) -> tuple[int | None, Stop | None]:
     """The size to measure next, or None and why the sweep ends. `steps`: this sweep's records so far."""
     if not steps:
-        return sweep.start, ""
-    steps = sorted(steps, key=lambda r: r.case["size"])
+        return sweep.start, None
+    steps = sorted(steps, key=lambda r: r.case.size)
     last = steps[-1]
-    size = last.case["size"]
+    size = last.case.size
     if last.status != "ok":
-        return None, f"size {size:,} ended {last.status}: {last.reason}"
+        return None, Stop("step-failed", f"size {size:,} ended {last.status}: {last.reason}")
     if len(steps) >= sweep.max_steps:
-        return None, f"{len(steps)} steps, the most a sweep takes"
+        return None, Stop("max-steps", f"{len(steps)} steps, the most a sweep takes")
     following = max(size + 1, round(size * sweep.factor))
     max_size = min((m for m in (max_size, sweep.max_size) if m), default=None)
     if max_size is not None and following > max_size:
         if max_size < size * 1.25:  # the whole data is hardly larger: what was measured will do
-            return None, f"the workload has {max_size:,} rows"
+            return None, Stop("whole-data", f"the workload has {max_size:,} rows")
         following = max_size  # the whole data as the last step
     times = [_fit_median(r) for r in steps]
-    exponents = [math.log(t2 / t1) / math.log(r2.case["size"] / r1.case["size"])
+    exponents = [math.log(t2 / t1) / math.log(r2.case.size / r1.case.size)
                  for (r1, t1), (r2, t2) in zip(zip(steps, times), zip(steps[1:], times[1:])) if t1 and t2]
     if sweep.settle > 0 and len(exponents) >= 3 and all(
             abs(b - a) < sweep.settle for a, b in zip(exponents[-3:], exponents[-2:])):
-        return None, f"the local exponent settled at {exponents[-1]:.2f}"
+        return None, Stop("settled", f"the local exponent settled at {exponents[-1]:.2f}")
     if len(steps) < MIN_STEPS:
         if last.wall_s > sweep.budget_s:
-            return None, f"size {size:,} took {last.wall_s:.0f} s, past the {sweep.budget_s:g} s budget"
+            return None, Stop("time-budget", f"size {size:,} took {last.wall_s:.0f} s, past the {sweep.budget_s:g} s "
+                                             "budget")
     elif (wall := _predicted_wall(steps, following)) > sweep.budget_s:
-        return None, f"size {following:,} would take about {wall:.0f} s, past the {sweep.budget_s:g} s budget"
-    peaks = [(r.case["size"], r.telemetry.get("peak_memory_bytes")) for r in steps]
+        return None, Stop("time-budget", f"size {following:,} would take about {wall:.0f} s, past the "
+                                         f"{sweep.budget_s:g} s budget")
+    peaks = [(r.case.size, r.telemetry.get("peak_memory_bytes")) for r in steps]
     peaks = [(n, m) for n, m in peaks if m]
     if len(peaks) >= 2:
         need = scaling.fit_memory(*zip(*peaks))(following)
     else:
         need = peaks[-1][1] * sweep.factor if peaks else 0.0
     if need > sweep.memory * memory_total:
-        return None, (f"size {following:,} would need about {need / 2**30:.1f} GiB, past {sweep.memory:.0%} of "
-                      f"this machine's {memory_total / 2**30:.1f} GiB")
-    return following, ""
+        return None, Stop("memory", f"size {following:,} would need about {need / 2**30:.1f} GiB, past "
+                                    f"{sweep.memory:.0%} of this machine's {memory_total / 2**30:.1f} GiB")
+    return following, None
 
 
 def _fit_median(record: CaseRecord) -> float | None:
-    times = sorted(r["phases"]["fit"] for r in record.warm_runs() if "fit" in r["phases"])
+    times = sorted(r.phases["fit"] for r in record.warm_runs() if "fit" in r.phases)
     return times[len(times) // 2] if times else None
 
 
@@ -101,6 +110,6 @@ def _predicted_wall(steps: Sequence[CaseRecord], size: int) -> float:
     last = steps[-1]
     exponent = 1.0
     if len(steps) >= 2 and steps[-2].wall_s > 0 and last.wall_s > 0:
-        exponent = math.log(last.wall_s / steps[-2].wall_s) / math.log(last.case["size"] / steps[-2].case["size"])
+        exponent = math.log(last.wall_s / steps[-2].wall_s) / math.log(last.case.size / steps[-2].case.size)
         exponent = min(max(exponent, 0.5), 2.0)  # a noisy pair must neither stall nor explode the prediction
-    return last.wall_s * (size / last.case["size"]) ** exponent
+    return last.wall_s * (size / last.case.size) ** exponent

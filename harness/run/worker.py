@@ -33,10 +33,11 @@ from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import IO, Any  # noqa: E402
 
+from harness.records import Case  # noqa: E402
+from harness.records import events as ev  # noqa: E402
 from harness.run import contention, cputime  # noqa: E402
 from harness.run.backends import BACKENDS, Availability, Backend  # noqa: E402
 from harness.run.machine import THREAD_VARIABLES  # noqa: E402
-from harness.records import dumps  # noqa: E402
 from workloads import catalogue  # noqa: E402
 from workloads.base import Model, ModelContext, Split, Workload  # noqa: E402
 
@@ -49,8 +50,8 @@ class Events:
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
 
-    def emit(self, event: str, **fields: Any) -> None:
-        self.stream.write(dumps({"event": event, **fields}) + "\n")
+    def emit(self, event: ev.Event) -> None:
+        self.stream.write(ev.encode(event) + "\n")
         self.stream.flush()
 
 
@@ -72,7 +73,7 @@ class Meter:
 
     def timed(self, repeat: Repeat, phase: str, fn: Callable[[], Any], sync: bool = True) -> Any:
         """`fn()`, timed; with `sync`, the device's queued work is waited for on both sides of the window."""
-        self.events.emit("begin", repeat=repeat.index, phase=phase)  # so a killed case says where it was
+        self.events.emit(ev.Begin(repeat.index, phase))  # so a killed case says where it was
         # Libraries first imported inside a timed cold phase are start-up cost that landed there: name them.
         modules = set(sys.modules) if repeat.index == 0 and phase != "startup" else None
         if sync:
@@ -84,10 +85,9 @@ class Meter:
             self.backend.synchronize()
         seconds = time.perf_counter() - t0
         use = cputime.stop(before).since(before)
-        extra = {"imports": _new_packages(modules)} if modules is not None else {}
-        self.events.emit("phase", repeat=repeat.index, phase=phase, seconds=seconds, start=before.t,
-                         end=before.t + use.seconds, cpu_s=use.tree_s, other_cpu_s=use.other_s,
-                         percore=use.percore, **extra)
+        self.events.emit(ev.PhaseTiming(repeat.index, phase, seconds, before.t, before.t + use.seconds, use.tree_s,
+                                        use.other_s, use.percore,
+                                        _new_packages(modules) if modules is not None else None))
         repeat.windows.append((seconds, use.other_s))
         return value
 
@@ -96,7 +96,7 @@ class Meter:
         other = contention.other_cores(repeat.windows)
         seconds = sum(s for s, _ in repeat.windows)
         disturbed = other is not None and contention.is_disturbed(other, seconds, self.cpus)
-        self.events.emit("repeat", repeat=repeat.index, other_cores=other, disturbed=disturbed, extra=extra)
+        self.events.emit(ev.Verdict(repeat.index, other, disturbed, extra))
         return disturbed
 
     def wait_for_quiet(self, limit_s: float = QUIET_WAIT_S) -> None:
@@ -110,50 +110,50 @@ class Meter:
                 return
 
 
-def run_case(case: dict[str, Any], repeats: int, rerun_disturbed: int, events: Events) -> None:
-    meter = Meter(events, BACKENDS[case["backend"]])
+def run_case(case: Case, repeats: int, rerun_disturbed: int, events: Events) -> None:
+    meter = Meter(events, BACKENDS[case.backend])
     cold = Repeat(0, [])
     # No synchronize around start-up: it is what makes the device usable.
     available, started = meter.timed(cold, "startup", lambda: start_up(case), sync=False)
     if started is None:
-        events.emit("skipped", reason=f"backend {case['backend']} unavailable: {available.reason}")
+        events.emit(ev.Skipped(f"backend {case.backend} unavailable: {available.reason}"))
         return
     workload, model, ctx = started
     target = workload.target
-    events.emit("start", params=dict(ctx.params), family=workload.family, metric=workload.metric,
-                higher_is_better=workload.higher_is_better, size_unit=workload.size_unit,
-                target=None if target is None else {"metric": target.metric, "threshold": target.threshold,
-                                                    "higher_is_better": target.higher_is_better})
-    events.emit("backend", info=available.reason)
-    once(workload, model, ctx, case["size"], meter, cold)
+    events.emit(ev.Started(dict(ctx.params), workload.family, workload.metric, workload.higher_is_better,
+                           workload.size_unit, None if target is None else {
+                               "metric": target.metric, "threshold": target.threshold,
+                               "higher_is_better": target.higher_is_better}))
+    events.emit(ev.BackendStarted(available.reason))
+    once(workload, model, ctx, case.size, meter, cold)
     meter.judge(cold, extra=False)
     clean = 0
     for index in range(1, repeats + 1):
-        clean += not run_repeat(workload, model, ctx, case["size"], meter, index, extra=False)
+        clean += not run_repeat(workload, model, ctx, case.size, meter, index, extra=False)
     index, reruns = repeats, 0
     while clean < repeats and reruns < rerun_disturbed:  # replace disturbed repeats, as far as allowed
         meter.wait_for_quiet()
         index, reruns = index + 1, reruns + 1
-        clean += not run_repeat(workload, model, ctx, case["size"], meter, index, extra=True)
-    events.emit("threads", **thread_report())
-    events.emit("done", hwm_bytes=own_peak_bytes())
+        clean += not run_repeat(workload, model, ctx, case.size, meter, index, extra=True)
+    events.emit(ev.Threads(**thread_report()))
+    events.emit(ev.Done(own_peak_bytes()))
 
 
-def start_up(case: dict[str, Any]) -> tuple[Availability, tuple[Workload, Model, ModelContext] | None]:
+def start_up(case: Case) -> tuple[Availability, tuple[Workload, Model, ModelContext] | None]:
     """The cold run's first phase: import the backend's libraries and what the workload and model need.
 
     The workload and model come back as None when the backend is unavailable (the case is skipped).
     """
-    backend = BACKENDS[case["backend"]]
-    available = backend.start_up(case["threads"])
+    backend = BACKENDS[case.backend]
+    available = backend.start_up(case.threads)
     if not available.ok:
         return available, None
-    workload = catalogue()[case["workload"]]
+    workload = catalogue()[case.workload]
     for module in workload.imports:
         importlib.import_module(module)
-    model = workload.model(case["model"])
-    ctx = ModelContext(threads=case["threads"], seed=case["seed"], device=backend.device,
-                       params={**workload.params, **case["params"]})
+    model = workload.model(case.model)
+    ctx = ModelContext(threads=case.threads, seed=case.seed, device=backend.device,
+                       params={**workload.params, **case.params})
     model.build(ctx)  # builders import their libraries; building is cheap and the estimator is dropped
     return available, (workload, model, ctx)
 
@@ -176,7 +176,7 @@ def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: 
     events, backend = meter.events, meter.backend
     split: Split = meter.timed(repeat, "generate", lambda: workload.generate(size, ctx.seed, ctx.params))
     if repeat.index == 0:
-        events.emit("data", sha256=data_hash(split))
+        events.emit(ev.DataHash(data_hash(split)))
     if workload.features is not None:
         split = meter.timed(repeat, "features", lambda: workload.features(split, ctx.params, backend.array_module()))
     data = meter.timed(repeat, "transfer", lambda: backend.to_device(split)) if backend.moves_data else split
@@ -187,8 +187,7 @@ def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: 
     work = workload.work(split, model.name, ctx.params) if workload.work else None
     values = {str(k): _metric(v) for k, v in quality.items()}
     missing = {k: why for k, (_, why) in values.items() if why}
-    events.emit("quality", repeat=repeat.index, quality={k: v for k, (v, _) in values.items()}, missing=missing,
-                work=work)
+    events.emit(ev.Quality(repeat.index, {k: v for k, (v, _) in values.items()}, missing, work))
 
 
 def _metric(value: Any) -> tuple[float | None, str | None]:
@@ -275,7 +274,7 @@ def own_peak_bytes() -> int | None:
     return None
 
 
-def thread_report() -> dict[str, Any]:
+def thread_report() -> dict[str, Any]:  # the fields of events.Threads
     """What thread settings the libraries actually used, not only what we asked for."""
     report: dict[str, Any] = {"env": {k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ}}
     try:
@@ -310,12 +309,12 @@ def main(argv: list[str]) -> int:
         spec = json.load(f)
     with open(events_path, "a", buffering=1) as stream:
         events = Events(stream)
-        events.emit("ready", t=time.monotonic())
+        events.emit(ev.Ready(time.monotonic()))
         try:
-            run_case(spec["case"], int(spec["repeats"]), int(spec.get("rerun_disturbed", 0)), events)
+            run_case(Case.from_dict(spec["case"]), int(spec["repeats"]), int(spec.get("rerun_disturbed", 0)), events)
         except Exception as exc:  # ImportError included: only an unavailable backend makes a case `skipped`
-            events.emit("error", kind="oom" if out_of_memory(exc) else "error",
-                        message=_clip(f"{type(exc).__name__}: {exc}"), traceback=_clip(traceback.format_exc()))
+            events.emit(ev.Failed("oom" if out_of_memory(exc) else "error", _clip(f"{type(exc).__name__}: {exc}"),
+                                  _clip(traceback.format_exc())))
     return 0
 
 

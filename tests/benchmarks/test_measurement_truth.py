@@ -24,8 +24,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.records import Case
 from harness.run import runner
-from harness.run.plan import Case
 from harness.run.runner import Limits, run_case
 
 CASES = [
@@ -97,7 +97,7 @@ def test_figures_agree_with_independent_meters(case: Case, tmp_path: Path, monke
     monkeypatch.setattr(runner, "WORKER_COMMAND", ("/usr/bin/time", "-v", "-o", str(report), *runner.WORKER_COMMAND))
     poller = ProcPoller(os.getpid())
     poller.start()
-    record = run_case(case.to_dict(), LIMITS)
+    record = run_case(case, LIMITS)
     poller.join(timeout=10)
     assert record.status == "ok", record.reason
     gnu = time_v(report)
@@ -106,10 +106,10 @@ def test_figures_agree_with_independent_meters(case: Case, tmp_path: Path, monke
     peak_error = record.telemetry["peak_memory_bytes"] / gnu["maxrss_bytes"] - 1
     rows = []
     for run in record.runs:
-        for phase, (start, end) in run["spans"].items():
-            if run["phases"][phase] >= 0.2:
+        for phase, (start, end) in run.spans.items():
+            if run.phases[phase] >= 0.2:
                 polled = poller.at(end) - poller.at(start)
-                rows.append((run["repeat"], phase, run["phases"][phase], run["cpu_s"][phase], polled))
+                rows.append((run.repeat, phase, run.phases[phase], run.cpu_s[phase], polled))
     print(f"\n{case.id}: wall {record.wall_s:.3f} s vs time -v {gnu['wall_s']:.2f} s ({wall_error:+.2%}); "
           f"peak {record.telemetry['peak_memory_bytes'] / 2**20:.1f} MiB vs time -v "
           f"{gnu['maxrss_bytes'] / 2**20:.1f} MiB ({peak_error:+.2%}; sampled at 10 Hz "
@@ -135,19 +135,19 @@ def test_disturbed_repeats_are_marked_and_the_clean_median_holds() -> None:
     limits = Limits(repeats=8, timeout_s=600, memory_cap_bytes=16 * 2**30, sample_hz=10)
     quiet, loaded = [], []
     for _ in range(ROUNDS):
-        quiet.append(run_case(CONTENDED.to_dict(), limits))
+        quiet.append(run_case(CONTENDED, limits))
         after_s, until_s = (_offset(quiet[-1], repeat) for repeat in (3, 6))
         window: list[float] = []
         timer = threading.Thread(target=_load, args=(cpus + 1, after_s, until_s - after_s, window))
         timer.start()
-        loaded.append((run_case(CONTENDED.to_dict(), limits), window))
+        loaded.append((run_case(CONTENDED, limits), window))
         timer.join()
-    quiet.append(run_case(CONTENDED.to_dict(), limits))
+    quiet.append(run_case(CONTENDED, limits))
 
     missed, marked, ratios, controls = 0, 0, [], []
     for (record, (start, stop)), before, after in zip(loaded, quiet, quiet[1:]):
         baseline = statistics.median(_fits(before.warm_runs()) + _fits(after.warm_runs()))
-        everything = [r for r in record.runs if not r["cold"]]
+        everything = [r for r in record.runs if not r.cold]
         clean = statistics.median(_fits(record.warm_runs()))
         ratios.append(clean / baseline)
         controls.append(statistics.median(_fits(after.warm_runs())) / statistics.median(_fits(before.warm_runs())))
@@ -156,8 +156,8 @@ def test_disturbed_repeats_are_marked_and_the_clean_median_holds() -> None:
               f"{statistics.median(_fits(everything)):.3f} s")
         for run in everything:
             overlap = _overlap(run, start, stop)
-            missed += overlap > 0.2 and not run["disturbed"]
-            marked += bool(run["disturbed"])
+            missed += overlap > 0.2 and not run.disturbed
+            marked += bool(run.disturbed)
             print(f"  repeat {run['repeat']}: fit {run['phases']['fit']:.3f} s, {overlap:.0%} under the load, "
                   f"other {run['other_cores']:.2f} cores, {'disturbed' if run['disturbed'] else 'clean'}")
     print(f"\nclean/quiet over {ROUNDS} rounds: {', '.join(f'{r - 1:+.1%}' for r in ratios)}; control, quiet/quiet: "
@@ -180,16 +180,16 @@ def _load(processes: int, after_s: float, for_s: float, window: list[float]) -> 
 
 def _offset(record: runner.CaseRecord, repeat: int) -> float:
     """Seconds from the worker's spawn to the start of `repeat`."""
-    spawned = record.runs[0]["spans"]["startup"][0] - record.telemetry["spawn_s"]
-    return min(s for s, _ in record.runs[repeat]["spans"].values()) - spawned
+    spawned = record.runs[0].spans["startup"][0] - record.telemetry["spawn_s"]
+    return min(s for s, _ in record.runs[repeat].spans.values()) - spawned
 
 
 def _overlap(run: dict, start: float, stop: float) -> float:
     """Share of a repeat's timed phases that ran while the load was on."""
-    spans = run["spans"].values()
+    spans = run.spans.values()
     inside = sum(max(0.0, min(e, stop) - max(s, start)) for s, e in spans)
     return inside / sum(e - s for s, e in spans)
 
 
 def _fits(runs: list[dict]) -> list[float]:
-    return [r["phases"]["fit"] for r in runs]
+    return [r.phases["fit"] for r in runs]

@@ -13,8 +13,8 @@ import statistics
 
 import pytest
 
+from harness.records import Case
 from harness.run import machine
-from harness.run.plan import Case
 from harness.run.runner import Limits, run_case
 
 CASE = Case("classification", "xgboost", "xgboost", 80_000, machine.physical_cores(), {"trees": 200}).to_dict()
@@ -27,7 +27,7 @@ def fit_times(hz: float) -> tuple[list[float], float | None]:
     """The warm fit times of one run of CASE, and the sampler's share of its wall time."""
     record = run_case(CASE, Limits(repeats=3, timeout_s=300, memory_cap_bytes=8 * 2**30, sample_hz=hz))
     assert record.status == "ok", record.reason
-    return [r["phases"]["fit"] for r in record.warm_runs()], record.telemetry.get("sampler_overhead")
+    return [r.phases["fit"] for r in record.warm_runs()], record.telemetry.get("sampler_overhead")
 
 
 @pytest.mark.parametrize("hz", [OFF, ON], ids=["sampling-off", "sampling-on-10hz"])

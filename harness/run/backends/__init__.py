@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from harness.records import BackendFacts
 from workloads.base import Split
 
 
@@ -48,6 +49,11 @@ class Backend:
     lazy_modules: tuple[str, ...] = ()
     moves_data: bool = False  # whether cases get a timed `transfer` phase
     twin: str | None = None  # the CPU backend doing the same work, whose quality this one must match
+    distributed: bool = False  # a cluster engine: sized as a cluster, not as one node
+
+    def facts(self) -> BackendFacts:
+        """What a record keeps of this backend, so analysis never needs this registry."""
+        return BackendFacts(self.device, self.twin, self.distributed)
 
     def start_up(self, threads: int) -> Availability:
         """The probe, the lazy imports, then the device: everything a fresh process pays before its first fit."""
@@ -110,16 +116,12 @@ def cuda_devices() -> Availability:
     """Is there a CUDA device this process may use? NVML answers without a CUDA context."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
         return Availability(False, "CUDA_VISIBLE_DEVICES hides every GPU")
-    try:
-        import pynvml
+    from harness.run.sources.nvml import guarded, session
 
-        pynvml.nvmlInit()
-        try:
-            count = pynvml.nvmlDeviceGetCount()
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception as exc:
-        return Availability(False, f"no NVIDIA driver answered: {exc}")
+    with session() as (nvml, why):
+        if nvml is None:
+            return Availability(False, f"no NVIDIA driver answered: {why}")
+        count = guarded(nvml.nvmlDeviceGetCount) or 0
     if count == 0:
         return Availability(False, "NVML found no GPU")
     return Availability(True, f"{count} GPU(s)")

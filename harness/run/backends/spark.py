@@ -138,5 +138,5 @@ def _load(path: str, columns: list[str]) -> Any:
 BACKENDS = (
     Spark("spark", "cpu", ("pyspark", "pyarrow"), "Apache Spark: embedded local[threads], or a cluster by URL",
           lazy_modules=("pyspark.ml", "pyspark.ml.feature", "pyspark.ml.functions", "xgboost.spark"),
-          moves_data=True),
+          moves_data=True, distributed=True),
 )

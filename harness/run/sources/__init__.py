@@ -1,31 +1,60 @@
-"""Pluggable telemetry sources, sampled by the harness next to its own process-tree samples.
+"""Telemetry sources, sampled by the harness next to its own process-tree samples, found by convention.
 
 A source reads named values: gauges (a reading at a time: utilization, memory, power) and
 counters (cumulative: energy). The monitor calls each source at every sample and keeps
 its series; per phase, gauges are summarized as mean/p95/max of the readings taken in the
 phase, counters as their increase over it. A value a source cannot read is None, so one
 unsupported call loses that value, never the series.
+
+A new source is one module in this package (or one named in SIZEUP_EXTRA_SOURCES, comma
+separated) with a function ``open_source() -> (source or None, what it found or why not)``. The
+source's ``figures`` (harness.records.figures) say which of its values `sizeup show` and the
+report print; they are stored with each record, so the renderers need no edit for a new source.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+import pkgutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from harness.records.figures import Figure
+
+EXTRA_ENV = "SIZEUP_EXTRA_SOURCES"
+
 
 class Source(Protocol):
     name: str
     gauges: tuple[str, ...]
     counters: tuple[str, ...]
+    figures: tuple[Figure, ...]
 
     def read(self, pids: Sequence[int]) -> dict[str, float | None]:
         """One reading of every gauge and counter; `pids` are the case's processes."""
         ...
 
     def close(self) -> None: ...
+
+
+def modules() -> list[str]:
+    found = [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)]
+    return found + [m.strip() for m in os.environ.get(EXTRA_ENV, "").split(",") if m.strip()]
+
+
+def open_sources() -> tuple[list[Source], dict[str, str]]:
+    """Every source that is available here, and for every one found what it found or why it is off."""
+    opened, said = [], {}
+    for name in modules():
+        source, why = importlib.import_module(name).open_source()
+        said[name.rsplit(".", 1)[-1]] = why
+        if source is not None:
+            opened.append(source)
+    return opened, said
 
 
 @dataclass

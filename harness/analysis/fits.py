@@ -1,0 +1,239 @@
+"""From measured rows (harness.analysis.frame) to fitted models: time and memory against size per
+configuration, time against threads, time against size and threads, Spark's Ernest fit, where a
+GPU overtakes its CPU twin, and out-of-core against in-memory training.
+
+Configurations are grouped on the records' own keys (``config``, ``thread_key``, ``grid_key``)
+and fields, never on an id parsed back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis import scaling
+from harness.analysis.significance import samples
+from harness.records import Case
+
+
+@dataclass(frozen=True)
+class SizeModel:
+    config: str
+    case: Case  # the configuration's fields (its smallest size)
+    unit: str
+    time: scaling.SizeFit
+    memory: scaling.MemoryFit | None
+
+
+def _clean(rows: pd.DataFrame) -> pd.DataFrame:
+    """Undisturbed repeats wherever a size and thread count has any (the fit must not learn from
+    contention); a thread count whose repeats were all disturbed keeps them rather than vanish."""
+    point = pd.MultiIndex.from_frame(rows[["size", "threads"]])
+    clean_points = set(point[~rows["disturbed"].to_numpy()])
+    return rows[~rows["disturbed"].to_numpy() | ~point.isin(clean_points)]
+
+
+def _memory(g: pd.DataFrame, column: str = "peak_memory_bytes") -> scaling.MemoryFit | None:
+    peaks = g.groupby("size")[column].max().dropna()
+    return scaling.fit_memory(list(peaks.index), list(peaks.values)) if len(peaks) >= 2 else None
+
+
+def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
+    """A time and memory fit for every configuration measured at three or more sizes."""
+    out = []
+    column = f"{phase}_s"
+    for config, g in rows.groupby("config", sort=True):
+        g = _clean(g[g[column].notna()])
+        sizes = sorted(g["size"].unique())
+        if len(sizes) < 3:
+            continue
+        time = scaling.fit_time(sizes, [samples(g[g["size"] == n], column) for n in sizes])
+        out.append(SizeModel(str(config), g.loc[g["size"].idxmin(), "case"], str(g["size_unit"].iloc[0]), time,
+                             _memory(g)))
+    return out
+
+
+@dataclass(frozen=True)
+class Check:
+    config: str
+    size: int
+    beyond: float  # measured size / largest fitted size
+    predicted: scaling.Prediction
+    measured: float
+    memory_predicted: float | None
+    memory_measured: float | None
+
+    @property
+    def error(self) -> float:
+        return self.predicted.value / self.measured - 1
+
+    @property
+    def memory_error(self) -> float | None:
+        if self.memory_predicted is None or not self.memory_measured:
+            return None
+        return self.memory_predicted / self.memory_measured - 1
+
+
+def checks(models: Sequence[SizeModel], later: pd.DataFrame, phase: str = "fit") -> list[Check]:
+    """Each model's prediction at sizes measured elsewhere (larger than it was fitted on) against the measurement."""
+    out = []
+    column = f"{phase}_s"
+    for m in models:
+        g = later[(later["config"] == m.config) & later[column].notna()]
+        for size in sorted(set(g["size"]) - set(m.time.sizes)):
+            at = _clean(g[g["size"] == size])
+            peak = at["peak_memory_bytes"].max()
+            out.append(Check(m.config, int(size), size / max(m.time.sizes), m.time.predict(size),
+                             float(np.median(samples(at, column))),
+                             m.memory(size) if m.memory else None, None if pd.isna(peak) else float(peak)))
+    return out
+
+
+@dataclass(frozen=True)
+class ThreadModel:
+    key: str  # the configuration at one size, threads open
+    grid_key: str  # the same with the size open too
+    size: int
+    fit: scaling.ThreadFit
+    physical_cores: int  # of the machine that measured it: past them, SMT siblings
+
+
+def thread_models(rows: pd.DataFrame, phase: str = "fit") -> list[ThreadModel]:
+    """Amdahl fits for configurations measured at two or more thread counts (same size)."""
+    column = f"{phase}_s"
+    out = []
+    for key, g in rows.groupby("thread_key", sort=True):
+        g = _clean(g[g[column].notna()])
+        threads = sorted(g["threads"].unique())
+        if len(threads) < 2:
+            continue
+        fit = scaling.fit_threads(threads, [samples(g[g["threads"] == t], column) for t in threads])
+        out.append(ThreadModel(str(key), str(g["grid_key"].iloc[0]), int(g["size"].iloc[0]), fit,
+                               int(g["physical_cores"].min() or 0)))
+    return out
+
+
+def size_dependent(threads: Sequence[ThreadModel]) -> dict[str, list[ThreadModel]]:
+    """Configurations whose serial fractions at two sizes have disjoint intervals, with the fits, by size."""
+    by_config: dict[str, list[ThreadModel]] = {}
+    for t in threads:
+        by_config.setdefault(t.grid_key, []).append(t)
+    out = {}
+    for config, fits in sorted(by_config.items()):
+        fits.sort(key=lambda t: t.size)
+        if any(a.fit.serial_hi < b.fit.serial_lo or b.fit.serial_hi < a.fit.serial_lo
+               for a, b in zip(fits, fits[1:])):
+            out[config] = fits
+    return out
+
+
+@dataclass(frozen=True)
+class Crossing:
+    cpu: str  # configs
+    gpu: str
+    found: scaling.Crossover
+    unit: str
+
+
+def crossovers(models: Sequence[SizeModel], twins: dict[str, str | None]) -> list[Crossing]:
+    """Each GPU configuration against its CPU twin's (`twins`: backend -> its CPU twin), both fitted over
+    sizes; the CPU twin of the same work at any thread count, the most threads first (all host cores)."""
+    def open_threads(case: Case) -> str:
+        return replace(case, threads=0).config
+
+    out = []
+    for m in models:
+        twin = twins.get(m.case.backend)
+        if not twin:
+            continue
+        wanted = open_threads(replace(m.case, backend=twin))
+        cpu = sorted((c for c in models if open_threads(c.case) == wanted), key=lambda c: -c.case.threads)
+        if cpu:
+            out.append(Crossing(cpu[0].config, m.config, scaling.crossover(cpu[0].time, m.time), m.unit))
+    return out
+
+
+@dataclass(frozen=True)
+class GridModel:
+    key: str  # grid_key: size and threads open
+    fit: scaling.GridFit
+    sizes: tuple[int, int]  # the smallest and largest measured
+
+
+def grid_models(rows: pd.DataFrame, phase: str = "fit") -> list[GridModel]:
+    """Size-and-threads fits for configurations measured at two or more sizes and thread counts (not Spark's:
+    spark_models)."""
+    column = f"{phase}_s"
+    out = []
+    for key, g in rows[~rows["distributed"]].groupby("grid_key", sort=True):
+        g = _clean(g[g[column].notna()])
+        medians = g.groupby(["size", "threads"])[column].median()
+        sizes, threads = medians.index.get_level_values(0), medians.index.get_level_values(1)
+        if len(medians) < 3 or sizes.nunique() < 2 or threads.nunique() < 2:
+            continue
+        out.append(GridModel(str(key), scaling.fit_grid(sizes, threads, medians.to_numpy()),
+                             (int(sizes.min()), int(sizes.max()))))
+    return out
+
+
+@dataclass(frozen=True)
+class SparkFit:
+    key: str  # grid_key: the configuration with its size and core count open
+    time: scaling.ErnestFit
+    memory: scaling.MemoryFit | None  # the whole local Spark (JVM and Python workers), by size
+    sizes: tuple[int, int]
+
+
+def spark_models(rows: pd.DataFrame, phase: str = "fit") -> list[SparkFit]:
+    """Ernest fits for distributed configurations measured at two or more sizes and core counts."""
+    column = f"{phase}_s"
+    out = []
+    for key, g in rows[rows["distributed"]].groupby("grid_key", sort=True):
+        g = _clean(g[g[column].notna()])
+        medians = g.groupby(["size", "threads"])[column].median()
+        sizes, cores = medians.index.get_level_values(0), medians.index.get_level_values(1)
+        if len(medians) < 4 or sizes.nunique() < 2 or cores.nunique() < 2:
+            continue
+        out.append(SparkFit(str(key), scaling.fit_ernest(sizes, cores, medians.to_numpy()), _memory(g),
+                            (int(sizes.min()), int(sizes.max()))))
+    return out
+
+
+@dataclass(frozen=True)
+class OutOfCore:
+    external: str  # configs
+    in_memory: str
+    sizes: tuple[int, ...]  # measured by both
+    ratios: tuple[float, ...]  # out-of-core fit time / in-memory fit time, per size
+    memory: tuple[float | None, float | None]  # fit-phase GiB per million items: out of core, in memory
+
+
+EXTERNAL = "_external"  # an out-of-core model is named after its in-memory twin with this suffix
+
+
+def out_of_core(rows: pd.DataFrame) -> list[OutOfCore]:
+    """Each out-of-core model against the in-memory model on the same sizes.
+
+    Memory is the fit phase's sampled peak: the case's peak is often set by generating the data,
+    which both share."""
+    def slope(g: pd.DataFrame) -> float | None:
+        fit = _memory(g, "fit_peak_bytes")
+        return fit.per_item * 1e6 / 2**30 if fit else None
+
+    out = []
+    for config, g in sorted(rows.groupby("config"), key=lambda item: item[0]):
+        case = g["case"].iloc[0]
+        if not case.model.endswith(EXTERNAL):
+            continue
+        twin = replace(case, model=case.model.removesuffix(EXTERNAL)).config
+        mem = rows[rows["config"] == twin]
+        sizes = sorted(set(g["size"]) & set(mem["size"]))
+        if not sizes:
+            continue
+        ratios = tuple(float(g[g["size"] == n]["fit_s"].median() / mem[mem["size"] == n]["fit_s"].median())
+                       for n in sizes)
+        out.append(OutOfCore(str(config), twin, tuple(int(n) for n in sizes), ratios, (slope(g), slope(mem))))
+    return out

@@ -1,0 +1,187 @@
+"""The commands that read results and print: show, compare, fit, recommend, report, and the catalogs
+(list, catalog) and export. Each loads, computes one Analysis where it needs fits, and renders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harness import records
+from harness.errors import EXIT_SLOWER, SizeupError
+
+
+def show(args: argparse.Namespace, console: Console) -> int:
+    from harness.present.table import render
+
+    console.print(render(records.load(args.result)))
+    return 0
+
+
+def compare(args: argparse.Namespace, console: Console) -> int:
+    from harness.analysis import comparison, frame
+    from harness.analysis.compute import analyse
+    from harness.present.compare import render_comparison, render_devices
+
+    sides = [frame.load([pattern]) for pattern in args.results]
+    if len(sides) == 1:
+        if args.fail:
+            raise SizeupError("--fail compares against a baseline: give the baseline, then the results to check")
+        console.print(render_devices(analyse(sides[0]).pairs()))
+        return 0
+    tables = [frame.rows(side) for side in sides]
+    base = tables[0]
+    failed = []
+    for pattern, side, rows in zip(args.results[1:], sides[1:], tables[1:]):
+        if base.empty or rows.empty:
+            raise SizeupError(f"no finished case to compare in {args.results[0] if base.empty else pattern}")
+        found = comparison.compare_sets(base, rows, args.phase, args.alpha)
+        only = (len(set(base["case_id"]) - set(rows["case_id"])), len(set(rows["case_id"]) - set(base["case_id"])))
+        if not found:
+            raise SizeupError(f"{args.results[0]} and {pattern} have no case in common")
+        console.print(render_comparison(args.results[0], pattern, found, args.phase,
+                                        comparison.machine_notes(sides[0], side), only))
+        if args.fail:
+            failed += comparison.failures(found, args.fail[1])
+    if failed:
+        console.print(Text(f"{len(failed)} case(s) slower than the baseline by more than {args.fail[1]:.0%}: "
+                           + ", ".join(c.case_id for c in failed), style="red"))
+        return EXIT_SLOWER
+    return 0
+
+
+def fit(args: argparse.Namespace, console: Console) -> int:
+    from harness.analysis import fits, frame
+    from harness.analysis.compute import analyse, at_target
+    from harness.present.fit import render
+
+    analysis = analyse(frame.load(args.results))
+    if analysis.empty:
+        raise SizeupError("no finished case in " + ", ".join(args.results))
+    found = []
+    if args.check:
+        later = frame.rows(frame.load(args.check))
+        found = fits.checks(analysis.sizes(), later) if not later.empty else []
+        if not found:
+            console.print(Text("--check: no configuration of the fits was measured at another size there",
+                               style="yellow"))
+    console.print(render(analysis, at_target(analysis, args.target, args.cores), found))
+    return 0
+
+
+def recommend(args: argparse.Namespace, console: Console) -> int:
+    from harness.analysis import frame
+    from harness.analysis.compute import analyse
+    from harness.present.recommend import render, render_summary
+    from harness.sizing import catalog
+    from harness.sizing import recommend as sizing
+
+    if (args.workload is None) != (args.size is None):
+        raise SizeupError("--workload and --size (--rows) go together; give neither for one line per task family")
+    vms = catalog.load(args.catalog)
+    loaded = frame.load(args.results)
+    rows = frame.rows(loaded)
+    if rows.empty:
+        raise SizeupError("no finished case in " + ", ".join(args.results))
+    if args.workload is not None and not (rows["workload"] == args.workload).any():
+        raise SizeupError(f"no finished case of workload {args.workload!r} in these results "
+                          f"({', '.join(args.results)})")
+    analysis = analyse(loaded, args.workload, rows)
+    if args.workload is None:
+        picks = sizing.summary(analysis, vms)
+        if args.json:
+            sys.stdout.write(records.dumps([p.to_dict() for p in picks], indent=2) + "\n")
+        else:
+            console.print(render_summary(picks))
+        return 0
+    found = sizing.recommend(analysis, args.workload, args.size, vms, args.budget)
+    found = found.top(args.top)
+    if args.json:
+        sys.stdout.write(records.dumps(found.to_dict(), indent=2) + "\n")
+    else:
+        console.print(render(found))
+    return 0
+
+
+def report(args: argparse.Namespace, console: Console) -> int:
+    from harness.analysis import frame
+    from harness.analysis.compute import analyse
+    from harness.present import report
+    from harness.present.recommend import render_summary
+    from harness.run import machine
+    from harness.sizing import catalog
+    from harness.sizing import recommend as sizing
+
+    patterns = args.results
+    if not patterns:
+        machine_id = machine.fingerprint()["id"]
+        newest = sorted((args.results_dir / machine_id).glob("*.json"), key=lambda p: p.stat().st_mtime)
+        if not newest:
+            raise SizeupError(f"no result of machine {machine_id} under {args.results_dir}: run `sizeup run` first, "
+                              "or name result files")
+        patterns = [str(newest[-1])]
+    analysis = analyse(frame.load(patterns))
+    picks = sizing.summary(analysis, catalog.load(args.catalog)) if not analysis.empty else []
+    out = args.output or args.results_dir / "report" / analysis.loaded[-1].run.run_id
+    html_path, md_path = report.build(analysis, picks, out, args.case)
+    console.print(render_summary(picks))
+    console.print(f"Report: {html_path}\nSummary: {md_path}")
+    return 0
+
+
+def list_all(args: argparse.Namespace, console: Console) -> int:
+    from harness.run import plan
+    from harness.run.backends import BACKENDS
+    from workloads import catalogue
+
+    available = {name: b.probe() for name, b in BACKENDS.items()}
+    workloads = Table(title="Workloads", header_style="bold")
+    for col in ("workload", "family", "sizes", "models @ backends", "quality target"):
+        workloads.add_column(col)
+    for w in catalogue().values():
+        models = "\n".join(f"{m.name} @ {'/'.join(m.backends)}" for m in w.models)
+        sizes = ", ".join(f"{s:,}" for s in w.sizes) + f" {w.size_unit}"
+        target = f"{w.target.metric} {'>=' if w.target.higher_is_better else '<='} {w.target.threshold}" if w.target else ""
+        workloads.add_row(w.name, w.family, sizes, models, target)
+    backends = Table(title="Backends", header_style="bold")
+    for col in ("backend", "device", "available", "details"):
+        backends.add_column(col)
+    for name, b in BACKENDS.items():
+        a = available[name]
+        backends.add_row(name, b.device, Text("yes", "green") if a.ok else Text("no", "red"), a.reason)
+    suites = ", ".join(sorted(p.stem for p in plan.SUITES_DIR.glob("*.toml")))
+    console.print(workloads, backends, f"Suites: {suites}")
+    return 0
+
+
+def catalog(args: argparse.Namespace, console: Console) -> int:
+    from harness.sizing import catalog
+
+    vms = catalog.load(args.file)
+    table = Table(title=Text(f"VM catalog {args.file or catalog.DEFAULT}"), header_style="bold")
+    for column in ("name", "kind", "vCPUs", "memory GiB", "GiB/vCPU", "GPUs", "$/hour", "region", "source"):
+        table.add_column(column)
+    for vm in vms:
+        gpus = f"{vm.gpu_count}x {vm.gpu_model} {vm.gpu_memory_gib:g} GiB" if vm.gpu_count else ""
+        table.add_row(Text(vm.name), vm.kind, str(vm.vcpus), f"{vm.memory_gib:g}", f"{vm.gib_per_vcpu:.1f}", gpus,
+                      f"{vm.price_per_hour:.3f}", Text(vm.region), Text(vm.source))
+    console.print(table)
+    return 0
+
+
+def export(args: argparse.Namespace, console: Console) -> int:
+    from harness.present.export import pytest_benchmark
+
+    run = records.load(args.result)
+    text = records.dumps(pytest_benchmark(run), indent=2) + "\n"
+    if args.output:
+        records.write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    if not run.complete:
+        print(f"sizeup: warning: {args.result} is an unfinished run ({len(run.cases)} of {len(run.plan)} cases); "
+              "the export is marked partial", file=sys.stderr)
+    return 0

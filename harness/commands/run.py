@@ -1,0 +1,151 @@
+"""`sizeup run`: build the plan (a suite, the user's data, or a journal to resume), run it with a live
+display, write the result, and for `--data` say what to train the whole data on."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from harness import __version__, records
+from harness.errors import EXIT_CASES_FAILED, SizeupError, Stopped
+from harness.run import contention, machine, plan, procfs, runner
+
+PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", "timeout_s", "memory_cap", "sample_hz",
+              "rerun_disturbed", "processes")
+
+
+def command(args: argparse.Namespace, console: Console) -> int:
+    if not procfs.AVAILABLE:
+        raise SizeupError(f"sizeup measures on Linux: it reads /proc, which this {platform.system()} system lacks")
+    fingerprint = machine.fingerprint()
+    if args.spark_master:  # the workers inherit it; each record's backend info names the master it ran on
+        os.environ["SIZEUP_SPARK_MASTER"] = args.spark_master
+    if args.data is None and (args.target or args.task or args.horizon):
+        raise SizeupError("--target, --task and --horizon go with --data PATH")
+    if args.resume is not None:
+        chosen = [flag for flag in PLAN_FLAGS if getattr(args, flag) is not None]
+        if chosen or args.suite != "quick":
+            raise SizeupError("--resume continues a run with its own plan and settings; drop "
+                              + ", ".join(f"--{f.replace('_', '-')}" for f in chosen or ["suite"]))
+        journal = resume_target(args, fingerprint)
+    else:
+        parsed = own_data(args, console) if args.data is not None else None
+        choices = plan.Choices(suite=args.suite, parsed=parsed, **{flag: getattr(args, flag) for flag in PLAN_FLAGS})
+        run = runner.new_run(plan.build(choices, machine.physical_cores()), fingerprint)
+        journal = None
+    try:
+        if journal is not None:
+            run = journal.read()
+            check_resumable(journal.path, run, fingerprint)
+        limits = runner.limits_for(run, machine.memory_limit())
+        if journal is None:
+            journal = records.Journal.create(records.journal_path(args.results_dir, run), run)
+        else:
+            console.print(f"Resuming {run.run_id}: {len(run.cases)} of {len(run.plan)} cases done.")
+        return execute(run, journal, limits, fingerprint, console)
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str, Any]]:
+    """`--data`: the task identified (said, with its reasons), as a one-benchmark suite."""
+    from harness.run import userdata
+
+    if args.suite != "quick":
+        raise SizeupError("--data builds its own plan: drop --suite")
+    found = userdata.identify(args.data, args.target, args.task, args.horizon)
+    for line in userdata.describe(found):
+        console.print(Text(line))
+    return "data", {"benchmark": [userdata.suite(found)], "repeats": 3, "timeout_s": 600}
+
+
+def execute(run: records.RunResult, journal: records.Journal, limits: runner.Limits, fingerprint: dict[str, Any],
+            console: Console) -> int:
+    console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases, {limits.repeats} warm repeats each, "
+                  f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
+    cpus = os.cpu_count() or 1
+    if over := sorted({c.threads for c in run.plan if c.threads > cpus}):
+        console.print(Text(f"Warning: threads {', '.join(map(str, over))} exceed this machine's {cpus} logical "
+                           "CPUs: those cases measure oversubscription.", style="yellow"))
+    busy = contention.check_machine()
+    if busy.busy:
+        console.print(Text(f"Warning: {busy.warning()}", style="yellow"))
+    from harness.present.progress import RichProgress
+
+    try:
+        with RichProgress(console, len(run.plan), len(run.cases)) as progress:
+            path = runner.execute(run, journal, limits, progress)
+    except (KeyboardInterrupt, Stopped) as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        console.print(Text.assemble(("Interrupted", "red"), f" ({signal.Signals(signum).name}). {len(run.cases)} of "
+                                    f"{len(run.plan)} cases are kept in {journal.path}; continue with: "
+                                    f"sizeup run --resume {journal.path}"))
+        return 128 + signum
+    console.print(f"Results written to {path}\nShow them with: sizeup show {path}")
+    if run.suite == "data":
+        recommend_full_size(path, run, console)
+    # A case with its own memory cap probes for the size that fails: its out-of-memory is the finding.
+    failed = [c for c in run.cases if c.status not in ("ok", "skipped")
+              and not (c.status == "oom" and c.case.memory_cap)]
+    if failed:
+        console.print(Text(f"{len(failed)} of {len(run.cases)} cases failed (see the reasons above).", style="red"))
+        return EXIT_CASES_FAILED
+    return 0
+
+
+def recommend_full_size(path: Path, run: records.RunResult, console: Console) -> None:
+    """After `run --data`: what to train the whole table on, from the subsamples' fits."""
+    from harness.analysis import frame
+    from harness.analysis.compute import analyse
+    from harness.present.recommend import render
+    from harness.sizing import catalog, recommend
+
+    analysis = analyse(frame.load([str(path)]))
+    if analysis.empty:
+        return
+    rows = analysis.rows
+    workload = str(rows["workload"].iloc[0])
+    full = int(run.plan[0].params["rows"])  # rows, or steps per series for a forecast
+    reached = rows.groupby("config")["size"].max()
+    for config, why in sorted(run.sweeps.items()):  # the configurations the budget stopped short of the whole data
+        if config in reached.index and reached[config] < full:
+            console.print(Text(f"{config}: measured up to {reached[config]:,}, not all {full:,}: {why}"))
+    console.print(render(recommend.recommend(analysis, workload, full, catalog.load())))
+    console.print(f"For another size: sizeup recommend {path} --workload {workload} --rows N")
+
+
+def resume_target(args: argparse.Namespace, fingerprint: dict[str, Any]) -> records.Journal:
+    """The journal to continue, opened and locked: the one given, or this machine's newest one not in use."""
+    if args.resume != "latest":
+        path = Path(args.resume)
+        if not path.name.endswith(records.JOURNAL_SUFFIX):
+            raise SizeupError(f"--resume takes a journal (*{records.JOURNAL_SUFFIX}), got {args.resume!r}")
+        return records.Journal.reopen(path)
+    candidates = records.unfinished(args.results_dir, fingerprint["id"])
+    for path in candidates:
+        try:
+            return records.Journal.reopen(path)
+        except records.JournalBusy:
+            continue
+    live = f" ({len(candidates)} in use by runs still going)" if candidates else ""
+    raise SizeupError(f"no unfinished run of machine {fingerprint['id']} under {args.results_dir}{live}")
+
+
+def check_resumable(path: Path, run: records.RunResult, fingerprint: dict[str, Any]) -> None:
+    """Refused when the machine, Python, a library or sizeup itself differs from when the run started."""
+    if run.machine.get("id") != fingerprint["id"]:
+        raise SizeupError(f"{path} was recorded on machine {run.machine.get('id')}; this is {fingerprint['id']}")
+    changed = machine.identity_differences(run.machine.get("identity", {}), fingerprint["identity"])
+    if run.sizeup_version != __version__:
+        changed.insert(0, f"sizeup {run.sizeup_version} -> {__version__}")
+    if changed:
+        raise SizeupError(f"cannot resume {path}: the software changed since it started ({'; '.join(changed)}), "
+                          "and mixing both in one result would hide it. Restore it, or start a new run.")

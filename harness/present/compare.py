@@ -1,0 +1,53 @@
+"""`sizeup compare` in the terminal: B against A per case, and GPU cases against their CPU twins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from harness.analysis.comparison import CaseComparison, DevicePair
+from harness.analysis.significance import ADVICE
+
+VERDICT_STYLE = {"slower": "red", "faster": "green", "same": "", "undecided": "yellow", "not comparable": "yellow"}
+
+
+def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseComparison], phase: str,
+                      machine_notes: Sequence[str], only: tuple[int, int]) -> RenderableType:
+    table = Table(title=Text(f"{phase} time, B = {name_b} against A = {name_a}"), header_style="bold")
+    for column in ("case", "A median", "B median", "B/A [95% interval]", "p", "verdict", "notes"):
+        table.add_column(column, no_wrap=column in ("case", "B/A [95% interval]"))
+    for c in comparisons:
+        d = c.difference
+        table.add_row(Text(c.case_id), f"{c.a_median:.4g} s", f"{c.b_median:.4g} s", d.describe() if d else "",
+                      f"{d.p:.2g}" if d else "", Text(c.verdict, style=VERDICT_STYLE[c.verdict]),
+                      Text("; ".join(([d.why] if d and d.verdict == "undecided" else []) + c.notes)))
+    parts: list[RenderableType] = [table]
+    if any(c.unstable for c in comparisons):
+        parts.append(Text(ADVICE))
+    if only[0] or only[1]:
+        parts.append(Text(f"Not in both: {only[0]} case(s) only in A, {only[1]} only in B."))
+    if machine_notes:
+        parts.append(Text("Warning: the machines or libraries differ, so differences may come from them: "
+                          + "; ".join(machine_notes), style="yellow"))
+    return Group(*parts)
+
+
+def render_devices(pairs: Sequence[DevicePair]) -> RenderableType:
+    if not pairs:
+        return Text("No GPU case with a CPU twin in these results: run on a GPU machine (the `gpu` suite), "
+                    "or compare with a reference result under results/reference/.")
+    table = Table(title=Text("GPU against its CPU twin (fit)"), header_style="bold")
+    for column in ("GPU case", "CPU case", "by", "speed-up [95% interval]", "verdict", "quality CPU -> GPU",
+                   "GPU util %", "energy per fit"):
+        table.add_column(column)
+    for p in pairs:
+        q = (f"{p.quality_cpu:.4g} -> {p.quality_gpu:.4g}" if p.quality_cpu is not None
+             and p.quality_gpu is not None else "")
+        verdict = {"slower": "GPU faster", "faster": "CPU faster"}.get(p.speedup.verdict, p.speedup.verdict)
+        table.add_row(Text(p.gpu), Text(p.cpu), p.measure, p.speedup.describe(), verdict, q,
+                      "" if p.gpu_util is None else f"{p.gpu_util:.0f}",
+                      "" if p.energy_j is None else f"{p.energy_j:.3g} J")
+    return table

@@ -1,0 +1,149 @@
+"""`sizeup fit` in the terminal: the fits of an Analysis, what they predict at a target, and how
+they did against larger measured sizes. Formats what harness.analysis computed; computes nothing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from harness.analysis.compute import Analysis, AtTarget
+from harness.analysis.fits import Check, SparkFit, size_dependent
+
+
+def render(analysis: Analysis, at: AtTarget, found: Sequence[Check]) -> RenderableType:
+    target, cores = at.target, at.cores
+    models = analysis.sizes()
+    threads = [t for m in analysis.machines for t in m.threads]
+    parts: list[RenderableType] = []
+    if models:
+        table = Table(title=Text("time and memory against data size (fit phase)"), header_style="bold")
+        columns = ["configuration", "sizes", "model", "exponent", "LOO error", "last local exp.",
+                   "memory: fixed + per item", "GiB per million"]
+        if target:
+            columns += [f"time at {target:,.0f}", "95% interval", f"memory at {target:,.0f}"]
+        for c in columns:
+            table.add_column(c, no_wrap=c == "configuration")
+        warnings = []
+        for m in models:
+            t = m.time
+            memory = f"{m.memory.fixed / 2**20:,.0f} MiB + {m.memory.per_item:,.0f} B" if m.memory else ""
+            per_million = f"{m.memory.per_item * 1e6 / 2**30:.3f}" if m.memory else ""
+            cells = [Text(m.config), f"{min(t.sizes):,.0f}-{max(t.sizes):,.0f} ({len(t.sizes)})", t.curve.kind,
+                     f"{t.curve.exponent:.2f}", f"{math.expm1(t.loo_error):.1%}", f"{t.local_exponents()[-1]:.2f}",
+                     memory, per_million]
+            if target:
+                p, need = at.sizes[m.config]
+                memory = f"{need / 2**30:.2f} GiB" if need is not None else ""
+                cells += [f"{p.value:.4g} s", f"{p.lo:.4g}-{p.hi:.4g} s", memory]
+                if p.extrapolated_far:
+                    warnings.append(f"{m.config}: {p.beyond:.0f}x past the largest measured size")
+            table.add_row(*cells)
+        parts.append(table)
+        if warnings:
+            parts.append(Text("Warning: extrapolating more than 10x: " + "; ".join(warnings), style="yellow"))
+    if found:
+        parts.append(_checks(found))
+    if threads:
+        table = Table(title=Text("time against threads (Amdahl)"), header_style="bold")
+        for c in ("configuration", "threads", "serial fraction [95%]", "efficiency", "note",
+                  *([f"predicted at {cores} threads"] if cores else [])):
+            table.add_column(c, no_wrap=c == "configuration")
+        for t in threads:
+            fit, physical = t.fit, t.physical_cores
+            note = (f"past the {physical} physical cores: SMT siblings" if physical and max(fit.threads) > physical
+                    else "physical cores")
+            cells = [Text(t.key), ",".join(map(str, fit.threads)),
+                     f"{fit.serial:.3f} [{fit.serial_lo:.3f}-{fit.serial_hi:.3f}]",
+                     " ".join(f"{e:.0%}" for e in fit.efficiency()), note]
+            if cores:
+                cells.append(f"{at.threads[t.key]:.4g} s")
+            table.add_row(*cells)
+        parts.append(table)
+        if drifting := size_dependent(threads):
+            said = [f"{config} (" + ", ".join(f"{t.fit.serial:.2f} at {t.size:,}" for t in fits) + ")"
+                    for config, fits in drifting.items()]
+            parts.append(Text("Warning: the serial fraction depends on the data size for " + "; ".join(said)
+                              + ": use the size-and-threads fit, or the thread fit nearest the size you size for.",
+                              style="yellow"))
+    grids = [g for m in analysis.machines for g in m.grids]
+    if grids:
+        table = Table(title=Text("time against size and threads: fixed + serial*n + parallel*n/p"),
+                      header_style="bold")
+        columns = ["configuration", "points", "serial fraction at smallest / largest size"]
+        if target or cores:
+            columns.append(f"predicted at {f'{target:,.0f}' if target else 'the largest size'}"
+                           f"{f' and {cores} threads' if cores else ''}")
+        for c in columns:
+            table.add_column(c, no_wrap=c == "configuration")
+        for g in grids:
+            smallest, largest = g.sizes
+            cells = [Text(g.key), str(g.fit.points), f"{g.fit.serial_fraction(smallest):.2f} at {smallest:,} / "
+                     f"{g.fit.serial_fraction(largest):.2f} at {largest:,}"]
+            if target or cores:
+                cells.append(f"{at.grids[g.key]:.4g} s")
+            table.add_row(*cells)
+        parts.append(table)
+    if spark := [s for m in analysis.machines for s in m.spark]:
+        parts.append(_spark(spark, at))
+    for o in (o for m in analysis.machines for o in m.out_of_core):
+        gib = " ".join(f"{x:.3f}" if x is not None else "?" for x in o.memory)
+        parts.append(Text(f"{o.external} against {o.in_memory}: out-of-core fit takes "
+                          f"{np.median(o.ratios):.2f}x the in-memory time (range {min(o.ratios):.2f}-"
+                          f"{max(o.ratios):.2f}x over {len(o.sizes)} sizes up to {max(o.sizes):,}); fit-phase peak "
+                          f"in GiB per million rows, out of core then in memory (the generated data the harness holds "
+                          f"included): {gib}"))
+    for c in (c for m in analysis.machines for c in m.crossings):
+        parts.append(Text(f"{c.gpu} against {c.cpu}: {c.found.describe(c.unit)}"))
+    if not parts:
+        parts.append(Text("Nothing to fit: a size fit needs one configuration at three or more sizes "
+                          "(`--suite sizing`), a thread fit two or more thread counts at one size."))
+    return Group(*parts)
+
+
+def _checks(found: Sequence[Check]) -> RenderableType:
+    table = Table(title=Text("predicted against measured"), header_style="bold")
+    for c in ("configuration", "size", "x largest fitted", "predicted", "95% interval", "measured", "error",
+              "memory error"):
+        table.add_column(c, no_wrap=c == "configuration")
+    for c in found:
+        inside = c.predicted.lo <= c.measured <= c.predicted.hi
+        table.add_row(Text(c.config), f"{c.size:,}", f"{c.beyond:.1f}", f"{c.predicted.value:.4g} s",
+                      f"{c.predicted.lo:.4g}-{c.predicted.hi:.4g} s", f"{c.measured:.4g} s",
+                      Text(f"{c.error:+.1%}", style="" if inside else "yellow"),
+                      "" if c.memory_error is None else f"{c.memory_error:+.1%}")
+    errors = [abs(c.error) for c in found]
+    memory = [abs(c.memory_error) for c in found if c.memory_error is not None]
+    worst = max(found, key=lambda c: abs(c.error))
+    summary = (f"time: median absolute error {np.median(errors):.1%}, worst {worst.error:+.1%} ({worst.config} "
+               f"at {worst.size:,})")
+    if memory:
+        summary += f"; memory: median absolute error {np.median(memory):.1%}, worst {max(memory):.1%}"
+    return Group(table, Text(summary))
+
+
+def _spark(spark: Sequence[SparkFit], at: AtTarget) -> RenderableType:
+    target, cores = at.target, at.cores
+    table = Table(title=Text("Spark: time against size and cores, a + b*n/p + c*log(p) + d*p (Ernest)"),
+                  header_style="bold")
+    columns = ["configuration", "points", "fixed a", "b per item x core", "c", "d", "efficiency at the largest size",
+               "memory: fixed + per item"]
+    if target or cores:
+        columns.append(f"predicted at {f'{target:,.0f}' if target else 'the largest size'}, {cores or 2} cores")
+    for c in columns:
+        table.add_column(c, no_wrap=c == "configuration")
+    for s in spark:
+        fit, (_, largest) = s.time, s.sizes
+        top = fit.cores[1]
+        cells = [Text(s.key), str(fit.points), f"{fit.fixed:.3g} s", f"{fit.parallel * 1e6:.3g} us",
+                 f"{fit.tree:.3g} s", f"{fit.all_to_all:.3g} s",
+                 f"{fit.efficiency(largest, top):.0%} on {top:g} cores at {largest:,}",
+                 f"{s.memory.fixed / 2**20:,.0f} MiB + {s.memory.per_item:,.0f} B" if s.memory else ""]
+        if target or cores:
+            cells.append(f"{at.spark[s.key]:.4g} s")
+        table.add_row(*cells)
+    return table

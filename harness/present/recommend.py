@@ -1,0 +1,81 @@
+"""`sizeup recommend` in the terminal: every option of a Recommendation with its evidence, and the
+one-line-per-task summary that ends `make bench`. Formats what harness.sizing decided."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from harness.sizing.findings import FITS
+from harness.sizing.options import Option
+from harness.sizing.recommend import QUALITY_TOLERANCE, SCALE, Pick, Recommendation, best_value, quality_frontier
+
+
+def short(o: Option) -> str:
+    """classification/xgboost@xgboost/n=*/t=2,... -> xgboost@xgboost, 2 threads"""
+    return f"{o.case.model}@{o.case.backend}, {o.case.threads} threads" if o.case else o.config
+
+
+def frontier_lines(options: Sequence[Option]) -> list[str]:
+    """Quality against cost, one line per option on the frontier, for the terminal and the report."""
+    best = best_value(options)
+    return [f"${o.cost:.3g} per run: {short(o)} on {o.vm}, {o.quality}"
+            + (" <- best quality per unit of cost" if o is best else "") for o in quality_frontier(options)]
+
+
+def render_summary(picks: Sequence[Pick]) -> RenderableType:
+    if not picks:
+        return Text("No workload was measured at three sizes, so there is nothing to size from: "
+                    "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
+    table = Table(title=Text(f"What to train on, per task family: at {SCALE:g}x the largest size every configuration "
+                             f"reached (your own data: all of it), the cheapest near the best quality (within "
+                             f"{QUALITY_TOLERANCE}, or {QUALITY_TOLERANCE:.0%} of an error)"),
+                  header_style="bold")
+    for column in ("task", "size", "VM", "configuration", "quality", "time per run [95%]", "$ per run",
+                   "confidence", "why"):
+        table.add_column(column, no_wrap=column in ("VM", "time per run [95%]"))
+    for p in picks:
+        size = f"{p.found.size:,.0f} {p.found.unit}"
+        if p.pick is None:
+            table.add_row(p.task, size, "", Text(p.workload), "", "", "", "", Text(p.note))
+            continue
+        o = p.pick
+        why = [e.message for e in o.evidence if e.code not in FITS][:2]
+        if o.memory_needed_gib:
+            why.insert(0, f"needs {o.memory_needed_gib:,.1f} GiB")
+        table.add_row(p.task, size, Text(o.vm), Text(short(o)), o.quality, time_text(o),
+                      f"{o.cost:.3g}" if o.cost is not None else "", o.confidence, Text("; ".join(why)))
+    return Group(table, Text("All options and their evidence: sizeup recommend --workload W --rows N"))
+
+
+def time_text(o: Option) -> str:
+    if o.seconds is None:
+        return "not measured"
+    return f"{o.seconds:.3g} s" + (f" [{o.lo:.3g}-{o.hi:.3g}]" if o.lo is not None else " [no interval]")
+
+
+def render(found: Recommendation) -> RenderableType:
+    budget = f", budget {found.budget_s:g} s per run" if found.budget_s else ""
+    table = Table(title=Text(f"{found.workload} at {found.size:,.0f} {found.unit}{budget}: each configuration's "
+                             "cheapest VM, ranked by cost per run"), header_style="bold")
+    for column in ("#", "VM", "nodes", "configuration", "quality", "time per run [95%]", "$ per run",
+                   "memory needed", "CPU / GPU use", "confidence", "evidence"):
+        table.add_column(column, no_wrap=column in ("VM", "time per run [95%]"))
+    for rank, o in enumerate(found.options, start=1):
+        use = " / ".join(f"{u:.0%}" if i == 0 else f"{u:.0f}%" for i, u in enumerate((o.cpu_util, o.gpu_util))
+                         if u is not None)
+        memory = f"{o.memory_needed_gib:,.1f} GiB ({o.memory_share:.0%})" if o.memory_needed_gib else ""
+        table.add_row(str(rank), Text(o.vm), str(o.nodes or ""), Text(o.config), o.quality, time_text(o),
+                      f"{o.cost:.3g}" if o.cost is not None else "", memory, use,
+                      Text(o.confidence + ("" if o.meets_budget else ", misses budget")),
+                      Text("; ".join(e.message for e in o.evidence)))
+    parts: list[RenderableType] = [table if found.options else Text("No option: see the rules below.")]
+    if frontier := frontier_lines(found.options):
+        parts += [Text("Quality against cost (no other option is both cheaper and better):")]
+        parts += [Text(f"- {line}") for line in frontier]
+    parts += [Text("Rules and exclusions:")] + [Text(f"- {rule.message}") for rule in found.rules]
+    parts.append(Text(f"Platform: {found.platform}"))
+    return Group(*parts)

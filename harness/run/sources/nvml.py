@@ -1,0 +1,103 @@
+"""NVML (nvidia-ml-py): the one place sizeup talks to the NVIDIA driver, and the GPU telemetry source.
+
+`session()` initializes NVML and always shuts it down; the machine fingerprint and the
+backends' device probes use it. As a telemetry source (see harness.run.sources), per GPU ``i``:
+``gpu{i}.util_percent``, ``gpu{i}.memory_used_bytes`` (the whole device),
+``gpu{i}.case_memory_bytes`` (the case's processes), ``gpu{i}.power_w``, ``gpu{i}.sm_clock_mhz``,
+``gpu{i}.temperature_c``, ``gpu{i}.throttle_reasons`` (NVML's bit mask) as gauges, and
+``gpu{i}.energy_j`` (the board's total-energy counter) as a counter. Every call is guarded
+alone: what a GPU does not support reads as None. Not yet run on GPU hardware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from harness.records.figures import Figure
+
+GAUGES = ("util_percent", "memory_used_bytes", "case_memory_bytes", "power_w", "sm_clock_mhz", "temperature_c",
+          "throttle_reasons")
+COUNTERS = ("energy_j",)
+FIGURES = (
+    Figure("gpu_util", "fit GPU %", "util_percent", "fit", "mean", "max", "%", plot=True),  # of the busiest GPU
+    Figure("gpu_memory", "peak GPU memory", "case_memory_bytes", "*", "max", "max", "bytes"),
+    Figure("gpu_energy", "energy per fit", "energy_j", "fit", "per_window", "sum", "J"),
+)
+
+
+@contextmanager
+def session() -> Iterator[tuple[Any, str]]:
+    """(pynvml, "") with NVML initialized, shut down on exit; (None, the error) without a library or driver."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception as exc:
+        yield None, str(exc)
+        return
+    try:
+        yield pynvml, ""
+    finally:
+        guarded(pynvml.nvmlShutdown)
+
+
+def open_source() -> tuple[NvmlSource | None, str]:
+    """The source, or None and why not (no library, no driver, no GPU). Kept open: the caller closes it."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception as exc:
+        return None, f"NVML unavailable: {exc}"
+    count = guarded(pynvml.nvmlDeviceGetCount) or 0
+    handles = [h for i in range(count) if (h := guarded(pynvml.nvmlDeviceGetHandleByIndex, i)) is not None]
+    if not handles:
+        guarded(pynvml.nvmlShutdown)
+        return None, "NVML found no GPU"
+    return NvmlSource(pynvml, handles), f"{len(handles)} GPU(s)"
+
+
+class NvmlSource:
+    name = "nvml"
+    figures = FIGURES
+
+    def __init__(self, nvml: Any, handles: list[Any]) -> None:
+        self.nvml, self.handles = nvml, handles
+        self.gauges = tuple(f"gpu{i}.{g}" for i in range(len(handles)) for g in GAUGES)
+        self.counters = tuple(f"gpu{i}.{c}" for i in range(len(handles)) for c in COUNTERS)
+
+    def read(self, pids: Sequence[int]) -> dict[str, float | None]:
+        n, ours = self.nvml, set(pids)
+        out: dict[str, float | None] = {}
+        for i, h in enumerate(self.handles):
+            util = guarded(n.nvmlDeviceGetUtilizationRates, h)
+            memory = guarded(n.nvmlDeviceGetMemoryInfo, h)
+            processes = guarded(n.nvmlDeviceGetComputeRunningProcesses, h)
+            out |= {
+                f"gpu{i}.util_percent": getattr(util, "gpu", None),
+                f"gpu{i}.memory_used_bytes": getattr(memory, "used", None),
+                f"gpu{i}.case_memory_bytes": None if processes is None else float(sum(
+                    p.usedGpuMemory or 0 for p in processes if p.pid in ours)),
+                f"gpu{i}.power_w": _scaled(guarded(n.nvmlDeviceGetPowerUsage, h), 1e-3),
+                f"gpu{i}.sm_clock_mhz": guarded(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM),
+                f"gpu{i}.temperature_c": guarded(n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU),
+                f"gpu{i}.throttle_reasons": guarded(n.nvmlDeviceGetCurrentClocksThrottleReasons, h),
+                f"gpu{i}.energy_j": _scaled(guarded(n.nvmlDeviceGetTotalEnergyConsumption, h), 1e-3),
+            }
+        return out
+
+    def close(self) -> None:
+        guarded(self.nvml.nvmlShutdown)
+
+
+def guarded(call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except Exception:  # NVMLError_NotSupported and friends: that value is missing, nothing else
+        return None
+
+
+def _scaled(value: Any, factor: float) -> float | None:
+    return None if value is None else value * factor

@@ -1,0 +1,59 @@
+"""What a sizing decision says: a stable code for control flow and tests, and a message for people.
+
+Codes name the rule or the piece of evidence; messages may be reworded freely. Nothing decides on
+a message's words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Rules that fired and what they left out (Recommendation.rules).
+HEADROOM = "memory-headroom"
+SPARK_MEASURED_LOCALLY = "spark-measured-locally"
+TOO_FEW_SIZES = "too-few-sizes"
+NO_PEAK_MEMORY = "no-peak-memory"
+OUTGROWS_CATALOG = "outgrows-catalog"
+GPU_WORSE_QUALITY = "gpu-worse-quality"
+GPU_NO_DATASHEET = "gpu-no-datasheet"
+GPU_OUTGROWS_CATALOG = "gpu-outgrows-catalog"
+GPU_SLOWER = "gpu-slower"
+GPU_DEARER = "gpu-dearer"
+OUT_OF_CORE_DEARER = "out-of-core-dearer"
+NOTHING_PRICED = "nothing-priced"
+NO_VM_HOLDS_DATA = "no-vm-holds-data"
+BUDGET_MISSED = "budget-missed"
+SPARK_FITS_ONE_NODE = "spark-fits-one-node"
+SPARK_NO_MEMORY = "spark-no-memory"
+SPARK_NO_VM = "spark-no-vm"
+
+# Evidence attached to an option (Option.evidence).
+TIME_FIT = "time-fit"
+MEMORY_FIT = "memory-fit"
+FIXED_COSTS_DOMINATE = "fixed-costs-dominate"
+THREAD_FIT = "thread-fit"
+NO_THREAD_FIT = "no-thread-fit"
+NOT_CORE_BOUND = "not-core-bound"
+ONE_GPU_USED = "one-gpu-used"
+GPU_CARRIED = "gpu-carried"
+GPU_MEMORY_UNFITTED = "gpu-memory-unfitted"
+GPU_STARVED = "gpu-starved"
+CLUSTER_WHY = "cluster-why"
+CLUSTER_TIME_FIT = "cluster-time-fit"
+CLUSTER_NODES = "cluster-nodes"
+CLUSTER_MEMORY = "cluster-memory"
+CLUSTER_EXTRAPOLATED = "cluster-extrapolated"
+SPARK_NOT_MEASURED = "spark-not-measured"
+
+# The fits behind a time: long, kept for `recommend`, left out of one-line summaries.
+FITS = (TIME_FIT, MEMORY_FIT, CLUSTER_TIME_FIT)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str
+    config: str = ""  # the configuration it is about, where it is about one
+
+    def __str__(self) -> str:
+        return self.message
