@@ -10,8 +10,8 @@ until one of these stops it (the reason is kept in the result):
   from the last two steps); until MIN_STEPS sizes are measured, the last step passed it itself.
   One step cannot tell fixed costs from growth: a Spark case at 45 rows took 46 s, nearly all
   of it the session and XGBoost's start, and a linear guess would end it before any fit;
-- the next step's peak memory, predicted from the memory fit, would pass ``memory`` of
-  this machine's memory;
+- the next step's peak memory, projected on the line through the last two steps' peaks,
+  would pass ``memory`` of this machine's memory;
 - the workload has no more rows (its whole data, or the sweep's ``max_size``, is the last
   step), or ``max_steps`` sizes were measured.
 
@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.analysis import scaling
 from harness.records import CaseRecord
 
 KEYS = {"start", "factor", "budget_s", "memory", "settle", "max_steps", "max_size"}
@@ -88,16 +87,21 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int,
     elif (wall := _predicted_wall(steps, following)) > sweep.budget_s:
         return None, Stop("time-budget", f"size {following:,} would take about {wall:.0f} s, past the "
                                          f"{sweep.budget_s:g} s budget")
-    peaks = [(r.case.size, r.telemetry.get("peak_memory_bytes")) for r in steps]
-    peaks = [(n, m) for n, m in peaks if m]
-    if len(peaks) >= 2:
-        need = scaling.fit_memory(*zip(*peaks))(following)
-    else:
-        need = peaks[-1][1] * sweep.factor if peaks else 0.0
+    need = _projected_memory(steps, following, sweep.factor)
     if need > sweep.memory * memory_total:
         return None, Stop("memory", f"size {following:,} would need about {need / 2**30:.1f} GiB, past "
                                     f"{sweep.memory:.0%} of this machine's {memory_total / 2**30:.1f} GiB")
     return following, None
+
+
+def _projected_memory(steps: Sequence[CaseRecord], size: int, factor: float) -> float:
+    """The next step's peak memory, on the line through the last two steps' peaks (never falling); from one
+    step, that peak times the growth factor. A guard for the sweep, not a prediction anyone is shown."""
+    peaks = [(r.case.size, m) for r in steps if (m := r.telemetry.get("peak_memory_bytes"))]
+    if len(peaks) < 2:
+        return peaks[-1][1] * factor if peaks else 0.0
+    (n1, m1), (n2, m2) = peaks[-2:]
+    return m2 + max(0.0, (m2 - m1) / (n2 - n1)) * (size - n2)
 
 
 def _fit_median(record: CaseRecord) -> float | None:
