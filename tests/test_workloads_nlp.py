@@ -7,7 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from workloads import nlp
+from workloads import nlp, text_models
 from workloads.base import ModelContext
 
 WORKLOAD = nlp.WORKLOADS[0]
@@ -107,7 +107,7 @@ def test_embedding_bag_learns_and_is_deterministic(small_split):
 
 def test_embedding_bag_maps_unknown_words_to_zero():
     pytest.importorskip("torch")
-    tok = nlp.Tokenizer(["a b b", "c"])
+    tok = text_models.Tokenizer(["a b b", "c"])
     flat, lengths = tok.encode(["b zzz a", "", "c"])
     assert flat.tolist() == [1, 0, 2, 3] and lengths.tolist() == [3, 0, 1]
     est = nlp.embedding_bag(ModelContext(1, 0, "cpu", {**PARAMS, "epochs": 1}))
@@ -145,7 +145,7 @@ def test_the_transformer_truncates_pads_and_handles_empty_documents():
     pytest.importorskip("torch")
     est = nlp.transformer(ModelContext(1, 0, "cpu", {**TINY, "max_tokens": 3, "transformer_epochs": 1}))
     est.fit(["a b c d e", "c d", "a a", "d c b a"], np.array([5, 9, 5, 9]))
-    ids = est._ids(["a b c d e", "", "zzz b"]).tolist()
+    ids = est._encode(["a b c d e", "", "zzz b"]).tolist()
     index = est.tokenizer.index
     assert ids == [[index["a"], index["b"], index["c"]], [-1, -1, -1], [0, index["b"], -1]]
     assert set(est.predict(["a", "", "unseen"]).tolist()) <= {5, 9}

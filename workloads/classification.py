@@ -9,11 +9,12 @@ with at least 92% accuracy.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from workloads import tabular
+from workloads import sparkml, tabular
 from workloads.base import Model, ModelContext, Split, Target, Workload
 
 
@@ -84,26 +85,16 @@ def logistic(ctx: ModelContext) -> PositiveProba:
     return PositiveProba(tabular.linear_pipeline(LogisticRegression(max_iter=1000), ctx.params))
 
 
-def xgboost_spark(ctx: ModelContext) -> Any:
-    from workloads import sparkml
-
-    return sparkml.xgboost(ctx, "binary:logistic")
-
-
-def gbt_spark(ctx: ModelContext) -> Any:
-    from workloads import sparkml
-
-    return sparkml.gbt(ctx, classify=True)
-
-
 MODELS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "XGBoost hist, all cores or the GPU"),
     Model("xgboost_external", ("xgboost",), xgboost_external,
           "the same XGBoost trained out of core: batches streamed from disk (ExtMemQuantileDMatrix)"),
     Model("hgb", ("sklearn", "sklearn-rapids"), hist_gradient_boosting, "scikit-learn HistGradientBoostingClassifier"),
     Model("linear", ("sklearn", "sklearn-rapids"), logistic, "one-hot + scaled logistic regression"),
-    Model("xgboost_spark", ("spark",), xgboost_spark, "the same XGBoost trees on Spark (xgboost.spark)"),
-    Model("gbt_spark", ("spark",), gbt_spark, "Spark MLlib gradient-boosted trees (20 trees)"),
+    Model("xgboost_spark", ("spark",), partial(sparkml.xgboost, objective="binary:logistic"),
+          "the same XGBoost trees on Spark (xgboost.spark)"),
+    Model("gbt_spark", ("spark",), partial(sparkml.gbt, classify=True),
+          "Spark MLlib gradient-boosted trees (20 trees)"),
 )
 
 WORKLOADS = (

@@ -19,13 +19,14 @@ features, and the seasonal-naive baseline (repeat the last observed week).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from workloads import tabular
+from workloads import sparkml, tabular
 from workloads.base import Model, ModelContext, Split, Target, Workload
 
 # Fixed, so the default horizon is always Nov 11 - Dec 8 2024: Thanksgiving and the start of the
@@ -367,16 +368,11 @@ def seasonal_naive(ctx: ModelContext) -> SeasonalNaive:
     return SeasonalNaive()
 
 
-def xgboost_spark(ctx: ModelContext) -> Any:
-    from workloads import sparkml
-
-    return sparkml.xgboost(ctx, "reg:tweedie")
-
-
 MODELS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "global XGBoost hist (Tweedie) on lag/calendar features"),
     Model("seasonal_naive", ("sklearn",), seasonal_naive, "repeat the last observed week"),
-    Model("xgboost_spark", ("spark",), xgboost_spark, "the same XGBoost (Tweedie) on Spark (xgboost.spark)"),
+    Model("xgboost_spark", ("spark",), partial(sparkml.xgboost, objective="reg:tweedie"),
+          "the same XGBoost (Tweedie) on Spark (xgboost.spark)"),
 )
 
 WORKLOADS = (

@@ -7,20 +7,19 @@ order. Every document has one topic (its label). Its tokens are drawn from a
 mixture of the Zipf background, its topic's word distribution and a secondary,
 random other topic, with a per-document topic share; neighbouring topics share
 part of their words. Short documents with a low topic share are genuinely
-ambiguous, so the task is learnable but not trivially solved.
+ambiguous, so the task is learnable but not trivially solved. The torch models are in text_models.py.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
-from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
 
 from workloads.base import Model, ModelContext, Split, Target, Workload
+from workloads.text_models import embedding_bag, transformer
 
 TEST_FRACTION = 0.2
 MIN_LENGTH = 3  # tokens; keeps every document non-empty
@@ -220,223 +219,9 @@ def tfidf_linear(ctx: ModelContext) -> Any:
     )
 
 
-class Tokenizer:
-    """Whitespace tokens to ids; the vocabulary comes from the training documents.
-
-    Ids are assigned by descending frequency from 1; 0 is the unknown word.
-    """
-
-    def __init__(self, docs: Sequence[str], min_count: int = 1) -> None:
-        counts = Counter(chain.from_iterable(d.split() for d in docs))
-        frequent = [w for w, c in counts.most_common() if c >= min_count]
-        self.index = {w: i for i, w in enumerate(frequent, start=1)}
-
-    def __len__(self) -> int:
-        return len(self.index) + 1  # plus the unknown id
-
-    def encode(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(flat token ids, per-document lengths), the layout EmbeddingBag takes."""
-        split = [d.split() for d in docs]
-        lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
-        flat = np.fromiter(
-            map(self.index.get, chain.from_iterable(split), repeat(0)), dtype=np.int64, count=int(lengths.sum())
-        )
-        return flat, lengths
-
-
-class EmbeddingBagClassifier:
-    """Mean of word embeddings -> one hidden layer -> class logits (fastText-like), Adam."""
-
-    def __init__(self, ctx: ModelContext) -> None:
-        self.seed, self.device = ctx.seed, ctx.device
-        self.dim = int(ctx.params["embedding_dim"])
-        self.hidden = int(ctx.params["hidden"])
-        self.epochs = int(ctx.params["epochs"])
-        self.batch_size = int(ctx.params["batch_size"])
-        self.lr = float(ctx.params["lr"])
-
-    def fit(self, docs: Sequence[str], y: np.ndarray) -> EmbeddingBagClassifier:
-        import torch
-        import torch.nn.functional as F
-
-        torch.manual_seed(self.seed)
-        self.tokenizer = Tokenizer(docs)
-        corpus = self._corpus(docs)
-        self.classes_, labels = _labels(y, self.device)
-        self.net = self._network(len(self.tokenizer), len(self.classes_)).to(self.device)
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr)
-        _train(self.net, optimizer, labels, self.epochs, self.batch_size, self.seed,
-               lambda batch: F.cross_entropy(self._forward(*self._gather(*corpus, batch)), labels[batch]))
-        return self
-
-    def predict(self, docs: Sequence[str]) -> np.ndarray:
-        import torch
-
-        corpus = self._corpus(docs)
-        self.net.eval()
-        with torch.inference_mode():
-            batches = torch.arange(len(docs), device=self.device).split(4096)
-            pred = torch.cat([self._forward(*self._gather(*corpus, batch)).argmax(1) for batch in batches])
-        return self.classes_[pred.cpu().numpy()]
-
-    def _network(self, vocab_size: int, n_classes: int) -> Any:
-        from torch import nn
-
-        return nn.ModuleDict(
-            {
-                "embed": nn.EmbeddingBag(vocab_size, self.dim, mode="mean"),
-                "head": nn.Sequential(nn.Linear(self.dim, self.hidden), nn.ReLU(), nn.Linear(self.hidden, n_classes)),
-            }
-        )
-
-    def _forward(self, ids: Any, offsets: Any) -> Any:
-        return self.net["head"](self.net["embed"](ids, offsets))
-
-    def _corpus(self, docs: Sequence[str]) -> tuple[Any, Any, Any]:
-        """(flat token ids, each document's start, its length), on the model's device once: batches are
-        gathered there, never copied from the host."""
-        import torch
-
-        flat, lengths = self.tokenizer.encode(docs)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        return tuple(torch.from_numpy(a).to(self.device) for a in (flat, starts, lengths))
-
-    @staticmethod
-    def _gather(flat: Any, starts: Any, lengths: Any, batch: Any) -> tuple[Any, Any]:
-        """Token ids and bag offsets of the documents in ``batch`` (indices on the device)."""
-        import torch
-
-        lens = lengths[batch]
-        offsets = torch.cumsum(lens, 0) - lens
-        # Position of every token of the batch in ``flat``, without a Python loop.
-        index = torch.repeat_interleave(starts[batch] - offsets, lens) + torch.arange(int(lens.sum()),
-                                                                                      device=flat.device)
-        return flat[index], offsets
-
-
-def _labels(y: Any, device: Any) -> tuple[np.ndarray, Any]:
-    """(the original labels, each document's label index as a tensor on the device)."""
-    import torch
-
-    classes, codes = np.unique(np.asarray(y), return_inverse=True)
-    return classes, torch.from_numpy(codes.astype(np.int64)).to(device)
-
-
-def _train(net: Any, optimizer: Any, labels: Any, epochs: int, batch_size: int, seed: int,
-           loss: Callable[[Any], Any]) -> None:
-    """Seeded, shuffled mini-batches of document indices on the labels' device; one step per batch."""
-    import torch
-
-    shuffle = torch.Generator().manual_seed(seed)
-    net.train()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(labels), generator=shuffle).to(labels.device).split(batch_size):
-            value = loss(batch)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            optimizer.step()
-
-
-def embedding_bag(ctx: ModelContext) -> EmbeddingBagClassifier:
-    return EmbeddingBagClassifier(ctx)
-
-
-class TransformerClassifier:
-    """A small transformer encoder: token and position embeddings, pre-norm encoder layers,
-    mean pooling over the document's tokens, a linear head; AdamW.
-
-    The model whose training profile differs most between CPU and GPU: dense matrix products
-    and attention over up to ``max_tokens`` tokens. Documents are tokenized once and the whole
-    id matrix is put on the device before the loop, so batches are sliced there, never copied
-    from the host. ``precision = "bf16"`` runs the forward pass under bfloat16 autocast.
-    """
-
-    def __init__(self, ctx: ModelContext) -> None:
-        p = ctx.params
-        self.seed, self.device = ctx.seed, ctx.device
-        self.width, self.layers, self.heads = int(p["transformer_width"]), int(p["transformer_layers"]), int(p["heads"])
-        self.max_tokens, self.epochs = int(p["max_tokens"]), int(p["transformer_epochs"])
-        self.batch_size, self.lr = int(p["transformer_batch_size"]), float(p["transformer_lr"])
-        if p["precision"] not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {p['precision']!r}")
-        self.bf16 = p["precision"] == "bf16"
-
-    def fit(self, docs: Sequence[str], y: np.ndarray) -> TransformerClassifier:
-        import torch
-        import torch.nn.functional as F
-
-        torch.manual_seed(self.seed)
-        self.tokenizer = Tokenizer(docs)
-        ids = self._ids(docs)
-        self.classes_, labels = _labels(y, self.device)
-        self.net = self._network(len(self.tokenizer), len(self.classes_)).to(self.device)
-        optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.lr)
-
-        def loss(batch: Any) -> Any:
-            with self._autocast():
-                return F.cross_entropy(self._forward(ids[batch]), labels[batch])
-
-        _train(self.net, optimizer, labels, self.epochs, self.batch_size, self.seed, loss)
-        return self
-
-    def predict(self, docs: Sequence[str]) -> np.ndarray:
-        import torch
-
-        ids = self._ids(docs)
-        self.net.eval()
-        with torch.inference_mode(), self._autocast():
-            codes = torch.cat([self._forward(batch).argmax(1) for batch in ids.split(4 * self.batch_size)])
-        return self.classes_[codes.cpu().numpy()]
-
-    def _ids(self, docs: Sequence[str]) -> Any:
-        """Token ids, truncated to max_tokens and padded with -1 to the longest document, on the device."""
-        import torch
-
-        flat, full = self.tokenizer.encode(docs)
-        lengths = np.minimum(full, self.max_tokens)
-        width = max(1, int(lengths.max(initial=0)))
-        ids = np.full((len(lengths), width), -1, dtype=np.int64)
-        starts = np.concatenate([[0], np.cumsum(full)[:-1]]).astype(np.int64)
-        rows = np.repeat(np.arange(len(lengths)), lengths)
-        cols = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        ids[rows, cols] = flat[np.repeat(starts, lengths) + cols]
-        return torch.from_numpy(ids).to(self.device)
-
-    def _network(self, vocab_size: int, n_classes: int) -> Any:
-        from torch import nn
-
-        layer = nn.TransformerEncoderLayer(self.width, self.heads, dim_feedforward=2 * self.width, dropout=0.1,
-                                           batch_first=True, norm_first=True)
-        return nn.ModuleDict({
-            "tokens": nn.Embedding(vocab_size + 1, self.width, padding_idx=vocab_size),  # the last id pads
-            "positions": nn.Embedding(self.max_tokens, self.width),
-            "encoder": nn.TransformerEncoder(layer, self.layers, enable_nested_tensor=False),
-            "head": nn.Linear(self.width, n_classes),
-        })
-
-    def _forward(self, ids: Any) -> Any:
-        import torch
-
-        pad = ids < 0
-        pad[:, 0] = False  # an empty document attends to its (zero) padding vector rather than to nothing
-        tokens = torch.where(ids < 0, self.net["tokens"].padding_idx, ids)
-        x = self.net["tokens"](tokens) + self.net["positions"].weight[: ids.shape[1]]
-        x = self.net["encoder"](x, src_key_padding_mask=pad)
-        keep = (~pad).unsqueeze(-1).to(x.dtype)
-        return self.net["head"]((x * keep).sum(1) / keep.sum(1).clamp(min=1.0))
-
-    def _autocast(self) -> Any:
-        import torch
-
-        return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.bf16)
-
-
-def transformer(ctx: ModelContext) -> TransformerClassifier:
-    return TransformerClassifier(ctx)
-
-
 MODELS = (
-    Model("tfidf_linear", ("sklearn", "sklearn-rapids"), tfidf_linear, "scikit-learn TF-IDF + multinomial logistic regression"),
+    Model("tfidf_linear", ("sklearn", "sklearn-rapids"), tfidf_linear,
+          "scikit-learn TF-IDF + multinomial logistic regression"),
     Model("embedding_bag", ("torch", "torch-cuda"), embedding_bag, "torch EmbeddingBag (mean) + MLP head, Adam"),
     Model("transformer", ("torch", "torch-cuda"), transformer,
           "small transformer encoder (2 layers, width 256, up to 128 tokens), AdamW; bf16 autocast as a param"),

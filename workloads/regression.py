@@ -8,11 +8,12 @@ scikit-learn's diabetes data, where every model here must reach R2 >= 0.30.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from workloads import tabular
+from workloads import sparkml, tabular
 from workloads.arrays import NormalEquationRidge
 from workloads.base import Model, ModelContext, Split, Target, Workload
 
@@ -67,18 +68,6 @@ def normal_equation_ridge(ctx: ModelContext) -> NormalEquationRidge:
     return NormalEquationRidge(alpha=1.0)
 
 
-def xgboost_spark(ctx: ModelContext) -> Any:
-    from workloads import sparkml
-
-    return sparkml.xgboost(ctx, "reg:squarederror")
-
-
-def gbt_spark(ctx: ModelContext) -> Any:
-    from workloads import sparkml
-
-    return sparkml.gbt(ctx, classify=False)
-
-
 MODELS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), xgboost, "XGBoost hist, all cores or the GPU"),
     Model("xgboost_external", ("xgboost",), xgboost_external,
@@ -87,8 +76,10 @@ MODELS = (
     Model("linear", ("sklearn", "sklearn-rapids"), ridge, "one-hot + scaled ridge regression"),
     Model("ridge_solve", ("numpy", "cupy"), normal_equation_ridge,
           "ridge from its normal equations on standardized features: one array code, NumPy or CuPy"),
-    Model("xgboost_spark", ("spark",), xgboost_spark, "the same XGBoost trees on Spark (xgboost.spark)"),
-    Model("gbt_spark", ("spark",), gbt_spark, "Spark MLlib gradient-boosted trees (20 trees)"),
+    Model("xgboost_spark", ("spark",), partial(sparkml.xgboost, objective="reg:squarederror"),
+          "the same XGBoost trees on Spark (xgboost.spark)"),
+    Model("gbt_spark", ("spark",), partial(sparkml.gbt, classify=False),
+          "Spark MLlib gradient-boosted trees (20 trees)"),
 )
 
 WORKLOADS = (

@@ -12,12 +12,12 @@ and forecasts the last `horizon` of them. `harness/userdata.py` identifies the t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import numpy as np
 
-from workloads import forecasting, regression, tabular
+from workloads import forecasting, regression, sparkml, tabular
 from workloads.base import Model, ModelContext, Split, Workload
 from workloads.classification import Probabilities
 
@@ -136,17 +136,9 @@ def _linear(ctx: ModelContext) -> Probabilities:
     return Probabilities(tabular.linear_pipeline(LogisticRegression(max_iter=1000), ctx.params))
 
 
-def _xgboost_spark(objective: str):
-    def build(ctx: ModelContext) -> Any:
-        from workloads import sparkml
-
-        return sparkml.xgboost(ctx, objective)
-    return build
-
-
 CLASSIFIERS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), _xgboost, "XGBoost hist, all cores or the GPU"),
-    Model("xgboost_spark", ("spark",), _xgboost_spark("classes"), "the same XGBoost on Spark (xgboost.spark)"),
+    Model("xgboost_spark", ("spark",), partial(sparkml.xgboost, objective="classes"), "the same XGBoost on Spark (xgboost.spark)"),
     Model("hgb", ("sklearn", "sklearn-rapids"), _hgb, "scikit-learn HistGradientBoostingClassifier"),
     Model("linear", ("sklearn", "sklearn-rapids"), _linear, "one-hot + scaled logistic regression"),
 )
@@ -225,7 +217,7 @@ def _forecast_naive(ctx: ModelContext) -> LastValue:
 
 FORECASTERS = (
     Model("xgboost", ("xgboost",), _forecast_xgboost, "XGBoost on lags >= the horizon, a rolling mean and calendar"),
-    Model("xgboost_spark", ("spark",), _xgboost_spark("reg:squarederror"), "the same XGBoost on Spark"),
+    Model("xgboost_spark", ("spark",), partial(sparkml.xgboost, objective="reg:squarederror"), "the same XGBoost on Spark"),
     Model("naive", ("sklearn",), _forecast_naive, "the newest value the horizon allows"),
 )
 

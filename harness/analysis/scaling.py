@@ -39,11 +39,6 @@ class Curve:
     def __call__(self, n: float | np.ndarray) -> np.ndarray:
         return self.fixed + self.scale * (np.asarray(n, dtype=float) / self.ref) ** self.exponent
 
-    def local_exponent(self, n: float) -> float:
-        """d log t / d log n at `n`: near 0 where the fixed cost dominates, the exponent far beyond."""
-        variable = self.scale * (n / self.ref) ** self.exponent
-        return float(self.exponent * variable / (self.fixed + variable))
-
 
 def _relative_nnls(columns: Sequence[np.ndarray], t: np.ndarray) -> np.ndarray:
     """Coefficients c >= 0 minimizing the relative error of sum(c_i * columns_i) against t."""

@@ -1,0 +1,227 @@
+"""PyTorch text classifiers for the NLP workloads: a fastText-like EmbeddingBag network and a small
+transformer encoder, sharing one tokenizer and one seeded training loop. The device is a parameter
+(ModelContext.device), so the CUDA path is the CPU path with tensors elsewhere."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Sequence
+from itertools import chain, repeat
+from typing import Any
+
+import numpy as np
+
+from workloads.base import ModelContext
+
+
+class Tokenizer:
+    """Whitespace tokens to ids; the vocabulary comes from the training documents.
+
+    Ids are assigned by descending frequency from 1; 0 is the unknown word.
+    """
+
+    def __init__(self, docs: Sequence[str], min_count: int = 1) -> None:
+        counts = Counter(chain.from_iterable(d.split() for d in docs))
+        frequent = [w for w, c in counts.most_common() if c >= min_count]
+        self.index = {w: i for i, w in enumerate(frequent, start=1)}
+
+    def __len__(self) -> int:
+        return len(self.index) + 1  # plus the unknown id
+
+    def encode(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(flat token ids, per-document lengths), the layout EmbeddingBag takes."""
+        split = [d.split() for d in docs]
+        lengths = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
+        flat = np.fromiter(
+            map(self.index.get, chain.from_iterable(split), repeat(0)), dtype=np.int64, count=int(lengths.sum())
+        )
+        return flat, lengths
+
+
+class TorchTextClassifier:
+    """The training skeleton both networks share: a seeded tokenizer and network, the documents encoded on
+    the device once, shuffled mini-batches of document indices, one optimizer step per batch."""
+
+    seed: int
+    device: str
+    epochs: int
+    batch_size: int
+    lr: float
+
+    def fit(self, docs: Sequence[str], y: np.ndarray) -> TorchTextClassifier:
+        import torch
+        import torch.nn.functional as F
+
+        torch.manual_seed(self.seed)
+        self.tokenizer = Tokenizer(docs)
+        data = self._encode(docs)
+        classes, codes = np.unique(np.asarray(y), return_inverse=True)
+        self.classes_, labels = classes, torch.from_numpy(codes.astype(np.int64)).to(self.device)
+        self.net = self._network(len(self.tokenizer), len(self.classes_)).to(self.device)
+        optimizer = self._optimizer(self.net.parameters())
+        shuffle = torch.Generator().manual_seed(self.seed)
+        self.net.train()
+        for _ in range(self.epochs):
+            for batch in torch.randperm(len(labels), generator=shuffle).to(labels.device).split(self.batch_size):
+                with self._autocast():
+                    loss = F.cross_entropy(self._logits(data, batch), labels[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        return self
+
+    def predict(self, docs: Sequence[str]) -> np.ndarray:
+        import torch
+
+        data = self._encode(docs)
+        self.net.eval()
+        with torch.inference_mode(), self._autocast():
+            batches = torch.arange(len(docs), device=self.device).split(self._predict_batch)
+            codes = torch.cat([self._logits(data, batch).argmax(1) for batch in batches])
+        return self.classes_[codes.cpu().numpy()]
+
+    _predict_batch = 4096  # documents per forward pass when predicting
+
+    def _autocast(self) -> Any:
+        return contextlib.nullcontext()
+
+    def _encode(self, docs: Sequence[str]) -> Any:
+        """The documents as tensors on the device, in the layout `_logits` reads batches from."""
+        raise NotImplementedError
+
+    def _network(self, vocab_size: int, n_classes: int) -> Any:
+        raise NotImplementedError
+
+    def _optimizer(self, parameters: Any) -> Any:
+        raise NotImplementedError
+
+    def _logits(self, data: Any, batch: Any) -> Any:
+        """Class logits of the documents whose indices (a tensor on the device) are `batch`."""
+        raise NotImplementedError
+
+
+class EmbeddingBagClassifier(TorchTextClassifier):
+    """Mean of word embeddings -> one hidden layer -> class logits (fastText-like), Adam."""
+
+    def __init__(self, ctx: ModelContext) -> None:
+        self.seed, self.device = ctx.seed, ctx.device
+        self.dim = int(ctx.params["embedding_dim"])
+        self.hidden = int(ctx.params["hidden"])
+        self.epochs = int(ctx.params["epochs"])
+        self.batch_size = int(ctx.params["batch_size"])
+        self.lr = float(ctx.params["lr"])
+
+    def _network(self, vocab_size: int, n_classes: int) -> Any:
+        from torch import nn
+
+        return nn.ModuleDict(
+            {
+                "embed": nn.EmbeddingBag(vocab_size, self.dim, mode="mean"),
+                "head": nn.Sequential(nn.Linear(self.dim, self.hidden), nn.ReLU(), nn.Linear(self.hidden, n_classes)),
+            }
+        )
+
+    def _optimizer(self, parameters: Any) -> Any:
+        import torch
+
+        return torch.optim.Adam(parameters, lr=self.lr)
+
+    def _encode(self, docs: Sequence[str]) -> tuple[Any, Any, Any]:
+        """(flat token ids, each document's start, its length), on the model's device once: batches are
+        gathered there, never copied from the host."""
+        import torch
+
+        flat, lengths = self.tokenizer.encode(docs)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        return tuple(torch.from_numpy(a).to(self.device) for a in (flat, starts, lengths))
+
+    def _logits(self, data: tuple[Any, Any, Any], batch: Any) -> Any:
+        """The documents in ``batch`` (indices on the device) as bags of their token ids."""
+        import torch
+
+        flat, starts, lengths = data
+        lens = lengths[batch]
+        offsets = torch.cumsum(lens, 0) - lens
+        # Position of every token of the batch in ``flat``, without a Python loop.
+        index = torch.repeat_interleave(starts[batch] - offsets, lens) + torch.arange(int(lens.sum()),
+                                                                                      device=flat.device)
+        return self.net["head"](self.net["embed"](flat[index], offsets))
+
+
+class TransformerClassifier(TorchTextClassifier):
+    """A small transformer encoder: token and position embeddings, pre-norm encoder layers,
+    mean pooling over the document's tokens, a linear head; AdamW.
+
+    The model whose training profile differs most between CPU and GPU: dense matrix products
+    and attention over up to ``max_tokens`` tokens. Documents are tokenized once and the whole
+    id matrix is put on the device before the loop, so batches are sliced there, never copied
+    from the host. ``precision = "bf16"`` runs the forward pass under bfloat16 autocast.
+    """
+
+    def __init__(self, ctx: ModelContext) -> None:
+        p = ctx.params
+        self.seed, self.device = ctx.seed, ctx.device
+        self.width, self.layers, self.heads = int(p["transformer_width"]), int(p["transformer_layers"]), int(p["heads"])
+        self.max_tokens, self.epochs = int(p["max_tokens"]), int(p["transformer_epochs"])
+        self.batch_size, self.lr = int(p["transformer_batch_size"]), float(p["transformer_lr"])
+        if p["precision"] not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {p['precision']!r}")
+        self.bf16 = p["precision"] == "bf16"
+        self._predict_batch = 4 * self.batch_size
+
+    def _encode(self, docs: Sequence[str]) -> Any:
+        """Token ids, truncated to max_tokens and padded with -1 to the longest document, on the device."""
+        import torch
+
+        flat, full = self.tokenizer.encode(docs)
+        lengths = np.minimum(full, self.max_tokens)
+        width = max(1, int(lengths.max(initial=0)))
+        ids = np.full((len(lengths), width), -1, dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(full)[:-1]]).astype(np.int64)
+        rows = np.repeat(np.arange(len(lengths)), lengths)
+        cols = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        ids[rows, cols] = flat[np.repeat(starts, lengths) + cols]
+        return torch.from_numpy(ids).to(self.device)
+
+    def _network(self, vocab_size: int, n_classes: int) -> Any:
+        from torch import nn
+
+        layer = nn.TransformerEncoderLayer(self.width, self.heads, dim_feedforward=2 * self.width, dropout=0.1,
+                                           batch_first=True, norm_first=True)
+        return nn.ModuleDict({
+            "tokens": nn.Embedding(vocab_size + 1, self.width, padding_idx=vocab_size),  # the last id pads
+            "positions": nn.Embedding(self.max_tokens, self.width),
+            "encoder": nn.TransformerEncoder(layer, self.layers, enable_nested_tensor=False),
+            "head": nn.Linear(self.width, n_classes),
+        })
+
+    def _optimizer(self, parameters: Any) -> Any:
+        import torch
+
+        return torch.optim.AdamW(parameters, lr=self.lr)
+
+    def _logits(self, ids: Any, batch: Any) -> Any:
+        import torch
+
+        ids = ids[batch]
+        pad = ids < 0
+        pad[:, 0] = False  # an empty document attends to its (zero) padding vector rather than to nothing
+        tokens = torch.where(ids < 0, self.net["tokens"].padding_idx, ids)
+        x = self.net["tokens"](tokens) + self.net["positions"].weight[: ids.shape[1]]
+        x = self.net["encoder"](x, src_key_padding_mask=pad)
+        keep = (~pad).unsqueeze(-1).to(x.dtype)
+        return self.net["head"]((x * keep).sum(1) / keep.sum(1).clamp(min=1.0))
+
+    def _autocast(self) -> Any:
+        import torch
+
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.bf16)
+
+
+def embedding_bag(ctx: ModelContext) -> EmbeddingBagClassifier:
+    return EmbeddingBagClassifier(ctx)
+
+
+def transformer(ctx: ModelContext) -> TransformerClassifier:
+    return TransformerClassifier(ctx)
