@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -112,7 +111,9 @@ def test_recommend_command_prints_ranked_options_and_json(tmp_path: Path, capsys
     assert "classification at 100,000,000 rows" in capsys.readouterr().out
     assert cli.main(["recommend", path, "--workload", "classification", "--rows", "1e8", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["options"][0]["vm"].startswith(("E", "D")) and doc["options"][0]["evidence"]
+    assert doc["options"][0]["vm"].startswith(("E", "D"))
+    assert [e["code"] for e in doc["options"][0]["evidence"]] == [f.TIME_FIT, f.MEMORY_FIT, f.NO_THREAD_FIT]
+    assert doc["rules"][0] == {"code": f.HEADROOM, "message": "memory needed = predicted peak memory x 1.5 headroom"}
     assert doc["size"] == 1e8 and doc["platform"] == sizing.PLATFORMS["classification"]
     assert cli.main(["recommend", path, "--workload", "vision", "--rows", "10"]) == cli.EXIT_USAGE
     assert "'vision'" in capsys.readouterr().err
@@ -300,4 +301,4 @@ def test_a_new_rule_is_one_unit_applied_by_code(tmp_path: Path) -> None:
     kept, said = rules.apply([small_only], found.options, rules.Pool(found.options, None))
     assert all(not o.vm.startswith("D2") for o in kept) and {s.code for s in said} <= {"no-small-vms"}
     assert len(kept) + len(said) == len(found.options)
-    assert replace(found.options[0]).to_dict()["evidence"] == [e.message for e in found.options[0].evidence]
+    assert [e["code"] for e in found.options[0].to_dict()["evidence"]] == evidence(found.options[0])

@@ -55,5 +55,5 @@ class Finding:
     message: str
     config: str = ""  # the configuration it is about, where it is about one
 
-    def __str__(self) -> str:
-        return self.message
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, **({"config": self.config} if self.config else {})}

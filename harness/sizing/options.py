@@ -54,7 +54,7 @@ class Option:
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("case", "on_gpu", "machine")}
-        return d | {"evidence": [e.message for e in self.evidence]}
+        return d | {"evidence": [e.to_dict() for e in self.evidence]}
 
 
 def quality(g: pd.DataFrame) -> tuple[str, float | None]:

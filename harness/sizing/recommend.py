@@ -69,7 +69,7 @@ class Recommendation:
 
     def to_dict(self) -> dict:
         return {"workload": self.workload, "size": self.size, "unit": self.unit, "budget_s": self.budget_s,
-                "options": [o.to_dict() for o in self.options], "rules": [x.message for x in self.rules],
+                "options": [o.to_dict() for o in self.options], "rules": [x.to_dict() for x in self.rules],
                 "platform": self.platform}
 
 
