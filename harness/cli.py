@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", "--rows", dest="size", type=positive_number,
                    help="the target data size, in the workload's unit (rows, series, images, documents)")
     p.add_argument("--budget", type=positive_number, metavar="SECONDS", help="time budget per training run")
-    p.add_argument("--catalog", type=Path, help="VM catalog CSV [harness/data/vm_catalog.csv]")
+    p.add_argument("--catalog", type=Path, help="VM catalog CSV [harness/sizing/data/vm_catalog.csv]")
     p.add_argument("--top", type=positive_int("top"), default=8, help="options shown [8]")
     p.add_argument("--json", action="store_true", help="the same as JSON")
     p.set_defaults(command=read.recommend)
@@ -149,12 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where results are [results]")
     p.add_argument("-o", "--output", type=Path,
                    help="report path without suffix [<results-dir>/report/<run id of the newest result>]")
-    p.add_argument("--catalog", type=Path, help="VM catalog CSV for the recommendations [harness/data/vm_catalog.csv]")
+    p.add_argument("--catalog", type=Path, help="VM catalog CSV for the recommendations [harness/sizing/data/vm_catalog.csv]")
     p.add_argument("--case", help="the case whose utilization over time is drawn [the longest]")
     p.set_defaults(command=read.report)
 
     p = sub.add_parser("catalog", help="the VM sizes and prices sizing decisions use (check your own file)")
-    p.add_argument("file", nargs="?", type=Path, help="a catalog CSV [harness/data/vm_catalog.csv]")
+    p.add_argument("file", nargs="?", type=Path, help="a catalog CSV [harness/sizing/data/vm_catalog.csv]")
     p.set_defaults(command=read.catalog)
 
     p = sub.add_parser("export", help="write a result in another tool's format")

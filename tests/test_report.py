@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 
 from harness import cli
-from harness.analysis import scaling
+from harness.analysis import frame, scaling
+from harness.analysis.compute import analyse
 from harness.records import Case
+from harness.sizing import catalog, findings
+from harness.sizing import recommend as sizing
 from tests.builders import record, times, write
 
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
@@ -46,7 +49,9 @@ def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Pat
     assert "## Time and memory against size" in summary and "classification/xgboost@xgboost/n=*/t=2" in summary
     recommendations = summary.split("## Recommendations")[1].split("## ")[0]
     assert "| classification | 320,000 rows | D2s_v5 | `classification/xgboost@xgboost/n=*/t=2` |" in recommendations
-    assert "rule: classification/xgboost@xgboost-cuda/n=*/t=2: measured at fewer than three sizes" in recommendations
+    (pick,) = sizing.summary(analyse(frame.load([path])), catalog.load())
+    (few,) = [r for r in pick.found.rules if r.code == findings.TOO_FEW_SIZES]
+    assert few.config == "classification/xgboost@xgboost-cuda/n=*/t=2" and f"rule: {few.message}" in recommendations
     frontier = recommendations.split("Quality against cost")[1].split("Evidence and rules")[0]
     assert "- classification at 320,000 rows: $" in frontier and "<- best quality per unit of cost" in frontier
     devices = summary.split("## CPU against GPU")[1].split("## ")[0]

@@ -48,7 +48,7 @@ class ModelContext:
 @dataclass(frozen=True)
 class Model:
     name: str
-    backends: tuple[str, ...]  # names from harness.backends this model can run on
+    backends: tuple[str, ...]  # names from harness.run.backends this model can run on
     build: Callable[[ModelContext], Estimator]
     description: str = ""
 

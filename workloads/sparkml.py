@@ -13,7 +13,7 @@ import numpy as np
 
 from workloads.base import ModelContext
 
-ROW, FEATURES, LABEL = "sizeup_row", "features", "label"  # as harness.backends.spark writes them
+ROW, FEATURES, LABEL = "sizeup_row", "features", "label"  # as harness.run.backends.spark writes them
 # Fewer trees than XGBoost's 200: MLlib takes about a second per tree at 20,000 rows on 2 cores, so
 # 200 would make every case minutes long. The quality column shows what that costs.
 GBT_ITERATIONS = 20

@@ -5,7 +5,7 @@ The file is read, never written. A classification or regression case takes a see
 `size` rows and splits it 80/20, as the synthetic tabular workloads do; numbers, dates and
 identifiers become float32 features and the other text columns category codes, placed last, as
 the tabular models expect. A forecasting case takes the most recent `size` steps of every series
-and forecasts the last `horizon` of them. `harness/userdata.py` identifies the task and fills
+and forecasts the last `horizon` of them. `harness/run/userdata.py` identifies the task and fills
 `params`.
 """
 
@@ -24,7 +24,7 @@ from workloads.classification import Probabilities
 PARAMS = {"path": "", "target": "", "features": 1, "categorical": 0, "rows": 0, "file_sha256": "", "schema": "{}",
           "trees": 200}
 def read_table(path: str) -> Any:
-    """A CSV, TSV or Parquet file as a DataFrame, by its suffix (harness/userdata.py checks the suffix first)."""
+    """A CSV, TSV or Parquet file as a DataFrame, by its suffix (harness/run/userdata.py checks the suffix first)."""
     import pandas as pd
 
     suffix = path.lower().rsplit(".", 1)[-1]

@@ -2,7 +2,7 @@
 
 A case reads only the images its seeded subsample picks, as RGB resized to `resolution` pixels square,
 and trains the synthetic vision workload's network on them (CPU or GPU). The folder is only read;
-`harness/userdata.py` checks it and fills `params`.
+`harness/run/userdata.py` checks it and fills `params`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A case takes a seeded subsample of the documents, lower-cased and cut into word tokens, and trains the
 synthetic NLP workload's models on them: TF-IDF with logistic regression, an EmbeddingBag network and
-a small transformer (CPU or GPU). The file is only read; `harness/userdata.py` fills `params`.
+a small transformer (CPU or GPU). The file is only read; `harness/run/userdata.py` fills `params`.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
     found = userdata.identify(args.data, args.target, args.task, args.horizon)
     for line in userdata.describe(found):
         console.print(Text(line))
-    return "data", {"benchmark": [userdata.suite(found)], "repeats": 3, "timeout_s": 600}
+    return userdata.plan(found)
 
 
 def execute(run: records.RunResult, journal: records.Journal, limits: runner.Limits, fingerprint: dict[str, Any],

@@ -2,7 +2,7 @@
 
 The sampled series shows the shape of a case over time; exact CPU per phase,
 the tree's and each core's, comes from the worker's own readings at phase
-boundaries (harness.cputime). The sampler runs in the harness process, never
+boundaries (harness.run.cputime). The sampler runs in the harness process, never
 in the worker, and times its own cost so every record says what the
 measurement cost. A sample costs about one cold /proc read per file (0.1-0.4 ms
 on a VM), so it reads one file per process; what needs more files is read once

@@ -19,7 +19,7 @@ A suite is a TOML file (see ``harness/suites/quick.toml``)::
     params = { trees = 200 }  # optional: overrides of the workload's defaults, of the same types
     memory_cap = "2GiB"    # optional: this benchmark's own cap (only ever below the run's)
 
-    [[benchmark]]          # a sizing sweep instead of sizes (harness/sweep.py)
+    [[benchmark]]          # a sizing sweep instead of sizes (harness/run/sweep.py)
     workload = "regression"
     sweep = { start = 5000, factor = 2, budget_s = 60, memory = 0.6, settle = 0.1, max_steps = 12 }
 

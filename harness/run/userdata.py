@@ -251,8 +251,17 @@ def describe(found: Identified) -> list[str]:
     return lines
 
 
+REPEATS = 3  # warm repeats per subsample
+TIMEOUT_S = 600.0  # per case
+
+
+def plan(found: Identified) -> tuple[str, dict[str, Any]]:
+    """The suite `sizeup run --data` runs: its name and its one benchmark (see suite)."""
+    return "data", {"benchmark": [suite(found)], "repeats": REPEATS, "timeout_s": TIMEOUT_S}
+
+
 def suite(found: Identified, budget_s: float = 60.0) -> dict[str, Any]:
-    """The benchmark plan for the user's table: every model of the task on geometric subsamples (from
+    """The benchmark for the user's table: every model of the task on geometric subsamples (from
     1/64 of the rows, doubling), up to the whole table unless the time or memory budget stops it."""
     whole, least = (found.steps, 3 * found.horizon + 8) if found.task == "forecasting" else (found.rows, MIN_ROWS)
     if whole < least:

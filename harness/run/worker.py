@@ -5,9 +5,9 @@ environment (so BLAS and OpenMP see them before they load). It writes one JSON
 line per event, flushed at once, so that a worker killed mid-way still leaves
 every phase it finished. It knows nothing about timeouts or memory caps: the
 runner enforces those from outside. If the harness dies, the worker takes the
-case's processes down with it (harness.lifeline).
+case's processes down with it (harness.run.lifeline).
 
-Each phase is bracketed by CPU readings (see harness.cputime), taken outside
+Each phase is bracketed by CPU readings (see harness.run.cputime), taken outside
 the timed window: the phase's own CPU seconds and the CPU other processes took
 meanwhile, which decides whether a repeat was disturbed.
 """
