@@ -8,6 +8,7 @@ TORCH ?= torch==2.13.0
 # The spark backend's pyspark, installed where Java is found; SPARK= skips it (about 0.5 GB).
 SPARK ?= yes
 SUITE ?= quick
+RESULTS ?= results
 ARGS ?=
 
 .PHONY: bench test bench-self install install-test clean
@@ -32,7 +33,8 @@ install: $(VENV)/.bench
 install-test: $(VENV)/.test
 
 bench: install
-	@$(BIN)/sizeup run --suite $(SUITE) $(ARGS); status=$$?; $(BIN)/sizeup report; exit $$status
+	@$(BIN)/sizeup run --suite $(SUITE) --results-dir $(RESULTS) $(ARGS); status=$$?; \
+		$(BIN)/sizeup report --results-dir $(RESULTS); exit $$status
 
 test: install-test
 	$(BIN)/python -m pytest --ignore=tests/benchmarks $(ARGS)

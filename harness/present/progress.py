@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from harness.present.table import STATUS_STYLE, contention_note, phase_stats, quality
+from harness.analysis.cases import summarize
+from harness.present.table import STATUS_STYLE, contention_note, quality
 from harness.records import Case, CaseRecord
 
 
@@ -45,9 +46,10 @@ class RichProgress:
         self.bar.update(self.task, left=left)
         line = Text.assemble((f"{record.status:>7}", STATUS_STYLE.get(record.status, "red")), f" {record.id}  ")
         if record.status == "ok":
-            fit = phase_stats(record, "fit")
-            line.append(f"fit {fit.median:.3f} s  {quality(record)[0]}" if fit else "")
-            if note := contention_note(record):
+            summary = summarize(record)
+            fit = summary.phases.get("fit")
+            line.append(f"fit {fit.median:.3f} s  {quality(summary)[0]}" if fit else "")
+            if note := contention_note(summary):
                 line.append(f"  {note}", "yellow")
         else:
             line.append(record.reason or "")

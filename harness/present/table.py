@@ -1,4 +1,5 @@
-"""`sizeup show`: one row per case with median phase times, interval, quality and utilization."""
+"""`sizeup show`: one row per case with median phase times, interval, quality and utilization.
+Formats what harness.analysis.cases computed for each case."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis import twins
-from harness.analysis.stats import Stats, quality_stats, stats
-from harness.records import PHASES, CaseRecord, RunResult
+from harness.analysis.cases import CaseSummary, figure_columns, summarize
+from harness.records import PHASES, RunResult
 from harness.records import figures as fig
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
@@ -18,52 +18,27 @@ LEFT = ("case", "status", "quality", "fit interval")
 NO_WRAP = ("case", "fit interval", "quality", "throughput")  # short cells that must stay on one line
 
 
-def phase_stats(record: CaseRecord, phase: str) -> Stats | None:
-    return stats(record.phase_samples(phase))
-
-
-def quality(record: CaseRecord) -> tuple[str, bool | None]:
-    """'roc_auc 0.978' from the median over warm repeats, and whether it meets the workload's target."""
-    info = record.workload_info
-    metric = info.get("metric")
-    runs = [r for r in record.warm_runs() if metric in (r.quality or {})]
-    if not metric or not runs:
+def quality(s: CaseSummary) -> tuple[str, bool | None]:
+    """'roc_auc 0.978', and whether it meets the workload's target."""
+    q = s.quality
+    if q is None:
         return "", None
-    summary = quality_stats(record, metric)
-    if summary is None:  # no finite value: say why (a one-row test split gives r2 = nan)
-        why = sorted({r.quality_missing.get(metric) or "none" for r in runs})
-        return f"{metric} n/a ({', '.join(why)})", None
-    value = summary.median
-    target = info.get("target")
-    met = None
-    if target and target["metric"] == metric:
-        met = value >= target["threshold"] if target["higher_is_better"] else value <= target["threshold"]
-    return f"{metric} {value:.3f}" if abs(value) < 1e6 else f"{metric} {value:.3g}", met
+    if q.median is None:  # no finite value: say why (a one-row test split gives r2 = nan)
+        return f"{q.metric} n/a ({', '.join(q.missing)})", None
+    return (f"{q.metric} {q.median:.3f}" if abs(q.median) < 1e6 else f"{q.metric} {q.median:.3g}"), q.met
 
 
-def throughput(record: CaseRecord) -> str:
-    rates = [r.throughput for r in record.warm_runs() if r.throughput]
-    summary = stats([t.per_s for t in rates])
-    if summary is None:
+def throughput(s: CaseSummary) -> str:
+    if s.throughput is None:
         return ""
-    rate = summary.median
+    rate, unit = s.throughput
     scaled = next((f"{rate / f:.3g}{p}" for f, p in ((1e9, "G"), (1e6, "M"), (1e3, "k")) if rate >= f), f"{rate:.3g}")
-    return f"{scaled} {rates[0].unit}/s"
+    return f"{scaled} {unit}/s"
 
 
-def fit_cpu(record: CaseRecord) -> str:
-    """Tree CPU during fit, 100 = one core: exact from phase boundaries (sampled in version-1 results)."""
-    exact = stats([100 * r.cpu_s["fit"] / r.phases["fit"] for r in record.warm_runs()
-                   if r.cpu_s.get("fit") is not None and r.phases.get("fit")])
-    if exact:
-        return f"{exact.median:.0f}"
-    cpu = record.telemetry.get("phases", {}).get("fit", {}).get("cpu_percent")
-    return f"{cpu['mean']:.0f}" if cpu else ""
-
-
-def contention_note(record: CaseRecord) -> str | None:
+def contention_note(s: CaseSummary) -> str | None:
     """One sentence on disturbed repeats, or None."""
-    c = record.contention()
+    c = s.contention
     if c is None:
         return None
     what = (f"only {c.repeats - c.disturbed} clean, so its figures were taken under contention" if c.counted
@@ -72,60 +47,48 @@ def contention_note(record: CaseRecord) -> str | None:
             f"{c.max_other_cores:.2f} cores); {what}")
 
 
-def figure_columns(cases: list[CaseRecord]) -> list[tuple[str, fig.Figure]]:
-    """(source, figure) for every figure a telemetry source declared and measured in any of `cases`."""
-    found: dict[tuple[str, str], tuple[str, fig.Figure]] = {}
-    for c in cases:
-        for source, figure in fig.declared(c.telemetry):
-            if (source, figure.key) not in found and fig.value(c.telemetry, source, figure) is not None:
-                found[source, figure.key] = (source, figure)
-    return list(found.values())
-
-
-def figure_cells(record: CaseRecord, columns: list[tuple[str, fig.Figure]]) -> list[str]:
-    return [fig.text(figure, fig.value(record.telemetry, source, figure)) for source, figure in columns]
-
-
 def render(run: RunResult) -> Group:
-    used = [p for p in PHASES if any(phase_stats(c, p) for c in run.cases)]
-    figures = figure_columns(run.cases)
+    summaries = [summarize(c, run.cases) for c in run.cases]
+    used = [p for p in PHASES if any(p in s.phases for s in summaries)]
+    figures = figure_columns(summaries)
     title = (f"{run.suite} run {run.run_id} on {run.machine.get('id')}"
              f"{'' if run.complete else ' (incomplete)'}")
     table = Table(title=Text(title), caption=Text(_caption(run)), header_style="bold")
     for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
                  "quality", "throughput", "fit CPU %", "peak memory", *(f.label for _, f in figures)):
         table.add_column(name, justify="left" if name in LEFT else "right", no_wrap=name in NO_WRAP)
-    for record in run.cases:
-        cells = row(record, used) + figure_cells(record, figures)
+    for s in summaries:
+        cells = row(s, used) + [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
         table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells))
     notes = [Text.assemble((c.status, STATUS_STYLE.get(c.status, "red")), f" {c.id}: {c.reason or ''}")
              for c in run.cases if c.status != "ok"]
-    notes += [Text.assemble(("contention", "yellow"), f" {c.id}: {note}")
-              for c in run.cases if c.status == "ok" and (note := contention_note(c))]
-    notes += [Text.assemble(("quality", "red"), f" {c.id}: {gap.metric} {gap.value:.4g} against "
+    notes += [Text.assemble(("contention", "yellow"), f" {s.record.id}: {note}")
+              for s in summaries if (note := contention_note(s))]
+    notes += [Text.assemble(("quality", "red"), f" {s.record.id}: {gap.metric} {gap.value:.4g} against "
                             f"{gap.twin_value:.4g} on its CPU twin {gap.twin}, beyond the tolerance of "
                             f"{gap.tolerance:.2g}: the two do not compute the same result")
-              for c in run.cases if (gap := twins.check(c, run.cases)) and gap.beyond]
+              for s in summaries if (gap := s.twin) and gap.beyond]
     return Group(table, *notes)
 
 
-def row(record: CaseRecord, phases: list[str]) -> list[str | Text]:
+def row(s: CaseSummary, phases: list[str]) -> list[str | Text]:
     """Cells as plain text (nothing from a result is read as markup); styles come as Text."""
-    case = record.case
+    record, case = s.record, s.record.case
     cells: list[str | Text] = [f"{case.workload}/{case.model}@{case.backend}", f"{case.size:,}", str(case.threads)]
     style = STATUS_STYLE.get(record.status, "red")
     if record.status != "ok":  # the reason follows the table, unwrapped
         return cells + [Text(record.status, style)] + [""] * (len(phases) + 5)
     cells.append(Text("ok", style))
-    contended = "!" if (c := record.contention()) and c.counted else ""
+    contended = "!" if s.contention and s.contention.counted else ""
     for phase in phases:
-        s = phase_stats(record, phase)
-        cells.append("" if s is None else f"{_s(s.median)}{'~' if s.noisy else ''}{contended}")
-    fit = phase_stats(record, "fit")
+        t = s.phases.get(phase)
+        cells.append("" if t is None else f"{_s(t.median)}{'~' if t.noisy else ''}{contended}")
+    fit = s.phases.get("fit")
     cells.append(f"{_s(fit.lo)}-{_s(fit.hi)} {fit.coverage:.0%}" if fit else "")
-    text, met = quality(record)
+    text, met = quality(s)
     cells.append(Text.assemble(text, {True: (" ✓", "green"), False: (" ✗", "red"), None: ""}[met]))
-    cells += [throughput(record), fit_cpu(record), _mib(record.telemetry.get("peak_memory_bytes"))]
+    cells += [throughput(s), "" if s.fit_cpu_percent is None else f"{s.fit_cpu_percent:.0f}",
+              _mib(record.telemetry.get("peak_memory_bytes"))]
     return cells
 
 

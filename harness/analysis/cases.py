@@ -1,0 +1,83 @@
+"""One case's figures as `sizeup show` and the live progress print them: per-phase statistics, quality
+against the workload's target, throughput, fit CPU, contention, the CPU twin's verdict and the
+telemetry figures its sources declared. Computed here; harness.present.table only formats them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from harness.analysis import twins
+from harness.analysis.stats import Stats, quality_stats, stats
+from harness.records import PHASES, CaseRecord, Contention
+from harness.records import figures as fig
+
+
+@dataclass(frozen=True)
+class Quality:
+    metric: str
+    median: float | None  # None: no repeat has a finite value
+    missing: tuple[str, ...] = ()  # why not, where it is None ("nan")
+    met: bool | None = None  # against the workload's target, where it has one for this metric
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    record: CaseRecord
+    phases: dict[str, Stats] = field(default_factory=dict)  # the timed phases measured, in PHASES order
+    quality: Quality | None = None
+    throughput: tuple[float, str] | None = None  # median items per second, and the unit
+    fit_cpu_percent: float | None = None  # the tree's CPU during fit, 100 = one core
+    contention: Contention | None = None
+    twin: twins.QualityGap | None = None
+    figures: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (source, figure key) -> value
+
+
+def summarize(record: CaseRecord, run: Sequence[CaseRecord] = ()) -> CaseSummary:
+    """`record`'s figures; its CPU twin is looked for among `run`'s cases."""
+    if record.status != "ok":
+        return CaseSummary(record)
+    phases = {p: s for p in PHASES if (s := stats(record.phase_samples(p)))}
+    rates = [r.throughput for r in record.warm_runs() if r.throughput]
+    rate = stats([t.per_s for t in rates])
+    values = {(source, f.key): fig.value(record.telemetry, source, f) for source, f in fig.declared(record.telemetry)}
+    return CaseSummary(record, phases, _quality(record), (rate.median, rates[0].unit) if rate else None,
+                       _fit_cpu(record), record.contention(), twins.check(record, run), values)
+
+
+def _quality(record: CaseRecord) -> Quality | None:
+    """The median over warm repeats of the workload's metric, and whether it meets the workload's target."""
+    info = record.workload_info
+    metric = info.get("metric")
+    runs = [r for r in record.warm_runs() if metric in (r.quality or {})]
+    if not metric or not runs:
+        return None
+    summary = quality_stats(record, metric)
+    if summary is None:  # no finite value: say why (a one-row test split gives r2 = nan)
+        return Quality(metric, None, tuple(sorted({r.quality_missing.get(metric) or "none" for r in runs})))
+    target = info.get("target")
+    met = None
+    if target and target["metric"] == metric:
+        met = summary.median >= target["threshold"] if target["higher_is_better"] else summary.median <= target[
+            "threshold"]
+    return Quality(metric, summary.median, met=met)
+
+
+def _fit_cpu(record: CaseRecord) -> float | None:
+    """Tree CPU during fit: exact from phase boundaries (sampled in version-1 results)."""
+    exact = stats([100 * r.cpu_s["fit"] / r.phases["fit"] for r in record.warm_runs()
+                   if r.cpu_s.get("fit") is not None and r.phases.get("fit")])
+    if exact:
+        return exact.median
+    cpu = record.telemetry.get("phases", {}).get("fit", {}).get("cpu_percent")
+    return cpu["mean"] if cpu else None
+
+
+def figure_columns(summaries: Sequence[CaseSummary]) -> list[tuple[str, fig.Figure]]:
+    """(source, figure) for every figure a telemetry source declared and measured in any of the cases."""
+    found: dict[tuple[str, str], tuple[str, fig.Figure]] = {}
+    for s in summaries:
+        for source, figure in fig.declared(s.record.telemetry):
+            if (source, figure.key) not in found and s.figures.get((source, figure.key)) is not None:
+                found[source, figure.key] = (source, figure)
+    return list(found.values())
