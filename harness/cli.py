@@ -240,7 +240,3 @@ def fail_threshold(text: str) -> tuple[str, float]:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

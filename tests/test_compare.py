@@ -209,3 +209,29 @@ def test_a_thread_count_measured_only_under_contention_is_kept_not_dropped(tmp_p
                     disturbed=[p == 2] * 4) for p in (1, 2)]  # every repeat of the two-thread case disturbed
     (found,) = fits.thread_models(frame.rows(frame.load([write(tmp_path / "t.json", cases)])))
     assert found.fit.threads == (1, 2)
+
+
+def test_fit_keeps_each_machines_predictions_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sizes = [10000, 20000, 40000, 80000]
+    fast = write(tmp_path / "fast.json", sweep_records(CASE, lambda n: 1e-5 * n, sizes), cpu="Xeon")
+    slow = write(tmp_path / "slow.json", sweep_records(CASE, lambda n: 3e-5 * n, sizes), cpu="EPYC")
+    assert cli.main(["fit", fast, slow, "--target", "160000", "--check", fast]) == 0
+    out = capsys.readouterr().out
+    at = {m.machine: m.sizes[0].time.predict(160000).value for m in analyse(frame.load([fast, slow])).machines}
+    assert at["m-Xeon"] == pytest.approx(1.6, rel=0.05) and at["m-EPYC"] == pytest.approx(4.8, rel=0.05)
+    assert all(f"{value:.4g} s" in out for value in at.values()) and "on m-EPYC" in out
+
+
+def test_a_machine_that_did_not_record_its_cores_still_gets_thread_fits(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    cases = [record(Case("classification", "xgboost", "xgboost", 20000, p), times(8.0 / p, 4, 0.01, p)) for p in (1, 2)]
+    path = Path(write(tmp_path / "t.json", cases))
+    doc = json.loads(path.read_text())
+    doc["machine"]["identity"]["physical_cores"] = None
+    path.write_text(json.dumps(doc))
+    (found,) = fits.thread_models(frame.rows(frame.load([str(path)])))
+    assert found.physical_cores == 0 and found.fit.threads == (1, 2)
+    for command in (["compare", str(path)], ["fit", str(path)], ["recommend", str(path), "--json"]):
+        assert cli.main(command) == 0, capsys.readouterr().err

@@ -131,3 +131,14 @@ def test_figures_combine_devices_and_phases_as_their_source_declares() -> None:
     assert fig.read(telemetry, "meter", "absent") is None and fig.read(telemetry, "other", "load") is None
     assert [fig.text(f, v) for f, v in zip(declared, (60.0, None, 12.0))] == ["60", "", "12 J"]
     assert [f.key for _, f in fig.declared(telemetry)] == ["load", "peak", "energy"]
+
+
+def test_a_source_that_fails_to_open_is_off_and_costs_the_case_nothing(tmp_path, monkeypatch) -> None:
+    (tmp_path / "broken_source.py").write_text("def open_source():\n    raise RuntimeError('no such meter')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(sources.EXTRA_ENV, "broken_source,tests.missing_source")
+    record = run_case(Case("faulty", "ok", "sklearn", 100, 1), Limits(1, 60, 2**31, 20))
+    assert record.status == "ok"
+    said = record.telemetry["sources"]
+    assert said["broken_source"] == "failed: RuntimeError: no such meter"
+    assert said["missing_source"].startswith("failed: ModuleNotFoundError")

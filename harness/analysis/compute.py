@@ -98,7 +98,7 @@ def spark_medians(rows: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class AtTarget:
-    """What `sizeup fit --target N --cores C` asks of every fit, by the fit's configuration key."""
+    """What `sizeup fit --target N --cores C` asks of one machine's fits, by the fit's configuration key."""
 
     target: float | None
     cores: int | None
@@ -108,12 +108,11 @@ class AtTarget:
     spark: dict[str, float]  # grid_key -> time at the target (else the largest size) and `cores` (else 2)
 
 
-def at_target(analysis: Analysis, target: float | None, cores: int | None) -> AtTarget:
+def at_target(fitted: MachineFits, target: float | None, cores: int | None) -> AtTarget:
     sizes = {m.config: (m.time.predict(target), m.memory(target) if m.memory else None)
-             for m in analysis.sizes()} if target else {}
-    fitted = analysis.machines
-    threads = {t.key: t.fit(cores) for m in fitted for t in m.threads} if cores else {}
+             for m in fitted.sizes} if target else {}
+    threads = {t.key: t.fit(cores) for t in fitted.threads} if cores else {}
     asked = bool(target or cores)
-    grids = {g.key: g.fit(target or g.sizes[1], cores or 1) for m in fitted for g in m.grids} if asked else {}
-    spark = {s.key: s.time(target or s.sizes[1], cores or 2) for m in fitted for s in m.spark} if asked else {}
+    grids = {g.key: g.fit(target or g.sizes[1], cores or 1) for g in fitted.grids} if asked else {}
+    spark = {s.key: s.time(target or s.sizes[1], cores or 2) for s in fitted.spark} if asked else {}
     return AtTarget(target, cores, sizes, threads, grids, spark)

@@ -111,8 +111,9 @@ def thread_models(rows: pd.DataFrame, phase: str = "fit") -> list[ThreadModel]:
         if len(threads) < 2:
             continue
         fit = scaling.fit_threads(threads, [samples(g[g["threads"] == t], column) for t in threads])
+        cores = g["physical_cores"].min()  # NaN where the machine did not record it
         out.append(ThreadModel(str(key), str(g["grid_key"].iloc[0]), int(g["size"].iloc[0]), fit,
-                               int(g["physical_cores"].min() or 0)))
+                               0 if pd.isna(cores) else int(cores)))
     return out
 
 

@@ -23,16 +23,17 @@ def show(args: argparse.Namespace, console: Console) -> int:
 
 def compare(args: argparse.Namespace, console: Console) -> int:
     from harness.analysis import comparison, frame
-    from harness.analysis.compute import analyse
     from harness.present.compare import render_comparison, render_devices
 
     sides = [frame.load([pattern]) for pattern in args.results]
+    tables = [frame.rows(side) for side in sides]
     if len(sides) == 1:
         if args.fail:
             raise SizeupError("--fail compares against a baseline: give the baseline, then the results to check")
-        console.print(render_devices(analyse(sides[0]).pairs()))
+        pairs = [] if tables[0].empty else [p for _, g in tables[0].groupby("machine", sort=True)
+                                            for p in comparison.device_pairs(g)]  # a GPU against its own host
+        console.print(render_devices(pairs))
         return 0
-    tables = [frame.rows(side) for side in sides]
     base = tables[0]
     failed = []
     for pattern, side, rows in zip(args.results[1:], sides[1:], tables[1:]):
@@ -61,14 +62,17 @@ def fit(args: argparse.Namespace, console: Console) -> int:
     analysis = analyse(frame.load(args.results))
     if analysis.empty:
         raise SizeupError("no finished case in " + ", ".join(args.results))
-    found = []
+    found: dict[str, list[fits.Check]] = {}
     if args.check:
         later = frame.rows(frame.load(args.check))
-        found = fits.checks(analysis.sizes(), later) if not later.empty else []
-        if not found:
+        for m in analysis.machines:  # a prediction is checked against the machine that made it
+            same = later[later["machine"] == m.machine] if not later.empty else later
+            found[m.machine] = fits.checks(m.sizes, same) if not same.empty else []
+        if not any(found.values()):
             console.print(Text("--check: no configuration of the fits was measured at another size there",
                                style="yellow"))
-    console.print(render(analysis, at_target(analysis, args.target, args.cores), found))
+    at = {m.machine: at_target(m, args.target, args.cores) for m in analysis.machines}
+    console.print(render(analysis, at, found))
     return 0
 
 
@@ -97,8 +101,10 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
         else:
             console.print(render_summary(picks))
         return 0
-    found = sizing.recommend(analysis, args.workload, args.size, vms, args.budget)
-    found = found.top(args.top)
+    try:
+        found = sizing.recommend(analysis, args.workload, args.size, vms, args.budget).top(args.top)
+    except ValueError as exc:  # a fit these results cannot support
+        raise SizeupError(f"{exc} ({', '.join(args.results)})") from None
     if args.json:
         sys.stdout.write(records.dumps(found.to_dict(), indent=2) + "\n")
     else:
@@ -125,7 +131,7 @@ def report(args: argparse.Namespace, console: Console) -> int:
         patterns = [str(newest[-1])]
     analysis = analyse(frame.load(patterns))
     picks = sizing.summary(analysis, catalog.load(args.catalog)) if not analysis.empty else []
-    out = args.output or args.results_dir / "report" / analysis.loaded[-1].run.run_id
+    out = args.output or args.results_dir / "report" / records.check_name("run id", analysis.loaded[-1].run.run_id)
     html_path, md_path = report.build(analysis, picks, out, args.case)
     console.print(render_summary(picks))
     console.print(f"Report: {html_path}\nSummary: {md_path}")

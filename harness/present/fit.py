@@ -11,17 +11,28 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis.compute import Analysis, AtTarget
+from harness.analysis.compute import Analysis, AtTarget, MachineFits
 from harness.analysis.fits import Check, SparkFit, size_dependent
 
 
-def render(analysis: Analysis, at: AtTarget, found: Sequence[Check]) -> RenderableType:
+def render(analysis: Analysis, at: dict[str, AtTarget], found: dict[str, list[Check]]) -> RenderableType:
+    """Every machine's fits, each under its own titles where there are several (fits never mix machines);
+    `at` and `found` are by machine id."""
+    several = len(analysis.machines) > 1
+    parts = [part for m in analysis.machines
+             for part in _machine(m, at[m.machine], found.get(m.machine, []), f" on {m.machine}" if several else "")]
+    if not parts:
+        parts.append(Text("Nothing to fit: a size fit needs one configuration at three or more sizes "
+                          "(`--suite sizing`), a thread fit two or more thread counts at one size."))
+    return Group(*parts)
+
+
+def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str) -> list[RenderableType]:
     target, cores = at.target, at.cores
-    models = analysis.sizes()
-    threads = [t for m in analysis.machines for t in m.threads]
+    models, threads = fitted.sizes, fitted.threads
     parts: list[RenderableType] = []
     if models:
-        table = Table(title=Text("time and memory against data size (fit phase)"), header_style="bold")
+        table = Table(title=Text(f"time and memory against data size (fit phase){on}"), header_style="bold")
         columns = ["configuration", "sizes", "model", "exponent", "LOO error", "last local exp.",
                    "memory: fixed + per item", "GiB per million"]
         if target:
@@ -47,9 +58,9 @@ def render(analysis: Analysis, at: AtTarget, found: Sequence[Check]) -> Renderab
         if warnings:
             parts.append(Text("Warning: extrapolating more than 10x: " + "; ".join(warnings), style="yellow"))
     if found:
-        parts.append(_checks(found))
+        parts.append(_checks(found, on))
     if threads:
-        table = Table(title=Text("time against threads (Amdahl)"), header_style="bold")
+        table = Table(title=Text(f"time against threads (Amdahl){on}"), header_style="bold")
         for c in ("configuration", "threads", "serial fraction [95%]", "efficiency", "note",
                   *([f"predicted at {cores} threads"] if cores else [])):
             table.add_column(c, no_wrap=c == "configuration")
@@ -70,9 +81,8 @@ def render(analysis: Analysis, at: AtTarget, found: Sequence[Check]) -> Renderab
             parts.append(Text("Warning: the serial fraction depends on the data size for " + "; ".join(said)
                               + ": use the size-and-threads fit, or the thread fit nearest the size you size for.",
                               style="yellow"))
-    grids = [g for m in analysis.machines for g in m.grids]
-    if grids:
-        table = Table(title=Text("time against size and threads: fixed + serial*n + parallel*n/p"),
+    if grids := fitted.grids:
+        table = Table(title=Text(f"time against size and threads: fixed + serial*n + parallel*n/p{on}"),
                       header_style="bold")
         columns = ["configuration", "points", "serial fraction at smallest / largest size"]
         if target or cores:
@@ -88,25 +98,22 @@ def render(analysis: Analysis, at: AtTarget, found: Sequence[Check]) -> Renderab
                 cells.append(f"{at.grids[g.key]:.4g} s")
             table.add_row(*cells)
         parts.append(table)
-    if spark := [s for m in analysis.machines for s in m.spark]:
-        parts.append(_spark(spark, at))
-    for o in (o for m in analysis.machines for o in m.out_of_core):
+    if fitted.spark:
+        parts.append(_spark(fitted.spark, at, on))
+    for o in fitted.out_of_core:
         gib = " ".join(f"{x:.3f}" if x is not None else "?" for x in o.memory)
         parts.append(Text(f"{o.external} against {o.in_memory}: out-of-core fit takes "
                           f"{np.median(o.ratios):.2f}x the in-memory time (range {min(o.ratios):.2f}-"
                           f"{max(o.ratios):.2f}x over {len(o.sizes)} sizes up to {max(o.sizes):,}); fit-phase peak "
                           f"in GiB per million rows, out of core then in memory (the generated data the harness holds "
                           f"included): {gib}"))
-    for c in (c for m in analysis.machines for c in m.crossings):
-        parts.append(Text(f"{c.gpu} against {c.cpu}: {c.found.describe(c.unit)}"))
-    if not parts:
-        parts.append(Text("Nothing to fit: a size fit needs one configuration at three or more sizes "
-                          "(`--suite sizing`), a thread fit two or more thread counts at one size."))
-    return Group(*parts)
+    for c in fitted.crossings:
+        parts.append(Text(f"{c.gpu}{on} against {c.cpu}: {c.found.describe(c.unit)}"))
+    return parts
 
 
-def _checks(found: Sequence[Check]) -> RenderableType:
-    table = Table(title=Text("predicted against measured"), header_style="bold")
+def _checks(found: Sequence[Check], on: str) -> RenderableType:
+    table = Table(title=Text(f"predicted against measured{on}"), header_style="bold")
     for c in ("configuration", "size", "x largest fitted", "predicted", "95% interval", "measured", "error",
               "memory error"):
         table.add_column(c, no_wrap=c == "configuration")
@@ -126,9 +133,9 @@ def _checks(found: Sequence[Check]) -> RenderableType:
     return Group(table, Text(summary))
 
 
-def _spark(spark: Sequence[SparkFit], at: AtTarget) -> RenderableType:
+def _spark(spark: Sequence[SparkFit], at: AtTarget, on: str) -> RenderableType:
     target, cores = at.target, at.cores
-    table = Table(title=Text("Spark: time against size and cores, a + b*n/p + c*log(p) + d*p (Ernest)"),
+    table = Table(title=Text(f"Spark: time against size and cores, a + b*n/p + c*log(p) + d*p (Ernest){on}"),
                   header_style="bold")
     columns = ["configuration", "points", "fixed a", "b per item x core", "c", "d", "efficiency at the largest size",
                "memory: fixed + per item"]

@@ -32,7 +32,7 @@ def upgrade(doc: dict[str, Any], path: Path) -> dict[str, Any]:
         while version < SCHEMA_VERSION:
             doc = _UPGRADES[version](doc)
             version = doc["version"]
-    except (TypeError, KeyError, AttributeError) as exc:
+    except (TypeError, KeyError, AttributeError, RecursionError) as exc:
         raise SizeupError(f"{path} does not match result schema version {doc.get('version')}: {exc!r}") from None
     return doc
 

@@ -47,13 +47,11 @@ class Sweep:
 
 @dataclass(frozen=True)
 class Stop:
-    """Why a sweep ends: a code (one of STOPS) and a message for people."""
+    """Why a sweep ends: a code (step-failed, max-steps, whole-data, settled, time-budget, memory) and a
+    message for people (the result file keeps the message, per sweep)."""
 
     code: str
     message: str
-
-
-STOPS = ("step-failed", "max-steps", "whole-data", "settled", "time-budget", "memory")
 
 
 def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int,

@@ -178,7 +178,7 @@ def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
     need = model.memory(size) * HEADROOM
     peaks = g.groupby("size")["gpu_memory_bytes"].max().dropna()
     device_need = scaling.fit_memory(list(peaks.index), list(peaks))(size) if len(peaks) >= 2 else None
-    measured_gpu = str(g["gpu"].dropna().iloc[0])
+    measured_gpu = str(next(iter(g["gpu"].dropna()), "an unnamed GPU"))  # the machine recorded no GPU name
     measured_spec = catalog.gpu_spec(measured_gpu)
     _, gpu_util = utilization(g)
     out, unknown = [], set()

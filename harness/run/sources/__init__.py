@@ -47,10 +47,14 @@ def modules() -> list[str]:
 
 
 def open_sources() -> tuple[list[Source], dict[str, str]]:
-    """Every source that is available here, and for every one found what it found or why it is off."""
+    """Every source that is available here, and for every one found what it found or why it is off. A source
+    that fails to load or to open is off, with its error: telemetry must never cost a case."""
     opened, said = [], {}
     for name in modules():
-        source, why = importlib.import_module(name).open_source()
+        try:
+            source, why = importlib.import_module(name).open_source()
+        except Exception as exc:  # a user's module: any error is the source's, not the case's
+            source, why = None, f"failed: {type(exc).__name__}: {exc}"
         said[name.rsplit(".", 1)[-1]] = why
         if source is not None:
             opened.append(source)
