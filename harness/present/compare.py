@@ -37,8 +37,9 @@ def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseCompar
 
 def render_devices(pairs: Sequence[DevicePair]) -> RenderableType:
     if not pairs:
-        return Text("No GPU case with a CPU twin in these results: run on a GPU machine (the `gpu` suite), "
-                    "or compare with a reference result under results/reference/.")
+        return Text("No GPU case with a CPU twin in these results: run the `gpu` suite on a GPU machine, which "
+                    "measures each GPU case next to its CPU twin on the same host (a GPU is never set against "
+                    "another machine's CPU).")
     table = Table(title=Text("GPU against its CPU twin (fit)"), header_style="bold")
     for column in ("GPU case", "CPU case", "by", "speed-up [95% interval]", "verdict", "quality CPU -> GPU",
                    "GPU util %", "energy per fit"):

@@ -100,8 +100,9 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
 
 def _devices(pairs: Sequence[comparison.DevicePair]) -> str:
     if not pairs:
-        return ("No GPU case with a CPU twin in these results: run the `gpu` suite on a GPU machine, or report a "
-                "reference result from results/reference/ with this one.")
+        return ("No GPU case with a CPU twin in these results: run the `gpu` suite on a GPU machine, which measures "
+                "each GPU case next to its CPU twin on the same host (a GPU is never set against another "
+                "machine's CPU).")
     lines = ["| GPU case | CPU case | by | GPU speed-up [95%] | quality CPU -> GPU | GPU util % |", "|---|---|---|---|---|---|"]
     for p in pairs:
         quality = (f"{p.quality_cpu:.4g} -> {p.quality_gpu:.4g}"
