@@ -292,13 +292,24 @@ def test_a_cluster_past_the_largest_vm_is_sized_from_the_measured_spark_fit(tmp_
     assert any(o.config == "spark (not measured)" for o in unmeasured.options)
 
 
-def test_a_new_rule_is_one_unit_applied_by_code(tmp_path: Path) -> None:
+def test_a_new_rule_is_one_unit_applied_by_code_and_said_once_per_configuration(tmp_path: Path) -> None:
     from harness.sizing import rules
 
     found = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)),
                       "classification", 1e7, catalog.load())
-    small_only = rules.OptionRule("no-small-vms", lambda o, pool: f"{o.vm} is small" if o.vm.startswith("D2") else None)
-    kept, said = rules.apply([small_only], found.options, rules.Pool(found.options, None))
-    assert all(not o.vm.startswith("D2") for o in kept) and {s.code for s in said} <= {"no-small-vms"}
-    assert len(kept) + len(said) == len(found.options)
+    small = rules.OptionRule("no-small-vms", lambda o, pool: o.vm.startswith("D"),
+                             lambda out, pool: f"{len(out)} D-series VMs")
+    kept, said = rules.apply([small], found.options, rules.Pool(found.options, None))
+    assert all(not o.vm.startswith("D") for o in kept) and len(kept) < len(found.options)
+    assert [(s.code, s.message) for s in said] == [("no-small-vms", f"{len(found.options) - len(kept)} D-series VMs")]
     assert [e["code"] for e in found.options[0].to_dict()["evidence"]] == evidence(found.options[0])
+
+
+def test_an_exclusion_is_one_line_per_configuration_with_the_range_it_covers(tmp_path: Path) -> None:
+    in_memory = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)
+    dear = sweep("xgboost_external", "xgboost", lambda n: 1e-3 * n, 250)
+    found = recommend(analysis_of(tmp_path, in_memory + dear), "classification", 1e6, catalog.load())
+    (left,) = [r for r in found.rules if r.code == f.OUT_OF_CORE_DEARER]
+    assert left.config == "classification/xgboost_external@xgboost/n=*/t=2"
+    cpu_vms = sum(1 for vm in catalog.load() if not vm.gpu_count)  # it is small enough for every one of them
+    assert f" on {cpu_vms} VMs: out of core $" in left.message  # each priced, said once with their range
