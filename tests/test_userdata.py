@@ -248,3 +248,17 @@ def test_an_image_folder_is_benchmarked_and_left_as_it_was(tmp_path: Path, capsy
     # Chance is 1/3; labels out of step with the pixels would score it. The network's 5 epochs are only 30
     # steps at 360 training images (0.63 here; 0.99 on all 1,797 digits), so the bar is above chance.
     assert whole["runs"][-1]["quality"]["accuracy"] > 0.5
+
+
+def test_spark_joins_only_a_table_one_machine_might_not_hold_or_a_request(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from sklearn.datasets import load_wine
+
+    load_wine(as_frame=True).frame.to_csv(tmp_path / "wine.csv", index=False)
+    found = userdata.identify(tmp_path / "wine.csv", "target")
+    assert userdata.spark_left_out(found) == ["xgboost_spark"]
+    assert "xgboost_spark" not in userdata.suite(found)["models"] and "xgboost" in userdata.suite(found)["models"]
+    assert "xgboost_spark" in userdata.suite(found, requested=["xgboost_spark"])["models"]
+    for large in (replace(found, rows=userdata.SPARK_ROWS), replace(found, memory_bytes=userdata.SPARK_BYTES)):
+        assert userdata.spark_left_out(large) == [] and "xgboost_spark" in userdata.suite(large)["models"]

@@ -64,7 +64,11 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
     found = userdata.identify(args.data, args.target, args.task, args.horizon)
     for line in userdata.describe(found):
         console.print(Text(line))
-    return userdata.plan(found)
+    requested = args.models or ()
+    if left := userdata.spark_left_out(found, requested):
+        console.print(Text(f"  Spark left out ({', '.join(left)}): the data is small enough for one machine, where "
+                           f"Spark's start-up would be all it measured; --models {left[0]} adds it"))
+    return userdata.plan(found, requested)
 
 
 def execute(run: records.RunResult, journal: records.Journal, limits: runner.Limits, fingerprint: dict[str, Any],

@@ -61,6 +61,7 @@ class Identified:
     text: str = ""  # nlp: the free-text column
     resolution: int = 0  # vision: the side images are resized to
     classes: int = 0  # vision: class sub-folders
+    memory_bytes: int = 0  # tables: the whole table in memory, as pandas holds it
 
 
 def identify(path: str | Path, target: str | None = None, task: str | None = None,
@@ -172,7 +173,8 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
     return Identified(path, task, detail, target, int(y.notna().sum()), reasons, ambiguous,
                       {str(c): str(t) for c, t in frame.dtypes.items()}, features=len(features.columns),
                       categorical=len(categorical), sha256=_sha256([path]),
-                      text=str(words[0]) if task == "nlp" else "")
+                      text=str(words[0]) if task == "nlp" else "",
+                      memory_bytes=int(frame.memory_usage(deep=True).sum()))
 
 
 def _series(found: Identified, frame: Any, horizon: int | None) -> None:
@@ -253,16 +255,37 @@ def describe(found: Identified) -> list[str]:
 
 REPEATS = 3  # warm repeats per subsample
 TIMEOUT_S = 600.0  # per case
+# Spark joins only a table one machine could plausibly not hold or train in time: below this, its
+# session and job start (37-46 s a step here, on 178 rows as on 30,000) measure nothing of the data.
+SPARK_ROWS = 10_000_000
+SPARK_BYTES = 8 * 2**30
 
 
-def plan(found: Identified) -> tuple[str, dict[str, Any]]:
+def plan(found: Identified, requested: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
     """The suite `sizeup run --data` runs: its name and its one benchmark (see suite)."""
-    return "data", {"benchmark": [suite(found)], "repeats": REPEATS, "timeout_s": TIMEOUT_S}
+    return "data", {"benchmark": [suite(found, requested=requested)], "repeats": REPEATS, "timeout_s": TIMEOUT_S}
 
 
-def suite(found: Identified, budget_s: float = 60.0) -> dict[str, Any]:
-    """The benchmark for the user's table: every model of the task on geometric subsamples (from
-    1/64 of the rows, doubling), up to the whole table unless the time or memory budget stops it."""
+def distributed_models(found: Identified) -> list[str]:
+    """The task's models that run only on a cluster engine (Spark)."""
+    from harness.run.backends import BACKENDS
+    from workloads import catalogue
+
+    return [m.name for m in catalogue()[f"user_{found.task}"].models
+            if all(BACKENDS[b].distributed for b in m.backends if b in BACKENDS)]
+
+
+def spark_left_out(found: Identified, requested: Sequence[str] = ()) -> list[str]:
+    """The Spark models left out of a table this small (unless asked for by --models)."""
+    if found.rows >= SPARK_ROWS or found.memory_bytes >= SPARK_BYTES:
+        return []
+    return [m for m in distributed_models(found) if m not in requested]
+
+
+def suite(found: Identified, budget_s: float = 60.0, requested: Sequence[str] = ()) -> dict[str, Any]:
+    """The benchmark for the user's table: its task's models on geometric subsamples (from 1/64 of the rows,
+    doubling), up to the whole table unless the time or memory budget stops it; Spark only for a table
+    large enough to need it, or where `requested`."""
     whole, least = (found.steps, 3 * found.horizon + 8) if found.task == "forecasting" else (found.rows, MIN_ROWS)
     if whole < least:
         raise SizeupError(f"{found.path}: {whole} {UNITS.get(found.task, 'rows')} to learn from; at least {least} "
@@ -280,5 +303,9 @@ def suite(found: Identified, budget_s: float = 60.0) -> dict[str, Any]:
         params |= {"text": found.text}
     elif found.task != "vision":
         params |= {"features": found.features, "categorical": found.categorical}
-    return {"workload": f"user_{found.task}",
+    from workloads import catalogue
+
+    left_out = spark_left_out(found, requested)
+    models = [m.name for m in catalogue()[f"user_{found.task}"].models if m.name not in left_out]
+    return {"workload": f"user_{found.task}", "models": models,
             "sweep": {"start": start, "budget_s": budget_s, "max_size": whole, "settle": 0}, "params": params}
