@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="a table of a result file")
     p.add_argument("result", type=Path)
+    p.add_argument("--wide", action="store_true", help="every phase, throughput and fit CPU, and skipped cases")
+    p.add_argument("--json", action="store_true", help="every column as numbers")
     p.set_defaults(command=read.show)
 
     p = sub.add_parser("compare", help="runs against a baseline (B/A per case), or one run's GPU cases against "

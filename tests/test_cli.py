@@ -96,8 +96,13 @@ def test_run_show_and_export_a_real_suite(tmp_path: Path, capsys) -> None:
 
     assert cli.main(["show", str(path)]) == 0
     table = capsys.readouterr().out
-    assert "breast_cancer/linear@sklearn" in table and "accuracy 0.9" in table and "✓" in table
+    assert "breast_cancer" in table and "linear@sklearn" in table and "accuracy 0.9" in table and "✓" in table
     assert "error faulty/raise@sklearn/n=100/t=1: ValueError: this model always fails" in table
+    assert max(map(len, table.splitlines())) <= 100
+    assert cli.main(["show", "--json", str(path)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [c["status"] for c in shown["cases"]] == ["ok", "ok", "error"]
+    assert shown["cases"][0]["quality"]["met"] is True and shown["cases"][0]["phases"]["fit"]["median"] > 0
 
     exported = tmp_path / "pb.json"
     assert cli.main(["export", "--format", "pytest-benchmark", str(path), "-o", str(exported)]) == 0
@@ -189,14 +194,14 @@ def disturbed_result(tmp_path: Path, disturbed: list[bool]) -> Path:
 
 
 def test_show_says_which_figures_were_taken_under_contention(tmp_path: Path, capsys) -> None:
-    assert cli.main(["show", str(disturbed_result(tmp_path, [False, True, False]))]) == 0
-    out = capsys.readouterr().out
+    assert cli.main(["show", "--wide", str(disturbed_result(tmp_path, [False, True, False]))]) == 0
+    out = " ".join(capsys.readouterr().out.split())
     assert "1 of 3 warm repeats disturbed (other processes took up to 1.40 cores); the statistics use the 2 clean" in out
     assert " 1 " in out and "!" not in out.split("Times:")[0]  # fit median of the clean repeats, unmarked
     assert " 50 " in out  # fit CPU %: 0.5 CPU seconds over a 1 s fit
 
     assert cli.main(["show", str(disturbed_result(tmp_path, [True, True, False]))]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
     assert "only 1 clean, so its figures were taken under contention" in out and "!" in out.split("Times:")[0]
 
 

@@ -35,6 +35,9 @@ COMMANDS = [
     ("fit-memory.txt", ["fit", f"{REF}-memory.json", "--target", "6400000"]),
     ("show-spark.txt", ["show", f"{REF}-spark.json"]),
     ("show-sizing.txt", ["show", f"{REF}-sizing.json"]),
+    ("show-memory.txt", ["show", f"{REF}-memory.json"]),
+    ("show-spark-wide.txt", ["show", "--wide", f"{REF}-spark.json"]),
+    ("show-sizing-wide.txt", ["show", "--wide", f"{REF}-sizing.json"]),
     ("compare-sizing-spark.txt", ["compare", f"{REF}-sizing.json", f"{REF}-spark.json"]),
 ]
 

@@ -15,9 +15,16 @@ from harness.errors import EXIT_SLOWER, SizeupError
 
 
 def show(args: argparse.Namespace, console: Console) -> int:
-    from harness.present.table import render
+    from harness.present.table import WIDTH, render, to_json
 
-    console.print(render(records.load(args.result)))
+    run = records.load(args.result)
+    if args.json:
+        sys.stdout.write(records.dumps(to_json(run), indent=2) + "\n")
+    elif args.wide:
+        console.print(render(run, wide=True))
+    else:
+        console.width = min(console.width, WIDTH)
+        console.print(render(run))
     return 0
 
 

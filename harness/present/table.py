@@ -1,10 +1,13 @@
-"""`sizeup show`: one row per case with median phase times, interval, quality and utilization.
-Formats what harness.analysis.cases computed for each case."""
+"""`sizeup show`: one row per case with its fit time, interval, quality and peak memory (every phase,
+throughput and fit CPU with `--wide`), skipped cases folded into one line per reason. Formats what
+harness.analysis.cases computed for each case."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -14,7 +17,8 @@ from harness.records import PHASES, RunResult
 from harness.records import figures as fig
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
-LEFT = ("case", "status", "quality", "fit interval")
+WIDTH = 100  # what `show` fits in by default, in a terminal or not; --wide has every column
+LEFT = ("case", "status", "quality", "fit interval", "interval")
 NO_WRAP = ("case", "fit interval", "quality", "throughput")  # short cells that must stay on one line
 
 
@@ -47,21 +51,18 @@ def contention_note(s: CaseSummary) -> str | None:
             f"{c.max_other_cores:.2f} cores); {what}")
 
 
-def render(run: RunResult) -> Group:
+def render(run: RunResult, wide: bool = False) -> Group:
     summaries = [summarize(c, run.cases) for c in run.cases]
-    used = [p for p in PHASES if any(p in s.phases for s in summaries)]
     figures = figure_columns(summaries)
     title = (f"{run.suite} run {run.run_id} on {run.machine.get('id')}"
              f"{'' if run.complete else ' (incomplete)'}")
-    table = Table(title=Text(title), caption=Text(_caption(run)), header_style="bold")
-    for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
-                 "quality", "throughput", "fit CPU %", "peak memory", *(f.label for _, f in figures)):
-        table.add_column(name, justify="left" if name in LEFT else "right", no_wrap=name in NO_WRAP)
-    for s in summaries:
-        cells = row(s, used) + [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
-        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells))
+    table = _wide(summaries, figures) if wide else _narrow(summaries, figures)
+    table.title, table.caption = Text(title), Text(_caption(run, wide))
     notes = [Text.assemble((c.status, STATUS_STYLE.get(c.status, "red")), f" {c.id}: {c.reason or ''}")
-             for c in run.cases if c.status != "ok"]
+             for c in run.cases if c.status not in ("ok", "skipped") or (wide and c.status == "skipped")]
+    if not wide:
+        notes += [Text.assemble(("skipped", STATUS_STYLE["skipped"]), f" {n} case{'s' * (n > 1)}: {reason}")
+                  for reason, n in Counter(c.reason or "" for c in run.cases if c.status == "skipped").items()]
     notes += [Text.assemble(("contention", "yellow"), f" {s.record.id}: {note}")
               for s in summaries if (note := contention_note(s))]
     notes += [Text.assemble(("quality", "red"), f" {s.record.id}: {gap.metric} {gap.value:.4g} against "
@@ -69,6 +70,81 @@ def render(run: RunResult) -> Group:
                             f"{gap.tolerance:.2g}: the two do not compute the same result")
               for s in summaries if (gap := s.twin) and gap.beyond]
     return Group(table, *notes)
+
+
+def _wide(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]]) -> Table:
+    """Every column, one row per case, skipped ones included."""
+    used = [p for p in PHASES if any(p in s.phases for s in summaries)]
+    table = Table(header_style="bold")
+    for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
+                 "quality", "throughput", "fit CPU %", "peak memory", *(f.label for _, f in figures)):
+        table.add_column(name, justify="left" if name in LEFT else "right", no_wrap=name in NO_WRAP)
+    for s in summaries:
+        cells = row(s, used) + [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells))
+    return table
+
+
+def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]]) -> Table:
+    """The columns that matter, within WIDTH: a section per workload, the fit's time and interval, quality,
+    peak memory and the telemetry figures a source asks to plot (fit GPU %); a failed case says its status
+    where its time would be."""
+    figures = [(source, f) for source, f in figures if f.plot]
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    # The intervals' confidence levels (they depend on the repeats), said once in the header: 75%, or 75-88%.
+    levels = sorted({f"{s.phases['fit'].coverage:.0%}" for s in summaries if "fit" in s.phases})
+    level = f" {levels[0]}" if len(levels) == 1 else f" {levels[0][:-1]}-{levels[-1]}" if levels else ""
+    for name in ("case", "size", "thr", "fit s", f"interval{level}", "quality", "peak mem",
+                 *(f.label for _, f in figures)):
+        table.add_column(name, justify="left" if name.startswith(LEFT) else "right", no_wrap=True)
+    order = {w: i for i, w in enumerate(dict.fromkeys(s.record.case.workload for s in summaries))}
+    workload = None
+    for s in sorted((s for s in summaries if s.record.status != "skipped"),
+                    key=lambda s: order[s.record.case.workload]):
+        case = s.record.case
+        if case.workload != workload:
+            workload = case.workload
+            table.add_row(Text(workload, style="bold"), *[""] * (len(table.columns) - 1))
+        cells = _narrow_row(s) + [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells))
+    return table
+
+
+def _narrow_row(s: CaseSummary) -> list[str | Text]:
+    record, case = s.record, s.record.case
+    cells: list[str | Text] = [f" {case.model}@{case.backend}", f"{case.size:,}", str(case.threads)]
+    if record.status != "ok":
+        return cells + [Text(record.status, STATUS_STYLE.get(record.status, "red")), "", "", ""]
+    fit = s.phases.get("fit")
+    contended = "!" if s.contention and s.contention.counted else ""
+    cells.append("" if fit is None else f"{_s(fit.median)}{'~' if fit.noisy else ''}{contended}")
+    cells.append(f"{_s(fit.lo)}-{_s(fit.hi)}" if fit else "")
+    text, met = quality(s)
+    cells.append(Text.assemble(text, {True: (" ✓", "green"), False: (" ✗", "red"), None: ""}[met]))
+    cells.append(_memory(record.telemetry.get("peak_memory_bytes")))
+    return cells
+
+
+def to_json(run: RunResult) -> dict[str, Any]:
+    """What `show` prints, every column, as numbers: `sizeup show --json`."""
+    def stats(t: Any) -> dict[str, float]:
+        return {"median": t.median, "lo": t.lo, "hi": t.hi, "coverage": t.coverage, "iqr": t.iqr, "n": t.n}
+
+    cases = []
+    for s in (summarize(c, run.cases) for c in run.cases):
+        r = s.record
+        q = s.quality
+        cases.append({"id": r.id, "status": r.status, "reason": r.reason,
+                      "phases": {p: stats(t) for p, t in s.phases.items()},
+                      "quality": None if q is None else {"metric": q.metric, "median": q.median, "met": q.met,
+                                                         "missing": list(q.missing)},
+                      "throughput": None if s.throughput is None else {"per_s": s.throughput[0],
+                                                                       "unit": s.throughput[1]},
+                      "fit_cpu_percent": s.fit_cpu_percent,
+                      "peak_memory_bytes": r.telemetry.get("peak_memory_bytes"),
+                      "contention": None if s.contention is None else vars(s.contention),
+                      "figures": {f"{source}.{key}": v for (source, key), v in s.figures.items()}})
+    return {"run_id": run.run_id, "machine": run.machine.get("id"), "complete": run.complete, "cases": cases}
 
 
 def row(s: CaseSummary, phases: list[str]) -> list[str | Text]:
@@ -96,16 +172,22 @@ def _s(seconds: float) -> str:
     return f"{seconds:.3g}" if seconds >= 0.001 else f"{seconds:.1e}"
 
 
+def _memory(value: Any) -> str:
+    """189 MiB, 1.61 GiB: three figures at most."""
+    return "" if not value else f"{value / 2**30:.3g} GiB" if value >= 2**30 else f"{value / 2**20:.0f} MiB"
+
+
 def _mib(value: Any) -> str:
     return "" if not value else f"{value / 2**20:,.0f} MiB"
 
 
-def _caption(run: RunResult) -> str:
+def _caption(run: RunResult, wide: bool) -> str:
     counts: dict[str, int] = {}
     for c in run.cases:
         counts[c.status] = counts.get(c.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     repeats = run.settings.get("repeats")
+    more = "" if wide else " Every phase, throughput and fit CPU: --wide; all of it as numbers: --json."
     return (f"{summary}. Times: medians of {repeats} warm repeats, disturbed ones left out where enough clean ones "
             "remain; '~' marks IQR/median > 10%, '!' figures taken under contention. Fit interval: distribution-free "
-            "for the median, at the confidence shown. Quality: ✓/✗ against the workload's target.")
+            f"for the median, at the confidence shown. Quality: ✓/✗ against the workload's target.{more}")
