@@ -86,7 +86,7 @@ def fit(args: argparse.Namespace, console: Console) -> int:
 def recommend(args: argparse.Namespace, console: Console) -> int:
     from harness.analysis import frame
     from harness.analysis.compute import analyse
-    from harness.present.recommend import render, render_summary
+    from harness.present.recommend import SUMMARY_WIDTH, render, render_summary
     from harness.sizing import catalog
     from harness.sizing import recommend as sizing
 
@@ -106,6 +106,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
         if args.json:
             sys.stdout.write(records.dumps([p.to_dict() for p in picks], indent=2) + "\n")
         else:
+            console.width = min(console.width, SUMMARY_WIDTH)
             console.print(render_summary(picks))
         return 0
     try:
@@ -123,7 +124,7 @@ def report(args: argparse.Namespace, console: Console) -> int:
     from harness.analysis import frame
     from harness.analysis.compute import analyse
     from harness.present import report
-    from harness.present.recommend import render_summary
+    from harness.present.recommend import SUMMARY_WIDTH, render_summary
     from harness.run import machine
     from harness.sizing import catalog
     from harness.sizing import recommend as sizing
@@ -140,6 +141,7 @@ def report(args: argparse.Namespace, console: Console) -> int:
     picks = sizing.summary(analysis, catalog.load(args.catalog)) if not analysis.empty else []
     out = args.output or args.results_dir / "report" / records.check_name("run id", analysis.loaded[-1].run.run_id)
     html_path, md_path = report.build(analysis, picks, out, args.case)
+    console.width = min(console.width, SUMMARY_WIDTH)
     console.print(render_summary(picks))
     console.print(f"Report: {html_path}\nSummary: {md_path}")
     return 0

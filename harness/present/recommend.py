@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness.sizing.findings import FITS
 from harness.sizing.options import Option
 from harness.sizing.recommend import QUALITY_TOLERANCE, SCALE, Pick, Recommendation, best_value, quality_frontier
 
 
-def short(o: Option) -> str:
+def short(o: Option, threads: str = "threads") -> str:
     """classification/xgboost@xgboost/n=*/t=2,... -> xgboost@xgboost, 2 threads"""
-    return f"{o.case.model}@{o.case.backend}, {o.case.threads} threads" if o.case else o.config
+    return f"{o.case.model}@{o.case.backend}, {o.case.threads} {threads}" if o.case else o.config
 
 
 def frontier_lines(options: Sequence[Option]) -> list[str]:
@@ -26,29 +26,33 @@ def frontier_lines(options: Sequence[Option]) -> list[str]:
             + (" <- best quality per unit of cost" if o is best else "") for o in quality_frontier(options)]
 
 
+SUMMARY_WIDTH = 100  # the one-screen summary: the evidence behind each line stays in `recommend` and the report
+
+
 def render_summary(picks: Sequence[Pick]) -> RenderableType:
+    """One line (two rows) per task family, within SUMMARY_WIDTH columns."""
     if not picks:
         return Text("No workload was measured at three sizes, so there is nothing to size from: "
                     "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
-    table = Table(title=Text(f"What to train on, per task family: at {SCALE:g}x the largest size every configuration "
-                             f"reached (your own data: all of it), the cheapest near the best quality (within "
-                             f"{QUALITY_TOLERANCE}, or {QUALITY_TOLERANCE:.0%} of an error)"),
-                  header_style="bold")
-    for column in ("task", "size", "VM", "configuration", "quality", "time per run [95%]", "$ per run",
-                   "confidence", "why"):
-        table.add_column(column, no_wrap=column in ("VM", "time per run [95%]"))
-    for p in picks:
+    table = Table(title=Text("What to train on, per task family"), header_style="bold", box=box.SIMPLE_HEAD,
+                  padding=(0, 1), pad_edge=False,
+                  caption=Text(f"At {SCALE:g}x the largest size every configuration reached (your own data: all of "
+                               f"it), the cheapest within {QUALITY_TOLERANCE} of the best quality ("
+                               f"{QUALITY_TOLERANCE:.0%} of an error). Every option and its evidence: sizeup "
+                               "recommend --workload W --rows N"))
+    for column in ("task", "VM", "configuration", "time [95%]", "$/run", "conf."):
+        table.add_column(column, no_wrap=True, justify="right" if column == "$/run" else "left")
+    for p in picks:  # each cell's second line: the size, the memory needed, the quality
         size = f"{p.found.size:,.0f} {p.found.unit}"
         if p.pick is None:
-            table.add_row(p.task, size, "", Text(p.workload), "", "", "", "", Text(p.note))
+            table.add_row(f"{p.task}\n{size}", "", Text(f"{p.workload}\n{p.note}"), "", "", "")
             continue
         o = p.pick
-        why = [e.message for e in o.evidence if e.code not in FITS][:2]
-        if o.memory_needed_gib:
-            why.insert(0, f"needs {o.memory_needed_gib:,.1f} GiB")
-        table.add_row(p.task, size, Text(o.vm), Text(short(o)), o.quality, time_text(o),
-                      f"{o.cost:.3g}" if o.cost is not None else "", o.confidence, Text("; ".join(why)))
-    return Group(table, Text("All options and their evidence: sizeup recommend --workload W --rows N"))
+        memory = f"{o.memory_needed_gib:,.1f} GiB" if o.memory_needed_gib else ""
+        quality = o.quality.split(" at ")[0]
+        table.add_row(f"{p.task}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{quality}"),
+                      time_text(o), f"{o.cost:.2g}" if o.cost is not None else "", o.confidence)
+    return table
 
 
 def time_text(o: Option) -> str:

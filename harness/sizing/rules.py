@@ -53,7 +53,7 @@ def _span(values: Sequence[float], unit: str = "", money: bool = False) -> str:
 
 def _where(options: Sequence[Option]) -> str:
     """'X on VM' for one option, 'X on N VMs' for several."""
-    return f"{options[0].config} on {options[0].vm}" if len(options) == 1 else f"{options[0].config} on {len(options)} VMs"
+    return f"{options[0].config} on {options[0].vm if len(options) == 1 else f'{len(options)} VMs'}"
 
 
 def _gpu_slower(o: Option, pool: Pool) -> bool:
