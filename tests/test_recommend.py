@@ -314,3 +314,28 @@ def test_an_exclusion_is_one_line_per_configuration_with_the_range_it_covers(tmp
     assert left.config == "classification/xgboost_external@xgboost/n=*/t=2"
     cpu_vms = sum(1 for vm in catalog.load() if not vm.gpu_count)  # it is small enough for every one of them
     assert f" on {cpu_vms} VMs: out of core $" in left.message  # each priced, said once with their range
+
+
+def test_sizes_measured_only_under_contention_never_enter_a_fit_silently(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    def contended(sizes: tuple[int, ...], bad: int) -> list[CaseRecord]:
+        return [builders.record(Case("regression", "hgb", "sklearn", n, 2),
+                                builders.times(1e-5 * n * (20 if n == bad else 1), 4, 0.01, n)[1:], quality=0.9,
+                                metric="r2", peak=2**28 + 300 * n, disturbed=[n == bad] * 3, task="regression")
+                for n in sizes]
+
+    # Four sizes, the third measured only under contention (20x slower): three clean sizes remain, so it is left out.
+    analysis = analysis_of(tmp_path, contended((10000, 20000, 40000, 80000), 40000))
+    (model,) = analysis.sizes()
+    assert model.left_out == (40000,) and model.contended == () and 40000 not in model.time.sizes
+    found = recommend(analysis, "regression", 160000, catalog.load())
+    assert f.CONTENDED_LEFT_OUT in evidence(found.options[0])
+    assert found.options[0].seconds == pytest.approx(1.6, rel=0.1)  # the clean line, not the 20x point
+    # Three sizes, one of them contended: it is kept, the prediction is low, and the summary says so at the top.
+    path = builders.write(tmp_path / "few.json", contended((10000, 20000, 40000), 40000))
+    (model,) = analyse(frame.load([path])).sizes()
+    assert model.contended == (40000,) and model.left_out == ()
+    (pick,) = summary(analyse(frame.load([path])), catalog.load())
+    assert pick.contended == 1 and pick.pick.confidence == "low" and f.CONTENDED in evidence(pick.pick)
+    assert cli.main(["recommend", path]) == 0
+    assert capsys.readouterr().out.lstrip().startswith("1 measurement(s) were taken while other processes used")

@@ -26,6 +26,11 @@ class SizeModel:
     unit: str
     time: scaling.SizeFit
     memory: scaling.MemoryFit | None
+    contended: tuple[int, ...] = ()  # sizes measured only under contention, kept: too few clean ones
+    left_out: tuple[int, ...] = ()  # sizes measured only under contention, left out: enough clean ones
+
+
+MIN_SIZES = 3  # the fewest sizes a size fit takes
 
 
 def _clean(rows: pd.DataFrame) -> pd.DataFrame:
@@ -47,12 +52,18 @@ def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
     column = f"{phase}_s"
     for config, g in rows.groupby("config", sort=True):
         g = _clean(g[g[column].notna()])
+        # A size whose repeats were all disturbed never enters a fit silently: left out where enough clean sizes
+        # remain, else kept and said (the prediction is then unreliable).
+        contended = sorted(int(n) for n, d in g.groupby("size")["disturbed"] if d.all())
+        clean = g[~g["size"].isin(contended)]
+        left_out = contended if clean["size"].nunique() >= MIN_SIZES else []
+        g = clean if left_out else g
         sizes = sorted(g["size"].unique())
-        if len(sizes) < 3:
+        if len(sizes) < MIN_SIZES:
             continue
         time = scaling.fit_time(sizes, [samples(g[g["size"] == n], column) for n in sizes])
         out.append(SizeModel(str(config), g.loc[g["size"].idxmin(), "case"], str(g["size_unit"].iloc[0]), time,
-                             _memory(g)))
+                             _memory(g), () if left_out else tuple(contended), tuple(left_out)))
     return out
 
 

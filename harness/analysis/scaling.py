@@ -22,6 +22,7 @@ import numpy as np
 
 Z95 = 1.959964
 EXTRAPOLATION_WARN = 10.0  # predicting more than this many times past the largest measured size
+WIDEST_INTERVAL = 10.0  # an interval whose ends are further apart than this ratio is no prediction
 BOOTSTRAP = 200  # refits per interval
 MIN_EXPONENT, MAX_EXPONENT = 0.2, 2.0  # training time in rows is rarely worse than quadratic; a noisy last point must not say so
 
@@ -115,6 +116,11 @@ class Prediction:
     @property
     def extrapolated_far(self) -> bool:
         return self.beyond > EXTRAPOLATION_WARN
+
+    @property
+    def too_wide(self) -> bool:
+        """The interval spans more than WIDEST_INTERVAL: no time worth acting on."""
+        return self.hi > WIDEST_INTERVAL * self.lo
 
 
 def _clean(sizes: Sequence[float], samples: Sequence[Sequence[float]]) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -50,13 +50,20 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
             if target:
                 p, need = at.sizes[m.config]
                 memory = f"{need / 2**30:.2f} GiB" if need is not None else ""
-                cells += [f"{p.value:.4g} s", f"{p.lo:.4g}-{p.hi:.4g} s", memory]
+                time = "none" if p.too_wide else f"{p.value:.4g} s"  # an interval over 10x is no prediction
+                cells += [time, f"{p.lo:.4g}-{p.hi:.4g} s", memory]
                 if p.extrapolated_far:
                     warnings.append(f"{m.config}: {p.beyond:.0f}x past the largest measured size")
             table.add_row(*cells)
         parts.append(table)
         if warnings:
             parts.append(Text("Warning: extrapolating more than 10x: " + "; ".join(warnings), style="yellow"))
+        contended = [f"{m.config}: {', '.join(f'{n:,}' for n in m.contended)} kept (too few clean sizes), so its "
+                     "predictions are unreliable" for m in models if m.contended]
+        contended += [f"{m.config}: {', '.join(f'{n:,}' for n in m.left_out)} left out" for m in models if m.left_out]
+        if contended:
+            parts.append(Text("Sizes measured only while other processes used the CPU: " + "; ".join(contended),
+                              style="yellow"))
     if found:
         parts.append(_checks(found, on))
     if threads:

@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from harness.analysis.scaling import WIDEST_INTERVAL
 from harness.sizing.options import Option
 from harness.sizing.recommend import QUALITY_TOLERANCE, SCALE, Pick, Recommendation, best_value, quality_frontier
 
@@ -34,6 +35,7 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
     if not picks:
         return Text("No workload was measured at three sizes, so there is nothing to size from: "
                     "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
+    contended = sum(p.contended for p in picks)
     table = Table(title=Text("What to train on, per task family"), header_style="bold", box=box.SIMPLE_HEAD,
                   padding=(0, 1), pad_edge=False,
                   caption=Text(f"At {SCALE:g}x the largest size every configuration reached (your own data: all of "
@@ -52,12 +54,17 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
         quality = o.quality.split(" at ")[0]
         table.add_row(f"{p.task}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{quality}"),
                       time_text(o), f"{o.cost:.2g}" if o.cost is not None else "", o.confidence)
+    if contended:
+        return Group(Text(f"{contended} measurement(s) were taken while other processes used the CPU; run again "
+                          "on a quiet machine", style="yellow"), table)
     return table
 
 
 def time_text(o: Option) -> str:
     if o.seconds is None:
         return "not measured"
+    if o.lo is not None and o.hi > WIDEST_INTERVAL * o.lo:  # no time worth acting on: only its range
+        return f"none [{o.lo:.3g}-{o.hi:.3g}]"
     return f"{o.seconds:.3g} s" + (f" [{o.lo:.3g}-{o.hi:.3g}]" if o.lo is not None else " [no interval]")
 
 

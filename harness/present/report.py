@@ -74,8 +74,12 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
     if not picks:
         return ("No workload was measured at three sizes, so there is nothing to size from (`sizeup run --suite "
                 "sizing`, or `sizeup recommend results/reference`).")
-    lines = [f"Per workload, at {recommend.SCALE:g}x the largest size every configuration reached (for your own "
-             f"data, `run --data`, at its whole size): the best quality per unit of cost, that is the cheapest "
+    contended = sum(p.contended for p in picks)
+    warning = ([f"{contended} measurement(s) were taken while other processes used the CPU; run again on a quiet "
+                "machine.", ""] if contended else [])
+    lines = warning + [
+             f"Per workload, at {recommend.SCALE:g}x the largest size every configuration reached (for your own data"
+             f", `run --data`, at its whole size): the best quality per unit of cost, that is the cheapest "
              f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured "
              f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE). "
              "`sizeup recommend --workload W --rows N` ranks every option at your size.", "",

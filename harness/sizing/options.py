@@ -79,10 +79,23 @@ def utilization(g: pd.DataFrame) -> tuple[float | None, float | None]:
             float(gpu.median()) if len(gpu) else None)
 
 
-def confidence(pred: scaling.Prediction, fit: scaling.SizeFit) -> tuple[str, list[Finding]]:
+def confidence(pred: scaling.Prediction, model: SizeModel) -> tuple[str, list[Finding]]:
     """How far a prediction can be trusted, and the caveats that lowered it."""
+    fit = model.time
     level = 0 if pred.beyond <= 4 else 1 if pred.beyond <= scaling.EXTRAPOLATION_WARN else 2
     notes = []
+    if pred.too_wide:
+        level = 2
+        notes.append(Finding(f.TOO_WIDE, f"interval {pred.lo:.3g}-{pred.hi:.3g} s spans more than "
+                                         f"{scaling.WIDEST_INTERVAL:g}x: no time worth acting on (--suite sizing)"))
+    if model.contended:
+        level = 2
+        notes.append(Finding(f.CONTENDED, f"size(s) {', '.join(f'{n:,}' for n in model.contended)} measured only "
+                                          "while other processes used the CPU, and too few clean sizes to leave "
+                                          "them out: run again on a quiet machine"))
+    if model.left_out:
+        notes.append(Finding(f.CONTENDED_LEFT_OUT, f"size(s) {', '.join(f'{n:,}' for n in model.left_out)} left out "
+                                                   "of the fit: measured only while other processes used the CPU"))
     if fit.loo_error > 0.25:
         level += 1
     last = fit.local_exponents()[-1]
@@ -133,7 +146,7 @@ def cpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
         if vm.gpu_count or vm.memory_gib * 2**30 < need:
             continue
         ratio, source = core_ratio(case, size, vm.vcpus, fitted)
-        level, caveats = confidence(pred, model.time)
+        level, caveats = confidence(pred, model)
         evidence = [_time_evidence(model, pred),
                     Finding(f.MEMORY_FIT, f"memory: {model.memory.fixed / 2**20:,.0f} MiB + "
                                           f"{model.memory.per_item:,.0f} B per item"
@@ -187,7 +200,7 @@ def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
             continue
         if device_need is not None and device_need > vm.gpu_memory_gib * 2**30:
             continue
-        level, caveats = confidence(pred, model.time)
+        level, caveats = confidence(pred, model)
         evidence = [Finding(f.TIME_FIT, f"time: {model.time.curve.kind} fit over {len(model.time.sizes)} sizes "
                                         f"measured on {measured_gpu}"),
                     Finding(f.ONE_GPU_USED, "one GPU used: the others of a multi-GPU VM are not counted"), *caveats]

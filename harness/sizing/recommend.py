@@ -163,10 +163,11 @@ class Pick:
     found: Recommendation
     pick: Option | None
     note: str
+    contended: int = 0  # sizes in its fits measured only under contention (too few clean ones to leave them out)
 
     def to_dict(self) -> dict:
         return {"task": self.task, "workload": self.workload, "found": self.found.to_dict(),
-                "pick": self.pick.to_dict() if self.pick else None, "note": self.note}
+                "pick": self.pick.to_dict() if self.pick else None, "note": self.note, "contended": self.contended}
 
 
 def best_value(options: Sequence[Option]) -> Option | None:
@@ -207,5 +208,7 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         size = int(params["rows"]) if "file_sha256" in params else scale * min(reached)
         found = recommend(analysis, str(workload), size, vms)
         pick = best_value(found.options)
-        out.append(Pick(task, str(workload), found, pick, "" if pick else found.rules[-1].message))
+        priced = {o.case.config for o in found.options if o.case is not None}
+        contended = sum(len(m.contended) for m in models if m.config in priced)
+        out.append(Pick(task, str(workload), found, pick, "" if pick else found.rules[-1].message, contended))
     return sorted(out, key=lambda p: (p.task, p.workload))
