@@ -51,8 +51,7 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
             continue
         o = p.pick
         memory = f"{o.memory_needed_gib:,.1f} GiB" if o.memory_needed_gib else ""
-        quality = o.quality.split(" at ")[0]
-        table.add_row(f"{p.task}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{quality}"),
+        table.add_row(f"{p.task}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{o.quality}"),
                       time_text(o), f"{o.cost:.2g}" if o.cost is not None else "", o.confidence)
     if contended:
         return Group(Text(f"{contended} measurement(s) were taken while other processes used the CPU; run again "
