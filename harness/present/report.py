@@ -207,7 +207,7 @@ def _scaling(models: Sequence[SizeModel]):
         n = np.asarray(m.time.sizes)
         line, = times.plot(n, m.time.medians, "o", label=m.config, markersize=4)
         grid = np.geomspace(n.min(), n.max() * 4, 50)
-        times.plot(grid, m.time.curve(grid), "-", color=line.get_color(), linewidth=1)
+        times.plot(grid, m.time(grid), "-", color=line.get_color(), linewidth=1)
         if m.memory:
             memory.plot(grid, [m.memory(x) / 2**30 for x in grid], "-", color=line.get_color(), linewidth=1)
     for ax, label in ((times, "fit time (s)"), (memory, "peak memory, fitted (GiB)")):
