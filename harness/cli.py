@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cores", type=positive_int("cores"), help="predict thread-fitted time at this many cores")
     p.add_argument("--check", nargs="+", metavar="RESULTS",
                    help="results at other (larger) sizes: compare each prediction with the measurement")
+    p.add_argument("--backtest", action="store_true",
+                   help="check every fit as it is used: fitted on its smallest sizes, predicting its larger ones; "
+                        "print the errors, the intervals' coverage and how often each confidence level held")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="with --backtest: write the backtests to FILE as CSV")
     p.set_defaults(command=read.fit)
 
     p = sub.add_parser("recommend", help="ranked VM choices for one training run at a target size, with evidence")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harness import cli
-from harness.analysis import comparison, fits, frame
+from harness.analysis import comparison, fits, frame, predict
 from harness.analysis.compute import analyse
 from harness.analysis.significance import difference, instability, parse_fail
 from harness.records import Case, CaseRecord, RunResult
@@ -115,8 +115,7 @@ def test_fit_predicts_and_checks_against_larger_measured_sizes(tmp_path: Path,
     later = write(tmp_path / "later.json", sweep_records(CASE, truth, [320000], seed=50))
     assert cli.main(["fit", fitted, "--target", "320000", "--check", later]) == 0
     out = capsys.readouterr().out
-    models = fits.size_models(frame.rows(frame.load([fitted])))
-    (check,) = fits.checks(models, frame.rows(frame.load([later])))
+    (check,) = predict.checks(analyse(frame.load([fitted])).machines[0], frame.rows(frame.load([later])))
     assert CASE.config in out and f"{check.error:+.1%}" in out
     assert check.size == 320000 and check.beyond == 4 and abs(check.error) < 0.05
     assert check.predicted.lo < check.measured < check.predicted.hi and abs(check.memory_error) < 0.01

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness import records
-from harness.analysis import fits, frame
+from harness.analysis import frame, predict
+from harness.analysis.compute import analyse
 from harness.records import Case, RunResult
 from harness.run.runner import Limits, run_case
 from tests.conftest import needs_quiet
@@ -35,8 +36,8 @@ def test_a_fit_of_a_measured_sweep_predicts_the_size_4x_past_it(tmp_path: Path) 
     # A shared CI machine can slow one case for seconds; a second measurement tells that from a broken fit.
     misses = []
     for attempt in range(2):
-        models = fits.size_models(frame.rows(measured(SIZES, f"sweep{attempt}")))
-        (check,) = fits.checks(models, frame.rows(measured((4 * SIZES[-1],), f"at4x{attempt}")))
+        fitted = analyse(measured(SIZES, f"sweep{attempt}")).machines[0]
+        (check,) = predict.checks(fitted, frame.rows(measured((4 * SIZES[-1],), f"at4x{attempt}")))
         assert check.beyond == 4
         assert check.memory_error is not None and abs(check.memory_error) < TOLERANCE
         if abs(check.error) < TOLERANCE:

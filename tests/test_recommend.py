@@ -100,9 +100,13 @@ def test_a_gpu_whose_quality_departs_from_its_twin_is_left_out(tmp_path: Path) -
 def test_a_missed_budget_names_spark_and_thread_fits_carry_cores(tmp_path: Path) -> None:
     cases = [r for p in (1, 2) for r in sweep("xgboost", "xgboost", lambda n, p=p: 1e-5 * n * (0.1 + 0.9 / p), 250,
                                                 threads=p)]
-    found = recommend(analysis_of(tmp_path, cases), "classification", 1e7, catalog.load(), budget_s=1.0)
+    analysis = analysis_of(tmp_path, cases)
+    found = recommend(analysis, "classification", 1e7, catalog.load(), budget_s=1.0)
     assert found.options[-1].vm == "Spark cluster" and f.BUDGET_MISSED in codes(found)
-    assert any(f.THREAD_FIT in evidence(o) for o in found.options)
+    # 16 vCPUs are carried from the 2-thread fit by the size-and-threads fit, 8x past the threads measured.
+    wide = recommend(analysis, "classification", 1e7, [vm for vm in catalog.load() if vm.name == "D16s_v5"])
+    assert {f.THREAD_FIT, f.VCPUS_FAR} <= set(evidence(wide.options[0])) and wide.options[0].confidence == "low"
+    assert wide.options[0].config.endswith("t=2")
 
 
 def test_recommend_command_prints_ranked_options_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -237,8 +241,19 @@ def test_sizes_still_in_fixed_costs_give_low_confidence_past_them(tmp_path: Path
     flat = analysis_of(tmp_path, sweep("hgb", "sklearn", lambda n: 0.6 + 1e-9 * n, 250))  # early stopping, imports
     found = recommend(flat, "classification", 2 * max(SIZES), d2)
     assert found.options[0].confidence == "low" and f.FIXED_COSTS_DOMINATE in evidence(found.options[0])
+    # Four clean sizes past them: too few backtests of its own, so the references' backtests at 2x set the level.
     steep = analysis_of(tmp_path, sweep("hgb", "sklearn", lambda n: 1e-5 * n, 250))
-    assert recommend(steep, "classification", 2 * max(SIZES), d2).options[0].confidence == "high"
+    option = recommend(steep, "classification", 2 * max(SIZES), d2).options[0]
+    assert f.FIXED_COSTS_DOMINATE not in evidence(option)
+    fitted = steep.machines[0]
+    mine = [b for b in fitted.backtests if b.quantity == "time"]
+    assert len(mine) == 3 and option.confidence == fitted.calibration.level("time", 2.0, True, mine)
+    # Eight clean sizes: fifteen backtests of its own, every one within 1%: they decide, and promise 15%.
+    sizes = [25000 * 2**i for i in range(8)]
+    long = [builders.record(Case("classification", "hgb", "sklearn", n, 2), builders.times(1e-5 * n, 3, 0.01, n),
+                            peak=2**28 + 250 * n) for n in sizes]
+    option = recommend(analysis_of(tmp_path, long), "classification", 2 * max(sizes), d2).options[0]
+    assert option.confidence == "high"
 
 
 def test_out_of_core_is_offered_where_the_data_fits_only_if_it_is_cheaper(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.analysis import scaling
+from harness.analysis import crossover, scaling
 
 SIZES = np.array([1e3, 2e3, 4e3, 8e3, 16e3, 32e3])
 
@@ -95,17 +95,17 @@ def crossing_fits(gpu_fixed: float, gpu_per_row: float) -> tuple[scaling.SizeFit
 
 
 def test_the_crossover_is_found_where_the_curves_cross() -> None:
-    cross = scaling.crossover(*crossing_fits(0.05, 1e-6))  # 1e-5 n = 0.05 + 1e-6 n at n = 5,556
+    cross = crossover.crossover(*crossing_fits(0.05, 1e-6))  # 1e-5 n = 0.05 + 1e-6 n at n = 5,556
     assert cross.verdict == "crosses" and cross.size == pytest.approx(5556, rel=0.1)
     assert cross.lo < 5556 < cross.hi and not cross.extrapolated
     assert "GPU faster from about" in cross.describe()
 
 
 def test_a_gpu_faster_everywhere_or_never_is_said_so() -> None:
-    assert scaling.crossover(*crossing_fits(0.001, 1e-6)).verdict == "gpu-faster"
-    never = scaling.crossover(*crossing_fits(5.0, 1e-5))
+    assert crossover.crossover(*crossing_fits(0.001, 1e-6)).verdict == "gpu-faster"
+    never = crossover.crossover(*crossing_fits(5.0, 1e-5))
     assert never.verdict == "cpu-faster" and "never" in never.describe()
-    beyond = scaling.crossover(*crossing_fits(1.0, 1e-6))  # 1e-5 n = 1 + 1e-6 n at n = 111,111: 3.5x past 32,000
+    beyond = crossover.crossover(*crossing_fits(1.0, 1e-6))  # 1e-5 n = 1 + 1e-6 n at n = 111,111: 3.5x past 32,000
     assert beyond.verdict == "crosses" and beyond.extrapolated and "extrapolated" in beyond.describe()
 
 

@@ -8,11 +8,12 @@ Fits never mix machines: each machine's rows are fitted on their own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 
-from harness.analysis import comparison, fits, frame, scaling
+from harness.analysis import backtest, comparison, fits, frame
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,17 @@ class MachineFits:
     crossings: list[fits.Crossing]
     out_of_core: list[fits.OutOfCore]
     pairs: list[comparison.DevicePair]
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # harness.analysis.predict's, per fits
+
+    @cached_property
+    def backtests(self) -> list[backtest.Backtest]:
+        """This machine's own (computed where a prediction or a backtest is asked for)."""
+        return [b for m in self.sizes for b in backtest.of_fit("+".join(m.runs), m.config, m.time, m.memory)]
+
+    @cached_property
+    def calibration(self) -> backtest.Calibration:
+        """Its backtests and the shipped ones."""
+        return backtest.calibration(self.backtests)
 
     def size_model(self, config: str) -> fits.SizeModel | None:
         return next((m for m in self.sizes if m.config == config), None)
@@ -78,9 +90,11 @@ def analyse(loaded: Sequence[frame.Loaded], workload: str | None = None, rows: p
 
 
 def case_medians(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per case: the median fit time and quality over the counted repeats, the metric, how many repeats."""
+    """Per case: the median fit time and quality over the counted repeats, the metric, how many repeats, and
+    whether every one of them was disturbed by other processes (its figures were taken under contention)."""
     return rows.groupby(["case_id"]).agg(fit_s=("fit_s", "median"), quality=("quality", "median"),
-                                         metric=("metric", "first"), repeats=("fit_s", "size"))
+                                         metric=("metric", "first"), repeats=("fit_s", "size"),
+                                         contended=("disturbed", "all"))
 
 
 def spark_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -94,25 +108,3 @@ def spark_rows(rows: pd.DataFrame) -> pd.DataFrame:
 def spark_medians(rows: pd.DataFrame) -> pd.DataFrame:
     """Median fit time per workload and size (rows) and configuration (columns), from spark_rows."""
     return spark_rows(rows).pivot_table(index=["workload", "size"], columns="label", values="fit_s", aggfunc="median")
-
-
-@dataclass(frozen=True)
-class AtTarget:
-    """What `sizeup fit --target N --cores C` asks of one machine's fits, by the fit's configuration key."""
-
-    target: float | None
-    cores: int | None
-    sizes: dict[str, tuple[scaling.Prediction, float | None]]  # config -> time, memory in bytes
-    threads: dict[str, float]  # thread_key -> time at `cores`
-    grids: dict[str, float]  # grid_key -> time at the target (else the largest size) and `cores` (else 1)
-    spark: dict[str, float]  # grid_key -> time at the target (else the largest size) and `cores` (else 2)
-
-
-def at_target(fitted: MachineFits, target: float | None, cores: int | None) -> AtTarget:
-    sizes = {m.config: (m.time.predict(target), m.memory(target) if m.memory else None)
-             for m in fitted.sizes} if target else {}
-    threads = {t.key: t.fit(cores) for t in fitted.threads} if cores else {}
-    asked = bool(target or cores)
-    grids = {g.key: g.fit(target or g.sizes[1], cores or 1) for g in fitted.grids} if asked else {}
-    spark = {s.key: s.time(target or s.sizes[1], cores or 2) for s in fitted.spark} if asked else {}
-    return AtTarget(target, cores, sizes, threads, grids, spark)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
 import pandas as pd
 
-from harness.analysis import scaling
+from harness.analysis import crossover, scaling
 from harness.analysis.significance import samples
 from harness.records import Case
 
@@ -28,12 +27,13 @@ class SizeModel:
     memory: scaling.MemoryFit | None
     contended: tuple[int, ...] = ()  # sizes measured only under contention, kept: too few clean ones
     left_out: tuple[int, ...] = ()  # sizes measured only under contention, left out: enough clean ones
+    runs: tuple[str, ...] = ()  # the runs that measured it
 
 
-MIN_SIZES = 3  # the fewest sizes a size fit takes
+MIN_SIZES = scaling.MIN_FIT_SIZES
 
 
-def _clean(rows: pd.DataFrame) -> pd.DataFrame:
+def clean_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Undisturbed repeats wherever a size and thread count has any (the fit must not learn from
     contention); a thread count whose repeats were all disturbed keeps them rather than vanish."""
     point = pd.MultiIndex.from_frame(rows[["size", "threads"]])
@@ -51,7 +51,7 @@ def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
     out = []
     column = f"{phase}_s"
     for config, g in rows.groupby("config", sort=True):
-        g = _clean(g[g[column].notna()])
+        g = clean_rows(g[g[column].notna()])
         # A size whose repeats were all disturbed never enters a fit silently: left out where enough clean sizes
         # remain, else kept and said (the prediction is then unreliable).
         contended = sorted(int(n) for n, d in g.groupby("size")["disturbed"] if d.all())
@@ -63,43 +63,8 @@ def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
             continue
         time = scaling.fit_time(sizes, [samples(g[g["size"] == n], column) for n in sizes])
         out.append(SizeModel(str(config), g.loc[g["size"].idxmin(), "case"], str(g["size_unit"].iloc[0]), time,
-                             _memory(g), () if left_out else tuple(contended), tuple(left_out)))
-    return out
-
-
-@dataclass(frozen=True)
-class Check:
-    config: str
-    size: int
-    beyond: float  # measured size / largest fitted size
-    predicted: scaling.Prediction
-    measured: float
-    memory_predicted: float | None
-    memory_measured: float | None
-
-    @property
-    def error(self) -> float:
-        return self.predicted.value / self.measured - 1
-
-    @property
-    def memory_error(self) -> float | None:
-        if self.memory_predicted is None or not self.memory_measured:
-            return None
-        return self.memory_predicted / self.memory_measured - 1
-
-
-def checks(models: Sequence[SizeModel], later: pd.DataFrame, phase: str = "fit") -> list[Check]:
-    """Each model's prediction at sizes measured elsewhere (larger than it was fitted on) against the measurement."""
-    out = []
-    column = f"{phase}_s"
-    for m in models:
-        g = later[(later["config"] == m.config) & later[column].notna()]
-        for size in sorted(set(g["size"]) - set(m.time.sizes)):
-            at = _clean(g[g["size"] == size])
-            peak = at["peak_memory_bytes"].max()
-            out.append(Check(m.config, int(size), size / max(m.time.sizes), m.time.predict(size),
-                             float(np.median(samples(at, column))),
-                             m.memory(size) if m.memory else None, None if pd.isna(peak) else float(peak)))
+                             _memory(g), () if left_out else tuple(contended), tuple(left_out),
+                             tuple(sorted(set(g["run_id"])))))
     return out
 
 
@@ -117,7 +82,7 @@ def thread_models(rows: pd.DataFrame, phase: str = "fit") -> list[ThreadModel]:
     column = f"{phase}_s"
     out = []
     for key, g in rows.groupby("thread_key", sort=True):
-        g = _clean(g[g[column].notna()])
+        g = clean_rows(g[g[column].notna()])
         threads = sorted(g["threads"].unique())
         if len(threads) < 2:
             continue
@@ -146,7 +111,7 @@ def size_dependent(threads: Sequence[ThreadModel]) -> dict[str, list[ThreadModel
 class Crossing:
     cpu: str  # configs
     gpu: str
-    found: scaling.Crossover
+    found: crossover.Crossover
     unit: str
 
 
@@ -164,7 +129,7 @@ def crossovers(models: Sequence[SizeModel], twins: dict[str, str | None]) -> lis
         wanted = open_threads(replace(m.case, backend=twin))
         cpu = sorted((c for c in models if open_threads(c.case) == wanted), key=lambda c: -c.case.threads)
         if cpu:
-            out.append(Crossing(cpu[0].config, m.config, scaling.crossover(cpu[0].time, m.time), m.unit))
+            out.append(Crossing(cpu[0].config, m.config, crossover.crossover(cpu[0].time, m.time), m.unit))
     return out
 
 
@@ -181,7 +146,7 @@ def grid_models(rows: pd.DataFrame, phase: str = "fit") -> list[GridModel]:
     column = f"{phase}_s"
     out = []
     for key, g in rows[~rows["distributed"]].groupby("grid_key", sort=True):
-        g = _clean(g[g[column].notna()])
+        g = clean_rows(g[g[column].notna()])
         medians = g.groupby(["size", "threads"])[column].median()
         sizes, threads = medians.index.get_level_values(0), medians.index.get_level_values(1)
         if len(medians) < 3 or sizes.nunique() < 2 or threads.nunique() < 2:
@@ -204,7 +169,7 @@ def spark_models(rows: pd.DataFrame, phase: str = "fit") -> list[SparkFit]:
     column = f"{phase}_s"
     out = []
     for key, g in rows[rows["distributed"]].groupby("grid_key", sort=True):
-        g = _clean(g[g[column].notna()])
+        g = clean_rows(g[g[column].notna()])
         medians = g.groupby(["size", "threads"])[column].median()
         sizes, cores = medians.index.get_level_values(0), medians.index.get_level_values(1)
         if len(medians) < 4 or sizes.nunique() < 2 or cores.nunique() < 2:

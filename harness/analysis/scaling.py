@@ -1,8 +1,8 @@
 """Fits that turn measurements into predictions: time and memory against data size, time
-against threads, and the size where a GPU's time curve crosses a CPU's.
+against threads, and over size and threads together.
 
 Pure functions of numbers (no result files, no I/O), so they are tested on curves with
-known parameters. Times are fitted in log space (relative error), since a 10 ms miss
+known parameters (where a GPU's curve crosses a CPU's: harness.analysis.crossover). Times are fitted in log space (relative error), since a 10 ms miss
 matters at 50 ms and not at 50 s.
 
 Why more than a power law: at small sizes fixed per-iteration costs dominate and time
@@ -11,12 +11,9 @@ candidates are a power law ``b n^c``, a fixed cost plus linear ``a + b n``, and 
 cost plus power law ``a + b n^c``; the one with the smallest leave-one-out error wins
 (a model is a candidate only with more points than parameters).
 
-A choice made on three to six small sizes is often wrong, so the prediction blends the chosen model
-with fixed cost plus linear: a weighted geometric mean, weights 1 / (LOO error^2 + 0.2^2). Where both
-fit about as well (LOO errors apart by less than the floor) the blend is about even; where one fits
-far better, it wins. Backtests on the committed references (prefixes of every sweep predicting its
-larger sizes) put the median error at 3-5x past the largest size at 18% with the blend, 24% with the
-chosen model alone and 19% with fixed plus linear alone; at 6-10x, 19%, 37% and 25%.
+A choice made on three to six small sizes is often wrong, so predictions blend the chosen model with
+fixed cost plus linear (geometric mean, weights 1 / (LOO error^2 + 0.2^2): about even where both fit
+as well). On the references' backtests, median error at 3-5x: 18% blended, 24% chosen alone.
 """
 
 from __future__ import annotations
@@ -75,10 +72,9 @@ def _fixed_power(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
     def residuals(p: np.ndarray) -> np.ndarray:
         return np.log(p[0] + np.exp(p[1]) * x ** p[2]) - np.log(t)
 
-    def jacobian(p: np.ndarray) -> np.ndarray:  # analytic: a fit takes a third of the time of finite differences
+    def jacobian(p: np.ndarray) -> np.ndarray:  # analytic: a third of the time of finite differences
         power = np.exp(p[1]) * x ** p[2]
-        total = p[0] + power
-        return np.column_stack([1 / total, power / total, power * np.log(x) / total])
+        return np.column_stack([np.ones_like(x), power, power * np.log(x)]) / (p[0] + power)[:, None]
 
     guess = [0.1 * float(t.min()), math.log(max(start.scale, 1e-12)), max(start.exponent, 0.8)]
     fit = least_squares(residuals, guess, jac=jacobian,
@@ -143,7 +139,7 @@ class SizeFit:
         the blended curves part (before calibration: harness.analysis.backtest)."""
         point = float(self(size))
         rng = np.random.default_rng(seed)
-        boot = [float(_refit(self, rng)(size)) for _ in range(BOOTSTRAP if any(len(s) > 1 for s in self.samples) else 0)]
+        boot = [float(refit(self, rng)(size)) for _ in range(BOOTSTRAP if any(len(s) > 1 for s in self.samples) else 0)]
         spread = (np.log(np.percentile(boot, 97.5)) - np.log(np.percentile(boot, 2.5))) / 2 if boot else 0.0
         # The two blended curves' disagreement is model uncertainty: the interval reaches both.
         disagree = abs(math.log(float(self.curve(size)) / float(self.blend.linear(size))))
@@ -341,65 +337,7 @@ def fit_ernest(sizes: Sequence[float], cores: Sequence[float], times: Sequence[f
     return ErnestFit(float(a), float(b), float(c), float(d), len(t), (float(p.min()), float(p.max())))
 
 
-@dataclass(frozen=True)
-class Crossover:
-    verdict: str  # "crosses", "gpu-faster", "cpu-faster"
-    size: float | None = None  # where the GPU becomes faster
-    lo: float | None = None
-    hi: float | None = None
-    measured: tuple[float, float] = (0.0, 0.0)  # the size range both were measured over
-    extrapolated: bool = False  # the crossing lies outside that range
-
-    def describe(self, unit: str = "rows") -> str:
-        span = f"{self.measured[0]:,.0f}-{self.measured[1]:,.0f} {unit}"
-        if self.verdict == "gpu-faster":
-            return f"GPU faster at every measured size ({span})"
-        if self.verdict == "cpu-faster":
-            return f"GPU never faster within the measured range ({span}) or 10x past it"
-        interval = f" (95% interval {self.lo:,.0f}-{self.hi:,.0f})" if self.lo is not None else ""
-        where = ", extrapolated beyond the measured range" if self.extrapolated else ""
-        return f"GPU faster from about {self.size:,.0f} {unit}{interval}{where}"
-
-
-def crossover(cpu: SizeFit, gpu: SizeFit, seed: int = 0) -> Crossover:
-    """The size from which the GPU fit is faster than the CPU fit, searched over the measured range
-    and up to 10x past it; the interval comes from refits on resampled repeats."""
-    lo, hi = max(min(cpu.sizes), min(gpu.sizes)), min(max(cpu.sizes), max(gpu.sizes))
-    if lo > hi:
-        lo, hi = min(min(cpu.sizes), min(gpu.sizes)), max(max(cpu.sizes), max(gpu.sizes))
-    point = _crossing(cpu.blend, gpu.blend, lo, hi)
-    if isinstance(point, str):
-        return Crossover(point, measured=(lo, hi))
-    rng = np.random.default_rng(seed)
-    boot = []
-    for _ in range(BOOTSTRAP):
-        found = _crossing(_refit(cpu, rng), _refit(gpu, rng), lo, hi)
-        boot.append(found if not isinstance(found, str) else (lo if found == "gpu-faster" else hi * EXTRAPOLATION_WARN))
-    return Crossover("crosses", point, float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)), (lo, hi),
-                     not lo <= point <= hi)
-
-
-def _refit(fit: SizeFit, rng: np.random.Generator) -> Blend:
+def refit(fit: SizeFit, rng: np.random.Generator) -> Blend:
     """The blend refitted on repeats resampled at every size."""
     t = np.array([np.median(rng.choice(s, size=len(s))) for s in fit.samples])
     return _blended(fit.curve.kind, fit.weight, np.asarray(fit.sizes), t, fit.curve.ref)
-
-
-def _crossing(cpu: Blend, gpu: Blend, lo: float, hi: float) -> float | str:
-    grid = np.geomspace(lo, hi * EXTRAPOLATION_WARN, 400)
-    gpu_wins = gpu(grid) < cpu(grid)
-    measured = grid <= hi
-    if gpu_wins[measured].all():
-        return "gpu-faster"
-    first_loss = int(np.argmin(gpu_wins))
-    if not gpu_wins[first_loss:].any():
-        return "cpu-faster"
-    i = first_loss + int(np.argmax(gpu_wins[first_loss:]))  # where the GPU starts to win: bisect between i-1 and i
-    a, b = math.log(grid[i - 1]), math.log(grid[i])
-    for _ in range(50):
-        mid = (a + b) / 2
-        if gpu(math.exp(mid)) < cpu(math.exp(mid)):
-            b = mid
-        else:
-            a = mid
-    return math.exp(b)

@@ -62,19 +62,28 @@ def compare(args: argparse.Namespace, console: Console) -> int:
 
 
 def fit(args: argparse.Namespace, console: Console) -> int:
-    from harness.analysis import fits, frame
-    from harness.analysis.compute import analyse, at_target
-    from harness.present.fit import render
+    from harness.analysis import backtest, frame
+    from harness.analysis.compute import analyse
+    from harness.analysis.predict import Check, at_target, checks
+    from harness.present.fit import render, render_backtest
 
+    if args.csv and not args.backtest:
+        raise SizeupError("--csv writes backtests: give --backtest with it")
     analysis = analyse(frame.load(args.results))
     if analysis.empty:
         raise SizeupError("no finished case in " + ", ".join(args.results))
-    found: dict[str, list[fits.Check]] = {}
+    if args.backtest:
+        own = [b for m in analysis.machines for b in m.backtests]
+        if args.csv:
+            backtest.write(own, args.csv)
+        console.print(render_backtest(backtest.judge(own, backtest.calibration(own))))
+        return 0
+    found: dict[str, list[Check]] = {}
     if args.check:
         later = frame.rows(frame.load(args.check))
         for m in analysis.machines:  # a prediction is checked against the machine that made it
             same = later[later["machine"] == m.machine] if not later.empty else later
-            found[m.machine] = fits.checks(m.sizes, same) if not same.empty else []
+            found[m.machine] = checks(m, same) if not same.empty else []
         if not any(found.values()):
             console.print(Text("--check: no configuration of the fits was measured at another size there",
                                style="yellow"))

@@ -11,8 +11,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis.compute import Analysis, AtTarget, MachineFits
-from harness.analysis.fits import Check, SparkFit, size_dependent
+from harness.analysis import backtest
+from harness.analysis.compute import Analysis, MachineFits
+from harness.analysis.fits import SparkFit, size_dependent
+from harness.analysis.predict import AtTarget, Check, Estimate
 
 
 def render(analysis: Analysis, at: dict[str, AtTarget], found: dict[str, list[Check]]) -> RenderableType:
@@ -36,7 +38,7 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
         columns = ["configuration", "sizes", "model", "exponent", "LOO error", "last local exp.",
                    "memory: fixed + per item", "GiB per million"]
         if target:
-            columns += [f"time at {target:,.0f}", "95% interval", f"memory at {target:,.0f}"]
+            columns += [f"time at {target:,.0f}", "95% interval", f"memory at {target:,.0f}", "confidence"]
         for c in columns:
             table.add_column(c, no_wrap=c == "configuration")
         warnings = []
@@ -48,10 +50,9 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                      f"{t.curve.exponent:.2f}", f"{math.expm1(t.loo_error):.1%}", f"{t.local_exponents()[-1]:.2f}",
                      memory, per_million]
             if target:
-                p, need = at.sizes[m.config]
-                memory = f"{need / 2**30:.2f} GiB" if need is not None else ""
-                time = "none" if p.too_wide else f"{p.value:.4g} s"  # an interval over 10x is no prediction
-                cells += [time, f"{p.lo:.4g}-{p.hi:.4g} s", memory]
+                e = at.sizes[m.config]
+                p = e.time
+                cells += [*time_cells(e), memory_text(e), e.level]
                 if p.extrapolated_far:
                     warnings.append(f"{m.config}: {p.beyond:.0f}x past the largest measured size")
             table.add_row(*cells)
@@ -64,6 +65,8 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
         if contended:
             parts.append(Text("Sizes measured only while other processes used the CPU: " + "; ".join(contended),
                               style="yellow"))
+    if at.answers:
+        parts.append(_answers(at, on))
     if found:
         parts.append(_checks(found, on))
     if threads:
@@ -105,6 +108,14 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                 cells.append(f"{at.grids[g.key]:.4g} s")
             table.add_row(*cells)
         parts.append(table)
+        parts.append(Text("Its serial share is fitted over every size and thread count; Amdahl's above, at one size, "
+                          "counts the fixed cost as serial too. Where both exist, predictions use this fit.",
+                          style="dim"))
+        sized = {m.case.key(size=False, threads=False) for m in models}
+        if target and (alone := [g.key for g in grids if g.key not in sized]):
+            parts.append(Text("No size fit (three or more sizes at one thread count) for " + ", ".join(alone)
+                              + ": no calibrated prediction; the size-and-threads fit's time above is the model alone.",
+                              style="yellow"))
     if fitted.spark:
         parts.append(_spark(fitted.spark, at, on))
     for o in fitted.out_of_core:
@@ -119,16 +130,69 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
     return parts
 
 
+def time_cells(e: Estimate) -> list[str]:
+    """The time (none where the interval spans over 10x: no prediction) and its interval."""
+    p = e.time
+    return ["none" if p.too_wide else f"{p.value:.4g} s", f"{p.lo:.4g}-{p.hi:.4g} s"]
+
+
+def memory_text(e: Estimate) -> str:
+    m = e.memory
+    return f"{m.value / 2**30:.2f} GiB [{m.lo / 2**30:.2f}-{m.hi / 2**30:.2f}]" if m else ""
+
+
+def _answers(at: AtTarget, on: str) -> RenderableType:
+    """One answer per configuration at the target on `cores`: the one `recommend` and the report give."""
+    table = Table(title=Text(f"at {at.target:,.0f} on {at.cores} vCPUs: the prediction recommend uses{on}"),
+                  header_style="bold")
+    for c in ("configuration", "from", "time", "95% interval", "memory [95%]", "confidence"):
+        table.add_column(c, no_wrap=c == "configuration")
+    for e in at.answers:
+        how = next((c.message for c in e.caveats if c.code in ("thread-fit", "no-thread-fit")), "")
+        source = f"its size fit on {e.model.case.threads} threads" + (f"; {how}" if how else "")
+        table.add_row(Text(e.model.case.key(size=False, threads=False)), source, *time_cells(e), memory_text(e),
+                      e.level)
+    return table
+
+
+def render_backtest(held: Sequence[backtest.Held]) -> RenderableType:
+    """`sizeup fit --backtest`: errors and interval coverage by distance, then each level's promise and how
+    often it held."""
+    if not held:
+        return Text("Nothing to backtest: a backtest needs a configuration measured at four or more sizes.")
+    bands, levels = backtest.summarize(held)
+    table = Table(title="backtests: fitted on the smallest sizes, predicting the larger ones measured",
+                  header_style="bold")
+    for c in ("quantity", "past the largest fitted", "backtests", "median error", "worst error", "predicted low",
+              "in the 95% interval"):
+        table.add_column(c)
+    for b in bands:
+        covered = f"{b.covered}/{b.calibrated} ({b.covered / b.calibrated:.0%})" if b.calibrated else "too few to calibrate"
+        table.add_row(b.quantity, b.band, str(b.count), f"{b.median:.1%}", f"{b.worst:.0%}", f"{b.low}/{b.count}",
+                      covered)
+    calibration = Table(title="confidence levels: the promise, and how often it held", header_style="bold")
+    for c in ("level", "promise", "backtests", "held"):
+        calibration.add_column(c)
+    for level in levels:
+        promise = (f"within {level.promise:.0%} in 9 of 10" if level.promise is not None else "none")
+        held_text = (f"{level.kept}/{level.count} ({level.kept / level.count:.0%})"
+                     if level.promise is not None and level.count else "")
+        calibration.add_row(level.level, promise, str(level.count), held_text)
+    return Group(table, calibration, Text("Each backtest is judged with the level and interval a prediction of its "
+                                          "kind gets, calibrated without its own configuration's backtests.",
+                                          style="dim"))
+
+
 def _checks(found: Sequence[Check], on: str) -> RenderableType:
     table = Table(title=Text(f"predicted against measured{on}"), header_style="bold")
     for c in ("configuration", "size", "x largest fitted", "predicted", "95% interval", "measured", "error",
-              "memory error"):
+              "confidence", "memory error"):
         table.add_column(c, no_wrap=c == "configuration")
     for c in found:
         inside = c.predicted.lo <= c.measured <= c.predicted.hi
         table.add_row(Text(c.config), f"{c.size:,}", f"{c.beyond:.1f}", f"{c.predicted.value:.4g} s",
                       f"{c.predicted.lo:.4g}-{c.predicted.hi:.4g} s", f"{c.measured:.4g} s",
-                      Text(f"{c.error:+.1%}", style="" if inside else "yellow"),
+                      Text(f"{c.error:+.1%}", style="" if inside else "yellow"), c.level,
                       "" if c.memory_error is None else f"{c.memory_error:+.1%}")
     errors = [abs(c.error) for c in found]
     memory = [abs(c.memory_error) for c in found if c.memory_error is not None]

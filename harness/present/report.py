@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import comparison, frame
+from harness.analysis import backtest, comparison, frame
 from harness.analysis.compute import Analysis, case_medians, spark_medians, spark_rows
 from harness.analysis.fits import SizeModel, ThreadModel
 from harness.errors import SizeupError
+from harness.present import calibration
 from harness.present.recommend import frontier_lines, time_text
 from harness.records import CaseRecord, figures, write_atomic
 from harness.sizing import recommend
@@ -52,6 +53,9 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
                              for m in analysis.machines for c in m.crossings)
         sections.append(("Time and memory against size", summary + ("\n" + crossing if crossing else ""),
                          _png(_scaling(models))))
+        own = [b for m in analysis.machines for b in m.backtests]
+        held = backtest.judge(own, backtest.calibration(own))
+        sections.append(("Calibration: how sure the predictions are", calibration.markdown(held), None))
     threads = [t for m in analysis.machines for t in m.threads]
     if threads:
         sections.append(("Thread scaling", "\n".join(f"- `{t.key}`: serial fraction {t.fit.serial:.2f} "
@@ -135,7 +139,11 @@ def _median_table(rows: pd.DataFrame) -> str:
         return "No finished case."
     table = case_medians(rows)
     lines = ["| case | fit median (s) | quality | repeats |", "|---|---|---|---|"]
-    lines += [f"| `{case}` | {r.fit_s:.4g} | {r.metric} {r.quality:.3g} | {r.repeats} |" for case, r in table.iterrows()]
+    lines += [f"| `{case}` | {r.fit_s:.4g}{' !' if r.contended else ''} | {r.metric} {r.quality:.3g} | {r.repeats} |"
+              for case, r in table.iterrows()]
+    if table["contended"].any():
+        lines += ["", "! every repeat of this case was disturbed by other processes: its time was taken under "
+                      "contention (`sizeup show` says by how much)."]
     return "\n".join(lines)
 
 

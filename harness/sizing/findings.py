@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.analysis.predict import (CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, NO_THREAD_FIT, THREAD_FIT,
+                                      TOO_WIDE, UNCALIBRATED, VCPUS_FAR)
+
 # Rules that fired and what they left out (Recommendation.rules).
 HEADROOM = "memory-headroom"
 SPARK_MEASURED_LOCALLY = "spark-measured-locally"
@@ -27,26 +30,25 @@ SPARK_FITS_ONE_NODE = "spark-fits-one-node"
 SPARK_NO_MEMORY = "spark-no-memory"
 SPARK_NO_VM = "spark-no-vm"
 
-# Evidence attached to an option (Option.evidence).
+# Evidence attached to an option (Option.evidence); a prediction's caveats (harness.analysis.predict)
+# keep their own codes: CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, NO_THREAD_FIT, THREAD_FIT,
+# TOO_WIDE, UNCALIBRATED, VCPUS_FAR.
 TIME_FIT = "time-fit"
 MEMORY_FIT = "memory-fit"
-FIXED_COSTS_DOMINATE = "fixed-costs-dominate"
-THREAD_FIT = "thread-fit"
-NO_THREAD_FIT = "no-thread-fit"
 NOT_CORE_BOUND = "not-core-bound"
 ONE_GPU_USED = "one-gpu-used"
 GPU_CARRIED = "gpu-carried"
 GPU_MEMORY_UNFITTED = "gpu-memory-unfitted"
 GPU_STARVED = "gpu-starved"
-TOO_WIDE = "interval-too-wide"  # the interval spans more than 10x: no time worth acting on
-CONTENDED = "measured-under-contention"  # sizes measured only while other processes used the CPU, in the fit
-CONTENDED_LEFT_OUT = "contended-sizes-left-out"  # ... left out of it, enough clean sizes remaining
 CLUSTER_WHY = "cluster-why"
 CLUSTER_TIME_FIT = "cluster-time-fit"
 CLUSTER_NODES = "cluster-nodes"
 CLUSTER_MEMORY = "cluster-memory"
 CLUSTER_EXTRAPOLATED = "cluster-extrapolated"
 SPARK_NOT_MEASURED = "spark-not-measured"
+
+PREDICTION_CAVEATS = (CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, NO_THREAD_FIT, THREAD_FIT, TOO_WIDE,
+                      UNCALIBRATED, VCPUS_FAR)
 
 # The fits behind a time: long, kept for `recommend`, left out of one-line summaries.
 FITS = (TIME_FIT, MEMORY_FIT, CLUSTER_TIME_FIT)

@@ -12,6 +12,7 @@ import pandas as pd
 from harness.analysis import scaling
 from harness.analysis.compute import MachineFits
 from harness.analysis.fits import EXTERNAL, SizeModel
+from harness.analysis.predict import NO_THREAD_FIT, THREAD_FIT, Caveat, Estimate, choose, estimate, has_thread_fit, lower
 from harness.records import Case
 from harness.sizing import catalog
 from harness.sizing import findings as f
@@ -21,8 +22,6 @@ from harness.sizing.findings import Finding
 HEADROOM = 1.5
 LOW_CPU = 0.5  # fit used under half its threads' CPU: not core-bound
 LOW_GPU = 50.0  # fit GPU utilization % under which the input pipeline starves the GPU
-FIXED_COSTS = 0.5  # a last local exponent under this: the measured sizes are still in the fixed-cost region
-CONFIDENCE = ("high", "medium", "low")
 
 
 @dataclass(frozen=True)
@@ -79,116 +78,63 @@ def utilization(g: pd.DataFrame) -> tuple[float | None, float | None]:
             float(gpu.median()) if len(gpu) else None)
 
 
-def confidence(pred: scaling.Prediction, model: SizeModel) -> tuple[str, list[Finding]]:
-    """How far a prediction can be trusted, and the caveats that lowered it."""
-    fit = model.time
-    level = 0 if pred.beyond <= 4 else 1 if pred.beyond <= scaling.EXTRAPOLATION_WARN else 2
-    notes = []
-    if pred.too_wide:
-        level = 2
-        notes.append(Finding(f.TOO_WIDE, f"interval {pred.lo:.3g}-{pred.hi:.3g} s spans more than "
-                                         f"{scaling.WIDEST_INTERVAL:g}x: no time worth acting on (--suite sizing)"))
-    if model.contended:
-        level = 2
-        notes.append(Finding(f.CONTENDED, f"size(s) {', '.join(f'{n:,}' for n in model.contended)} measured only "
-                                          "while other processes used the CPU, and too few clean sizes to leave "
-                                          "them out: run again on a quiet machine"))
-    if model.left_out:
-        notes.append(Finding(f.CONTENDED_LEFT_OUT, f"size(s) {', '.join(f'{n:,}' for n in model.left_out)} left out "
-                                                   "of the fit: measured only while other processes used the CPU"))
-    if fit.loo_error > 0.25:
-        level += 1
-    last = fit.local_exponents()[-1]
-    if pred.beyond > 1 and last < FIXED_COSTS:
-        level = 2
-        notes.append(Finding(f.FIXED_COSTS_DOMINATE, f"time grew as size^{last:.2f} at the largest sizes measured: "
-                                                     "fixed costs still dominate, growth past them unknown "
-                                                     "(--suite sizing)"))
-    return CONFIDENCE[min(level, 2)], notes
+def _finding(c: Caveat) -> Finding:
+    return Finding(c.code, c.message)
 
 
-def lower(level: str) -> str:
-    return CONFIDENCE[min(CONFIDENCE.index(level) + 1, 2)]
-
-
-def core_ratio(case: Case, size: float, vcpus: int, fitted: MachineFits) -> tuple[float, str | None]:
-    """Time with `vcpus` threads over time with the measured count, and the fit it comes from (None: no fit)."""
-    measured = case.threads
-    key = case.key(size=False, threads=False)
-    if (grid := fitted.grid(key)) is not None:
-        return grid.fit(size, vcpus) / grid.fit(size, measured), "the size-and-threads fit"
-    same = [(abs(math.log(t.size / size)), t.fit) for t in fitted.threads if t.grid_key == key]
-    if same:
-        fit = min(same, key=lambda pair: pair[0])[1]
-        return fit(vcpus) / fit(measured), f"Amdahl (serial fraction {fit.serial:.2f}, the nearest size)"
-    return 1.0, None
-
-
-def _time_evidence(model: SizeModel, pred: scaling.Prediction) -> Finding:
-    t = model.time
-    return Finding(f.TIME_FIT, f"time: {t.curve.kind} fit over {len(t.sizes)} sizes ({min(t.sizes):,.0f}-"
-                               f"{max(t.sizes):,.0f}), exponent {t.curve.exponent:.2f}, LOO error "
-                               f"{math.expm1(t.loo_error):.0%}, {pred.beyond:.1f}x past the largest measured size")
+def _fits(e: Estimate, external: bool = False) -> list[Finding]:
+    """The time and memory fits behind an estimate, said."""
+    m, t = e.model, e.model.time
+    blend = "" if t.curve.kind == scaling.BLEND else f" (blended with {scaling.BLEND})"
+    said = [Finding(f.TIME_FIT, f"time: {t.curve.kind} fit{blend} over {len(t.sizes)} sizes "
+                                f"({min(t.sizes):,.0f}-{max(t.sizes):,.0f}), exponent {t.curve.exponent:.2f}, "
+                                f"LOO error {math.expm1(t.loo_error):.0%}, {e.time.beyond:.1f}x past the largest "
+                                "measured size")]
+    if m.memory is not None:
+        said.append(Finding(f.MEMORY_FIT, f"memory: {m.memory.fixed / 2**20:,.0f} MiB + {m.memory.per_item:,.0f} B "
+                                          "per item"
+                            + (" (out of core: only the fixed part counted, a lower bound)" if external else "")))
+    return said
 
 
 def cpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM], fitted: MachineFits,
                 rules: list[Finding]) -> list[Option]:
+    """`model`'s configuration on each CPU VM that holds it and for whose vCPUs it is the measured thread count
+    nearest (predict.choose): one option, one time, per VM and configuration."""
     case = model.case
-    pred = model.time.predict(size)
-    need = model.memory(size) * HEADROOM
     cpu_util, _ = utilization(g)
     external = case.model.endswith(EXTERNAL)
-    if external:  # streamed from disk: only the fixed part must be held (an upper bound: the harness held the data)
-        need = model.memory.fixed * HEADROOM
+    at_own = estimate(fitted, model, size)
+    # Streamed from disk: only the fixed part must be held (an upper bound: the harness held the data).
+    need = (model.memory.fixed if external else at_own.memory.value) * HEADROOM
     measured = case.threads
     out = []
     for vm in vms:
-        if vm.gpu_count or vm.memory_gib * 2**30 < need:
+        if vm.gpu_count or vm.memory_gib * 2**30 < need or choose(fitted, case, vm.vcpus) is not model:
             continue
-        ratio, source = core_ratio(case, size, vm.vcpus, fitted)
-        level, caveats = confidence(pred, model)
-        evidence = [_time_evidence(model, pred),
-                    Finding(f.MEMORY_FIT, f"memory: {model.memory.fixed / 2**20:,.0f} MiB + "
-                                          f"{model.memory.per_item:,.0f} B per item"
-                            + (" (out of core: only the fixed part counted, a lower bound)" if external else "")),
-                    *caveats]
-        if vm.vcpus == measured:
-            if not source:
-                evidence.append(Finding(f.NO_THREAD_FIT, "no thread fit: more vCPUs not shown to pay (--threads 1,2)"))
-        elif source:
-            evidence.append(Finding(f.THREAD_FIT, f"{vm.vcpus} vCPUs against {measured} threads measured: time "
-                                                  f"x{ratio:.2f} from {source}"))
-            if vm.vcpus > measured:
-                level = lower(level)
-        elif vm.vcpus > measured:
-            evidence.append(Finding(f.NO_THREAD_FIT, f"no thread fit: {vm.vcpus} vCPUs assumed no faster than the "
-                                                     f"{measured} threads measured"))
-            level = lower(level)
-        else:
-            ratio = measured / vm.vcpus
-            evidence.append(Finding(f.NO_THREAD_FIT, f"no thread fit: {vm.vcpus} vCPUs against {measured} threads "
-                                                     f"measured: time x{ratio:.2f}, as if no parallel loss (an upper "
-                                                     "bound)"))
+        e = estimate(fitted, model, size, vm.vcpus)
+        evidence = [*_fits(e, external), *map(_finding, e.caveats)]
+        if vm.vcpus == measured and not has_thread_fit(fitted, case):
+            evidence.append(Finding(f.NO_THREAD_FIT, "no thread fit: more vCPUs not shown to pay (--threads 1,2)"))
         if cpu_util is not None and cpu_util < LOW_CPU:
             evidence.append(Finding(f.NOT_CORE_BOUND, f"fit used {cpu_util:.0%} of its {measured} threads' CPU: not "
                                                       "core-bound, a smaller VM loses little"))
-        if external:
-            level = "low"
-        seconds = pred.value * ratio
-        out.append(Option(vm.name, 1, model.config, seconds, pred.lo * ratio, pred.hi * ratio,
+        seconds = e.time.value
+        out.append(Option(vm.name, 1, model.config, seconds, e.time.lo, e.time.hi,
                           seconds / 3600 * vm.price_per_hour, need / 2**30, need / (vm.memory_gib * 2**30), cpu_util,
-                          None, level, True, evidence, case=case))
-    if not out and not external:
+                          None, "low" if external else e.level, True, evidence, case=case))
+    if not out and not external and not any(vm.memory_gib * 2**30 >= need for vm in vms if not vm.gpu_count):
         rules.append(Finding(f.OUTGROWS_CATALOG, f"{model.config}: needs {need / 2**30:,.1f} GiB, more than any CPU "
                                                  "VM in the catalog", model.config))
     return out
 
 
-def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM],
+def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM], fitted: MachineFits,
                 rules: list[Finding]) -> list[Option]:
     config = model.config
-    pred = model.time.predict(size)
-    need = model.memory(size) * HEADROOM
+    e = estimate(fitted, model, size)
+    pred = e.time
+    need = e.memory.value * HEADROOM
     peaks = g.groupby("size")["gpu_memory_bytes"].max().dropna()
     device_need = scaling.fit_memory(list(peaks.index), list(peaks))(size) if len(peaks) >= 2 else None
     measured_gpu = str(next(iter(g["gpu"].dropna()), "an unnamed GPU"))  # the machine recorded no GPU name
@@ -200,10 +146,11 @@ def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
             continue
         if device_need is not None and device_need > vm.gpu_memory_gib * 2**30:
             continue
-        level, caveats = confidence(pred, model)
+        level = e.level
         evidence = [Finding(f.TIME_FIT, f"time: {model.time.curve.kind} fit over {len(model.time.sizes)} sizes "
                                         f"measured on {measured_gpu}"),
-                    Finding(f.ONE_GPU_USED, "one GPU used: the others of a multi-GPU VM are not counted"), *caveats]
+                    Finding(f.ONE_GPU_USED, "one GPU used: the others of a multi-GPU VM are not counted"),
+                    *(_finding(c) for c in e.caveats if c.code not in (THREAD_FIT, NO_THREAD_FIT))]
         target_spec = catalog.gpu_spec(vm.gpu_model)
         factor = 1.0
         if measured_spec is None or target_spec is None:

@@ -106,7 +106,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
                 if gap := quality_gap(g):
                     rules.append(Finding(f.GPU_WORSE_QUALITY, f"{config}: {gap}: left out", config))
                     continue
-                found = gpu_options(model, g, size, vms, rules)
+                found = gpu_options(model, g, size, vms, fitted, rules)
             else:
                 found = cpu_options(model, g, size, vms, fitted, rules)
             text, score = quality(g)

@@ -1,0 +1,282 @@
+"""Backtests, and the calibration they give every prediction.
+
+Each size fit is checked the way a user uses it: fitted on its smallest sizes only (three for time,
+two for memory, then one more at a time), it predicts each larger size it measured; and, for sizes
+within the range measured, fitted without each inner size, it predicts that size (band "within"). The errors,
+log(predicted / measured), are kept per quantity (time, memory), distance past the largest fitted
+size (a band) and, for time, whether the fit had left its fixed-cost region.
+
+They calibrate predictions in two ways:
+
+- the interval, split-conformal: its half-width in log space is the ceil(0.95 (m + 1))-th smallest
+  of the m absolute errors of the prediction's kind, so that 95% of the predictions of that kind
+  fall inside (where the kinds are exchangeable). It is at least the fit's own interval;
+- the confidence level, as the error it promises: "high" where at least 9 in 10 backtests came within
+  15%, "medium" within 30%, "low" otherwise or where fewer than 10 measured it. The backtests are the
+  configuration's own where it has ten at that distance or farther, else those of its kind, held
+  down by its own where it has three.
+
+The pool is this machine's own backtests plus those of the committed references, shipped in
+harness/analysis/data/backtests.csv (`sizeup fit --backtest results/reference --csv FILE` writes it).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from harness.analysis import scaling
+
+SHIPPED = Path(__file__).parent / "data" / "backtests.csv"
+BANDS = ((0.0, 1.0, "within"), (1.0, 2.5, "2x"), (2.5, 5.0, "4x"), (5.0, 10.0, "8x"),
+         (10.0, math.inf, "over 10x"))
+SETTLED = 0.5  # a last local exponent at or above this: past the fixed-cost region
+COVERAGE = 0.95
+MIN_INTERVAL = 19  # backtests a 95% conformal quantile needs (m + 1 >= 20)
+MIN_LEVEL = 10  # backtests a level needs ("9 in 10")
+LEVELS = (("high", 0.15), ("medium", 0.30))  # level, the relative error it promises in 9 of 10 cases
+LEVELS_LOW_LAST = ("high", "medium", "low")
+HOLD = 0.9
+MIN_OWN = 3  # a configuration's own backtests that can hold its level down
+
+
+@dataclass(frozen=True)
+class Backtest:
+    source: str  # the run(s) it came from
+    config: str
+    quantity: str  # "time" or "memory"
+    fitted: int  # sizes in the fit
+    largest: float  # the largest size fitted
+    beyond: float  # predicted size / largest fitted size
+    error: float  # log(predicted / measured)
+    settled: bool  # time: the fit's last local exponent was at least SETTLED (memory: always)
+
+    @property
+    def size(self) -> float:
+        """The size predicted."""
+        return self.largest * self.beyond
+
+    @property
+    def relative(self) -> float:
+        """predicted / measured - 1."""
+        return math.expm1(self.error)
+
+    @property
+    def band(self) -> str:
+        return band(self.beyond)
+
+
+def band(beyond: float) -> str:
+    return next(label for lo, hi, label in BANDS if beyond <= hi)
+
+
+def of_fit(source: str, config: str, time: scaling.SizeFit, memory: scaling.MemoryFit | None) -> list[Backtest]:
+    """Every prefix of the fit's sizes predicting each larger size it measured, and the fit without each inner
+    size predicting it."""
+    return list(_of_fit(source, config, time.sizes, time.medians, time.samples,
+                        (memory.sizes, memory.peaks) if memory is not None else None))
+
+
+@functools.lru_cache(maxsize=4096)  # the same results are often analysed again (report, then recommend, tests)
+def _of_fit(source: str, config: str, n: tuple[float, ...], medians: tuple[float, ...],
+            samples: tuple[tuple[float, ...], ...], memory: tuple[tuple[float, ...], tuple[float, ...]] | None
+            ) -> tuple[Backtest, ...]:
+    out = []
+    for k in range(1, len(n) - 1) if len(n) > scaling.MIN_FIT_SIZES else ():
+        rest = [i for i in range(len(n)) if i != k]
+        fit = scaling.fit_time([n[i] for i in rest], [samples[i] for i in rest])
+        out.append(Backtest(source, config, "time", len(rest), n[-1], n[k] / n[-1],
+                            math.log(float(fit(n[k])) / medians[k]), fit.local_exponents()[-1] >= SETTLED))
+    for i in range(scaling.MIN_FIT_SIZES, len(n)):
+        fit = scaling.fit_time(n[:i], samples[:i])
+        settled = fit.local_exponents()[-1] >= SETTLED
+        out += [Backtest(source, config, "time", i, n[i - 1], n[j] / n[i - 1],
+                         math.log(float(fit(n[j])) / medians[j]), settled) for j in range(i, len(n))]
+    if memory is not None:
+        m, peaks = memory
+        for i in range(2, len(m)):
+            fit = scaling.fit_memory(m[:i], peaks[:i])
+            out += [Backtest(source, config, "memory", i, m[i - 1], m[j] / m[i - 1],
+                             math.log(max(fit(m[j]), 1.0) / peaks[j]), True) for j in range(i, len(m))]
+        for k in range(1, len(m) - 1) if len(m) > 2 else ():
+            rest = [i for i in range(len(m)) if i != k]
+            fit = scaling.fit_memory([m[i] for i in rest], [peaks[i] for i in rest])
+            out.append(Backtest(source, config, "memory", len(rest), m[-1], m[k] / m[-1],
+                                math.log(max(fit(m[k]), 1.0) / peaks[k]), True))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    backtests: tuple[Backtest, ...]
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # pools, by their arguments
+
+    def pool(self, quantity: str, beyond: float, settled: bool, minimum: int,
+             exclude: str | None = None) -> list[Backtest]:
+        """The backtests of a prediction's kind (but those of configuration `exclude`), widened until there are
+        `minimum`: first its band and fixed-cost state, then its band, then its band and all farther ones ([]
+        where even that is too few). Farther bands err more, so widening that way errs on the side of caution."""
+        key = (quantity, band(beyond), settled, minimum, exclude)
+        if key not in self.memo:
+            self.memo[key] = self._pool(quantity, beyond, settled, minimum, exclude)
+        return self.memo[key]
+
+    def _pool(self, quantity: str, beyond: float, settled: bool, minimum: int, exclude: str | None) -> list[Backtest]:
+        mine = [b for b in self.backtests if b.quantity == quantity and b.config != exclude]
+        here = band(beyond)
+        farther = {label for lo, hi, label in BANDS if hi >= min(beyond, BANDS[-1][1]) or label == here}
+        for chosen in ([b for b in mine if b.band == here and b.settled == settled],
+                       [b for b in mine if b.band == here],
+                       [b for b in mine if b.band in farther]):
+            if len(chosen) >= minimum:
+                return chosen
+        return []
+
+    def half_width(self, quantity: str, beyond: float, settled: bool, exclude: str | None = None) -> float | None:
+        """The conformal half-width in log space (None: too few backtests of this kind)."""
+        errors = sorted(abs(b.error) for b in self.pool(quantity, beyond, settled, MIN_INTERVAL, exclude))
+        if not errors:
+            return None
+        return errors[math.ceil(COVERAGE * (len(errors) + 1)) - 1]
+
+    def level(self, quantity: str, beyond: float, settled: bool, own: Sequence[Backtest] = (),
+              exclude: str | None = None) -> str:
+        """The best level whose promise at least 9 in 10 backtests kept: the fit's `own` where MIN_LEVEL of them
+        reach this far out or farther, else those of its kind, held down by its own where it has MIN_OWN (a kind
+        that held may not hold a configuration whose own backtests did not)."""
+        edge = next(lo for lo, _, label in BANDS if label == band(beyond))
+        far = [b.relative for b in own if b.beyond > edge]
+        if len(far) >= MIN_LEVEL:
+            return _best(far)
+        pooled = _best([b.relative for b in self.pool(quantity, beyond, settled, MIN_LEVEL, exclude)])
+        if len(own) < MIN_OWN:
+            return pooled
+        return LEVELS_LOW_LAST[max(LEVELS_LOW_LAST.index(pooled), LEVELS_LOW_LAST.index(_best([b.relative for b in own])))]
+
+    def interval(self, quantity: str, pred: scaling.Prediction, settled: bool) -> scaling.Prediction:
+        """`pred` with its interval widened to the calibrated one, where that is wider."""
+        half = self.half_width(quantity, pred.beyond, settled)
+        if half is None:
+            return pred
+        return scaling.Prediction(pred.value, min(pred.lo, pred.value * math.exp(-half)),
+                                  max(pred.hi, pred.value * math.exp(half)), pred.beyond)
+
+
+def _best(relative: Sequence[float]) -> str:
+    errors = np.abs(relative)
+    for name, within in LEVELS:
+        if len(errors) and np.mean(errors <= within) >= HOLD:
+            return name
+    return "low"
+
+
+def promise(level: str) -> float | None:
+    return dict(LEVELS).get(level)
+
+
+@dataclass(frozen=True)
+class Held:
+    """One backtest judged as a user would have seen it: calibrated on every other run's backtests."""
+
+    test: Backtest
+    level: str
+    covered: bool | None  # inside the calibrated interval (None: too few others to calibrate)
+
+    @property
+    def kept(self) -> bool | None:
+        """The level's promise held (None: "low" promises nothing)."""
+        within = promise(self.level)
+        return None if within is None else abs(self.test.relative) <= within
+
+
+def judge(tests: Iterable[Backtest], calibration: Calibration) -> list[Held]:
+    """Each backtest with the level and interval a prediction of its kind gets (harness.analysis.predict), as a
+    user would have had them: pooled from every other configuration's backtests (a configuration never
+    calibrates itself), held down by its own backtests within the sizes that fit had. Past the fixed-cost
+    region or uncalibrated: "low", as predictions are."""
+    tests = list(tests)
+    out = []
+    for b in tests:
+        half = calibration.half_width(b.quantity, b.beyond, b.settled, exclude=b.config)
+        own = [x for x in tests if (x.source, x.config, x.quantity) == (b.source, b.config, b.quantity)
+               and x.size <= b.largest * (1 + 1e-9)]  # what that fit's own smaller sizes had shown
+        level = calibration.level(b.quantity, b.beyond, b.settled, own, exclude=b.config)
+        out.append(Held(b, level if b.settled and half is not None else "low",
+                        None if half is None else abs(b.error) <= half))
+    return out
+
+
+@dataclass(frozen=True)
+class BandSummary:
+    quantity: str
+    band: str
+    count: int
+    median: float  # absolute relative error (predicted / measured - 1)
+    worst: float
+    low: int  # predicted too low
+    calibrated: int  # with a calibrated interval
+    covered: int  # ... that held the measurement
+
+
+@dataclass(frozen=True)
+class LevelSummary:
+    level: str
+    promise: float | None  # the relative error it promises in 9 of 10 cases
+    count: int
+    kept: int  # the promise held
+
+
+def summarize(held: Sequence[Held]) -> tuple[list[BandSummary], list[LevelSummary]]:
+    bands = []
+    for quantity in ("time", "memory"):
+        for _, _, label in BANDS:
+            these = [h for h in held if h.test.quantity == quantity and h.test.band == label]
+            if not these:
+                continue
+            errors = np.abs([h.test.relative for h in these])
+            judged = [h for h in these if h.covered is not None]
+            bands.append(BandSummary(quantity, label, len(these), float(np.median(errors)), float(errors.max()),
+                                     sum(h.test.error < 0 for h in these), len(judged), sum(h.covered for h in judged)))
+    levels = [LevelSummary(name, promise(name), len(these), sum(bool(h.kept) for h in these))
+              for name in ("high", "medium", "low") for these in [[h for h in held if h.level == name]]]
+    return bands, levels
+
+
+def read(path: Path = SHIPPED) -> list[Backtest]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return [Backtest(r["source"], r["config"], r["quantity"], int(r["fitted"]), float(r["largest"]),
+                         float(r["beyond"]), float(r["error"]), r["settled"] == "True") for r in csv.DictReader(f)]
+
+
+def write(backtests: Iterable[Backtest], path: Path) -> None:
+    """As CSV, whole or not at all (written beside `path`, then renamed)."""
+    part = path.with_name(path.name + ".part")
+    with part.open("w", newline="") as f:
+        out = csv.writer(f, lineterminator="\n")
+        out.writerow([x.name for x in fields(Backtest)])
+        for b in backtests:
+            out.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in astuple(b)])
+    os.replace(part, path)
+
+
+@functools.cache
+def _shipped() -> tuple[Backtest, ...]:
+    return tuple(read())
+
+
+def calibration(own: Sequence[Backtest], shipped: Sequence[Backtest] | None = None) -> Calibration:
+    """This machine's backtests plus the shipped ones, each once (analysing the references themselves must not
+    count theirs twice)."""
+    shipped = _shipped() if shipped is None else shipped
+    seen = {(b.source, b.config, b.quantity, b.fitted, round(b.beyond, 3)) for b in own}
+    return Calibration(tuple(own) + tuple(b for b in shipped
+                                          if (b.source, b.config, b.quantity, b.fitted, round(b.beyond, 3)) not in seen))

@@ -1,0 +1,235 @@
+"""One answer per question: the time and memory of a configuration at a data size on a number of vCPUs,
+with a calibrated interval (harness.analysis.backtest), a confidence level and the caveats that set
+it. `fit --target`, `recommend`, `report` and `run --data` all ask `estimate`, so one option never
+gets two times.
+
+Which fits it uses, in order:
+
+- the size fit of the configuration measured at the thread count nearest the vCPUs asked (the same
+  count where measured: no thread model is then involved);
+- carried to the vCPUs asked by the size-and-threads fit where the configuration has one (it lets
+  the serial fraction move with size), else by Amdahl's fit at the nearest measured size, else
+  not at all (more vCPUs assumed no faster; fewer, slower in proportion: an upper bound).
+
+Past the most threads measured, the thread model is extrapolated: the interval then reaches toward
+both perfect scaling and none, by the square root of the distance, and the level drops (one level up
+to 2x the threads measured, to "low" beyond).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis import backtest, scaling
+from harness.analysis.compute import MachineFits
+from harness.analysis.fits import SizeModel, clean_rows
+from harness.analysis.significance import samples
+from harness.records import Case
+
+# Caveat codes (harness.sizing.findings repeats them for rules and evidence).
+TOO_WIDE = "interval-too-wide"
+CONTENDED = "measured-under-contention"
+CONTENDED_LEFT_OUT = "contended-sizes-left-out"
+FIXED_COSTS_DOMINATE = "fixed-costs-dominate"
+UNCALIBRATED = "uncalibrated"
+THREAD_FIT = "thread-fit"
+NO_THREAD_FIT = "no-thread-fit"
+VCPUS_FAR = "vcpus-far"
+LEVELS = ("high", "medium", "low")
+FAR_THREADS = 2.0  # more vCPUs than this many times the most threads measured: "low"
+
+
+@dataclass(frozen=True)
+class Caveat:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Estimate:
+    model: SizeModel  # the size fit it starts from
+    size: float
+    vcpus: int
+    time: scaling.Prediction  # calibrated, carried to `vcpus`
+    memory: scaling.Prediction | None  # bytes, calibrated
+    level: str
+    ratio: float  # time on `vcpus` / time on the threads measured
+    caveats: tuple[Caveat, ...]
+
+    @property
+    def seconds(self) -> float | None:
+        """The time, or None where the interval is too wide to act on."""
+        return None if self.time.too_wide else self.time.value
+
+
+def lower(level: str, steps: int = 1) -> str:
+    return LEVELS[min(LEVELS.index(level) + steps, len(LEVELS) - 1)]
+
+
+def measured_threads(fitted: MachineFits, case: Case) -> list[SizeModel]:
+    """The size fits of `case`'s configuration at every thread count measured."""
+    key = case.key(size=False, threads=False)
+    return [m for m in fitted.sizes if m.case.key(size=False, threads=False) == key]
+
+
+def choose(fitted: MachineFits, case: Case, vcpus: int) -> SizeModel | None:
+    """The size fit at the thread count nearest `vcpus` (in ratio; the more threads on a tie)."""
+    found = measured_threads(fitted, case)
+    return min(found, key=lambda m: (abs(math.log(m.case.threads / vcpus)), -m.case.threads)) if found else None
+
+
+def has_thread_fit(fitted: MachineFits, case: Case) -> bool:
+    """A size-and-threads or Amdahl fit carries `case`'s configuration to other thread counts."""
+    key = case.key(size=False, threads=False)
+    return fitted.grid(key) is not None or any(t.grid_key == key for t in fitted.threads)
+
+
+def _thread_ratio(fitted: MachineFits, case: Case, size: float, vcpus: int) -> tuple[float, Caveat | None]:
+    measured = case.threads
+    if vcpus == measured:
+        return 1.0, None
+    key = case.key(size=False, threads=False)
+    if (grid := fitted.grid(key)) is not None:
+        ratio, source = grid.fit(size, vcpus) / grid.fit(size, measured), "the size-and-threads fit"
+    elif same := [(abs(math.log(t.size / size)), t.fit) for t in fitted.threads if t.grid_key == key]:
+        fit = min(same, key=lambda pair: pair[0])[1]
+        ratio, source = fit(vcpus) / fit(measured), f"Amdahl (serial fraction {fit.serial:.2f}, the nearest size)"
+    elif vcpus > measured:
+        return 1.0, Caveat(NO_THREAD_FIT, f"no thread fit: {vcpus} vCPUs assumed no faster than the {measured} "
+                                          "threads measured")
+    else:
+        return measured / vcpus, Caveat(NO_THREAD_FIT, f"no thread fit: {vcpus} vCPUs against {measured} threads "
+                                                       f"measured: time x{measured / vcpus:.2f}, as if no parallel "
+                                                       "loss (an upper bound)")
+    return ratio, Caveat(THREAD_FIT, f"{vcpus} vCPUs against {measured} threads measured: time x{ratio:.2f} from "
+                                     f"{source}")
+
+
+def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | None = None) -> Estimate:
+    """`model`'s configuration at `size` on `vcpus` (default: the threads it was measured with). The caller
+    names the configuration; `choose` says which of its thread counts answers for `vcpus`."""
+    vcpus = vcpus or model.case.threads
+    key = ("size", model.config, size)
+    if key not in fitted.memo:  # a recommendation asks once per VM: the fit's part is the same for all
+        fitted.memo[key] = _at_size(fitted, model, size)
+    own, time, level, memory = fitted.memo[key]
+    caveats = []
+    if time is own:
+        level = "low"
+        caveats.append(Caveat(UNCALIBRATED, "too few backtests this far past the sizes measured to calibrate "
+                                            "the interval: the fit's own interval, low confidence"))
+    ratio, thread = _thread_ratio(fitted, model.case, size, vcpus)
+    most = max(m.case.threads for m in measured_threads(fitted, model.case))
+    lo, hi = ratio, ratio
+    if thread is not None:
+        caveats.append(thread)
+        if vcpus > most and thread.code == THREAD_FIT:
+            far = vcpus / most
+            lo, hi = max(most / vcpus * ratio, ratio / math.sqrt(far)), max(ratio, min(1.0, ratio * math.sqrt(far)))
+            level = "low" if far > FAR_THREADS else lower(level)
+            caveats.append(Caveat(VCPUS_FAR, f"{vcpus} vCPUs from at most {most} threads measured: the thread fit "
+                                             f"extrapolated {far:.1f}x"))
+        elif vcpus > most:
+            level = "low" if vcpus / most > FAR_THREADS else lower(level)
+    time = scaling.Prediction(time.value * ratio, time.lo * lo, time.hi * hi, time.beyond)
+    last = model.time.local_exponents()[-1]
+    if own.beyond > 1 and last < backtest.SETTLED:
+        level = "low"
+        caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last:.2f} at the largest sizes measured: "
+                                                    "fixed costs still dominate, growth past them unknown "
+                                                    "(--suite sizing)"))
+    if model.contended:
+        level = "low"
+        caveats.append(Caveat(CONTENDED, f"size(s) {', '.join(f'{n:,}' for n in model.contended)} measured only "
+                                         "while other processes used the CPU, and too few clean sizes to leave "
+                                         "them out: run again on a quiet machine"))
+    if model.left_out:
+        caveats.append(Caveat(CONTENDED_LEFT_OUT, f"size(s) {', '.join(f'{n:,}' for n in model.left_out)} left "
+                                                  "out of the fit: measured only while other processes used the CPU"))
+    if time.too_wide:
+        level = "low"
+        caveats.append(Caveat(TOO_WIDE, f"interval {time.lo:.3g}-{time.hi:.3g} s spans more than "
+                                        f"{scaling.WIDEST_INTERVAL:g}x: no time worth acting on (--suite sizing)"))
+    return Estimate(model, size, vcpus, time, memory, level, ratio, tuple(caveats))
+
+
+def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scaling.Prediction, scaling.Prediction,
+                                                                         str, scaling.Prediction | None]:
+    """The size fit's own prediction, calibrated, its level, and the calibrated memory."""
+    cal = fitted.calibration
+    settled = model.time.local_exponents()[-1] >= backtest.SETTLED
+    own = model.time.predict(size)
+    memory = cal.interval("memory", model.memory.predict(size), True) if model.memory else None
+    mine = [b for b in fitted.backtests if b.config == model.config and b.quantity == "time"]
+    return own, cal.interval("time", own, settled), cal.level("time", own.beyond, settled, mine), memory
+
+
+@dataclass(frozen=True)
+class Check:
+    config: str
+    size: int
+    beyond: float  # measured size / largest fitted size
+    predicted: scaling.Prediction
+    measured: float
+    memory_predicted: float | None
+    memory_measured: float | None
+    level: str
+
+    @property
+    def error(self) -> float:
+        return self.predicted.value / self.measured - 1
+
+    @property
+    def memory_error(self) -> float | None:
+        if self.memory_predicted is None or not self.memory_measured:
+            return None
+        return self.memory_predicted / self.memory_measured - 1
+
+
+def checks(fitted: MachineFits, later: pd.DataFrame, phase: str = "fit") -> list[Check]:
+    """Each size fit's prediction (`estimate`, on the threads measured) at sizes measured elsewhere against the
+    measurement."""
+    out = []
+    column = f"{phase}_s"
+    for m in fitted.sizes:
+        g = later[(later["config"] == m.config) & later[column].notna()]
+        for size in sorted(set(g["size"]) - set(m.time.sizes)):
+            at = clean_rows(g[g["size"] == size])
+            peak = at["peak_memory_bytes"].max()
+            e = estimate(fitted, m, size)
+            out.append(Check(m.config, int(size), size / max(m.time.sizes), e.time, float(np.median(samples(at, column))),
+                             e.memory.value if e.memory else None, None if pd.isna(peak) else float(peak), e.level))
+    return out
+
+
+@dataclass(frozen=True)
+class AtTarget:
+    """What `sizeup fit --target N --cores C` asks of one machine's fits."""
+
+    target: float | None
+    cores: int | None
+    sizes: dict[str, Estimate]  # config -> at the target, on the threads it was measured with
+    answers: list[Estimate]  # per configuration with its threads open: at the target on `cores`
+    threads: dict[str, float]  # thread_key -> time at `cores` (the Amdahl fit alone)
+    grids: dict[str, float]  # grid_key -> time at the target (else the largest size) and `cores` (else 1)
+    spark: dict[str, float]  # grid_key -> time at the target (else the largest size) and `cores` (else 2)
+
+
+def at_target(fitted: MachineFits, target: float | None, cores: int | None) -> AtTarget:
+    sizes = {m.config: estimate(fitted, m, target) for m in fitted.sizes} if target else {}
+    answers = []
+    if target and cores:
+        open_threads = {m.case.key(size=False, threads=False): m.case for m in fitted.sizes}
+        answers = [estimate(fitted, chosen, target, cores) for _, case in sorted(open_threads.items())
+                   if (chosen := choose(fitted, case, cores)) is not None]
+    threads = {t.key: t.fit(cores) for t in fitted.threads} if cores else {}
+    asked = bool(target or cores)
+    grids = {g.key: g.fit(target or g.sizes[1], cores or 1) for g in fitted.grids} if asked else {}
+    spark = {s.key: s.time(target or s.sizes[1], cores or 2) for s in fitted.spark} if asked else {}
+    return AtTarget(target, cores, sizes, answers, threads, grids, spark)
+
+

@@ -1,0 +1,100 @@
+"""Backtests and the calibration they give: which backtests a fit yields, the conformal interval, the levels
+and the promise each keeps, and the shipped references' backtests as `fit --backtest` computes them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harness.analysis import backtest, scaling
+from harness.analysis.backtest import Backtest, Calibration
+
+SIZES = [1e3, 2e3, 4e3, 8e3, 16e3, 32e3]
+
+
+def test_a_fit_is_backtested_on_every_prefix_and_without_each_inner_size() -> None:
+    samples = [[0.2 + 1e-4 * n] * 3 for n in SIZES]
+    time = scaling.fit_time(SIZES, samples)
+    memory = scaling.fit_memory(SIZES, [1e8 + 100 * n for n in SIZES])
+    found = backtest.of_fit("run", "w/m@b/n=*/t=2", time, memory)
+    times = [b for b in found if b.quantity == "time"]
+    # Prefixes of 3, 4 and 5 sizes predict the 3, 2 and 1 sizes past them; four inner sizes are left out once each.
+    assert sorted((b.fitted, b.size) for b in times if b.beyond > 1) == [
+        (3, 8e3), (3, 16e3), (3, 32e3), (4, 16e3), (4, 32e3), (5, 32e3)]
+    assert sorted(b.size for b in times if b.beyond < 1) == SIZES[1:-1]
+    assert len([b for b in found if b.quantity == "memory"]) == (4 + 3 + 2 + 1) + 4
+    # An exact fixed cost plus linear: every prediction is right (the blend of two exact curves is exact).
+    assert max(abs(b.error) for b in found) < 1e-3 and all(b.settled for b in times if b.fitted >= 4)
+
+
+def made(errors: list[float], config: str = "c", beyond: float = 3.0, quantity: str = "time") -> list[Backtest]:
+    return [Backtest("run", f"{config}{i}" if config == "c" else config, quantity, 3, 1e4, beyond, e, True)
+            for i, e in enumerate(errors)]
+
+
+def test_the_interval_is_the_conformal_quantile_of_the_errors_of_its_kind() -> None:
+    errors = [0.01 * (i + 1) for i in range(20)]  # 0.01 .. 0.20
+    cal = Calibration(tuple(made(errors)))
+    # m = 20: the ceil(0.95 * 21) = 20th smallest absolute error.
+    assert cal.half_width("time", 3.0, True) == pytest.approx(0.20)
+    pred = scaling.Prediction(10.0, 9.5, 10.5, 3.0)
+    widened = cal.interval("time", pred, True)
+    assert (widened.lo, widened.hi) == pytest.approx((10 * math.exp(-0.2), 10 * math.exp(0.2)))
+    # Too few of its kind (18 < 19): no calibrated interval, the fit's own is kept.
+    few = Calibration(tuple(made(errors[:18])))
+    assert few.half_width("time", 3.0, True) is None and few.interval("time", pred, True) is pred
+    # A nearer band with too few widens to the farther ones, which err more.
+    assert cal.half_width("time", 1.5, True) == pytest.approx(0.20)
+
+
+def test_a_level_is_the_promise_nine_in_ten_backtests_kept() -> None:
+    within_10 = [0.1] * 9 + [-0.5]  # 9 of 10 within 15%
+    assert Calibration(tuple(made(within_10))).level("time", 3.0, True) == "high"
+    within_25 = [0.25] * 9 + [0.5]
+    assert Calibration(tuple(made(within_25))).level("time", 3.0, True) == "medium"
+    assert Calibration(tuple(made([0.1] * 8 + [0.5, 0.5]))).level("time", 3.0, True) == "low"
+    assert Calibration(tuple(made([0.01] * 9))).level("time", 3.0, True) == "low"  # fewer than 10
+    # The fit's own backtests hold a good kind down...
+    assert Calibration(tuple(made(within_10))).level("time", 3.0, True, made([0.6, -0.5, 0.4], "mine")) == "low"
+    # ... and ten of its own this far out decide alone; nearer ones do not.
+    assert Calibration(tuple(made([0.6] * 20))).level("time", 3.0, True, made([0.05] * 10, "mine")) == "high"
+    assert Calibration(tuple(made([0.6] * 20))).level("time", 3.0, True, made([0.05] * 10, "mine", 2.0)) == "low"
+
+
+def test_judging_leaves_each_configuration_out_of_its_own_calibration() -> None:
+    # One configuration alone: nothing else calibrates it, so it is judged uncalibrated and low.
+    alone = made([0.01] * 30, config="only")
+    held = backtest.judge(alone, Calibration(tuple(alone)))
+    assert {h.level for h in held} == {"low"} and {h.covered for h in held} == {None}
+    # Thirty configurations of errors within 5%: each judged high on the others, promise and interval held.
+    many = made([0.05 * (-1) ** i for i in range(30)])
+    held = backtest.judge(many, Calibration(tuple(many)))
+    bands, levels = backtest.summarize(held)
+    assert [(lv.level, lv.count, lv.kept) for lv in levels] == [("high", 30, 30), ("medium", 0, 0), ("low", 0, 0)]
+    assert [(b.band, b.count, b.covered, b.low) for b in bands] == [("4x", 30, 30, 15)]
+
+
+def test_backtests_read_back_as_written(tmp_path) -> None:
+    found = made([0.1, -0.2]) + made([0.05], quantity="memory", beyond=0.5)
+    backtest.write(found, tmp_path / "b.csv")
+    back = backtest.read(tmp_path / "b.csv")
+    assert [(b.config, b.quantity, b.beyond, b.settled) for b in back] == [
+        (b.config, b.quantity, b.beyond, b.settled) for b in found]
+    assert np.allclose([b.error for b in back], [b.error for b in found])
+    assert backtest.read(tmp_path / "missing.csv") == []
+
+
+def test_the_shipped_backtests_are_those_of_the_committed_references(tmp_path) -> None:
+    """harness/analysis/data/backtests.csv must be what `fit --backtest results/reference --csv` writes today."""
+    from harness import cli
+
+    out = tmp_path / "now.csv"
+    assert cli.main(["fit", "--backtest", "results/reference", "--csv", str(out)]) == 0
+    now, shipped = backtest.read(out), backtest.read()
+    assert [(b.source, b.config, b.quantity, b.fitted, b.settled) for b in now] == [
+        (b.source, b.config, b.quantity, b.fitted, b.settled) for b in shipped]
+    # The same to the last digits kept (another platform's libraries may round a fit differently).
+    assert np.allclose([b.error for b in now], [b.error for b in shipped], atol=1e-4)
+    assert np.allclose([b.beyond for b in now], [b.beyond for b in shipped], rtol=1e-5)

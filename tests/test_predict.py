@@ -1,0 +1,87 @@
+"""One prediction per option: `fit --target --cores`, `recommend` and the summary (`report`, `run --data`) give
+one time for one configuration on one VM, from the size fit at the thread count nearest its vCPUs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import cli
+from harness.analysis import frame, predict
+from harness.analysis.compute import analyse
+from harness.sizing import catalog
+from harness.sizing import findings as f
+from harness.sizing.recommend import recommend, summary
+from tests import builders
+from tests.test_recommend import SIZES, sweep
+
+TARGET = 3_200_000
+
+
+def grid(tmp_path: Path) -> str:
+    """XGBoost at 1 and 2 threads over four sizes: T = 0.5 + n (2e-6 + 8e-6 / p)."""
+    cases = [r for p in (1, 2) for r in sweep("xgboost", "xgboost", lambda n, p=p: 0.5 + n * (2e-6 + 8e-6 / p), 250,
+                                                threads=p)]
+    return builders.write(tmp_path / "grid.json", cases)
+
+
+def test_the_three_commands_give_one_time_for_one_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = grid(tmp_path)
+    analysis = analyse(frame.load([path]))
+    fitted = analysis.machines[0]
+    vms = {vm.name: vm for vm in catalog.load()}
+    assert cli.main(["recommend", path, "--workload", "classification", "--rows", str(TARGET), "--json"]) == 0
+    options = json.loads(capsys.readouterr().out)["options"]
+    two = next(o for o in options if vms[o["vm"]].vcpus == 2)
+    assert two["config"].endswith("t=2")  # the 2-vCPU VM is answered by the 2-thread fit, not the 1-thread one
+    assert cli.main(["fit", path, "--target", str(TARGET), "--cores", "2"]) == 0
+    printed = capsys.readouterr().out
+    answer = predict.at_target(fitted, TARGET, 2).answers[0]
+    assert answer.time.value == pytest.approx(two["seconds"], rel=1e-9)
+    assert f"{two['seconds']:.4g} s" in printed
+    # The summary (the report's and `run --data`'s) at its own size: the same estimate for its pick.
+    pick = summary(analysis, list(vms.values()))[0].pick
+    at = predict.at_target(fitted, 4 * max(SIZES), vms[pick.vm].vcpus).answers[0]
+    assert (pick.seconds, pick.lo, pick.hi, pick.confidence) == (at.time.value, at.time.lo, at.time.hi, at.level)
+
+
+def test_each_vm_gets_one_option_per_configuration_from_the_nearest_thread_count(tmp_path: Path) -> None:
+    analysis = analyse(frame.load([grid(tmp_path)]))
+    vms = [vm for vm in catalog.load() if vm.name in ("D2s_v5", "D4s_v5", "D16s_v5") or vm.vcpus == 1]
+    found = recommend(analysis, "classification", TARGET, vms)
+    by_vm = {}
+    for o in [o for m in analysis.machines for o in _every_option(analysis, vms)]:
+        by_vm.setdefault(o.vm, []).append(o.config)
+    assert all(len(configs) == 1 for configs in by_vm.values()), by_vm
+    assert found.options
+    fitted = analysis.machines[0]
+    two = fitted.size_model(next(m.config for m in fitted.sizes if m.case.threads == 2))
+    on_16 = predict.estimate(fitted, two, TARGET, 16)
+    codes = [c.code for c in on_16.caveats]
+    # 16 vCPUs from at most 2 threads: the thread fit is extrapolated 8x, low, its interval reaching both ways.
+    assert predict.VCPUS_FAR in codes and on_16.level == "low"
+    on_2 = predict.estimate(fitted, two, TARGET, 2)
+    assert on_16.time.lo < on_2.time.lo * on_16.ratio < on_2.time.hi * on_16.ratio < on_16.time.hi
+    assert on_16.time.lo >= on_2.time.lo * 2 / 16  # never past perfect scaling
+
+
+def _every_option(analysis, vms):
+    from harness.sizing.options import cpu_options
+
+    fitted = analysis.machines[0]
+    g = fitted.rows
+    out = []
+    for m in fitted.sizes:
+        out += cpu_options(m, g[g["config"] == m.config], TARGET, vms, fitted, [])
+    return out
+
+
+def test_memory_gets_a_calibrated_interval(tmp_path: Path) -> None:
+    analysis = analyse(frame.load([grid(tmp_path)]))
+    fitted = analysis.machines[0]
+    e = predict.estimate(fitted, fitted.sizes[0], TARGET)
+    assert e.memory is not None and e.memory.lo < e.memory.value < e.memory.hi
+    assert e.memory.value == pytest.approx(200 * 2**20 + 250 * TARGET, rel=0.02)
+    assert f.UNCALIBRATED not in [c.code for c in e.caveats]  # the shipped references calibrate 4x
