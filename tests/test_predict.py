@@ -13,7 +13,8 @@ from harness.analysis import frame, predict
 from harness.analysis.compute import analyse
 from harness.sizing import catalog
 from harness.sizing import findings as f
-from harness.sizing.recommend import recommend, summary
+from harness.sizing.options import cpu_options
+from harness.sizing.recommend import summary
 from tests import builders
 from tests.test_recommend import SIZES, sweep
 
@@ -49,33 +50,21 @@ def test_the_three_commands_give_one_time_for_one_option(tmp_path: Path, capsys:
 
 def test_each_vm_gets_one_option_per_configuration_from_the_nearest_thread_count(tmp_path: Path) -> None:
     analysis = analyse(frame.load([grid(tmp_path)]))
-    vms = [vm for vm in catalog.load() if vm.name in ("D2s_v5", "D4s_v5", "D16s_v5") or vm.vcpus == 1]
-    found = recommend(analysis, "classification", TARGET, vms)
-    by_vm = {}
-    for o in [o for m in analysis.machines for o in _every_option(analysis, vms)]:
-        by_vm.setdefault(o.vm, []).append(o.config)
-    assert all(len(configs) == 1 for configs in by_vm.values()), by_vm
-    assert found.options
     fitted = analysis.machines[0]
-    two = fitted.size_model(next(m.config for m in fitted.sizes if m.case.threads == 2))
+    vms = [vm for vm in catalog.load() if vm.name in ("D2s_v5", "D4s_v5", "D16s_v5")]
+    by_vm: dict[str, list[str]] = {}
+    for m in fitted.sizes:  # every configuration's options, before ranking keeps one VM each
+        for o in cpu_options(m, fitted.rows[fitted.rows["config"] == m.config], TARGET, vms, fitted, []):
+            by_vm.setdefault(o.vm, []).append(o.config)
+    # The 2-thread fit answers every VM of 2 or more vCPUs; the 1-thread fit none of them.
+    assert by_vm == {vm.name: [next(m.config for m in fitted.sizes if m.case.threads == 2)] for vm in vms}
+    two = next(m for m in fitted.sizes if m.case.threads == 2)
     on_16 = predict.estimate(fitted, two, TARGET, 16)
-    codes = [c.code for c in on_16.caveats]
     # 16 vCPUs from at most 2 threads: the thread fit is extrapolated 8x, low, its interval reaching both ways.
-    assert predict.VCPUS_FAR in codes and on_16.level == "low"
+    assert predict.VCPUS_FAR in [c.code for c in on_16.caveats] and on_16.level == "low"
     on_2 = predict.estimate(fitted, two, TARGET, 2)
     assert on_16.time.lo < on_2.time.lo * on_16.ratio < on_2.time.hi * on_16.ratio < on_16.time.hi
     assert on_16.time.lo >= on_2.time.lo * 2 / 16  # never past perfect scaling
-
-
-def _every_option(analysis, vms):
-    from harness.sizing.options import cpu_options
-
-    fitted = analysis.machines[0]
-    g = fitted.rows
-    out = []
-    for m in fitted.sizes:
-        out += cpu_options(m, g[g["config"] == m.config], TARGET, vms, fitted, [])
-    return out
 
 
 def test_memory_gets_a_calibrated_interval(tmp_path: Path) -> None:
@@ -85,3 +74,17 @@ def test_memory_gets_a_calibrated_interval(tmp_path: Path) -> None:
     assert e.memory is not None and e.memory.lo < e.memory.value < e.memory.hi
     assert e.memory.value == pytest.approx(200 * 2**20 + 250 * TARGET, rel=0.02)
     assert f.UNCALIBRATED not in [c.code for c in e.caveats]  # the shipped references calibrate 4x
+
+
+def test_without_a_thread_fit_the_interval_reaches_to_perfect_scaling(tmp_path: Path) -> None:
+    path = builders.write(tmp_path / "two.json", sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250))
+    fitted = analyse(frame.load([path])).machines[0]
+    model = fitted.sizes[0]
+    on_2 = predict.estimate(fitted, model, TARGET, 2)
+    more, fewer = predict.estimate(fitted, model, TARGET, 8), predict.estimate(fitted, model, TARGET, 1)
+    # 8 vCPUs: assumed no faster than 2 threads, but up to 4x faster; 1 vCPU: up to 2x slower, no faster.
+    assert more.time.value == on_2.time.value and more.time.hi == on_2.time.hi
+    assert more.time.lo == pytest.approx(on_2.time.lo / 4) and more.level == "low"
+    assert fewer.time.value == pytest.approx(2 * on_2.time.value) and fewer.time.lo == on_2.time.lo
+    assert fewer.time.hi == pytest.approx(2 * on_2.time.hi)
+    assert {c.code for c in more.caveats} >= {predict.NO_THREAD_FIT}

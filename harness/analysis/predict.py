@@ -13,7 +13,8 @@ Which fits it uses, in order:
 
 Past the most threads measured, the thread model is extrapolated: the interval then reaches toward
 both perfect scaling and none, by the square root of the distance, and the level drops (one level up
-to 2x the threads measured, to "low" beyond).
+to 2x the threads measured, to "low" beyond). Without a thread fit it reaches from the time assumed
+to perfect scaling.
 """
 
 from __future__ import annotations
@@ -133,8 +134,11 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
             level = "low" if far > FAR_THREADS else lower(level)
             caveats.append(Caveat(VCPUS_FAR, f"{vcpus} vCPUs from at most {most} threads measured: the thread fit "
                                              f"extrapolated {far:.1f}x"))
-        elif vcpus > most:
+        elif vcpus > most:  # no thread fit: assumed no faster, but it may scale up to perfectly
+            lo = most / vcpus
             level = "low" if vcpus / most > FAR_THREADS else lower(level)
+        elif thread.code == NO_THREAD_FIT:  # fewer vCPUs, no fit: from the time measured to x threads/vCPUs
+            lo = 1.0
     time = scaling.Prediction(time.value * ratio, time.lo * lo, time.hi * hi, time.beyond)
     last = model.time.local_exponents()[-1]
     if own.beyond > 1 and last < backtest.SETTLED:
