@@ -63,7 +63,8 @@ def _fixed_linear(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
     return Curve("fixed+linear", float(a), float(b), 1.0, ref)
 
 
-def _fixed_power(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
+def _fixed_power(n: np.ndarray, t: np.ndarray, ref: float, near: Curve | None = None) -> Curve:
+    """`near`: a fit of nearly the same data to start from (a bootstrap's refits converge in fewer steps)."""
     from scipy.optimize import least_squares
 
     start = _power(n, t, ref)
@@ -77,6 +78,8 @@ def _fixed_power(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
         return np.column_stack([np.ones_like(x), power, power * np.log(x)]) / (p[0] + power)[:, None]
 
     guess = [0.1 * float(t.min()), math.log(max(start.scale, 1e-12)), max(start.exponent, 0.8)]
+    if near is not None:
+        guess = [near.fixed, math.log(max(near.scale, 1e-12)), near.exponent]
     fit = least_squares(residuals, guess, jac=jacobian,
                         bounds=([0.0, -np.inf, MIN_EXPONENT], [np.inf, np.inf, MAX_EXPONENT]))
     a, log_b, c = fit.x
@@ -106,8 +109,9 @@ def _weight(scores: dict[str, float], kind: str) -> float:
     return chosen / (chosen + linear)
 
 
-def _blended(kind: str, weight: float, n: np.ndarray, t: np.ndarray, ref: float) -> Blend:
-    return Blend(MODELS[kind][1](n, t, ref), MODELS[BLEND][1](n, t, ref), weight)
+def _blended(kind: str, weight: float, n: np.ndarray, t: np.ndarray, ref: float, near: Curve | None = None) -> Blend:
+    chosen = _fixed_power(n, t, ref, near) if kind == "fixed+power" else MODELS[kind][1](n, t, ref)
+    return Blend(chosen, chosen if kind == BLEND else MODELS[BLEND][1](n, t, ref), weight)
 
 
 @dataclass(frozen=True)
@@ -340,4 +344,4 @@ def fit_ernest(sizes: Sequence[float], cores: Sequence[float], times: Sequence[f
 def refit(fit: SizeFit, rng: np.random.Generator) -> Blend:
     """The blend refitted on repeats resampled at every size."""
     t = np.array([np.median(rng.choice(s, size=len(s))) for s in fit.samples])
-    return _blended(fit.curve.kind, fit.weight, np.asarray(fit.sizes), t, fit.curve.ref)
+    return _blended(fit.curve.kind, fit.weight, np.asarray(fit.sizes), t, fit.curve.ref, near=fit.curve)
