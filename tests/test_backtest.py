@@ -40,11 +40,11 @@ def test_the_interval_is_the_conformal_quantile_of_the_errors_of_its_kind() -> N
     # m = 20: the ceil(0.95 * 21) = 20th smallest absolute error.
     assert cal.half_width("time", 3.0, True) == pytest.approx(0.20)
     pred = scaling.Prediction(10.0, 9.5, 10.5, 3.0)
-    widened = cal.interval("time", pred, True)
-    assert (widened.lo, widened.hi) == pytest.approx((10 * math.exp(-0.2), 10 * math.exp(0.2)))
+    widened, calibrated = cal.interval("time", pred, True)
+    assert calibrated and (widened.lo, widened.hi) == pytest.approx((10 * math.exp(-0.2), 10 * math.exp(0.2)))
     # Too few of its kind (18 < 19): no calibrated interval, the fit's own is kept.
     few = Calibration(tuple(made(errors[:18])))
-    assert few.half_width("time", 3.0, True) is None and few.interval("time", pred, True) is pred
+    assert few.half_width("time", 3.0, True) is None and few.interval("time", pred, True) == (pred, False)
     # A nearer band with too few widens to the farther ones, which err more.
     assert cal.half_width("time", 1.5, True) == pytest.approx(0.20)
 
@@ -58,8 +58,10 @@ def test_a_level_is_the_promise_nine_in_ten_backtests_kept() -> None:
     assert Calibration(tuple(made([0.01] * 9))).level("time", 3.0, True) == "low"  # fewer than 10
     # The fit's own backtests hold a good kind down...
     assert Calibration(tuple(made(within_10))).level("time", 3.0, True, made([0.6, -0.5, 0.4], "mine")) == "low"
-    # ... and ten of its own this far out decide alone; nearer ones do not.
-    assert Calibration(tuple(made([0.6] * 20))).level("time", 3.0, True, made([0.05] * 10, "mine")) == "high"
+    # ... and ten of its own in the same band raise a poor kind by one level at most (they come from a few fits
+    # of one sweep); ten in another band do not.
+    assert Calibration(tuple(made([0.6] * 20))).level("time", 3.0, True, made([0.05] * 10, "mine")) == "medium"
+    assert Calibration(tuple(made(within_25))).level("time", 3.0, True, made([0.05] * 10, "mine")) == "high"
     assert Calibration(tuple(made([0.6] * 20))).level("time", 3.0, True, made([0.05] * 10, "mine", 2.0)) == "low"
 
 
@@ -68,12 +70,29 @@ def test_judging_leaves_each_configuration_out_of_its_own_calibration() -> None:
     alone = made([0.01] * 30, config="only")
     held = backtest.judge(alone, Calibration(tuple(alone)))
     assert {h.level for h in held} == {"low"} and {h.covered for h in held} == {None}
+    # Memory gets an interval, never a level (predictions give memory none).
+    memory = made([0.01] * 30, quantity="memory")
+    assert {h.level for h in backtest.judge(memory, Calibration(tuple(memory)))} == {None}
     # Thirty configurations of errors within 5%: each judged high on the others, promise and interval held.
     many = made([0.05 * (-1) ** i for i in range(30)])
     held = backtest.judge(many, Calibration(tuple(many)))
     bands, levels = backtest.summarize(held)
     assert [(lv.level, lv.count, lv.kept) for lv in levels] == [("high", 30, 30), ("medium", 0, 0), ("low", 0, 0)]
     assert [(b.band, b.count, b.covered, b.low) for b in bands] == [("4x", 30, 30, 15)]
+
+
+def test_a_backtest_is_judged_only_on_what_its_own_fit_could_know() -> None:
+    """A prefix fit of sizes up to 4,000 predicting 16,000 may learn from its sweep's earlier backtests that
+    predicted 4,000 or less from fewer sizes; never from those that predicted past 4,000, or from a fit that
+    left out an inner size (it was fitted on every other size, 16,000 among them)."""
+    def bt(fitted: int, largest: float, beyond: float) -> Backtest:
+        return Backtest("run", "c", "time", fitted, largest, beyond, 0.0, True)
+
+    b = bt(3, 4e3, 4.0)  # predicts 16,000
+    assert backtest._available(bt(2, 2e3, 2.0), b)  # predicted 4,000 from up to 2,000
+    assert not backtest._available(bt(3, 4e3, 2.0), b)  # predicted 8,000: past what b's fit had
+    assert not backtest._available(bt(4, 8e3, 0.5), b)  # left 4,000 out, fitted on 8,000 too
+    assert not backtest._available(b, b)
 
 
 def test_backtests_read_back_as_written(tmp_path) -> None:

@@ -88,3 +88,12 @@ def test_without_a_thread_fit_the_interval_reaches_to_perfect_scaling(tmp_path: 
     assert fewer.time.value == pytest.approx(2 * on_2.time.value) and fewer.time.lo == on_2.time.lo
     assert fewer.time.hi == pytest.approx(2 * on_2.time.hi)
     assert {c.code for c in more.caveats} >= {predict.NO_THREAD_FIT}
+
+
+def test_below_the_smallest_size_measured_is_low_and_no_vcpus_is_refused(tmp_path: Path) -> None:
+    fitted = analyse(frame.load([grid(tmp_path)])).machines[0]
+    model = fitted.sizes[0]
+    below = predict.estimate(fitted, model, min(SIZES) / 100)
+    assert below.level == "low" and predict.BELOW_MEASURED in [c.code for c in below.caveats]
+    with pytest.raises(ValueError, match="at least one vCPU"):
+        predict.estimate(fitted, model, TARGET, 0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.analysis import frame
+from harness.analysis import frame, predict
 from harness.analysis.compute import Analysis, analyse
 from harness.present.recommend import frontier_lines
 from harness.records import Case, CaseRecord
@@ -252,12 +252,18 @@ def test_sizes_still_in_fixed_costs_give_low_confidence_past_them(tmp_path: Path
     fitted = steep.machines[0]
     mine = [b for b in fitted.backtests if b.quantity == "time"]
     assert len(mine) == 3 and option.confidence == fitted.calibration.level("time", 2.0, True, mine)
-    # Eight clean sizes: fifteen backtests of its own, every one within 1%: they decide, and promise 15%.
-    sizes = [25000 * 2**i for i in range(8)]
+    # Twelve clean sizes: ten of its own backtests within the range (each inner size left out), every one within
+    # 5%: between measured sizes they raise the references' level by one (a few fits of one sweep do not decide
+    # alone).
+    sizes = [25000 * 2**i for i in range(12)]
     long = [builders.record(Case("classification", "hgb", "sklearn", n, 2), builders.times(1e-5 * n, 3, 0.01, n),
                             peak=2**28 + 250 * n) for n in sizes]
-    option = recommend(analysis_of(tmp_path, long), "classification", 2 * max(sizes), d2).options[0]
-    assert option.confidence == "high"
+    fitted = analysis_of(tmp_path, long).machines[0]
+    inner = [b for b in fitted.backtests if b.quantity == "time" and b.beyond < 1]
+    assert len(inner) == 10 and max(abs(b.relative) for b in inner) < 0.05
+    option = recommend(analysis_of(tmp_path, long), "classification", 3 * sizes[5], d2).options[0]
+    pooled = fitted.calibration.level("time", 0.5, True)
+    assert option.confidence == predict.LEVELS[max(predict.LEVELS.index(pooled) - 1, 0)] != pooled
 
 
 def test_out_of_core_is_offered_where_the_data_fits_only_if_it_is_cheaper(tmp_path: Path) -> None:

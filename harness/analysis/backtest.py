@@ -27,7 +27,7 @@ import functools
 import math
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import astuple, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,7 @@ COVERAGE = 0.95
 MIN_INTERVAL = 19  # backtests a 95% conformal quantile needs (m + 1 >= 20)
 MIN_LEVEL = 10  # backtests a level needs ("9 in 10")
 LEVELS = (("high", 0.15), ("medium", 0.30))  # level, the relative error it promises in 9 of 10 cases
-LEVELS_LOW_LAST = ("high", "medium", "low")
+LEVEL_NAMES = ("high", "medium", "low")  # best first
 HOLD = 0.9
 MIN_OWN = 3  # a configuration's own backtests that can hold its level down
 
@@ -110,7 +110,8 @@ def _of_fit(source: str, config: str, n: tuple[float, ...], medians: tuple[float
             fit = scaling.fit_memory([m[i] for i in rest], [peaks[i] for i in rest])
             out.append(Backtest(source, config, "memory", len(rest), m[-1], m[k] / m[-1],
                                 math.log(max(fit(m[k]), 1.0) / peaks[k]), True))
-    return tuple(out)
+    # Plain floats: NumPy's round differently from the CSV's, and de-duplication compares them.
+    return tuple(replace(b, largest=float(b.largest), beyond=float(b.beyond), error=float(b.error)) for b in out)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class Calibration:
     def _pool(self, quantity: str, beyond: float, settled: bool, minimum: int, exclude: str | None) -> list[Backtest]:
         mine = [b for b in self.backtests if b.quantity == quantity and b.config != exclude]
         here = band(beyond)
-        farther = {label for lo, hi, label in BANDS if hi >= min(beyond, BANDS[-1][1]) or label == here}
+        farther = {label for _, hi, label in BANDS if hi >= min(beyond, BANDS[-2][1])}
         for chosen in ([b for b in mine if b.band == here and b.settled == settled],
                        [b for b in mine if b.band == here],
                        [b for b in mine if b.band in farther]):
@@ -148,25 +149,30 @@ class Calibration:
 
     def level(self, quantity: str, beyond: float, settled: bool, own: Sequence[Backtest] = (),
               exclude: str | None = None) -> str:
-        """The best level whose promise at least 9 in 10 backtests kept: the fit's `own` where MIN_LEVEL of them
-        reach this far out or farther, else those of its kind, held down by its own where it has MIN_OWN (a kind
-        that held may not hold a configuration whose own backtests did not)."""
-        edge = next(lo for lo, _, label in BANDS if label == band(beyond))
-        far = [b.relative for b in own if b.beyond > edge]
-        if len(far) >= MIN_LEVEL:
-            return _best(far)
+        """The best level whose promise at least 9 in 10 backtests kept: those of its kind, held down by the fit's
+        `own` where it has MIN_OWN in the same band (else at this distance or farther: a kind that held may not
+        hold a configuration whose own backtests did not), and raised by at most one level where MIN_LEVEL of
+        its own in the same band kept a better promise (they come from a few fits of one sweep, so they do not
+        decide alone)."""
         pooled = _best([b.relative for b in self.pool(quantity, beyond, settled, MIN_LEVEL, exclude)])
-        if len(own) < MIN_OWN:
+        here = band(beyond)
+        same = [b.relative for b in own if b.band == here]
+        if len(same) >= MIN_LEVEL:
+            return LEVEL_NAMES[max(LEVEL_NAMES.index(_best(same)), LEVEL_NAMES.index(pooled) - 1)]
+        edge = next(lo for lo, _, label in BANDS if label == here)
+        near = same if len(same) >= MIN_OWN else [b.relative for b in own if b.beyond > edge]
+        if len(near) < MIN_OWN:
             return pooled
-        return LEVELS_LOW_LAST[max(LEVELS_LOW_LAST.index(pooled), LEVELS_LOW_LAST.index(_best([b.relative for b in own])))]
+        return LEVEL_NAMES[max(LEVEL_NAMES.index(pooled), LEVEL_NAMES.index(_best(near)))]
 
-    def interval(self, quantity: str, pred: scaling.Prediction, settled: bool) -> scaling.Prediction:
-        """`pred` with its interval widened to the calibrated one, where that is wider."""
+    def interval(self, quantity: str, pred: scaling.Prediction, settled: bool) -> tuple[scaling.Prediction, bool]:
+        """`pred` with its interval widened to the calibrated one where that is wider, and whether there was one
+        (too few backtests of its kind: `pred` as it was)."""
         half = self.half_width(quantity, pred.beyond, settled)
         if half is None:
-            return pred
+            return pred, False
         return scaling.Prediction(pred.value, min(pred.lo, pred.value * math.exp(-half)),
-                                  max(pred.hi, pred.value * math.exp(half)), pred.beyond)
+                                  max(pred.hi, pred.value * math.exp(half)), pred.beyond), True
 
 
 def _best(relative: Sequence[float]) -> str:
@@ -183,10 +189,10 @@ def promise(level: str) -> float | None:
 
 @dataclass(frozen=True)
 class Held:
-    """One backtest judged as a user would have seen it: calibrated on every other run's backtests."""
+    """One backtest judged as a user would have seen it (judge)."""
 
     test: Backtest
-    level: str
+    level: str | None  # time only: memory predictions carry no level
     covered: bool | None  # inside the calibrated interval (None: too few others to calibrate)
 
     @property
@@ -197,20 +203,31 @@ class Held:
 
 
 def judge(tests: Iterable[Backtest], calibration: Calibration) -> list[Held]:
-    """Each backtest with the level and interval a prediction of its kind gets (harness.analysis.predict), as a
-    user would have had them: pooled from every other configuration's backtests (a configuration never
-    calibrates itself), held down by its own backtests within the sizes that fit had. Past the fixed-cost
-    region or uncalibrated: "low", as predictions are."""
+    """Each backtest with the interval a prediction of its kind gets and, for time, the level
+    (harness.analysis.predict), as a user would have had them: pooled from every other configuration's
+    backtests (a configuration never calibrates itself), and its own backtests that its fit's sizes allowed.
+    Past sizes still in the fixed-cost region, or uncalibrated: "low", as predictions are."""
     tests = list(tests)
+    by_fit: dict[tuple[str, str, str], list[Backtest]] = {}
+    for b in tests:
+        by_fit.setdefault((b.source, b.config, b.quantity), []).append(b)
     out = []
     for b in tests:
         half = calibration.half_width(b.quantity, b.beyond, b.settled, exclude=b.config)
-        own = [x for x in tests if (x.source, x.config, x.quantity) == (b.source, b.config, b.quantity)
-               and x.size <= b.largest * (1 + 1e-9)]  # what that fit's own smaller sizes had shown
-        level = calibration.level(b.quantity, b.beyond, b.settled, own, exclude=b.config)
-        out.append(Held(b, level if b.settled and half is not None else "low",
-                        None if half is None else abs(b.error) <= half))
+        level = None
+        if b.quantity == "time":
+            own = [x for x in by_fit[(b.source, b.config, b.quantity)] if _available(x, b)]
+            level = calibration.level(b.quantity, b.beyond, b.settled, own, exclude=b.config)
+            level = "low" if half is None or (b.beyond > 1 and not b.settled) else level
+        out.append(Held(b, level, None if half is None else abs(b.error) <= half))
     return out
+
+
+def _available(x: Backtest, b: Backtest) -> bool:
+    """Whether backtest `x` could be known to whoever made prediction `b`: a prefix backtest that predicted a
+    size `b`'s fit had, from sizes that leave out the one `b` predicts (a backtest leaving out an inner size
+    was fitted on all the others, the size `b` predicts among them)."""
+    return x.beyond > 1 and x.size <= b.largest * (1 + 1e-9) and x.largest < b.size and x.size != b.size
 
 
 @dataclass(frozen=True)
@@ -245,7 +262,7 @@ def summarize(held: Sequence[Held]) -> tuple[list[BandSummary], list[LevelSummar
             bands.append(BandSummary(quantity, label, len(these), float(np.median(errors)), float(errors.max()),
                                      sum(h.test.error < 0 for h in these), len(judged), sum(h.covered for h in judged)))
     levels = [LevelSummary(name, promise(name), len(these), sum(bool(h.kept) for h in these))
-              for name in ("high", "medium", "low") for these in [[h for h in held if h.level == name]]]
+              for name in LEVEL_NAMES for these in [[h for h in held if h.level == name]]]
     return bands, levels
 
 
@@ -274,9 +291,8 @@ def _shipped() -> tuple[Backtest, ...]:
 
 
 def calibration(own: Sequence[Backtest], shipped: Sequence[Backtest] | None = None) -> Calibration:
-    """This machine's backtests plus the shipped ones, each once (analysing the references themselves must not
-    count theirs twice)."""
+    """This machine's backtests plus the shipped ones of other runs: analysing some of the references themselves
+    must not count their backtests twice."""
     shipped = _shipped() if shipped is None else shipped
-    seen = {(b.source, b.config, b.quantity, b.fitted, round(b.beyond, 3)) for b in own}
-    return Calibration(tuple(own) + tuple(b for b in shipped
-                                          if (b.source, b.config, b.quantity, b.fitted, round(b.beyond, 3)) not in seen))
+    runs = {run for b in own for run in b.source.split("+")}
+    return Calibration(tuple(own) + tuple(b for b in shipped if not runs & set(b.source.split("+"))))

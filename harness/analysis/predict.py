@@ -40,7 +40,8 @@ UNCALIBRATED = "uncalibrated"
 THREAD_FIT = "thread-fit"
 NO_THREAD_FIT = "no-thread-fit"
 VCPUS_FAR = "vcpus-far"
-LEVELS = ("high", "medium", "low")
+LEVELS = backtest.LEVEL_NAMES
+BELOW_MEASURED = "below-measured"
 FAR_THREADS = 2.0  # more vCPUs than this many times the most threads measured: "low"
 
 
@@ -61,11 +62,6 @@ class Estimate:
     ratio: float  # time on `vcpus` / time on the threads measured
     caveats: tuple[Caveat, ...]
 
-    @property
-    def seconds(self) -> float | None:
-        """The time, or None where the interval is too wide to act on."""
-        return None if self.time.too_wide else self.time.value
-
 
 def lower(level: str, steps: int = 1) -> str:
     return LEVELS[min(LEVELS.index(level) + steps, len(LEVELS) - 1)]
@@ -79,6 +75,8 @@ def measured_threads(fitted: MachineFits, case: Case) -> list[SizeModel]:
 
 def choose(fitted: MachineFits, case: Case, vcpus: int) -> SizeModel | None:
     """The size fit at the thread count nearest `vcpus` (in ratio; the more threads on a tie)."""
+    if vcpus < 1:
+        raise ValueError(f"a VM has at least one vCPU, not {vcpus}")
     found = measured_threads(fitted, case)
     return min(found, key=lambda m: (abs(math.log(m.case.threads / vcpus)), -m.case.threads)) if found else None
 
@@ -113,29 +111,36 @@ def _thread_ratio(fitted: MachineFits, case: Case, size: float, vcpus: int) -> t
 def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | None = None) -> Estimate:
     """`model`'s configuration at `size` on `vcpus` (default: the threads it was measured with). The caller
     names the configuration; `choose` says which of its thread counts answers for `vcpus`."""
-    vcpus = vcpus or model.case.threads
+    vcpus = model.case.threads if vcpus is None else vcpus
+    if vcpus < 1:
+        raise ValueError(f"a VM has at least one vCPU, not {vcpus}")
     key = ("size", model.config, size)
     if key not in fitted.memo:  # a recommendation asks once per VM: the fit's part is the same for all
         fitted.memo[key] = _at_size(fitted, model, size)
-    own, time, level, memory = fitted.memo[key]
+    own, time, calibrated, level, memory = fitted.memo[key]
     caveats = []
-    if time is own:
+    if not calibrated:
         level = "low"
         caveats.append(Caveat(UNCALIBRATED, "too few backtests this far past the sizes measured to calibrate "
                                             "the interval: the fit's own interval, low confidence"))
+    if size < min(model.time.sizes):
+        level = "low"
+        caveats.append(Caveat(BELOW_MEASURED, f"{size:,.0f} is below the smallest size measured "
+                                              f"({min(model.time.sizes):,.0f}): no backtest covers it"))
     ratio, thread = _thread_ratio(fitted, model.case, size, vcpus)
     most = max(m.case.threads for m in measured_threads(fitted, model.case))
     lo, hi = ratio, ratio
     if thread is not None:
         caveats.append(thread)
+        perfect = model.case.threads / vcpus  # the ratio no thread count beats
         if vcpus > most and thread.code == THREAD_FIT:
             far = vcpus / most
-            lo, hi = max(most / vcpus * ratio, ratio / math.sqrt(far)), max(ratio, min(1.0, ratio * math.sqrt(far)))
+            lo, hi = max(perfect, ratio / math.sqrt(far)), max(ratio, min(1.0, ratio * math.sqrt(far)))
             level = "low" if far > FAR_THREADS else lower(level)
             caveats.append(Caveat(VCPUS_FAR, f"{vcpus} vCPUs from at most {most} threads measured: the thread fit "
                                              f"extrapolated {far:.1f}x"))
         elif vcpus > most:  # no thread fit: assumed no faster, but it may scale up to perfectly
-            lo = most / vcpus
+            lo = perfect
             level = "low" if vcpus / most > FAR_THREADS else lower(level)
         elif thread.code == NO_THREAD_FIT:  # fewer vCPUs, no fit: from the time measured to x threads/vCPUs
             lo = 1.0
@@ -162,14 +167,15 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
 
 
 def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scaling.Prediction, scaling.Prediction,
-                                                                         str, scaling.Prediction | None]:
-    """The size fit's own prediction, calibrated, its level, and the calibrated memory."""
+                                                                         bool, str, scaling.Prediction | None]:
+    """The size fit's own prediction, calibrated (and whether it could be), its level, and the calibrated memory."""
     cal = fitted.calibration
     settled = model.time.local_exponents()[-1] >= backtest.SETTLED
     own = model.time.predict(size)
-    memory = cal.interval("memory", model.memory.predict(size), True) if model.memory else None
+    time, calibrated = cal.interval("time", own, settled)
+    memory = cal.interval("memory", model.memory.predict(size), True)[0] if model.memory else None
     mine = [b for b in fitted.backtests if b.config == model.config and b.quantity == "time"]
-    return own, cal.interval("time", own, settled), cal.level("time", own.beyond, settled, mine), memory
+    return own, time, calibrated, cal.level("time", own.beyond, settled, mine), memory
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,10 @@ def fit(args: argparse.Namespace, console: Console) -> int:
 
     if args.csv and not args.backtest:
         raise SizeupError("--csv writes backtests: give --backtest with it")
+    if args.backtest and (args.target or args.cores or args.check):
+        raise SizeupError("--backtest prints backtests only: leave out --target, --cores and --check")
+    if args.csv and not args.csv.parent.is_dir():
+        raise SizeupError(f"--csv: no folder {args.csv.parent}")
     analysis = analyse(frame.load(args.results))
     if analysis.empty:
         raise SizeupError("no finished case in " + ", ".join(args.results))

@@ -1,5 +1,6 @@
-"""The report's calibration section: how far its predictions can be trusted, from backtests of its own
-fits (harness.analysis.backtest), as Markdown."""
+"""Backtests as tables (harness.analysis.backtest): errors and interval coverage by distance, then each
+confidence level's promise and how often it held. Rows of text, for the terminal (`fit --backtest`) and
+for the report's Markdown."""
 
 from __future__ import annotations
 
@@ -7,23 +8,35 @@ from collections.abc import Sequence
 
 from harness.analysis import backtest
 
+BAND_HEADER = ("quantity", "past the largest fitted size", "backtests", "median error", "worst error",
+               "predicted low", "in the 95% interval")
+LEVEL_HEADER = ("level (time)", "promise", "backtests", "promise held")
+JUDGED = ("Each backtest gets the interval and, for time, the level a prediction of its kind gets, calibrated "
+          "without its own configuration's backtests and with its own earlier ones only.")
+
+
+def rows(held: Sequence[backtest.Held]) -> tuple[list[list[str]], list[list[str]]]:
+    bands, levels = backtest.summarize(held)
+    band_rows = [[b.quantity, b.band, str(b.count), f"{b.median:.1%}", f"{b.worst:.0%}", f"{b.low}/{b.count}",
+                  f"{b.covered}/{b.calibrated} ({b.covered / b.calibrated:.0%})" if b.calibrated else "too few"]
+                 for b in bands]
+    level_rows = [[lv.level, f"within {lv.promise:.0%} in 9 of 10" if lv.promise is not None else "none",
+                   str(lv.count),
+                   f"{lv.kept}/{lv.count} ({lv.kept / lv.count:.0%})" if lv.promise is not None and lv.count else ""]
+                  for lv in levels]
+    return band_rows, level_rows
+
 
 def markdown(held: Sequence[backtest.Held]) -> str:
     if not held:
         return ("No backtest: a configuration needs four or more sizes (`--suite sizing`). The levels then come from "
                 "the shipped references' backtests alone (`sizeup fit --backtest results/reference`).")
-    bands, levels = backtest.summarize(held)
-    lines = ["Every fit here, fitted on its smallest sizes, predicted its larger measured sizes (and, without each "
-             "inner size, that size). Each backtest gets the level and the 95% interval a prediction of its kind "
-             "gets, calibrated on every other configuration's backtests and the shipped references'.", "",
-             "| level | promise | backtests | promise held |", "|---|---|---|---|"]
-    for lv in levels:
-        promise = f"within {lv.promise:.0%} in 9 of 10" if lv.promise is not None else "none"
-        held_text = f"{lv.kept}/{lv.count} ({lv.kept / lv.count:.0%})" if lv.promise is not None and lv.count else ""
-        lines.append(f"| {lv.level} | {promise} | {lv.count} | {held_text} |")
-    lines += ["", "| quantity | past the largest fitted size | backtests | median error | worst | in the 95% interval |",
-              "|---|---|---|---|---|---|"]
-    for b in bands:
-        covered = f"{b.covered}/{b.calibrated} ({b.covered / b.calibrated:.0%})" if b.calibrated else "too few"
-        lines.append(f"| {b.quantity} | {b.band} | {b.count} | {b.median:.1%} | {b.worst:.0%} | {covered} |")
-    return "\n".join(lines)
+    band_rows, level_rows = rows(held)
+
+    def table(header: Sequence[str], body: list[list[str]]) -> list[str]:
+        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |"
+                                                                                for r in body]
+
+    return "\n".join(["Every fit here, fitted on its smallest sizes, predicted its larger measured sizes (and, "
+                      "without each inner size, that size). " + JUDGED, "", *table(LEVEL_HEADER, level_rows), "",
+                      *table(BAND_HEADER, band_rows)])

@@ -15,6 +15,7 @@ from harness.analysis import backtest
 from harness.analysis.compute import Analysis, MachineFits
 from harness.analysis.fits import SparkFit, size_dependent
 from harness.analysis.predict import AtTarget, Check, Estimate
+from harness.present import calibration
 
 
 def render(analysis: Analysis, at: dict[str, AtTarget], found: dict[str, list[Check]]) -> RenderableType:
@@ -156,31 +157,22 @@ def _answers(at: AtTarget, on: str) -> RenderableType:
 
 
 def render_backtest(held: Sequence[backtest.Held]) -> RenderableType:
-    """`sizeup fit --backtest`: errors and interval coverage by distance, then each level's promise and how
-    often it held."""
+    """`sizeup fit --backtest`: the tables of harness.present.calibration."""
     if not held:
         return Text("Nothing to backtest: a backtest needs a configuration measured at four or more sizes.")
-    bands, levels = backtest.summarize(held)
-    table = Table(title="backtests: fitted on the smallest sizes, predicting the larger ones measured",
-                  header_style="bold")
-    for c in ("quantity", "past the largest fitted", "backtests", "median error", "worst error", "predicted low",
-              "in the 95% interval"):
-        table.add_column(c)
-    for b in bands:
-        covered = f"{b.covered}/{b.calibrated} ({b.covered / b.calibrated:.0%})" if b.calibrated else "too few to calibrate"
-        table.add_row(b.quantity, b.band, str(b.count), f"{b.median:.1%}", f"{b.worst:.0%}", f"{b.low}/{b.count}",
-                      covered)
-    calibration = Table(title="confidence levels: the promise, and how often it held", header_style="bold")
-    for c in ("level", "promise", "backtests", "held"):
-        calibration.add_column(c)
-    for level in levels:
-        promise = (f"within {level.promise:.0%} in 9 of 10" if level.promise is not None else "none")
-        held_text = (f"{level.kept}/{level.count} ({level.kept / level.count:.0%})"
-                     if level.promise is not None and level.count else "")
-        calibration.add_row(level.level, promise, str(level.count), held_text)
-    return Group(table, calibration, Text("Each backtest is judged with the level and interval a prediction of its "
-                                          "kind gets, calibrated without its own configuration's backtests.",
-                                          style="dim"))
+    band_rows, level_rows = calibration.rows(held)
+    tables = []
+    for title, header, body in (("backtests: fitted on the smallest sizes, predicting the larger ones measured",
+                                 calibration.BAND_HEADER, band_rows),
+                                ("confidence levels: the promise, and how often it held", calibration.LEVEL_HEADER,
+                                 level_rows)):
+        table = Table(title=title, header_style="bold")
+        for c in header:
+            table.add_column(c)
+        for r in body:
+            table.add_row(*r)
+        tables.append(table)
+    return Group(*tables, Text(calibration.JUDGED, style="dim"))
 
 
 def _checks(found: Sequence[Check], on: str) -> RenderableType:

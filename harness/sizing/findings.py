@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.analysis.predict import (CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, NO_THREAD_FIT, THREAD_FIT,
-                                      TOO_WIDE, UNCALIBRATED, VCPUS_FAR)
+from harness.analysis.predict import (  # noqa: F401 (re-exported: one spelling of each code)
+    BELOW_MEASURED, CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, NO_THREAD_FIT, THREAD_FIT, TOO_WIDE,
+    UNCALIBRATED, VCPUS_FAR)
 
 # Rules that fired and what they left out (Recommendation.rules).
 HEADROOM = "memory-headroom"
@@ -31,8 +32,8 @@ SPARK_NO_MEMORY = "spark-no-memory"
 SPARK_NO_VM = "spark-no-vm"
 
 # Evidence attached to an option (Option.evidence); a prediction's caveats (harness.analysis.predict)
-# keep their own codes: CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, NO_THREAD_FIT, THREAD_FIT,
-# TOO_WIDE, UNCALIBRATED, VCPUS_FAR.
+# keep their own codes: BELOW_MEASURED, CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, NO_THREAD_FIT,
+# THREAD_FIT, TOO_WIDE, UNCALIBRATED, VCPUS_FAR.
 TIME_FIT = "time-fit"
 MEMORY_FIT = "memory-fit"
 NOT_CORE_BOUND = "not-core-bound"
@@ -46,9 +47,6 @@ CLUSTER_NODES = "cluster-nodes"
 CLUSTER_MEMORY = "cluster-memory"
 CLUSTER_EXTRAPOLATED = "cluster-extrapolated"
 SPARK_NOT_MEASURED = "spark-not-measured"
-
-PREDICTION_CAVEATS = (CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, NO_THREAD_FIT, THREAD_FIT, TOO_WIDE,
-                      UNCALIBRATED, VCPUS_FAR)
 
 # The fits behind a time: long, kept for `recommend`, left out of one-line summaries.
 FITS = (TIME_FIT, MEMORY_FIT, CLUSTER_TIME_FIT)
