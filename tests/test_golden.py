@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
+from harness.analysis import compute, frame
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).with_name("golden")
@@ -59,6 +60,27 @@ def check(name: str, text: str) -> None:
 @pytest.fixture(autouse=True)
 def at_the_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # paths in the outputs are then relative, the same on every machine
+
+
+@pytest.fixture(autouse=True, scope="module")
+def analysed_once():
+    """The references are loaded and analysed once for all these commands (as one command would), not once each:
+    the same objects, so what one command printed another prints alike, in a third of the time."""
+    loaded, analysed = {}, {}
+    load, analyse = frame.load, compute.analyse
+
+    def load_once(patterns):
+        key = tuple(patterns)
+        return loaded[key] if key in loaded else loaded.setdefault(key, load(patterns))
+
+    def analyse_once(items, workload=None, rows=None):  # `rows`, where given, are those of `items`
+        key = (tuple(str(item.path) for item in items), workload)
+        return analysed[key] if key in analysed else analysed.setdefault(key, analyse(items, workload, rows))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(frame, "load", load_once)
+        patch.setattr(compute, "analyse", analyse_once)
+        yield
 
 
 @pytest.mark.parametrize("name, args", COMMANDS, ids=[name for name, _ in COMMANDS])
