@@ -2,8 +2,8 @@
 
 Each size fit is checked the way a user uses it: fitted on its smallest sizes only (three for time,
 two for memory, then one more at a time), it predicts each larger size it measured; and, for sizes
-within the range measured, fitted without each inner size, it predicts that size (band "within"). The errors,
-log(predicted / measured), are kept per quantity (time, memory), distance past the largest fitted
+within the range measured, fitted without each inner size, it predicts that size (band "within").
+The errors, log(predicted / measured), are kept per quantity (time, memory), distance past the largest fitted
 size (a band) and, for time, whether the fit had left its fixed-cost region.
 
 They calibrate predictions in two ways:
@@ -11,10 +11,10 @@ They calibrate predictions in two ways:
 - the interval, split-conformal: its half-width in log space is the ceil(0.95 (m + 1))-th smallest
   of the m absolute errors of the prediction's kind, so that 95% of the predictions of that kind
   fall inside (where the kinds are exchangeable). It is at least the fit's own interval;
-- the confidence level, as the error it promises: "high" where at least 9 in 10 backtests came within
-  15%, "medium" within 30%, "low" otherwise or where fewer than 10 measured it. The backtests are the
-  configuration's own where it has ten at that distance or farther, else those of its kind, held
-  down by its own where it has three.
+- the confidence level of a time, as the error it promises: "high" where at least 9 in 10 backtests
+  of its kind came within 15%, "medium" within 30%, "low" otherwise or where fewer than 10 measured
+  it; held down by the configuration's own backtests where it has three, raised by one level at most
+  where ten of its own in the same band kept a better promise.
 
 The pool is this machine's own backtests plus those of the committed references, shipped in
 harness/analysis/data/backtests.csv (`sizeup fit --backtest results/reference --csv FILE` writes it).
