@@ -117,3 +117,16 @@ def test_the_shipped_backtests_are_those_of_the_committed_references(tmp_path) -
     # The same to the last digits kept (another platform's libraries may round a fit differently).
     assert np.allclose([b.error for b in now], [b.error for b in shipped], atol=1e-4)
     assert np.allclose([b.beyond for b in now], [b.beyond for b in shipped], rtol=1e-5)
+
+
+def test_backtests_written_to_a_folder_or_nowhere_are_refused_in_one_line(tmp_path, capsys) -> None:
+    from harness import cli
+    from tests import builders
+    from tests.test_recommend import sweep
+
+    path = builders.write(tmp_path / "r.json", sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250))
+    assert cli.main(["fit", path, "--backtest", "--csv", str(tmp_path)]) == cli.EXIT_USAGE
+    assert cli.main(["fit", path, "--backtest", "--csv", str(tmp_path / "no" / "b.csv")]) == cli.EXIT_USAGE
+    assert cli.main(["fit", path, "--csv", str(tmp_path / "b.csv")]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]

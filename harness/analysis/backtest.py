@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import math
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, field, fields, replace
 from pathlib import Path
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.analysis import scaling
+from harness.records import write_atomic
 
 SHIPPED = Path(__file__).parent / "data" / "backtests.csv"
 BANDS = ((0.0, 1.0, "within"), (1.0, 2.5, "2x"), (2.5, 5.0, "4x"), (5.0, 10.0, "8x"),
@@ -275,14 +276,13 @@ def read(path: Path = SHIPPED) -> list[Backtest]:
 
 
 def write(backtests: Iterable[Backtest], path: Path) -> None:
-    """As CSV, whole or not at all (written beside `path`, then renamed)."""
-    part = path.with_name(path.name + ".part")
-    with part.open("w", newline="") as f:
-        out = csv.writer(f, lineterminator="\n")
-        out.writerow([x.name for x in fields(Backtest)])
-        for b in backtests:
-            out.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in astuple(b)])
-    os.replace(part, path)
+    """As CSV, whole or not at all (records.write_atomic: failures are one SizeupError)."""
+    text = io.StringIO()
+    out = csv.writer(text, lineterminator="\n")
+    out.writerow([x.name for x in fields(Backtest)])
+    for b in backtests:
+        out.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in astuple(b)])
+    write_atomic(path, text.getvalue())
 
 
 @functools.cache
