@@ -191,3 +191,33 @@ def test_any_command_line_runs_or_is_refused_in_one_line(command: str, args: lis
             assert_one_line_refusal(code, err.getvalue())
         elif command == "run":
             assert started and started[0] > 0
+
+# --- phase times the schema allows and no timer measures -------------------------------------------------------
+
+REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference" / "x86-64-2c-24g-a9b1bd19-sizing.json"
+
+
+@pytest.mark.parametrize(("poisoned", "seconds"), [("regression/hgb@sklearn", 0.0), ("regression", 5e-324),
+                                                   ("regression", 1e308)])
+def test_unmeasurable_phase_times_are_left_out_of_every_analysis(tmp_path: Path, poisoned: str, seconds: float) -> None:
+    from harness.analysis import compute, frame
+
+    doc = json.loads(REFERENCE.read_text())
+    doc["cases"] = [c for c in doc["cases"] if c["case"]["workload"] == "regression" and c["case"]["model"] != "linear"]
+    for c in doc["cases"]:
+        if f"{c['case']['workload']}/{c['case']['model']}@{c['case']['backend']}".startswith(poisoned):
+            for run in c.get("runs", []):
+                run["phases"] = dict.fromkeys(run["phases"], seconds)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    analysis = compute.analyse(frame.load([str(path)]))
+    assert analysis.times_left_out > 0
+    fitted = {m.config.split("/n=")[0] for m in analysis.sizes()}
+    assert not any(c.startswith(poisoned) for c in fitted)
+    assert fitted or poisoned == "regression"
+    for argv in (["fit", str(path), "--target", "1000000"], ["report", str(path), "-o", str(tmp_path / "rep")],
+                 ["recommend", str(path), "--workload", "regression", "--rows", "1000000"], ["compare", str(path)]):
+        with captured() as (_, err):
+            code = cli.main(argv)
+        if code != 0:
+            assert_one_line_refusal(code, err.getvalue())

@@ -59,6 +59,7 @@ class Analysis:
     loaded: tuple[frame.Loaded, ...]
     rows: pd.DataFrame  # every machine's (frame.rows)
     machines: tuple[MachineFits, ...]  # sorted by machine id
+    times_left_out: int = 0  # phase times no timer could have measured (frame.TIME_RANGE_S): in no figure
 
     @property
     def empty(self) -> bool:
@@ -83,10 +84,13 @@ class Analysis:
 def analyse(loaded: Sequence[frame.Loaded], workload: str | None = None, rows: pd.DataFrame | None = None) -> Analysis:
     """Everything the commands show of `loaded` (whose rows may be given); with `workload`, of its cases only."""
     rows = frame.rows(loaded) if rows is None else rows
+    left_out = 0 if rows.empty else int(rows["times_left_out"].sum())
+    if left_out:  # a repeat without a fit time says nothing about training
+        rows = rows[rows["fit_s"].notna()]
     if workload is not None and not rows.empty:
         rows = rows[rows["workload"] == workload]
     machines = () if rows.empty else tuple(fit_machine(str(m), g) for m, g in rows.groupby("machine", sort=True))
-    return Analysis(tuple(loaded), rows, machines)
+    return Analysis(tuple(loaded), rows, machines, left_out)
 
 
 def case_medians(rows: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,9 @@ from harness.records import PHASES, CaseRecord, Repeat, RunResult
 from harness.records import figures as fig
 
 
+TIME_RANGE_S = (1e-9, 1e9)  # a nanosecond (below any timer's resolution) to about 30 years
+
+
 @dataclass(frozen=True)
 class Loaded:
     path: Path
@@ -97,12 +100,19 @@ def _case_columns(record: CaseRecord, run: list[CaseRecord]) -> dict[str, Any]:
 
 
 def _run_columns(record: CaseRecord, run: Repeat) -> dict[str, Any]:
-    fit_cpu = run.cpu_s.get("fit")
-    fit = run.phases.get("fit")
+    times = {p: _timed(run.phases.get(p)) for p in PHASES}
+    fit_cpu, fit = run.cpu_s.get("fit"), times["fit"]
     return {"process": run.process, "repeat": run.repeat, "disturbed": bool(run.disturbed),
-            **{f"{p}_s": run.phases.get(p) for p in PHASES},
+            **{f"{p}_s": t for p, t in times.items()},
+            "times_left_out": sum(run.phases.get(p) is not None and t is None for p, t in times.items()),
             "fit_cpu_pct": 100 * fit_cpu / fit if fit_cpu is not None and fit else None,
             "quality": run.metric(record.workload_info.get("metric"))}
+
+
+def _timed(seconds: float | None) -> float | None:
+    """A phase time a timer could have measured, else None: 0, 5e-324 or 1e308 (the schema allows them) would
+    break every fit in log space, so no analysis sees them (`fit` and `report` count them)."""
+    return seconds if seconds is not None and TIME_RANGE_S[0] <= seconds <= TIME_RANGE_S[1] else None
 
 
 def machine_differences(run_a: RunResult, run_b: RunResult) -> list[str]:

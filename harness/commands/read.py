@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +13,9 @@ from rich.text import Text
 
 from harness import records
 from harness.errors import EXIT_SLOWER, SizeupError
+
+if TYPE_CHECKING:
+    from harness.analysis.compute import Analysis
 
 
 def show(args: argparse.Namespace, console: Console) -> int:
@@ -61,6 +65,14 @@ def compare(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def say_left_out(analysis: Analysis, console: Console) -> None:
+    from harness.analysis.frame import TIME_RANGE_S
+
+    if n := analysis.times_left_out:
+        console.print(Text(f"{n} phase time(s) outside {TIME_RANGE_S[0]:g}-{TIME_RANGE_S[1]:g} s (no timer measures "
+                           "them) were left out of every figure", style="yellow"))
+
+
 def fit(args: argparse.Namespace, console: Console) -> int:
     from harness.analysis import backtest, frame
     from harness.analysis.compute import analyse
@@ -75,7 +87,10 @@ def fit(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError(f"--csv: no folder {args.csv.parent}")
     analysis = analyse(frame.load(args.results))
     if analysis.empty:
-        raise SizeupError("no finished case in " + ", ".join(args.results))
+        timed = f" with a fit time a timer could measure ({analysis.times_left_out} left out)"
+        raise SizeupError("no finished case" + (timed if analysis.times_left_out else "") + " in "
+                          + ", ".join(args.results))
+    say_left_out(analysis, console)
     if args.backtest:
         own = [b for m in analysis.machines for b in m.backtests]
         if args.csv:
@@ -151,6 +166,7 @@ def report(args: argparse.Namespace, console: Console) -> int:
                               "or name result files")
         patterns = [str(newest[-1])]
     analysis = analyse(frame.load(patterns))
+    say_left_out(analysis, console)
     picks = sizing.summary(analysis, catalog.load(args.catalog)) if not analysis.empty else []
     out = args.output or args.results_dir / "report" / records.check_name("run id", analysis.loaded[-1].run.run_id)
     html_path, md_path = report.build(analysis, picks, out, args.case)
