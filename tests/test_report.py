@@ -60,6 +60,15 @@ def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Pat
     assert "What to train on, per task family" in out and out.index("Report: ") > out.index("What to train on")
 
 
+def test_names_with_tex_in_them_are_drawn_as_text(tmp_path: Path) -> None:
+    workload = r"m$\undefinedfoo{$x"  # a data file's name: matplotlib would parse it as math and raise
+    runs = [record(Case(workload, "hgb", "sklearn", n, 2), times(0.1 + 1e-5 * n, 3, 0.02, i)[1:], peak=2**28 + n)
+            for i, n in enumerate((1000, 2000, 4000))]
+    path = write(tmp_path / "tex.json", runs)
+    assert cli.main(["report", path, "-o", str(tmp_path / "r")]) == 0
+    assert workload in (tmp_path / "r.md").read_text()
+
+
 def test_the_utilization_plot_draws_the_case_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = results_with_a_sweep(tmp_path)
     case = "classification/xgboost@xgboost/n=10000/t=2"

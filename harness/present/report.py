@@ -36,6 +36,7 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # labels are names from files: a '$' in one is text, not TeX
     rows, loaded = analysis.rows, analysis.loaded
     sections: list[tuple[str, str, str | None]] = []  # (title, markdown, png base64)
     sections.append(("Recommendations", _recommendations(picks), None))
