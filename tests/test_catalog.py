@@ -33,6 +33,8 @@ def test_the_shipped_catalog_holds_the_snapshot_and_the_sizes_derived_by_its_rul
     (f"{HEADER}\n{ROW.replace('general', 'huge')}\n", "kind must be one of"),
     (f"{HEADER}\n{ROW.replace('general', 'gpu')}\n", "a gpu VM needs gpu_count > 0"),
     (f"{HEADER}\n{ROW}\n{ROW}\n", "names X8 more than once"),
+    (f"{HEADER}\n{ROW.replace(',8,32,', ',' + '9' * 400 + ',32,')}\n", "vcpus must be at most 1e\\+06"),
+    (f"{HEADER}\n{ROW.replace(',8,32,', ',8,1e300,')}\n", "memory_gib must be at most 1e\\+06"),
     (f"{HEADER}\n", "has no VM sizes"),
 ])
 def test_a_bad_catalog_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
@@ -51,3 +53,16 @@ def test_catalog_command_shows_the_default_and_refuses_a_bad_file(tmp_path: Path
     assert cli.main(["catalog", str(bad)]) == cli.EXIT_USAGE
     assert "price_per_hour must be > 0" in capsys.readouterr().err
     assert cli.main(["catalog", str(tmp_path / "missing.csv")]) == cli.EXIT_USAGE
+
+
+def test_only_vms_that_another_beats_on_memory_at_no_higher_price_are_left_out_of_pricing() -> None:
+    rng = __import__("random").Random(0)
+    vms = [catalog.VM(f"v{i}", "general", rng.choice([2, 4]), rng.choice([8, 16, 32]), "", 0, 0,
+                      rng.choice([0.1, 0.2, 0.4]), "", "", "") for i in range(60)]
+    kept = catalog.undominated(vms)
+    for need in (4, 8, 16, 32):
+        for vcpus in (2, 4):  # the cheapest price per vCPU count for VMs that hold `need`: the same
+            def cheapest(pool: list[catalog.VM]) -> float | None:
+                return min((v.price_per_hour for v in pool if v.vcpus == vcpus and v.memory_gib >= need), default=None)
+            assert cheapest(kept) == cheapest(vms)
+    assert len(kept) < len(vms) and kept == [v for v in vms if v in kept]

@@ -14,6 +14,8 @@ from rich.text import Text
 from harness import records
 from harness.errors import EXIT_SLOWER, SizeupError
 
+CATALOG_ROWS = 200  # `catalog` shows these; a table of a million rows is read in the file, not the terminal
+
 if TYPE_CHECKING:
     from harness.analysis.compute import Analysis
 
@@ -208,11 +210,13 @@ def catalog(args: argparse.Namespace, console: Console) -> int:
     table = Table(title=Text(f"VM catalog {args.file or catalog.DEFAULT}"), header_style="bold")
     for column in ("name", "kind", "vCPUs", "memory GiB", "GiB/vCPU", "GPUs", "$/hour", "region", "source"):
         table.add_column(column)
-    for vm in vms:
+    for vm in vms[:CATALOG_ROWS]:
         gpus = f"{vm.gpu_count}x {vm.gpu_model} {vm.gpu_memory_gib:g} GiB" if vm.gpu_count else ""
         table.add_row(Text(vm.name), vm.kind, str(vm.vcpus), f"{vm.memory_gib:g}", f"{vm.gib_per_vcpu:.1f}", gpus,
                       f"{vm.price_per_hour:.3f}", Text(vm.region), Text(vm.source))
     console.print(table)
+    if len(vms) > CATALOG_ROWS:
+        console.print(f"The first {CATALOG_ROWS} of {len(vms):,} VM sizes; every one is checked and priced against.")
     return 0
 
 

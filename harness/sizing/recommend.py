@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from harness.analysis.compute import Analysis
 from harness.sizing import findings as f
 from harness.sizing import rules as r
+from harness.sizing import catalog
 from harness.sizing.catalog import VM
 from harness.sizing.clusters import Measured, clusters, measured_locally
 from harness.sizing.findings import Finding
@@ -79,6 +80,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
     if not machines:
         raise ValueError(f"no finished case of workload {workload!r} in these results")
     unit = str(machines[0][1].rows.loc[machines[0][1].rows["workload"] == workload, "size_unit"].iloc[0])
+    catalogued, vms = vms, catalog.undominated(vms)
     rules = [Finding(f.HEADROOM, f"memory needed = predicted peak memory x {HEADROOM} headroom")]
     options: list[Option] = []
     measured_spark: list[Measured] = []
@@ -120,7 +122,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
     if not in_memory and not outgrown:
         rules.append(Finding(f.NOTHING_PRICED, "no configuration could be priced: see the reasons above"))
     elif not in_memory:
-        largest = max(vms, key=lambda vm: vm.memory_gib)
+        largest = max(catalogued, key=lambda vm: vm.memory_gib)
         rules.append(Finding(f.NO_VM_HOLDS_DATA, f"no VM holds the data in memory (the largest, {largest.name}, has "
                                                  f"{largest.memory_gib:g} GiB): out-of-core training, or a Spark "
                                                  "cluster"))
