@@ -12,6 +12,7 @@ was stopped by signal N (130 for Ctrl-C), its finished cases kept in the journal
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import signal
@@ -26,6 +27,7 @@ from harness.commands import read, run
 from harness.errors import EXIT_CASES_FAILED, EXIT_SLOWER, EXIT_USAGE, SizeupError, Stopped  # noqa: F401
 from harness.records import PHASES, TASKS
 
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}  # writing stdout failed: one line, exit 2
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # end a run like Ctrl-C does: clean up, keep the journal
 
 
@@ -37,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 240)
     previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
     try:
-        return args.command(args, console)
+        code = args.command(args, console)
+        sys.stdout.flush()  # here, not at exit: a full disk under `> file` is this command's failure
+        return code
     except SizeupError as exc:
         print(f"sizeup: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
@@ -46,11 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     except Stopped as exc:
         return 128 + exc.signum
     except BrokenPipeError:  # `sizeup show ... | head`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the interpreter's final flush is quiet
+        _quiet_stdout()
         return 0
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRNOS:
+            raise
+        _quiet_stdout()  # output redirected to a full disk (`> /dev/full`): files are written atomically elsewhere
+        print(f"sizeup: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of what could not be written is quiet."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _stop(signum: int, frame: Any) -> None:

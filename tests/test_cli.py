@@ -292,3 +292,15 @@ def test_threads_beyond_the_logical_cpus_are_run_with_a_warning(tmp_path: Path, 
     assert cli.main(["run", "--suite", str(suite), "--threads", many, "--results-dir", str(tmp_path / "r")]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert f"Warning: threads {many} exceed this machine's {os.cpu_count()} logical CPUs" in out
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["catalog"], ["show", "results/reference/x86-64-2c-24g-a9b1bd19-memory.json"]])
+def test_output_to_a_full_disk_is_one_line_and_a_closed_pipe_is_no_error(args: list[str]) -> None:
+    root = Path(__file__).resolve().parent.parent
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(SIZEUP + args, cwd=root, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == cli.EXIT_USAGE and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    piped = subprocess.run(" ".join(SIZEUP + args) + " | head -c 10", shell=True, cwd=root, capture_output=True,
+                           text=True, timeout=120)
+    assert piped.returncode == 0 and len(piped.stdout) == 10 and piped.stderr == ""
