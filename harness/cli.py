@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --data: the task, instead of identifying it")
     p.add_argument("--horizon", type=positive_int("horizon"), metavar="STEPS",
                    help="with --data, forecasting: how many steps to forecast [a tenth of the steps, at most 28]")
+    p.add_argument("--series", type=names, metavar="COLUMNS",
+                   help="with --data, forecasting: the columns that tell series apart [the text columns that repeat "
+                        "a date]")
     p.add_argument("--spark-master", type=nonempty, metavar="URL",
                    help="run the spark backend's cases on this cluster (spark://host:7077, or Spark Connect sc://...) "
                         "[SIZEUP_SPARK_MASTER or MASTER from the environment, else an embedded local[threads]]")

@@ -120,7 +120,32 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         (broken / label).mkdir(parents=True)
         Image.new("RGB", (8, 8)).save(broken / label / "0.png")
     (broken / "dog" / "1.png").write_bytes(b"not a png")
+    corrupt = tmp_path / "corrupt"  # a header that verifies over data that does not decode
+    for label in ("cat", "dog"):
+        (corrupt / label).mkdir(parents=True)
+        Image.fromarray(RNG.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(corrupt / label / "0.png")
+    raw = (corrupt / "dog" / "0.png").read_bytes()
+    (corrupt / "dog" / "0.png").write_bytes(raw[:60] + bytes(len(raw) - 60))
+    pd.DataFrame({"a": RNG.normal(size=N), "nested": [[1, 2]] * N, "y": RNG.integers(0, 2, N)}).to_parquet(
+        tmp_path / "nested.parquet")
+    (tmp_path / "twice.csv").write_text("a,a,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(N)))
+    (tmp_path / "wide.csv").write_text(",".join(f"c{i}" for i in range(10**6)) + "\n")
+    huge = RNG.normal(size=N)
+    huge[9] = -1e308
+    days = np.repeat(pd.date_range("2024-01-01", periods=N // 2).astype(str), 2)
     return {
+        "nested values": ([str(tmp_path / "nested.parquet"), "--target", "y"], "column 'nested' holds nested values"),
+        "a name twice": ([str(tmp_path / "twice.csv"), "--target", "y"], "column name(s) 'a' appear more than once"),
+        "a million columns": ([str(tmp_path / "wide.csv")], "the header line is longer than 4 MiB"),
+        "inf in a feature": ([str(table(tmp_path, "i.csv", a=[1.0] * 17 + [np.inf] + [1.0] * (N - 18),
+                                        y=RNG.integers(0, 2, N))), "--target", "y"], "feature 'a' holds inf at row 18"),
+        "1e308 in the target": ([str(table(tmp_path, "j.csv", y=huge)), "--target", "y"],
+                                "the target 'y' holds -1e+308 at row 10"),
+        "dates twice, no series": ([str(table(tmp_path, "k.csv", day=days, sales=RNG.normal(size=N))), "--target",
+                                    "sales"], "60 rows repeat a date of their series (first at row 2)"),
+        "--horizon for a table that is no forecast": ([str(table(tmp_path, "l.csv", y=RNG.integers(0, 2, N))),
+                                                       "--target", "y", "--horizon", "3"], "are for forecasting"),
+        "corrupt image data": ([str(corrupt)], "unreadable image"),
         "missing file": ([str(tmp_path / "nope.csv")], "no such file or folder"),
         "empty file": ([str(tmp_path / "empty.csv")], "the file is empty"),
         "unreadable file": ([str(tmp_path / "binary.csv")], "cannot read it as csv"),
@@ -215,6 +240,12 @@ def test_series_keys_and_the_horizon_are_found_for_a_forecast(tmp_path: Path) ->
     assert userdata.identify(daily_sales(tmp_path), "sales", horizon=7).horizon == 7
     with pytest.raises(SizeupError, match="too few to learn a 28-step horizon"):
         userdata.identify(daily_sales(tmp_path, days=60), "sales", horizon=28)
+    numbered = tmp_path / "numbered.csv"  # stores numbered, not named: no text column tells the series apart
+    pd.read_csv(daily_sales(tmp_path)).replace({"store": {"north": 1, "south": 2}}).to_csv(numbered, index=False)
+    with pytest.raises(SizeupError, match="120 rows repeat a date"):
+        userdata.identify(numbered, "sales")
+    found = userdata.identify(numbered, "sales", series=["store"])
+    assert (found.series, found.steps) == (["store"], 120)
 
 
 @pytest.mark.e2e

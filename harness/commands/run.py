@@ -27,8 +27,8 @@ def command(args: argparse.Namespace, console: Console) -> int:
     fingerprint = machine.fingerprint()
     if args.spark_master:  # the workers inherit it; each record's backend info names the master it ran on
         os.environ["SIZEUP_SPARK_MASTER"] = args.spark_master
-    if args.data is None and (args.target or args.task or args.horizon):
-        raise SizeupError("--target, --task and --horizon go with --data PATH")
+    if args.data is None and (args.target or args.task or args.horizon or args.series):
+        raise SizeupError("--target, --task, --horizon and --series go with --data PATH")
     if args.resume is not None:
         chosen = [flag for flag in PLAN_FLAGS if getattr(args, flag) is not None]
         if chosen or args.suite != "quick":
@@ -61,7 +61,7 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
 
     if args.suite != "quick":
         raise SizeupError("--data builds its own plan: drop --suite")
-    found = userdata.identify(args.data, args.target, args.task, args.horizon)
+    found = userdata.identify(args.data, args.target, args.task, args.horizon, args.series)
     for line in userdata.describe(found):
         console.print(Text(line))
     requested = args.models or ()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import SizeupError
+from harness.run import tablecheck
 from workloads import user, user_images
 
 TASKS = ("classification", "regression", "forecasting", "vision", "nlp")
@@ -39,6 +41,8 @@ MIN_ROWS = 30  # the smallest subsample: a 20% test split of 6 rows
 MAX_HORIZON = 28
 UNITS = {"vision": "images", "nlp": "documents", "forecasting": "steps per series"}
 SIDES = (8, 64)  # images are resized to their median side, within these bounds
+DECODED_IMAGES = 500  # decoded in full during identification (the rest: headers verified)
+MAX_PIXELS = 50 * 10**6  # past this an image is a mistake or a decompression bomb, not a training example
 
 
 @dataclass
@@ -65,7 +69,7 @@ class Identified:
 
 
 def identify(path: str | Path, target: str | None = None, task: str | None = None,
-             horizon: int | None = None) -> Identified:
+             horizon: int | None = None, series: Sequence[str] | None = None) -> Identified:
     path = Path(path)
     if task is not None and task not in TASKS:
         raise SizeupError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -77,16 +81,20 @@ def identify(path: str | Path, target: str | None = None, task: str | None = Non
     if kind is None:
         raise SizeupError(f"--data {path}: unsupported format {path.suffix or '(no suffix)'!r}; give a CSV or Parquet "
                           f"table ({', '.join(TABLES)}) or a folder of images in one sub-folder per class")
+    if path.stat().st_size == 0:
+        raise SizeupError(f"--data {path}: the file is empty")
+    tablecheck.header(path, kind)
     frame = _read(path, kind)
     found = _table(path, frame, target, task)
     if found.task == "forecasting":
-        _series(found, frame, horizon)
+        _series(found, frame, horizon, series)
+    elif horizon is not None or series is not None:
+        raise SizeupError(f"--data {path}: --horizon and --series are for forecasting, and this table is "
+                          f"{found.task} (--task forecasting, with a date column, makes it one)")
     return found
 
 
 def _read(path: Path, kind: str) -> Any:
-    if path.stat().st_size == 0:
-        raise SizeupError(f"--data {path}: the file is empty")
     try:
         frame = user.read_table(str(path))
     except Exception as exc:  # pandas raises a zoo of parser, encoding and Arrow errors
@@ -111,6 +119,7 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
         ambiguous.append("the target column was guessed: --target COLUMN decides")
     if target not in frame.columns:
         raise SizeupError(f"--data {path}: no column {target!r}; columns: {', '.join(map(str, frame.columns))[:300]}")
+    tablecheck.values(path, frame, target)
     y = frame[target]
     if y.isna().all():
         raise SizeupError(f"--data {path}: the target {target!r} is empty (every value is missing)")
@@ -177,15 +186,25 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
                       memory_bytes=int(frame.memory_usage(deep=True).sum()))
 
 
-def _series(found: Identified, frame: Any, horizon: int | None) -> None:
-    """The time column, the series keys (text columns that repeat a date) and the horizon."""
+def _series(found: Identified, frame: Any, horizon: int | None, series: Sequence[str] | None) -> None:
+    """The time column, the series keys (--series, else the text columns that repeat a date) and the horizon."""
     frame = frame[frame[found.target].notna()]
     dates = [c for c in frame.columns if c != found.target and user.is_date(frame[c])]
     if not dates:
         raise SizeupError(f"--data {found.path}: forecasting needs a date/time column; none reads as dates")
     found.date = str(dates[0])
-    _, categorical = user.column_kinds(frame.drop(columns=[found.target, found.date]))
-    found.series = [str(c) for c in categorical] if frame[found.date].duplicated().any() else []
+    if series is not None:
+        if missing := [c for c in series if c not in frame.columns or c in (found.target, found.date)]:
+            raise SizeupError(f"--data {found.path}: --series {', '.join(missing)}: no such feature column")
+        found.series = list(series)
+    else:
+        _, categorical = user.column_kinds(frame.drop(columns=[found.target, found.date]))
+        found.series = [str(c) for c in categorical] if frame[found.date].duplicated().any() else []
+    repeated = frame.duplicated([found.date, *found.series])
+    if repeated.any():
+        raise SizeupError(f"--data {found.path}: {int(repeated.sum()):,} rows repeat a date of their series "
+                          f"(first at row {int(repeated.to_numpy().argmax()) + 1}): name the columns that tell series "
+                          "apart with --series, or aggregate the table per date")
     keys = frame[found.series].astype(str).agg("|".join, axis=1) if found.series else 0
     found.steps = int(frame.assign(_k=keys).groupby("_k")[found.date].nunique().max())
     found.horizon = horizon or max(1, min(MAX_HORIZON, found.steps // 10))
@@ -217,11 +236,18 @@ def _images(path: Path, task: str | None) -> Identified:
         raise SizeupError(f"--data {path}: an image folder needs two or more sub-folders of images (one per class); "
                           f"found {len(classes)}")
     sides = []
+    decoded = set(files[:: max(1, len(files) // DECODED_IMAGES)])  # a bounded sample is decoded whole
     for f in files:
         try:
-            with Image.open(f) as image:
-                image.verify()
+            with warnings.catch_warnings(), Image.open(f) as image:
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                if image.width * image.height > MAX_PIXELS:
+                    raise SizeupError(f"--data {path}: image {f} has {image.width} x {image.height} pixels, more "
+                                      f"than the {MAX_PIXELS // 10**6} megapixels sizeup reads")
+                image.load() if f in decoded else image.verify()
                 sides.append(min(image.size))
+        except SizeupError:
+            raise
         except Exception as exc:
             raise SizeupError(f"--data {path}: unreadable image {f}: {type(exc).__name__}") from None
     side = int(min(max(sorted(sides)[len(sides) // 2], SIDES[0]), SIDES[1]))
