@@ -24,6 +24,7 @@ from rich.console import Console
 
 from harness.analysis.significance import ALPHA, parse_fail
 from harness.commands import read, run
+from harness.present import terminal
 from harness.errors import EXIT_CASES_FAILED, EXIT_SLOWER, EXIT_USAGE, SizeupError, Stopped  # noqa: F401
 from harness.records import PHASES, TASKS
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Piped or logged output keeps whole table rows (and headers) instead of wrapping at 80 columns.
     # No markup: case ids, reasons and file contents print as they are; styles come from Text objects.
-    console = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 240)
+    console = terminal.safe(Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 240))
     previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
     try:
         code = args.command(args, console)

@@ -13,6 +13,7 @@ import pytest
 from harness import cli
 from harness.analysis import frame, scaling
 from harness.analysis.compute import analyse
+from harness.present import report
 from harness.records import Case
 from harness.sizing import catalog, findings
 from harness.sizing import recommend as sizing
@@ -60,19 +61,30 @@ def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Pat
     assert "What to train on, per task family" in out and out.index("Report: ") > out.index("What to train on")
 
 
-def test_names_with_tex_in_them_are_drawn_as_text(tmp_path: Path) -> None:
-    workload = r"m$\undefinedfoo{$x"  # a data file's name: matplotlib would parse it as math and raise
+def test_names_from_files_are_text_in_plots_tables_and_headings(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # a data file's name: matplotlib parsed '$...$' as math and raised; '|' split table cells; '<b>' was HTML
+    workload = r"m$\undefinedfoo{$x|<b>" + "\x1b]0;title\x07"
     runs = [record(Case(workload, "hgb", "sklearn", n, 2), times(0.1 + 1e-5 * n, 3, 0.02, i)[1:], peak=2**28 + n)
             for i, n in enumerate((1000, 2000, 4000))]
+    t = [0.1, 0.2, 0.3]
+    runs[0].telemetry["series"] = {"start": 0.0, "t": t, "cpu_percent": [100.0] * 3, "memory_bytes": [2.0**28] * 3}
     path = write(tmp_path / "tex.json", runs)
-    assert cli.main(["report", path, "-o", str(tmp_path / "r")]) == 0
-    assert workload in (tmp_path / "r.md").read_text()
+    case = runs[0].id
+    assert cli.main(["report", path, "-o", str(tmp_path / "r"), "--case", case]) == 0, capsys.readouterr().err
+    summary = (tmp_path / "r.md").read_text()
+    rows = [line for line in summary.splitlines() if line.startswith(f"| `{workload.replace('|', chr(92) + '|')}/")]
+    assert len(rows) == 3 and all(len(report.CELL.split(r)) == 6 for r in rows)  # 4 cells, none split
+    assert "<b>" not in summary.split("## Utilization over time")[1].splitlines()[0]
+    page = (tmp_path / "r.html").read_text()
+    assert "<b>" not in page and page.count(f"<td>{workload.replace('<', '&lt;').replace('>', '&gt;')}/") >= 3
+    assert "\x1b" not in capsys.readouterr().out  # names print written out (\\x1b), never as escapes
 
 
 def test_the_utilization_plot_draws_the_case_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = results_with_a_sweep(tmp_path)
     case = "classification/xgboost@xgboost/n=10000/t=2"
-    assert cli.main(["report", path, "-o", str(tmp_path / "r"), "--case", case]) == 0
+    assert cli.main(["report", path, "-o", str(tmp_path / "r"), "--case", case]) == 0, capsys.readouterr().err
     assert f"## Utilization over time: {case}" in (tmp_path / "r.md").read_text()
     assert cli.main(["report", path, "-o", str(tmp_path / "r2"), "--case", "nope"]) == cli.EXIT_USAGE
     assert "--case nope: no finished case" in capsys.readouterr().err and not (tmp_path / "r2.html").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from harness.present.recommend import frontier_lines, time_text
 from harness.records import CaseRecord, figures, write_atomic
 from harness.sizing import recommend
 
+CELL = re.compile(r"(?<!\\)\|")  # a Markdown cell boundary: a "|" not escaped as "\\|"
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
          "img{max-width:100%;border:1px solid #eee}")
@@ -71,7 +73,8 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
     title = "sizeup report: " + ", ".join(sorted({item.run.run_id for item in loaded}))
     html_path, md_path = out.with_suffix(".html"), out.with_suffix(".md")
     write_atomic(html_path, _html(title, sections))
-    write_atomic(md_path, "\n\n".join([f"# {title}"] + [f"## {t}\n\n{md}" for t, md, _ in sections]) + "\n")
+    write_atomic(md_path, "\n\n".join([f"# {html.escape(title, quote=False)}"] + [
+        f"## {html.escape(t, quote=False)}\n\n{md}" for t, md, _ in sections]) + "\n")  # names: text, not HTML
     return html_path, md_path
 
 
@@ -95,11 +98,10 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
         size = f"{p.found.size:,.0f} {p.found.unit}"
         o = p.pick
         if o is None:
-            lines.append(f"| {p.task} | {size} | | {p.workload}: {p.note} | | | | |")
+            lines.append(_row(p.task, size, "", f"{p.workload}: {p.note}", "", "", "", ""))
             continue
         cost = f"{o.cost:.3g}" if o.cost is not None else ""
-        lines.append(f"| {p.task} | {size} | {o.vm} | `{o.config}` | {o.quality} | {time_text(o)} | {cost} | "
-                     f"{o.confidence} |")
+        lines.append(_row(p.task, size, o.vm, f"`{o.config}`", o.quality, time_text(o), cost, o.confidence))
         evidence += [f"- {p.workload}, {o.vm}: {e.message}" for e in o.evidence]
         evidence += [f"- {p.workload}, rule: {r.message}" for r in p.found.rules[1:]]
         frontier += [f"- {p.workload} at {size}: {line}" for line in frontier_lines(p.found.options)]
@@ -117,7 +119,7 @@ def _devices(pairs: Sequence[comparison.DevicePair]) -> str:
         quality = (f"{p.quality_cpu:.4g} -> {p.quality_gpu:.4g}"
                    if p.quality_cpu is not None and p.quality_gpu is not None else "")
         util = "" if p.gpu_util is None else f"{p.gpu_util:.0f}"
-        lines.append(f"| `{p.gpu}` | `{p.cpu}` | {p.measure} | {p.speedup.describe()} | {quality} | {util} |")
+        lines.append(_row(f"`{p.gpu}`", f"`{p.cpu}`", p.measure, p.speedup.describe(), quality, util))
     return "\n".join(lines)
 
 
@@ -140,7 +142,7 @@ def _median_table(rows: pd.DataFrame) -> str:
         return "No finished case."
     table = case_medians(rows)
     lines = ["| case | fit median (s) | quality | repeats |", "|---|---|---|---|"]
-    lines += [f"| `{case}` | {r.fit_s:.4g}{' !' if r.contended else ''} | {r.metric} {r.quality:.3g} | {r.repeats} |"
+    lines += [_row(f"`{case}`", f"{r.fit_s:.4g}{' !' if r.contended else ''}", f"{r.metric} {r.quality:.3g}", r.repeats)
               for case, r in table.iterrows()]
     if table["contended"].any():
         lines += ["", "! every repeat of this case was disturbed by other processes: its time was taken under "
@@ -152,10 +154,9 @@ def _spark(analysis: Analysis) -> str:
     table = spark_medians(analysis.rows)
     lines = ["Median fit time (s) on the same data at each size; Spark's data load (Parquet read and cache) and "
              "session start are separate phases, not in these times.", "",
-             "| workload | size | " + " | ".join(table.columns) + " |", "|---" * (len(table.columns) + 2) + "|"]
+             _row("workload", "size", *table.columns), "|---" * (len(table.columns) + 2) + "|"]
     for (workload, size), row in table.iterrows():
-        lines.append(f"| {workload} | {int(size):,} | " + " | ".join("" if pd.isna(v) else f"{v:.3g}" for v in row)
-                     + " |")
+        lines.append(_row(workload, f"{int(size):,}", *("" if pd.isna(v) else f"{v:.3g}" for v in row)))
     lines.append("")
     for fit in (s for m in analysis.machines for s in m.spark):
         lines.append(f"- `{fit.key}`: fixed cost {fit.time.fixed:.3g} s, {fit.time.parallel * 1e6:.3g} us per item "
@@ -313,13 +314,19 @@ def _html(title: str, sections: Sequence[tuple[str, str, str | None]]) -> str:
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{''.join(body)}</body></html>\n")
 
 
+def _row(*cells: object) -> str:
+    """A Markdown table row; a '|' in a cell (a name from a file) is escaped, not a new cell."""
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
 def _markdown_html(markdown: str) -> str:
     """The few Markdown forms the summaries use (tables, bullets, paragraphs) as HTML."""
     out, rows = [], []
     for line in markdown.splitlines() + [""]:
         if line.startswith("|"):
             if not set(line) <= set("|-"):
-                rows.append([html.escape(c.strip().strip("`")) for c in line.strip("|").split("|")])
+                cells = CELL.split(line.strip()[1:-1])
+                rows.append([html.escape(c.strip().strip("`").replace("\\|", "|")) for c in cells])
             continue
         if rows:
             head, *rest = rows
