@@ -221,3 +221,43 @@ def test_unmeasurable_phase_times_are_left_out_of_every_analysis(tmp_path: Path,
             code = cli.main(argv)
         if code != 0:
             assert_one_line_refusal(code, err.getvalue())
+
+
+# --- no path from a file's contents --------------------------------------------------------------------------------
+
+KEEP = {"schema", "status", "kind", "version", "started", "finished", "sizeup_version", "unit", "metric"}
+
+
+def traversed(node: Any, key: str = "") -> Any:
+    """Every string a reader could take a name from, made a path out of its folder."""
+    if isinstance(node, dict):
+        return {k: traversed(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [traversed(v, key) for v in node]
+    return "../../escaped/x" if isinstance(node, str) and key not in KEEP else node
+
+
+def test_no_reader_writes_where_a_files_contents_point(real_result: dict[str, Any], tmp_path: Path) -> None:
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    result = work / "r.json"
+    result.write_text(json.dumps(traversed(real_result)))
+    journal = work / f"j{records.JOURNAL_SUFFIX}"
+    header = {"kind": "header", **{k: v for k, v in traversed(real_result).items() if k != "cases"}}
+    journal.write_text(json.dumps(header) + "\n")
+    results = work / "results"
+    codes = []
+    for argv in (["show", str(result)], ["fit", str(result)], ["compare", str(result)], ["recommend", str(result)],
+                 ["report", str(result), "--results-dir", str(results)], ["show", str(journal)],
+                 ["export", "--format", "pytest-benchmark", str(result), "-o", str(work / "out.json")],
+                 ["run", "--resume", str(journal), "--results-dir", str(results)]):
+        with captured() as (_, err):
+            code = cli.main(argv)
+        codes.append(code)
+        if code == 2:
+            assert_one_line_refusal(code, err.getvalue())
+    assert 0 in codes  # the file was read, not only refused
+    written = {p for p in tmp_path.rglob("*")} - {work.parent, work, result, journal}
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "a" / "escaped").exists()
+    beside = {work / "out.json", work / "j.json"}  # the user's -o, and a resumed journal's result beside it
+    assert all(p in beside or results in p.parents or p == results for p in written), written
