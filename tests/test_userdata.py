@@ -293,3 +293,22 @@ def test_spark_joins_only_a_table_one_machine_might_not_hold_or_a_request(tmp_pa
     assert "xgboost_spark" in userdata.suite(found, requested=["xgboost_spark"])["models"]
     for large in (replace(found, rows=userdata.SPARK_ROWS), replace(found, memory_bytes=userdata.SPARK_BYTES)):
         assert userdata.spark_left_out(large) == [] and "xgboost_spark" in userdata.suite(large)["models"]
+
+
+def test_a_small_subsample_of_a_table_with_a_rare_class_trains_on_every_class(tmp_path: Path) -> None:
+    from xgboost import XGBClassifier
+
+    from workloads import catalogue
+
+    labels = np.array(["sun"] * 700 + ["rain"] * 600 + ["fog"] * 100 + ["snow"] * 58 + ["hail"] * 3)
+    path = tmp_path / "weather.csv"
+    pd.DataFrame({"x1": RNG.normal(size=len(labels)), "x2": RNG.normal(size=len(labels)),
+                  "weather": RNG.permutation(labels)}).to_csv(path, index=False)
+    found = userdata.identify(path, "weather")
+    params = userdata.suite(found)["params"]
+    start = userdata.suite(found)["sweep"]["start"]
+    for seed in range(5):
+        split = catalogue()["user_classification"].generate(start, seed, params)
+        assert sorted(set(split.y_train)) == list(range(5)), seed  # the first step used to miss a class
+        XGBClassifier(n_estimators=2).fit(split.X_train, split.y_train)  # refused the labels before
+        assert len(split.y_test) >= 0.15 * start

@@ -97,9 +97,38 @@ def encoded(path: str, target: str, classify: bool) -> tuple[np.ndarray, np.ndar
 def _generate(classify: bool):
     def generate(size: int, seed: int, params: Mapping[str, Any]) -> Split:
         X, y = encoded(str(params["path"]), str(params["target"]), classify)
-        take = np.sort(np.random.default_rng(seed).permutation(len(y))[:size])
-        return tabular.split(X[take], y[take], seed)
+        order = np.random.default_rng(seed).permutation(len(y))
+        if not classify:
+            take = np.sort(order[:size])
+            return tabular.split(X[take], y[take], seed)
+        take = np.sort(_keeping_classes(order, y, size))
+        train, test = _stratified(y[take], seed)
+        return Split(X[take[train]], y[take[train]], X[take[test]], y[take[test]])
     return generate
+
+
+def _groups(order: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    """`order` cut into one run per class, each in `order`'s order."""
+    ranked = order[np.argsort(y[order], kind="stable")]
+    starts = np.flatnonzero(np.diff(y[ranked], prepend=y[ranked][0] - 1))
+    return np.split(ranked, starts[1:])
+
+
+def _keeping_classes(order: np.ndarray, y: np.ndarray, size: int) -> np.ndarray:
+    """The first `size` rows of `order`, but with two rows of every class that has them (one of a class that has
+    one): a small subsample of a table with a rare class must still hold it, or the models refuse the labels."""
+    must = np.concatenate([g[:2] for g in _groups(order, y)])
+    rest = order[~np.isin(order, must)]
+    return np.concatenate([must, rest])[:max(size, len(must))]
+
+
+def _stratified(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) positions: TEST_FRACTION of each class tested, and at least one row of every class trained."""
+    order = np.random.default_rng(seed + 2).permutation(len(y))
+    test = np.concatenate([g[:min(int(round(len(g) * tabular.TEST_FRACTION)), len(g) - 1)] for g in _groups(order, y)])
+    if not len(test):  # a split needs one test row: a class with two or more rows lends it
+        test = np.array([next(g[0] for g in _groups(order, y) if len(g) > 1)])
+    return np.setdiff1d(np.arange(len(y)), test), np.sort(test)
 
 
 def score_classes(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
