@@ -364,3 +364,13 @@ def test_sizes_measured_only_under_contention_never_enter_a_fit_silently(tmp_pat
     assert pick.contended == 1 and pick.pick.confidence == "low" and f.CONTENDED in evidence(pick.pick)
     assert cli.main(["recommend", path]) == 0
     assert capsys.readouterr().out.lstrip().startswith("1 measurement(s) were taken while other processes used")
+
+
+def test_a_configuration_that_never_finished_a_size_is_said_not_silently_absent(tmp_path: Path) -> None:
+    failed = builders.record(Case("classification", "linear", "sklearn", SIZES[0], 2), [], status="error")
+    skipped = builders.record(Case("classification", "xgboost", "xgboost-cuda", SIZES[0], 2), [], status="skipped")
+    analysis = analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250) + [failed, skipped])
+    found = recommend(analysis, "classification", 1e6, catalog.load())
+    (said,) = [r for r in found.rules if r.code == f.NONE_FINISHED]
+    assert said.config == failed.case.config and f"n={SIZES[0]:,} ended error" in said.message
+    assert found.options and all(o.case.model == "xgboost" for o in found.options)

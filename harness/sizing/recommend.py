@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from harness.analysis.compute import Analysis
+from harness.records import CaseRecord
 from harness.sizing import findings as f
 from harness.sizing import rules as r
 from harness.sizing import catalog
@@ -114,6 +115,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
             text, score = quality(g)
             options += [replace(o, config=o.config + tag, quality=text, quality_score=score, machine=fitted.machine)
                         for o in found]
+    rules += _none_finished(analysis, workload)
     options = [replace(o, meets_budget=budget_s is None or o.seconds <= budget_s) for o in options]
     options, said = r.apply(r.DEVICE_RULES, options, r.Pool(options, budget_s))
     rules += said
@@ -141,6 +143,21 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
                                                         "meets the budget: no cluster"))
     return Recommendation(workload, size, unit, budget_s, _cheapest_per_configuration(options), rules,
                           PLATFORMS.get(str(task) if task is not None else workload, "Azure Machine Learning"))
+
+
+def _none_finished(analysis: Analysis, workload: str) -> list[Finding]:
+    """The configurations of `workload` that ran and never finished a size: said, not silently absent (a
+    sweep whose first step failed measured nothing to predict from)."""
+    finished = set(analysis.rows.loc[analysis.rows["workload"] == workload, "config"]) if not analysis.empty else set()
+    failed: dict[str, CaseRecord] = {}
+    for item in analysis.loaded:
+        for record in item.run.cases:
+            config = record.case.config
+            if record.case.workload == workload and record.status not in ("ok", "skipped") and config not in finished:
+                failed.setdefault(config, record)
+    return [Finding(f.NONE_FINISHED, f"{config}: no size finished (n={rec.case.size:,} ended {rec.status}: "
+                                     f"{(rec.reason or '')[:160]}): nothing to predict from", config)
+            for config, rec in sorted(failed.items())]
 
 
 def rank(o: Option) -> tuple[bool, float, float]:
