@@ -154,6 +154,12 @@ def _segfault(ctx: ModelContext) -> None:
     os.kill(os.getpid(), signal.SIGSEGV)
 
 
+def _remove_own_folder(ctx: ModelContext) -> None:
+    import shutil
+
+    shutil.rmtree(Path(sys.argv[1]).parent, ignore_errors=True)  # the worker's temp folder, events file included
+
+
 def _missing(ctx: ModelContext) -> None:
     import a_module_that_is_not_installed  # noqa: F401
 
@@ -183,6 +189,7 @@ WORKLOADS = (
             model("flood", _flood),
             model("realtime_signal", _realtime_signal),
             model("device_oom", _device_oom),
+            model("remove_own_folder", _remove_own_folder),
         ),
         score=score,
         metric="accuracy",

@@ -52,6 +52,25 @@ def test_a_case_that_raises_is_an_error_with_the_exception_text() -> None:
     assert not record.runs[0].complete
 
 
+def test_a_case_that_deletes_its_temp_folder_is_still_recorded_whole() -> None:
+    record = run_case(case("remove_own_folder"), Limits(2, 60.0, 4 * 2**30, 10))
+    assert record.status == "ok", record.reason  # was crashed with no runs: its events were read by path
+    assert len(record.runs) == 3 and all("fit" in r.phases for r in record.runs)
+
+
+def test_a_worker_that_found_its_disk_full_says_so() -> None:
+    from types import SimpleNamespace
+
+    from harness.run.assemble import Said, classify
+
+    log = "  File worker.py, line 310, in main\nOSError: [Errno 28] No space left on device\n"
+    exited_1 = 1 << 8  # a wait status: exit code 1
+    status, reason = classify(Said([]), SimpleNamespace(killed_for=None), exited_1, Limits(0, 9, 2**30, 10), log)
+    assert status == "crashed" and "No space left on device" in reason and "TMPDIR is" in reason
+    assert classify(Said([]), SimpleNamespace(killed_for=None), exited_1, Limits(0, 9, 2**30, 10), "")[1] == (
+        "worker exited with code 1")
+
+
 def test_a_case_past_its_timeout_is_killed_with_its_whole_tree(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     started = time.monotonic()

@@ -3,8 +3,10 @@ to the case's one record, with a status for every way a case can end."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -48,7 +50,7 @@ def build_record(case: Case, started: str, wall: float, events: list[ev.Event], 
     said = Said(events)
     phases: list[ev.PhaseTiming] = said.all(ev.PhaseTiming)
     runs = collect_runs(phases, said.all(ev.Verdict), said.all(ev.Quality))
-    outcome, reason = classify(said, watch, status, limits)
+    outcome, reason = classify(said, watch, status, limits, log_tail or "")
     maxrss = rusage.ru_maxrss * 1024 if rusage else None
     done = said.first(ev.Done)
     hwm = done.hwm_bytes if done else None
@@ -114,7 +116,7 @@ def collect_runs(phases: list[ev.PhaseTiming], verdicts: list[ev.Verdict], quali
     return [Repeat(**runs[r]) for r in sorted(runs)]
 
 
-def classify(said: Said, watch: Watch, status: int, limits: Limits) -> tuple[str, str | None]:
+def classify(said: Said, watch: Watch, status: int, limits: Limits, log_tail: str = "") -> tuple[str, str | None]:
     begun = said.all(ev.Begin)
     where = f"during {begun[-1].phase} of repeat {begun[-1].repeat}" if begun else "before the first phase"
     if watch.killed_for == "timeout":
@@ -132,7 +134,8 @@ def classify(said: Said, watch: Watch, status: int, limits: Limits) -> tuple[str
         hint = " (the kernel's OOM killer?)" if -code == signal.SIGKILL else ""
         return "crashed", f"worker killed by {name}{hint} {where}"
     if code != 0:
-        return "crashed", f"worker exited with code {code}"
+        full = f": {os.strerror(errno.ENOSPC)} (a disk it wrote to is full: TMPDIR is {tempfile.gettempdir()})"
+        return "crashed", f"worker exited with code {code}" + (full if os.strerror(errno.ENOSPC) in log_tail else "")
     if not said.all(ev.Done):
         return "crashed", "worker exited without finishing"
     return "ok", None

@@ -194,18 +194,23 @@ def _run_case(case: Case, limits: Limits) -> CaseRecord:
         known = set(procfs.children(os.getpid()))
         output = OutputTail()
         lifeline_read, lifeline_write = os.pipe()
+        # Held open from here on, and named to the worker through /dev/fd: a case that deletes its temp folder
+        # (or anything that cleans TMPDIR) cannot take the events of a finished case with it.
+        events_fd = os.open(events_path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        events_name = f"/dev/fd/{events_fd}"
         started = now_iso()
         load_before = os.getloadavg()
         t0 = time.monotonic()
         try:
             proc = subprocess.Popen(
-                [*WORKER_COMMAND, str(spec), str(events_path)],
+                [*WORKER_COMMAND, str(spec), events_name],
                 env=worker_env(case.threads, token, lifeline_read), stdout=output.write_fd,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=(lifeline_read,),
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=(lifeline_read, events_fd),
                 start_new_session=True,  # its own group: one kill takes the tree
             )
         except BaseException:
             os.close(lifeline_write)
+            os.close(events_fd)
             raise
         finally:
             os.close(lifeline_read)
@@ -222,7 +227,10 @@ def _run_case(case: Case, limits: Limits) -> CaseRecord:
             os.close(lifeline_write)
             watch.close()
         wall = watch.exited_at - t0
-        events = read_events(events_path)
+        try:
+            events = read_events(Path(events_name))
+        finally:
+            os.close(events_fd)
         log_tail = output.text()
     ready = next((e.t for e in events if isinstance(e, ev.Ready)), None)
     context = {"spawn_s": None if ready is None else ready - t0,
