@@ -151,3 +151,11 @@ def test_a_record_reads_back_as_it_was_written(tmp_path: Path) -> None:
     (read,) = records.load(path).cases
     assert read == made and read.backend_facts.on_gpu and read.runs[2].process == 1
     assert records.load(path).to_dict() == records.RunResult.from_dict(builders.document(path)).to_dict()
+
+
+def test_a_result_holding_a_case_twice_is_refused(tmp_path: Path) -> None:
+    one = builders.record(Case("classification", "hgb", "sklearn", 1000, 2), [0.1, 0.1])
+    path = builders.write(tmp_path / "r.json", [one, one])
+    with pytest.raises(SizeupError, match="more than once"):
+        records.load(path)
+    records.load(builders.write(tmp_path / "ok.json", [one]))
