@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness import cli
 from harness.records import Case
 from harness.run.backends import BACKENDS
+from harness.run.backends.spark import check_master
 from harness.run.runner import Limits, run_case
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (make install-test installs it with Java)")
@@ -132,6 +134,7 @@ def test_a_case_runs_through_the_harness_on_a_cluster_reached_by_url(standalone:
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """One harness case, on the cluster: the embedded local mode is the session the model tests above use."""
     monkeypatch.setenv("SIZEUP_SPARK_MASTER", standalone)
+    check_master(standalone)  # it answers: the run goes on
     spark = run_case(Case("classification", "xgboost_spark", "spark", 3000, 2, SMALL), LIMITS)
     assert spark.status == "ok", (spark.reason, spark.log_tail)
     assert f"master {standalone}, 1 executor(s)" in spark.backend_info
@@ -143,3 +146,14 @@ def test_a_case_runs_through_the_harness_on_a_cluster_reached_by_url(standalone:
     assert auc[0] == pytest.approx(auc[1], abs=0.02)  # the same trees, split over two XGBoost workers
     # The driver's JVM is the worker's child: its memory is in the case's peak (a lone Python worker holds ~0.3 GiB).
     assert spark.telemetry["peak_memory_bytes"] > 2 * single.telemetry["peak_memory_bytes"]
+
+
+def test_a_master_every_case_would_fail_on_is_refused_before_the_run(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    for url in ("local[999]", "garbage", "spark://host:notaport", f"spark://127.0.0.1:{closed}"):
+        started = time.monotonic()
+        argv = ["run", "--backends", "spark", "--spark-master", url, "--results-dir", str(tmp_path)]
+        assert cli.main(argv) == cli.EXIT_USAGE, url
+        assert time.monotonic() - started < 10 and not list(tmp_path.iterdir()), url

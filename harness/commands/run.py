@@ -26,6 +26,9 @@ def command(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError(f"sizeup measures on Linux: it reads /proc, which this {platform.system()} system lacks")
     fingerprint = machine.fingerprint()
     if args.spark_master:  # the workers inherit it; each record's backend info names the master it ran on
+        from harness.run.backends.spark import check_master
+
+        check_master(args.spark_master)
         os.environ["SIZEUP_SPARK_MASTER"] = args.spark_master
     if args.data is None and (args.target or args.task or args.horizon or args.series):
         raise SizeupError("--target, --task, --horizon and --series go with --data PATH")

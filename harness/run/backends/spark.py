@@ -44,6 +44,33 @@ def master(threads: int) -> str:
     return os.environ.get("SPARK_REMOTE") or f"local[{threads}]"
 
 
+def check_master(url: str, timeout_s: float = 5.0) -> None:
+    """Refuse, once and before any case, a master that every Spark case would fail on: a malformed URL, an
+    embedded `local[N]` (the cases' --threads decide that, so each record's threads are what ran), or a
+    cluster that does not answer (each case waited about 70 s to find out)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from harness.errors import SizeupError
+
+    if url.startswith("local"):
+        raise SizeupError(f"--spark-master {url}: an embedded Spark is the default, with one core per case thread; "
+                          "choose them with --threads")
+    parts = urlsplit(url)
+    if parts.scheme not in ("spark", "sc") or not parts.hostname:
+        raise SizeupError(f"--spark-master {url!r}: give a cluster as spark://HOST:PORT, or Spark Connect as "
+                          "sc://HOST[:PORT]")
+    try:
+        port = parts.port or (15002 if parts.scheme == "sc" else 7077)
+    except ValueError:
+        raise SizeupError(f"--spark-master {url!r}: the port is not a number") from None
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise SizeupError(f"--spark-master {url}: no Spark answers at {parts.hostname}:{port} "
+                          f"({exc.strerror or exc})") from None
+
+
 def session() -> Any:
     return _state["session"]
 
