@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -129,12 +130,20 @@ def standalone(tmp_path: Path):
         process.wait(30)
 
 
+DRIVER_LEFTOVERS = ("blockmgr-", "artifacts-", "liblz4-java", "snappy-")  # (spark-*: the cluster's daemons too)
+
+
 @needs_java
-def test_a_case_runs_through_the_harness_on_a_cluster_reached_by_url(standalone: str,
+def test_a_case_runs_through_the_harness_on_a_cluster_reached_by_url(standalone: str, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """One harness case, on the cluster: the embedded local mode is the session the model tests above use."""
     monkeypatch.setenv("SIZEUP_SPARK_MASTER", standalone)
     check_master(standalone)  # it answers: the run goes on
+    shared = Path(tempfile.gettempdir())  # where the driver's JVM left its files, whatever TMPDIR said
+    before = {p.name for p in shared.iterdir() if p.name.startswith(DRIVER_LEFTOVERS)}
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
     spark = run_case(Case("classification", "xgboost_spark", "spark", 3000, 2, SMALL), LIMITS)
     assert spark.status == "ok", (spark.reason, spark.log_tail)
     assert f"master {standalone}, 1 executor(s)" in spark.backend_info
@@ -146,6 +155,8 @@ def test_a_case_runs_through_the_harness_on_a_cluster_reached_by_url(standalone:
     assert auc[0] == pytest.approx(auc[1], abs=0.02)  # the same trees, split over two XGBoost workers
     # The driver's JVM is the worker's child: its memory is in the case's peak (a lone Python worker holds ~0.3 GiB).
     assert spark.telemetry["peak_memory_bytes"] > 2 * single.telemetry["peak_memory_bytes"]
+    assert list(tmp.iterdir()) == []  # every case's temp files went with its own folder
+    assert {p.name for p in shared.iterdir() if p.name.startswith(DRIVER_LEFTOVERS)} <= before
 
 
 def test_a_master_every_case_would_fail_on_is_refused_before_the_run(tmp_path: Path) -> None:

@@ -143,10 +143,11 @@ def grow_sweeps(run: RunResult) -> list[Case]:
     return added
 
 
-def worker_env(threads: int, token: str, lifeline_fd: int) -> dict[str, str]:
+def worker_env(threads: int, token: str, lifeline_fd: int, tmpdir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({name: str(threads) for name in THREAD_VARIABLES})
-    env |= {"PYTHONUNBUFFERED": "1", lifeline.TOKEN_VAR: token, lifeline.LIFELINE_VAR: str(lifeline_fd)}
+    env |= {"PYTHONUNBUFFERED": "1", lifeline.TOKEN_VAR: token, lifeline.LIFELINE_VAR: str(lifeline_fd),
+            "TMPDIR": str(tmpdir)}  # what libraries leave there (Spark, torch's compiler caches) goes with the case
     if "PYTHONPATH" in env:  # an empty entry means the current directory, which the worker must not import from
         env["PYTHONPATH"] = os.pathsep.join(p for p in env["PYTHONPATH"].split(os.pathsep) if p)
     return env
@@ -187,7 +188,8 @@ def merge_processes(records: list[CaseRecord]) -> CaseRecord:
 
 def _run_case(case: Case, limits: Limits) -> CaseRecord:
     with tempfile.TemporaryDirectory(prefix="sizeup-case-") as tmp:
-        spec, events_path = Path(tmp, "case.json"), Path(tmp, "events.jsonl")
+        spec, events_path, scratch = Path(tmp, "case.json"), Path(tmp, "events.jsonl"), Path(tmp, "tmp")
+        scratch.mkdir()
         spec.write_text(json.dumps({"case": case.to_dict(), "repeats": limits.repeats,
                                     "rerun_disturbed": limits.rerun_disturbed}))
         token = secrets.token_hex(8)
@@ -204,7 +206,7 @@ def _run_case(case: Case, limits: Limits) -> CaseRecord:
         try:
             proc = subprocess.Popen(
                 [*WORKER_COMMAND, str(spec), events_name],
-                env=worker_env(case.threads, token, lifeline_read), stdout=output.write_fd,
+                env=worker_env(case.threads, token, lifeline_read, scratch), stdout=output.write_fd,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=(lifeline_read, events_fd),
                 start_new_session=True,  # its own group: one kill takes the tree
             )

@@ -99,6 +99,9 @@ class Spark(Backend):
         else:
             spark = (builder.master(url)
                      .config("spark.driver.memory", DRIVER_MEMORY)
+                     # The JVM's temp files and Spark's block stores in the case's TMPDIR, removed with the case
+                     .config("spark.local.dir", tempfile.gettempdir())
+                     .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={tempfile.gettempdir()}")
                      .config("spark.ui.showConsoleProgress", "false")
                      .config("spark.sql.shuffle.partitions", str(max(2, 2 * threads)))
                      .config("spark.sql.execution.arrow.pyspark.enabled", "true")
