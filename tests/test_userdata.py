@@ -312,3 +312,19 @@ def test_a_small_subsample_of_a_table_with_a_rare_class_trains_on_every_class(tm
         assert sorted(set(split.y_train)) == list(range(5)), seed  # the first step used to miss a class
         XGBClassifier(n_estimators=2).fit(split.X_train, split.y_train)  # refused the labels before
         assert len(split.y_test) >= 0.15 * start
+
+
+def test_a_number_that_counts_time_keeps_the_rows_in_order(tmp_path: Path) -> None:
+    from workloads import catalogue
+
+    years = np.arange(1700.0, 1700.0 + 300)  # sunspots by year: a series whose time column is a number
+    path = tmp_path / "sunspots.csv"
+    pd.DataFrame({"year": years, "spots": 50 + 40 * np.sin(years / 11 * 2 * np.pi)}).to_csv(path, index=False)
+    found = userdata.identify(path, "spots")
+    assert (found.task, found.ordered) == ("regression", "year") and any("year" in a for a in found.ambiguous)
+    params = userdata.suite(found)["params"]
+    split = catalogue()["user_regression"].generate(200, 0, params)
+    assert (split.X_train[:, 0] == years[100:260]).all() and (split.X_test[:, 0] == years[260:]).all()
+    shuffled = tmp_path / "shuffled.csv"
+    pd.read_csv(path).sample(frac=1, random_state=0).to_csv(shuffled, index=False)
+    assert userdata.identify(shuffled, "spots").ordered == ""  # not in order: not a time index

@@ -22,6 +22,7 @@ from workloads.base import Model, ModelContext, Split, Workload
 from workloads.classification import Probabilities
 
 PARAMS = {"path": "", "target": "", "features": 1, "categorical": 0, "rows": 0, "file_sha256": "", "schema": "{}",
+          "ordered": "",
           "trees": 200}
 def read_table(path: str) -> Any:
     """A CSV, TSV or Parquet file as a DataFrame, by its suffix (harness/run/userdata.py checks the suffix first)."""
@@ -98,6 +99,10 @@ def _generate(classify: bool):
     def generate(size: int, seed: int, params: Mapping[str, Any]) -> Split:
         X, y = encoded(str(params["path"]), str(params["target"]), classify)
         order = np.random.default_rng(seed).permutation(len(y))
+        if params.get("ordered"):  # a time index: the most recent rows, the last of them tested, never shuffled
+            n_test = max(1, round(size * tabular.TEST_FRACTION))
+            train, test = slice(len(y) - size, len(y) - n_test), slice(len(y) - n_test, len(y))
+            return Split(X[train], y[train], X[test], y[test])
         if not classify:
             take = np.sort(order[:size])
             return tabular.split(X[take], y[take], seed)

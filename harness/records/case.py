@@ -18,7 +18,7 @@ from typing import Any
 # A case id names `run --data`'s file by its name and hash; what the file decides (its size, schema,
 # columns, classes) is left out of the id, and kept in full in the case's params.
 OWN_DATA = "file_sha256"
-FROM_THE_FILE = {"rows", "schema", "features", "categorical", "classes", "resolution", "date", "series"}
+FROM_THE_FILE = {"rows", "schema", "features", "categorical", "classes", "resolution", "date", "series", "ordered"}
 ANY = "*"
 
 

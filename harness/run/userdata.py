@@ -66,6 +66,7 @@ class Identified:
     resolution: int = 0  # vision: the side images are resized to
     classes: int = 0  # vision: class sub-folders
     memory_bytes: int = 0  # tables: the whole table in memory, as pandas holds it
+    ordered: str = ""  # regression: a numeric column that counts time (the split then keeps time order)
 
 
 def identify(path: str | Path, target: str | None = None, task: str | None = None,
@@ -178,12 +179,18 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
         if len(features.columns) > 1:
             reasons.append(f"the model reads the text of {words[0]!r}; the other {len(features.columns) - 1} "
                            "column(s) are left out")
+    ordered = next((str(c) for c in features.columns if task == "regression" and not dates
+                    and _counts_time(features.loc[y.notna(), c])), "")
+    if ordered:
+        reasons.append(f"column {ordered!r} counts time (increasing in even steps): the rows keep their order, the "
+                       "last fifth is tested, never shuffled into training")
+        ambiguous.append(f"{ordered!r} could be a time index to forecast along: with a date column, --task forecasting")
     _, categorical = user.column_kinds(features[y.notna()])
     return Identified(path, task, detail, target, int(y.notna().sum()), reasons, ambiguous,
                       {str(c): str(t) for c, t in frame.dtypes.items()}, features=len(features.columns),
                       categorical=len(categorical), sha256=_sha256([path]),
                       text=str(words[0]) if task == "nlp" else "",
-                      memory_bytes=int(frame.memory_usage(deep=True).sum()))
+                      memory_bytes=int(frame.memory_usage(deep=True).sum()), ordered=ordered)
 
 
 def _series(found: Identified, frame: Any, horizon: int | None, series: Sequence[str] | None) -> None:
@@ -215,6 +222,16 @@ def _series(found: Identified, frame: Any, horizon: int | None, series: Sequence
     if found.steps < 3 * found.horizon + 8:
         raise SizeupError(f"--data {found.path}: {found.steps} steps per series are too few to learn a "
                           f"{found.horizon}-step horizon from (at least {3 * found.horizon + 8})")
+
+
+def _counts_time(column: Any) -> bool:
+    """Numbers that rise in one even step from row to row (years, periods, a step counter): a time index."""
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column) or len(column) < MIN_ROWS:
+        return False
+    steps = np.diff(column.to_numpy(np.float64))
+    return bool(np.isfinite(steps).all() and steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-9, atol=0))
 
 
 def _is_text(column: Any) -> bool:
@@ -329,6 +346,7 @@ def suite(found: Identified, budget_s: float = 60.0, requested: Sequence[str] = 
         params |= {"text": found.text}
     elif found.task != "vision":
         params |= {"features": found.features, "categorical": found.categorical}
+        params |= {"ordered": found.ordered} if found.ordered else {}
     from workloads import catalogue
 
     left_out = spark_left_out(found, requested)
