@@ -18,6 +18,7 @@ from harness.records import figures as fig
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
 WIDTH = 100  # what `show` fits in by default, in a terminal or not; --wide has every column
+SHOWN = 1000  # cases tabled by `show`: past it a table is read by nobody (10^5 cases took minutes to draw)
 LEFT = ("case", "status", "quality", "fit interval", "interval")
 NO_WRAP = ("case", "fit interval", "quality", "throughput")  # short cells that must stay on one line
 
@@ -52,7 +53,7 @@ def contention_note(s: CaseSummary) -> str | None:
 
 
 def render(run: RunResult, wide: bool = False) -> Group:
-    summaries = [summarize(c, run.cases) for c in run.cases]
+    summaries = [summarize(c, run.cases) for c in run.cases[:SHOWN]]
     figures = figure_columns(summaries)
     title = (f"{run.suite} run {run.run_id} on {run.machine.get('id')}"
              f"{'' if run.complete else ' (incomplete)'}")
@@ -69,6 +70,9 @@ def render(run: RunResult, wide: bool = False) -> Group:
                             f"{gap.twin_value:.4g} on its CPU twin {gap.twin}, beyond the tolerance of "
                             f"{gap.tolerance:.2g}: the two do not compute the same result")
               for s in summaries if (gap := s.twin) and gap.beyond]
+    if len(run.cases) > SHOWN:
+        notes.insert(0, Text(f"The first {SHOWN:,} of {len(run.cases):,} cases are tabled (every failure is listed "
+                             "below); `sizeup show --json` has them all, `sizeup fit` and `recommend` use them all."))
     return Group(table, *notes)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from harness.errors import SizeupError
 from harness.records.jsonio import check_file, dumps, write_atomic
 from harness.records.types import SCHEMA, RunResult
-from harness.records.upgrade import upgrade, validator
+from harness.records.upgrade import schema_error, upgrade
 
 JOURNAL_SUFFIX = ".journal.jsonl"
 
@@ -87,9 +87,7 @@ def _from_dict(doc: Any, path: Path) -> RunResult:
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise SizeupError(f"{path} is not a sizeup result (no schema {SCHEMA!r})")
     doc = upgrade(doc, path)
-    from jsonschema.exceptions import best_match
-
-    error = best_match(validator().iter_errors(doc))
+    error = schema_error(doc)
     if error is not None:
         where = "/".join(map(str, error.absolute_path)) or "the top level"
         raise SizeupError(f"{path} does not match the result schema at {where}: {error.message:.200}")
