@@ -36,4 +36,3 @@ def safe(console: Console) -> Console:
     """`console`, printing content's control characters written out (see the module's docstring)."""
     console.push_render_hook(_Hook())
     return console
-

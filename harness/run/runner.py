@@ -228,11 +228,9 @@ def _run_case(case: Case, limits: Limits) -> CaseRecord:
             leftovers = lifeline.kill_case(token, roots=lifeline.strays(known | {proc.pid}))
             os.close(lifeline_write)
             watch.close()
-        wall = watch.exited_at - t0
-        try:
             events = read_events(Path(events_name))
-        finally:
             os.close(events_fd)
+        wall = watch.exited_at - t0
         log_tail = output.text()
     ready = next((e.t for e in events if isinstance(e, ev.Ready)), None)
     context = {"spawn_s": None if ready is None else ready - t0,

@@ -61,14 +61,15 @@ def load(path: Path | None = None) -> list[VM]:
     if not vms:
         raise SizeupError(f"catalog {path} has no VM sizes")
     if duplicated := sorted(n for n, k in collections.Counter(vm.name for vm in vms).items() if k > 1):
-        raise SizeupError(f"catalog {path} names {', '.join(duplicated)} more than once")
+        more = f" and {len(duplicated) - 5:,} more" if len(duplicated) > 5 else ""
+        raise SizeupError(f"catalog {path} names {', '.join(duplicated[:5])}{more} more than once")
     return vms
 
 
 def undominated(vms: Sequence[VM]) -> list[VM]:
     """The VMs a recommendation could pick, in catalog order: of those alike in what a time depends on (kind,
-    vCPUs, GPUs), each that no other beats on memory at no higher price (at one price, the most memory). No configuration's
-    cheapest option is lost, and a catalog of a million rows prices in seconds."""
+    vCPUs, GPUs), each that no other beats on memory at no higher price (at one price, the most memory).
+    No configuration's cheapest option is lost, and a catalog of a million rows prices in seconds."""
     groups: dict[tuple, list[int]] = collections.defaultdict(list)
     for i, vm in enumerate(vms):
         groups[(vm.kind, vm.vcpus, vm.gpu_model, vm.gpu_count, vm.gpu_memory_gib)].append(i)
