@@ -34,16 +34,21 @@ def suite(path: Path, cases: list[tuple[str, dict]], settings: str = "") -> Path
 
 
 def leftovers(marker: str, tmp: Path | None = None) -> list[str]:
-    """Live processes with `marker` in their command line, or of a case started with TMPDIR=`tmp`
+    """Live processes with `marker` in their command line, or of a case started with TMPDIR under `tmp`
     (the case token and that TMPDIR in their environment)."""
     found = []
     for p in psutil.process_iter(["cmdline", "environ", "status"]):
         if p.info["status"] == psutil.STATUS_ZOMBIE or p.pid == os.getpid():
             continue
         command, env = " ".join(p.info["cmdline"] or []), p.info["environ"] or {}
-        if marker in command or (lifeline.TOKEN_VAR in env and env.get("TMPDIR") == str(tmp)):
+        if marker in command or (lifeline.TOKEN_VAR in env and tmp is not None and under(env.get("TMPDIR"), tmp)):
             found.append(f"{p.pid}: {command}")
     return found
+
+
+def under(folder: str | None, tmp: Path) -> bool:
+    """A worker's TMPDIR is its case's own folder, inside the TMPDIR the harness was given."""
+    return folder is not None and Path(folder).is_relative_to(tmp)
 
 
 def eventually_none(marker: str, tmp: Path, seconds: float = 10.0) -> list[str]:
@@ -83,7 +88,7 @@ def wait_for(condition, seconds: float = 60.0, step: float = 0.01) -> None:
 
 
 def worker_started(tmp: Path) -> bool:
-    return any(lifeline.TOKEN_VAR in (env := p.info["environ"] or {}) and env.get("TMPDIR") == str(tmp)
+    return any(lifeline.TOKEN_VAR in (env := p.info["environ"] or {}) and under(env.get("TMPDIR"), tmp)
                for p in psutil.process_iter(["environ"]) if p.pid != os.getpid())
 
 
