@@ -58,6 +58,14 @@ def test_a_case_that_deletes_its_temp_folder_is_still_recorded_whole() -> None:
     assert len(record.runs) == 3 and all("fit" in r.phases for r in record.runs)
 
 
+def test_a_failure_is_one_line_for_people_and_whole_in_the_log() -> None:
+    message = ("Check failed: labels\nStack trace:\n  [bt] (0) /lib/libxgboost.so(+0x2a) [0x7f]\n"
+               "  at org.apache.spark.rdd.RDD.iterator(RDD.scala:329)\n  ... 12 more\nCaused by: bad labels")
+    record = run_case(case("raise", tag=message), Limits(0, 60.0, 4 * 2**30, 10))
+    assert record.status == "error" and record.reason == "ValueError: Check failed: labels / Caused by: bad labels"
+    assert "[bt] (0) /lib/libxgboost.so" in record.log_tail
+
+
 def test_a_worker_that_found_its_disk_full_says_so() -> None:
     from types import SimpleNamespace
 

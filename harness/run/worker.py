@@ -27,6 +27,7 @@ import importlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -43,6 +44,7 @@ from workloads.base import Model, ModelContext, Split, Workload  # noqa: E402
 
 HASH_CHUNK_BYTES = 8 * 2**20  # a non-contiguous array is hashed through copies of at most this much
 QUIET_WAIT_S = 10.0  # how long a re-run waits for the machine to calm down
+STACK_FRAME = re.compile(r"\s*(\[bt\] |Stack trace:|at [\w$.<>]+\(|\.\.\. \d+ more$)")  # C++, Java
 MESSAGE_CHARS = 2000  # an error message or traceback is cut to its first and last this many characters
 
 
@@ -297,6 +299,14 @@ def out_of_memory(exc: BaseException) -> bool:
             or "out of memory" in str(exc).lower())
 
 
+def _reason(exc: BaseException) -> str:
+    """The exception as one line for people: its message without the stack frames some libraries put in it
+    (XGBoost's C++ `[bt]` lines, a Java trace from Spark); the whole of it stays in the case's log."""
+    lines = [line.strip() for line in f"{type(exc).__name__}: {exc}".splitlines()
+             if line.strip() and not STACK_FRAME.match(line)]
+    return _clip(" / ".join(lines))
+
+
 def _clip(text: str) -> str:
     if len(text) <= 2 * MESSAGE_CHARS:
         return text
@@ -313,8 +323,7 @@ def main(argv: list[str]) -> int:
         try:
             run_case(Case.from_dict(spec["case"]), int(spec["repeats"]), int(spec.get("rerun_disturbed", 0)), events)
         except Exception as exc:  # ImportError included: only an unavailable backend makes a case `skipped`
-            events.emit(ev.Failed("oom" if out_of_memory(exc) else "error", _clip(f"{type(exc).__name__}: {exc}"),
-                                  _clip(traceback.format_exc())))
+            events.emit(ev.Failed("oom" if out_of_memory(exc) else "error", _reason(exc), _clip(traceback.format_exc())))
     return 0
 
 
