@@ -375,3 +375,21 @@ def test_an_rlimit_on_output_size_is_an_io_error_not_a_traceback(tmp_path: Path)
     out, err = harness.communicate(timeout=120)
     assert harness.returncode == 2 and "Traceback" not in err and err.count("\n") == 1, err
     assert "could not be recorded" in err or "cannot write" in err
+
+
+def test_a_case_keeps_its_limit_while_the_harness_is_stopped(tmp_path: Path) -> None:
+    plan = suite(tmp_path / "s.toml", [("sleep", {"seconds": 60.0, "tag": "stopped"})], "repeats = 0\ntimeout_s = 2")
+    harness = start(["run", "--suite", str(plan), "--results-dir", str(tmp_path / "r")], tmp_path)
+    try:
+        wait_for(lambda: worker_started(tmp_path / "tmp"), step=0.01)
+        harness.send_signal(signal.SIGSTOP)  # Ctrl-Z, or a debugger: the harness cannot enforce the timeout
+        started = time.monotonic()
+        wait_for(lambda: not worker_started(tmp_path / "tmp"), seconds=30, step=0.1)
+        assert time.monotonic() - started < 2 + 5 + 3  # its timeout, the grace, and the worker's start
+    finally:
+        harness.send_signal(signal.SIGCONT)
+    out, err = harness.communicate(timeout=60)
+    assert harness.returncode == 3, err
+    (path,) = (tmp_path / "r").glob("*/*.json")
+    (record,) = records.load(path).cases
+    assert record.status == "timeout" and "deadline" in (record.reason or "")

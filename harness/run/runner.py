@@ -36,6 +36,7 @@ from workloads import catalogue
 # -P: never import from the directory sizeup was started in (a stray xgboost.py there would shadow the library).
 # A meter may prefix it (make bench-self: /usr/bin/time).
 WORKER_COMMAND = (sys.executable, "-P", "-m", "harness.run.worker")
+DEADLINE_GRACE_S = 5.0  # a worker ends itself this long (or half its timeout) past the timeout: see worker.keep_deadline
 
 
 def now_iso() -> str:
@@ -191,7 +192,8 @@ def _run_case(case: Case, limits: Limits) -> CaseRecord:
         spec, events_path, scratch = Path(tmp, "case.json"), Path(tmp, "events.jsonl"), Path(tmp, "tmp")
         scratch.mkdir()
         spec.write_text(json.dumps({"case": case.to_dict(), "repeats": limits.repeats,
-                                    "rerun_disturbed": limits.rerun_disturbed}))
+                                    "rerun_disturbed": limits.rerun_disturbed,
+                                    "deadline_s": limits.timeout_s + max(DEADLINE_GRACE_S, limits.timeout_s / 2)}))
         token = secrets.token_hex(8)
         known = set(procfs.children(os.getpid()))
         output = OutputTail()

@@ -28,6 +28,8 @@ import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import signal  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -51,10 +53,25 @@ MESSAGE_CHARS = 2000  # an error message or traceback is cut to its first and la
 class Events:
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
+        self.lock = threading.Lock()  # the deadline's thread may write too: one line at a time
 
     def emit(self, event: ev.Event) -> None:
-        self.stream.write(ev.encode(event) + "\n")
-        self.stream.flush()
+        with self.lock:
+            self.stream.write(ev.encode(event) + "\n")
+            self.stream.flush()
+
+
+def keep_deadline(seconds: float, events: Events) -> None:
+    """The worker's own limit, past the harness's timeout: the harness enforces the timeout, but while it is
+    stopped (Ctrl-Z, a debugger) nobody would. Then the case records a timeout and its process group ends."""
+    def end() -> None:
+        events.emit(ev.Failed("timeout", f"passed its {seconds:g} s deadline while the harness did not stop it "
+                                         "(the harness was stopped?): the worker ended itself"))
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    timer = threading.Timer(seconds, end)
+    timer.daemon = True
+    timer.start()
 
 
 @dataclass
@@ -320,6 +337,8 @@ def main(argv: list[str]) -> int:
     with open(events_path, "a", buffering=1) as stream:
         events = Events(stream)
         events.emit(ev.Ready(time.monotonic()))
+        if spec.get("deadline_s"):
+            keep_deadline(float(spec["deadline_s"]), events)
         try:
             run_case(Case.from_dict(spec["case"]), int(spec["repeats"]), int(spec.get("rerun_disturbed", 0)), events)
         except Exception as exc:  # ImportError included: only an unavailable backend makes a case `skipped`
