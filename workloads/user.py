@@ -22,16 +22,21 @@ from workloads.base import Model, ModelContext, Split, Workload
 from workloads.classification import Probabilities
 
 PARAMS = {"path": "", "target": "", "features": 1, "categorical": 0, "rows": 0, "file_sha256": "", "schema": "{}",
-          "ordered": "",
-          "trees": 200}
+          "ordered": "", "trees": 200}
+
+
 def read_table(path: str) -> Any:
     """A CSV, TSV or Parquet file as a DataFrame, by its suffix (harness/run/userdata.py checks the suffix first)."""
     import pandas as pd
 
-    suffix = path.lower().rsplit(".", 1)[-1]
-    if suffix in ("parquet", "pq"):
+    if path.lower().rsplit(".", 1)[-1] in ("parquet", "pq"):
         return pd.read_parquet(path)
-    return pd.read_csv(path, sep="\t" if suffix == "tsv" else ",")
+    return pd.read_csv(path, sep=separator(path))
+
+
+def separator(path: str) -> str:
+    """A delimited table's separator, by its suffix: a tab for .tsv, else a comma."""
+    return "\t" if path.lower().endswith(".tsv") else ","
 
 
 MAX_LEVELS = 255  # more distinct values than this is an identifier or a date, not a category to learn
@@ -98,11 +103,11 @@ def encoded(path: str, target: str, classify: bool) -> tuple[np.ndarray, np.ndar
 def _generate(classify: bool):
     def generate(size: int, seed: int, params: Mapping[str, Any]) -> Split:
         X, y = encoded(str(params["path"]), str(params["target"]), classify)
-        order = np.random.default_rng(seed).permutation(len(y))
         if params.get("ordered"):  # a time index: the most recent rows, the last of them tested, never shuffled
             n_test = max(1, round(size * tabular.TEST_FRACTION))
             train, test = slice(len(y) - size, len(y) - n_test), slice(len(y) - n_test, len(y))
             return Split(X[train], y[train], X[test], y[test])
+        order = np.random.default_rng(seed).permutation(len(y))
         if not classify:
             take = np.sort(order[:size])
             return tabular.split(X[take], y[take], seed)

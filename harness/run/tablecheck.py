@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import SizeupError
+from workloads import user
 
 MAX_HEADER_BYTES = 4 * 2**20
 MAX_COLUMNS = 10_000
@@ -42,7 +43,7 @@ def header(path: Path, kind: str) -> list[str]:
             raise SizeupError(f"--data {path}: the header line is longer than {MAX_HEADER_BYTES // 2**20} MiB: "
                               "not a table sizeup reads")
         text = first.decode("utf-8", errors="replace")
-        names = next(csv.reader(io.StringIO(text), delimiter="\t" if path.suffix.lower() == ".tsv" else ","), [])
+        names = next(csv.reader(io.StringIO(text), delimiter=user.separator(str(path))), [])
     if len(names) > MAX_COLUMNS:
         raise SizeupError(f"--data {path}: {len(names):,} columns, more than the {MAX_COLUMNS:,} sizeup reads")
     if twice := sorted(n for n, k in collections.Counter(names).items() if k > 1):

@@ -33,9 +33,9 @@ from dataclasses import dataclass, replace
 
 from harness.analysis.compute import Analysis
 from harness.records import CaseRecord
+from harness.sizing import catalog
 from harness.sizing import findings as f
 from harness.sizing import rules as r
-from harness.sizing import catalog
 from harness.sizing.catalog import VM
 from harness.sizing.clusters import Measured, clusters, measured_locally
 from harness.sizing.findings import Finding
