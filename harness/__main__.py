@@ -8,6 +8,9 @@ EXIT_INTERRUPTED = 130
 
 
 def main() -> int:
+    from harness import signals
+
+    signals.install()  # before the imports below start threads (BLAS pools) that would take the signals
     try:
         from harness.cli import main as cli_main
     except KeyboardInterrupt:

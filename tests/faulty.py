@@ -150,6 +150,20 @@ def _realtime_signal(ctx: ModelContext) -> None:
     time.sleep(10)
 
 
+SIGNAL_PARENT = "import os, sys, time\nos.kill(int(sys.argv[1]), int(sys.argv[2]))\ntime.sleep(30)\n"
+
+
+def _signal_harness(ctx: ModelContext) -> None:
+    """Send the harness (the worker's parent) signal `signum`, from the worker itself or, with `child`, from
+    a process the worker started; then wait to be stopped."""
+    harness, signum = os.getppid(), int(ctx.params["signum"])
+    if ctx.params["child"]:
+        subprocess.run([sys.executable, "-c", SIGNAL_PARENT, str(harness), str(signum)])
+    else:
+        os.kill(harness, signum)
+    time.sleep(30)
+
+
 def _segfault(ctx: ModelContext) -> None:
     os.kill(os.getpid(), signal.SIGSEGV)
 
@@ -181,6 +195,7 @@ WORKLOADS = (
             model("hog", _hog),
             model("raise", _raise),
             model("segfault", _segfault),
+            model("signal_harness", _signal_harness),
             model("missing", _missing),
             model("spin", _spin),
             Model("known_phases", ("sklearn",), KnownPhases),
@@ -193,7 +208,8 @@ WORKLOADS = (
         ),
         score=score,
         metric="accuracy",
-        params={"seconds": 0.0, "marker": "", "tag": "", "pidfile": "", "iterations": 0, "mib": 0},
+        params={"seconds": 0.0, "marker": "", "tag": "", "pidfile": "", "iterations": 0, "mib": 0, "signum": 0,
+                "child": False},
         sizes=(100,),
     ),
 )

@@ -393,3 +393,23 @@ def test_a_case_keeps_its_limit_while_the_harness_is_stopped(tmp_path: Path) -> 
     (path,) = (tmp_path / "r").glob("*/*.json")
     (record,) = records.load(path).cases
     assert record.status == "timeout" and "deadline" in (record.reason or "")
+
+
+def test_a_stop_signal_sent_from_inside_a_case_fails_that_case_and_the_run_goes_on(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM from the user stops the run (above); the same signal from a case's own tree does not."""
+    marker = tmp_path / "marker"
+    cases = [("signal_harness", {"signum": int(signal.SIGINT), "tag": "worker"}),
+             ("signal_harness", {"signum": int(signal.SIGTERM), "child": True, "tag": "child"}),
+             ("ok", {"tag": "after", "marker": str(marker)})]
+    plan = suite(tmp_path / "s.toml", cases)
+    started = time.monotonic()
+    harness = start(["run", "--suite", str(plan), "--results-dir", str(tmp_path / "r")], tmp_path)
+    out, err = harness.communicate(timeout=120)
+    assert harness.returncode == 3 and "Traceback" not in err, err  # cases failed; not 130 or 143
+    assert time.monotonic() - started < 25  # each case stopped at once, not after its 30 s sleep
+    (path,) = (tmp_path / "r").glob("*/*.json")
+    by_tag = {c.case.params["tag"]: c for c in records.load(path).cases}
+    for tag, name in (("worker", "SIGINT"), ("child", "SIGTERM")):
+        assert by_tag[tag].status == "error" and f"sent {name} to the harness" in (by_tag[tag].reason or "")
+    assert by_tag["after"].status == "ok" and marker.read_text() == "after\n"
+    assert eventually_none("SIGNAL_PARENT", tmp_path / "tmp") == []

@@ -73,9 +73,9 @@ def test_a_worker_that_found_its_disk_full_says_so() -> None:
 
     log = "  File worker.py, line 310, in main\nOSError: [Errno 28] No space left on device\n"
     exited_1 = 1 << 8  # a wait status: exit code 1
-    status, reason = classify(Said([]), SimpleNamespace(killed_for=None), exited_1, Limits(0, 9, 2**30, 10), log)
+    status, reason = classify(Said([]), SimpleNamespace(killed_for=None, sent=[]), exited_1, Limits(0, 9, 2**30, 10), log)
     assert status == "crashed" and "No space left on device" in reason and "TMPDIR is" in reason
-    assert classify(Said([]), SimpleNamespace(killed_for=None), exited_1, Limits(0, 9, 2**30, 10), "")[1] == (
+    assert classify(Said([]), SimpleNamespace(killed_for=None, sent=[]), exited_1, Limits(0, 9, 2**30, 10), "")[1] == (
         "worker exited with code 1")
 
 

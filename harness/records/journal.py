@@ -7,17 +7,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import signal
 from pathlib import Path
 from typing import Any
 
+from harness import signals
 from harness.errors import SizeupError
 from harness.records.jsonio import check_file, check_name, dumps
 from harness.records.store import JOURNAL_SUFFIX, decode, from_journal, save
 from harness.records.types import CaseRecord, RunResult
-
-SHIELDED = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # held back while a record is written
-
 
 def journal_path(root: Path, run: RunResult) -> Path:
     return root / check_name("machine id", run.machine["id"]) / f"{check_name('run id', run.run_id)}{JOURNAL_SUFFIX}"
@@ -88,21 +85,19 @@ class Journal:
     def _write(self, obj: dict[str, Any]) -> None:
         """One write of one whole line, fsynced; a line that did not fit is cut off again (OSError raised)."""
         data = (dumps(obj) + "\n").encode()
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, SHIELDED)  # Ctrl-C must not cut a record in half
-        size = os.fstat(self.fd).st_size
-        try:
-            written = os.write(self.fd, data)
-            if written < len(data):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            os.fsync(self.fd)
-        except OSError:
+        with signals.shielded():  # Ctrl-C must not cut a record in half
+            size = os.fstat(self.fd).st_size
             try:
-                os.ftruncate(self.fd, size)
+                written = os.write(self.fd, data)
+                if written < len(data):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                os.fsync(self.fd)
             except OSError:
-                pass
-            raise
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                try:
+                    os.ftruncate(self.fd, size)
+                except OSError:
+                    pass
+                raise
 
     def _drop_cut_line(self) -> None:
         """A run killed mid-write can leave half a line; appending after it would corrupt the journal."""

@@ -124,6 +124,10 @@ def classify(said: Said, watch: Watch, status: int, limits: Limits, log_tail: st
     if watch.killed_for == "oom":
         return "oom", (f"process tree memory {watch.memory_at_kill / 2**20:.0f} MiB passed the memory cap "
                        f"{limits.memory_cap_bytes / 2**20:.0f} MiB {where}")
+    if watch.sent:  # it may have exited before the watch stopped it
+        sent = watch.sent[0]
+        return "error", (f"sent {signal_name(sent.signum)} to the harness (from pid {sent.pid}, in the case's "
+                         f"process tree) {where}: a case's signal fails the case, not the run")
     if skipped := said.first(ev.Skipped):
         return "skipped", skipped.reason
     if failed := said.first(ev.Failed):

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import __version__
+from harness import __version__, signals
 from harness.errors import SizeupError
 from harness.records import Case, CaseRecord, Journal, RunResult, finish
 from harness.records import events as ev
@@ -221,7 +221,9 @@ def _run_case(case: Case, limits: Limits) -> CaseRecord:
             output.close_writer()
         watch = Watch(proc, limits)
         try:
-            status, rusage = watch.until_exit(t0)
+            with signals.case(proc.pid) as sent:
+                watch.sent = sent
+                status, rusage = watch.until_exit(t0)
         finally:
             if proc.returncode is None:  # interrupted while waiting: never leave a worker behind
                 watch.kill()

@@ -14,6 +14,7 @@ from typing import Any
 
 import psutil
 
+from harness import signals
 from harness.run import monitor
 from harness.run.sources import open_sources
 
@@ -46,6 +47,7 @@ class Watch:
             self.monitor = monitor.Monitor(self.tree, limits.sample_hz, sources)
         self.peak_memory = 0
         self.exited_at = 0.0
+        self.sent: list[signals.Sent] = []  # stop signals the case sent the harness (filled by harness.signals)
 
     def close(self) -> None:
         for source in self.monitor.sources if self.monitor else ():
@@ -65,7 +67,9 @@ class Watch:
                     return status, rusage
                 now = time.monotonic()
                 due = self.monitor is not None and now >= sample
-                if self.killed_for is None:
+                if self.killed_for is None and self.sent:
+                    self.stop("signal")
+                elif self.killed_for is None:
                     self.check_limits(t0, due)
                 if due:
                     sample = next_tick(sample, now, self.monitor.interval)

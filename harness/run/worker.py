@@ -17,9 +17,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from harness import signals
 from harness.run import lifeline
 
 if __name__ == "__main__":  # before the slow imports below: a harness killed meanwhile is seen at once
+    signals.unblock()  # the harness keeps its stop signals blocked (harness.signals); a case starts with none
     lifeline.hold(Path(sys.argv[1]).parent if len(sys.argv) > 1 else None)
 
 import hashlib  # noqa: E402
