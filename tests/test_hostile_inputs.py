@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -261,3 +262,111 @@ def test_no_reader_writes_where_a_files_contents_point(real_result: dict[str, An
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "a" / "escaped").exists()
     beside = {work / "out.json", work / "j.json"}  # the user's -o, and a resumed journal's result beside it
     assert all(p in beside or results in p.parents or p == results for p in written), written
+
+
+@pytest.mark.e2e
+def test_no_path_comes_from_a_catalog_or_a_users_table(real_result: dict[str, Any], tmp_path: Path) -> None:
+    """A catalog whose names, and a `--data` table whose column names and values, are traversals: the run, its
+    report and the recommendations write under the results folder only."""
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    evil = "../../escaped/x"
+    vms = work / "vms.csv"
+    vms.write_text("name,kind,vcpus,memory_gib,gpu_model,gpu_count,gpu_memory_gib,price_per_hour,region,source,date\n"
+                   f"{evil},general,2,8,,0,0,0.1,{evil},{evil},{evil}\n"
+                   f"/tmp/{evil},gpu,4,16,{evil},1,80,0.2,eastus,x,2026-11-28\n")
+    rows = 60
+    table = work / "t.csv"
+    table.write_text(f"{evil},/etc/passwd,{evil}/target\n" + "".join(
+        f"{i % 7},{evil if i % 2 else '/etc/passwd'},{i % 2}\n" for i in range(rows)))
+    result = work / "r.json"
+    result.write_text(json.dumps(real_result))
+    results = work / "results"
+    for argv in (["catalog", str(vms)], ["recommend", str(result), "--catalog", str(vms)],
+                 ["run", "--data", str(table), "--target", f"{evil}/target", "--models", "linear", "--backends",
+                  "sklearn", "--repeats", "0", "--results-dir", str(results)]):
+        with captured() as (_, err):
+            assert cli.main(argv) in (0, 3), err.getvalue()
+    (run,) = results.rglob("*.json")
+    with captured():
+        assert cli.main(["report", str(run), "--results-dir", str(results)]) == 0
+    written = set(tmp_path.rglob("*")) - {work.parent, work, vms, table, result}
+    assert written and all(p == results or results in p.parents for p in written), written
+
+
+# --- users' tables ------------------------------------------------------------------------------------------------
+
+CELLS = ["", "nan", "NaN", "inf", "-inf", "1e308", "-1e308", "1e999", "5e-324", "0", "1", "-1", "2", "0.5", "3.25",
+         "x", "a,b", 'say "hi"', "2024-01-01", "2024-01-02", "2024-13-45", "../../escaped", "\x00", "é", "True"]
+
+
+def column(kind: str, rows: int, rng: np.random.Generator) -> list[str]:
+    if kind == "number":
+        return [repr(float(v)) for v in rng.normal(0, 10, rows)]
+    if kind == "classes":
+        return [str(v) for v in rng.integers(0, 3, rows)]
+    if kind == "category":
+        return list(rng.choice(["red", "green", "blue"], rows))
+    if kind == "date":
+        return [str(d) for d in np.datetime64("2024-01-01") + np.arange(rows)]
+    return [" ".join(rng.choice(["alpha", "beta", "gamma", "delta"], 12)) for _ in range(rows)]  # text
+
+
+@st.composite
+def tables(draw: Any) -> tuple[list[str], list[list[str]]]:
+    """Plausible tables (numbers, classes, categories, dates, text; a target `y`) with a few hostile cells and,
+    sometimes, an odd or repeated column name."""
+    rows = draw(st.integers(0, 40) | st.integers(30, 200))
+    kinds = draw(st.lists(st.sampled_from(["number", "category", "date", "text", "classes"]), min_size=1, max_size=3))
+    kinds.append(draw(st.sampled_from(["classes", "number"])))
+    names = [f"c{i}" for i in range(len(kinds) - 1)] + ["y"]
+    if draw(st.booleans()):
+        names[0] = draw(st.sampled_from(["y", "", "../x", "é", "c0.1", "date"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    columns = [column(kind, rows, rng) for kind in kinds]
+    for row, col, cell in draw(st.lists(st.tuples(st.integers(0, max(rows - 1, 0)), st.integers(0, len(kinds) - 1),
+                                                  st.sampled_from(CELLS)), max_size=3)):
+        if rows:
+            columns[col][row] = cell
+    return names, [list(row) for row in zip(*columns)]
+
+
+@settings(max_examples=200)
+@given(tables(), st.sampled_from([None, "y", "y", "c0", "date"]), st.sampled_from([None, "classification", "regression",
+                                                                             "forecasting", "nlp"]))
+def test_any_table_is_refused_in_one_line_or_every_planned_case_can_read_it(
+        table: tuple[list[str], list[list[str]]], target: str | None, task: str | None) -> None:
+    """Identification either refuses a table (SizeupError) or hands the workload data it can learn from, at every
+    planned size: finite numbers (features may miss values: the models take NaN). Bad values fail at
+    identification, never per case."""
+    import csv
+
+    from harness.run import userdata
+    from workloads import catalogue
+    from workloads.base import ModelContext
+
+    names, rows = table
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "t.csv")
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerows([names, *rows])
+        try:
+            found = userdata.identify(path, target, task)
+            _, suite = userdata.plan(found)
+        except SizeupError as exc:
+            assert "\n" not in str(exc).strip()
+            return
+        (bench,) = suite["benchmark"]
+        workload = catalogue()[bench["workload"]]
+        params = {**workload.params, **bench["params"]}
+        for size in {bench["sweep"]["start"], bench["sweep"]["max_size"]}:
+            split = workload.generate(size, 0, params)
+            for part, missing in ((split.X_train, True), (split.y_train, False), (split.X_test, True),
+                                  (split.y_test, False)):
+                values = np.asarray(part)
+                if values.dtype.kind in "fiu":
+                    values = np.abs(values.astype(np.float64))
+                    assert (values[~np.isnan(values)] if missing else values).max(initial=0) < 1e300  # inf fails
+            if linear := next((m for m in workload.models if m.name == "linear"), None):  # the one without NaN
+                linear.build(ModelContext(threads=1, seed=0, device="cpu", params=params)).fit(split.X_train,
+                                                                                               split.y_train)

@@ -13,6 +13,7 @@ import pytest
 from harness import cli
 from harness.errors import SizeupError
 from harness.run import userdata
+from workloads import user
 
 RNG = np.random.default_rng(0)
 N = 120
@@ -145,6 +146,11 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
                                     "sales"], "60 rows repeat a date of their series (first at row 2)"),
         "--horizon for a table that is no forecast": ([str(table(tmp_path, "l.csv", y=RNG.integers(0, 2, N))),
                                                        "--target", "y", "--horizon", "3"], "are for forecasting"),
+        "a target that names rows": ([str(table(tmp_path, "m.csv", y=[f"id-{i}" for i in range(N)])), "--target", "y"],
+                                     "of the target 'y''s 120 values appears once"),
+        "a forecast of text": ([str(table(tmp_path, "n.csv", day=pd.date_range("2024-01-01", periods=N).astype(str),
+                                          y=RNG.choice(["a", "b", "c"], N))), "--target", "y", "--task", "forecasting"],
+                               "--task forecasting needs a numeric target"),
         "corrupt image data": ([str(corrupt)], "unreadable image"),
         "missing file": ([str(tmp_path / "nope.csv")], "no such file or folder"),
         "empty file": ([str(tmp_path / "empty.csv")], "the file is empty"),
@@ -230,6 +236,45 @@ def daily_sales(tmp_path: Path, days: int = 120) -> Path:
     path = tmp_path / "sales.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+@pytest.mark.parametrize("horizon", [1, 3, 5, 28])
+def test_the_shortest_series_a_forecast_accepts_is_one_its_workload_can_learn_from(tmp_path: Path,
+                                                                                  horizon: int) -> None:
+    from workloads import catalogue
+
+    def series(name: str, days: int) -> Path:
+        pd.DataFrame({"day": pd.date_range("2024-01-01", periods=days).astype(str),
+                      "y": RNG.normal(size=days)}).to_csv(tmp_path / name, index=False)
+        return tmp_path / name
+
+    days = user.min_steps(horizon)
+    found = userdata.identify(series("t.csv", days), "y", horizon=horizon)
+    (bench,) = userdata.plan(found)[1]["benchmark"]
+    workload = catalogue()[bench["workload"]]
+    assert found.steps == bench["sweep"]["start"] == days
+    assert len(workload.generate(days, 0, {**workload.params, **bench["params"]}).y_train) >= user.MIN_TRAIN_ROWS
+    with pytest.raises(SizeupError, match=f"at least {days}"):
+        userdata.identify(series("short.csv", days - 1), "y", horizon=horizon)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_missing_number_in_a_users_table_is_taken_by_every_model(tmp_path: Path, task: str) -> None:
+    from workloads import catalogue
+    from workloads.base import ModelContext
+
+    gaps = RNG.normal(size=N)
+    gaps[::7] = np.nan
+    found = userdata.identify(table(tmp_path, gaps=gaps, y=RNG.integers(0, 2, N) if task == "classification"
+                                    else RNG.normal(size=N)), "y")
+    (bench,) = userdata.plan(found)[1]["benchmark"]
+    workload = catalogue()[bench["workload"]]
+    params = {**workload.params, **bench["params"]}
+    split = workload.generate(N, 0, params)
+    assert np.isnan(split.X_train).any()
+    for model in workload.models:
+        if "sklearn" in model.backends or "xgboost" in model.backends:
+            model.build(ModelContext(threads=1, seed=0, device="cpu", params=params)).fit(split.X_train, split.y_train)
 
 
 def test_series_keys_and_the_horizon_are_found_for_a_forecast(tmp_path: Path) -> None:

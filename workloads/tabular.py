@@ -146,16 +146,20 @@ def hgb_params(ctx: ModelContext) -> dict[str, Any]:
     }
 
 
-def linear_pipeline(estimator: Any, params: Mapping[str, Any]) -> Any:
-    """Scale the numeric columns and one-hot the categorical ones before a linear model."""
+def linear_pipeline(estimator: Any, params: Mapping[str, Any], impute: bool = False) -> Any:
+    """Scale the numeric columns and one-hot the categorical ones before a linear model; with `impute`, a
+    missing number (NaN, which the tree models take as it is) becomes its column's median first."""
     from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     n_features, n_cat = int(params["features"]), int(params["categorical"])
     numeric, categorical = list(range(n_features - n_cat)), list(range(n_features - n_cat, n_features))
+    scale = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()) if impute \
+        else StandardScaler()
     encode = ColumnTransformer(
-        [("num", StandardScaler(), numeric), ("cat", OneHotEncoder(handle_unknown="ignore"), categorical)]
+        [("num", scale, numeric), ("cat", OneHotEncoder(handle_unknown="ignore"), categorical)]
     )
     return make_pipeline(encode, estimator)
 

@@ -172,16 +172,26 @@ def _hgb(ctx: ModelContext) -> Probabilities:
 def _linear(ctx: ModelContext) -> Probabilities:
     from sklearn.linear_model import LogisticRegression
 
-    return Probabilities(tabular.linear_pipeline(LogisticRegression(max_iter=1000), ctx.params))
+    return Probabilities(tabular.linear_pipeline(LogisticRegression(max_iter=1000), ctx.params, impute=True))
+
+
+def _ridge(ctx: ModelContext) -> Any:
+    from sklearn.linear_model import Ridge
+
+    return tabular.linear_pipeline(Ridge(alpha=1.0), ctx.params, impute=True)
 
 
 CLASSIFIERS = (
     Model("xgboost", ("xgboost", "xgboost-cuda"), _xgboost, "XGBoost hist, all cores or the GPU"),
     Model("xgboost_spark", ("spark",), partial(sparkml.xgboost, objective="classes"), "the same XGBoost on Spark (xgboost.spark)"),
     Model("hgb", ("sklearn", "sklearn-rapids"), _hgb, "scikit-learn HistGradientBoostingClassifier"),
-    Model("linear", ("sklearn", "sklearn-rapids"), _linear, "one-hot + scaled logistic regression"),
+    Model("linear", ("sklearn", "sklearn-rapids"), _linear, "one-hot + scaled logistic regression (missing "
+          "numbers: the median)"),
 )
-REGRESSORS = tuple(m for m in regression.MODELS if m.name in ("xgboost", "xgboost_spark", "hgb", "linear"))
+RIDGE = Model("linear", ("sklearn", "sklearn-rapids"), _ridge, "one-hot + scaled ridge regression (missing numbers: "
+              "the median)")
+REGRESSORS = tuple(RIDGE if m.name == "linear" else m for m in regression.MODELS
+                   if m.name in ("xgboost", "xgboost_spark", "hgb", "linear"))
 
 
 
@@ -190,6 +200,13 @@ REGRESSORS = tuple(m for m in regression.MODELS if m.name in ("xgboost", "xgboos
 FORECAST_PARAMS = {"path": "", "target": "", "date": "", "series": "", "horizon": 7, "rows": 0, "file_sha256": "",
                    "schema": "{}", "trees": 200}
 WINDOWS = (1, 2, 3, 4)  # lags, in steps past the horizon: the newest values a forecast may use
+MIN_TRAIN_ROWS = 10
+
+
+def min_steps(horizon: int) -> int:
+    """The fewest steps per series to forecast from: three horizons of history, and MIN_TRAIN_ROWS left to train
+    on after the test split and the longest lag."""
+    return max(3 * horizon + 8, 2 * horizon + max(WINDOWS) - 1 + MIN_TRAIN_ROWS)
 
 
 @cache
@@ -226,7 +243,7 @@ def _forecast_generate(size: int, seed: int, params: Mapping[str, Any]) -> Split
     y = frame[str(params["target"])].to_numpy(np.float32)
     test = (frame["_step"] > last.loc[frame.index] - horizon).to_numpy()
     train = ~test & X.notna().all(axis=1).to_numpy()
-    if train.sum() < 10 or test.sum() == 0:
+    if train.sum() < MIN_TRAIN_ROWS or test.sum() == 0:
         raise ValueError(f"{size} steps leave {int(train.sum())} training rows after lags of {horizon}+ steps")
     return Split(X[train].reset_index(drop=True), y[train], X[test].reset_index(drop=True), y[test])
 

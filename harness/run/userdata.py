@@ -164,9 +164,12 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
         counts = y.value_counts()
         if len(counts) < 2:
             raise SizeupError(f"--data {path}: the target {target!r} has one class: nothing to tell apart")
+        if counts.max() < 2:  # nothing to both learn and test a class on
+            raise SizeupError(f"--data {path}: each of the target {target!r}'s {len(counts)} values appears once: "
+                              "it names rows, not classes (--target a class column, or --task regression)")
         detail = "binary" if len(counts) == 2 else f"multiclass ({len(counts)} classes)"
-    elif task == "regression" and not numeric_target:
-        raise SizeupError(f"--data {path}: --task regression needs a numeric target; {target!r} is {y.dtype}")
+    elif task in ("regression", "forecasting") and not numeric_target:
+        raise SizeupError(f"--data {path}: --task {task} needs a numeric target; {target!r} is {y.dtype}")
     else:
         detail = ""
     if task == "nlp":
@@ -219,9 +222,9 @@ def _series(found: Identified, frame: Any, horizon: int | None, series: Sequence
     found.reasons.append(f"{count} series" + (f" keyed by {', '.join(found.series)}" if found.series else "")
                          + f", {found.steps} steps each at most; forecasting the last {found.horizon} "
                          + ("(--horizon)" if horizon else "(a tenth of the steps, at most 28: --horizon sets it)"))
-    if found.steps < 3 * found.horizon + 8:
+    if found.steps < (least := user.min_steps(found.horizon)):
         raise SizeupError(f"--data {found.path}: {found.steps} steps per series are too few to learn a "
-                          f"{found.horizon}-step horizon from (at least {3 * found.horizon + 8})")
+                          f"{found.horizon}-step horizon from (at least {least})")
 
 
 def _counts_time(column: Any) -> bool:
@@ -329,7 +332,8 @@ def suite(found: Identified, budget_s: float = 60.0, requested: Sequence[str] = 
     """The benchmark for the user's table: its task's models on geometric subsamples (from 1/64 of the rows,
     doubling), up to the whole table unless the time or memory budget stops it; Spark only for a table
     large enough to need it, or where `requested`."""
-    whole, least = (found.steps, 3 * found.horizon + 8) if found.task == "forecasting" else (found.rows, MIN_ROWS)
+    whole, least = ((found.steps, user.min_steps(found.horizon)) if found.task == "forecasting"
+                    else (found.rows, MIN_ROWS))
     if whole < least:
         raise SizeupError(f"{found.path}: {whole} {UNITS.get(found.task, 'rows')} to learn from; at least {least} "
                           "are needed")
