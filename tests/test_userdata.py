@@ -12,7 +12,7 @@ import pytest
 
 from harness import cli
 from harness.errors import SizeupError
-from harness.run import userdata
+from harness.run import bounded, userdata
 from workloads import user
 
 RNG = np.random.default_rng(0)
@@ -373,3 +373,18 @@ def test_a_number_that_counts_time_keeps_the_rows_in_order(tmp_path: Path) -> No
     shuffled = tmp_path / "shuffled.csv"
     pd.read_csv(path).sample(frac=1, random_state=0).to_csv(shuffled, index=False)
     assert userdata.identify(shuffled, "spots").ordered == ""  # not in order: not a time index
+
+
+def test_identification_is_held_to_the_memory_cap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "big.csv"
+    pd.DataFrame(RNG.normal(size=(300_000, 6)), columns=[*"abcde", "y"]).to_csv(path, index=False)  # 35 MB
+    results = tmp_path / "results"
+    assert cli.main(["run", "--data", str(path), "--target", "y", "--memory-cap", "4MiB",
+                     "--results-dir", str(results)]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "reading it takes more than the memory cap of 4 MiB" in err and err.count("\n") == 1, err
+    assert not results.exists()
+    found = bounded.call(userdata.identify, 2**30, path, "y")  # what comes back from the child is the whole answer
+    assert (found.task, found.rows) == ("regression", 300_000)
+    with pytest.raises(SizeupError, match="no column 'price'"):
+        bounded.call(userdata.identify, 2**30, path, "price")

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from harness import __version__, records
 from harness.errors import EXIT_CASES_FAILED, SizeupError, Stopped
-from harness.run import contention, machine, plan, procfs, runner
+from harness.run import bounded, contention, machine, plan, procfs, runner
 
 PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", "timeout_s", "memory_cap", "sample_hz",
               "rerun_disturbed", "processes")
@@ -64,7 +64,12 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
 
     if args.suite != "quick":
         raise SizeupError("--data builds its own plan: drop --suite")
-    found = userdata.identify(args.data, args.target, args.task, args.horizon, args.series)
+    cap = plan.parse_memory(args.memory_cap or plan.Settings().memory_cap, machine.memory_limit())
+    try:  # the table is read whole, as each case will read it: under the same memory cap
+        found = bounded.call(userdata.identify, cap, args.data, args.target, args.task, args.horizon, args.series)
+    except bounded.OverCap as exc:
+        raise SizeupError(f"--data {args.data}: reading it takes more than the memory cap of "
+                          f"{bounded.size(exc.cap_bytes)} (--memory-cap); it was stopped at that") from None
     for line in userdata.describe(found):
         console.print(Text(line))
     requested = args.models or ()

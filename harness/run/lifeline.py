@@ -32,6 +32,7 @@ from harness.run import procfs
 
 TOKEN_VAR = "SIZEUP_CASE"
 LIFELINE_VAR = "SIZEUP_LIFELINE_FD"
+PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 KILL_ROUNDS = 50  # a case that forks while it is being killed is looked up again, this many times at most
 
@@ -41,6 +42,14 @@ def become_subreaper(on: bool = True) -> bool:
         return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def die_with_parent() -> None:
+    """This process gets SIGKILL when the thread that forked it ends (the harness killed meanwhile)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def case_processes(token: str, roots: tuple[int, ...] = ()) -> set[int]:
