@@ -138,3 +138,18 @@ def test_the_ernest_fit_recovers_a_fixed_cost_and_parallel_work() -> None:
     assert fit.efficiency(80000, 2) == pytest.approx(truth(80000, 1) / (2 * truth(80000, 2)), rel=0.05)
     with pytest.raises(ValueError, match="two core counts"):
         fit_ernest([5000, 20000, 80000, 5000], [2, 2, 2, 2], [1.0, 2.0, 3.0, 1.0])
+
+
+def test_a_configuration_measured_at_hundreds_of_sizes_is_fitted_and_backtested_in_bounded_refits() -> None:
+    from harness.analysis import backtest
+
+    assert scaling.evenly(10, 32) == list(range(10))
+    held = scaling.evenly(500, 32)
+    assert len(held) == 32 and held[0] == 0 and held[-1] == 499
+    sizes = [1000.0 * 1.01**k for k in range(40)]
+    noise = np.random.default_rng(0).normal(0, 0.02, len(sizes))
+    fit = scaling.fit_time(sizes, [[1e-5 * n**1.2 * (1 + e)] for n, e in zip(sizes, noise)])
+    assert fit.loo_error < 0.05  # the noise, whichever sizes are held out
+    tests = backtest.of_fit("r", "c", fit, None)
+    spread = backtest.SPREAD
+    assert len(tests) <= spread + spread * spread and {t.fitted for t in tests} >= {3, 39}

@@ -46,6 +46,8 @@ LEVELS = (("high", 0.15), ("medium", 0.30))  # level, the relative error it prom
 LEVEL_NAMES = ("high", "medium", "low")  # best first
 HOLD = 0.9
 MIN_OWN = 3  # a configuration's own backtests that can hold its level down
+SPREAD = 12  # per configuration: at most this many fits left out or cut short, each predicting at most this many
+# sizes, spread evenly (every one for a sweep of up to 14 sizes): a configuration of hundreds of sizes in linear time
 
 
 @dataclass(frozen=True)
@@ -90,29 +92,41 @@ def _of_fit(source: str, config: str, n: tuple[float, ...], medians: tuple[float
             samples: tuple[tuple[float, ...], ...], memory: tuple[tuple[float, ...], tuple[float, ...]] | None
             ) -> tuple[Backtest, ...]:
     out = []
-    for k in range(1, len(n) - 1) if len(n) > scaling.MIN_FIT_SIZES else ():
+    inner = scaling.evenly(len(n) - 2, SPREAD) if len(n) > scaling.MIN_FIT_SIZES else []
+    for k in (i + 1 for i in inner):
         rest = [i for i in range(len(n)) if i != k]
         fit = scaling.fit_time([n[i] for i in rest], [samples[i] for i in rest])
         out.append(Backtest(source, config, "time", len(rest), n[-1], n[k] / n[-1],
                             math.log(float(fit(n[k])) / medians[k]), fit.local_exponents()[-1] >= SETTLED))
-    for i in range(scaling.MIN_FIT_SIZES, len(n)):
+    for i in _prefixes(scaling.MIN_FIT_SIZES, len(n)):
         fit = scaling.fit_time(n[:i], samples[:i])
         settled = fit.local_exponents()[-1] >= SETTLED
         out += [Backtest(source, config, "time", i, n[i - 1], n[j] / n[i - 1],
-                         math.log(float(fit(n[j])) / medians[j]), settled) for j in range(i, len(n))]
+                         math.log(float(fit(n[j])) / medians[j]), settled) for j in _beyond(i, len(n))]
     if memory is not None:
         m, peaks = memory
-        for i in range(2, len(m)):
+        for i in _prefixes(2, len(m)):
             fit = scaling.fit_memory(m[:i], peaks[:i])
             out += [Backtest(source, config, "memory", i, m[i - 1], m[j] / m[i - 1],
-                             math.log(max(fit(m[j]), 1.0) / peaks[j]), True) for j in range(i, len(m))]
-        for k in range(1, len(m) - 1) if len(m) > 2 else ():
+                             math.log(max(fit(m[j]), 1.0) / peaks[j]), True) for j in _beyond(i, len(m))]
+        for k in (i + 1 for i in (scaling.evenly(len(m) - 2, SPREAD) if len(m) > 2 else [])):
             rest = [i for i in range(len(m)) if i != k]
             fit = scaling.fit_memory([m[i] for i in rest], [peaks[i] for i in rest])
             out.append(Backtest(source, config, "memory", len(rest), m[-1], m[k] / m[-1],
                                 math.log(max(fit(m[k]), 1.0) / peaks[k]), True))
     # Plain floats: NumPy's round differently from the CSV's, and de-duplication compares them.
     return tuple(replace(b, largest=float(b.largest), beyond=float(b.beyond), error=float(b.error)) for b in out)
+
+
+def _prefixes(first: int, count: int) -> list[int]:
+    """The prefix lengths a backtest fits, from `first` up to all but the last size: every one, or SPREAD of
+    them spread evenly."""
+    return [first + i for i in scaling.evenly(max(count - first, 0), SPREAD)]
+
+
+def _beyond(prefix: int, count: int) -> list[int]:
+    """The larger sizes a prefix predicts: every one, or SPREAD of them spread evenly."""
+    return [prefix + j for j in scaling.evenly(count - prefix, SPREAD)]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from harness.analysis import crossover, scaling
-from harness.analysis.significance import samples
+from harness.analysis.significance import samples_by
 from harness.records import Case
 
 
@@ -61,7 +61,8 @@ def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
         sizes = sorted(g["size"].unique())
         if len(sizes) < MIN_SIZES:
             continue
-        time = scaling.fit_time(sizes, [samples(g[g["size"] == n], column) for n in sizes])
+        by_size = samples_by(g, "size", column)
+        time = scaling.fit_time(sizes, [by_size[n] for n in sizes])
         out.append(SizeModel(str(config), g.loc[g["size"].idxmin(), "case"], str(g["size_unit"].iloc[0]), time,
                              _memory(g), () if left_out else tuple(contended), tuple(left_out),
                              tuple(sorted(set(g["run_id"])))))
@@ -82,11 +83,14 @@ def thread_models(rows: pd.DataFrame, phase: str = "fit") -> list[ThreadModel]:
     column = f"{phase}_s"
     out = []
     for key, g in rows.groupby("thread_key", sort=True):
+        if g["threads"].nunique() < 2:  # one thread count: nothing to fit (most groups of a size sweep)
+            continue
         g = clean_rows(g[g[column].notna()])
         threads = sorted(g["threads"].unique())
         if len(threads) < 2:
             continue
-        fit = scaling.fit_threads(threads, [samples(g[g["threads"] == t], column) for t in threads])
+        by_threads = samples_by(g, "threads", column)
+        fit = scaling.fit_threads(threads, [by_threads[t] for t in threads])
         cores = g["physical_cores"].min()  # NaN where the machine did not record it
         out.append(ThreadModel(str(key), str(g["grid_key"].iloc[0]), int(g["size"].iloc[0]), fit,
                                0 if pd.isna(cores) else int(cores)))

@@ -29,6 +29,7 @@ EXTRAPOLATION_WARN = 10.0  # predicting more than this many times past the large
 WIDEST_INTERVAL = 10.0  # an interval whose ends are further apart than this ratio is no prediction
 BOOTSTRAP = 200  # refits per interval
 MIN_FIT_SIZES = 3  # the fewest sizes a time fit takes
+HELD_OUT = 32  # a leave-one-out error holds out at most this many sizes, spread evenly: linear cost in sizes
 MIN_EXPONENT, MAX_EXPONENT = 0.2, 2.0  # training time in rows is rarely worse than quadratic; a noisy last point must not say so
 
 
@@ -191,10 +192,17 @@ def fit_time(sizes: Sequence[float], samples: Sequence[Sequence[float]]) -> Size
 
 def _loo(fitter: Callable[[np.ndarray, np.ndarray, float], Curve], n: np.ndarray, t: np.ndarray, ref: float) -> float:
     errors = []
-    for i in range(len(n)):
+    for i in evenly(len(n), HELD_OUT):
         keep = np.arange(len(n)) != i
         errors.append(math.log(float(fitter(n[keep], t[keep], ref)(n[i]))) - math.log(t[i]))
     return float(np.sqrt(np.mean(np.square(errors))))
+
+
+def evenly(count: int, most: int) -> list[int]:
+    """All of range(count), or `most` of them spread evenly, the first and the last included."""
+    if count <= most:
+        return list(range(count))
+    return sorted({round(k * (count - 1) / (most - 1)) for k in range(most)})
 
 
 @dataclass(frozen=True)
@@ -231,7 +239,7 @@ def fit_memory(sizes: Sequence[float], peaks: Sequence[float]) -> MemoryFit:
     a, b = solve(n, m)
     errors = []
     if len(n) > 2:
-        for i in range(len(n)):
+        for i in evenly(len(n), HELD_OUT):
             keep = np.arange(len(n)) != i
             a_i, b_i = solve(n[keep], m[keep])
             errors.append(math.log(max(a_i + b_i * n[i], 1.0) / m[i]))
