@@ -4,6 +4,8 @@ every bad input a one-line error with exit 2 and nothing written, and one real r
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +109,16 @@ def test_text_is_classified_into_the_targets_classes(tmp_path: Path) -> None:
     assert all(doc == doc.lower() and "," not in doc for doc in split.X_train)  # word tokens, lower-cased
 
 
+def png_claiming(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims `width` x `height` pixels over a few bytes of data (a decompression bomb's shape)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 4))
+                     + chunk(b"IEND", b""))
+
+
 def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     from PIL import Image
 
@@ -127,6 +139,11 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         Image.fromarray(RNG.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(corrupt / label / "0.png")
     raw = (corrupt / "dog" / "0.png").read_bytes()
     (corrupt / "dog" / "0.png").write_bytes(raw[:60] + bytes(len(raw) - 60))
+    for side in (12_000, 20_000):  # 144 MP (Pillow warns) and 400 MP (Pillow refuses to open it)
+        for label in ("cat", "dog"):
+            (tmp_path / f"bomb{side}" / label).mkdir(parents=True)
+            Image.new("RGB", (8, 8)).save(tmp_path / f"bomb{side}" / label / "0.png")
+        png_claiming(tmp_path / f"bomb{side}" / "dog" / "1.png", side, side)
     pd.DataFrame({"a": RNG.normal(size=N), "nested": [[1, 2]] * N, "y": RNG.integers(0, 2, N)}).to_parquet(
         tmp_path / "nested.parquet")
     (tmp_path / "twice.csv").write_text("a,a,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(N)))
@@ -152,6 +169,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
                                           y=RNG.choice(["a", "b", "c"], N))), "--target", "y", "--task", "forecasting"],
                                "--task forecasting needs a numeric target"),
         "corrupt image data": ([str(corrupt)], "unreadable image"),
+        "a 144-megapixel image": ([str(tmp_path / "bomb12000")], "more than the 50 megapixels sizeup reads"),
+        "a 400-megapixel image": ([str(tmp_path / "bomb20000")], "more than the 50 megapixels sizeup reads"),
         "missing file": ([str(tmp_path / "nope.csv")], "no such file or folder"),
         "empty file": ([str(tmp_path / "empty.csv")], "the file is empty"),
         "unreadable file": ([str(tmp_path / "binary.csv")], "cannot read it as csv"),
@@ -176,6 +195,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     }
 
 
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")  # on a terminal it would print raw
 def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     for name, (args, message) in bad_inputs(tmp_path).items():

@@ -259,8 +259,10 @@ def _images(path: Path, task: str | None) -> Identified:
     decoded = set(files[:: max(1, len(files) // DECODED_IMAGES)])  # a bounded sample is decoded whole
     for f in files:
         try:
-            with warnings.catch_warnings(), Image.open(f) as image:
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS, below it, says so
+                image = Image.open(f)
+            with image:
                 if image.width * image.height > MAX_PIXELS:
                     raise SizeupError(f"--data {path}: image {f} has {image.width} x {image.height} pixels, more "
                                       f"than the {MAX_PIXELS // 10**6} megapixels sizeup reads")
@@ -268,6 +270,9 @@ def _images(path: Path, task: str | None) -> Identified:
                 sides.append(min(image.size))
         except SizeupError:
             raise
+        except Image.DecompressionBombError:  # past twice Pillow's bound, it refuses to open the file at all
+            raise SizeupError(f"--data {path}: image {f} has more than the {MAX_PIXELS // 10**6} megapixels sizeup "
+                              "reads") from None
         except Exception as exc:
             raise SizeupError(f"--data {path}: unreadable image {f}: {type(exc).__name__}") from None
     side = int(min(max(sorted(sides)[len(sides) // 2], SIDES[0]), SIDES[1]))
