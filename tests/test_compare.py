@@ -100,6 +100,36 @@ def test_the_cpu_gpu_view_gives_the_speedup_and_the_quality_of_both(tmp_path: Pa
     assert gpu.id in capsys.readouterr().out
 
 
+def test_every_gpu_case_of_the_shipped_gpu_suite_pairs_with_its_cpu_twin_whatever_its_batch_size_or_precision(
+        tmp_path: Path) -> None:
+    """Records as the worker writes them (the workload's defaults under the suite's params): a GPU case and its
+    twin differ in batch size and precision, which say how the work runs, and still pair; a different amount of
+    work (epochs) does not."""
+    from dataclasses import replace
+
+    from harness.run import plan
+    from workloads import catalogue
+
+    cases = plan.build(plan.Choices(suite="gpu"), 16).cases
+    workloads = catalogue()
+
+    def as_recorded(case: Case, **params) -> CaseRecord:
+        w = workloads[case.workload]
+        made = record(case, times(0.5 if case.backend.endswith("cuda") else 4.0, 3, 0.02, case.size),
+                      params={**w.params, **case.params, **params})
+        return replace(made, workload_info={**made.workload_info, "how": list(w.how)})
+
+    gpu = [c for c in cases if c.backend.endswith("cuda") or c.backend == "cupy"]
+    assert {c.workload for c in gpu} == {"classification", "regression", "forecasting", "vision", "nlp"}
+    assert any(c.params.get("batch_size") for c in gpu) and any(c.params.get("precision") for c in gpu)
+    pairs = comparison.device_pairs(frame.rows(frame.load([write(tmp_path / "r.json",
+                                                                 [as_recorded(c) for c in cases])])))
+    assert sorted(p.gpu for p in pairs) == sorted(c.id for c in gpu)
+    more_work = [as_recorded(c, epochs=99) if c.backend == "torch" else as_recorded(c) for c in cases]
+    pairs = comparison.device_pairs(frame.rows(frame.load([write(tmp_path / "e.json", more_work)])))
+    assert {p.workload for p in pairs} == {"classification", "regression", "forecasting"}
+
+
 def sweep_records(case: Case, truth, sizes: Sequence[int], seed: int = 0) -> list[CaseRecord]:
     return [record(Case(case.workload, case.model, case.backend, n, case.threads), times(truth(n), 5, 0.02, seed + i),
                    peak=200 * 2**20 + 100 * n) for i, n in enumerate(sizes)]

@@ -91,6 +91,9 @@ class Workload:
     target: Target | None = None
     # Optional throughput: (split, model name, params) -> (unit, items processed by one fit).
     work: Callable[[Split, str, Mapping[str, Any]], tuple[str, float]] | None = None
+    # Params that say only how the work runs (batch size, precision), not what work it is: a GPU case and its CPU
+    # twin may differ in these (the twin's quality check keeps the comparison fair), and in no other.
+    how: tuple[str, ...] = ()
     # Modules that generate, features and score import lazily. The harness imports them in
     # the cold run's timed start-up, so that import time is not charged to a phase.
     imports: tuple[str, ...] = ()
@@ -98,6 +101,8 @@ class Workload:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"workload {self.name!r}: family must be one of {FAMILIES}")
+        if unknown := set(self.how) - set(self.params):
+            raise ValueError(f"workload {self.name!r}: how-params {sorted(unknown)} are not among its params")
         names = [m.name for m in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"workload {self.name!r}: duplicate model names {names}")

@@ -267,6 +267,7 @@ WORKLOADS = (
         sizes=(10_000, 40_000, 160_000, 640_000),
         target=Target("macro_f1", 0.75),
         work=work,
+        how=("batch_size", "transformer_batch_size", "precision"),
         imports=("sklearn.metrics",),
     ),
 )

@@ -58,5 +58,5 @@ WORKLOADS = (
     Workload(name="user_vision", family="vision",
              description="your images (sizeup run --data FOLDER, one sub-folder per class): the vision network",
              generate=generate, models=vision.MODELS, score=vision.score, metric="accuracy", params=PARAMS,
-             size_unit="images", sizes=(), work=vision.work, imports=("PIL.Image",)),
+             size_unit="images", sizes=(), work=vision.work, how=vision.WORKLOADS[0].how, imports=("PIL.Image",)),
 )

@@ -310,6 +310,7 @@ WORKLOADS = (
         sizes=(4_000, 16_000, 64_000, 256_000),
         target=Target("accuracy", 0.6),
         work=work,
+        how=("batch_size",),
     ),
     Workload(
         name="digits",
@@ -325,6 +326,7 @@ WORKLOADS = (
         max_size=1797,
         target=Target("accuracy", 0.95),
         work=work,
+        how=("batch_size",),
         imports=("sklearn.datasets",),
     ),
 )

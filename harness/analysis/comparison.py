@@ -82,8 +82,9 @@ class DevicePair:
 
 
 def device_pairs(rows: pd.DataFrame) -> list[DevicePair]:
-    """Each GPU case against its CPU twin: the same size when measured (fit time), else the largest
-    CPU size (throughput, items per second: vision and NLP CPU baselines train on fewer items)."""
+    """Each GPU case against its CPU twin: the same work (params that say only how it runs, such as a batch size
+    or a precision, may differ), at the same size when measured (fit time), else the largest CPU size
+    (throughput, items per second: vision and NLP CPU baselines train on fewer items)."""
     pairs = []
     for gpu_id, g in rows.groupby("case_id", sort=True):
         first = g.iloc[0]
@@ -91,7 +92,7 @@ def device_pairs(rows: pd.DataFrame) -> list[DevicePair]:
         if not twin:
             continue
         cpu = rows[(rows["workload"] == first["workload"]) & (rows["model"] == first["model"])
-                   & (rows["backend"] == twin) & (rows["params"] == first["params"])]
+                   & (rows["backend"] == twin) & (rows["work"] == first["work"])]
         if cpu.empty:
             continue
         same = cpu[cpu["size"] == first["size"]]

@@ -88,6 +88,7 @@ def _case_columns(record: CaseRecord, run: list[CaseRecord]) -> dict[str, Any]:
             "device": facts.device if facts else None, "twin": facts.twin if facts else None,
             "distributed": bool(facts and facts.distributed), "on_gpu": bool(facts and facts.on_gpu),
             "params": json.dumps(record.params, sort_keys=True), "data_sha256": record.data_sha256,
+            "work": json.dumps(record.work_params(), sort_keys=True),
             "metric": record.workload_info.get("metric"),
             "higher_is_better": record.workload_info.get("higher_is_better", True),
             "size_unit": record.workload_info.get("size_unit", "rows"),

@@ -1,5 +1,6 @@
-"""A GPU case and its CPU twin: the same workload, model, size and parameters on the CPU backend
-that does the same work. Their quality must agree, or the speed-up compares different results."""
+"""A GPU case and its CPU twin: the same workload, model, size and work (params that say only how it runs,
+such as a batch size, may differ) on the CPU backend. Their quality must agree, or the speed-up compares
+different results."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def twin_of(record: CaseRecord, records: Sequence[CaseRecord]) -> CaseRecord | N
         return None
     c = record.case
     same = [r for r in records if r.status == "ok" and r.case.backend == twin
-            and (r.case.workload, r.case.model, r.case.size, dict(r.case.params), r.case.seed)
-            == (c.workload, c.model, c.size, dict(c.params), c.seed)]
+            and (r.case.workload, r.case.model, r.case.size, r.work_params(), r.case.seed)
+            == (c.workload, c.model, c.size, record.work_params(), c.seed)]
     same.sort(key=lambda r: r.case.threads != c.threads)
     return same[0] if same else None
 

@@ -78,6 +78,7 @@ class Started:
     higher_is_better: bool
     size_unit: str
     target: dict[str, Any] | None = None
+    how: list[str] = field(default_factory=list)  # params that say how it runs, not what work it is
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,12 @@ class CaseRecord:
     def id(self) -> str:
         return self.case.id
 
+    def work_params(self) -> dict[str, Any]:
+        """The params that define the work, without those the workload says only change how it runs (a batch
+        size, a precision): what a GPU case and its CPU twin must share."""
+        how = set(self.workload_info.get("how") or ())
+        return {k: v for k, v in self.params.items() if k not in how}
+
     def warm_runs(self) -> list[Repeat]:
         """The repeats the statistics use (see select_warm)."""
         return select_warm(self.runs)

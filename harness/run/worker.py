@@ -144,7 +144,7 @@ def run_case(case: Case, repeats: int, rerun_disturbed: int, events: Events) -> 
     events.emit(ev.Started(dict(ctx.params), workload.family, workload.metric, workload.higher_is_better,
                            workload.size_unit, None if target is None else {
                                "metric": target.metric, "threshold": target.threshold,
-                               "higher_is_better": target.higher_is_better}))
+                               "higher_is_better": target.higher_is_better}, list(workload.how)))
     events.emit(ev.BackendStarted(available.reason))
     once(workload, model, ctx, case.size, meter, cold)
     meter.judge(cold, extra=False)
