@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -142,3 +143,44 @@ def test_a_source_that_fails_to_open_is_off_and_costs_the_case_nothing(tmp_path,
     said = record.telemetry["sources"]
     assert said["broken_source"] == "failed: RuntimeError: no such meter"
     assert said["missing_source"].startswith("failed: ModuleNotFoundError")
+
+
+def test_gpu_memory_of_a_case_is_its_processes_or_the_devices_change_said_as_such_never_a_silent_zero() -> None:
+    from tests.fake_nvml import FakeNvml, Gpu
+
+    ours = os.getpid()
+    gpus = [Gpu(used=1 << 30, processes=[(ours, 3 << 30)]),  # the driver sees our PID and its memory
+            Gpu(used=1 << 30, processes=[(987_654, 5 << 30)]),  # a PID namespace: host PIDs, none ours
+            Gpu(used=1 << 30, processes=[(ours, None)]),  # MIG or a vGPU: no per-process figure
+            Gpu(used=1 << 30)]
+    fake = FakeNvml(gpus)
+    source = nvml.NvmlSource(fake, gpus)
+    for gpu in gpus:
+        gpu.used += 2 << 30  # the case allocates 2 GiB on each
+    read = source.read([ours])
+    assert (read["gpu0.case_memory_bytes"], read["gpu0.case_memory_per_process"]) == (3 << 30, 1.0)
+    for i in (1, 2, 3):
+        assert (read[f"gpu{i}.case_memory_bytes"], read[f"gpu{i}.case_memory_per_process"]) == (2 << 30, 0.0)
+    fake.nvmlDeviceGetMemoryInfo = lambda h: (_ for _ in ()).throw(RuntimeError("Not Supported"))
+    read = source.read([ours])
+    assert read["gpu1.case_memory_bytes"] is None and read["gpu1.case_memory_per_process"] is None
+
+
+def test_clock_events_are_read_with_the_current_name_and_the_deprecated_one_where_only_it_exists() -> None:
+    from tests.fake_nvml import FakeNvml, Gpu
+
+    for new in (True, False):
+        fake = FakeNvml([Gpu()], clock_events=new)
+        assert nvml.NvmlSource(fake, fake.gpus).read([])["gpu0.throttle_reasons"] == 4
+
+
+def test_one_gpu_whose_handle_fails_leaves_the_others_identified(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.run import machine
+    from tests.fake_nvml import FakeNvml, Gpu
+
+    fake = FakeNvml([Gpu(broken=True), Gpu(total=141 << 30)])
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    found = machine.gpus()
+    assert [(g["index"], g["memory_bytes"]) for g in found] == [(1, 141 << 30)] and fake.shutdowns == 1
+    source, why = nvml.open_source()
+    assert source is not None and source.handles == fake.gpus[1:] and why == "1 GPU(s)"

@@ -3,8 +3,10 @@
 `session()` initializes NVML and always shuts it down; the machine fingerprint and the
 backends' device probes use it. As a telemetry source (see harness.run.sources), per GPU ``i``:
 ``gpu{i}.util_percent``, ``gpu{i}.memory_used_bytes`` (the whole device),
-``gpu{i}.case_memory_bytes`` (the case's processes), ``gpu{i}.power_w``, ``gpu{i}.sm_clock_mhz``,
-``gpu{i}.temperature_c``, ``gpu{i}.throttle_reasons`` (NVML's bit mask) as gauges, and
+``gpu{i}.case_memory_bytes`` (the case's processes; see `case_memory`), ``gpu{i}.case_memory_per_process``
+(1 where that figure is the case's processes' own, 0 where it is the device's change since the case began),
+``gpu{i}.power_w``, ``gpu{i}.sm_clock_mhz``, ``gpu{i}.temperature_c``, ``gpu{i}.throttle_reasons`` (NVML's bit
+mask of clock events) as gauges, and
 ``gpu{i}.energy_j`` (the board's total-energy counter) as a counter. Every call is guarded
 alone: what a GPU does not support reads as None. Not yet run on GPU hardware.
 """
@@ -17,8 +19,8 @@ from typing import Any
 
 from harness.records.figures import Figure
 
-GAUGES = ("util_percent", "memory_used_bytes", "case_memory_bytes", "power_w", "sm_clock_mhz", "temperature_c",
-          "throttle_reasons")
+GAUGES = ("util_percent", "memory_used_bytes", "case_memory_bytes", "case_memory_per_process", "power_w",
+          "sm_clock_mhz", "temperature_c", "throttle_reasons")
 COUNTERS = ("energy_j",)
 FIGURES = (
     Figure("gpu_util", "fit GPU %", "util_percent", "fit", "mean", "max", "%", plot=True),  # of the busiest GPU
@@ -67,6 +69,11 @@ class NvmlSource:
         self.nvml, self.handles = nvml, handles
         self.gauges = tuple(f"gpu{i}.{g}" for i in range(len(handles)) for g in GAUGES)
         self.counters = tuple(f"gpu{i}.{c}" for i in range(len(handles)) for c in COUNTERS)
+        # Before the case allocates anything: the fallback for memory the driver cannot give per process.
+        self.baseline = [getattr(guarded(nvml.nvmlDeviceGetMemoryInfo, h), "used", None) for h in handles]
+        # The "throttle" name is deprecated (gone with CUDA 14); drivers before 535 have only it.
+        self.clock_events = (getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None)
+                             or getattr(nvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None))
 
     def read(self, pids: Sequence[int]) -> dict[str, float | None]:
         n, ours = self.nvml, set(pids)
@@ -75,21 +82,38 @@ class NvmlSource:
             util = guarded(n.nvmlDeviceGetUtilizationRates, h)
             memory = guarded(n.nvmlDeviceGetMemoryInfo, h)
             processes = guarded(n.nvmlDeviceGetComputeRunningProcesses, h)
+            used = getattr(memory, "used", None)
+            case_memory, per_process = case_memory_of(processes, ours, used, self.baseline[i])
             out |= {
                 f"gpu{i}.util_percent": getattr(util, "gpu", None),
-                f"gpu{i}.memory_used_bytes": getattr(memory, "used", None),
-                f"gpu{i}.case_memory_bytes": None if processes is None else float(sum(
-                    p.usedGpuMemory or 0 for p in processes if p.pid in ours)),
+                f"gpu{i}.memory_used_bytes": used,
+                f"gpu{i}.case_memory_bytes": case_memory,
+                f"gpu{i}.case_memory_per_process": per_process,
                 f"gpu{i}.power_w": _scaled(guarded(n.nvmlDeviceGetPowerUsage, h), 1e-3),
                 f"gpu{i}.sm_clock_mhz": guarded(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM),
                 f"gpu{i}.temperature_c": guarded(n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU),
-                f"gpu{i}.throttle_reasons": guarded(n.nvmlDeviceGetCurrentClocksThrottleReasons, h),
+                f"gpu{i}.throttle_reasons": guarded(self.clock_events, h) if self.clock_events else None,
                 f"gpu{i}.energy_j": _scaled(guarded(n.nvmlDeviceGetTotalEnergyConsumption, h), 1e-3),
             }
         return out
 
     def close(self) -> None:
         guarded(self.nvml.nvmlShutdown)
+
+
+def case_memory_of(processes: Sequence[Any] | None, ours: set[int], used: float | None,
+                   baseline: float | None) -> tuple[float | None, float | None]:
+    """(bytes the case holds on a GPU, 1.0 if from its processes / 0.0 if from the device's change / None).
+
+    The driver lists processes by the host's PIDs: in a container with its own PID namespace none of them is
+    ours, and where it cannot account per process (MIG, some virtualized GPUs) it gives None, not 0. Then the
+    device's memory change since the case began stands in, said as such; 0 would read as "used none"."""
+    own = [p.usedGpuMemory for p in processes or () if p.pid in ours and p.usedGpuMemory is not None]
+    if own:
+        return float(sum(own)), 1.0
+    if used is not None and baseline is not None:
+        return float(max(used - baseline, 0)), 0.0
+    return None, None
 
 
 def guarded(call: Any, *args: Any) -> Any:
