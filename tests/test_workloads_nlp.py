@@ -105,6 +105,29 @@ def test_embedding_bag_learns_and_is_deterministic(small_split):
     np.testing.assert_array_equal(fit_predict("embedding_bag", small_split), pred)  # seeded
 
 
+def test_a_training_step_of_the_embedding_bag_reads_nothing_back_from_the_device(small_split, monkeypatch):
+    """On CUDA, `int(tensor)`, `.item()` or a repeat without its output size wait for the GPU to finish; a step's
+    logits need none of them. Refused here on the CPU (device discipline, no timing)."""
+    torch = pytest.importorskip("torch")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a device tensor was read back on the host inside a step")
+
+    est = nlp.embedding_bag(ModelContext(1, 0, "cpu", {**PARAMS, "epochs": 1}))
+    logits, steps = est._logits, []
+
+    def strict(*args):
+        with monkeypatch.context() as m:
+            for name in ("__int__", "__index__", "__float__", "__bool__", "item", "tolist"):
+                m.setattr(torch.Tensor, name, refuse)
+            steps.append(logits(*args))
+            return steps[-1]
+
+    est._logits = strict
+    est.fit(small_split.X_train[:300], small_split.y_train[:300])
+    assert len(steps) == -(-300 // PARAMS["batch_size"]) and steps[0].shape[1] == PARAMS["topics"]
+
+
 def test_embedding_bag_maps_unknown_words_to_zero():
     pytest.importorskip("torch")
     tok = text_models.Tokenizer(["a b b", "c"])

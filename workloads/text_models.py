@@ -63,9 +63,10 @@ class TorchTextClassifier:
         shuffle = torch.Generator().manual_seed(self.seed)
         self.net.train()
         for _ in range(self.epochs):
-            for batch in torch.randperm(len(labels), generator=shuffle).to(labels.device).split(self.batch_size):
+            order = torch.randperm(len(labels), generator=shuffle)  # on the host, then once to the device
+            for host, batch in zip(order.split(self.batch_size), order.to(labels.device).split(self.batch_size)):
                 with self._autocast():
-                    loss = F.cross_entropy(self._logits(data, batch), labels[batch])
+                    loss = F.cross_entropy(self._logits(data, batch, host), labels[batch])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -77,8 +78,9 @@ class TorchTextClassifier:
         data = self._encode(docs)
         self.net.eval()
         with torch.inference_mode(), self._autocast():
-            batches = torch.arange(len(docs), device=self.device).split(self._predict_batch)
-            codes = torch.cat([self._logits(data, batch).argmax(1) for batch in batches])
+            order = torch.arange(len(docs))
+            codes = torch.cat([self._logits(data, batch, host).argmax(1) for host, batch in
+                               zip(order.split(self._predict_batch), order.to(self.device).split(self._predict_batch))])
         return self.classes_[codes.cpu().numpy()]
 
     _predict_batch = 4096  # documents per forward pass when predicting
@@ -96,8 +98,9 @@ class TorchTextClassifier:
     def _optimizer(self, parameters: Any) -> Any:
         raise NotImplementedError
 
-    def _logits(self, data: Any, batch: Any) -> Any:
-        """Class logits of the documents whose indices (a tensor on the device) are `batch`."""
+    def _logits(self, data: Any, batch: Any, host: Any) -> Any:
+        """Class logits of the documents whose indices are `batch` (a tensor on the device) and `host` (the same
+        indices on the host, for what must be known without waiting for the device)."""
         raise NotImplementedError
 
 
@@ -127,25 +130,27 @@ class EmbeddingBagClassifier(TorchTextClassifier):
 
         return torch.optim.Adam(parameters, lr=self.lr)
 
-    def _encode(self, docs: Sequence[str]) -> tuple[Any, Any, Any]:
-        """(flat token ids, each document's start, its length), on the model's device once: batches are
-        gathered there, never copied from the host."""
+    def _encode(self, docs: Sequence[str]) -> tuple[Any, Any, Any, np.ndarray]:
+        """(flat token ids, each document's start, its length) on the model's device once: batches are
+        gathered there, never copied from the host; and the lengths on the host too."""
         import torch
 
         flat, lengths = self.tokenizer.encode(docs)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        return tuple(torch.from_numpy(a).to(self.device) for a in (flat, starts, lengths))
+        return (*(torch.from_numpy(a).to(self.device) for a in (flat, starts, lengths)), lengths)
 
-    def _logits(self, data: tuple[Any, Any, Any], batch: Any) -> Any:
-        """The documents in ``batch`` (indices on the device) as bags of their token ids."""
+    def _logits(self, data: tuple[Any, Any, Any, np.ndarray], batch: Any, host: Any) -> Any:
+        """The documents in ``batch`` as bags of their token ids. The batch's token count comes from the host's
+        lengths: read from the device, it would wait for the device twice a step."""
         import torch
 
-        flat, starts, lengths = data
+        flat, starts, lengths, host_lengths = data
         lens = lengths[batch]
         offsets = torch.cumsum(lens, 0) - lens
+        total = int(host_lengths[host.numpy()].sum())
         # Position of every token of the batch in ``flat``, without a Python loop.
-        index = torch.repeat_interleave(starts[batch] - offsets, lens) + torch.arange(int(lens.sum()),
-                                                                                      device=flat.device)
+        index = (torch.repeat_interleave(starts[batch] - offsets, lens, output_size=total)
+                 + torch.arange(total, device=flat.device))
         return self.net["head"](self.net["embed"](flat[index], offsets))
 
 
@@ -201,7 +206,7 @@ class TransformerClassifier(TorchTextClassifier):
 
         return torch.optim.AdamW(parameters, lr=self.lr)
 
-    def _logits(self, ids: Any, batch: Any) -> Any:
+    def _logits(self, ids: Any, batch: Any, host: Any) -> Any:
         import torch
 
         ids = ids[batch]
