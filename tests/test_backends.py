@@ -48,6 +48,24 @@ def test_without_a_gpu_the_gpu_cases_are_skipped_with_the_precise_reason() -> No
     assert record.status == "skipped" and record.reason.startswith("backend xgboost-cuda unavailable: ")
 
 
+def test_an_install_that_imports_but_cannot_run_on_the_gpu_is_named_before_any_case() -> None:
+    """The probes' library checks, on real NumPy and XGBoost and on stand-ins for broken installs."""
+    import xgboost
+
+    from harness.run.backends import cuda
+
+    assert cuda.xgboost_cuda().ok == bool(xgboost.build_info().get("USE_CUDA"))
+    cpu_only = types.SimpleNamespace(__version__="3.1.0", build_info=lambda: {"USE_CUDA": False})
+    assert "built without CUDA" in cuda.xgboost_cuda(cpu_only).reason and not cuda.xgboost_cuda(cpu_only).ok
+    assert cuda.runs_a_kernel(np).ok
+
+    def no_nvrtc(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("CuPy failed to load libnvrtc.so.12: OSError: cannot open shared object file")
+
+    broken = types.SimpleNamespace(int32=np.int32, arange=no_nvrtc)
+    assert not cuda.runs_a_kernel(broken).ok and "libnvrtc" in cuda.runs_a_kernel(broken).reason
+
+
 def test_only_numeric_arrays_move_to_the_device() -> None:
     docs = np.array(["a b", "c"], dtype=object)
     split = Split(np.ones((2, 3), np.float32), np.array([0, 1]), docs, ["x", "y"])

@@ -10,12 +10,25 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from harness.run.backends import Backend, on_device
+from harness.run.backends import Availability, Backend, cuda_devices, on_device
 from workloads.base import Split
 
 
 class CuPyDevice(Backend):
     """Arrays as CuPy arrays (XGBoost takes them as they are, without host round trips)."""
+
+    def probe_device(self) -> Availability:
+        """A GPU, and libraries that can use it: an install that imports but cannot run is skipped here, with
+        the reason, not failed mid-case."""
+        found = cuda_devices()
+        if not found.ok:
+            return found
+        if "xgboost" in self.modules and not (built := xgboost_cuda()).ok:
+            return built
+        import cupy
+
+        kernel = runs_a_kernel(cupy)
+        return found if kernel.ok else kernel
 
     def prepare(self, threads: int) -> None:
         import cupy
@@ -43,6 +56,29 @@ class CuPyDevice(Backend):
         import cupy
 
         return cupy.asnumpy(predictions) if isinstance(predictions, cupy.ndarray) else predictions
+
+
+def xgboost_cuda(xgboost: ModuleType | None = None) -> Availability:
+    """Whether the installed XGBoost was built with CUDA (the `xgboost-cpu` package and some builds are not)."""
+    if xgboost is None:
+        import xgboost
+    try:
+        built = bool(xgboost.build_info().get("USE_CUDA"))
+    except Exception as exc:  # an old or broken build
+        return Availability(False, f"xgboost {xgboost.__version__} cannot say how it was built: {exc}")
+    return Availability(True) if built else Availability(
+        False, f"xgboost {xgboost.__version__} was built without CUDA (the CPU-only package?): pip install xgboost")
+
+
+def runs_a_kernel(xp: ModuleType) -> Availability:
+    """One elementwise kernel compiled and run. CuPy compiles kernels with NVRTC at first use: a missing CUDA
+    library fails here, before the case, rather than in its first timed phase."""
+    try:
+        value = int((xp.arange(4, dtype=xp.int32) * 3).sum().item())
+    except Exception as exc:
+        return Availability(False, f"CuPy cannot compile and run a kernel: {type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else ''}")
+    return Availability(True) if value == 18 else Availability(False, f"CuPy computed {value} for 18")
 
 
 BACKENDS = (
