@@ -188,3 +188,11 @@ def test_a_large_harness_does_not_lend_its_memory_to_a_small_case() -> None:
     record = run_case(case("ok"), LIMITS)
     assert record.telemetry["worker_maxrss_bytes"] >= ballast.nbytes  # the kernel's figure: inherited
     assert record.telemetry["peak_memory_bytes"] < 500 * 2**20
+
+
+def test_each_case_compiles_its_own_gpu_kernels_cold(tmp_path: Path) -> None:
+    """CuPy's on-disk kernel cache is the case's own: a cold run means the same on every machine."""
+    from harness.run.runner import worker_env
+
+    env = worker_env(2, "token", 5, tmp_path / "case")
+    assert Path(env["CUPY_CACHE_DIR"]).parent == tmp_path / "case" == Path(env["TMPDIR"])

@@ -148,7 +148,10 @@ def worker_env(threads: int, token: str, lifeline_fd: int, tmpdir: Path) -> dict
     env = dict(os.environ)
     env.update({name: str(threads) for name in THREAD_VARIABLES})
     env |= {"PYTHONUNBUFFERED": "1", lifeline.TOKEN_VAR: token, lifeline.LIFELINE_VAR: str(lifeline_fd),
-            "TMPDIR": str(tmpdir)}  # what libraries leave there (Spark, torch's compiler caches) goes with the case
+            "TMPDIR": str(tmpdir),  # what libraries leave there (Spark, torch's compiler caches) goes with the case
+            # CuPy keeps compiled kernels on disk (~/.cupy): one cache per case, so that a cold run compiles on
+            # every machine, whatever ran there before.
+            "CUPY_CACHE_DIR": str(tmpdir / "cupy-kernels")}
     if "PYTHONPATH" in env:  # an empty entry means the current directory, which the worker must not import from
         env["PYTHONPATH"] = os.pathsep.join(p for p in env["PYTHONPATH"].split(os.pathsep) if p)
     return env
