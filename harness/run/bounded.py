@@ -12,6 +12,7 @@ import os
 import pickle
 import select
 import signal
+import struct
 import traceback
 import warnings
 from collections.abc import Callable
@@ -27,9 +28,9 @@ POLL_S = 0.05
 class OverCap(SizeupError):
     """The child grew past its memory cap and was stopped."""
 
-    def __init__(self, cap_bytes: int, peak_bytes: int) -> None:
+    def __init__(self, cap_bytes: int, grown_bytes: int) -> None:
         super().__init__(f"it grew past the memory cap of {size(cap_bytes)} and was stopped")
-        self.cap_bytes, self.peak_bytes = cap_bytes, peak_bytes
+        self.cap_bytes, self.grown_bytes = cap_bytes, grown_bytes
 
 
 def size(n: int) -> str:
@@ -39,7 +40,6 @@ def size(n: int) -> str:
 def call(fn: Callable[..., T], cap_bytes: int, *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` in a forked child that may grow by at most `cap_bytes` (resident memory). Its
     SizeupError is raised here; OverCap past the cap; anything else is a bug, raised with the child's traceback."""
-    start = procfs.stat(os.getpid())
     read, write = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # 3.12 warns of fork() with threads: the child
@@ -47,6 +47,8 @@ def call(fn: Callable[..., T], cap_bytes: int, *args: Any, **kwargs: Any) -> T:
     if pid == 0:  # pragma: no cover (the child; its exit code is unused)
         lifeline.die_with_parent()
         os.close(read)
+        own = procfs.stat(os.getpid())  # its own start: a fork maps the parent's file pages lazily
+        os.write(write, struct.pack("<Q", own.rss_bytes if own else 0))
         try:
             outcome = ("ok", fn(*args, **kwargs))
         except SizeupError as exc:
@@ -58,12 +60,15 @@ def call(fn: Callable[..., T], cap_bytes: int, *args: Any, **kwargs: Any) -> T:
         os._exit(0)
     os.close(write)
     try:
-        data, peak = _collect(read, pid, (start.rss_bytes if start else 0) + cap_bytes)
+        header = os.read(read, 8)
+        base = struct.unpack("<Q", header)[0] if len(header) == 8 else 0
+        data, peak = _collect(read, pid, base + cap_bytes)
+        grown = peak - base
     finally:
         os.close(read)
         _end(pid)
     if data is None:
-        raise OverCap(cap_bytes, peak)
+        raise OverCap(cap_bytes, grown)
     if not data:
         raise RuntimeError(f"{fn.__name__} ended its process without an answer")
     kind, value = pickle.loads(data)
