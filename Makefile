@@ -32,7 +32,9 @@ $(VENV)/.test: $(VENV)/.bench
 install: $(VENV)/.bench
 install-test: $(VENV)/.test
 
+# On a machine with an NVIDIA driver, `sizeup doctor` says first what the run will be able to measure there.
 bench: install
+	@if command -v nvidia-smi >/dev/null; then $(BIN)/sizeup doctor || true; fi
 	@$(BIN)/sizeup run --suite $(SUITE) --results-dir $(RESULTS) $(ARGS); status=$$?; \
 		$(BIN)/sizeup report --results-dir $(RESULTS); exit $$status
 

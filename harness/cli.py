@@ -1,4 +1,4 @@
-"""The `sizeup` command: list, run, show, compare, fit, recommend, report, catalog, export.
+"""The `sizeup` command: list, doctor, run, show, compare, fit, recommend, report, catalog, export.
 
 User mistakes raise SizeupError anywhere below; here they become one line on
 stderr and exit code 2. Anything else is a bug and keeps its traceback.
@@ -23,7 +23,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.analysis.significance import ALPHA, parse_fail
-from harness.commands import read, run
+from harness.commands import doctor, read, run
 from harness.present import terminal
 from harness.errors import EXIT_CASES_FAILED, EXIT_SLOWER, EXIT_USAGE, SizeupError, Stopped  # noqa: F401
 from harness.records import PHASES, TASKS
@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="workloads, backends, and whether each backend is available here")
     p.set_defaults(command=read.list_all)
+
+    p = sub.add_parser("doctor", help="what this machine can measure (GPU, drivers, Spark, limits, load), in seconds")
+    p.set_defaults(command=doctor.command)
 
     p = sub.add_parser("run", help="run a suite of cases and write a result file")
     p.add_argument("--suite", default="quick", help="suite name (quick, full) or a TOML file [quick]")

@@ -1,0 +1,33 @@
+"""`sizeup doctor` on this machine: every check answers with a code, a status and, where it fails, a reason."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness import cli
+from harness.commands import doctor as doctor_command
+from harness.run import contention, doctor
+from harness.run.backends import BACKENDS, cuda_devices
+
+
+def test_doctor_names_every_check_and_what_a_missing_one_costs_the_suites(capsys: pytest.CaptureFixture[str]) -> None:
+    started = time.monotonic()
+    findings = {f.code: f for f in doctor.examine()}
+    elapsed = time.monotonic() - started
+    assert set(findings) == {"nvidia-driver", "gpu-telemetry", "xgboost-cuda", "cupy", "torch-cuda",
+                             "sklearn-rapids", "spark", "java", "limits", "load"}
+    assert all(f.status in (doctor.OK, doctor.MISSING, doctor.LIMITED) and f.found for f in findings.values())
+    for name in ("xgboost-cuda", "cupy", "torch-cuda", "sklearn-rapids", "spark"):  # the worker's own probes
+        assert (findings[name].status == doctor.OK) == BACKENDS[name].probe().ok
+    cases = doctor.suite_cases()
+    assert cases["gpu"]["torch-cuda"] == 3 and cases["gpu"]["cupy"] == 1
+    if not cuda_devices().ok:  # this machine: every GPU line missing, with its reason and its cost
+        for code in ("nvidia-driver", "gpu-telemetry", "xgboost-cuda", "cupy", "torch-cuda"):
+            assert findings[code].status == doctor.MISSING and findings[code].found
+        assert findings["torch-cuda"].skipped["gpu"] == 3
+        assert cli.main(["doctor"]) == doctor_command.EXIT_MISSING
+        assert "torch-cuda" in capsys.readouterr().out
+    if not contention.check_machine().busy:
+        assert elapsed < 5.0
