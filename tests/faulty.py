@@ -164,6 +164,20 @@ def _signal_harness(ctx: ModelContext) -> None:
     time.sleep(30)
 
 
+class ChangesItsData:
+    """Scales its training data in place: every repeat after the first trains on other data."""
+
+    def __init__(self, ctx: ModelContext) -> None:
+        pass
+
+    def fit(self, X: Any, y: Any) -> ChangesItsData:
+        X *= 2.0
+        return self
+
+    def predict(self, X: Any) -> Any:
+        return (np.asarray(X)[:, 0] > 0).astype(int)
+
+
 def _segfault(ctx: ModelContext) -> None:
     os.kill(os.getpid(), signal.SIGSEGV)
 
@@ -195,6 +209,7 @@ WORKLOADS = (
             model("hog", _hog),
             model("raise", _raise),
             model("segfault", _segfault),
+            Model("changes_its_data", ("sklearn",), ChangesItsData),
             model("signal_harness", _signal_harness),
             model("missing", _missing),
             model("spin", _spin),

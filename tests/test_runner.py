@@ -25,8 +25,9 @@ def test_ok_case_records_every_phase_of_every_repeat() -> None:
     assert record.status == "ok", record.reason
     assert [r.repeat for r in record.runs] == [0, 1, 2]
     assert [r.cold for r in record.runs] == [True, False, False]
-    phases = {"generate", "fit", "predict", "score"}
-    assert set(record.runs[0].phases) == phases | {"startup"}  # imports are the cold run's own phase
+    phases = {"fit", "predict", "score"}
+    # Imports are the cold run's own phase; the data is generated there once, and every repeat reuses it.
+    assert set(record.runs[0].phases) == phases | {"startup", "generate"}
     for run in record.runs:
         assert set(run.phases) >= phases and set(run.spans) == set(run.cpu_s) == set(run.phases)
         assert run.quality == {"accuracy": 1.0}
@@ -188,6 +189,13 @@ def test_a_large_harness_does_not_lend_its_memory_to_a_small_case() -> None:
     record = run_case(case("ok"), LIMITS)
     assert record.telemetry["worker_maxrss_bytes"] >= ballast.nbytes  # the kernel's figure: inherited
     assert record.telemetry["peak_memory_bytes"] < 500 * 2**20
+
+
+def test_the_data_is_generated_once_per_process_and_a_model_that_changes_it_fails_its_case() -> None:
+    ok = run_case(case("ok"), LIMITS)
+    assert [("generate" in r.phases) for r in ok.runs] == [True, False, False]
+    changed = run_case(case("changes_its_data"), LIMITS)
+    assert changed.status == "error" and "changed the generated data in place" in (changed.reason or "")
 
 
 def test_each_case_compiles_its_own_gpu_kernels_cold(tmp_path: Path) -> None:

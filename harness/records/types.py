@@ -18,7 +18,8 @@ from workloads.base import FAMILIES
 SCHEMA = "sizeup-result"
 SCHEMA_VERSION = 3
 STATUSES = ("ok", "error", "timeout", "oom", "crashed", "skipped")
-PHASES = ("generate", "features", "transfer", "fit", "predict", "score")  # the timed phases of every repeat, in order
+# The timed phases of a repeat, in order; `generate` in the cold run only (the warm repeats reuse its data).
+PHASES = ("generate", "features", "transfer", "fit", "predict", "score")
 TASKS = FAMILIES  # the task families; defined with the workloads, which import nothing of the harness
 MIN_CLEAN = 2  # clean warm repeats needed to leave the disturbed ones out of the statistics
 

@@ -146,16 +146,20 @@ def run_case(case: Case, repeats: int, rerun_disturbed: int, events: Events) -> 
                                "metric": target.metric, "threshold": target.threshold,
                                "higher_is_better": target.higher_is_better}, list(workload.how)))
     events.emit(ev.BackendStarted(available.reason))
-    once(workload, model, ctx, case.size, meter, cold)
+    held = Data()
+    once(workload, model, ctx, case.size, meter, cold, held)
     meter.judge(cold, extra=False)
     clean = 0
     for index in range(1, repeats + 1):
-        clean += not run_repeat(workload, model, ctx, case.size, meter, index, extra=False)
+        clean += not run_repeat(workload, model, ctx, case.size, meter, index, held, extra=False)
     index, reruns = repeats, 0
     while clean < repeats and reruns < rerun_disturbed:  # replace disturbed repeats, as far as allowed
         meter.wait_for_quiet()
         index, reruns = index + 1, reruns + 1
-        clean += not run_repeat(workload, model, ctx, case.size, meter, index, extra=True)
+        clean += not run_repeat(workload, model, ctx, case.size, meter, index, held, extra=True)
+    if index > 0 and held.split is not None and data_hash(held.split) != held.sha256:
+        events.emit(ev.Failed("error", "a repeat changed the generated data in place, so the repeats did not all "
+                                       "train on the same data (data_sha256 differs after the last)"))
     events.emit(ev.Threads(**thread_report()))
     events.emit(ev.Done(own_peak_bytes()))
 
@@ -179,15 +183,25 @@ def start_up(case: Case) -> tuple[Availability, tuple[Workload, Model, ModelCont
     return available, (workload, model, ctx)
 
 
+@dataclass
+class Data:
+    """The case's raw data: generated once, in the cold run, and reused by every repeat, whose derived data
+    (features, device copies) and model are freed when it returns."""
+
+    split: Split | None = None
+    sha256: str = ""
+
+
 def run_repeat(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: Meter, index: int,
-               extra: bool) -> bool:
+               held: Data, extra: bool) -> bool:
     repeat = Repeat(index, [])
-    once(workload, model, ctx, size, meter, repeat)
+    once(workload, model, ctx, size, meter, repeat, held)
     return meter.judge(repeat, extra)
 
 
-def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: Meter, repeat: Repeat) -> None:
-    """One run of every phase. Its data and model are freed on return, so repeats never hold two copies.
+def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: Meter, repeat: Repeat,
+         held: Data) -> None:
+    """One run of every phase; `generate` only where `held` has no split yet (the cold run).
 
     Data is generated and hashed on the host (a CPU case and its GPU twin show one data_sha256),
     moved to the device in its own phase, and predictions come back to the host for scoring.
@@ -195,9 +209,11 @@ def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: 
     columns onto the GPU itself and what `transfer` then moves is already there.
     """
     events, backend = meter.events, meter.backend
-    split: Split = meter.timed(repeat, "generate", lambda: workload.generate(size, ctx.seed, ctx.params))
-    if repeat.index == 0:
-        events.emit(ev.DataHash(data_hash(split)))
+    if held.split is None:
+        held.split = meter.timed(repeat, "generate", lambda: workload.generate(size, ctx.seed, ctx.params))
+        held.sha256 = data_hash(held.split)
+        events.emit(ev.DataHash(held.sha256))
+    split = held.split
     if workload.features is not None:
         split = meter.timed(repeat, "features", lambda: workload.features(split, ctx.params, backend.array_module()))
     data = meter.timed(repeat, "transfer", lambda: backend.to_device(split)) if backend.moves_data else split
