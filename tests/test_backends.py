@@ -141,6 +141,18 @@ def test_the_device_lifecycle_runs_on_the_cpu_and_sees_the_same_data(monkeypatch
     assert "transfer" not in {e.phase for e in plain if isinstance(e, ev.PhaseTiming)}
 
 
+def test_tokens_move_to_the_device_in_transfer_and_train_the_model_they_train_on_the_host(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    case = dict(workload="nlp", model="embedding_bag", size=400, threads=1, params={"epochs": 1})
+    log: list[Any] = []
+    run_in_process(Case(backend="moved", **case), Spy(log), monkeypatch, log)
+    plain = run_in_process(Case(backend="torch", **case), BACKENDS["torch"], monkeypatch, [])
+    phases = [e.phase for e in log if isinstance(e, ev.PhaseTiming) and e.repeat == 1]
+    assert phases == ["features", "transfer", "fit", "predict", "score"]
+    assert [e.quality for e in log if isinstance(e, ev.Quality)] == [e.quality for e in plain
+                                                                     if isinstance(e, ev.Quality)]
+
+
 class StandIn(Backend):
     """The CuPy backends' path (features built with a non-NumPy array module, a transfer), on the host."""
 

@@ -128,6 +128,19 @@ def test_a_training_step_of_the_embedding_bag_reads_nothing_back_from_the_device
     assert len(steps) == -(-300 // PARAMS["batch_size"]) and steps[0].shape[1] == PARAMS["topics"]
 
 
+@pytest.mark.parametrize("model", ["tfidf_linear", "embedding_bag", "transformer"])
+def test_documents_tokenized_in_the_features_phase_train_the_same_model(small_split, model):
+    """Tokenizing is the `features` phase (host work, timed apart from the fit); every model gives the same
+    predictions from its output as from the raw documents."""
+    pytest.importorskip("torch")
+    params = {**PARAMS, "epochs": 1, "transformer_epochs": 1}
+    split = WORKLOAD.generate(400, 3, PARAMS)
+    tokenized = WORKLOAD.features(split, params, np)
+    assert isinstance(tokenized.X_train, text_models.Tokens) and list(tokenized.X_test) == list(split.X_test)
+    assert tokenized.X_train.lengths.sum() == len(tokenized.X_train.flat) == nlp.count_tokens(split.X_train)
+    np.testing.assert_array_equal(fit_predict(model, tokenized, params), fit_predict(model, split, params))
+
+
 def test_embedding_bag_maps_unknown_words_to_zero():
     pytest.importorskip("torch")
     tok = text_models.Tokenizer(["a b b", "c"])

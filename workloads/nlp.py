@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from workloads.base import Model, ModelContext, Split, Target, Workload
-from workloads.text_models import embedding_bag, transformer
+from workloads.text_models import embedding_bag, tokenize, transformer
 
 TEST_FRACTION = 0.2
 MIN_LENGTH = 3  # tokens; keeps every document non-empty
@@ -266,6 +266,7 @@ WORKLOADS = (
         size_unit="documents",
         sizes=(10_000, 40_000, 160_000, 640_000),
         target=Target("macro_f1", 0.75),
+        features=tokenize,
         work=work,
         how=("batch_size", "transformer_batch_size", "precision"),
         imports=("sklearn.metrics",),

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from itertools import chain, repeat
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from workloads.base import ModelContext
+from workloads.base import ModelContext, Split
 
 
 class Tokenizer:
@@ -39,6 +41,50 @@ class Tokenizer:
         return flat, lengths
 
 
+@dataclass(frozen=True)
+class Tokens(Sequence[str]):
+    """Documents with their token ids, made once in the `features` phase: read as text by what reads text
+    (TF-IDF, the work count), as ids by the torch models, whose ids `transfer` moves to the device."""
+
+    docs: Sequence[str]
+    tokenizer: Tokenizer
+    flat: np.ndarray  # token ids, document after document (host)
+    lengths: np.ndarray  # tokens per document (host)
+    device: tuple[Any, Any] | None = None  # (flat, lengths) where `transfer` moved them
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.docs[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.docs)
+
+    def moved(self, move: Callable[[np.ndarray], Any]) -> Tokens:
+        return replace(self, device=(move(self.flat), move(self.lengths)))
+
+
+def tokenize(split: Split, params: Mapping[str, Any], xp: ModuleType) -> Split:
+    """The `features` phase of the text workloads: one vocabulary from the training documents, every document
+    as ids. Host work, the same on every device; timed apart from the fit."""
+    tokenizer = Tokenizer(split.X_train)
+    return Split(Tokens(split.X_train, tokenizer, *tokenizer.encode(split.X_train)), split.y_train,
+                 Tokens(split.X_test, tokenizer, *tokenizer.encode(split.X_test)), split.y_test)
+
+
+def ids(docs: Sequence[str], tokenizer: Tokenizer, device: str) -> tuple[Any, Any, np.ndarray]:
+    """(flat ids, lengths) on `device` and the lengths on the host: as tokenized by `features` and moved by
+    `transfer` where they were, else made here."""
+    import torch
+
+    if isinstance(docs, Tokens) and docs.tokenizer is tokenizer:
+        flat, lengths = docs.device or (torch.from_numpy(docs.flat), torch.from_numpy(docs.lengths))
+        return flat.to(device), lengths.to(device), docs.lengths
+    flat, lengths = tokenizer.encode(docs)
+    return torch.from_numpy(flat).to(device), torch.from_numpy(lengths).to(device), lengths
+
+
 class TorchTextClassifier:
     """The training skeleton both networks share: a seeded tokenizer and network, the documents encoded on
     the device once, shuffled mini-batches of document indices, one optimizer step per batch."""
@@ -54,7 +100,7 @@ class TorchTextClassifier:
         import torch.nn.functional as F
 
         torch.manual_seed(self.seed)
-        self.tokenizer = Tokenizer(docs)
+        self.tokenizer = docs.tokenizer if isinstance(docs, Tokens) else Tokenizer(docs)
         data = self._encode(docs)
         classes, codes = np.unique(np.asarray(y), return_inverse=True)
         self.classes_, labels = classes, torch.from_numpy(codes.astype(np.int64)).to(self.device)
@@ -135,9 +181,9 @@ class EmbeddingBagClassifier(TorchTextClassifier):
         gathered there, never copied from the host; and the lengths on the host too."""
         import torch
 
-        flat, lengths = self.tokenizer.encode(docs)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        return (*(torch.from_numpy(a).to(self.device) for a in (flat, starts, lengths)), lengths)
+        flat, lengths, host = ids(docs, self.tokenizer, self.device)
+        starts = torch.cumsum(lengths, 0) - lengths
+        return flat, starts, lengths, host
 
     def _logits(self, data: tuple[Any, Any, Any, np.ndarray], batch: Any, host: Any) -> Any:
         """The documents in ``batch`` as bags of their token ids. The batch's token count comes from the host's
@@ -179,7 +225,10 @@ class TransformerClassifier(TorchTextClassifier):
         """Token ids, truncated to max_tokens and padded with -1 to the longest document, on the device."""
         import torch
 
-        flat, full = self.tokenizer.encode(docs)
+        if isinstance(docs, Tokens) and docs.tokenizer is self.tokenizer:
+            flat, full = docs.flat, docs.lengths  # its own padded layout is built on the host, below
+        else:
+            flat, full = self.tokenizer.encode(docs)
         lengths = np.minimum(full, self.max_tokens)
         width = max(1, int(lengths.max(initial=0)))
         ids = np.full((len(lengths), width), -1, dtype=np.int64)

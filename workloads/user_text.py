@@ -50,5 +50,6 @@ WORKLOADS = (
     Workload(name="user_nlp", family="nlp",
              description="your text table (sizeup run --data PATH --target COLUMN): text classification",
              generate=generate, models=nlp.MODELS, score=nlp.score, metric="macro_f1", params=PARAMS,
-             size_unit="documents", sizes=(), work=nlp.work, how=nlp.WORKLOADS[0].how, imports=("sklearn.metrics",)),
+             size_unit="documents", sizes=(), features=nlp.tokenize, work=nlp.work, how=nlp.WORKLOADS[0].how,
+             imports=("sklearn.metrics",)),
 )

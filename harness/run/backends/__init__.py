@@ -100,11 +100,14 @@ class Backend:
 def on_device(split: Split, move: Any) -> Split:
     """`split` with its numeric arrays moved by `move`; anything else (documents, labels) stays on the host.
 
-    A table whose columns are all numeric (forecasting's features) moves as one 2-D array.
+    A table whose columns are all numeric (forecasting's features) moves as one 2-D array; an object with a
+    `moved(move)` method (tokenized documents) moves its own arrays.
     """
     import numpy as np
 
     def maybe(a: Any) -> Any:
+        if callable(getattr(a, "moved", None)):
+            return a.moved(move)
         if hasattr(a, "dtypes") and hasattr(a, "to_numpy") and all(d.kind in "fiub" for d in a.dtypes):
             a = a.to_numpy()
         return move(a) if isinstance(a, np.ndarray) and a.dtype.kind in "fiub" else a
