@@ -15,6 +15,7 @@ import numpy as np
 
 from harness import records
 from harness.records import Case, CaseRecord, Repeat, RunResult
+from harness.records.figures import GPU_ENERGY, WORKER
 from harness.run.backends import BACKENDS
 from harness.run.sources import nvml
 
@@ -36,16 +37,19 @@ def repeat(index: int, fit: float, quality: dict[str, float] | None = None, dist
 
 
 def gpu_telemetry(util: float | None = None, memory: float | None = None, energy: float | None = None) -> dict:
-    """The per-phase NVML summaries and figure declarations a GPU case's telemetry holds."""
+    """The per-phase summaries and figure declarations a GPU case's telemetry holds: NVML's samples, and the
+    energy the worker read at the fit's edges."""
     fit = {}
     if util is not None:
         fit["gpu0.util_percent"] = {"mean": util, "p95": util, "max": util}
     if memory is not None:
         fit["gpu0.case_memory_bytes"] = {"mean": memory, "p95": memory, "max": memory}
+    sources: dict[str, Any] = {"nvml": fit}
+    figures = {"nvml": [f.to_dict() for f in nvml.FIGURES]}
     if energy is not None:
-        fit["gpu0.energy_j"] = {"per_window": energy, "windows": 2}
-    return {"phases": {"fit": {"sources": {"nvml": fit}}, "cold": {}},
-            "figures": {"nvml": [f.to_dict() for f in nvml.FIGURES]}}
+        sources[WORKER] = {"gpu.energy_j": {"per_window": energy, "windows": 2}}
+        figures[WORKER] = [GPU_ENERGY.to_dict()]
+    return {"phases": {"fit": {"sources": sources}, "cold": {}}, "figures": figures}
 
 
 def record(case: Case, fits: Sequence[float], quality: float | None = 0.9, metric: str = "accuracy",

@@ -22,8 +22,12 @@ class Gpu:
     total: int = 80 << 30
     processes: list[tuple[int, int | None]] = field(default_factory=list)  # (pid as the driver sees it, bytes)
     energy_mj: int = 0
+    energy_step_mj: int = 0  # added at every read of the counter: each phase then spends exactly this
     power_mw: int = 100_000
     broken: bool = False  # its handle cannot be had
+    uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
+    pci: str = "00000000:3B:00.0"
+    reads: int = 0  # of its energy counter
 
 
 class FakeNvml:
@@ -61,7 +65,7 @@ class FakeNvml:
         return "Fake H100"
 
     def nvmlDeviceGetUUID(self, h: Gpu) -> str:
-        return f"GPU-{id(h)}"
+        return h.uuid
 
     def nvmlDeviceGetPowerManagementLimit(self, h: Gpu) -> int:
         return 700_000
@@ -85,4 +89,14 @@ class FakeNvml:
         return 40
 
     def nvmlDeviceGetTotalEnergyConsumption(self, h: Gpu) -> int:
+        if h.energy_mj < 0:
+            raise NVMLError("Not Supported")
+        h.reads += 1
+        h.energy_mj += h.energy_step_mj
         return h.energy_mj
+
+    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> Gpu:
+        return next(g for g in self.gpus if g.uuid == uuid)
+
+    def nvmlDeviceGetHandleByPciBusId(self, bus: str) -> Gpu:
+        return next(g for g in self.gpus if g.pci.lower() == bus.lower())

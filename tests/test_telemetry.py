@@ -184,3 +184,50 @@ def test_one_gpu_whose_handle_fails_leaves_the_others_identified(monkeypatch: py
     assert [(g["index"], g["memory_bytes"]) for g in found] == [(1, 141 << 30)] and fake.shutdowns == 1
     source, why = nvml.open_source()
     assert source is not None and source.handles == fake.gpus[1:] and why == "1 GPU(s)"
+
+
+def test_the_energy_of_a_phase_is_read_from_the_cases_own_gpu_at_its_edges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker on a two-GPU host (a fake NVML whose counter adds 1 J per read, a backend on the second GPU):
+    every phase spends exactly 1 J, read on that GPU only, and the record files it per phase."""
+    from harness.records import events as ev
+    from harness.run import energy, worker
+    from harness.run.backends import BACKENDS, Backend
+    from tests.fake_nvml import FakeNvml, Gpu
+
+    gpus = [Gpu(uuid="GPU-a", energy_step_mj=5_000), Gpu(uuid="GPU-b", energy_step_mj=1_000)]
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(gpus))
+
+    class SecondGpu(Backend):  # the device path's bookkeeping, computed on the host
+        def device_id(self) -> tuple[str, str]:
+            return "uuid", "GPU-b"
+
+    monkeypatch.setitem(BACKENDS, "second-gpu", SecondGpu("second-gpu", "cuda", ("numpy",), "on GPU b"))
+    log: list = []
+
+    class Recorder:
+        def write(self, line: str) -> None:
+            log.append(ev.decode(line.strip()))
+
+        def flush(self) -> None: ...
+
+    worker.run_case(Case("classification", "linear", "second-gpu", 300, 1), 2, 0, worker.Events(Recorder()))
+    timed = [e for e in log if isinstance(e, ev.PhaseTiming) and e.phase != "startup"]
+    assert timed and all(e.energy_j == pytest.approx(1.0) for e in timed)
+    assert gpus[0].reads == 0 and gpus[1].reads == 2 * len(timed) + 1  # +1: the check that it has a counter
+    assert "edges" in next(e for e in log if isinstance(e, ev.BackendStarted)).energy
+    fit = energy.summaries(timed, {1, 2})["fit"]["sources"][energy.SOURCE]["gpu.energy_j"]
+    assert fit == {"per_window": pytest.approx(1.0), "windows": 2}
+
+
+def test_an_energy_counter_is_found_by_uuid_or_bus_or_as_the_only_gpu_and_never_guessed() -> None:
+    from harness.run import energy
+    from tests.fake_nvml import FakeNvml, Gpu
+
+    two = FakeNvml([Gpu(uuid="GPU-a", pci="0000:3B:00.0"), Gpu(uuid="GPU-b", pci="0000:86:00.0")])
+    assert energy.Counter.open(("uuid", "GPU-b"), two)[0].handle is two.gpus[1]
+    assert energy.Counter.open(("pci", "0000:86:00.0"), two)[0].handle is two.gpus[1]
+    counter, why = energy.Counter.open(None, two)
+    assert counter is None and "which of 2 GPUs" in why
+    assert energy.Counter.open(None, FakeNvml([Gpu()]))[0] is not None
+    counter, why = energy.Counter.open(None, FakeNvml([Gpu(energy_mj=-1)]))
+    assert counter is None and "no energy counter" in why

@@ -96,7 +96,7 @@ def _case_columns(record: CaseRecord, run: list[CaseRecord]) -> dict[str, Any]:
             "fit_peak_bytes": fit.get("memory_bytes", {}).get("max"),  # sampled: what training itself held
             "fit_cpu_pct_sampled": fit.get("cpu_percent", {}).get("mean"),
             "fit_gpu_util_pct": fig.read(t, "nvml", "gpu_util"), "gpu_memory_bytes": fig.read(t, "nvml", "gpu_memory"),
-            "fit_energy_j": fig.read(t, "nvml", "gpu_energy") or None,
+            "fit_energy_j": fig.read(t, fig.WORKER, "gpu_energy") or fig.read(t, "nvml", "gpu_energy") or None,
             "twin_difference": gap.difference if gap else None, "twin_beyond": bool(gap and gap.beyond)}
 
 

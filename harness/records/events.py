@@ -45,6 +45,7 @@ class PhaseTiming:
     other_cpu_s: float  # other processes on the case's CPUs
     percore: list[float] = field(default_factory=list)
     imports: list[str] | None = None  # packages first imported inside a cold phase
+    energy_j: float | None = None  # the case's GPU, read after the synchronize at each edge (harness.run.energy)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Started:
 class BackendStarted:
     kind: ClassVar[str] = "backend"
     info: str  # what the probe found: versions, devices
+    energy: str = ""  # which GPU's energy counter the phases read, or why none
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,12 @@ class Figure:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+# Figures the worker measures itself, filed as the source "worker": a phase's energy on the case's own GPU, read
+# at the phase's edges (harness.run.energy). Records before it have the sampled estimate under "nvml".
+WORKER = "worker"
+GPU_ENERGY = Figure("gpu_energy", "energy per fit", "energy_j", "fit", "per_window", "sum", "J")
+
+
 def declared(telemetry: Mapping[str, Any]) -> list[tuple[str, Figure]]:
     """(source, figure) for every figure the record's sources declared, in their order."""
     return [(source, Figure.from_dict(f)) for source, figures in (telemetry.get("figures") or {}).items()

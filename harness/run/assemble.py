@@ -13,7 +13,8 @@ from typing import Any
 
 from harness.records import Case, CaseRecord, Repeat, Throughput, select_warm
 from harness.records import events as ev
-from harness.run import monitor
+from harness.records.figures import GPU_ENERGY
+from harness.run import energy, monitor
 from harness.run.backends import BACKENDS
 from harness.run.watch import Limits, Watch
 
@@ -75,6 +76,12 @@ def build_record(case: Case, started: str, wall: float, events: list[ev.Event], 
         telemetry["sources"] = watch.sources
         if figures := {s.name: [f.to_dict() for f in s.figures] for s in watch.monitor.sources if s.figures}:
             telemetry["figures"] = figures
+    backend: ev.BackendStarted | None = said.first(ev.BackendStarted)
+    if backend is not None and backend.energy:
+        telemetry["sources"] = {**telemetry.get("sources", {}), energy.SOURCE: backend.energy}
+    if spent := energy.summaries(phases, {r.repeat for r in select_warm(runs)}):
+        telemetry["phases"] = _merged(telemetry.get("phases") or {}, spent)
+        telemetry["figures"] = {**telemetry.get("figures", {}), energy.SOURCE: [GPU_ENERGY.to_dict()]}
     start: ev.Started | None = said.first(ev.Started)
     workload_info = {k: v for k, v in vars(start).items() if k != "params"} if start else {}
     threads = said.first(ev.Threads)
@@ -82,7 +89,7 @@ def build_record(case: Case, started: str, wall: float, events: list[ev.Event], 
     return CaseRecord(
         case=case, status=outcome, reason=reason, started=started, wall_s=wall,
         params=start.params if start else {}, workload_info=workload_info,
-        backend_info=backend.info if (backend := said.first(ev.BackendStarted)) else None, runs=runs,
+        backend_info=backend.info if backend else None, runs=runs,
         backend_facts=BACKENDS[case.backend].facts() if case.backend in BACKENDS else None,
         data_sha256=data.sha256 if (data := said.first(ev.DataHash)) else None,
         threads={k: v for k, v in vars(threads).items() if v is not None} if threads else {},
@@ -90,6 +97,14 @@ def build_record(case: Case, started: str, wall: float, events: list[ev.Event], 
         exit={"returncode": code, "signal": signal_name(-code) if code < 0 else None},
         log_tail=_failure_log(said, log_tail) if outcome not in ("ok", "skipped") else None,
     )
+
+
+def _merged(into: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """`into` with `more` added, nested dicts merged key by key."""
+    out = dict(into)
+    for key, value in more.items():
+        out[key] = _merged(out.get(key) or {}, value) if isinstance(value, dict) else value
+    return out
 
 
 def collect_runs(phases: list[ev.PhaseTiming], verdicts: list[ev.Verdict], quality: list[ev.Quality]) -> list[Repeat]:

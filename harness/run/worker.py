@@ -40,7 +40,7 @@ from typing import IO, Any  # noqa: E402
 
 from harness.records import Case  # noqa: E402
 from harness.records import events as ev  # noqa: E402
-from harness.run import contention, cputime  # noqa: E402
+from harness.run import contention, cputime, energy  # noqa: E402
 from harness.run.backends import BACKENDS, Availability, Backend  # noqa: E402
 from harness.run.machine import THREAD_VARIABLES  # noqa: E402
 from workloads import catalogue  # noqa: E402
@@ -91,6 +91,7 @@ class Meter:
         self.events = events
         self.backend = backend
         self.cpus = len(os.sched_getaffinity(0))
+        self.energy: energy.Counter | None = None  # the case's GPU, once its backend has started
 
     def timed(self, repeat: Repeat, phase: str, fn: Callable[[], Any], sync: bool = True) -> Any:
         """`fn()`, timed; with `sync`, the device's queued work is waited for on both sides of the window."""
@@ -99,6 +100,7 @@ class Meter:
         modules = set(sys.modules) if repeat.index == 0 and phase != "startup" else None
         if sync:
             self.backend.synchronize()
+        joules_before = self.energy.read() if self.energy else None  # after the synchronize: the exact edge
         before = cputime.start()
         t0 = time.perf_counter()
         value = fn()
@@ -106,9 +108,10 @@ class Meter:
             self.backend.synchronize()
         seconds = time.perf_counter() - t0
         use = cputime.stop(before).since(before)
+        joules = _spent(joules_before, self.energy.read()) if self.energy else None
         self.events.emit(ev.PhaseTiming(repeat.index, phase, seconds, before.t, before.t + use.seconds, use.tree_s,
                                         use.other_s, use.percore,
-                                        _new_packages(modules) if modules is not None else None))
+                                        _new_packages(modules) if modules is not None else None, joules))
         repeat.windows.append((seconds, use.other_s))
         return value
 
@@ -145,7 +148,11 @@ def run_case(case: Case, repeats: int, rerun_disturbed: int, events: Events) -> 
                            workload.size_unit, None if target is None else {
                                "metric": target.metric, "threshold": target.threshold,
                                "higher_is_better": target.higher_is_better}, list(workload.how)))
-    events.emit(ev.BackendStarted(available.reason))
+    found = ""
+    if meter.backend.device != "cpu":
+        meter.energy, found = energy.Counter.open(_device_id(meter.backend))
+        found = found or "the GPU the backend opened, read at each phase's edges"
+    events.emit(ev.BackendStarted(available.reason, found))
     held = Data()
     once(workload, model, ctx, case.size, meter, cold, held)
     meter.judge(cold, extra=False)
@@ -225,6 +232,17 @@ def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: 
     values = {str(k): _metric(v) for k, v in quality.items()}
     missing = {k: why for k, (_, why) in values.items() if why}
     events.emit(ev.Quality(repeat.index, {k: v for k, (v, _) in values.items()}, missing, work))
+
+
+def _device_id(backend: Backend) -> tuple[str, str] | None:
+    try:
+        return backend.device_id()
+    except Exception:  # a library that cannot say: the energy counter of the only GPU, or none
+        return None
+
+
+def _spent(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
 
 
 def _metric(value: Any) -> tuple[float | None, str | None]:

@@ -93,6 +93,11 @@ class Backend:
     def synchronize(self) -> None:
         """Wait for queued device work; nothing to wait for on the CPU."""
 
+    def device_id(self) -> tuple[str, str] | None:
+        """The GPU this process computes on, as NVML can find it: ("uuid", "GPU-...") or ("pci", bus id); None
+        on the CPU, or where the library cannot say."""
+        return None
+
     def to_host(self, predictions: Any) -> Any:
         return predictions
 

@@ -52,6 +52,11 @@ class CuPyDevice(Backend):
 
         cupy.cuda.Device().synchronize()
 
+    def device_id(self) -> tuple[str, str] | None:
+        import cupy
+
+        return "pci", cupy.cuda.Device().pci_bus_id
+
     def to_host(self, predictions: Any) -> Any:
         import cupy
 

@@ -39,6 +39,14 @@ class Torch(Backend):
         if self.device != "cpu":
             torch.cuda.synchronize()
 
+    def device_id(self) -> tuple[str, str] | None:
+        import torch
+
+        if self.device == "cpu":
+            return None
+        uuid = getattr(torch.cuda.get_device_properties(torch.cuda.current_device()), "uuid", None)
+        return None if uuid is None else ("uuid", f"GPU-{uuid}")
+
     def to_host(self, predictions: Any) -> Any:
         return predictions.cpu().numpy() if hasattr(predictions, "cpu") else predictions
 

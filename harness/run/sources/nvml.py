@@ -25,8 +25,7 @@ COUNTERS = ("energy_j",)
 FIGURES = (
     Figure("gpu_util", "fit GPU %", "util_percent", "fit", "mean", "max", "%", plot=True),  # of the busiest GPU
     Figure("gpu_memory", "peak GPU memory", "case_memory_bytes", "*", "max", "max", "bytes"),
-    Figure("gpu_energy", "energy per fit", "energy_j", "fit", "per_window", "sum", "J"),
-)
+)  # energy per fit: read by the worker at the phases' edges (harness.run.energy), not from these samples
 
 
 @contextmanager
