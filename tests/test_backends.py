@@ -7,6 +7,7 @@ code on NumPy. Tests that need a real GPU are marked `gpu`.
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import types
 from dataclasses import replace
@@ -276,3 +277,51 @@ def test_an_unavailable_backend_is_probed_once_per_run(tmp_path) -> None:
     assert [r.status for r in run.cases] == ["skipped"] * 3
     assert len({r.reason for r in run.cases}) == 1 and run.cases[0].reason.startswith("backend cupy unavailable")
     assert run.cases[0].wall_s > 0 and [r.wall_s for r in run.cases[1:]] == [0.0, 0.0]  # no worker after the first
+
+
+class SilentFallback(Backend):
+    """An accelerator's dispatch report, as cuml.accel's profiler gives it (stand-in statistics; what the worker
+    does with them is under test, not a GPU)."""
+
+    def __init__(self, name: str, gpu_calls: int) -> None:
+        super().__init__(name, "cuda", ("sklearn",), "a silent-fallback accelerator")
+        object.__setattr__(self, "gpu_calls", gpu_calls)
+
+    def probe_device(self) -> Any:
+        from harness.run.backends import Availability
+
+        return Availability(True)
+
+    def dispatch(self) -> Any:
+        from contextlib import contextmanager
+
+        from harness.run.backends.rapids import dispatched
+
+        @contextmanager
+        def watching():
+            seen: list[Any] = []
+            yield seen
+            stats = types.SimpleNamespace(gpu_calls=self.gpu_calls, cpu_calls=1 - min(self.gpu_calls, 1),
+                                          fallback_reasons={"HistGradientBoosting is not accelerated"}
+                                          if not self.gpu_calls else set())
+            seen.append(dispatched({"Model.fit": stats}))
+        return watching()
+
+
+@pytest.mark.parametrize("gpu_calls", [0, 1])
+def test_an_accelerator_that_ran_nothing_on_the_gpu_is_skipped_and_one_that_did_says_what(
+        gpu_calls: int, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    name = f"fallback-{gpu_calls}"
+    monkeypatch.setitem(BACKENDS, name, SilentFallback(name, gpu_calls))
+    spec, events = tmp_path / "case.json", tmp_path / "events.jsonl"
+    spec.write_text(json.dumps({"case": Case("classification", "linear", name, 300, 1).to_dict(), "repeats": 1}))
+    assert worker.main([str(spec), str(events)]) == 0
+    log = [ev.decode(line) for line in events.read_text().splitlines()]
+    where = next(e for e in log if isinstance(e, ev.Dispatched))
+    skipped = [e for e in log if isinstance(e, ev.Skipped)]
+    if gpu_calls:
+        assert where.gpu == {"Model.fit": 1} and not skipped and any(isinstance(e, ev.Done) for e in log)
+    else:
+        assert where.gpu == {} and where.cpu == {"Model.fit": 1}
+        assert len(skipped) == 1 and "none of this model's calls on the GPU" in skipped[0].reason
+        assert "HistGradientBoosting is not accelerated" in skipped[0].reason

@@ -112,6 +112,16 @@ class Done:
 
 
 @dataclass(frozen=True)
+class Dispatched:
+    """Where an accelerator that falls back silently (cuml.accel) ran the cold fit's calls: calls per method."""
+
+    kind: ClassVar[str] = "dispatch"
+    gpu: dict[str, int]
+    cpu: dict[str, int]
+    reasons: list[str] = field(default_factory=list)  # why calls fell back to the CPU
+
+
+@dataclass(frozen=True)
 class Skipped:
     kind: ClassVar[str] = "skipped"
     reason: str
@@ -126,9 +136,10 @@ class Failed:
 
 
 Event = (Ready | Begin | PhaseTiming | Verdict | Quality | Started | BackendStarted | DataHash | Threads | Done
-         | Skipped | Failed)
+         | Dispatched | Skipped | Failed)
 KINDS: dict[str, type] = {cls.kind: cls for cls in (Ready, Begin, PhaseTiming, Verdict, Quality, Started,
-                                                    BackendStarted, DataHash, Threads, Done, Skipped, Failed)}
+                                                    BackendStarted, DataHash, Threads, Done, Dispatched, Skipped,
+                                                    Failed)}
 
 
 def encode(event: Event) -> str:

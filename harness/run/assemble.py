@@ -82,6 +82,8 @@ def build_record(case: Case, started: str, wall: float, events: list[ev.Event], 
     if spent := energy.summaries(phases, {r.repeat for r in select_warm(runs)}):
         telemetry["phases"] = _merged(telemetry.get("phases") or {}, spent)
         telemetry["figures"] = {**telemetry.get("figures", {}), energy.SOURCE: [GPU_ENERGY.to_dict()]}
+    if dispatched := said.first(ev.Dispatched):  # where an accelerator that may fall back ran the cold fit
+        telemetry["dispatch"] = {"gpu": dispatched.gpu, "cpu": dispatched.cpu, "reasons": dispatched.reasons}
     start: ev.Started | None = said.first(ev.Started)
     workload_info = {k: v for k, v in vars(start).items() if k != "params"} if start else {}
     threads = said.first(ev.Threads)

@@ -24,6 +24,7 @@ if __name__ == "__main__":  # before the slow imports below: a harness killed me
     signals.unblock()  # the harness keeps its stop signals blocked (harness.signals); a case starts with none
     lifeline.hold(Path(sys.argv[1]).parent if len(sys.argv) > 1 else None)
 
+import contextlib  # noqa: E402
 import hashlib  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
@@ -190,6 +191,10 @@ def start_up(case: Case) -> tuple[Availability, tuple[Workload, Model, ModelCont
     return available, (workload, model, ctx)
 
 
+class NotOnDevice(Exception):
+    """A device backend that ran the case on the CPU after all: the case is skipped, not measured."""
+
+
 @dataclass
 class Data:
     """The case's raw data: generated once, in the cold run, and reused by every repeat, whose derived data
@@ -225,7 +230,13 @@ def once(workload: Workload, model: Model, ctx: ModelContext, size: int, meter: 
         split = meter.timed(repeat, "features", lambda: workload.features(split, ctx.params, backend.array_module()))
     data = meter.timed(repeat, "transfer", lambda: backend.to_device(split)) if backend.moves_data else split
     estimator = model.build(ctx)
-    meter.timed(repeat, "fit", lambda: estimator.fit(data.X_train, data.y_train))
+    with backend.dispatch() if repeat.index == 0 else contextlib.nullcontext() as seen:
+        meter.timed(repeat, "fit", lambda: estimator.fit(data.X_train, data.y_train))
+    for where in seen or ():
+        events.emit(where)
+        if not where.gpu:
+            raise NotOnDevice(f"{backend.name} ran none of this model's calls on the GPU (all fell back to the CPU"
+                              f"{': ' + '; '.join(where.reasons) if where.reasons else ''}): not a GPU result")
     predicted = meter.timed(repeat, "predict", lambda: backend.to_host(estimator.predict(data.X_test)))
     quality = meter.timed(repeat, "score", lambda: workload.score(split.y_test, predicted))
     work = workload.work(split, model.name, ctx.params) if workload.work else None
@@ -377,6 +388,8 @@ def main(argv: list[str]) -> int:
             keep_deadline(float(spec["deadline_s"]), events)
         try:
             run_case(Case.from_dict(spec["case"]), int(spec["repeats"]), int(spec.get("rerun_disturbed", 0)), events)
+        except NotOnDevice as exc:
+            events.emit(ev.Skipped(str(exc)))
         except Exception as exc:  # ImportError included: only an unavailable backend makes a case `skipped`
             events.emit(ev.Failed("oom" if out_of_memory(exc) else "error", _reason(exc), _clip(traceback.format_exc())))
     return 0

@@ -21,6 +21,7 @@ an unavailable one into a `skipped` case.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pkgutil
@@ -92,6 +93,11 @@ class Backend:
 
     def synchronize(self) -> None:
         """Wait for queued device work; nothing to wait for on the CPU."""
+
+    def dispatch(self) -> Any:
+        """A context around the cold fit that yields where its calls ran (a Dispatched event), for an accelerator
+        that may fall back to the CPU without a word; None (the calls ran where the backend says) otherwise."""
+        return contextlib.nullcontext(None)
 
     def device_id(self) -> tuple[str, str] | None:
         """The GPU this process computes on, as NVML can find it: ("uuid", "GPU-...") or ("pci", bus id); None
