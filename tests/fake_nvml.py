@@ -28,6 +28,7 @@ class Gpu:
     uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
     pci: str = "00000000:3B:00.0"
     reads: int = 0  # of its energy counter
+    samples: dict[int, list[tuple[int, int]]] | None = None  # kind -> (driver timestamp in us, value); None: none kept
 
 
 class FakeNvml:
@@ -94,6 +95,12 @@ class FakeNvml:
         h.reads += 1
         h.energy_mj += h.energy_step_mj
         return h.energy_mj
+
+    def nvmlDeviceGetSamples(self, h: Gpu, kind: int, since: int) -> tuple[int, list[Any]]:
+        if h.samples is None:
+            raise NVMLError("Not Supported")
+        return 1, [SimpleNamespace(timeStamp=t, sampleValue=SimpleNamespace(uiVal=v))
+                   for t, v in h.samples.get(kind, []) if t > since]
 
     def nvmlDeviceGetHandleByUUID(self, uuid: str) -> Gpu:
         return next(g for g in self.gpus if g.uuid == uuid)

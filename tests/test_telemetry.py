@@ -231,3 +231,21 @@ def test_an_energy_counter_is_found_by_uuid_or_bus_or_as_the_only_gpu_and_never_
     assert energy.Counter.open(None, FakeNvml([Gpu()]))[0] is not None
     counter, why = energy.Counter.open(None, FakeNvml([Gpu(energy_mj=-1)]))
     assert counter is None and "no energy counter" in why
+
+
+def test_gpu_utilization_and_power_come_from_the_drivers_samples_since_the_last_reading_where_it_keeps_them() -> None:
+    from tests.fake_nvml import FakeNvml, Gpu
+
+    sampled = Gpu(util=40, power_mw=50_000, samples={1: [(100, 99)], 0: [(100, 300_000)]})  # before the case
+    plain = Gpu(util=40, power_mw=50_000)
+    source = nvml.NvmlSource(FakeNvml([sampled, plain]), [sampled, plain])
+    sampled.samples[1] += [(200, 10), (300, 30)]  # the phase: a short burst the 1 s average would blur
+    sampled.samples[0] += [(250, 200_000)]
+    first = source.read([])
+    assert (first["gpu0.util_percent"], first["gpu0.util_sampled"]) == (20.0, 1.0)  # mean of the new samples only
+    assert (first["gpu0.power_w"], first["gpu0.power_sampled"]) == (200.0, 1.0)
+    assert (first["gpu1.util_percent"], first["gpu1.util_sampled"], first["gpu1.power_w"]) == (40, 0.0, 50.0)
+    second = source.read([])  # nothing new since: the last samples' mean stands
+    assert second["gpu0.util_percent"] == 20.0
+    sampled.samples[1].append((400, 90))
+    assert source.read([])["gpu0.util_percent"] == 90.0

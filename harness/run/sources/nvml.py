@@ -20,7 +20,10 @@ from typing import Any
 from harness.records.figures import Figure
 
 GAUGES = ("util_percent", "memory_used_bytes", "case_memory_bytes", "case_memory_per_process", "power_w",
-          "sm_clock_mhz", "temperature_c", "throttle_reasons")
+          "sm_clock_mhz", "temperature_c", "throttle_reasons", "util_sampled", "power_sampled")
+# nvmlDeviceGetSamples' kinds and value types (nvml.h), so that a pynvml without the names still reads them.
+POWER_SAMPLES, UTILIZATION_SAMPLES = 0, 1
+VALUE_FIELDS = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal"}
 COUNTERS = ("energy_j",)
 FIGURES = (
     Figure("gpu_util", "fit GPU %", "util_percent", "fit", "mean", "max", "%", plot=True),  # of the busiest GPU
@@ -70,6 +73,15 @@ class NvmlSource:
         self.counters = tuple(f"gpu{i}.{c}" for i in range(len(handles)) for c in COUNTERS)
         # Before the case allocates anything: the fallback for memory the driver cannot give per process.
         self.baseline = [getattr(guarded(nvml.nvmlDeviceGetMemoryInfo, h), "used", None) for h in handles]
+        # Utilization and power from the driver's own timestamped samples where it keeps them: each reading is then
+        # the mean over the time since the last one. NVML's plain readings average over up to a second, which
+        # biases a short phase low; `util_sampled`/`power_sampled` say per reading which method gave it (1/0).
+        self.seen: dict[tuple[int, int], int] = {}  # (GPU, kind) -> the driver's timestamp of the last sample read
+        self.last: dict[tuple[int, int], float] = {}
+        for i, h in enumerate(handles):  # from now on: the driver keeps samples from before the case began
+            for kind in (UTILIZATION_SAMPLES, POWER_SAMPLES):
+                self.sampled(i, h, kind)
+        self.last.clear()
         # The "throttle" name is deprecated (gone with CUDA 14); drivers before 535 have only it.
         self.clock_events = (getattr(nvml, "nvmlDeviceGetCurrentClocksEventReasons", None)
                              or getattr(nvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None))
@@ -83,18 +95,36 @@ class NvmlSource:
             processes = guarded(n.nvmlDeviceGetComputeRunningProcesses, h)
             used = getattr(memory, "used", None)
             case_memory, per_process = case_memory_of(processes, ours, used, self.baseline[i])
+            util_sampled = self.sampled(i, h, UTILIZATION_SAMPLES)
+            power_sampled = self.sampled(i, h, POWER_SAMPLES)
             out |= {
-                f"gpu{i}.util_percent": getattr(util, "gpu", None),
+                f"gpu{i}.util_percent": util_sampled if util_sampled is not None else getattr(util, "gpu", None),
+                f"gpu{i}.util_sampled": float(util_sampled is not None),
                 f"gpu{i}.memory_used_bytes": used,
                 f"gpu{i}.case_memory_bytes": case_memory,
                 f"gpu{i}.case_memory_per_process": per_process,
-                f"gpu{i}.power_w": _scaled(guarded(n.nvmlDeviceGetPowerUsage, h), 1e-3),
+                f"gpu{i}.power_w": _scaled(power_sampled if power_sampled is not None
+                                           else guarded(n.nvmlDeviceGetPowerUsage, h), 1e-3),
+                f"gpu{i}.power_sampled": float(power_sampled is not None),
                 f"gpu{i}.sm_clock_mhz": guarded(n.nvmlDeviceGetClockInfo, h, n.NVML_CLOCK_SM),
                 f"gpu{i}.temperature_c": guarded(n.nvmlDeviceGetTemperature, h, n.NVML_TEMPERATURE_GPU),
                 f"gpu{i}.throttle_reasons": guarded(self.clock_events, h) if self.clock_events else None,
                 f"gpu{i}.energy_j": _scaled(guarded(n.nvmlDeviceGetTotalEnergyConsumption, h), 1e-3),
             }
         return out
+
+    def sampled(self, i: int, handle: Any, kind: int) -> float | None:
+        """The mean of the driver's samples of `kind` since the last read (power in mW); the last mean where none
+        is new (the driver samples about six times a second); None where the driver keeps no samples."""
+        got = guarded(self.nvml.nvmlDeviceGetSamples, handle, kind, self.seen.get((i, kind), 0))
+        if not got:
+            return None
+        value_type, samples = got
+        if samples:
+            field = VALUE_FIELDS.get(value_type, "uiVal")
+            self.seen[(i, kind)] = max(s.timeStamp for s in samples)
+            self.last[(i, kind)] = sum(float(getattr(s.sampleValue, field)) for s in samples) / len(samples)
+        return self.last.get((i, kind))
 
     def close(self) -> None:
         guarded(self.nvml.nvmlShutdown)
