@@ -262,13 +262,14 @@ WORKLOADS = (
             "transformer_batch_size": 64,
             "transformer_lr": 0.0005,
             "precision": "fp32",  # or "bf16": autocast to bfloat16
+            "compile": "off",  # torch models: or a torch.compile mode (workloads/compile.py)
         },
         size_unit="documents",
         sizes=(10_000, 40_000, 160_000, 640_000),
         target=Target("macro_f1", 0.75),
         features=tokenize,
         work=work,
-        how=("batch_size", "transformer_batch_size", "precision"),
+        how=("batch_size", "transformer_batch_size", "precision", "compile"),
         imports=("sklearn.metrics",),
     ),
 )

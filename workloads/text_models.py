@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from workloads.base import ModelContext, Split
+from workloads.compile import compiled, mode_of
 
 
 class Tokenizer:
@@ -91,6 +92,7 @@ class TorchTextClassifier:
 
     seed: int
     device: str
+    compile: str  # a torch.compile mode, or "off"
     epochs: int
     batch_size: int
     lr: float
@@ -104,7 +106,7 @@ class TorchTextClassifier:
         data = self._encode(docs)
         classes, codes = np.unique(np.asarray(y), return_inverse=True)
         self.classes_, labels = classes, torch.from_numpy(codes.astype(np.int64)).to(self.device)
-        self.net = self._network(len(self.tokenizer), len(self.classes_)).to(self.device)
+        self.net = compiled(self._network(len(self.tokenizer), len(self.classes_)).to(self.device), self.compile)
         optimizer = self._optimizer(self.net.parameters())
         shuffle = torch.Generator().manual_seed(self.seed)
         self.net.train()
@@ -154,7 +156,7 @@ class EmbeddingBagClassifier(TorchTextClassifier):
     """Mean of word embeddings -> one hidden layer -> class logits (fastText-like), Adam."""
 
     def __init__(self, ctx: ModelContext) -> None:
-        self.seed, self.device = ctx.seed, ctx.device
+        self.seed, self.device, self.compile = ctx.seed, ctx.device, mode_of(ctx.params)
         self.dim = int(ctx.params["embedding_dim"])
         self.hidden = int(ctx.params["hidden"])
         self.epochs = int(ctx.params["epochs"])
@@ -212,7 +214,7 @@ class TransformerClassifier(TorchTextClassifier):
 
     def __init__(self, ctx: ModelContext) -> None:
         p = ctx.params
-        self.seed, self.device = ctx.seed, ctx.device
+        self.seed, self.device, self.compile = ctx.seed, ctx.device, mode_of(ctx.params)
         self.width, self.layers, self.heads = int(p["transformer_width"]), int(p["transformer_layers"]), int(p["heads"])
         self.max_tokens, self.epochs = int(p["max_tokens"]), int(p["transformer_epochs"])
         self.batch_size, self.lr = int(p["transformer_batch_size"]), float(p["transformer_lr"])

@@ -18,7 +18,8 @@ from workloads import vision
 from workloads.base import Split, Workload
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-TRAINING = {k: vision.WORKLOADS[0].params[k] for k in ("width", "blocks", "epochs", "batch_size", "learning_rate")}
+TRAINING = {k: vision.WORKLOADS[0].params[k] for k in ("width", "blocks", "epochs", "batch_size", "learning_rate",
+                                                        "compile")}
 PARAMS = {"path": "", "rows": 0, "file_sha256": "", "classes": 2, "resolution": 32, **TRAINING}
 
 

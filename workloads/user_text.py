@@ -21,7 +21,7 @@ from workloads.user import read_table
 TRAINING = {k: v for k, v in nlp.WORKLOADS[0].params.items()
             if k in ("C", "epochs", "batch_size", "lr", "embedding_dim", "hidden", "transformer_layers",
                      "transformer_width", "heads", "max_tokens", "transformer_epochs", "transformer_batch_size",
-                     "transformer_lr", "precision")}
+                     "transformer_lr", "precision", "compile")}
 PARAMS = {"path": "", "target": "", "text": "", "rows": 0, "file_sha256": "", "schema": "{}", **TRAINING}
 WORD = re.compile(r"\w+")
 

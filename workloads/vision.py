@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from workloads.base import Model, ModelContext, Split, Target, Workload
+from workloads.compile import compiled, mode_of
 
 TEST_FRACTION = 0.2
 CHUNK = 2048  # images drawn per step: bounds the float32 scratch arrays to a few MB
@@ -198,6 +199,7 @@ class ConvNet:
 
     def __init__(self, ctx: ModelContext) -> None:
         self.ctx = ctx
+        mode_of(ctx.params)  # a bad mode is refused when the model is built, before any phase runs
         self.net: Any = None
         self.classes_: np.ndarray | None = None
 
@@ -211,7 +213,7 @@ class ConvNet:
         self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
         net = build_network(X.shape[1:], len(self.classes_), int(p["width"]), int(p["blocks"]))
         # Channels-last convolutions are faster on the CPU (oneDNN: 1.2-2.5x here) and on recent GPUs.
-        self.net = net.to(device, memory_format=torch.channels_last)
+        self.net = compiled(net.to(device, memory_format=torch.channels_last), mode_of(p))
         # The whole training set is on the device before the loop (the backend's transfer phase put it
         # there), so the loop measures compute rather than host copies. On the CPU this shares the
         # NumPy array's memory.
@@ -305,12 +307,13 @@ WORKLOADS = (
             "epochs": 5,
             "batch_size": 64,
             "learning_rate": 0.003,
+            "compile": "off",  # or a torch.compile mode (workloads/compile.py)
         },
         size_unit="images",
         sizes=(4_000, 16_000, 64_000, 256_000),
         target=Target("accuracy", 0.6),
         work=work,
-        how=("batch_size",),
+        how=("batch_size", "compile"),
     ),
     Workload(
         name="digits",
@@ -320,13 +323,13 @@ WORKLOADS = (
         models=MODELS,
         score=score,
         metric="accuracy",
-        params={"width": 16, "blocks": 3, "epochs": 10, "batch_size": 32, "learning_rate": 0.003},
+        params={"width": 16, "blocks": 3, "epochs": 10, "batch_size": 32, "learning_rate": 0.003, "compile": "off"},
         size_unit="images",
         sizes=(1797,),
         max_size=1797,
         target=Target("accuracy", 0.95),
         work=work,
-        how=("batch_size",),
+        how=("batch_size", "compile"),
         imports=("sklearn.datasets",),
     ),
 )
