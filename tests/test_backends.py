@@ -23,6 +23,7 @@ from harness.run.backends import BACKENDS, Backend, on_device
 from harness.run.backends.pytorch import Torch
 from harness.run.runner import Limits, run_case
 from tests import builders
+from workloads import catalogue
 from workloads.arrays import NormalEquationRidge, module_of
 from workloads.base import Split
 
@@ -325,3 +326,53 @@ def test_an_accelerator_that_ran_nothing_on_the_gpu_is_skipped_and_one_that_did_
         assert where.gpu == {} and where.cpu == {"Model.fit": 1}
         assert len(skipped) == 1 and "none of this model's calls on the GPU" in skipped[0].reason
         assert "HistGradientBoosting is not accelerated" in skipped[0].reason
+
+
+class StrictDevice(Backend):
+    """The CuPy backends' path on the host, through the strict stand-in: features built with its module, a
+    transfer that copies in, predictions copied back explicitly; anything implicit is refused."""
+
+    def probe_device(self) -> Any:
+        from harness.run.backends import Availability
+
+        return Availability(True, "strict stand-in (tests only)")
+
+    def array_module(self) -> Any:
+        from tests.strict_arrays import strict
+
+        return strict
+
+    def to_device(self, split: Split) -> Split:
+        from tests.strict_arrays import strict
+
+        return on_device(split, strict.asarray)
+
+    def to_host(self, predictions: Any) -> Any:
+        from tests.strict_arrays import asnumpy
+
+        return asnumpy(predictions)
+
+
+@pytest.mark.parametrize("workload, model, twin", [("regression", "ridge_solve", "numpy"),
+                                                   ("forecasting", "xgboost", None)])
+def test_the_cupy_code_paths_keep_device_discipline_under_a_strict_stand_in(
+        workload: str, model: str, twin: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No implicit conversion, no host array mixed in, no value read back inside a fit: the CuPy ridge through the
+    worker, and the forecasting features that a CuPy backend builds on the device."""
+    from tests.strict_arrays import DeviceArray, asnumpy, strict
+
+    if twin is None:  # XGBoost itself takes CuPy arrays through their own interface: only the features here
+        w = catalogue()[workload]
+        split = w.generate(20, 0, {**w.params, "trees": 5})
+        on_device, on_host = w.features(split, w.params, strict), w.features(split, w.params, np)
+        assert isinstance(on_device.X_train, DeviceArray)
+        np.testing.assert_allclose(asnumpy(on_device.X_train), np.asarray(on_host.X_train), equal_nan=True)
+        return
+    monkeypatch.setitem(BACKENDS, "strict", StrictDevice("strict", "cuda", ("numpy",), "strict", moves_data=True))
+    case = dict(workload=workload, model=model, size=2000, threads=1, params={"features": 6, "categorical": 0})
+    log = run_in_process(Case(backend="strict", **case), BACKENDS["strict"], monkeypatch, [])
+    plain = run_in_process(Case(backend=twin, **case), BACKENDS[twin], monkeypatch, [])
+    failed = [e for e in log if isinstance(e, (ev.Failed, ev.Skipped))]
+    assert not failed, failed
+    strict_quality, host_quality = ([e.quality for e in events if isinstance(e, ev.Quality)] for events in (log, plain))
+    assert len(strict_quality) == 2 and all(a == pytest.approx(b) for a, b in zip(strict_quality, host_quality))

@@ -14,11 +14,14 @@ import numpy as np
 
 
 def module_of(a: Any) -> ModuleType:
-    """`cupy` for a CuPy array, else `numpy` (imports CuPy only when given one of its arrays)."""
+    """`cupy` for a CuPy array (imported only when given one), the module an array names as its namespace (the
+    array API's `__array_namespace__`: the tests' strict stand-in), else `numpy`."""
     if type(a).__module__.partition(".")[0] == "cupy":
         import cupy
 
         return cupy
+    if not isinstance(a, np.ndarray) and hasattr(a, "__array_namespace__"):
+        return a.__array_namespace__()
     return np
 
 

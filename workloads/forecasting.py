@@ -276,7 +276,8 @@ def _feature_matrix(
 ) -> tuple[list[str], Any]:
     """Feature names and a (rows, features) float32 matrix of module ``xp``."""
     s = xp.asarray(rows["series"].to_numpy())
-    t = xp.asarray(_day_index(rows, start))
+    days_of_rows = _day_index(rows, start)  # on the host: its range is read here, not back from the device
+    t = xp.asarray(days_of_rows)
 
     def value(day: Any) -> Any:
         ok = (day >= 0) & (day < n_days)
@@ -289,7 +290,7 @@ def _feature_matrix(
         return xp.where(ok, total / width, xp.nan)
 
     # Calendar columns come from a per-day table (one entry per distinct day, not per row).
-    first, last = int(t.min()), int(t.max())
+    first, last = int(days_of_rows.min()), int(days_of_rows.max())
     days = start + np.arange(first, last + 1)
     cal = _calendar(days)
     since = t - first
