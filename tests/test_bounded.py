@@ -33,3 +33,9 @@ def test_a_child_past_its_cap_is_stopped_and_reaped() -> None:
         bounded.call(grow, 64 * 2**20, 4096)
     assert 64 * 2**20 < caught.value.grown_bytes < 3 * 2**30  # stopped past its cap, before all 4 GiB
     assert not psutil.Process(os.getpid()).children()
+
+
+def test_an_answer_that_cannot_travel_back_is_a_bug_and_the_child_never_runs_on() -> None:
+    with pytest.raises(RuntimeError, match="cannot be sent back"):
+        bounded.call(lambda: (lambda: None), 2**30)  # a lambda does not pickle
+    assert not psutil.Process(os.getpid()).children()

@@ -45,19 +45,10 @@ def call(fn: Callable[..., T], cap_bytes: int, *args: Any, **kwargs: Any) -> T:
         warnings.simplefilter("ignore", DeprecationWarning)  # 3.12 warns of fork() with threads: the child
         pid = os.fork()  # runs only this function, in its one thread
     if pid == 0:  # pragma: no cover (the child; its exit code is unused)
-        lifeline.die_with_parent()
-        os.close(read)
-        own = procfs.stat(os.getpid())  # its own start: a fork maps the parent's file pages lazily
-        os.write(write, struct.pack("<Q", own.rss_bytes if own else 0))
         try:
-            outcome = ("ok", fn(*args, **kwargs))
-        except SizeupError as exc:
-            outcome = ("refused", str(exc))
-        except BaseException as exc:  # noqa: BLE001 - a bug, reported by the parent
-            outcome = ("failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-        with os.fdopen(write, "wb") as f:
-            f.write(pickle.dumps(outcome))
-        os._exit(0)
+            _child(read, write, fn, args, kwargs)
+        finally:
+            os._exit(0)  # whatever happened: the child never returns into the caller's code
     os.close(write)
     try:
         header = os.read(read, 8)
@@ -77,6 +68,25 @@ def call(fn: Callable[..., T], cap_bytes: int, *args: Any, **kwargs: Any) -> T:
     if kind == "refused":
         raise SizeupError(value)
     raise RuntimeError(f"{fn.__name__} failed in its process: {value}")
+
+
+def _child(read: int, write: int, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
+    lifeline.die_with_parent()
+    os.close(read)
+    own = procfs.stat(os.getpid())  # its own start: a fork maps the parent's file pages lazily
+    os.write(write, struct.pack("<Q", own.rss_bytes if own else 0))
+    try:
+        outcome = ("ok", fn(*args, **kwargs))
+    except SizeupError as exc:
+        outcome = ("refused", str(exc))
+    except BaseException as exc:  # noqa: BLE001 - a bug, reported by the parent
+        outcome = ("failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+    try:
+        data = pickle.dumps(outcome)
+    except Exception as exc:  # an answer that cannot travel is a bug too
+        data = pickle.dumps(("failed", f"its answer cannot be sent back: {type(exc).__name__}: {exc}"))
+    with os.fdopen(write, "wb") as f:
+        f.write(data)
 
 
 def _collect(fd: int, pid: int, limit: int) -> tuple[bytes | None, int]:
