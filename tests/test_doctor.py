@@ -31,3 +31,12 @@ def test_doctor_names_every_check_and_what_a_missing_one_costs_the_suites(capsys
         assert "torch-cuda" in capsys.readouterr().out
     if not contention.check_machine().busy:
         assert elapsed < 5.0
+
+
+def test_a_check_that_fails_is_a_finding_under_its_own_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> doctor.Finding:
+        raise OSError("java went away")
+
+    monkeypatch.setattr(doctor, "java", broken)  # the forked checks inherit it
+    found = {f.code: f for f in doctor.examine()}["java"]
+    assert found.status == doctor.MISSING and "OSError: java went away" in found.found

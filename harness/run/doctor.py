@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from harness.run import contention, machine, plan
@@ -146,10 +147,12 @@ def load() -> Finding:
     return Finding("load", OK, f"quiet: other processes took {busy.other_cores:.2f} cores")
 
 
-def checks() -> list[Callable[[], Finding]]:
-    gpu_backends = [lambda name=name: backend(name) for name in ("xgboost-cuda", "cupy", "torch-cuda",
-                                                                   "sklearn-rapids", "spark")]
-    return [driver, gpu_telemetry, *gpu_backends, java, limits]
+def checks() -> list[tuple[str, Callable[[], Finding]]]:
+    """(code, check): each check's code, so that one that fails is still named by it."""
+    backends = [(name, partial(backend, name)) for name in ("xgboost-cuda", "cupy", "torch-cuda", "sklearn-rapids",
+                                                            "spark")]
+    return [("nvidia-driver", driver), ("gpu-telemetry", gpu_telemetry), *backends, ("java", java),
+            ("limits", limits)]
 
 
 def examine() -> list[Finding]:
@@ -167,11 +170,11 @@ def examine() -> list[Finding]:
 
 
 def _guarded(index: int) -> Finding:
-    check = checks()[index]
+    code, check = checks()[index]
     try:
         return check()
     except Exception as exc:  # a check that fails is a finding, not a crash of the doctor
-        return Finding(getattr(check, "__name__", "check"), MISSING, f"the check failed: {_line(exc)}")
+        return Finding(code, MISSING, f"the check failed: {_line(exc)}")
 
 
 def suite_cases() -> dict[str, Counter[str]]:
