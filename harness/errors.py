@@ -15,6 +15,12 @@ class Stopped(BaseException):
         self.signum = signum
 
 
+def described(exc: BaseException) -> str:
+    """An exception as 'TypeName: the first line of its message', for a one-line reason."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
 # Exit codes: 0 done; 2 bad input or an I/O error (nothing half-written); 3 `run` finished but some cases
 # failed; 4 `compare --fail` found a real slowdown; 128 + N stopped by signal N.
 EXIT_USAGE = 2

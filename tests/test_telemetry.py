@@ -215,7 +215,7 @@ def test_the_energy_of_a_phase_is_read_from_the_cases_own_gpu_at_its_edges(monke
     assert timed and all(e.energy_j == pytest.approx(1.0) for e in timed)
     assert gpus[0].reads == 0 and gpus[1].reads == 2 * len(timed) + 1  # +1: the check that it has a counter
     assert "edges" in next(e for e in log if isinstance(e, ev.BackendStarted)).energy
-    fit = energy.summaries(timed, {1, 2})["fit"]["sources"][energy.SOURCE]["gpu.energy_j"]
+    fit = energy.summaries(timed)["fit"]["sources"][energy.SOURCE]["gpu.energy_j"]
     assert fit == {"per_window": pytest.approx(1.0), "windows": 2}
 
 

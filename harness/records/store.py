@@ -9,9 +9,8 @@ any incompatible change and teach harness.records.upgrade to read the old one.
 
 from __future__ import annotations
 
-import collections
-
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,7 +94,7 @@ def _from_dict(doc: Any, path: Path) -> RunResult:
         run = RunResult.from_dict(doc)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:  # what the schema does not pin down
         raise SizeupError(f"{path} does not match the result schema: {type(exc).__name__}: {exc}"[:400]) from None
-    if twice := [i for i, k in collections.Counter(r.case.id for r in run.cases).items() if k > 1]:
+    if twice := [i for i, k in Counter(r.case.id for r in run.cases).items() if k > 1]:
         raise SizeupError(f"{path} holds case {twice[0][:200]} {'and others ' if len(twice) > 1 else ''}more than once: "
                           "a result holds each case once (files are combined by naming several)")
     return run

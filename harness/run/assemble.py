@@ -66,12 +66,12 @@ def build_record(case: Case, started: str, wall: float, events: list[ev.Event], 
         "worker_cpu_s": (rusage.ru_utime + rusage.ru_stime) if rusage else None,
         **context,
     }
+    counted = {r.repeat for r in select_warm(runs)} | {0}  # the repeats the statistics use
+    summarized = [p for p in phases if p.repeat in counted]
     if watch.monitor:
         telemetry["sampler_s"] = watch.monitor.cost_s
         telemetry["sampler_overhead"] = watch.monitor.cost_s / wall if wall > 0 else None
-        counted = {r.repeat for r in select_warm(runs)} | {0}  # the repeats the statistics use
-        telemetry["phases"] = monitor.phase_summaries(watch.monitor.series,
-                                                      [p for p in phases if p.repeat in counted])
+        telemetry["phases"] = monitor.phase_summaries(watch.monitor.series, summarized)
         telemetry["series"] = watch.monitor.series.to_dict()
         telemetry["sources"] = watch.sources
         if figures := {s.name: [f.to_dict() for f in s.figures] for s in watch.monitor.sources if s.figures}:
@@ -79,7 +79,7 @@ def build_record(case: Case, started: str, wall: float, events: list[ev.Event], 
     backend: ev.BackendStarted | None = said.first(ev.BackendStarted)
     if backend is not None and backend.energy:
         telemetry["sources"] = {**telemetry.get("sources", {}), energy.SOURCE: backend.energy}
-    if spent := energy.summaries(phases, {r.repeat for r in select_warm(runs)}):
+    if spent := energy.summaries(summarized):
         telemetry["phases"] = _merged(telemetry.get("phases") or {}, spent)
         telemetry["figures"] = {**telemetry.get("figures", {}), energy.SOURCE: [GPU_ENERGY.to_dict()]}
     if dispatched := said.first(ev.Dispatched):  # where an accelerator that may fall back ran the cold fit

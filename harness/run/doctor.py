@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from harness.errors import described
 from harness.run import contention, machine, plan
 from harness.run.backends import BACKENDS, Availability, cuda_devices
 
@@ -61,7 +62,7 @@ def gpu_telemetry() -> Finding:
 
         held = torch.ones(1 << 18, device="cuda")  # 1 MiB, so that this process is on the driver's list
     except Exception as exc:
-        return Finding("gpu-telemetry", LIMITED, f"cannot hold memory on the GPU to check it: {_line(exc)}",
+        return Finding("gpu-telemetry", LIMITED, f"cannot hold memory on the GPU to check it: {described(exc)}",
                        "a CUDA build of torch lets doctor check it")
     source, why = nvml.open_source()
     reading = source.read([os.getpid()]) if source else {}
@@ -117,7 +118,7 @@ def _trial(job: Callable[[], Availability]) -> Availability:
     try:
         return job()
     except Exception as exc:
-        return Availability(False, f"the probe passed, but a small job failed: {_line(exc)}")
+        return Availability(False, f"the probe passed, but a small job failed: {described(exc)}")
 
 
 def java() -> Finding:
@@ -174,7 +175,7 @@ def _guarded(index: int) -> Finding:
     try:
         return check()
     except Exception as exc:  # a check that fails is a finding, not a crash of the doctor
-        return Finding(code, MISSING, f"the check failed: {_line(exc)}")
+        return Finding(code, MISSING, f"the check failed: {described(exc)}")
 
 
 def suite_cases() -> dict[str, Counter[str]]:
@@ -184,8 +185,3 @@ def suite_cases() -> dict[str, Counter[str]]:
         built = plan.build(plan.Choices(suite=path.stem), machine.physical_cores())
         out[path.stem] = Counter(c.backend for c in built.cases)
     return out
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"

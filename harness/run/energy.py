@@ -57,13 +57,14 @@ class Counter:
         return None if millijoules is None else millijoules / 1000.0
 
 
-def summaries(phases: list[Any], counted: set[int]) -> dict[str, dict[str, Any]]:
-    """Per phase, the mean energy over the counted warm repeats, and over the cold run under 'cold', as a
-    record's telemetry files a source's figures (phase -> sources -> worker -> value -> statistics)."""
+def summaries(phases: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per phase, the mean energy over the warm repeats among `phases` (those the statistics use), and over the
+    cold run under 'cold', as a record's telemetry files a source's figures (phase -> sources -> worker -> value ->
+    statistics)."""
     warm: dict[str, list[float]] = {}
     cold: dict[str, list[float]] = {}
     for p in phases:
-        if p.energy_j is not None and (p.repeat == 0 or p.repeat in counted):
+        if p.energy_j is not None:
             (cold if p.repeat == 0 else warm).setdefault(p.phase, []).append(p.energy_j)
 
     def filed(values: list[float]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import SizeupError
+from harness.errors import SizeupError, described
 from workloads import user
 
 MAX_HEADER_BYTES = 4 * 2**20
@@ -34,8 +34,7 @@ def header(path: Path, kind: str) -> list[str]:
         try:
             names = list(pq.read_schema(path).names)
         except Exception as exc:  # Arrow's errors for a file that is no Parquet
-            raise SizeupError(f"--data {path}: cannot read it as parquet: {type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+            raise SizeupError(f"--data {path}: cannot read it as parquet: {described(exc)}") from None
     else:
         with open(path, "rb") as f:
             first = f.readline(MAX_HEADER_BYTES + 1)

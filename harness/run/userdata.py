@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import SizeupError
+from harness.errors import SizeupError, described
 from harness.run import tablecheck
 from workloads import user, user_images
 
@@ -99,8 +99,7 @@ def _read(path: Path, kind: str) -> Any:
     try:
         frame = user.read_table(str(path))
     except Exception as exc:  # pandas raises a zoo of parser, encoding and Arrow errors
-        raise SizeupError(f"--data {path}: cannot read it as {kind}: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise SizeupError(f"--data {path}: cannot read it as {kind}: {described(exc)}") from None
     if frame.empty or len(frame.columns) < 2:
         raise SizeupError(f"--data {path}: no rows, or fewer than two columns (a target and a feature)")
     return frame

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from harness.errors import described
 from harness.run.backends import Availability, Backend, cuda_devices, on_device
 from workloads.base import Split
 
@@ -81,8 +82,7 @@ def runs_a_kernel(xp: ModuleType) -> Availability:
     try:
         value = int((xp.arange(4, dtype=xp.int32) * 3).sum().item())
     except Exception as exc:
-        return Availability(False, f"CuPy cannot compile and run a kernel: {type(exc).__name__}: "
-                                   f"{str(exc).splitlines()[0] if str(exc) else ''}")
+        return Availability(False, f"CuPy cannot compile and run a kernel: {described(exc)}")
     return Availability(True) if value == 18 else Availability(False, f"CuPy computed {value} for 18")
 
 
