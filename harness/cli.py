@@ -107,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-hz", type=finite, help="telemetry samples per second (0.1 to 100), 0 to turn off [10]")
     p.add_argument("--rerun-disturbed", type=whole_number, metavar="N",
                    help="per case, up to N extra warm repeats to replace repeats disturbed by other processes [0]")
+    p.add_argument("--budget", type=finite, dest="budget_s", metavar="SECONDS",
+                   help="the run's cases' wall time, all together: sweeps take no step past it [suite's, else none]")
     p.add_argument("--processes", type=positive_int("processes"), metavar="P",
                    help="run each case in P fresh worker processes; intervals then come from per-process medians [1]")
     p.add_argument("--data", type=Path, metavar="PATH",

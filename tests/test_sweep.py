@@ -52,6 +52,52 @@ def test_a_sweep_starts_doubles_and_stops_for_each_reason_it_states() -> None:
     assert stopped(next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1100)) == "whole-data"
 
 
+def test_a_short_sweep_stops_once_past_fixed_costs_or_at_the_runs_budget() -> None:
+    short = Sweep(start=1000, budget_s=100, settle=0, past_fixed=0.5)
+    once = steps([1000, 2000, 4000], [1.0, 1.1, 1.6])  # exponents 0.14, 0.54: one step past is not enough
+    assert next_size(short, once, 16 * GiB, None) == (8000, None)
+    past = steps([1000, 2000, 4000, 8000], [1.0, 1.1, 1.6, 3.0])  # 0.14, 0.54, 0.91
+    assert stopped(next_size(short, past, 16 * GiB, None)) == "past-fixed-cost"
+    assert next_size(RULE, past, 16 * GiB, None) == (16000, None)  # a sizing sweep goes on
+    walls = steps([1000, 2000, 4000], [1.0, 1.1, 1.2], walls=[10.0, 20.0, 40.0])  # the next: about 80 s
+    assert next_size(short, walls, 16 * GiB, None, run_left_s=81.0) == (8000, None)
+    size, stop = next_size(short, walls, 16 * GiB, None, run_left_s=79.0)
+    assert size is None and stop.code == "run-budget"
+    assert stopped(next_size(short, walls[:1], 16 * GiB, None, run_left_s=15.0)) == "run-budget"  # 10 s x 2
+
+
+def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "s"\nbudget_s = 100\n[[benchmark]]\nworkload = "classification"\n'
+                     'models = ["xgboost", "linear"]\nbackends = ["xgboost", "sklearn"]\n'
+                     'sweep = { start = 1000, settle = 0 }\n')
+    built = plan.build(plan.Choices(suite=str(suite)), 2)
+    assert built.settings.budget_s == 100
+    assert plan.build(plan.Choices(suite=str(suite), budget_s=300), 2).settings.budget_s == 300
+    run = runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
+    assert run.settings["budget_s"] == 100
+
+    def spent(wall: float) -> records.RunResult:  # every first step done, each in `wall` seconds
+        cases = [builders.record(c, [1.0, 1.0], wall=wall) for c in built.cases]
+        return records.RunResult(**{**run.__dict__, "plan": list(built.cases), "cases": cases, "sweeps": {}})
+
+    over = spent(30.0)  # 60 s spent: each next step (about 60 s) would pass the 40 s left
+    assert runner.grow_sweeps(over) == []
+    assert all(stop.startswith("size 2,000 would take about 60 s, past the 40 s left") for stop in over.sweeps.values())
+    assert len(over.sweeps) == 2
+    one = spent(20.0)  # 40 s spent, 60 s left: room for one more 40 s step
+    assert [c.model for c in runner.grow_sweeps(one)] == ["xgboost"]
+    assert list(one.sweeps) == ["classification/linear@sklearn/n=*/t=2"]
+    # A resumed run decides the same: the step planned counts at its predicted 40 s, leaving 20 s.
+    resumed = records.RunResult(**{**one.__dict__, "plan": list(one.plan), "sweeps": {}})
+    assert runner.grow_sweeps(resumed) == [] and list(resumed.sweeps) == list(one.sweeps)
+    assert [c.size for c in runner.grow_sweeps(spent(10.0))] == [2000, 2000]  # 20 s spent, about 20 s each
+    for bad in ("0", "-5", '"fast"'):
+        suite.write_text(f'name = "s"\nbudget_s = {bad}\n[[benchmark]]\nworkload = "diabetes"\n')
+        with pytest.raises(SizeupError, match="budget_s"):
+            plan.build(plan.Choices(suite=str(suite)), 2)
+
+
 def stopped(decided: tuple[int | None, Stop | None]) -> str:
     size, stop = decided
     assert size is None and stop is not None, decided

@@ -18,7 +18,7 @@ from harness.errors import EXIT_CASES_FAILED, SizeupError, Stopped
 from harness.run import bounded, contention, machine, plan, procfs, runner
 
 PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", "timeout_s", "memory_cap", "sample_hz",
-              "rerun_disturbed", "processes")
+              "rerun_disturbed", "processes", "budget_s")
 
 
 def command(args: argparse.Namespace, console: Console) -> int:

@@ -8,6 +8,7 @@ A suite is a TOML file (see ``harness/suites/quick.toml``)::
     memory_cap = "80%"     # per case: bytes, "8GiB", or a share of this machine's memory (at least 128 MiB)
     sample_hz = 10         # telemetry samples per second, 0.1 to 100; 0 turns sampling off
     rerun_disturbed = 0    # extra warm repeats per case to replace ones other processes disturbed
+    budget_s = 180         # optional: the run's cases' wall time, all together; no sweep steps past it
     processes = 1          # fresh worker processes per case (each with its cold run and repeats)
 
     [[benchmark]]
@@ -21,7 +22,7 @@ A suite is a TOML file (see ``harness/suites/quick.toml``)::
 
     [[benchmark]]          # a sizing sweep instead of sizes (harness/run/sweep.py)
     workload = "regression"
-    sweep = { start = 5000, factor = 2, budget_s = 60, memory = 0.6, settle = 0.1, max_steps = 12 }
+    sweep = { start = 5000, factor = 2, budget_s = 60, memory = 0.6, settle = 0.1, past_fixed = 0, max_steps = 12 }
 
 Validation happens here, at the boundary: every problem is a SizeupError
 whose message names the field and the allowed values.
@@ -57,6 +58,7 @@ class Settings:
     sample_hz: float = 10.0
     rerun_disturbed: int = 0
     processes: int = 1  # worker processes per case: repeats in one process share its caches and allocator
+    budget_s: float | None = None  # the run's cases' wall time, all together: sweeps take no step past it
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Choices:
     sample_hz: float | None = None
     rerun_disturbed: int | None = None
     processes: int | None = None
+    budget_s: float | None = None
     parsed: tuple[str, Mapping[str, Any]] | None = None  # a suite already built (sizeup run --data), not a file
 
 
@@ -113,7 +116,7 @@ def build(choices: Choices, default_threads: int) -> Plan:
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise SizeupError(f"{where}: 'benchmark' must be an array of tables ([[benchmark]])")
     unknown_keys = set(suite) - {"name", "description", "repeats", "timeout_s", "memory_cap", "sample_hz",
-                                 "rerun_disturbed", "processes", "benchmark"}
+                                 "rerun_disturbed", "processes", "budget_s", "benchmark"}
     if unknown_keys:
         raise SizeupError(f"{where}: unknown key(s) {sorted(unknown_keys)}")
 
@@ -161,6 +164,7 @@ def build(choices: Choices, default_threads: int) -> Plan:
         sample_hz=_number("sample_hz", pick("sample_hz")),
         rerun_disturbed=_number("rerun_disturbed", pick("rerun_disturbed"), whole=True),
         processes=_number("processes", pick("processes"), whole=True, above=0),
+        budget_s=None if pick("budget_s") is None else _number("budget_s", pick("budget_s"), above=0),
     )
     if settings.sample_hz and not SAMPLE_HZ[0] <= settings.sample_hz <= SAMPLE_HZ[1]:
         raise SizeupError(f"sample_hz must be 0 (off) or from {SAMPLE_HZ[0]:g} to {SAMPLE_HZ[1]:g}, "
@@ -229,6 +233,7 @@ def _sweep(entry: Mapping[str, Any], where: str) -> Sweep | None:
                  budget_s=_number("sweep budget_s", table.get("budget_s", 60.0), above=0),
                  memory=_number("sweep memory", table.get("memory", 0.6), above=0),
                  settle=_number("sweep settle", table.get("settle", 0.1)),
+                 past_fixed=_number("sweep past_fixed", table.get("past_fixed", 0.0)),
                  max_steps=_number("sweep max_steps", table.get("max_steps", 12), whole=True, above=1),
                  max_size=positive_int(f"{where}: sweep max_size", table["max_size"]) if "max_size" in table else None)
     if rule.memory > 1:

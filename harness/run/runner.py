@@ -49,7 +49,7 @@ def new_run(plan: Plan, machine: dict[str, Any]) -> RunResult:
         run_id=f"{stamp}-{plan.suite}-{secrets.token_hex(2)}",
         started=now_iso(),
         suite=plan.suite,
-        settings=plan.settings.__dict__.copy(),
+        settings={k: v for k, v in plan.settings.__dict__.items() if v is not None},
         plan=list(plan.cases),
         machine=machine,
         sizeup_version=__version__,
@@ -119,21 +119,31 @@ def grow_sweeps(run: RunResult) -> list[Case]:
     """Plan the next step of every sweep whose last step is done; note why finished sweeps ended.
 
     Decided from the records alone, so a resumed run plans what the interrupted one would have.
-    Returns the cases added.
+    A run with a budget counts the cases done and the sweep steps planned (at their predicted wall
+    time) against it. Returns the cases added.
     """
     done = {c.id: c for c in run.cases}
     last: dict[str, Case] = {}
     for case in run.plan:
         if case.sweep:
             last[case.config] = case  # the plan holds a sweep's steps in order
+
+    def steps(config: str) -> list[CaseRecord]:
+        return [r for r in run.cases if r.case.sweep and r.case.config == config]
+
+    budget = run.settings.get("budget_s")
+    left = None
+    if budget is not None:
+        planned = [sweep.predicted_wall(steps(c.config), c.size) for c in last.values() if c.id not in done]
+        left = budget - sum(r.wall_s for r in run.cases) - sum(planned)
     added = []
     for config, case in last.items():
         if case.id not in done or config in run.sweeps:
             continue
-        steps = [r for r in run.cases if r.case.sweep and r.case.config == config]
-        size, stop = sweep.next_size(sweep.Sweep(**case.sweep), steps,
+        mine = steps(config)
+        size, stop = sweep.next_size(sweep.Sweep(**case.sweep), mine,
                                      run.machine.get("identity", {}).get("memory_bytes") or 0,
-                                     catalogue()[case.workload].max_size)
+                                     catalogue()[case.workload].max_size, left)
         if size is None:
             run.sweeps[config] = stop.message
             continue
@@ -141,6 +151,8 @@ def grow_sweeps(run: RunResult) -> list[Case]:
         if following.id not in done:
             run.plan.append(following)
             added.append(following)
+            if left is not None:
+                left -= sweep.predicted_wall(mine, size)
     return added
 
 

@@ -6,8 +6,12 @@ until one of these stops it (the reason is kept in the result):
 - a step failed (an out-of-memory step is data: the smallest size that failed);
 - the local exponent of fit time against size has settled: it moved less than ``settle``
   over the last two steps (the curve has left the region where fixed costs dominate);
+- with ``past_fixed``: the last two local exponents are both at least that (a short sweep, as
+  `make bench`'s, stops as soon as fixed costs no longer dominate: predictions need no more);
 - the next step would take longer than ``budget_s`` (the case's whole wall time, predicted
   from the last two steps); until MIN_STEPS sizes are measured, the last step passed it itself.
+  The run's own budget (a suite's ``budget_s``: all its cases' wall time) stops every sweep
+  whose next step would pass what is left of it;
   One step cannot tell fixed costs from growth: a Spark case at 45 rows took 46 s, nearly all
   of it the session and XGBoost's start, and a linear guess would end it before any fit;
 - the next step's peak memory, projected on the line through the last two steps' peaks,
@@ -27,7 +31,7 @@ from typing import Any
 
 from harness.records import CaseRecord
 
-KEYS = {"start", "factor", "budget_s", "memory", "settle", "max_steps", "max_size"}
+KEYS = {"start", "factor", "budget_s", "memory", "settle", "past_fixed", "max_steps", "max_size"}
 MIN_STEPS = 3  # the fewest sizes a size fit takes
 
 
@@ -38,6 +42,7 @@ class Sweep:
     budget_s: float = 60.0  # the largest step's case wall time, cold run and repeats together
     memory: float = 0.6  # share of this machine's memory a step may be predicted to need
     settle: float = 0.1  # stop when the local exponent moves less than this twice in a row; 0: never
+    past_fixed: float = 0.0  # stop when the last two local exponents are at least this; 0: never
     max_steps: int = 12
     max_size: int | None = None  # the data's rows: the last step takes them all
 
@@ -47,16 +52,18 @@ class Sweep:
 
 @dataclass(frozen=True)
 class Stop:
-    """Why a sweep ends: a code (step-failed, max-steps, whole-data, settled, time-budget, memory) and a
+    """Why a sweep ends: a code (step-failed, max-steps, whole-data, settled, past-fixed-cost, time-budget,
+    run-budget, memory) and a
     message for people (the result file keeps the message, per sweep)."""
 
     code: str
     message: str
 
 
-def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int,
-              max_size: int | None) -> tuple[int | None, Stop | None]:
-    """The size to measure next, or None and why the sweep ends. `steps`: this sweep's records so far."""
+def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_size: int | None,
+              run_left_s: float | None = None) -> tuple[int | None, Stop | None]:
+    """The size to measure next, or None and why the sweep ends. `steps`: this sweep's records so far;
+    `run_left_s`: what is left of the run's budget (None: it has none)."""
     if not steps:
         return sweep.start, None
     steps = sorted(steps, key=lambda r: r.case.size)
@@ -78,13 +85,19 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int,
     if sweep.settle > 0 and len(exponents) >= 3 and all(
             abs(b - a) < sweep.settle for a, b in zip(exponents[-3:], exponents[-2:])):
         return None, Stop("settled", f"the local exponent settled at {exponents[-1]:.2f}")
+    if sweep.past_fixed > 0 and len(exponents) >= 2 and min(exponents[-2:]) >= sweep.past_fixed:
+        return None, Stop("past-fixed-cost", f"time grew as size^{exponents[-2]:.2f}, then ^{exponents[-1]:.2f}: "
+                                             "fixed costs no longer dominate")
     if len(steps) < MIN_STEPS:
         if last.wall_s > sweep.budget_s:
             return None, Stop("time-budget", f"size {size:,} took {last.wall_s:.0f} s, past the {sweep.budget_s:g} s "
                                              "budget")
-    elif (wall := _predicted_wall(steps, following)) > sweep.budget_s:
+    elif (wall := predicted_wall(steps, following)) > sweep.budget_s:
         return None, Stop("time-budget", f"size {following:,} would take about {wall:.0f} s, past the "
                                          f"{sweep.budget_s:g} s budget")
+    if run_left_s is not None and (wall := predicted_wall(steps, following)) > run_left_s:
+        return None, Stop("run-budget", f"size {following:,} would take about {wall:.0f} s, past the "
+                                        f"{max(run_left_s, 0):.0f} s left of the run's budget")
     need = _projected_memory(steps, following, sweep.factor)
     if need > sweep.memory * memory_total:
         return None, Stop("memory", f"size {following:,} would need about {need / 2**30:.1f} GiB, past "
@@ -107,8 +120,11 @@ def _fit_median(record: CaseRecord) -> float | None:
     return times[len(times) // 2] if times else None
 
 
-def _predicted_wall(steps: Sequence[CaseRecord], size: int) -> float:
-    """The next step's wall time, growing as the last two steps' did (linearly from one step)."""
+def predicted_wall(steps: Sequence[CaseRecord], size: int) -> float:
+    """The next step's wall time, growing as the last two steps' did (linearly from one step; 0 from none)."""
+    if not steps:
+        return 0.0
+    steps = sorted(steps, key=lambda r: r.case.size)
     last = steps[-1]
     exponent = 1.0
     if len(steps) >= 2 and steps[-2].wall_s > 0 and last.wall_s > 0:
