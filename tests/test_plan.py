@@ -11,10 +11,14 @@ from harness.run.plan import Choices, build, parse_memory
 
 def test_quick_suite_covers_every_model_at_all_cores() -> None:
     plan = build(Choices(), default_threads=2)
-    assert plan.suite == "quick" and plan.settings.repeats == 3
+    assert plan.suite == "quick" and plan.settings.repeats == 3 and plan.settings.budget_s == 200
     ids = [c.id for c in plan.cases]
-    assert "classification/xgboost@xgboost/n=20000/t=2" in ids
-    assert "regression/linear@sklearn/n=20000/t=2" in ids
+    # Each synthetic family's models start short sweeps that stop once past their fixed costs.
+    swept = {c.workload: c.sweep for c in plan.cases if c.sweep}
+    assert set(swept) == {"classification", "regression", "forecasting", "vision", "nlp"}
+    assert all(s["past_fixed"] == 0.5 for s in swept.values())
+    assert "classification/xgboost@xgboost/n=10000/t=2" in ids
+    assert "classification/xgboost_external@xgboost/n=20000/t=2" in ids  # pairs with the sweep's third step
     assert len(ids) == len(set(ids))
     assert not any("@spark/" in i for i in ids)  # Spark's fixed costs would take make bench past 5 minutes
 
