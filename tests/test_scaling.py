@@ -33,14 +33,15 @@ def test_fixed_cost_plus_power_law_is_recovered_and_predicts_4x_within_its_inter
     assert exps[0] < 0.4 < 0.8 < exps[-1] < 1.1
 
 
-def test_a_plain_power_law_is_not_mistaken_for_a_fixed_cost() -> None:
-    fit = scaling.fit_time(SIZES, noisy(lambda n: 2e-4 * n ** 0.8, cv=0.01))
-    assert fit.curve.exponent == pytest.approx(0.8, abs=0.05)
-    assert fit.curve.fixed < 0.05 * float(fit.curve(SIZES[0]))
-    assert float(fit.curve(4 * SIZES[-1])) == pytest.approx(2e-4 * (4 * SIZES[-1]) ** 0.8, rel=0.03)
-    # Fixed cost plus linear fits far worse (LOO 16% against 0.5%): the chosen curve weighs more in the blend.
-    at = fit.predict(4 * SIZES[-1])
-    assert fit.weight > 0.6 and at.lo < 2e-4 * (4 * SIZES[-1]) ** 0.8 < at.value < at.hi
+def test_sublinear_growth_is_taken_for_fixed_cost_not_yet_paid_off() -> None:
+    def truth(n):
+        return 2e-4 * n ** 0.8
+
+    fit = scaling.fit_time(SIZES, noisy(truth, cv=0.01))
+    assert fit.curve.exponent >= 1.0  # never extrapolated as sublinear past the sizes measured
+    # The price of that rule, where time truly grows as n^0.8 over 32x: predicted high (the cautious side), by
+    # 45% at 4x. Measured training times did not grow so (the module's docstring).
+    assert 1.3 < fit.predict(4 * SIZES[-1]).value / truth(4 * SIZES[-1]) < 1.6
 
 
 def test_a_naive_power_law_misses_where_fixed_costs_matter_and_the_chosen_model_does_not() -> None:
@@ -48,16 +49,15 @@ def test_a_naive_power_law_misses_where_fixed_costs_matter_and_the_chosen_model_
         return 1.0 + 1e-4 * n
 
     fit = scaling.fit_time(SIZES, noisy(truth, cv=0.01))
-    power = scaling.MODELS["power"][1](np.array(fit.sizes), np.array(fit.medians), fit.curve.ref)
+    exponent, log_scale = np.polyfit(np.log(fit.sizes), np.log(fit.medians), 1)
     target = 4 * SIZES[-1]
-    assert abs(float(power(target)) / truth(target) - 1) > 0.15
-    assert fit.candidates[fit.curve.kind] < fit.candidates["power"]
+    assert abs(np.exp(log_scale) * target ** exponent / truth(target) - 1) > 0.15
     assert fit.predict(target).value == pytest.approx(truth(target), rel=0.05)
 
 
 def test_far_extrapolation_is_flagged_and_too_few_sizes_are_refused() -> None:
     fit = scaling.fit_time(SIZES[:3], noisy(lambda n: 1e-3 * n, SIZES[:3]))
-    assert fit.curve.kind in ("power", "fixed+linear")  # three points: no 3-parameter model
+    assert fit.curve.kind == "fixed+linear"  # three points: no 3-parameter model
     assert fit.candidates["fixed+power"] == float("inf")
     assert fit.predict(100 * SIZES[2]).extrapolated_far
     with pytest.raises(ValueError, match="three or more distinct sizes"):
