@@ -38,7 +38,7 @@ from harness.records import write_atomic
 SHIPPED = Path(__file__).parent / "data" / "backtests.csv"
 BANDS = ((0.0, 1.0, "within"), (1.0, 2.5, "2x"), (2.5, 5.0, "4x"), (5.0, 10.0, "8x"),
          (10.0, math.inf, "over 10x"))
-SETTLED = 0.5  # a last local exponent at or above this: past the fixed-cost region
+SETTLED = 0.5  # the last two local exponents at or above this: past the fixed-cost region
 COVERAGE = 0.95
 MIN_INTERVAL = 19  # backtests a 95% conformal quantile needs (m + 1 >= 20)
 MIN_LEVEL = 10  # backtests a level needs ("9 in 10")
@@ -59,7 +59,7 @@ class Backtest:
     largest: float  # the largest size fitted
     beyond: float  # predicted size / largest fitted size
     error: float  # log(predicted / measured)
-    settled: bool  # time: the fit's last local exponent was at least SETTLED (memory: always)
+    settled: bool  # time: the fit was past its fixed costs (`past_fixed_costs`; memory: always)
 
     @property
     def size(self) -> float:
@@ -74,6 +74,12 @@ class Backtest:
     @property
     def band(self) -> str:
         return band(self.beyond)
+
+
+def past_fixed_costs(fit: scaling.SizeFit) -> bool:
+    """Past the fixed-cost region: time grew at least as size^SETTLED over both of the last two steps (one
+    step alone is often noise: 10,000 to 20,000 rows of XGBoost grew as ^0.74, the next step as ^0.04)."""
+    return min(fit.local_exponents()[-2:]) >= SETTLED
 
 
 def band(beyond: float) -> str:
@@ -97,12 +103,12 @@ def _of_fit(source: str, config: str, n: tuple[float, ...], medians: tuple[float
         rest = [i for i in range(len(n)) if i != k]
         fit = scaling.fit_time([n[i] for i in rest], [samples[i] for i in rest])
         out.append(Backtest(source, config, "time", len(rest), n[-1], n[k] / n[-1],
-                            math.log(float(fit(n[k])) / medians[k]), fit.local_exponents()[-1] >= SETTLED))
+                            math.log(float(fit(n[k])) / medians[k]), past_fixed_costs(fit)))
     for i in _prefixes(scaling.MIN_FIT_SIZES, len(n)):
         fit = scaling.fit_time(n[:i], samples[:i])
-        settled = fit.local_exponents()[-1] >= SETTLED
+        past = past_fixed_costs(fit)
         out += [Backtest(source, config, "time", i, n[i - 1], n[j] / n[i - 1],
-                         math.log(float(fit(n[j])) / medians[j]), settled) for j in _beyond(i, len(n))]
+                         math.log(float(fit(n[j])) / medians[j]), past) for j in _beyond(i, len(n))]
     if memory is not None:
         m, peaks = memory
         for i in _prefixes(2, len(m)):
@@ -168,9 +174,11 @@ class Calibration:
         `own` where it has MIN_OWN in the same band (else at this distance or farther: a kind that held may not
         hold a configuration whose own backtests did not), and raised by at most one level where MIN_LEVEL of
         its own in the same band kept a better promise (they come from a few fits of one sweep, so they do not
-        decide alone)."""
+        decide alone). Only `own` backtests of the same fixed-cost state count: a fit still in its fixed-cost
+        region says nothing of one past it."""
         pooled = _best([b.relative for b in self.pool(quantity, beyond, settled, MIN_LEVEL, exclude)])
         here = band(beyond)
+        own = [b for b in own if b.settled == settled]
         same = [b.relative for b in own if b.band == here]
         if len(same) >= MIN_LEVEL:
             return LEVEL_NAMES[max(LEVEL_NAMES.index(_best(same)), LEVEL_NAMES.index(pooled) - 1)]

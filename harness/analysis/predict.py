@@ -145,10 +145,10 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
         elif thread.code == NO_THREAD_FIT:  # fewer vCPUs, no fit: from the time measured to x threads/vCPUs
             lo = 1.0
     time = scaling.Prediction(time.value * ratio, time.lo * lo, time.hi * hi, time.beyond)
-    last = model.time.local_exponents()[-1]
-    if own.beyond > 1 and last < backtest.SETTLED:
+    if own.beyond > 1 and not backtest.past_fixed_costs(model.time):
         level = "low"
-        caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last:.2f} at the largest sizes measured: "
+        last = ", then ^".join(f"{e:.2f}" for e in model.time.local_exponents()[-2:])
+        caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last} at the largest sizes measured: "
                                                     "fixed costs still dominate, growth past them unknown "
                                                     "(--suite sizing)"))
     if model.contended:
@@ -170,7 +170,7 @@ def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scalin
                                                                          bool, str, scaling.Prediction | None]:
     """The size fit's own prediction, calibrated (and whether it could be), its level, and the calibrated memory."""
     cal = fitted.calibration
-    settled = model.time.local_exponents()[-1] >= backtest.SETTLED
+    settled = backtest.past_fixed_costs(model.time)
     own = model.time.predict(size)
     time, calibrated = cal.interval("time", own, settled)
     memory = cal.interval("memory", model.memory.predict(size), True)[0] if model.memory else None
