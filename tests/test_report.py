@@ -49,12 +49,12 @@ def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Pat
     summary = (tmp_path / "out" / "r.md").read_text()
     assert "## Time and memory against size" in summary and "classification/xgboost@xgboost/n=*/t=2" in summary
     recommendations = summary.split("## Recommendations")[1].split("## ")[0]
-    assert "| classification | 320,000 rows | D2s_v5 | `classification/xgboost@xgboost/n=*/t=2` |" in recommendations
+    assert "| classification | 160,000 rows | D2s_v5 | `classification/xgboost@xgboost/n=*/t=2` |" in recommendations
     (pick,) = sizing.summary(analyse(frame.load([path])), catalog.load())
     (few,) = [r for r in pick.found.rules if r.code == findings.TOO_FEW_SIZES]
     assert few.config == "classification/xgboost@xgboost-cuda/n=*/t=2" and f"rule: {few.message}" in recommendations
     frontier = recommendations.split("Quality against cost")[1].split("Evidence and rules")[0]
-    assert "- classification at 320,000 rows: $" in frontier and "<- best quality per unit of cost" in frontier
+    assert "- classification at 160,000 rows: $" in frontier and "<- best quality per unit of cost" in frontier
     devices = summary.split("## CPU against GPU")[1].split("## ")[0]
     assert "`classification/xgboost@xgboost-cuda/n=80000/t=2` | `classification/xgboost@xgboost/n=80000/t=2`" in devices
     out = capsys.readouterr().out
