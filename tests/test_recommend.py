@@ -214,6 +214,16 @@ def test_the_summary_picks_the_cheapest_configuration_near_the_best_quality(tmp_
     assert cli.main(["recommend", path, "--workload", "classification"]) == cli.EXIT_USAGE
 
 
+def test_the_summary_fits_100_columns_and_never_cuts_a_time_or_a_level(capsys: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    assert cli.main(["recommend", "results/reference"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if " s [" in line]
+    assert rows and max(map(len, lines)) <= 100 and not any("\u2026" in line for line in lines)
+    assert all(row[-1] in ("high", "medium", "low") and row[-3].endswith("]") for row in rows)
+
+
 def test_quality_against_cost_keeps_only_what_no_option_beats_on_both(tmp_path: Path) -> None:
     cases = (sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)
              + sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.975)  # dearer and worse than xgboost

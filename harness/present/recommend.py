@@ -37,13 +37,16 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
                     "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
     contended = sum(p.contended for p in picks)
     table = Table(title=Text("What to train on, per task family"), header_style="bold", box=box.SIMPLE_HEAD,
-                  padding=(0, 1), pad_edge=False,
+                  padding=(0, 0, 0, 1), pad_edge=False, show_edge=False,
                   caption=Text(f"At {SCALE:g}x the largest size every configuration reached (your own data: all of "
                                f"it), the cheapest within {QUALITY_TOLERANCE} of the best quality ("
                                f"{QUALITY_TOLERANCE:.0%} of an error). Every option and its evidence: sizeup "
                                "recommend --workload W --rows N"))
+    # The time and the level are what a reader acts on: never cut (rich squeezes columns to fit the caption's width).
+    widths = {"time [95%]": max((len(time_text(p.pick)) for p in picks if p.pick), default=0), "conf.": len("medium")}
     for column in ("task", "VM", "configuration", "time [95%]", "$/run", "conf."):
-        table.add_column(column, no_wrap=True, justify="right" if column == "$/run" else "left")
+        table.add_column(column, no_wrap=True, justify="right" if column == "$/run" else "left",
+                         min_width=widths.get(column))
     for p in picks:  # each cell's second line: the size, the memory needed, the quality
         size = f"{p.found.size:,.0f} {p.found.unit}"
         if p.pick is None:
