@@ -4,6 +4,7 @@ and the promise each keeps, and the shipped references' backtests as `fit --back
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -63,6 +64,19 @@ def test_a_level_is_the_promise_nine_in_ten_backtests_kept() -> None:
     assert Calibration(tuple(made([0.6] * 20))).level("time", 3.0, True, made([0.05] * 10, "mine")) == "medium"
     assert Calibration(tuple(made(within_25))).level("time", 3.0, True, made([0.05] * 10, "mine")) == "high"
     assert Calibration(tuple(made([0.6] * 20))).level("time", 3.0, True, made([0.05] * 10, "mine", 2.0)) == "low"
+    # Its own backtests from the fixed-cost region say nothing of a fit past it, nor hold it down.
+    unsettled = [replace(b, settled=False) for b in made([0.6, -0.5, 0.4], "mine")]
+    assert Calibration(tuple(made(within_10))).level("time", 3.0, True, unsettled) == "high"
+
+
+def test_past_fixed_costs_takes_two_steps_not_one() -> None:
+    def fit(times: list[float]) -> scaling.SizeFit:
+        return scaling.fit_time(SIZES[:len(times)], [[t] * 3 for t in times])
+
+    # XGBoost from 10,000 to 40,000 rows here: ^0.74 once, then ^0.04.
+    assert not backtest.past_fixed_costs(fit([0.37, 0.62, 0.634]))
+    assert not backtest.past_fixed_costs(fit([0.37, 0.38, 0.60]))  # only the last step grew
+    assert backtest.past_fixed_costs(fit([0.30, 0.37, 0.62, 0.94]))  # ^0.74, then ^0.60
 
 
 def test_judging_leaves_each_configuration_out_of_its_own_calibration() -> None:
