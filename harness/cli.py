@@ -23,7 +23,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.analysis.significance import ALPHA, parse_fail
-from harness.commands import doctor, read, run
+from harness.commands import doctor, profile, read, run
 from harness.present import terminal
 from harness.errors import EXIT_CASES_FAILED, EXIT_SLOWER, EXIT_USAGE, SizeupError, Stopped  # noqa: F401
 from harness.records import PHASES, TASKS
@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="what this machine can measure (GPU, drivers, Spark, limits, load), in seconds")
     p.set_defaults(command=doctor.command)
+
+    p = sub.add_parser("profile", help="run your own job (-- CMD ARGS) sampled as cases are: what holds it back, "
+                                       "what it should run on")
+    p.add_argument("--sample-hz", type=finite, default=10.0, help="samples per second (0.1 to 100) [10]")
+    p.add_argument("--results-dir", type=Path, default=Path("results"), help="where the profile goes [results]")
+    p.add_argument("job", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="the command to profile")
+    p.set_defaults(command=profile.command)
 
     p = sub.add_parser("run", help="run a suite of cases and write a result file")
     p.add_argument("--suite", default="quick", help="suite name (quick, full) or a TOML file [quick]")

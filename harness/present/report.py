@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import backtest, comparison, frame
+from harness.analysis import backtest, comparison, diagnosis, frame
 from harness.analysis.compute import Analysis, case_medians, spark_medians, spark_rows
 from harness.analysis.fits import SizeModel, ThreadModel
 from harness.errors import SizeupError
 from harness.present import calibration
 from harness.present.recommend import frontier_lines, time_text
-from harness.records import CaseRecord, figures, write_atomic
+from harness.records import PROFILE, CaseRecord, figures, write_atomic
 from harness.sizing import recommend
 
 CELL = re.compile(r"(?<!\\)\|")  # a Markdown cell boundary: a "|" not escaped as "\\|"
@@ -70,6 +70,14 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
     if chosen is not None:
         record, path = chosen
         sections.append((f"Utilization over time: {record.id}", f"from `{path}`", _png(_utilization(record))))
+    for item in loaded:  # `sizeup profile`: what held each job back
+        for record in (r for r in item.run.cases if r.case.workload == PROFILE):
+            gpus = item.run.machine.get("identity", {}).get("gpus") or []
+            found = diagnosis.diagnose(diagnosis.Figures.of(record, gpus))
+            text = "\n".join(f"- `{f.code}`: {f.message}" for f in found) or "- nothing that sizeup looks for"
+            sections.append((f"Profile: {record.id}", f"`{record.params.get('command')}`: {record.wall_s:.1f} s, exit "
+                                                      f"code {record.exit.get('returncode')}\n\n{text}",
+                             _png(_utilization(record)) if (record.telemetry.get("series") or {}).get("t") else None))
     title = "sizeup report: " + ", ".join(sorted({item.run.run_id for item in loaded}))
     html_path, md_path = out.with_suffix(".html"), out.with_suffix(".md")
     write_atomic(html_path, _html(title, sections))
@@ -200,7 +208,9 @@ def _png(fig) -> str | None:
 def _fit_times(rows: pd.DataFrame):
     if rows.empty:
         return None
-    medians = case_medians(rows)["fit_s"].sort_values()
+    medians = case_medians(rows)["fit_s"].dropna().sort_values()
+    if medians.empty:  # profiles only: they have no fit phase
+        return None
     on_gpu = rows.groupby("case_id")["on_gpu"].first()
     fig, ax = _figure(9, max(2.5, 0.3 * len(medians)))
     ax.barh(range(len(medians)), medians.to_numpy(), color=["tab:orange" if on_gpu[c] else "tab:blue"
@@ -253,7 +263,7 @@ def _chosen_case(loaded: Sequence[frame.Loaded], case_id: str | None):
 
 
 PHASE_COLOURS = {"startup": "tab:grey", "generate": "tab:olive", "features": "tab:cyan", "transfer": "tab:pink",
-                 "fit": "tab:red", "predict": "tab:purple", "score": "tab:brown"}
+                 "fit": "tab:red", "predict": "tab:purple", "score": "tab:brown", "run": "tab:green"}
 
 
 def _utilization(record: CaseRecord) -> object:

@@ -98,7 +98,8 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
     # The intervals' confidence levels (they depend on the repeats), said once in the header: 75%, or 75-88%.
     levels = sorted({f"{s.phases['fit'].coverage:.0%}" for s in summaries if "fit" in s.phases})
     level = f" {levels[0]}" if len(levels) == 1 else f" {levels[0][:-1]}-{levels[-1]}" if levels else ""
-    for name in ("case", "size", "thr", "fit s", f"interval{level}", "quality", "peak mem",
+    timed = "fit s" if any("fit" in s.phases for s in summaries) or not summaries else "run s"  # profiles: the job
+    for name in ("case", "size", "thr", timed, f"interval{level}", "quality", "peak mem",
                  *(f.label for _, f in figures)):
         table.add_column(name, justify="left" if name.startswith(LEFT) else "right", no_wrap=True)
     order = {w: i for i, w in enumerate(dict.fromkeys(s.record.case.workload for s in summaries))}
@@ -119,7 +120,7 @@ def _narrow_row(s: CaseSummary) -> list[str | Text]:
     cells: list[str | Text] = [f" {case.model}@{case.backend}", f"{case.size:,}", str(case.threads)]
     if record.status != "ok":
         return cells + [Text(record.status, STATUS_STYLE.get(record.status, "red")), "", "", ""]
-    fit = s.phases.get("fit")
+    fit = s.phases.get("fit") or s.phases.get("run")
     contended = "!" if s.contention and s.contention.counted else ""
     cells.append("" if fit is None else f"{_s(fit.median)}{'~' if fit.noisy else ''}{contended}")
     cells.append(f"{_s(fit.lo)}-{_s(fit.hi)}" if fit else "")

@@ -12,6 +12,7 @@ from harness.records.store import JOURNAL_SUFFIX, load, save
 from harness.records.types import (
     MIN_CLEAN,
     PHASES,
+    PROFILE,
     SCHEMA,
     SCHEMA_VERSION,
     STATUSES,
@@ -25,7 +26,7 @@ from harness.records.types import (
     select_warm,
 )
 
-__all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "PHASES", "SCHEMA", "SCHEMA_VERSION", "STATUSES", "TASKS", "BackendFacts",
+__all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "PHASES", "PROFILE", "SCHEMA", "SCHEMA_VERSION", "STATUSES", "TASKS", "BackendFacts",
            "Case", "CaseRecord", "Contention", "Journal", "JournalBusy", "Repeat", "RunResult", "Throughput",
            "check_name", "dumps", "figures", "final_path", "finish", "journal_path", "load", "plain", "save",
            "select_warm", "unfinished", "write_atomic"]

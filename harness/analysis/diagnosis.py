@@ -1,0 +1,126 @@
+"""What holds a profiled job back (`sizeup profile`), from its sampled series: rules as data, each a code,
+its threshold in THRESHOLDS, and the figures that triggered it.
+
+Each rule reads figures of the whole run; a rule whose figures were not measured (no GPU source, a run
+shorter than a second) says nothing rather than guess. The figures come from the record alone, so a
+profile diagnoses the same on any machine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.records import CaseRecord
+
+# Every threshold in one place; the rule that uses each is named by its key.
+THRESHOLDS: Mapping[str, float] = {
+    "cpu-single-thread": 0.6,  # share of the run with the job on one core (0.7-1.3 cores busy), on 2+ vCPUs
+    "cpu-underused": 0.4,  # mean cores busy / vCPUs below this: a smaller VM of the same family
+    "memory-bound": 0.8,  # peak memory / this machine's memory above this (or swap grew)
+    "gpu-idle": 5.0,  # mean GPU utilization (%) below this, with a GPU present
+    "gpu-starved": 50.0,  # mean GPU utilization (%) below this while the job kept about one core busy
+    "gpu-memory-headroom": 0.25,  # peak GPU memory / the card's below this: a smaller GPU would hold it
+    "io-bound": 20e6,  # bytes per second read or written, with the job's CPU under half a core
+}
+ONE_CORE = (70.0, 130.0)  # tree CPU % that counts as one core busy
+MEMORY_HEADROOM = 1.5  # a VM for the job holds its peak memory times this (as `recommend` sizes)
+JITTER_CORES = 0.25  # busy cores a 10 Hz sample can overstate: 2.1 of 2 vCPUs is 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str
+    figures: Mapping[str, float]  # what triggered it, by name
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The run's figures the rules read (None: not measured)."""
+
+    wall_s: float
+    vcpus: int
+    cores_mean: float | None  # tree CPU, in cores
+    cores_p95: float | None
+    one_core_share: float | None  # share of samples with about one core busy
+    peak_memory: float | None
+    memory_total: float | None
+    io_bytes_per_s: float | None
+    gpu_util_mean: float | None  # the busiest GPU's
+    gpu_memory_peak: float | None
+    gpu_memory_total: float | None
+
+    @classmethod
+    def of(cls, record: CaseRecord, gpus: Sequence[Mapping[str, Any]] = ()) -> Figures:
+        t = record.telemetry
+        series = t.get("series") or {}
+        cpu = np.asarray([c for c in series.get("cpu_percent", []) if c is not None], dtype=float)
+        io = [sum(x) for x in zip(series.get("read_bytes", []), series.get("write_bytes", []))]
+        io_rate = (io[-1] - io[0]) / record.wall_s if len(io) > 1 and record.wall_s > 0 else None
+        util, used = _gpu(series.get("sources") or {})
+        totals = [g.get("memory_bytes") for g in gpus if g.get("memory_bytes")]
+        return cls(record.wall_s, record.case.threads,
+                   float(cpu.mean()) / 100 if len(cpu) else None,
+                   float(np.percentile(cpu, 95)) / 100 if len(cpu) else None,
+                   float(np.mean((cpu >= ONE_CORE[0]) & (cpu <= ONE_CORE[1]))) if len(cpu) else None,
+                   t.get("peak_memory_bytes"), t.get("memory_total_bytes"), io_rate, util, used,
+                   float(max(totals)) if totals else None)
+
+
+def _gpu(sources: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """The busiest GPU's mean utilization and the largest device memory used, from the NVML series."""
+    values = (sources.get("nvml") or {}).get("values") or {}
+    utils = [np.mean([v for v in vs if v is not None]) for k, vs in values.items()
+             if k.endswith(".util_percent") and any(v is not None for v in vs)]
+    used = [max(v for v in vs if v is not None) for k, vs in values.items()
+            if k.endswith(".memory_used_bytes") and any(v is not None for v in vs)]
+    return (float(max(utils)) if utils else None), (float(max(used)) if used else None)
+
+
+def diagnose(f: Figures) -> list[Finding]:
+    out = []
+    th = THRESHOLDS
+    if f.one_core_share is not None and f.vcpus >= 2 and f.one_core_share >= th["cpu-single-thread"]:
+        out.append(Finding("cpu-single-thread", f"one core busy for {f.one_core_share:.0%} of the run, the other "
+                                                f"{f.vcpus - 1} idle: the work runs on one thread (look for n_jobs, "
+                                                "num_workers or nthread left at 1)",
+                           {"one_core_share": f.one_core_share, "vcpus": f.vcpus}))
+    if f.cores_mean is not None and f.cores_mean / f.vcpus < th["cpu-underused"]:
+        out.append(Finding("cpu-underused", f"{f.cores_mean:.1f} of {f.vcpus} vCPUs busy on average "
+                                            f"({f.cores_mean / f.vcpus:.0%}): a smaller VM of the same family would do",
+                           {"cores_mean": f.cores_mean, "vcpus": f.vcpus}))
+    if f.peak_memory and f.memory_total and f.peak_memory / f.memory_total > th["memory-bound"]:
+        out.append(Finding("memory-bound", f"peak memory {f.peak_memory / 2**30:.1f} GiB, "
+                                           f"{f.peak_memory / f.memory_total:.0%} of this machine's: a "
+                                           f"memory-optimized VM with {MEMORY_HEADROOM * f.peak_memory / 2**30:.1f} GiB",
+                           {"peak_memory_bytes": f.peak_memory, "memory_total_bytes": f.memory_total}))
+    if f.gpu_util_mean is not None and f.gpu_util_mean < th["gpu-idle"]:
+        out.append(Finding("gpu-idle", f"a GPU is present and was {f.gpu_util_mean:.0f}% busy on average: the job "
+                                       "does not use it (a CPU VM costs less)", {"gpu_util_mean": f.gpu_util_mean}))
+    elif (f.gpu_util_mean is not None and f.gpu_util_mean < th["gpu-starved"] and f.one_core_share is not None
+          and f.one_core_share >= th["cpu-single-thread"]):
+        out.append(Finding("gpu-starved", f"the GPU {f.gpu_util_mean:.0f}% busy while one host core was saturated "
+                                          f"{f.one_core_share:.0%} of the run: the input pipeline holds it back "
+                                          "(DataLoader num_workers, pin_memory, prefetching)",
+                           {"gpu_util_mean": f.gpu_util_mean, "one_core_share": f.one_core_share}))
+    if f.gpu_memory_peak and f.gpu_memory_total and f.gpu_memory_peak / f.gpu_memory_total < th["gpu-memory-headroom"]:
+        out.append(Finding("gpu-memory-headroom", f"peak GPU memory {f.gpu_memory_peak / 2**30:.1f} of "
+                                                  f"{f.gpu_memory_total / 2**30:.0f} GiB: a smaller GPU would hold it",
+                           {"gpu_memory_peak_bytes": f.gpu_memory_peak, "gpu_memory_total_bytes": f.gpu_memory_total}))
+    if (f.io_bytes_per_s is not None and f.io_bytes_per_s >= th["io-bound"] and f.cores_mean is not None
+            and f.cores_mean < 0.5):
+        out.append(Finding("io-bound", f"{f.io_bytes_per_s / 1e6:.0f} MB/s of disk I/O with {f.cores_mean:.2f} cores "
+                                       "busy: the job waits on the disk (faster storage, or data in memory)",
+                           {"io_bytes_per_s": f.io_bytes_per_s, "cores_mean": f.cores_mean}))
+    return out
+
+
+def cores_needed(f: Figures) -> int:
+    """The vCPUs the job kept busy at its 95th percentile, rounded up past sampling jitter (a quarter of a core),
+    at least one and at most the vCPUs it had (whether more would help was not measured)."""
+    return max(1, min(f.vcpus, math.ceil((f.cores_p95 or 0.0) - JITTER_CORES)))

@@ -1,0 +1,57 @@
+"""`sizeup profile -- CMD`: run the user's job under sizeup's sampling, keep its profile as a result, and say
+what holds it back and what it should run on. The job's exit code is this command's."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from rich.console import Console
+from rich.text import Text
+
+from harness import records
+from harness.errors import SizeupError
+from harness.analysis.diagnosis import Figures, diagnose
+from harness.run import machine, profile
+from harness.sizing import catalog
+from harness.sizing.rightsize import CONFIDENCE, rightsize
+
+
+def command(args: argparse.Namespace, console: Console) -> int:
+    job = args.job[1:] if args.job[:1] == ["--"] else args.job
+    folder = args.results_dir / records.check_name("machine id", machine.fingerprint()["id"])
+    try:  # before the job runs: a profile that cannot be kept is not worth the job's time
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SizeupError(f"cannot keep the profile in {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK):
+        raise SizeupError(f"cannot keep the profile in {folder}: not writable")
+    done = profile.profile(job, args.sample_hz)
+    run = done.run
+    path = records.final_path(records.journal_path(args.results_dir, run))
+    records.save(path, run)
+    record = run.cases[0]
+    console.print(Text(f"\nsizeup profile: {record.case.model} ran {record.wall_s:.1f} s, exit code "
+                       f"{record.exit['returncode']}" + (f" ({record.reason})" if record.reason else "")))
+    console.print(f"Profile written to {path}\nShow it with: sizeup show {path}")
+    figures = Figures.of(record, run.machine.get("identity", {}).get("gpus") or [])
+    if record.wall_s < 1.0:
+        console.print(Text("The job ran under a second: too short to say what holds it back.", style="yellow"))
+    else:
+        found = diagnose(figures)
+        for f in found:
+            console.print(Text(f"{f.code}: {f.message}"))
+        if not found:
+            console.print("Nothing held it back that sizeup looks for (one core, idle vCPUs, memory, GPU, disk).")
+    identity = run.machine.get("identity", {})
+    sized = rightsize(figures, catalog.load(), (identity.get("memory_bytes") or 0) / 2**30)
+    if sized.vm is not None:
+        change = f", {sized.change:+.0%} against {sized.like_here.name} (like this machine)" \
+            if sized.change is not None and sized.like_here else ""
+        console.print(Text(f"Right-size ({CONFIDENCE} confidence): {sized.vm.name} ({sized.vm.vcpus} vCPUs, "
+                           f"{sized.vm.memory_gib:g} GiB) at ${sized.cost:.3g} per run{change}; needs "
+                           f"{sized.memory_gib:g} GiB (peak x 1.5). Assumed: {sized.assumption}."))
+    else:
+        console.print(Text(f"No CPU VM in the catalog has {sized.cores} vCPUs and {sized.memory_gib:g} GiB.",
+                           style="yellow"))
+    return done.interrupted or done.exit_code

@@ -1,0 +1,52 @@
+"""Right-sizing a profiled job (`sizeup profile`): the cheapest catalog VM that holds its measured peak memory
+x 1.5 and the cores it kept busy, against the cheapest VM like the one it ran on.
+
+Assumed, and said: the job takes as long on the VM chosen as it did here (it used no more cores than that VM
+has, and per-core speed is taken as this machine's). Only one run was measured, so the confidence is low.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harness.analysis.diagnosis import MEMORY_HEADROOM, Figures, cores_needed
+from harness.sizing.catalog import VM
+
+CONFIDENCE = "low"  # one run, on one machine: the time elsewhere is assumed, not measured
+
+
+@dataclass(frozen=True)
+class Sized:
+    vm: VM | None  # the cheapest that fits (None: none in the catalog does)
+    cost: float | None  # per run, at the measured wall time
+    like_here: VM | None  # the cheapest CPU VM with this machine's vCPUs and at least its memory
+    cost_here: float | None
+    cores: int  # the vCPUs asked for: the job's 95th percentile of busy cores, rounded up
+    memory_gib: float  # peak x MEMORY_HEADROOM
+    assumption: str
+
+    @property
+    def change(self) -> float | None:
+        """Cost per run on the VM chosen / on the VM like this one, minus 1."""
+        return None if self.cost is None or not self.cost_here else self.cost / self.cost_here - 1
+
+
+def rightsize(f: Figures, vms: Sequence[VM], memory_gib_here: float) -> Sized:
+    cpu_vms = [v for v in vms if v.gpu_count == 0]
+    memory = MEMORY_HEADROOM * (f.peak_memory or 0) / 2**30
+    cores = cores_needed(f)
+    fits = [v for v in cpu_vms if v.vcpus >= cores and v.memory_gib >= memory]
+    pick = min(fits, key=lambda v: (v.price_per_hour, v.vcpus, v.name), default=None)
+    like = [v for v in cpu_vms if v.vcpus == f.vcpus and v.memory_gib >= memory_gib_here * 0.95]
+    here = min(like, key=lambda v: (v.price_per_hour, v.name), default=None)
+
+    def per_run(vm: VM | None) -> float | None:
+        return None if vm is None else vm.price_per_hour * f.wall_s / 3600
+
+    assumption = (f"as long as here ({f.wall_s:.1f} s) on any VM with at least {cores} vCPU(s): the job kept "
+                  f"{f.cores_p95 or 0:.1f} cores busy at its 95th percentile; per-core speed as this machine's")
+    if cores == f.vcpus:
+        assumption += f"; it kept all {f.vcpus} vCPUs busy, so whether more would speed it up was not measured"
+    return Sized(pick, per_run(pick), here, per_run(here), cores, math.ceil(memory * 10) / 10, assumption)

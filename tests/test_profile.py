@@ -1,0 +1,173 @@
+"""`sizeup profile -- CMD`: the user's own job run and sampled as a case, its exit code passed through, nothing
+left running, a stop keeping what was measured; the diagnosis rules and the right-sizing on figures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness import cli, records
+from harness.analysis.diagnosis import THRESHOLDS, Figures, diagnose
+from harness.sizing import catalog
+from harness.sizing.rightsize import rightsize
+from tests.conftest import needs_quiet
+
+GiB = 2**30
+
+
+def script(tmp_path: Path, body: str, name: str = "job.py") -> Path:
+    path = tmp_path / name
+    path.write_text(body)
+    return path
+
+
+def profiled(tmp_path: Path) -> records.RunResult:
+    (path,) = tmp_path.glob("results/*/*-profile-*.json")
+    return records.load(path)
+
+
+def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_through(tmp_path: Path, capsys) -> None:
+    needs_quiet()
+    job = script(tmp_path, "import time\nend = time.time() + 2.5\nwhile time.time() < end: pass\nraise SystemExit(3)\n")
+    code = cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)])
+    out = capsys.readouterr().out
+    assert code == 3
+    run = profiled(tmp_path)
+    (record,) = run.cases
+    assert run.suite == "profile" and run.complete and record.case.model == "job.py"
+    assert record.status == "error" and record.exit["returncode"] == 3
+    assert 2.4 < record.runs[0].phases["run"] <= record.wall_s < 4.0
+    assert record.params["command"].endswith("job.py") and len(record.telemetry["series"]["t"]) >= 20
+    figures = Figures.of(record)
+    codes = [f.code for f in diagnose(figures)]
+    if record.case.threads >= 2:  # one core busy, the rest idle
+        assert codes[0] == "cpu-single-thread" and figures.one_core_share > 0.8
+        assert ("cpu-underused" in codes) == (1 / record.case.threads < THRESHOLDS["cpu-underused"])
+        assert "cpu-single-thread:" in out
+    assert "Right-size (low confidence)" in out
+    assert cli.main(["show", str(next(tmp_path.glob("results/*/*.json")))]) == 0
+    assert "job.py@process" in capsys.readouterr().out
+
+
+def test_a_daemon_the_job_forks_is_stopped_and_named(tmp_path: Path) -> None:
+    daemon = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+              "        open(os.environ['PIDFILE'], 'w').write(str(os.getpid()))\n        time.sleep(120)\n"
+              "    os._exit(0)\ntime.sleep(0.5)\n")
+    job = script(tmp_path, daemon)
+    pidfile = tmp_path / "daemon.pid"
+    done = subprocess.run([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"), "--",
+                           sys.executable, str(job)], env=os.environ | {"PIDFILE": str(pidfile)}, capture_output=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    (record,) = profiled(tmp_path).cases
+    assert record.status == "ok" and any(str(pid) in p for p in record.telemetry["leftover_processes"])
+
+
+def test_ctrl_c_stops_the_job_and_keeps_what_was_measured(tmp_path: Path) -> None:
+    job = script(tmp_path, "import time\nprint('started', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"),
+                             "--", sys.executable, str(job)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"started\n"  # the job's own output, untouched
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    (record,) = profiled(tmp_path).cases
+    assert record.status == "error" and "stopped by the user" in record.reason and 0.5 < record.wall_s < 20
+
+
+def test_a_job_killed_by_a_signal_is_recorded_and_its_status_passed_on(tmp_path: Path, capsys) -> None:
+    job = script(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)]) == 137
+    (record,) = profiled(tmp_path).cases
+    assert record.status in ("crashed", "oom") and record.exit["signal"] == "SIGKILL"
+
+
+def test_the_jobs_output_passes_through_whole(tmp_path: Path) -> None:
+    job = script(tmp_path, "import sys\nfor _ in range(20): sys.stdout.write('x' * (1 << 20))\n")
+    done = subprocess.run([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"), "--",
+                           sys.executable, str(job)], capture_output=True, timeout=120)
+    assert done.returncode == 0 and done.stdout[:20 << 20] == b"x" * (20 << 20)
+    assert done.stdout[20 << 20:].startswith(b"\nsizeup profile: job.py ran")  # then sizeup's own lines
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "needs the command to run"), (["--"], "needs the command to run"),
+    (["--", "no-such-command-sizeup"], "command not found: no-such-command-sizeup"),
+    (["--", "{tmp}/data.txt"], "is not executable"), (["--", "{tmp}"], "is a folder"),
+    (["--sample-hz", "0", "--", "true"], "--sample-hz must be from"),
+    (["--sample-hz", "nan", "--", "true"], "expected a finite number"),
+])
+def test_bad_input_is_one_line_and_exit_2_and_runs_nothing(args: list[str], message: str, tmp_path: Path,
+                                                          capsys) -> None:
+    (tmp_path / "data.txt").write_text("1,2\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    with pytest.raises(SystemExit) if "finite" in message else _nothing():
+        code = cli.main(["profile", "--results-dir", str(tmp_path / "results"), *args])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("results/*/*.json"))
+
+
+class _nothing:
+    def __enter__(self) -> None: ...
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
+
+
+def test_a_results_dir_that_cannot_be_written_is_refused_before_the_job_runs(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "results"
+    blocker.write_text("a file")
+    marker = tmp_path / "ran"
+    job = script(tmp_path, f"open({str(marker)!r}, 'w').write('x')\n")
+    assert cli.main(["profile", "--results-dir", str(blocker), "--", sys.executable, str(job)]) == 2
+    assert "cannot keep the profile" in capsys.readouterr().err and not marker.exists()
+
+
+def figures(**kw: float | None) -> Figures:
+    base = dict(wall_s=60.0, vcpus=8, cores_mean=6.0, cores_p95=7.5, one_core_share=0.0, peak_memory=4 * GiB,
+                memory_total=32 * GiB, io_bytes_per_s=0.0, gpu_util_mean=None, gpu_memory_peak=None,
+                gpu_memory_total=None)
+    return Figures(**(base | kw))
+
+
+@pytest.mark.parametrize("changed, code", [
+    ({"one_core_share": 0.7, "cores_mean": 1.0}, "cpu-single-thread"),
+    ({"cores_mean": 3.0}, "cpu-underused"),
+    ({"peak_memory": 28 * GiB}, "memory-bound"),
+    ({"gpu_util_mean": 2.0}, "gpu-idle"),
+    ({"gpu_util_mean": 30.0, "one_core_share": 0.9, "cores_mean": 1.0}, "gpu-starved"),
+    ({"gpu_memory_peak": 10 * GiB, "gpu_memory_total": 80 * GiB, "gpu_util_mean": 90.0}, "gpu-memory-headroom"),
+    ({"io_bytes_per_s": 50e6, "cores_mean": 0.3}, "io-bound"),
+])
+def test_each_rule_fires_past_its_threshold_and_states_its_figures(changed: dict, code: str) -> None:
+    assert diagnose(figures()) == []  # a busy, healthy job: nothing
+    found = {f.code: f for f in diagnose(figures(**changed))}
+    assert code in found and found[code].figures and code in THRESHOLDS
+
+
+def test_right_sizing_takes_the_cheapest_vm_that_holds_the_peak_and_the_cores_used() -> None:
+    vms = catalog.load()
+    f = figures(cores_p95=2.6, peak_memory=10 * GiB)
+    sized = rightsize(f, vms, 32.0)
+    fits = [v for v in vms if v.gpu_count == 0 and v.vcpus >= 3 and v.memory_gib >= 15]
+    assert sized.cores == 3 and sized.memory_gib == 15.0  # 2.6 busy cores: 3 vCPUs
+    assert sized.vm.price_per_hour == min(v.price_per_hour for v in fits)
+    assert sized.cost == pytest.approx(sized.vm.price_per_hour * 60 / 3600)
+    assert sized.like_here is None or sized.like_here.vcpus == 8
+    saturated = rightsize(figures(vcpus=2, cores_p95=2.1), vms, 8.0)  # 10 Hz jitter past the 2 vCPUs it had
+    assert saturated.cores == 2 and "whether more would speed it up was not measured" in saturated.assumption
