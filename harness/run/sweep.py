@@ -10,10 +10,10 @@ until one of these stops it (the reason is kept in the result):
   `make bench`'s, stops as soon as fixed costs no longer dominate: predictions need no more);
 - the next step would take longer than ``budget_s`` (the case's whole wall time, predicted
   from the last two steps); until MIN_STEPS sizes are measured, the last step passed it itself.
-  The run's own budget (a suite's ``budget_s``: all its cases' wall time) stops every sweep
-  whose next step would pass what is left of it;
   One step cannot tell fixed costs from growth: a Spark case at 45 rows took 46 s, nearly all
   of it the session and XGBoost's start, and a linear guess would end it before any fit;
+- the run's own budget (a suite's ``budget_s``: all its cases' wall time) would be passed by
+  the next step;
 - the next step's peak memory, projected on the line through the last two steps' peaks,
   would pass ``memory`` of this machine's memory;
 - the workload has no more rows (its whole data, or the sweep's ``max_size``, is the last
@@ -53,8 +53,7 @@ class Sweep:
 @dataclass(frozen=True)
 class Stop:
     """Why a sweep ends: a code (step-failed, max-steps, whole-data, settled, past-fixed-cost, time-budget,
-    run-budget, memory) and a
-    message for people (the result file keeps the message, per sweep)."""
+    run-budget, memory) and a message for people (the result file keeps the message, per sweep)."""
 
     code: str
     message: str
