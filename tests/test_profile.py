@@ -88,6 +88,32 @@ def test_ctrl_c_stops_the_job_and_keeps_what_was_measured(tmp_path: Path) -> Non
     assert record.status == "error" and "stopped by the user" in record.reason and 0.5 < record.wall_s < 20
 
 
+def test_a_second_ctrl_c_stops_a_job_that_ignores_the_first_and_the_profile_is_kept(tmp_path: Path) -> None:
+    job = script(tmp_path, "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                           "print('started', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"),
+                             "--", sys.executable, str(job)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline() == b"started\n"
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert proc.poll() is None  # the job ignores SIGINT: sizeup waits out its grace period
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130, err
+    (record,) = profiled(tmp_path).cases
+    assert record.status == "error" and "stopped by the user" in record.reason and record.wall_s < 8
+
+
+def test_a_program_that_cannot_be_executed_is_the_shells_126_in_one_line(tmp_path: Path) -> None:
+    job = script(tmp_path, "print('no shebang')\n", name="noshebang")
+    job.chmod(0o755)
+    done = subprocess.run([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"),
+                           "--", str(job)], capture_output=True, timeout=60)
+    assert done.returncode == 126
+    assert done.stderr.decode().splitlines()[0].startswith(f"sizeup profile: cannot run {job}: Exec format error")
+    assert "Traceback" not in done.stderr.decode()
+
+
 def test_a_job_killed_by_a_signal_is_recorded_and_its_status_passed_on(tmp_path: Path, capsys) -> None:
     job = script(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
     assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)]) == 137

@@ -88,7 +88,7 @@ def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp
     one = spent(20.0)  # 40 s spent, 60 s left: room for one more 40 s step
     assert [c.model for c in runner.grow_sweeps(one)] == ["xgboost"]
     assert list(one.sweeps) == ["classification/linear@sklearn/n=*/t=2"]
-    # A resumed run decides the same: the step planned counts at its predicted 40 s, leaving 20 s.
+    # Deciding again from the same records gives the same answer: the step planned counts at its predicted 40 s.
     resumed = records.RunResult(**{**one.__dict__, "plan": list(one.plan), "sweeps": {}})
     assert runner.grow_sweeps(resumed) == [] and list(resumed.sweeps) == list(one.sweeps)
     assert [c.size for c in runner.grow_sweeps(spent(10.0))] == [2000, 2000]  # 20 s spent, about 20 s each

@@ -61,7 +61,8 @@ class Figures:
         series = t.get("series") or {}
         cpu = np.asarray([c for c in series.get("cpu_percent", []) if c is not None], dtype=float)
         io = [sum(x) for x in zip(series.get("read_bytes", []), series.get("write_bytes", []))]
-        io_rate = (io[-1] - io[0]) / record.wall_s if len(io) > 1 and record.wall_s > 0 else None
+        span = series["slow_t"][-1] - series.get("start", series["slow_t"][0]) if io else 0.0
+        io_rate = io[-1] / span if io and span > 0 else None  # bytes since the job started, over that time
         util, used = _gpu(series.get("sources") or {})
         totals = [g.get("memory_bytes") for g in gpus if g.get("memory_bytes")]
         return cls(record.wall_s, record.case.threads,

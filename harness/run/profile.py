@@ -1,7 +1,8 @@
 """`sizeup profile -- CMD`: the user's own training job, run as a case is run and sampled as cases are.
 
-The job runs in a session of its own with the case's lifeline token, so its whole process tree is
-sampled and nothing it starts outlives it (a daemon it forks is killed when it exits, and named).
+The job runs in a session of its own with the case's lifeline token: its process tree is sampled,
+and nothing it starts outlives it (a daemon it forks is killed when it exits, and named; while the
+job runs, a process that has left its tree, such as a daemon, is not sampled).
 Its output goes straight to the terminal, untouched. The record is a case of workload `profile`:
 one repeat whose one phase, `run`, is the job's wall time, with the sampled series (tree CPU,
 per-core CPU, memory with PSS for forked trees, disk I/O, and every telemetry source there is,
@@ -38,8 +39,12 @@ PHASE = "run"
 GRACE_S = 10.0  # after Ctrl-C, how long the job has to stop on its own before it is killed
 # The harness blocks the stop signals (harness.signals) and children inherit the mask: the job must get them
 # as it would from a shell, so it starts through this, which unblocks them and becomes the command.
-EXEC = ("import os, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, "
-        "signal.SIGHUP}); os.execv(sys.argv[1], sys.argv[1:])")
+# Where exec fails (no shebang, a missing interpreter), one line and the shell's exit codes, 126 or 127.
+EXEC = ("import errno, os, signal, sys\n"
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})\n"
+        "try:\n    os.execv(sys.argv[1], sys.argv[1:])\n"
+        "except OSError as e:\n    print(f'sizeup profile: cannot run {sys.argv[1]}: {e.strerror}', file=sys.stderr)\n"
+        "    os._exit(127 if e.errno == errno.ENOENT else 126)")
 INTERPRETERS = {"python", "python3", "bash", "sh", "Rscript", "torchrun", "accelerate", "deepspeed", "jupyter"}
 
 
@@ -99,9 +104,11 @@ def profile(command: list[str], sample_hz: float) -> Profiled:
     except OSError as exc:
         lifeline.become_subreaper(False)
         raise SizeupError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
-    watch = Watch(proc, Limits(0, math.inf, machine.memory_limit() * 4, sample_hz))
+    watch: Watch | None = None
     interrupted = 0  # 128 + the stop signal the user sent sizeup
+    status, rusage = 0, None
     try:
+        watch = Watch(proc, Limits(0, math.inf, machine.memory_limit() * 4, sample_hz))
         with signals.case(proc.pid) as sent:
             watch.sent = sent  # a job that signals sizeup itself is stopped, as a case would be
             try:
@@ -110,11 +117,12 @@ def profile(command: list[str], sample_hz: float) -> Profiled:
                 interrupted = 128 + exc.signum if isinstance(exc, Stopped) else 128 + signal.SIGINT
                 status, rusage = _stop(proc, watch)
     finally:
-        if proc.returncode is None:  # never leave the job behind
-            watch.kill()
-            _, status, rusage = os.wait4(proc.pid, 0)
+        if proc.returncode is None:  # never leave the job behind (a stop while the sampler was being set up)
+            _signal_group(proc.pid, signal.SIGKILL)
+            status, rusage = _reap(proc, 0)
         leftovers = lifeline.kill_case(token, roots=lifeline.strays(known | {proc.pid}))
-        watch.close()
+        if watch is not None:
+            watch.close()
         lifeline.become_subreaper(False)
     wall = watch.exited_at - t0 if watch.exited_at else time.monotonic() - t0
     code = os.waitstatus_to_exitcode(status)
@@ -125,23 +133,42 @@ def profile(command: list[str], sample_hz: float) -> Profiled:
 
 
 def _stop(proc: subprocess.Popen[bytes], watch: Watch) -> tuple[int, object]:
-    """The user stopped sizeup: SIGINT to the job's group, as a terminal would, then SIGKILL after GRACE_S."""
-    try:
-        os.killpg(proc.pid, signal.SIGINT)
-    except ProcessLookupError:
-        pass
+    """The user stopped sizeup: SIGINT to the job's group, as a terminal would, then SIGKILL after GRACE_S (or at
+    once, on a second stop)."""
+    _signal_group(proc.pid, signal.SIGINT)
     deadline = time.monotonic() + GRACE_S
-    while time.monotonic() < deadline:
-        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            watch.exited_at = time.monotonic()
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return status, rusage
-        time.sleep(0.05)
+    try:
+        while proc.returncode is None and time.monotonic() < deadline:
+            status, rusage = _reap(proc, os.WNOHANG)
+            if proc.returncode is not None:
+                watch.exited_at = time.monotonic()
+                return status, rusage
+            time.sleep(0.05)
+    except (KeyboardInterrupt, Stopped):
+        pass
     watch.kill()
-    _, status, rusage = os.wait4(proc.pid, 0)
-    watch.exited_at = time.monotonic()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    status, rusage = _reap(proc, 0)
+    watch.exited_at = watch.exited_at or time.monotonic()
+    return status, rusage
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except OSError:  # gone, or another user's (sudo): nothing more sizeup can do to it
+        pass
+
+
+def _reap(proc: subprocess.Popen[bytes], flags: int) -> tuple[int, object]:
+    """wait4 on the job; sets its returncode once it has exited. Already reaped (a stop that came between the
+    watcher's wait4 and its bookkeeping): status 0, and the record says it was stopped by the user."""
+    try:
+        pid, status, rusage = os.wait4(proc.pid, flags)
+    except ChildProcessError:
+        proc.returncode = proc.returncode if proc.returncode is not None else 0
+        return 0, None
+    if pid:
+        proc.returncode = os.waitstatus_to_exitcode(status)
     return status, rusage
 
 

@@ -118,9 +118,10 @@ def execute(run: RunResult, journal: Journal, limits: Limits, progress: Progress
 def grow_sweeps(run: RunResult) -> list[Case]:
     """Plan the next step of every sweep whose last step is done; note why finished sweeps ended.
 
-    Decided from the records alone, so a resumed run plans what the interrupted one would have.
-    A run with a budget counts the cases done and the sweep steps planned (at their predicted wall
-    time) against it. Returns the cases added.
+    Decided from the records alone, so a resumed run plans what the interrupted one would have,
+    but for a run's budget: it counts the cases done and the sweep steps planned (at their predicted
+    wall time), and a resumed run counts all it finds done, so it may end a sweep the interrupted one
+    would have grown by a step. Returns the cases added.
     """
     done = {c.id: c for c in run.cases}
     last: dict[str, Case] = {}
