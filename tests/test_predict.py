@@ -14,6 +14,7 @@ from harness.analysis.compute import analyse
 from harness.sizing import catalog
 from harness.sizing import findings as f
 from harness.sizing.options import cpu_options
+from harness.sizing.recommend import SCALE
 from harness.sizing.recommend import summary
 from tests import builders
 from tests.test_recommend import SIZES, sweep
@@ -44,7 +45,7 @@ def test_the_three_commands_give_one_time_for_one_option(tmp_path: Path, capsys:
     assert f"{two['seconds']:.4g} s" in printed
     # The summary (the report's and `run --data`'s) at its own size: the same estimate for its pick.
     pick = summary(analysis, list(vms.values()))[0].pick
-    at = predict.at_target(fitted, 4 * max(SIZES), vms[pick.vm].vcpus).answers[0]
+    at = predict.at_target(fitted, SCALE * max(SIZES), vms[pick.vm].vcpus).answers[0]
     assert (pick.seconds, pick.lo, pick.hi, pick.confidence) == (at.time.value, at.time.lo, at.time.hi, at.level)
 
 
