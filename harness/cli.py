@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "what it should run on")
     p.add_argument("--sample-hz", type=finite, default=10.0, help="samples per second (0.1 to 100) [10]")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where the profile goes [results]")
+    p.add_argument("--pid", type=positive_int("pid"), help="a job already running: sample it and its tree, changing "
+                                                          "nothing in it, until it exits or --duration passes")
+    p.add_argument("--duration", type=finite, metavar="S", help="with --pid: stop sampling after S seconds")
     p.add_argument("job", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="the command to profile")
     p.set_defaults(command=profile.command)
 

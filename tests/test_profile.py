@@ -197,3 +197,56 @@ def test_right_sizing_takes_the_cheapest_vm_that_holds_the_peak_and_the_cores_us
     assert sized.like_here is None or sized.like_here.vcpus == 8
     saturated = rightsize(figures(vcpus=2, cores_p95=2.1), vms, 8.0)  # 10 Hz jitter past the 2 vCPUs it had
     assert saturated.cores == 2 and "whether more would speed it up was not measured" in saturated.assumption
+
+
+def test_attaching_to_a_running_job_samples_it_until_it_exits_and_touches_nothing(tmp_path: Path, capsys) -> None:
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        code = cli.main(["profile", "--pid", str(job.pid), "--duration", "1.5", "--results-dir", str(tmp_path / "results")])
+        assert code == 0 and job.poll() is None  # the duration passed; the job runs on, untouched
+        (record,) = profiled(tmp_path).cases
+        assert record.status == "ok" and record.params["pid"] == job.pid and 1.4 < record.wall_s < 3
+        assert record.telemetry["attached"]["ended"] == "the 1.5 s asked for passed"
+        assert record.exit["returncode"] is None and len(record.telemetry["series"]["t"]) >= 10
+        assert f"sizeup profile: pid {job.pid}" in capsys.readouterr().out
+    finally:
+        job.kill()
+        job.wait()
+
+
+def test_attaching_ends_when_the_job_exits(tmp_path: Path) -> None:
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.0)"])
+    assert cli.main(["profile", "--pid", str(job.pid), "--results-dir", str(tmp_path / "results")]) == 0
+    job.wait()
+    (record,) = profiled(tmp_path).cases
+    assert record.telemetry["attached"]["ended"] == "it exited" and record.wall_s < 2
+
+
+def unused_pid() -> int:
+    pid = 4_000_000
+    while psutil.pid_exists(pid):
+        pid += 1
+    return pid
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pid", "UNUSED"], "no such process"),
+    (["--pid", "ZOMBIE"], "exited before it could be sampled"),
+    (["--pid", "PARENT"], "is sizeup itself or runs it"),
+    (["--pid", "PARENT", "--duration", "0"], "--duration must be a number of seconds above 0"),
+    (["--pid", "PARENT", "--duration", "-3"], "--duration must be a number of seconds above 0"),
+    (["--duration", "5", "--", "true"], "--duration goes with --pid"),
+    (["--pid", "PARENT", "--", "true"], "give --pid or a command after --, not both"),
+])
+def test_bad_attachments_are_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path, capsys) -> None:
+    zombie = subprocess.Popen(["true"])
+    while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.01)
+    values = {"UNUSED": str(unused_pid()), "ZOMBIE": str(zombie.pid), "PARENT": str(os.getpid())}
+    try:
+        code = cli.main(["profile", "--results-dir", str(tmp_path / "results"), *(values.get(a, a) for a in args)])
+    finally:
+        zombie.wait()
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("results/*/*.json"))

@@ -19,6 +19,12 @@ from harness.sizing.rightsize import CONFIDENCE, rightsize
 
 def command(args: argparse.Namespace, console: Console) -> int:
     job = args.job[1:] if args.job[:1] == ["--"] else args.job
+    if args.pid is not None and job:
+        raise SizeupError("give --pid or a command after --, not both")
+    if args.duration is not None and args.pid is None:
+        raise SizeupError("--duration goes with --pid (a command runs to its end)")
+    if args.pid is None:
+        profile.executable(job)  # a command that cannot run is refused before anything is created
     folder = args.results_dir / records.check_name("machine id", machine.fingerprint()["id"])
     try:  # before the job runs: a profile that cannot be kept is not worth the job's time
         folder.mkdir(parents=True, exist_ok=True)
@@ -26,13 +32,22 @@ def command(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError(f"cannot keep the profile in {folder}: {exc.strerror or exc}") from None
     if not os.access(folder, os.W_OK):
         raise SizeupError(f"cannot keep the profile in {folder}: not writable")
-    done = profile.profile(job, args.sample_hz)
+    done = profile.attach(args.pid, args.duration, args.sample_hz) if args.pid is not None \
+        else profile.profile(job, args.sample_hz)
     run = done.run
     path = records.final_path(records.journal_path(args.results_dir, run))
     records.save(path, run)
     record = run.cases[0]
-    console.print(Text(f"\nsizeup profile: {record.case.model} ran {record.wall_s:.1f} s, exit code "
-                       f"{record.exit['returncode']}" + (f" ({record.reason})" if record.reason else "")))
+    attached = record.telemetry.get("attached")
+    if attached:
+        console.print(Text(f"\nsizeup profile: pid {attached['pid']} ({record.case.model}) sampled {record.wall_s:.1f} s, "
+                           f"until {attached['ended']}"))
+        if attached["unseen"]:
+            console.print(Text(f"Not readable by this user, so not measured: {', '.join(attached['unseen'])}",
+                               style="yellow"))
+    else:
+        console.print(Text(f"\nsizeup profile: {record.case.model} ran {record.wall_s:.1f} s, exit code "
+                           f"{record.exit['returncode']}" + (f" ({record.reason})" if record.reason else "")))
     console.print(f"Profile written to {path}\nShow it with: sizeup show {path}")
     figures = Figures.of(record, run.machine.get("identity", {}).get("gpus") or [])
     if record.wall_s < 1.0:

@@ -25,14 +25,17 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import psutil
+
 from harness import signals
 from harness.errors import SizeupError, Stopped
 from harness.records import PROFILE, BackendFacts, Case, CaseRecord, Repeat, RunResult
 from harness.run import lifeline, machine, monitor, procfs
 from harness.run.assemble import signal_name
-from harness.run.runner import new_run, now_iso
 from harness.run.plan import SAMPLE_HZ, Plan, Settings
-from harness.run.watch import Limits, Watch
+from harness.run.runner import new_run, now_iso
+from harness.run.sources import open_sources
+from harness.run.watch import Limits, Watch, next_tick
 
 BACKEND = "process"
 PHASE = "run"
@@ -126,10 +129,105 @@ def profile(command: list[str], sample_hz: float) -> Profiled:
         lifeline.become_subreaper(False)
     wall = watch.exited_at - t0 if watch.exited_at else time.monotonic() - t0
     code = os.waitstatus_to_exitcode(status)
-    record = _record(case, command, started, wall, t0, watch, code, rusage, leftovers, interrupted, oom_before)
+    status_, reason = _outcome(watch, code, wall, interrupted, oom_before)
+    telemetry = _telemetry(watch, wall, t0) | {"leftover_processes": leftovers,
+                                               "worker_cpu_s": _cpu_s(rusage)}
+    record = _record(case, {"command": shlex.join(command), "cwd": os.getcwd()}, started, wall, t0, status_, reason,
+                     telemetry, {"returncode": code, "signal": signal_name(-code) if code < 0 else None},
+                     _cpu_s(rusage), f"{command[0]} (sizeup profile)")
     run.cases.append(record)
     run = replace(run, finished=now_iso(), complete=True)
     return Profiled(run, 128 - code if code < 0 else code, interrupted)
+
+
+class Attached:
+    """Sampling a process tree sizeup did not start (`--pid`): what a Watch holds, without a child to wait for."""
+
+    def __init__(self, pid: int, sample_hz: float) -> None:
+        self.tree = monitor.ProcessTree(pid)
+        self.sample_hz = sample_hz
+        sources, self.sources = open_sources()
+        self.monitor = monitor.Monitor(self.tree, sample_hz, sources)
+        self.peak_memory = 0
+
+    def close(self) -> None:
+        for source in self.monitor.sources:
+            source.close()
+
+
+def attach(pid: int, duration_s: float | None, sample_hz: float) -> Profiled:
+    """Sample process `pid` and its tree until it exits, `duration_s` passes or the user stops sizeup; the process
+    is never touched. What this user may not read of it (another user's I/O and PSS) is said in the record."""
+    if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0):
+        raise SizeupError(f"--duration must be a number of seconds above 0, got {duration_s:g}")
+    if not SAMPLE_HZ[0] <= sample_hz <= SAMPLE_HZ[1]:
+        raise SizeupError(f"--sample-hz must be from {SAMPLE_HZ[0]:g} to {SAMPLE_HZ[1]:g}, got {sample_hz:g}")
+    if pid == os.getpid() or pid in {p.pid for p in psutil.Process().parents()}:
+        raise SizeupError(f"--pid {pid} is sizeup itself or runs it: give the job's own process")
+    try:
+        target = psutil.Process(pid)
+        name, cmdline = target.name(), target.cmdline()
+    except psutil.ZombieProcess:
+        raise SizeupError(f"--pid {pid} exited before it could be sampled: nothing to keep") from None
+    except psutil.NoSuchProcess:
+        raise SizeupError(f"--pid {pid}: no such process") from None
+    except psutil.AccessDenied:
+        name, cmdline = f"pid{pid}", []
+    unseen = _unseen(target)
+    run = new_run(Plan(PROFILE, Settings(repeats=1, timeout_s=math.inf, sample_hz=sample_hz),
+                       (Case(PROFILE, re.sub(r"[^A-Za-z0-9._-]", "_", name)[:64] or "job", BACKEND, 1,
+                             len(os.sched_getaffinity(0))),)), machine.fingerprint())
+    del run.settings["timeout_s"]
+    started, t0 = now_iso(), time.monotonic()
+    sampled = Attached(pid, sample_hz)
+    interrupted, why = 0, "it exited"
+    tick = t0
+    try:
+        while True:
+            if not _alive(target):
+                break
+            sampled.peak_memory = max(sampled.peak_memory, sampled.monitor.sample())
+            if duration_s is not None and time.monotonic() - t0 >= duration_s:
+                why = f"the {duration_s:g} s asked for passed"
+                break
+            tick = next_tick(tick, time.monotonic(), sampled.monitor.interval)
+            time.sleep(max(0.0, tick - time.monotonic()))
+    except (KeyboardInterrupt, Stopped) as exc:
+        interrupted, why = (128 + exc.signum if isinstance(exc, Stopped) else 128 + signal.SIGINT), "stopped by the user"
+    finally:
+        sampled.close()
+    wall = time.monotonic() - t0
+    if len(sampled.monitor.series.t) < 1:
+        raise SizeupError(f"--pid {pid} exited before it could be sampled: nothing to keep")
+    telemetry = _telemetry(sampled, wall, t0) | {"attached": {"pid": pid, "ended": why, "unseen": unseen}}
+    record = _record(run.plan[0], {"pid": pid, "command": shlex.join(cmdline)}, started, wall, t0, "ok", None,
+                     telemetry, {"returncode": None, "signal": None}, None, f"pid {pid} (sizeup profile --pid)")
+    run.cases.append(record)
+    return Profiled(replace(run, finished=now_iso(), complete=True), 0, interrupted)
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _unseen(process: psutil.Process) -> list[str]:
+    """What of `process` this user may not read (another user's process): said, not guessed."""
+    out = []
+    for what, read in (("disk I/O", process.io_counters), ("shared memory (PSS)", process.memory_full_info)):
+        try:
+            read()
+        except psutil.AccessDenied:
+            out.append(what)
+        except psutil.NoSuchProcess:
+            break
+    return out
+
+
+def _cpu_s(rusage: object) -> float | None:
+    return (rusage.ru_utime + rusage.ru_stime) if rusage else None  # type: ignore[attr-defined]
 
 
 def _stop(proc: subprocess.Popen[bytes], watch: Watch) -> tuple[int, object]:
@@ -172,42 +270,45 @@ def _reap(proc: subprocess.Popen[bytes], flags: int) -> tuple[int, object]:
     return status, rusage
 
 
-def _record(case: Case, command: list[str], started: str, wall: float, t0: float, watch: Watch, code: int,
-            rusage: object, leftovers: list[str], interrupted: int, oom_before: int) -> CaseRecord:
-    cpu_s = (rusage.ru_utime + rusage.ru_stime) if rusage else None  # type: ignore[attr-defined]
-    end = t0 + wall
-    telemetry: dict[str, object] = {
-        "sample_hz": watch.limits.sample_hz, "peak_memory_bytes": watch.peak_memory,
-        "sampled_peak_bytes": watch.peak_memory, "tree_memory": "pss" if watch.tree.shared_accounting else "rss",
-        "worker_cpu_s": cpu_s, "leftover_processes": leftovers, "memory_total_bytes": machine.memory_limit()}
-    if watch.monitor:
-        telemetry |= {"sampler_s": watch.monitor.cost_s, "sampler_overhead": watch.monitor.cost_s / wall if wall else None,
-                      "phases": {PHASE: monitor.summarize(watch.monitor.series, [(t0, end)])},
-                      "series": watch.monitor.series.to_dict(), "sources": watch.sources}
-        if figures := {s.name: [f.to_dict() for f in s.figures] for s in watch.monitor.sources if s.figures}:
-            telemetry["figures"] = figures
-    if interrupted:
-        status, reason = "error", f"stopped by the user after {wall:.1f} s (what ran until then is kept)"
-    elif watch.killed_for == "signal":
-        status, reason = "error", f"the job sent sizeup {signal_name(watch.sent[0].signum)}: stopped"
-    elif code == 0:
-        status, reason = "ok", None
-    elif code < 0:
-        killed = signal_name(-code)
-        oom = -code == signal.SIGKILL and _oom_kills() > oom_before
-        status, reason = ("oom" if oom else "crashed"), f"the job was killed by {killed}" + (
-            " (the kernel's out-of-memory killer)" if oom else "")
-    else:
-        status, reason = "error", f"the job exited with code {code}"
+def _telemetry(sampled: Watch | Attached, wall: float, t0: float) -> dict[str, object]:
+    """The sampled series and their summary over the whole run, as a case's record keeps them."""
+    out: dict[str, object] = {
+        "sample_hz": sampled.sample_hz, "peak_memory_bytes": sampled.peak_memory,
+        "sampled_peak_bytes": sampled.peak_memory, "tree_memory": "pss" if sampled.tree.shared_accounting else "rss",
+        "memory_total_bytes": machine.memory_limit()}
+    if sampled.monitor:
+        mon = sampled.monitor
+        out |= {"sampler_s": mon.cost_s, "sampler_overhead": mon.cost_s / wall if wall else None,
+                "phases": {PHASE: monitor.summarize(mon.series, [(t0, t0 + wall)])},
+                "series": mon.series.to_dict(), "sources": sampled.sources}
+        if figures := {s.name: [f.to_dict() for f in s.figures] for s in mon.sources if s.figures}:
+            out["figures"] = figures
+    return out
+
+
+def _record(case: Case, params: dict[str, object], started: str, wall: float, t0: float, status: str,
+            reason: str | None, telemetry: dict[str, object], exit: dict[str, object], cpu_s: float | None,
+            info: str) -> CaseRecord:
     # The job's one run is what was asked for, not a warm-up: the statistics count it (a repeat 1, not cold).
-    repeat = Repeat(1, cold=False, complete=status == "ok", phases={PHASE: wall}, spans={PHASE: [t0, end]},
+    repeat = Repeat(1, cold=False, complete=status == "ok", phases={PHASE: wall}, spans={PHASE: [t0, t0 + wall]},
                     cpu_s={PHASE: cpu_s})
-    return CaseRecord(case, status, reason, started, wall, params={"command": shlex.join(command),
-                                                                       "cwd": os.getcwd()},
-                      workload_info={"family": None, "metric": None, "size_unit": "runs"},
-                      backend_info=f"{command[0]} (sizeup profile)", backend_facts=BackendFacts("cpu"),
-                      runs=[repeat], telemetry=telemetry,
-                      exit={"returncode": code, "signal": signal_name(-code) if code < 0 else None})
+    return CaseRecord(case, status, reason, started, wall, params=params,
+                      workload_info={"family": None, "metric": None, "size_unit": "runs"}, backend_info=info,
+                      backend_facts=BackendFacts("cpu"), runs=[repeat], telemetry=telemetry, exit=exit)
+
+
+def _outcome(watch: Watch, code: int, wall: float, interrupted: int, oom_before: int) -> tuple[str, str | None]:
+    if interrupted:
+        return "error", f"stopped by the user after {wall:.1f} s (what ran until then is kept)"
+    if watch.killed_for == "signal":
+        return "error", f"the job sent sizeup {signal_name(watch.sent[0].signum)}: stopped"
+    if code == 0:
+        return "ok", None
+    if code < 0:
+        oom = -code == signal.SIGKILL and _oom_kills() > oom_before
+        return ("oom" if oom else "crashed"), f"the job was killed by {signal_name(-code)}" + (
+            " (the kernel's out-of-memory killer)" if oom else "")
+    return "error", f"the job exited with code {code}"
 
 
 def _oom_kills() -> int:

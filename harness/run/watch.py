@@ -49,6 +49,10 @@ class Watch:
         self.exited_at = 0.0
         self.sent: list[signals.Sent] = []  # stop signals the case sent the harness (filled by harness.signals)
 
+    @property
+    def sample_hz(self) -> float:
+        return self.limits.sample_hz
+
     def close(self) -> None:
         for source in self.monitor.sources if self.monitor else ():
             source.close()
