@@ -250,3 +250,48 @@ def test_bad_attachments_are_one_line_and_exit_2(args: list[str], message: str, 
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.glob("results/*/*.json"))
+
+
+def test_the_phase_marker_costs_under_a_microsecond_when_off_and_imports_nothing_heavy() -> None:
+    import timeit
+
+    from harness import phase
+
+    needs_quiet()
+    n = 200_000
+    best = min(timeit.repeat(lambda: phase("x").__enter__().__exit__(None, None, None), number=n, repeat=5)) / n
+    with_statement = min(timeit.repeat('with phase("x"): pass', globals={"phase": phase}, number=n, repeat=5)) / n
+    assert with_statement < 1e-6 and best < 1e-6
+    heavy = subprocess.run([sys.executable, "-c", "import sys; from harness import phase; print(sorted({m.split('.')[0] "
+                            "for m in sys.modules} & {'numpy', 'pandas', 'psutil', 'rich', 'scipy', 'torch'}))"],
+                           capture_output=True, text=True, check=True)
+    assert heavy.stdout.strip() == "[]"
+
+
+def test_phases_the_job_marks_get_their_time_and_utilization(tmp_path: Path, capsys) -> None:
+    needs_quiet()
+    job = script(tmp_path, "import time\nfrom harness import phase\nwith phase('load'):\n    time.sleep(0.8)\n"
+                           "for _ in range(2):\n    with phase('train'):\n        end = time.time() + 0.6\n"
+                           "        while time.time() < end: pass\n")
+    assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)]) == 0
+    (record,) = profiled(tmp_path).cases
+    run = record.runs[0]
+    assert run.phases["load"] == pytest.approx(0.8, abs=0.15) and run.phases["train"] == pytest.approx(1.2, abs=0.2)
+    assert run.spans["load"][1] <= run.spans["train"][0] and set(run.phases) == {"run", "load", "train"}
+    busy = {name: record.telemetry["phases"][name]["cpu_percent"]["mean"] for name in ("load", "train")}
+    assert busy["load"] < 30 < 70 < busy["train"]  # idle while it sleeps, one core while it spins
+    assert "phase train: 1.2" in capsys.readouterr().out
+
+
+def test_marks_the_job_wrote_badly_are_read_as_far_as_they_make_sense(tmp_path: Path) -> None:
+    from harness.run.profile import MAX_MARKED, read_marks
+
+    lines = ["begin\t1.0\tload", "garbage", "end\tnot-a-time\tload", "end\t2.0\tload", "end\t2.5\tnever-begun",
+             "begin\t3.0\trun", "end\t4.0\trun", "begin\t5.0\tstill-open"]
+    lines += [f"begin\t6.0\tname{i}\nend\t6.5\tname{i}" for i in range(2 * MAX_MARKED)]
+    path = tmp_path / "marks"
+    path.write_text("\n".join(lines) + "\n")
+    marks = read_marks(path, end=9.0)
+    assert marks["load"] == [(1.0, 2.0)] and "never-begun" not in marks
+    assert marks["run (marked)"] == [(3.0, 4.0)] and marks["still-open"] == [(5.0, 9.0)]
+    assert len(marks) == MAX_MARKED and read_marks(tmp_path / "missing", 1.0) == {}

@@ -49,6 +49,14 @@ def command(args: argparse.Namespace, console: Console) -> int:
         console.print(Text(f"\nsizeup profile: {record.case.model} ran {record.wall_s:.1f} s, exit code "
                            f"{record.exit['returncode']}" + (f" ({record.reason})" if record.reason else "")))
     console.print(f"Profile written to {path}\nShow it with: sizeup show {path}")
+    summaries = record.telemetry.get("phases") or {}
+    for name, seconds in record.runs[0].phases.items():  # the phases the job marked (harness.phase)
+        if name != profile.PHASE:
+            cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
+            peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")
+            console.print(Text(f"  phase {name}: {seconds:.2f} s" + (f", {cpu['mean'] / 100:.1f} cores busy on average"
+                                                                    if cpu.get("mean") is not None else "")
+                               + (f", peak {peak / 2**20:,.0f} MiB" if peak else "")))
     figures = Figures.of(record, run.machine.get("identity", {}).get("gpus") or [])
     if record.wall_s < 1.0:
         console.print(Text("The job ran under a second: too short to say what holds it back.", style="yellow"))

@@ -21,13 +21,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
 
-from harness import signals
+from harness import phases, signals
 from harness.errors import SizeupError, Stopped
 from harness.records import PROFILE, BackendFacts, Case, CaseRecord, Repeat, RunResult
 from harness.run import lifeline, machine, monitor, procfs
@@ -39,6 +40,8 @@ from harness.run.watch import Limits, Watch, next_tick
 
 BACKEND = "process"
 PHASE = "run"
+MARKS_BYTES = 16 * 2**20  # of the job's phase marks read back
+MAX_MARKED = 100  # distinct phase names kept
 GRACE_S = 10.0  # after Ctrl-C, how long the job has to stop on its own before it is killed
 # The harness blocks the stop signals (harness.signals) and children inherit the mask: the job must get them
 # as it would from a shell, so it starts through this, which unblocks them and becomes the command.
@@ -97,6 +100,9 @@ def profile(command: list[str], sample_hz: float) -> Profiled:
     token = secrets.token_hex(8)
     known = set(procfs.children(os.getpid()))
     env = dict(os.environ) | {lifeline.TOKEN_VAR: token}  # what carries the token is the job's: killed with it
+    marks_fd, marks_path = tempfile.mkstemp(prefix="sizeup-phases-")  # `with harness.phase(...)` writes here
+    os.close(marks_fd)
+    env[phases.ENV] = marks_path
     started = now_iso()
     oom_before = _oom_kills()
     lifeline.become_subreaper()  # its orphans come to us, not to init: they are the job's, and die with it
@@ -106,6 +112,7 @@ def profile(command: list[str], sample_hz: float) -> Profiled:
                                 start_new_session=True)
     except OSError as exc:
         lifeline.become_subreaper(False)
+        Path(marks_path).unlink(missing_ok=True)
         raise SizeupError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
     watch: Watch | None = None
     interrupted = 0  # 128 + the stop signal the user sent sizeup
@@ -128,13 +135,15 @@ def profile(command: list[str], sample_hz: float) -> Profiled:
             watch.close()
         lifeline.become_subreaper(False)
     wall = watch.exited_at - t0 if watch.exited_at else time.monotonic() - t0
+    marks = read_marks(Path(marks_path), t0 + wall)
+    Path(marks_path).unlink(missing_ok=True)
     code = os.waitstatus_to_exitcode(status)
     status_, reason = _outcome(watch, code, wall, interrupted, oom_before)
-    telemetry = _telemetry(watch, wall, t0) | {"leftover_processes": leftovers,
-                                               "worker_cpu_s": _cpu_s(rusage)}
+    telemetry = _telemetry(watch, wall, t0, marks) | {"leftover_processes": leftovers,
+                                                      "worker_cpu_s": _cpu_s(rusage)}
     record = _record(case, {"command": shlex.join(command), "cwd": os.getcwd()}, started, wall, t0, status_, reason,
                      telemetry, {"returncode": code, "signal": signal_name(-code) if code < 0 else None},
-                     _cpu_s(rusage), f"{command[0]} (sizeup profile)")
+                     _cpu_s(rusage), f"{command[0]} (sizeup profile)", marks)
     run.cases.append(record)
     run = replace(run, finished=now_iso(), complete=True)
     return Profiled(run, 128 - code if code < 0 else code, interrupted)
@@ -270,8 +279,41 @@ def _reap(proc: subprocess.Popen[bytes], flags: int) -> tuple[int, object]:
     return status, rusage
 
 
-def _telemetry(sampled: Watch | Attached, wall: float, t0: float) -> dict[str, object]:
-    """The sampled series and their summary over the whole run, as a case's record keeps them."""
+def read_marks(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
+    """The job's own phases (harness.phases), as windows per name. The file is the job's writing: read at most
+    MARKS_BYTES, at most MAX_MARKED names of at most 64 characters; a line that does not parse is skipped, a
+    phase still open at the end ends with the job, an end without a begin is dropped."""
+    try:
+        with path.open("rb") as f:
+            text = f.read(MARKS_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return {}
+    open_at: dict[str, list[float]] = {}
+    windows: dict[str, list[tuple[float, float]]] = {}
+    for line in text.splitlines():
+        edge, _, rest = line.partition("\t")
+        t, _, name = rest.partition("\t")
+        try:
+            at = float(t)
+        except ValueError:
+            continue
+        name = name.strip()[:64] or "phase"
+        name = f"{name} (marked)" if name == PHASE else name  # the whole run's phase is sizeup's
+        if name not in windows and len(windows) >= MAX_MARKED:
+            continue
+        if edge == "begin":
+            open_at.setdefault(name, []).append(at)
+            windows.setdefault(name, [])
+        elif edge == "end" and open_at.get(name):
+            windows[name].append((open_at[name].pop(), at))
+    for name, starts in open_at.items():
+        windows[name] += [(start, end) for start in starts]
+    return {name: sorted(w) for name, w in windows.items() if w}
+
+
+def _telemetry(sampled: Watch | Attached, wall: float, t0: float,
+               marks: dict[str, list[tuple[float, float]]] | None = None) -> dict[str, object]:
+    """The sampled series and their summary over the whole run and each phase the job marked."""
     out: dict[str, object] = {
         "sample_hz": sampled.sample_hz, "peak_memory_bytes": sampled.peak_memory,
         "sampled_peak_bytes": sampled.peak_memory, "tree_memory": "pss" if sampled.tree.shared_accounting else "rss",
@@ -279,7 +321,8 @@ def _telemetry(sampled: Watch | Attached, wall: float, t0: float) -> dict[str, o
     if sampled.monitor:
         mon = sampled.monitor
         out |= {"sampler_s": mon.cost_s, "sampler_overhead": mon.cost_s / wall if wall else None,
-                "phases": {PHASE: monitor.summarize(mon.series, [(t0, t0 + wall)])},
+                "phases": {PHASE: monitor.summarize(mon.series, [(t0, t0 + wall)])}
+                | {name: monitor.summarize(mon.series, w) for name, w in (marks or {}).items()},
                 "series": mon.series.to_dict(), "sources": sampled.sources}
         if figures := {s.name: [f.to_dict() for f in s.figures] for s in mon.sources if s.figures}:
             out["figures"] = figures
@@ -288,9 +331,13 @@ def _telemetry(sampled: Watch | Attached, wall: float, t0: float) -> dict[str, o
 
 def _record(case: Case, params: dict[str, object], started: str, wall: float, t0: float, status: str,
             reason: str | None, telemetry: dict[str, object], exit: dict[str, object], cpu_s: float | None,
-            info: str) -> CaseRecord:
+            info: str, marks: dict[str, list[tuple[float, float]]] | None = None) -> CaseRecord:
     # The job's one run is what was asked for, not a warm-up: the statistics count it (a repeat 1, not cold).
-    repeat = Repeat(1, cold=False, complete=status == "ok", phases={PHASE: wall}, spans={PHASE: [t0, t0 + wall]},
+    # A phase the job marked more than once: its seconds summed, its span from its first start to its last end.
+    marks = marks or {}
+    repeat = Repeat(1, cold=False, complete=status == "ok",
+                    phases={PHASE: wall} | {n: sum(b - a for a, b in w) for n, w in marks.items()},
+                    spans={PHASE: [t0, t0 + wall]} | {n: [w[0][0], max(b for _, b in w)] for n, w in marks.items()},
                     cpu_s={PHASE: cpu_s})
     return CaseRecord(case, status, reason, started, wall, params=params,
                       workload_info={"family": None, "metric": None, "size_unit": "runs"}, backend_info=info,
