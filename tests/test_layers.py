@@ -15,7 +15,7 @@ MAX_LINES = 400
 # What each part of the harness may import, besides itself, the standard library and third-party libraries.
 ALLOWED = {
     "records": {"harness.errors", "harness.signals", "workloads.base"},
-    "run": {"harness", "harness.errors", "harness.signals", "harness.records", "workloads"},
+    "run": {"harness", "harness.errors", "harness.signals", "harness.phases", "harness.records", "workloads"},
     "analysis": {"harness.errors", "harness.records"},
     "sizing": {"harness.errors", "harness.records", "harness.analysis"},
     "present": {"harness.errors", "harness.records", "harness.analysis", "harness.sizing"},
