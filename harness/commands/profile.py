@@ -25,15 +25,16 @@ def command(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError("--duration goes with --pid (a command runs to its end)")
     if args.pid is None:
         profile.executable(job)  # a command that cannot run is refused before anything is created
-    folder = args.results_dir / records.check_name("machine id", machine.fingerprint()["id"])
+    fingerprint = machine.fingerprint()
+    folder = args.results_dir / records.check_name("machine id", fingerprint["id"])
     try:  # before the job runs: a profile that cannot be kept is not worth the job's time
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SizeupError(f"cannot keep the profile in {folder}: {exc.strerror or exc}") from None
     if not os.access(folder, os.W_OK):
         raise SizeupError(f"cannot keep the profile in {folder}: not writable")
-    done = profile.attach(args.pid, args.duration, args.sample_hz) if args.pid is not None \
-        else profile.profile(job, args.sample_hz)
+    done = profile.attach(args.pid, args.duration, args.sample_hz, fingerprint) if args.pid is not None \
+        else profile.profile(job, args.sample_hz, fingerprint)
     run = done.run
     path = records.final_path(records.journal_path(args.results_dir, run))
     records.save(path, run)

@@ -84,19 +84,29 @@ def job_name(command: list[str]) -> str:
     name = Path(command[0]).name
     if name.rstrip("0123456789.") in INTERPRETERS:
         name = next((Path(a).name for a in command[1:] if not a.startswith("-")), name)
+    return _safe(name)
+
+
+def _safe(name: str) -> str:
+    """`name` as a record's model name: letters, digits and ._- only."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:64] or "job"
 
 
-def profile(command: list[str], sample_hz: float) -> Profiled:
-    """Run `command` to its end (or the user's stop) and return its profile as a run of one record."""
-    program = executable(command)
+def _new_run(name: str, sample_hz: float, fingerprint: dict[str, object]) -> RunResult:
+    """A run of one profile case, its sampling rate checked first."""
     if not SAMPLE_HZ[0] <= sample_hz <= SAMPLE_HZ[1]:
         raise SizeupError(f"--sample-hz must be from {SAMPLE_HZ[0]:g} to {SAMPLE_HZ[1]:g}, got {sample_hz:g}")
-    cores = len(os.sched_getaffinity(0))
-    case = Case(PROFILE, job_name(command), BACKEND, 1, cores)
-    run = new_run(Plan(PROFILE, Settings(repeats=1, timeout_s=math.inf, sample_hz=sample_hz), (case,)),
-                  machine.fingerprint())
+    case = Case(PROFILE, name, BACKEND, 1, len(os.sched_getaffinity(0)))
+    run = new_run(Plan(PROFILE, Settings(repeats=1, timeout_s=math.inf, sample_hz=sample_hz), (case,)), fingerprint)
     del run.settings["timeout_s"]  # a job runs as long as it runs
+    return run
+
+
+def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]) -> Profiled:
+    """Run `command` to its end (or the user's stop) and return its profile as a run of one record."""
+    program = executable(command)
+    run = _new_run(job_name(command), sample_hz, fingerprint)
+    case = run.plan[0]
     token = secrets.token_hex(8)
     known = set(procfs.children(os.getpid()))
     env = dict(os.environ) | {lifeline.TOKEN_VAR: token}  # what carries the token is the job's: killed with it
@@ -164,13 +174,11 @@ class Attached:
             source.close()
 
 
-def attach(pid: int, duration_s: float | None, sample_hz: float) -> Profiled:
+def attach(pid: int, duration_s: float | None, sample_hz: float, fingerprint: dict[str, object]) -> Profiled:
     """Sample process `pid` and its tree until it exits, `duration_s` passes or the user stops sizeup; the process
     is never touched. What this user may not read of it (another user's I/O and PSS) is said in the record."""
     if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0):
         raise SizeupError(f"--duration must be a number of seconds above 0, got {duration_s:g}")
-    if not SAMPLE_HZ[0] <= sample_hz <= SAMPLE_HZ[1]:
-        raise SizeupError(f"--sample-hz must be from {SAMPLE_HZ[0]:g} to {SAMPLE_HZ[1]:g}, got {sample_hz:g}")
     if pid == os.getpid() or pid in {p.pid for p in psutil.Process().parents()}:
         raise SizeupError(f"--pid {pid} is sizeup itself or runs it: give the job's own process")
     try:
@@ -182,11 +190,8 @@ def attach(pid: int, duration_s: float | None, sample_hz: float) -> Profiled:
         raise SizeupError(f"--pid {pid}: no such process") from None
     except psutil.AccessDenied:
         name, cmdline = f"pid{pid}", []
+    run = _new_run(_safe(name), sample_hz, fingerprint)
     unseen = _unseen(target)
-    run = new_run(Plan(PROFILE, Settings(repeats=1, timeout_s=math.inf, sample_hz=sample_hz),
-                       (Case(PROFILE, re.sub(r"[^A-Za-z0-9._-]", "_", name)[:64] or "job", BACKEND, 1,
-                             len(os.sched_getaffinity(0))),)), machine.fingerprint())
-    del run.settings["timeout_s"]
     started, t0 = now_iso(), time.monotonic()
     sampled = Attached(pid, sample_hz)
     interrupted, why = 0, "it exited"
