@@ -184,6 +184,7 @@ def test_each_rule_fires_past_its_threshold_and_states_its_figures(changed: dict
     assert diagnose(figures()) == []  # a busy, healthy job: nothing
     found = {f.code: f for f in diagnose(figures(**changed))}
     assert code in found and found[code].figures and code in THRESHOLDS
+    assert diagnose(figures(**(changed | {"wall_s": 0.5}))) == []  # too short to say, wherever it is asked
 
 
 def test_right_sizing_takes_the_cheapest_vm_that_holds_the_peak_and_the_cores_used() -> None:

@@ -27,6 +27,7 @@ THRESHOLDS: Mapping[str, float] = {
     "gpu-memory-headroom": 0.25,  # peak GPU memory / the card's below this: a smaller GPU would hold it
     "io-bound": 20e6,  # bytes per second read or written, with the job's CPU under half a core
 }
+MIN_WALL_S = 1.0  # a shorter run has too few samples to say what holds it back: no findings
 ONE_CORE = (70.0, 130.0)  # tree CPU % that counts as one core busy
 MEMORY_HEADROOM = 1.5  # a VM for the job holds its peak memory times this (as `recommend` sizes)
 JITTER_CORES = 0.25  # busy cores a 10 Hz sample can overstate: 2.1 of 2 vCPUs is 2
@@ -84,6 +85,8 @@ def _gpu(sources: Mapping[str, Any]) -> tuple[float | None, float | None]:
 
 
 def diagnose(f: Figures) -> list[Finding]:
+    if f.wall_s < MIN_WALL_S:
+        return []
     out = []
     th = THRESHOLDS
     if f.one_core_share is not None and f.vcpus >= 2 and f.one_core_share >= th["cpu-single-thread"]:

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from harness import records
 from harness.errors import SizeupError
-from harness.analysis.diagnosis import Figures, diagnose
+from harness.analysis.diagnosis import MIN_WALL_S, Figures, diagnose
 from harness.run import machine, profile
 from harness.sizing import catalog
 from harness.sizing.rightsize import CONFIDENCE, rightsize
@@ -59,7 +59,7 @@ def command(args: argparse.Namespace, console: Console) -> int:
                                                                     if cpu.get("mean") is not None else "")
                                + (f", peak {peak / 2**20:,.0f} MiB" if peak else "")))
     figures = Figures.of(record, run.machine.get("identity", {}).get("gpus") or [])
-    if record.wall_s < 1.0:
+    if figures.wall_s < MIN_WALL_S:
         console.print(Text("The job ran under a second: too short to say what holds it back.", style="yellow"))
     else:
         found = diagnose(figures)

@@ -67,14 +67,16 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
     if telemetry := _telemetry(loaded):
         sections.append(("Telemetry sources", telemetry, None))
     chosen = _chosen_case(loaded, case_id)
-    if chosen is not None:
+    if chosen is not None and chosen[0].case.workload != PROFILE:  # a profile is drawn in its own section below
         record, path = chosen
         sections.append((f"Utilization over time: {record.id}", f"from `{path}`", _png(_utilization(record))))
     for item in loaded:  # `sizeup profile`: what held each job back
         for record in (r for r in item.run.cases if r.case.workload == PROFILE):
             gpus = item.run.machine.get("identity", {}).get("gpus") or []
             found = diagnosis.diagnose(diagnosis.Figures.of(record, gpus))
-            text = "\n".join(f"- `{f.code}`: {f.message}" for f in found) or "- nothing that sizeup looks for"
+            text = "\n".join(f"- `{f.code}`: {f.message}" for f in found) or (
+                "- too short to say what held it back" if record.wall_s < diagnosis.MIN_WALL_S
+                else "- nothing that sizeup looks for")
             sections.append((f"Profile: {record.id}", f"`{record.params.get('command')}`: {record.wall_s:.1f} s, exit "
                                                       f"code {record.exit.get('returncode')}\n\n{text}",
                              _png(_utilization(record)) if (record.telemetry.get("series") or {}).get("t") else None))
