@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pid", type=positive_int("pid"), help="a job already running: sample it and its tree, changing "
                                                           "nothing in it, until it exits or --duration passes")
     p.add_argument("--duration", type=finite, metavar="S", help="with --pid: stop sampling after S seconds")
+    mlflow_flag(p)
     p.add_argument("job", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="the command to profile")
     p.set_defaults(command=profile.command)
 
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the spark backend's cases on this cluster (spark://host:7077, or Spark Connect sc://...) "
                         "[SIZEUP_SPARK_MASTER or MASTER from the environment, else an embedded local[threads]]")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where results go [results]")
+    mlflow_flag(p)
     p.add_argument("--resume", nargs="?", const="latest", type=nonempty, metavar="JOURNAL",
                    help="continue an interrupted run (its journal; default the newest of this machine)")
     p.set_defaults(command=run.command)
@@ -204,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, help="output file [stdout]")
     p.set_defaults(command=read.export)
     return parser
+
+
+def mlflow_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mlflow", nargs="?", const="", metavar="TRACKING_URI",
+                   help="also log to MLflow: a run per case (or profile), its series as system metrics, the result as "
+                        "an artifact [MLFLOW_TRACKING_URI, else MLflow's default]; needs pip install -e '.[mlflow]'")
 
 
 def names(text: str) -> list[str]:

@@ -176,7 +176,7 @@ tokens = st.one_of(st.sampled_from(RUN_FLAGS), st.sampled_from(HOSTILE_TEXT), st
 def test_any_command_line_runs_or_is_refused_in_one_line(command: str, args: list[str]) -> None:
     started: list[int] = []
 
-    def execute(run: Any, journal: Any, limits: Any, fingerprint: Any, console: Any) -> int:
+    def execute(run: Any, journal: Any, limits: Any, fingerprint: Any, console: Any, tracking: Any = None) -> int:
         started.append(len(run.plan))  # the arguments passed every check: running them is other tests' job
         return 0
 

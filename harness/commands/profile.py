@@ -33,11 +33,22 @@ def command(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError(f"cannot keep the profile in {folder}: {exc.strerror or exc}") from None
     if not os.access(folder, os.W_OK):
         raise SizeupError(f"cannot keep the profile in {folder}: not writable")
-    done = profile.attach(args.pid, args.duration, args.sample_hz, fingerprint) if args.pid is not None \
-        else profile.profile(job, args.sample_hz, fingerprint)
-    run = done.run
-    path = records.final_path(records.journal_path(args.results_dir, run))
-    records.save(path, run)
+    tracking = None
+    if args.mlflow is not None:  # opened now: a store that cannot take the profile is said before the job runs
+        from harness.present.tracking import Tracking
+
+        tracking = Tracking(args.mlflow, f"pid {args.pid}" if args.pid is not None else profile.job_name(job),
+                            {"sizeup.command": "profile"})
+    try:
+        done = profile.attach(args.pid, args.duration, args.sample_hz, fingerprint) if args.pid is not None \
+            else profile.profile(job, args.sample_hz, fingerprint)
+        run = done.run
+        path = records.final_path(records.journal_path(args.results_dir, run))
+        records.save(path, run)
+    except BaseException:
+        if tracking is not None:  # the MLflow run must not stay "running" for ever
+            tracking.abandon("FAILED")
+        raise
     record = run.cases[0]
     attached = record.telemetry.get("attached")
     if attached:
@@ -78,4 +89,9 @@ def command(args: argparse.Namespace, console: Console) -> int:
     else:
         console.print(Text(f"No CPU VM in the catalog has {sized.cores} vCPUs and {sized.memory_gib:g} GiB.",
                            style="yellow"))
-    return done.interrupted or done.exit_code
+    code = done.interrupted or done.exit_code
+    if tracking is not None:
+        code = tracking.finish(run, path, "KILLED" if done.interrupted else "FAILED" if done.exit_code else "FINISHED",
+                               code, console)
+    return code
+

@@ -8,7 +8,7 @@ import os
 import platform
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
@@ -16,6 +16,9 @@ from rich.text import Text
 from harness import __version__, records
 from harness.errors import EXIT_CASES_FAILED, SizeupError, Stopped
 from harness.run import bounded, contention, machine, plan, procfs, runner
+
+if TYPE_CHECKING:
+    from harness.present.tracking import Tracking
 
 PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", "timeout_s", "memory_cap", "sample_hz",
               "rerun_disturbed", "processes", "budget_s")
@@ -43,16 +46,25 @@ def command(args: argparse.Namespace, console: Console) -> int:
         choices = plan.Choices(suite=args.suite, parsed=parsed, **{flag: getattr(args, flag) for flag in PLAN_FLAGS})
         run = runner.new_run(plan.build(choices, machine.physical_cores()), fingerprint)
         journal = None
+    tracking = None
     try:
         if journal is not None:
             run = journal.read()
             check_resumable(journal.path, run, fingerprint)
         limits = runner.limits_for(run, machine.memory_limit())
+        if args.mlflow is not None:  # opened now: a store that cannot take the result is said before any case runs
+            from harness.present.tracking import Tracking
+
+            tracking = Tracking(args.mlflow, run.run_id, {"sizeup.command": "run", "sizeup.suite": run.suite})
         if journal is None:
             journal = records.Journal.create(records.journal_path(args.results_dir, run), run)
         else:
             console.print(f"Resuming {run.run_id}: {len(run.cases)} of {len(run.plan)} cases done.")
-        return execute(run, journal, limits, fingerprint, console)
+        return execute(run, journal, limits, fingerprint, console, tracking)
+    except BaseException:
+        if tracking is not None:  # the MLflow run must not stay "running" for ever
+            tracking.abandon()
+        raise
     finally:
         if journal is not None:
             journal.close()
@@ -80,7 +92,7 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
 
 
 def execute(run: records.RunResult, journal: records.Journal, limits: runner.Limits, fingerprint: dict[str, Any],
-            console: Console) -> int:
+            console: Console, tracking: Tracking | None = None) -> int:
     console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases, {limits.repeats} warm repeats each, "
                   f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
     cpus = os.cpu_count() or 1
@@ -100,6 +112,8 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
         console.print(Text.assemble(("Interrupted", "red"), f" ({signal.Signals(signum).name}). {len(run.cases)} of "
                                     f"{len(run.plan)} cases are kept in {journal.path}; continue with: "
                                     f"sizeup run --resume {journal.path}"))
+        if tracking is not None:
+            tracking.abandon()
         return 128 + signum
     console.print(f"Results written to {path}\nShow them with: sizeup show {path}")
     if run.suite == "data":
@@ -109,8 +123,10 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
               and not (c.status == "oom" and c.case.memory_cap)]
     if failed:
         console.print(Text(f"{len(failed)} of {len(run.cases)} cases failed (see the reasons above).", style="red"))
-        return EXIT_CASES_FAILED
-    return 0
+    code = EXIT_CASES_FAILED if failed else 0
+    if tracking is not None:
+        code = tracking.finish(records.load(path), path, "FAILED" if failed else "FINISHED", code, console)
+    return code
 
 
 def recommend_full_size(path: Path, run: records.RunResult, console: Console) -> None:
