@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pid", type=positive_int("pid"), help="a job already running: sample it and its tree, changing "
                                                           "nothing in it, until it exits or --duration passes")
     p.add_argument("--duration", type=finite, metavar="S", help="with --pid: stop sampling after S seconds")
+    p.add_argument("--mark", metavar="REGEX",
+                   help="a line the job prints that matches starts a phase, named by the match's group 'phase', "
+                        "else its first group, else the whole match (for example --mark 'Epoch \\d+'); the job's "
+                        "output then passes through sizeup, byte for byte, and Python runs unbuffered")
     mlflow_flag(p)
     p.add_argument("job", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="the command to profile")
     p.set_defaults(command=profile.command)

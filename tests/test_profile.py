@@ -135,6 +135,8 @@ def test_the_jobs_output_passes_through_whole(tmp_path: Path) -> None:
     (["--", "{tmp}/data.txt"], "is not executable"), (["--", "{tmp}"], "is a folder"),
     (["--sample-hz", "0", "--", "true"], "--sample-hz must be from"),
     (["--sample-hz", "nan", "--", "true"], "expected a finite number"),
+    (["--mark", "Epoch (", "--", "true"], "is not a regular expression"),
+    (["--mark", ".*", "--", "true"], "matches an empty line"),
 ])
 def test_bad_input_is_one_line_and_exit_2_and_runs_nothing(args: list[str], message: str, tmp_path: Path,
                                                           capsys) -> None:
@@ -238,6 +240,7 @@ def unused_pid() -> int:
     (["--pid", "PARENT", "--duration", "-3"], "--duration must be a number of seconds above 0"),
     (["--duration", "5", "--", "true"], "--duration goes with --pid"),
     (["--pid", "PARENT", "--", "true"], "give --pid or a command after --, not both"),
+    (["--pid", "PARENT", "--mark", "Epoch"], "--mark reads what the job prints"),
 ])
 def test_bad_attachments_are_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path, capsys) -> None:
     zombie = subprocess.Popen(["true"])

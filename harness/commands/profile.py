@@ -12,7 +12,7 @@ from rich.text import Text
 from harness import records
 from harness.errors import SizeupError
 from harness.analysis.diagnosis import MIN_WALL_S, Figures, diagnose
-from harness.run import machine, profile
+from harness.run import machine, printed, profile
 from harness.sizing import catalog
 from harness.sizing.rightsize import CONFIDENCE, rightsize
 
@@ -23,6 +23,9 @@ def command(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError("give --pid or a command after --, not both")
     if args.duration is not None and args.pid is None:
         raise SizeupError("--duration goes with --pid (a command runs to its end)")
+    if args.mark is not None and args.pid is not None:
+        raise SizeupError("--mark reads what the job prints, which sizeup sees only of a command it runs, not of --pid")
+    mark = printed.pattern(args.mark) if args.mark is not None else None
     if args.pid is None:
         profile.executable(job)  # a command that cannot run is refused before anything is created
     fingerprint = machine.fingerprint()
@@ -41,7 +44,7 @@ def command(args: argparse.Namespace, console: Console) -> int:
                             {"sizeup.command": "profile"})
     try:
         done = profile.attach(args.pid, args.duration, args.sample_hz, fingerprint) if args.pid is not None \
-            else profile.profile(job, args.sample_hz, fingerprint)
+            else profile.profile(job, args.sample_hz, fingerprint, mark)
         run = done.run
         path = records.final_path(records.journal_path(args.results_dir, run))
         records.save(path, run)

@@ -3,7 +3,8 @@
 The job runs in a session of its own with the case's lifeline token: its process tree is sampled,
 and nothing it starts outlives it (a daemon it forks is killed when it exits, and named; while the
 job runs, a process that has left its tree, such as a daemon, is not sampled).
-Its output goes straight to the terminal, untouched. The record is a case of workload `profile`:
+Its output goes straight to the terminal, untouched (with --mark, through sizeup, byte for byte:
+harness.run.printed). The record is a case of workload `profile`:
 one repeat whose one phase, `run`, is the job's wall time, with the sampled series (tree CPU,
 per-core CPU, memory with PSS for forked trees, disk I/O, and every telemetry source there is,
 the GPU's included). Ctrl-C stops the job (SIGINT first, then SIGKILL after GRACE_S) and keeps
@@ -31,7 +32,7 @@ import psutil
 from harness import phases, signals
 from harness.errors import SizeupError, Stopped
 from harness.records import PROFILE, BackendFacts, Case, CaseRecord, Repeat, RunResult
-from harness.run import lifeline, machine, monitor, procfs
+from harness.run import lifeline, machine, monitor, printed, procfs
 from harness.run.assemble import signal_name
 from harness.run.plan import SAMPLE_HZ, Plan, Settings
 from harness.run.runner import new_run, now_iso
@@ -102,8 +103,10 @@ def _new_run(name: str, sample_hz: float, fingerprint: dict[str, object]) -> Run
     return run
 
 
-def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]) -> Profiled:
-    """Run `command` to its end (or the user's stop) and return its profile as a run of one record."""
+def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object],
+            mark: re.Pattern[bytes] | None = None) -> Profiled:
+    """Run `command` to its end (or the user's stop) and return its profile as a run of one record; with `mark`,
+    lines of its output that match it start phases too (harness.run.printed)."""
     program = executable(command)
     run = _new_run(job_name(command), sample_hz, fingerprint)
     case = run.plan[0]
@@ -113,17 +116,21 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
     marks_fd, marks_path = tempfile.mkstemp(prefix="sizeup-phases-")  # `with harness.phase(...)` writes here
     os.close(marks_fd)
     env[phases.ENV] = marks_path
+    if mark is not None:
+        env["PYTHONUNBUFFERED"] = "1"  # a line is timed when it arrives: Python must not hold it back
     started = now_iso()
     oom_before = _oom_kills()
     lifeline.become_subreaper()  # its orphans come to us, not to init: they are the job's, and die with it
     t0 = time.monotonic()
     try:
+        pipe = subprocess.PIPE if mark is not None else None
         proc = subprocess.Popen([sys.executable, "-c", EXEC, program, *command[1:]], env=env,
-                                start_new_session=True)
+                                start_new_session=True, stdout=pipe, stderr=pipe)
     except OSError as exc:
         lifeline.become_subreaper(False)
         Path(marks_path).unlink(missing_ok=True)
         raise SizeupError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
+    tee = printed.Tee(mark, [(proc.stdout, 1), (proc.stderr, 2)]) if mark is not None else None
     watch: Watch | None = None
     interrupted = 0  # 128 + the stop signal the user sent sizeup
     status, rusage = 0, None
@@ -146,6 +153,9 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
         lifeline.become_subreaper(False)
     wall = watch.exited_at - t0 if watch.exited_at else time.monotonic() - t0
     marks = read_marks(Path(marks_path), t0 + wall)
+    for name, windows in (tee.windows(t0 + wall) if tee else {}).items():
+        name = f"{name} (marked)" if name == PHASE else name  # the whole run's phase is sizeup's
+        marks[name] = sorted(marks.get(name, []) + windows)
     Path(marks_path).unlink(missing_ok=True)
     code = os.waitstatus_to_exitcode(status)
     status_, reason = _outcome(watch, code, wall, interrupted, oom_before)

@@ -1,0 +1,91 @@
+"""`sizeup profile --mark REGEX`: phases from the lines a job prints, its output passed on byte for byte (a
+gigabyte of it included), and a pattern that cannot mark refused in one line."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import records
+from harness.errors import SizeupError
+from harness.run.printed import MAX_NAMES, Tee, name_of, pattern
+from tests.conftest import needs_quiet
+
+
+def profile(tmp_path: Path, *args: str, **kwargs) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"),
+                             *args], **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs})
+
+
+def the_profile(tmp_path: Path) -> records.CaseRecord:
+    (path,) = tmp_path.glob("results/*/*-profile-*.json")
+    (record,) = records.load(path).cases
+    return record
+
+
+@pytest.mark.e2e
+def test_lines_the_job_prints_start_phases_and_pass_through_unchanged(tmp_path: Path) -> None:
+    needs_quiet()
+    job = tmp_path / "train.py"
+    job.write_text("import sys, time\nprint('loading')\ntime.sleep(0.5)\nfor e in (1, 2):\n"
+                   "    print(f'Epoch {e}/2 \\u00e9')\n    end = time.time() + 0.6\n    while time.time() < end: pass\n"
+                   "    print(f'loss {e}', file=sys.stderr)\n")
+    proc = profile(tmp_path, "--mark", r"Epoch \d+", "--", sys.executable, str(job))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.startswith("loading\nEpoch 1/2 \u00e9\nEpoch 2/2 \u00e9\n".encode()) and err == b"loss 1\nloss 2\n"
+    run = the_profile(tmp_path).runs[0]
+    assert set(run.phases) == {"run", "Epoch 1", "Epoch 2"}
+    assert run.phases["Epoch 1"] == pytest.approx(0.6, abs=0.15) and run.phases["Epoch 2"] == pytest.approx(0.6, abs=0.15)
+    assert run.spans["run"][0] + 0.4 < run.spans["Epoch 1"][0] < run.spans["Epoch 2"][0]
+
+
+@pytest.mark.e2e
+def test_a_gigabyte_of_output_passes_through_marked_and_byte_for_byte(tmp_path: Path) -> None:
+    """Lines of 10 MB (past what one line is searched for), an epoch line between every ten of them."""
+    block = b"x" * (10 << 20) + b"\n"
+    job = tmp_path / "loud.py"
+    job.write_text("import sys\nblock = b'x' * (10 << 20) + b'\\n'\nfor e in range(10):\n"
+                   "    sys.stdout.buffer.write(f'Epoch {e}\\n'.encode())\n"
+                   "    for _ in range(10): sys.stdout.buffer.write(block)\n")
+    expected = hashlib.sha256()
+    for e in range(10):
+        expected.update(f"Epoch {e}\n".encode())
+        for _ in range(10):
+            expected.update(block)
+    size = 10 * (len(b"Epoch 0\n") + 10 * len(block))
+    proc = profile(tmp_path, "--mark", r"Epoch \d+", "--", sys.executable, str(job), stderr=subprocess.DEVNULL)
+    got, read = hashlib.sha256(), 0
+    while chunk := proc.stdout.read(min(1 << 20, size - read)) if read < size else b"":
+        got.update(chunk)
+        read += len(chunk)
+    tail = proc.stdout.read()
+    assert proc.wait(timeout=120) == 0 and read == size > 1e9
+    assert got.hexdigest() == expected.hexdigest() and tail.startswith(b"\nsizeup profile: loud.py ran")
+    assert {f"Epoch {e}" for e in range(10)} < set(the_profile(tmp_path).runs[0].phases)
+
+
+def test_a_phase_runs_until_a_line_names_another_and_the_names_are_capped() -> None:
+    tee = Tee(pattern("x"), [])
+    tee.hits = [(1.0, "a"), (2.0, "a"), (3.0, "b"), (4.0, "a"), (9.5, "c")]
+    assert tee.windows(end=9.0) == {"a": [(1.0, 3.0), (4.0, 9.0)], "b": [(3.0, 4.0)]}  # c: after the job ended
+    tee.hits = [(float(i), f"n{i}") for i in range(2 * MAX_NAMES)]
+    assert len(tee.windows(end=1e3)) == MAX_NAMES
+
+
+def test_the_name_is_the_phase_group_else_the_first_group_else_the_match() -> None:
+    line = b"Epoch 3/10 - loss 0.1"
+    assert name_of(pattern(r"(?P<n>\d+)/(?P<phase>\d+)").search(line)) == "10"
+    assert name_of(pattern(r"Epoch (\d+)").search(line)) == "3"
+    assert name_of(pattern(r"Epoch\s+\d+").search(line)) == "Epoch 3"
+
+
+@pytest.mark.parametrize("text, code", [("Epoch (", "not a regular expression"), ("x*", "matches an empty line"),
+                                        ("^", "matches an empty line")])
+def test_a_pattern_that_cannot_mark_is_refused(text: str, code: str) -> None:
+    with pytest.raises(SizeupError, match=code):
+        pattern(text)
