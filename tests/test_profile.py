@@ -20,6 +20,7 @@ from harness.sizing.rightsize import rightsize
 from tests.conftest import needs_quiet
 
 GiB = 2**30
+LARGEST = catalog.largest_node_bytes(catalog.load())  # the catalog's largest CPU VM's memory
 
 
 def script(tmp_path: Path, body: str, name: str = "job.py") -> Path:
@@ -181,12 +182,21 @@ def figures(**kw: float | None) -> Figures:
     ({"gpu_util_mean": 30.0, "one_core_share": 0.9, "cores_mean": 1.0}, "gpu-starved"),
     ({"gpu_memory_peak": 10 * GiB, "gpu_memory_total": 80 * GiB, "gpu_util_mean": 90.0}, "gpu-memory-headroom"),
     ({"io_bytes_per_s": 50e6, "cores_mean": 0.3}, "io-bound"),
+    ({"peak_memory": LARGEST / 1.5 * 1.01}, "spark-worth-it"),
 ])
 def test_each_rule_fires_past_its_threshold_and_states_its_figures(changed: dict, code: str) -> None:
-    assert diagnose(figures()) == []  # a busy, healthy job: nothing
-    found = {f.code: f for f in diagnose(figures(**changed))}
+    assert diagnose(figures(), LARGEST) == []  # a busy, healthy job: nothing
+    found = {f.code: f for f in diagnose(figures(**changed), LARGEST)}
     assert code in found and found[code].figures and code in THRESHOLDS
-    assert diagnose(figures(**(changed | {"wall_s": 0.5}))) == []  # too short to say, wherever it is asked
+    assert diagnose(figures(**(changed | {"wall_s": 0.5})), LARGEST) == []  # too short to say, wherever it is asked
+
+
+def test_spark_is_worth_it_only_where_no_vm_there_is_to_buy_holds_the_measured_peak() -> None:
+    def codes(peak: float, largest: float | None = LARGEST) -> set[str]:
+        return {f.code for f in diagnose(figures(peak_memory=peak), largest)}
+
+    assert "spark-worth-it" in codes(LARGEST / 1.5 * 1.01) and "spark-worth-it" not in codes(LARGEST / 1.5 * 0.99)
+    assert "spark-worth-it" not in codes(LARGEST, largest=None)  # no catalog to judge by: nothing said
 
 
 def test_right_sizing_takes_the_cheapest_vm_that_holds_the_peak_and_the_cores_used() -> None:
@@ -200,6 +210,26 @@ def test_right_sizing_takes_the_cheapest_vm_that_holds_the_peak_and_the_cores_us
     assert sized.like_here is None or sized.like_here.vcpus == 8
     saturated = rightsize(figures(vcpus=2, cores_p95=2.1), vms, 8.0)  # 10 Hz jitter past the 2 vCPUs it had
     assert saturated.cores == 2 and "whether more would speed it up was not measured" in saturated.assumption
+
+
+def test_a_job_that_kept_a_gpu_busy_gets_gpu_vms_carried_by_the_datasheets() -> None:
+    from harness.sizing.options import gpu_factor
+    from harness.sizing.rightsize import gpu_options, used_gpu
+
+    vms = catalog.load()
+    f = figures(wall_s=100.0, cores_p95=3.5, peak_memory=10 * GiB, gpu_util_mean=80.0, gpu_memory_peak=20 * GiB)
+    options, assumed = gpu_options(f, vms, "NVIDIA A100 80GB PCIe")
+    holding = {v.name for v in vms if v.gpu_count and v.gpu_memory_gib >= 30 and v.memory_gib >= 15 and v.vcpus >= 4}
+    assert used_gpu(f) and {o.vm.name for o in options} == holding and holding  # 16 GiB T4s cannot hold 30 GiB
+    a100 = catalog.gpu_spec("A100")
+    for o in options:
+        assert o.factor == (1.0 if o.vm.gpu_model == "A100" else gpu_factor(a100, catalog.gpu_spec(o.vm.gpu_model)))
+        assert o.seconds == pytest.approx(100.0 * o.factor) and o.cost == pytest.approx(o.vm.price_per_hour * o.seconds / 3600)
+    assert [o.cost for o in options] == sorted(o.cost for o in options)
+    assert "30 GiB of GPU memory" in assumed
+    unknown, said = gpu_options(f, vms, "a GPU no datasheet names")
+    assert unknown == [] and "no datasheet carries its time" in said
+    assert not used_gpu(figures(gpu_util_mean=2.0)) and not used_gpu(figures())
 
 
 def test_attaching_to_a_running_job_samples_it_until_it_exits_and_touches_nothing(tmp_path: Path, capsys) -> None:

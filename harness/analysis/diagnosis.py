@@ -26,6 +26,7 @@ THRESHOLDS: Mapping[str, float] = {
     "gpu-starved": 50.0,  # mean GPU utilization (%) below this while the job kept about one core busy
     "gpu-memory-headroom": 0.25,  # peak GPU memory / the card's below this: a smaller GPU would hold it
     "io-bound": 20e6,  # bytes per second read or written, with the job's CPU under half a core
+    "spark-worth-it": 1.0,  # peak memory x MEMORY_HEADROOM / the largest CPU VM's memory above this: no one node holds it
 }
 MIN_WALL_S = 1.0  # a shorter run has too few samples to say what holds it back: no findings
 ONE_CORE = (70.0, 130.0)  # tree CPU % that counts as one core busy
@@ -84,7 +85,9 @@ def _gpu(sources: Mapping[str, Any]) -> tuple[float | None, float | None]:
     return (float(max(utils)) if utils else None), (float(max(used)) if used else None)
 
 
-def diagnose(f: Figures) -> list[Finding]:
+def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Finding]:
+    """The findings, in the order of THRESHOLDS; `spark-worth-it` only where the memory of the largest CPU VM
+    there is to buy (the catalog's) is given, and the measured peak would not fit it."""
     if f.wall_s < MIN_WALL_S:
         return []
     out = []
@@ -121,6 +124,12 @@ def diagnose(f: Figures) -> list[Finding]:
         out.append(Finding("io-bound", f"{f.io_bytes_per_s / 1e6:.0f} MB/s of disk I/O with {f.cores_mean:.2f} cores "
                                        "busy: the job waits on the disk (faster storage, or data in memory)",
                            {"io_bytes_per_s": f.io_bytes_per_s, "cores_mean": f.cores_mean}))
+    if f.peak_memory and largest_node_bytes and \
+            MEMORY_HEADROOM * f.peak_memory / largest_node_bytes > th["spark-worth-it"]:
+        out.append(Finding("spark-worth-it", f"peak memory {f.peak_memory / 2**30:.1f} GiB x {MEMORY_HEADROOM:g} is "
+                                             f"more than the largest CPU VM there is holds ({largest_node_bytes / 2**30:,.0f}"
+                                             " GiB): split the data across machines (Spark), or read it in parts",
+                           {"peak_memory_bytes": f.peak_memory, "largest_node_bytes": largest_node_bytes}))
     return out
 
 

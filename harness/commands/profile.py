@@ -14,7 +14,7 @@ from harness.errors import SizeupError
 from harness.analysis.diagnosis import MIN_WALL_S, Figures, diagnose
 from harness.run import machine, printed, profile
 from harness.sizing import catalog
-from harness.sizing.rightsize import CONFIDENCE, rightsize
+from harness.sizing.rightsize import CONFIDENCE, Sized, gpu_options, rightsize, used_gpu
 
 
 def command(args: argparse.Namespace, console: Console) -> int:
@@ -73,28 +73,47 @@ def command(args: argparse.Namespace, console: Console) -> int:
                                                                     if cpu.get("mean") is not None else "")
                                + (f", peak {peak / 2**20:,.0f} MiB" if peak else "")))
     figures = Figures.of(record, run.machine.get("identity", {}).get("gpus") or [])
+    vms = catalog.load()
     if figures.wall_s < MIN_WALL_S:
         console.print(Text("The job ran under a second: too short to say what holds it back.", style="yellow"))
     else:
-        found = diagnose(figures)
+        found = diagnose(figures, catalog.largest_node_bytes(vms))
         for f in found:
             console.print(Text(f"{f.code}: {f.message}"))
         if not found:
             console.print("Nothing held it back that sizeup looks for (one core, idle vCPUs, memory, GPU, disk).")
     identity = run.machine.get("identity", {})
-    sized = rightsize(figures, catalog.load(), (identity.get("memory_bytes") or 0) / 2**30)
-    if sized.vm is not None:
-        change = f", {sized.change:+.0%} against {sized.like_here.name} (like this machine)" \
-            if sized.change is not None and sized.like_here else ""
-        console.print(Text(f"Right-size ({CONFIDENCE} confidence): {sized.vm.name} ({sized.vm.vcpus} vCPUs, "
-                           f"{sized.vm.memory_gib:g} GiB) at ${sized.cost:.3g} per run{change}; needs "
-                           f"{sized.memory_gib:g} GiB (peak x 1.5). Assumed: {sized.assumption}."))
+    if used_gpu(figures):
+        say_gpu_options(figures, vms, identity.get("gpus") or [], console)
     else:
-        console.print(Text(f"No CPU VM in the catalog has {sized.cores} vCPUs and {sized.memory_gib:g} GiB.",
-                           style="yellow"))
+        say_rightsize(rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30), console)
     code = done.interrupted or done.exit_code
     if tracking is not None:
         code = tracking.finish(run, path, "KILLED" if done.interrupted else "FAILED" if done.exit_code else "FINISHED",
                                code, console)
     return code
 
+
+def say_rightsize(sized: Sized, console: Console) -> None:
+    if sized.vm is None:
+        console.print(Text(f"No CPU VM in the catalog has {sized.cores} vCPUs and {sized.memory_gib:g} GiB.",
+                           style="yellow"))
+        return
+    change = f", {sized.change:+.0%} against {sized.like_here.name} (like this machine)" \
+        if sized.change is not None and sized.like_here else ""
+    console.print(Text(f"Right-size ({CONFIDENCE} confidence): {sized.vm.name} ({sized.vm.vcpus} vCPUs, "
+                       f"{sized.vm.memory_gib:g} GiB) at ${sized.cost:.3g} per run{change}; needs "
+                       f"{sized.memory_gib:g} GiB (peak x 1.5). Assumed: {sized.assumption}."))
+
+
+def say_gpu_options(figures: Figures, vms: list, gpus: list, console: Console, shown: int = 5) -> None:
+    """A job that kept a GPU busy: GPU VMs, as `recommend` offers them; its time on a CPU was not measured."""
+    options, assumed = gpu_options(figures, vms, str(gpus[0].get("name") or "an unnamed GPU") if gpus else "its GPU")
+    console.print(Text(f"The job kept a GPU {figures.gpu_util_mean:.0f}% busy: its time on a CPU VM was not measured, "
+                       f"so GPU VMs are offered ({CONFIDENCE} confidence). Assumed: {assumed}."))
+    for o in options[:shown]:
+        carried = "" if o.factor == 1 else f" (x{o.factor:.2f} from datasheets)"
+        console.print(Text(f"  {o.vm.name} ({o.vm.gpu_count} x {o.vm.gpu_model}, {o.vm.vcpus} vCPUs): about "
+                           f"{o.seconds:.3g} s{carried}, ${o.cost:.3g} per run"))
+    if not options:
+        console.print(Text("No GPU VM in the catalog holds its memory and GPU memory.", style="yellow"))

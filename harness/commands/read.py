@@ -169,9 +169,10 @@ def report(args: argparse.Namespace, console: Console) -> int:
         patterns = [str(newest[-1])]
     analysis = analyse(frame.load(patterns))
     say_left_out(analysis, console)
-    picks = sizing.summary(analysis, catalog.load(args.catalog)) if not analysis.empty else []
+    vms = catalog.load(args.catalog)
+    picks = sizing.summary(analysis, vms) if not analysis.empty else []
     out = args.output or args.results_dir / "report" / records.check_name("run id", analysis.loaded[-1].run.run_id)
-    html_path, md_path = report.build(analysis, picks, out, args.case)
+    html_path, md_path = report.build(analysis, picks, out, args.case, catalog.largest_node_bytes(vms))
     console.width = min(console.width, SUMMARY_WIDTH)
     console.print(render_summary(picks))
     console.print(f"Report: {html_path}\nSummary: {md_path}")

@@ -33,8 +33,9 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto
 
 
 def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
-          case_id: str | None = None) -> tuple[Path, Path]:
-    """Write `<out>.html` and `<out>.md` of `analysis` and its per-task recommendations; returns both paths."""
+          case_id: str | None = None, largest_node_bytes: float | None = None) -> tuple[Path, Path]:
+    """Write `<out>.html` and `<out>.md` of `analysis` and its per-task recommendations; returns both paths.
+    `largest_node_bytes`: the catalog's largest CPU VM, against which a profile's peak memory is judged."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,7 +74,7 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
     for item in loaded:  # `sizeup profile`: what held each job back
         for record in (r for r in item.run.cases if r.case.workload == PROFILE):
             gpus = item.run.machine.get("identity", {}).get("gpus") or []
-            found = diagnosis.diagnose(diagnosis.Figures.of(record, gpus))
+            found = diagnosis.diagnose(diagnosis.Figures.of(record, gpus), largest_node_bytes)
             text = "\n".join(f"- `{f.code}`: {f.message}" for f in found) or (
                 "- too short to say what held it back" if record.wall_s < diagnosis.MIN_WALL_S
                 else "- nothing that sizeup looks for")

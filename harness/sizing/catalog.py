@@ -47,6 +47,12 @@ class VM:
         return self.memory_gib / self.vcpus
 
 
+def largest_node_bytes(vms: Sequence[VM]) -> float | None:
+    """The memory of the largest CPU VM in `vms`: data past it fits no one node."""
+    sizes = [v.memory_gib for v in vms if not v.gpu_count]
+    return max(sizes) * 2**30 if sizes else None
+
+
 def load(path: Path | None = None) -> list[VM]:
     path = path or DEFAULT
     try:

@@ -3,6 +3,7 @@ x 1.5 and the cores it kept busy, against the cheapest VM like the one it ran on
 
 Assumed, and said: the job takes as long on the VM chosen as it did here (it used no more cores than that VM
 has, and per-core speed is taken as this machine's). Only one run was measured, so the confidence is low.
+A job that kept a GPU busy gets GPU VMs instead, as `recommend` offers them.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.analysis.diagnosis import MEMORY_HEADROOM, Figures, cores_needed
+from harness.analysis.diagnosis import MEMORY_HEADROOM, THRESHOLDS, Figures, cores_needed
+from harness.sizing import catalog
 from harness.sizing.catalog import VM
+from harness.sizing.options import gpu_factor
 
 CONFIDENCE = "low"  # one run, on one machine: the time elsewhere is assumed, not measured
 
@@ -50,3 +53,45 @@ def rightsize(f: Figures, vms: Sequence[VM], memory_gib_here: float) -> Sized:
     if cores == f.vcpus:
         assumption += f"; it kept all {f.vcpus} vCPUs busy, so whether more would speed it up was not measured"
     return Sized(pick, per_run(pick), here, per_run(here), cores, math.ceil(memory * 10) / 10, assumption)
+
+
+@dataclass(frozen=True)
+class GPUOption:
+    vm: VM
+    seconds: float  # the wall here, times `factor`
+    cost: float  # per run
+    factor: float  # time there / time here, from the GPUs' datasheets (1: the same GPU)
+
+
+def used_gpu(f: Figures) -> bool:
+    """The job kept a GPU busy: its time on a CPU VM would be another job's, not this one's."""
+    return f.gpu_util_mean is not None and f.gpu_util_mean >= THRESHOLDS["gpu-idle"]
+
+
+def gpu_options(f: Figures, vms: Sequence[VM], gpu_here: str) -> tuple[list[GPUOption], str]:
+    """For a job that used a GPU, `recommend`'s GPU options: each catalog GPU VM that holds its peak memory and its
+    peak GPU memory x 1.5 and the cores it kept busy, its time carried from the GPU here by the datasheets'
+    ratio (the less favourable of memory bandwidth and FP32), cheapest per run first; and what that assumed."""
+    here = catalog.gpu_spec(gpu_here)
+    memory = MEMORY_HEADROOM * (f.peak_memory or 0) / 2**30
+    device = MEMORY_HEADROOM * (f.gpu_memory_peak or 0) / 2**30
+    cores = cores_needed(f)
+    out, unknown = [], set()
+    for vm in vms:
+        if not vm.gpu_count or vm.memory_gib < memory or vm.gpu_memory_gib < device or vm.vcpus < cores:
+            continue
+        there = catalog.gpu_spec(vm.gpu_model)
+        if here is None or there is None:
+            if vm.gpu_model.lower() not in gpu_here.lower():
+                unknown.add(vm.gpu_model)
+                continue
+            factor = 1.0
+        else:
+            factor = 1.0 if there == here else gpu_factor(here, there)
+        seconds = f.wall_s * factor
+        out.append(GPUOption(vm, seconds, vm.price_per_hour * seconds / 3600, factor))
+    said = (f"the whole run ({f.wall_s:.1f} s here, on {gpu_here}) scales with the GPU by its datasheet ratio, host "
+            f"work included; one GPU used; {device:g} GiB of GPU memory needed (peak x {MEMORY_HEADROOM:g})")
+    if unknown:
+        said += f"; no datasheet carries its time to {', '.join(sorted(unknown))}, so those VMs are not offered"
+    return sorted(out, key=lambda o: (o.cost, o.vm.name)), said
