@@ -4,13 +4,14 @@ gigabyte of it included), and a pattern that cannot mark refused in one line."""
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from harness import records
+from harness import cli, records
 from harness.errors import SizeupError
 from harness.run.printed import MAX_NAMES, Tee, name_of, pattern
 from tests.conftest import needs_quiet
@@ -28,7 +29,7 @@ def the_profile(tmp_path: Path) -> records.CaseRecord:
 
 
 @pytest.mark.e2e
-def test_lines_the_job_prints_start_phases_and_pass_through_unchanged(tmp_path: Path) -> None:
+def test_lines_the_job_prints_start_phases_and_pass_through_unchanged(tmp_path: Path, capsys) -> None:
     needs_quiet()
     job = tmp_path / "train.py"
     job.write_text("import sys, time\nprint('loading')\ntime.sleep(0.5)\nfor e in (1, 2):\n"
@@ -42,6 +43,12 @@ def test_lines_the_job_prints_start_phases_and_pass_through_unchanged(tmp_path: 
     assert set(run.phases) == {"run", "Epoch 1", "Epoch 2"}
     assert run.phases["Epoch 1"] == pytest.approx(0.6, abs=0.15) and run.phases["Epoch 2"] == pytest.approx(0.6, abs=0.15)
     assert run.spans["run"][0] + 0.4 < run.spans["Epoch 1"][0] < run.spans["Epoch 2"][0]
+    (path,) = tmp_path.glob("results/*/*-profile-*.json")
+    assert cli.main(["show", str(path)]) == 0  # `show` lists the marked phases under its table, --json has them all
+    assert "phases profile/train.py@process" in capsys.readouterr().out.replace("\n", " ")
+    assert cli.main(["show", "--json", str(path)]) == 0
+    shown = json.loads(capsys.readouterr().out)["cases"][0]["phases"]
+    assert list(shown) == ["run", "Epoch 1", "Epoch 2"] and shown["Epoch 2"]["median"] == run.phases["Epoch 2"]
 
 
 @pytest.mark.e2e

@@ -24,7 +24,8 @@ class Quality:
 @dataclass(frozen=True)
 class CaseSummary:
     record: CaseRecord
-    phases: dict[str, Stats] = field(default_factory=dict)  # the timed phases measured, in PHASES order
+    phases: dict[str, Stats] = field(default_factory=dict)  # the timed phases measured, in PHASES order, then
+    # the phases a profiled job marked itself, in their order
     quality: Quality | None = None
     throughput: tuple[float, str] | None = None  # median items per second, and the unit
     fit_cpu_percent: float | None = None  # the tree's CPU during fit, 100 = one core
@@ -37,7 +38,8 @@ def summarize(record: CaseRecord, run: Sequence[CaseRecord] = ()) -> CaseSummary
     """`record`'s figures; its CPU twin is looked for among `run`'s cases."""
     if record.status != "ok":
         return CaseSummary(record)
-    phases = {p: s for p in PHASES if (s := stats(record.phase_samples(p)))}
+    marked = [p for p in dict.fromkeys(p for r in record.warm_runs() for p in r.phases) if p not in PHASES]
+    phases = {p: s for p in (*PHASES, *marked) if (s := stats(record.phase_samples(p)))}  # marked: a profile's own
     rates = [r.throughput for r in record.warm_runs() if r.throughput]
     rate = stats([t.per_s for t in rates])
     values = {(source, f.key): fig.value(record.telemetry, source, f) for source, f in fig.declared(record.telemetry)}

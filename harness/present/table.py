@@ -64,6 +64,10 @@ def render(run: RunResult, wide: bool = False) -> Group:
     if not wide:
         notes += [Text.assemble(("skipped", STATUS_STYLE["skipped"]), f" {n} case{'s' * (n > 1)}: {reason}")
                   for reason, n in Counter(c.reason or "" for c in run.cases if c.status == "skipped").items()]
+    if not wide:
+        notes += [Text.assemble(("phases", "bold"), f" {s.record.id}: " + ", ".join(
+            f"{p} {_s(t.median)} s" for p, t in s.phases.items() if p not in PHASES)) for s in summaries
+            if any(p not in PHASES for p in s.phases)]
     notes += [Text.assemble(("contention", "yellow"), f" {s.record.id}: {note}")
               for s in summaries if (note := contention_note(s))]
     notes += [Text.assemble(("quality", "red"), f" {s.record.id}: {gap.metric} {gap.value:.4g} against "
@@ -78,7 +82,8 @@ def render(run: RunResult, wide: bool = False) -> Group:
 
 def _wide(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]]) -> Table:
     """Every column, one row per case, skipped ones included."""
-    used = [p for p in PHASES if any(p in s.phases for s in summaries)]
+    used = list(dict.fromkeys([p for p in PHASES if any(p in s.phases for s in summaries)]
+                              + [p for s in summaries for p in s.phases]))  # then a profile's marked phases
     table = Table(header_style="bold")
     for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
                  "quality", "throughput", "fit CPU %", "peak memory", *(f.label for _, f in figures)):
