@@ -3,6 +3,7 @@ left running, a stop keeping what was measured; the diagnosis rules and the righ
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -128,6 +129,48 @@ def test_the_jobs_output_passes_through_whole(tmp_path: Path) -> None:
                            sys.executable, str(job)], capture_output=True, timeout=120)
     assert done.returncode == 0 and done.stdout[:20 << 20] == b"x" * (20 << 20)
     assert done.stdout[20 << 20:].startswith(b"\nsizeup profile: job.py ran")  # then sizeup's own lines
+
+
+def memory_cgroup(name: str, limit: int) -> Path | None:
+    """A child of this process's memory cgroup holding at most `limit` bytes (v1 or v2), or None where this user
+    cannot make one (no cgroup access, no root, the memory controller not delegated)."""
+    own = Path("/proc/self/cgroup").read_text().splitlines()
+    v1 = next((line.split(":", 2)[2] for line in own if line.split(":")[1] == "memory"), None)
+    if v1 is not None:
+        base, limits = Path("/sys/fs/cgroup/memory" + v1), ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes")
+    else:
+        base, limits = Path("/sys/fs/cgroup" + own[0].split(":", 2)[2]), ("memory.max", "memory.swap.max")
+    child = base / name
+    try:
+        child.mkdir()
+        (child / limits[0]).write_text(str(limit))
+        if (child / limits[1]).exists():
+            (child / limits[1]).write_text(str(limit) if v1 is not None else "0")
+    except OSError:
+        with contextlib.suppress(OSError):
+            child.rmdir()
+        return None
+    return child
+
+
+def test_a_job_the_kernels_oom_killer_kills_is_recorded_as_oom(tmp_path: Path, capsys) -> None:
+    """A real out-of-memory kill: the job moves itself into a cgroup of 64 MiB, then asks for 400 MiB."""
+    cgroup = memory_cgroup(f"sizeup-oom-{os.getpid()}", 64 * 2**20)
+    if cgroup is None:
+        pytest.skip("cannot make a memory cgroup here (needs root and cgroup access) to have the OOM killer act")
+    job = script(tmp_path, f"import os\nopen({str(cgroup / 'cgroup.procs')!r}, 'w').write(str(os.getpid()))\n"
+                           "block = bytearray(400 * 2**20)\n")
+    try:
+        code = cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)])
+    finally:
+        for _ in range(50):  # the killed job leaves the cgroup as it is reaped
+            with contextlib.suppress(OSError):
+                cgroup.rmdir()
+                break
+            time.sleep(0.1)
+    (record,) = profiled(tmp_path).cases
+    assert code == 137 and record.status == "oom" and record.exit["signal"] == "SIGKILL"
+    assert "out-of-memory killer" in record.reason
 
 
 @pytest.mark.parametrize("args, message", [

@@ -374,10 +374,16 @@ def _outcome(watch: Watch, code: int, wall: float, interrupted: int, oom_before:
 
 
 def _oom_kills() -> int:
-    """How many processes the kernel's OOM killer has killed in this memory cgroup (0 where unreadable)."""
-    try:
-        events = Path("/sys/fs/cgroup/memory.events").read_text()
-    except OSError:
-        return 0
-    return next((int(n) for name, n in (line.split() for line in events.splitlines() if line.strip())
-                 if name == "oom_kill"), 0)
+    """How many processes the kernel's OOM killer has killed: in this memory cgroup where cgroup v2 counts them
+    (hierarchically), else on the whole machine (/proc/vmstat; cgroup v1 counts no kill in a child cgroup);
+    0 where neither can be read."""
+    for path in (Path("/sys/fs/cgroup/memory.events"), Path("/proc/vmstat")):
+        try:
+            lines = path.read_text().splitlines()
+        except OSError:
+            continue
+        found = [int(n) for name, n in (line.split()[:2] for line in lines if len(line.split()) >= 2)
+                 if name == "oom_kill"]
+        if found:
+            return found[0]
+    return 0
