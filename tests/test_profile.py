@@ -181,6 +181,7 @@ def test_a_job_the_kernels_oom_killer_kills_is_recorded_as_oom(tmp_path: Path, c
     (["--sample-hz", "nan", "--", "true"], "expected a finite number"),
     (["--mark", "Epoch (", "--", "true"], "is not a regular expression"),
     (["--mark", ".*", "--", "true"], "matches an empty line"),
+    (["--pid", "1", "--duration", "nan"], "expected a finite number"),
 ])
 def test_bad_input_is_one_line_and_exit_2_and_runs_nothing(args: list[str], message: str, tmp_path: Path,
                                                           capsys) -> None:

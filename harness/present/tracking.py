@@ -10,6 +10,7 @@ are shortened for sizeup's own calls only; the environment is restored before th
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -41,20 +42,34 @@ class TrackingError(Exception):
 
 @contextmanager
 def _calls() -> Iterator[None]:
-    """MLflow's failures as one TrackingError, with its HTTP retries kept short unless the user set them."""
+    """MLflow's failures as one TrackingError naming their first cause, with its HTTP retries kept short unless
+    the user set them, and its own log quiet (it prints a failed query's traceback before raising it)."""
     saved = {k: os.environ.get(k) for k in QUICK}
     for k, v in QUICK.items():
         os.environ.setdefault(k, v)
+    log = logging.getLogger("mlflow")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
     try:
         yield
     except Exception as exc:  # MLflow, its HTTP client and its database each raise their own kinds
-        raise TrackingError(described(exc)) from None
+        raise TrackingError(described(_first_cause(exc))) from None
     finally:
+        log.setLevel(level)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _first_cause(exc: BaseException) -> BaseException:
+    """The exception at the bottom of a chain: 'attempt to write a readonly database', 'Connection refused'."""
+    seen = {id(exc)}
+    while (below := exc.__cause__ or exc.__context__) is not None and id(below) not in seen:
+        seen.add(id(below))
+        exc = below
+    return exc
 
 
 class Tracking:
