@@ -39,7 +39,8 @@ def artifact(run_id: str, name: str, tmp_path: Path) -> dict:
 
 def test_a_profile_is_logged_with_its_params_figures_series_and_result(tmp_path: Path, store: str, capsys) -> None:
     job = tmp_path / "train.py"
-    job.write_text("import time\nblock = bytearray(80 * 2**20)\nend = time.time() + 1.6\nwhile time.time() < end: pass\n")
+    job.write_text("import time\nfrom harness import phase\nblock = bytearray(80 * 2**20)\nwith phase('train (x)'):\n"
+                   "    end = time.time() + 1.6\n    while time.time() < end: pass\n")
     code = cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--mlflow", "--", sys.executable, str(job)])
     assert code == 0, capsys.readouterr()
     path = result_file(tmp_path, "profile")
@@ -53,6 +54,8 @@ def test_a_profile_is_logged_with_its_params_figures_series_and_result(tmp_path:
     assert got["metrics.run_seconds"] == pytest.approx(record.runs[0].phases["run"])
     assert got["metrics.peak_memory_megabytes"] == pytest.approx(record.telemetry["peak_memory_bytes"] / 1e6)
     assert got["metrics.peak_memory_megabytes"] > 80 * 2**20 / 1e6
+    # A phase named as MLflow would refuse ('(' and ')') is logged under a name it takes, not lost with the rest.
+    assert got["metrics.train _x__seconds"] == pytest.approx(record.runs[0].phases["train (x)"])
     client = MlflowClient()
     series = record.telemetry["series"]
     cpu = client.get_metric_history(got["run_id"], "process/cpu_percent")
@@ -132,3 +135,15 @@ def test_a_store_that_fails_after_the_job_keeps_the_profile_and_exits_2(tmp_path
     assert records.load(result_file(tmp_path, "profile")).cases[0].exit["returncode"] == 0
     (got,) = mlflow.search_runs(experiment_names=["sizeup"]).itertuples()
     assert got.status == "FAILED"  # not left "running"
+
+
+def test_input_refused_after_the_store_opened_leaves_no_run_behind(tmp_path: Path, store: str, capsys) -> None:
+    code = cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--sample-hz", "1000", "--mlflow", store,
+                     "--", "true"])
+    assert code == 2 and "--sample-hz must be from" in capsys.readouterr().err
+    assert mlflow.search_runs(experiment_names=["sizeup"]).empty  # deleted, not left "running" or "failed"
+
+
+def test_a_command_taken_for_the_tracking_uri_is_said(tmp_path: Path, capsys) -> None:
+    code = cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--mlflow", "python3", "job.py"])
+    assert code == 2 and "put -- between" in capsys.readouterr().err

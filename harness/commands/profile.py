@@ -26,6 +26,10 @@ def command(args: argparse.Namespace, console: Console) -> int:
     if args.mark is not None and args.pid is not None:
         raise SizeupError("--mark reads what the job prints, which sizeup sees only of a command it runs, not of --pid")
     mark = printed.pattern(args.mark) if args.mark is not None else None
+    if args.mlflow is not None:
+        from harness.present.tracking import check_uri
+
+        check_uri(args.mlflow)
     if args.pid is None:
         profile.executable(job)  # a command that cannot run is refused before anything is created
     fingerprint = machine.fingerprint()
@@ -42,16 +46,28 @@ def command(args: argparse.Namespace, console: Console) -> int:
 
         tracking = Tracking(args.mlflow, f"pid {args.pid}" if args.pid is not None else profile.job_name(job),
                             {"sizeup.command": "profile"})
+    done = None
     try:
         done = profile.attach(args.pid, args.duration, args.sample_hz, fingerprint) if args.pid is not None \
             else profile.profile(job, args.sample_hz, fingerprint, mark)
-        run = done.run
-        path = records.final_path(records.journal_path(args.results_dir, run))
-        records.save(path, run)
+        path = records.final_path(records.journal_path(args.results_dir, done.run))
+        records.save(path, done.run)
+        say(done.run, path, console)
     except BaseException:
-        if tracking is not None:  # the MLflow run must not stay "running" for ever
+        if tracking is not None and done is None:  # refused before anything was measured: no run to keep
+            tracking.discard()
+        elif tracking is not None:  # the MLflow run must not stay "running"
             tracking.abandon("FAILED")
         raise
+    code = done.interrupted or done.exit_code
+    if tracking is not None:
+        code = tracking.finish(done.run, path, "KILLED" if done.interrupted else "FAILED" if done.exit_code
+                               else "FINISHED", code, console)
+    return code
+
+
+def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> None:
+    """The profile's outcome, its phases, what held it back, and what it should run on."""
     record = run.cases[0]
     attached = record.telemetry.get("attached")
     if attached:
@@ -65,14 +81,15 @@ def command(args: argparse.Namespace, console: Console) -> int:
                            f"{record.exit['returncode']}" + (f" ({record.reason})" if record.reason else "")))
     console.print(f"Profile written to {path}\nShow it with: sizeup show {path}")
     summaries = record.telemetry.get("phases") or {}
-    for name, seconds in record.runs[0].phases.items():  # the phases the job marked (harness.phase)
+    for name, seconds in record.runs[0].phases.items():  # the phases the job marked (harness.phase, --mark)
         if name != profile.PHASE:
             cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
             peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")
             console.print(Text(f"  phase {name}: {seconds:.2f} s" + (f", {cpu['mean'] / 100:.1f} cores busy on average"
                                                                     if cpu.get("mean") is not None else "")
                                + (f", peak {peak / 2**20:,.0f} MiB" if peak else "")))
-    figures = Figures.of(record, run.machine.get("identity", {}).get("gpus") or [])
+    identity = run.machine.get("identity", {})
+    figures = Figures.of(record, identity.get("gpus") or [])
     vms = catalog.load()
     if figures.wall_s < MIN_WALL_S:
         console.print(Text("The job ran under a second: too short to say what holds it back.", style="yellow"))
@@ -82,16 +99,10 @@ def command(args: argparse.Namespace, console: Console) -> int:
             console.print(Text(f"{f.code}: {f.message}"))
         if not found:
             console.print("Nothing held it back that sizeup looks for (one core, idle vCPUs, memory, GPU, disk).")
-    identity = run.machine.get("identity", {})
     if used_gpu(figures):
         say_gpu_options(figures, vms, identity.get("gpus") or [], console)
     else:
         say_rightsize(rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30), console)
-    code = done.interrupted or done.exit_code
-    if tracking is not None:
-        code = tracking.finish(run, path, "KILLED" if done.interrupted else "FAILED" if done.exit_code else "FINISHED",
-                               code, console)
-    return code
 
 
 def say_rightsize(sized: Sized, console: Console) -> None:

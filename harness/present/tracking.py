@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -41,11 +43,12 @@ class TrackingError(Exception):
 
 
 @contextmanager
-def _calls() -> Iterator[None]:
-    """MLflow's failures as one TrackingError naming their first cause, with its HTTP retries kept short unless
-    the user set them, and its own log quiet (it prints a failed query's traceback before raising it)."""
+def _calls(quick: bool = False) -> Iterator[None]:
+    """MLflow's failures as one TrackingError naming their first cause, and its own log quiet (it prints a failed
+    query's traceback before raising it). `quick`: HTTP retries kept short unless the user set them, for opening
+    the store; logging a finished job's result keeps MLflow's retries, so one passing server error loses nothing."""
     saved = {k: os.environ.get(k) for k in QUICK}
-    for k, v in QUICK.items():
+    for k, v in QUICK.items() if quick else ():
         os.environ.setdefault(k, v)
     log = logging.getLogger("mlflow")
     level = log.level
@@ -72,16 +75,24 @@ def _first_cause(exc: BaseException) -> BaseException:
     return exc
 
 
+def check_uri(uri: str | None) -> None:
+    """`--mlflow python train.py` takes `python` for the URI: said before the command is looked at."""
+    if uri and ":" not in uri and shutil.which(uri):
+        raise SizeupError(f"--mlflow took {uri!r}, a command, as its tracking URI: give the URI, or put -- between "
+                          "sizeup's options and the command")
+
+
 class Tracking:
     """An MLflow run created before the work and filled in after it."""
 
     def __init__(self, uri: str | None, name: str, tags: Mapping[str, str]) -> None:
+        check_uri(uri)
         try:
             from mlflow import MlflowClient
         except ImportError:
             raise SizeupError(f"--mlflow needs MLflow, an optional extra: {INSTALL}") from None
         try:
-            with _calls():
+            with _calls(quick=True):
                 self.client = MlflowClient(tracking_uri=uri or None)
                 self.uri = self.client.tracking_uri
                 experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
@@ -95,17 +106,21 @@ class Tracking:
         """The result's cases and file, then the run ended with `status` (FINISHED, FAILED, KILLED)."""
         with _calls():
             client = self.client
-            machine = str(result.machine.get("id"))
+            machine = result.machine
             if result.suite == PROFILE and len(result.cases) == 1:
                 _log_case(client, self.run_id, result.cases[0], machine)
             else:
                 client.log_batch(self.run_id, params=_params({"suite": result.suite, "sizeup_run": result.run_id,
-                                                              "machine": machine, "cases": len(result.cases)}))
+                                                              "machine": machine.get("id"), "cases": len(result.cases)}))
                 for record in result.cases:
                     child = client.create_run(self.experiment, start_time=_ms(record.started), run_name=record.id,
                                               tags={"mlflow.parentRunId": self.run_id}).info.run_id
-                    _log_case(client, child, record, machine)
-                    client.set_terminated(child, _status(record), end_time=_ms(record.started, record.wall_s))
+                    status_ = "FAILED"  # unless it is all logged: no run is left "running"
+                    try:
+                        _log_case(client, child, record, machine)
+                        status_ = _status(record)
+                    finally:
+                        client.set_terminated(child, status_, end_time=_ms(record.started, record.wall_s))
             client.log_artifact(self.run_id, str(path))
             client.set_terminated(self.run_id, status)
 
@@ -122,27 +137,36 @@ class Tracking:
         console.print(Text(f"Logged to MLflow at {self.uri}: run {self.run_id}"))
         return code
 
+    def discard(self) -> None:
+        """Deletes the run (MLflow keeps it in its trash): the input was refused before anything was measured."""
+        try:
+            with _calls(quick=True):
+                self.client.delete_run(self.run_id)
+        except TrackingError:
+            pass
+
     def abandon(self, status: str = "KILLED") -> None:
         """Ends the run when nothing will be logged to it (the work was stopped); a failure here changes nothing."""
         try:
-            with _calls():
+            with _calls(quick=True):
                 self.client.set_terminated(self.run_id, status)
         except TrackingError:
             pass
 
 
-def _log_case(client: Any, run_id: str, record: CaseRecord, machine: str) -> None:
+def _log_case(client: Any, run_id: str, record: CaseRecord, machine: Mapping[str, Any]) -> None:
     from mlflow.entities import Metric, RunTag
 
     case = record.case
     what = {"workload": case.workload, "model": case.model, "backend": case.backend, "size": case.size,
-            "threads": case.threads, "seed": case.seed, "machine": machine, **record.params}
+            "threads": case.threads, "seed": case.seed, "machine": machine.get("id"), **record.params}
     tags = {"sizeup.case": record.id, "sizeup.status": record.status, "sizeup.reason": record.reason,
             "sizeup.exit_code": (record.exit or {}).get("returncode")}
     start = _ms(record.started) or round(time.time() * 1000)
-    metrics = [Metric(name, float(v), start, 0) for name, v in _scalars(record).items()]
+    metrics = [Metric(_name(name), float(v), start, 0) for name, v in _scalars(record).items()]
+    total = (machine.get("identity") or {}).get("memory_bytes")  # the machine's, as MLflow divides by
     metrics += [Metric(name, float(v), start + round(1000 * dt), step)
-                for name, points in _series(record.telemetry).items() for step, (dt, v) in enumerate(points)]
+                for name, points in _series(record.telemetry, total).items() for step, (dt, v) in enumerate(points)]
     client.log_batch(run_id, metrics=metrics, params=_params(what),
                      tags=[RunTag(k, str(v)[:TEXT_CHARS]) for k, v in tags.items() if v is not None])
 
@@ -150,7 +174,13 @@ def _log_case(client: Any, run_id: str, record: CaseRecord, machine: str) -> Non
 def _params(values: Mapping[str, Any]) -> list[Any]:
     from mlflow.entities import Param
 
-    return [Param(k, str(v)[:TEXT_CHARS]) for k, v in values.items() if v is not None]
+    return [Param(_name(k), str(v)[:TEXT_CHARS]) for k, v in values.items() if v is not None]
+
+
+def _name(key: str) -> str:
+    """A name MLflow takes (letters, digits, _ - . / : and spaces, at most 250): a phase the job named
+    'run (marked)' or 'loss=0.1' must not cost the whole batch."""
+    return re.sub(r"[^\w./\- :]", "_", key)[:250]
 
 
 def _scalars(record: CaseRecord) -> dict[str, float]:
@@ -171,12 +201,12 @@ def _scalars(record: CaseRecord) -> dict[str, float]:
     return {k: v for k, v in out.items() if v is not None and np.isfinite(v)}
 
 
-def _series(telemetry: Mapping[str, Any]) -> dict[str, list[tuple[float, float]]]:
+def _series(telemetry: Mapping[str, Any], total: float | None) -> dict[str, list[tuple[float, float]]]:
     """The sampled series as (seconds since the start, value), under MLflow's system-metric names where MLflow has
-    one (the whole machine), and under `process/` for the job's own tree, which MLflow does not measure."""
+    one (the whole machine, whose memory is `total`), and under `process/` for the job's own tree, which MLflow
+    does not measure."""
     s = telemetry.get("series") or {}
     start = s.get("start") or 0.0
-    total = telemetry.get("memory_total_bytes")
     out: dict[str, list[tuple[float, float]]] = {}
 
     def put(name: str, times: list[float], values: list[Any], scale: float = 1.0) -> None:
