@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pty
 import subprocess
 import sys
+import tty
 from pathlib import Path
 
 import pytest
 
 from harness import cli, records
 from harness.errors import SizeupError
-from harness.run.printed import MAX_NAMES, Tee, name_of, pattern
+from harness.run.printed import MAX_NAMES, Tee, _write_all, name_of, pattern
 from tests.conftest import needs_quiet
 
 
@@ -76,6 +79,54 @@ def test_a_gigabyte_of_output_passes_through_marked_and_byte_for_byte(tmp_path: 
     assert {f"Epoch {e}" for e in range(10)} < set(the_profile(tmp_path).runs[0].phases)
 
 
+@pytest.mark.e2e
+def test_a_progress_bar_redrawn_with_carriage_returns_marks_each_epoch_from_its_start(tmp_path: Path) -> None:
+    needs_quiet()
+    job = tmp_path / "bar.py"
+    job.write_text("import sys, time\nfor e in (1, 2, 3):\n    for i in range(5):\n"
+                   "        sys.stdout.write(f'\\rEpoch {e}: {20 * i}%'); sys.stdout.flush()\n"
+                   "        end = time.time() + 0.12\n        while time.time() < end: pass\n    print()\n")
+    proc = profile(tmp_path, "--mark", r"Epoch \d+", "--", sys.executable, str(job))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.startswith(b"\rEpoch 1: 0%\rEpoch 1: 20%")
+    phases = the_profile(tmp_path).runs[0].phases
+    for e in (1, 2, 3):  # before: a phase began when its bar's line ended, and the last one had no time
+        assert phases[f"Epoch {e}"] == pytest.approx(0.6, abs=0.15)
+
+
+@pytest.mark.e2e
+def test_where_sizeups_output_is_a_terminal_the_jobs_is_one_too_and_its_bytes_pass_unchanged(tmp_path: Path) -> None:
+    job = tmp_path / "tty.py"
+    job.write_text("import sys\nprint('tty', sys.stdout.isatty())\nprint('Epoch 1')\n")
+    outer, inner = pty.openpty()
+    tty.setraw(inner)  # what sizeup writes arrives as written
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"),
+                             "--mark", "Epoch", "--", sys.executable, str(job)], stdout=inner, stderr=subprocess.PIPE)
+    os.close(inner)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(outer, 1 << 16)
+        except OSError:  # every writer gone
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(outer)
+    assert proc.wait(timeout=60) == 0
+    assert out.startswith(b"tty True\nEpoch 1\n")  # a terminal to the job, and no newline made CR-LF
+    assert "Epoch" in the_profile(tmp_path).runs[0].phases
+
+
+def test_output_sizeup_cannot_write_is_dropped_not_raised() -> None:
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        _write_all(full, b"x" * 100)  # ENOSPC: the job's output is drained, the job never dies of it
+    finally:
+        os.close(full)
+
+
 def test_a_phase_runs_until_a_line_names_another_and_the_names_are_capped() -> None:
     tee = Tee(pattern("x"), [])
     tee.hits = [(1.0, "a"), (2.0, "a"), (3.0, "b"), (4.0, "a"), (9.5, "c")]
@@ -89,6 +140,7 @@ def test_the_name_is_the_phase_group_else_the_first_group_else_the_match() -> No
     assert name_of(pattern(r"(?P<n>\d+)/(?P<phase>\d+)").search(line)) == "10"
     assert name_of(pattern(r"Epoch (\d+)").search(line)) == "3"
     assert name_of(pattern(r"Epoch\s+\d+").search(line)) == "Epoch 3"
+    assert pattern(os.fsdecode(b"\xff\xfe")).search(b"a\xff\xfe") is not None  # bytes the shell passed undecodable
 
 
 @pytest.mark.parametrize("text, code", [("Epoch (", "not a regular expression"), ("x*", "matches an empty line"),

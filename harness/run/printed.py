@@ -1,20 +1,29 @@
 """Phases from the lines a job prints, for `sizeup profile --mark REGEX` (a framework's epoch lines, say).
 
-The job's stdout and stderr then come through pipes: each chunk is written on to sizeup's own, byte for byte
-and at once, and its complete lines are searched. A line that matches starts a phase, named by the match's
-group `phase`, else its first group, else the whole match; the phase runs until a line names another one, or
-the job ends. A line is timed when sizeup reads it, so a job that buffers its output marks late: Python is run
-unbuffered (PYTHONUNBUFFERED), other programs are as they are.
+The job's stdout and stderr then come to sizeup: each chunk is written on to sizeup's own, byte for byte and at
+once, and its complete lines (ended by a newline, or by a carriage return as a progress bar redraws) are searched.
+A line that matches starts a phase, named by the match's group `phase`, else its first group, else the whole
+match; the phase runs until a line names another one, or the job ends.
+
+A line is timed when sizeup reads it, so a job that holds its output back marks late. Where sizeup's stdout is a
+terminal, the job's is a terminal of its own (raw, as wide as sizeup's): it buffers and draws as it would there,
+Python line by line. Elsewhere it is a pipe, and Python is run unbuffered (PYTHONUNBUFFERED), which costs a job
+that prints a great deal: a system call per print.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import pty
 import re
+import select
+import termios
 import threading
 import time
+import tty
 from collections.abc import Sequence
-from typing import BinaryIO
 
 from harness.errors import SizeupError
 
@@ -28,7 +37,7 @@ JOIN_S = 5.0  # after the job and everything it started are gone, how long the l
 def pattern(text: str) -> re.Pattern[bytes]:
     """`--mark`'s regular expression, compiled for the job's bytes; SizeupError (exit 2) where it cannot mark."""
     try:
-        compiled = re.compile(text.encode(), re.MULTILINE)
+        compiled = re.compile(os.fsencode(text), re.MULTILINE)  # as the shell gave it, undecodable bytes too
     except re.error as exc:
         raise SizeupError(f"--mark {text!r} is not a regular expression: {exc}") from None
     if compiled.search(b""):
@@ -43,11 +52,36 @@ def name_of(match: re.Match[bytes]) -> str:
     return name or "marked"
 
 
+def job_streams() -> tuple[list[tuple[int, int]], tuple[int, int], bool]:
+    """(read end, sizeup's descriptor it goes on to) for the job's stdout and stderr; the two ends the job writes
+    to; and whether its stdout is a terminal (see the module's docstring). Its stderr is a pipe: Python writes
+    each of its lines at once."""
+    terminal = os.isatty(1)
+    if terminal:
+        read, write = pty.openpty()
+        tty.setraw(write)  # bytes as written: no newline made CR-LF, nothing echoed
+        try:
+            fcntl.ioctl(write, termios.TIOCSWINSZ, fcntl.ioctl(1, termios.TIOCGWINSZ, b"\0" * 8))
+        except OSError:
+            pass
+    else:
+        read, write = os.pipe()
+    err_read, err_write = os.pipe()
+    return [(read, 1), (err_read, 2)], (write, err_write), terminal
+
+
+def close(fds: Sequence[int | None]) -> None:
+    for fd in fds:
+        if fd is not None:
+            os.close(fd)
+
+
 class Tee:
     """Copies a job's output on to sizeup's, noting when a line matches."""
 
-    def __init__(self, mark: re.Pattern[bytes], streams: Sequence[tuple[BinaryIO, int]]) -> None:
-        """`streams`: (the job's pipe, sizeup's file descriptor it goes on to), each read to its end by a thread."""
+    def __init__(self, mark: re.Pattern[bytes], streams: Sequence[tuple[int, int]]) -> None:
+        """`streams`: (a read end of the job's output, sizeup's descriptor it goes on to), each read to its end by
+        a thread, which then closes it."""
         self.mark = mark
         self.hits: list[tuple[float, str]] = []  # (monotonic time the line was read, phase name)
         self._lock = threading.Lock()
@@ -55,19 +89,19 @@ class Tee:
         for t in self._threads:
             t.start()
 
-    def _pump(self, source: BinaryIO, sink: int) -> None:
+    def _pump(self, source: int, sink: int) -> None:
         partial = b""
         try:
-            while chunk := os.read(source.fileno(), CHUNK):
+            while chunk := _read(source):
                 now = time.monotonic()
                 _write_all(sink, chunk)
                 text = partial + chunk
-                cut = text.rfind(b"\n") + 1
-                self._search(text[:cut], now)
+                cut = max(text.rfind(b"\n"), text.rfind(b"\r")) + 1
+                self._search(text[:cut].replace(b"\r", b"\n"), now)
                 partial = text[cut:] if len(text) - cut <= LINE_BYTES else b""
             self._search(partial, time.monotonic())
         finally:
-            source.close()
+            os.close(source)
 
     def _search(self, lines: bytes, now: float) -> None:
         for m in self.mark.finditer(lines):
@@ -93,10 +127,23 @@ class Tee:
         return out
 
 
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, CHUNK)
+    except OSError as exc:  # a terminal whose every writer has gone says EIO, where a pipe says end of file
+        if exc.errno == errno.EIO:
+            return b""
+        raise
+
+
 def _write_all(fd: int, data: bytes) -> None:
+    """Everything, or nothing more once sizeup's own output cannot take it (its reader gone, a full disk): the
+    job's output is drained either way, so the job never blocks on it or dies of it."""
     view = memoryview(data)
     while view:
         try:
             view = view[os.write(fd, view):]
-        except BrokenPipeError:  # sizeup's own reader went away: the job's output has nowhere to go; keep draining
+        except BlockingIOError:  # sizeup's output was left non-blocking by whatever started it
+            select.select([], [fd], [])
+        except OSError:
             return

@@ -116,21 +116,23 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
     marks_fd, marks_path = tempfile.mkstemp(prefix="sizeup-phases-")  # `with harness.phase(...)` writes here
     os.close(marks_fd)
     env[phases.ENV] = marks_path
-    if mark is not None:
-        env["PYTHONUNBUFFERED"] = "1"  # a line is timed when it arrives: Python must not hold it back
+    streams, ends, terminal = printed.job_streams() if mark is not None else ([], (None, None), True)
+    if not terminal:
+        env["PYTHONUNBUFFERED"] = "1"  # a line is timed when it arrives: Python must not hold it back in a pipe
     started = now_iso()
     oom_before = _oom_kills()
     lifeline.become_subreaper()  # its orphans come to us, not to init: they are the job's, and die with it
     t0 = time.monotonic()
     try:
-        pipe = subprocess.PIPE if mark is not None else None
         proc = subprocess.Popen([sys.executable, "-c", EXEC, program, *command[1:]], env=env,
-                                start_new_session=True, stdout=pipe, stderr=pipe)
+                                start_new_session=True, stdout=ends[0], stderr=ends[1])
     except OSError as exc:
         lifeline.become_subreaper(False)
         Path(marks_path).unlink(missing_ok=True)
+        printed.close([*ends, *(read for read, _ in streams)])
         raise SizeupError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
-    tee = printed.Tee(mark, [(proc.stdout, 1), (proc.stderr, 2)]) if mark is not None else None
+    printed.close(ends)  # the job's now: the reads end when it, and all it started, close them
+    tee = printed.Tee(mark, streams) if mark is not None else None
     watch: Watch | None = None
     interrupted = 0  # 128 + the stop signal the user sent sizeup
     status, rusage = 0, None
