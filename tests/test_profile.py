@@ -155,6 +155,8 @@ def memory_cgroup(name: str, limit: int) -> Path | None:
 
 def test_a_job_the_kernels_oom_killer_kills_is_recorded_as_oom(tmp_path: Path, capsys) -> None:
     """A real out-of-memory kill: the job moves itself into a cgroup of 64 MiB, then asks for 400 MiB."""
+    from harness.run import procfs
+
     cgroup = memory_cgroup(f"sizeup-oom-{os.getpid()}", 64 * 2**20)
     if cgroup is None:
         pytest.skip("cannot make a memory cgroup here (needs root and cgroup access) to have the OOM killer act")
@@ -171,6 +173,7 @@ def test_a_job_the_kernels_oom_killer_kills_is_recorded_as_oom(tmp_path: Path, c
     (record,) = profiled(tmp_path).cases
     assert code == 137 and record.status == "oom" and record.exit["signal"] == "SIGKILL"
     assert "out-of-memory killer" in record.reason
+    assert ("whole machine" in record.reason) == (procfs.oom_kills()[1] == "machine")  # said where it is not exact
 
 
 @pytest.mark.parametrize("args, message", [

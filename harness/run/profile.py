@@ -120,7 +120,7 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
     if not terminal:
         env["PYTHONUNBUFFERED"] = "1"  # a line is timed when it arrives: Python must not hold it back in a pipe
     started = now_iso()
-    oom_before = _oom_kills()
+    oom_before = procfs.oom_kills()
     lifeline.become_subreaper()  # its orphans come to us, not to init: they are the job's, and die with it
     t0 = time.monotonic()
     try:
@@ -361,7 +361,8 @@ def _record(case: Case, params: dict[str, object], started: str, wall: float, t0
                       backend_facts=BackendFacts("cpu"), runs=[repeat], telemetry=telemetry, exit=exit)
 
 
-def _outcome(watch: Watch, code: int, wall: float, interrupted: int, oom_before: int) -> tuple[str, str | None]:
+def _outcome(watch: Watch, code: int, wall: float, interrupted: int,
+             oom_before: tuple[int, str]) -> tuple[str, str | None]:
     if interrupted:
         return "error", f"stopped by the user after {wall:.1f} s (what ran until then is kept)"
     if watch.killed_for == "signal":
@@ -369,23 +370,9 @@ def _outcome(watch: Watch, code: int, wall: float, interrupted: int, oom_before:
     if code == 0:
         return "ok", None
     if code < 0:
-        oom = -code == signal.SIGKILL and _oom_kills() > oom_before
+        kills, counted = procfs.oom_kills()
+        oom = -code == signal.SIGKILL and kills > oom_before[0]
+        where = "" if counted == "cgroup" else ", counted on the whole machine: this system keeps no count per cgroup"
         return ("oom" if oom else "crashed"), f"the job was killed by {signal_name(-code)}" + (
-            " (the kernel's out-of-memory killer)" if oom else "")
+            f" (the kernel's out-of-memory killer{where})" if oom else "")
     return "error", f"the job exited with code {code}"
-
-
-def _oom_kills() -> int:
-    """How many processes the kernel's OOM killer has killed: in this memory cgroup where cgroup v2 counts them
-    (hierarchically), else on the whole machine (/proc/vmstat; cgroup v1 counts no kill in a child cgroup);
-    0 where neither can be read."""
-    for path in (Path("/sys/fs/cgroup/memory.events"), Path("/proc/vmstat")):
-        try:
-            lines = path.read_text().splitlines()
-        except OSError:
-            continue
-        found = [int(n) for name, n in (line.split()[:2] for line in lines if len(line.split()) >= 2)
-                 if name == "oom_kill"]
-        if found:
-            return found[0]
-    return 0

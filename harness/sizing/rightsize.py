@@ -82,7 +82,7 @@ def gpu_options(f: Figures, vms: Sequence[VM], gpu_here: str) -> tuple[list[GPUO
             continue
         there = catalog.gpu_spec(vm.gpu_model)
         if here is None or there is None:
-            if vm.gpu_model.lower() not in gpu_here.lower():
+            if f" {vm.gpu_model.lower()} " not in f" {gpu_here.lower().replace('-', ' ')} ":  # A10 is not A100
                 unknown.add(vm.gpu_model)
                 continue
             factor = 1.0
