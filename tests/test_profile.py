@@ -277,6 +277,17 @@ def test_a_job_that_kept_a_gpu_busy_gets_gpu_vms_carried_by_the_datasheets() -> 
     unknown, said = gpu_options(f, vms, "a GPU no datasheet names")
     assert unknown == [] and "no datasheet carries its time" in said
     assert not used_gpu(figures(gpu_util_mean=2.0)) and not used_gpu(figures())
+    assert not used_gpu(figures(gpu_util_mean=80.0, gpu_own_memory=0.0))  # a shared GPU kept busy by another job
+
+
+def test_the_jobs_own_gpu_memory_counts_only_readings_that_listed_its_processes() -> None:
+    from harness.analysis.diagnosis import _gpu
+
+    values = {"gpu0.util_percent": [90.0, 95.0], "gpu0.memory_used_bytes": [5e9, 6e9],
+              "gpu0.case_memory_bytes": [2e9, 3e9], "gpu0.case_memory_per_process": [1.0, 0.0]}
+    assert _gpu({"nvml": {"values": values}}) == (92.5, 6e9, 2e9)  # 3e9 was the device's change, not the job's
+    values["gpu0.case_memory_per_process"] = [0.0, 0.0]
+    assert _gpu({"nvml": {"values": values}})[2] is None
 
 
 def test_attaching_to_a_running_job_samples_it_until_it_exits_and_touches_nothing(tmp_path: Path, capsys) -> None:

@@ -56,6 +56,7 @@ class Figures:
     gpu_util_mean: float | None  # the busiest GPU's
     gpu_memory_peak: float | None
     gpu_memory_total: float | None
+    gpu_own_memory: float | None = None  # the job's own processes' peak on the GPU, where NVML lists them by PID
 
     @classmethod
     def of(cls, record: CaseRecord, gpus: Sequence[Mapping[str, Any]] = ()) -> Figures:
@@ -65,24 +66,28 @@ class Figures:
         io = [sum(x) for x in zip(series.get("read_bytes", []), series.get("write_bytes", []))]
         span = series["slow_t"][-1] - series.get("start", series["slow_t"][0]) if io else 0.0
         io_rate = io[-1] / span if io and span > 0 else None  # bytes since the job started, over that time
-        util, used = _gpu(series.get("sources") or {})
+        util, used, own = _gpu(series.get("sources") or {})
         totals = [g.get("memory_bytes") for g in gpus if g.get("memory_bytes")]
         return cls(record.wall_s, record.case.threads,
                    float(cpu.mean()) / 100 if len(cpu) else None,
                    float(np.percentile(cpu, 95)) / 100 if len(cpu) else None,
                    float(np.mean((cpu >= ONE_CORE[0]) & (cpu <= ONE_CORE[1]))) if len(cpu) else None,
                    t.get("peak_memory_bytes"), t.get("memory_total_bytes"), io_rate, util, used,
-                   float(max(totals)) if totals else None)
+                   float(max(totals)) if totals else None, own)
 
 
-def _gpu(sources: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    """The busiest GPU's mean utilization and the largest device memory used, from the NVML series."""
+def _gpu(sources: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
+    """The busiest GPU's mean utilization, the largest device memory used, and the most the job's own processes
+    held (readings where NVML listed them by PID: harness.run.sources.nvml), from the NVML series."""
     values = (sources.get("nvml") or {}).get("values") or {}
     utils = [np.mean([v for v in vs if v is not None]) for k, vs in values.items()
              if k.endswith(".util_percent") and any(v is not None for v in vs)]
     used = [max(v for v in vs if v is not None) for k, vs in values.items()
             if k.endswith(".memory_used_bytes") and any(v is not None for v in vs)]
-    return (float(max(utils)) if utils else None), (float(max(used)) if used else None)
+    own = [m for k, vs in values.items() if k.endswith(".case_memory_bytes")
+           for m, listed in zip(vs, values.get(k.replace("case_memory_bytes", "case_memory_per_process"), []))
+           if m is not None and listed == 1]
+    return (float(max(utils)) if utils else None), (float(max(used)) if used else None), (max(own) if own else None)
 
 
 def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Finding]:

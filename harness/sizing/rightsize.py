@@ -64,8 +64,10 @@ class GPUOption:
 
 
 def used_gpu(f: Figures) -> bool:
-    """The job kept a GPU busy: its time on a CPU VM would be another job's, not this one's."""
-    return f.gpu_util_mean is not None and f.gpu_util_mean >= THRESHOLDS["gpu-idle"]
+    """The job kept a GPU busy: its time on a CPU VM would be another job's, not this one's. Utilization is the
+    device's, so where NVML lists the job's processes and they held no GPU memory, the busy GPU was another's."""
+    return (f.gpu_util_mean is not None and f.gpu_util_mean >= THRESHOLDS["gpu-idle"]
+            and (f.gpu_own_memory is None or f.gpu_own_memory > 0))
 
 
 def gpu_options(f: Figures, vms: Sequence[VM], gpu_here: str) -> tuple[list[GPUOption], str]:
