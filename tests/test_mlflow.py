@@ -102,16 +102,20 @@ def free_port() -> int:
 
 
 @pytest.mark.parametrize("command", ["profile", "run"])
-@pytest.mark.parametrize("fault", ["no-extra", "unreachable", "unwritable", "read-only"])
+@pytest.mark.parametrize("fault", ["no-extra", "unreachable", "unwritable", "read-only", "deleted"])
 def test_a_store_that_cannot_take_the_result_is_said_before_any_work(tmp_path: Path, monkeypatch, capsys,
                                                                      command: str, fault: str) -> None:
     monkeypatch.chdir(tmp_path)
     uri = {"no-extra": f"sqlite:///{tmp_path / 'm.db'}", "unreachable": f"http://127.0.0.1:{free_port()}",
            "unwritable": f"sqlite:///{tmp_path / 'a-file' / 'm.db'}",
-           "read-only": f"sqlite:///file:{tmp_path / 'ro.db'}?mode=ro&uri=true"}[fault]  # read-only even to root
+           "read-only": f"sqlite:///file:{tmp_path / 'ro.db'}?mode=ro&uri=true",  # read-only even to root
+           "deleted": f"sqlite:///{tmp_path / 'm.db'}"}[fault]
     (tmp_path / "a-file").write_text("")
     if fault == "read-only":
         MlflowClient(f"sqlite:///{tmp_path / 'ro.db'}").create_experiment("sizeup")  # a store with its experiment
+    if fault == "deleted":  # the user deleted sizeup's experiment in the MLflow UI
+        client = MlflowClient(uri)
+        client.delete_experiment(client.create_experiment("sizeup"))
     if fault == "no-extra":
         monkeypatch.setitem(sys.modules, "mlflow", None)  # as where the extra is not installed: import fails
     capsys.readouterr()  # what setting up the store printed
@@ -120,6 +124,7 @@ def test_a_store_that_cannot_take_the_result_is_said_before_any_work(tmp_path: P
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert ("pip install -e '.[mlflow]'" in err) == (fault == "no-extra")
     assert fault != "read-only" or "attempt to write a readonly database" in err  # the cause, not MLflow's wrapping
+    assert fault != "deleted" or "was deleted; restore it" in err
     assert not (tmp_path / "ran").exists() and not list(tmp_path.glob("results/*/*.json*"))
 
 

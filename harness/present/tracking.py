@@ -55,6 +55,8 @@ def _calls(quick: bool = False) -> Iterator[None]:
     log.setLevel(logging.CRITICAL)
     try:
         yield
+    except SizeupError:
+        raise
     except Exception as exc:  # MLflow, its HTTP client and its database each raise their own kinds
         raise TrackingError(described(_first_cause(exc))) from None
     finally:
@@ -97,6 +99,10 @@ class Tracking:
                 self.uri = self.client.tracking_uri
                 experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
                 found = self.client.get_experiment_by_name(experiment)
+                if found is not None and found.lifecycle_stage == "deleted":
+                    raise SizeupError(f"cannot log to MLflow at {self.uri}: its experiment {experiment!r} was deleted; "
+                                      "restore it (mlflow experiments restore), or name another in "
+                                      "MLFLOW_EXPERIMENT_NAME")
                 self.experiment = found.experiment_id if found else self.client.create_experiment(experiment)
                 self.run_id = self.client.create_run(self.experiment, run_name=name, tags=dict(tags)).info.run_id
         except TrackingError as exc:
