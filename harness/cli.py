@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mark", metavar="REGEX",
                    help="a line the job prints that matches starts a phase, named by the match's group 'phase', "
                         "else its first group, else the whole match (for example --mark 'Epoch \\d+'); the job's "
-                        "output then passes through sizeup, byte for byte, and Python runs unbuffered")
+                        "output then passes through sizeup, byte for byte (on a terminal of its own where sizeup's is "
+                        "one; else Python runs unbuffered)")
     mlflow_flag(p)
     p.add_argument("job", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="the command to profile")
     p.set_defaults(command=profile.command)

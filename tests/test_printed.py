@@ -42,8 +42,9 @@ def test_lines_the_job_prints_start_phases_and_pass_through_unchanged(tmp_path: 
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert out.startswith("loading\nEpoch 1/2 \u00e9\nEpoch 2/2 \u00e9\n".encode()) and err == b"loss 1\nloss 2\n"
-    run = the_profile(tmp_path).runs[0]
-    assert set(run.phases) == {"run", "Epoch 1", "Epoch 2"}
+    record = the_profile(tmp_path)
+    run = record.runs[0]
+    assert set(run.phases) == {"run", "Epoch 1", "Epoch 2"} and record.params["mark"] == r"Epoch \d+"
     assert run.phases["Epoch 1"] == pytest.approx(0.6, abs=0.15) and run.phases["Epoch 2"] == pytest.approx(0.6, abs=0.15)
     assert run.spans["run"][0] + 0.4 < run.spans["Epoch 1"][0] < run.spans["Epoch 2"][0]
     (path,) = tmp_path.glob("results/*/*-profile-*.json")

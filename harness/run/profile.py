@@ -163,7 +163,8 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
     status_, reason = _outcome(watch, code, wall, interrupted, oom_before)
     telemetry = _telemetry(watch, wall, t0, marks) | {"leftover_processes": leftovers,
                                                       "worker_cpu_s": _cpu_s(rusage)}
-    record = _record(case, {"command": shlex.join(command), "cwd": os.getcwd()}, started, wall, t0, status_, reason,
+    params = {"command": shlex.join(command), "cwd": os.getcwd()} | ({"mark": os.fsdecode(mark.pattern)} if mark else {})
+    record = _record(case, params, started, wall, t0, status_, reason,
                      telemetry, {"returncode": code, "signal": signal_name(-code) if code < 0 else None},
                      _cpu_s(rusage), f"{command[0]} (sizeup profile)", marks)
     run.cases.append(record)
