@@ -18,6 +18,7 @@ import os
 import time
 
 ENV = "SIZEUP_PHASES"
+MAX_NAMES = 100  # distinct phase names sizeup keeps of a job, marked here or by --mark
 _path = os.environ.get(ENV)
 _fd: int | None = None
 

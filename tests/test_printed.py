@@ -16,7 +16,8 @@ import pytest
 
 from harness import cli, records
 from harness.errors import SizeupError
-from harness.run.printed import MAX_NAMES, Tee, _write_all, name_of, pattern
+from harness.phases import MAX_NAMES
+from harness.run.printed import Tee, _write_all, name_of, pattern
 from tests.conftest import needs_quiet
 
 

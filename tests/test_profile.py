@@ -376,7 +376,8 @@ def test_phases_the_job_marks_get_their_time_and_utilization(tmp_path: Path, cap
 
 
 def test_marks_the_job_wrote_badly_are_read_as_far_as_they_make_sense(tmp_path: Path) -> None:
-    from harness.run.profile import MAX_MARKED, read_marks
+    from harness.phases import MAX_NAMES as MAX_MARKED
+    from harness.run.profile import read_marks
 
     lines = ["begin\t1.0\tload", "garbage", "end\tnot-a-time\tload", "end\t2.0\tload", "end\t2.5\tnever-begun",
              "begin\t3.0\trun", "end\t4.0\trun", "begin\t5.0\tstill-open"]

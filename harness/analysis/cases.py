@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from harness.analysis import twins
 from harness.analysis.stats import Stats, quality_stats, stats
-from harness.records import PHASES, CaseRecord, Contention
+from harness.records import CaseRecord, Contention
 from harness.records import figures as fig
 
 
@@ -38,8 +38,7 @@ def summarize(record: CaseRecord, run: Sequence[CaseRecord] = ()) -> CaseSummary
     """`record`'s figures; its CPU twin is looked for among `run`'s cases."""
     if record.status != "ok":
         return CaseSummary(record)
-    marked = [p for p in dict.fromkeys(p for r in record.warm_runs() for p in r.phases) if p not in PHASES]
-    phases = {p: s for p in (*PHASES, *marked) if (s := stats(record.phase_samples(p)))}  # marked: a profile's own
+    phases = {p: s for p in record.phase_names() if (s := stats(record.phase_samples(p)))}
     rates = [r.throughput for r in record.warm_runs() if r.throughput]
     rate = stats([t.per_s for t in rates])
     values = {(source, f.key): fig.value(record.telemetry, source, f) for source, f in fig.declared(record.telemetry)}

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.text import Text
 
 from harness.errors import EXIT_USAGE, SizeupError, described
-from harness.records import PHASES, PROFILE, CaseRecord, RunResult, figures
+from harness.records import PROFILE, CaseRecord, RunResult, figures
 
 INSTALL = "pip install -e '.[mlflow]'"
 EXPERIMENT = "sizeup"  # unless MLFLOW_EXPERIMENT_NAME names another
@@ -192,8 +192,8 @@ def _name(key: str) -> str:
 def _scalars(record: CaseRecord) -> dict[str, float]:
     """One value per figure: phase medians over the warm repeats, quality, throughput, peak memory, GPU figures."""
     warm = record.warm_runs()
-    named = dict.fromkeys([*PHASES, *(p for r in warm for p in r.phases)])  # a profile's own marked phases too
-    out = {f"{phase}_seconds": float(np.median(times)) for phase in named if (times := record.phase_samples(phase))}
+    out = {f"{phase}_seconds": float(np.median(times)) for phase in record.phase_names()
+           if (times := record.phase_samples(phase))}
     out["wall_seconds"] = record.wall_s
     if warm:
         out |= {f"quality_{k}": v for k, v in (warm[-1].quality or {}).items() if v is not None}

@@ -149,6 +149,12 @@ class CaseRecord:
         """The repeats the statistics use (see select_warm)."""
         return select_warm(self.runs)
 
+    def phase_names(self) -> list[str]:
+        """The phases its warm repeats timed: those of PHASES in their order, then any a profiled job marked itself,
+        in the order it marked them."""
+        timed = dict.fromkeys(p for r in self.warm_runs() for p in r.phases)
+        return [p for p in PHASES if p in timed] + [p for p in timed if p not in PHASES]
+
     def phase_samples(self, phase: str) -> list[float]:
         """A phase's times over the warm repeats; where the case ran in several worker processes, each
         process's median instead (repeats inside one process understate run-to-run noise)."""

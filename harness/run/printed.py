@@ -25,11 +25,11 @@ import time
 import tty
 from collections.abc import Sequence
 
+from harness import phases
 from harness.errors import SizeupError
 
 CHUNK = 1 << 16
 LINE_BYTES = 1 << 16  # of one line, searched; a longer line passes through whole, its rest unsearched
-MAX_NAMES = 100  # distinct phase names kept (as for the phases the job marks itself)
 MAX_HITS = 100_000  # changes of phase kept: a job alternating names on every line is not held in memory whole
 JOIN_S = 5.0  # after the job and everything it started are gone, how long the last output may take to drain
 
@@ -121,7 +121,7 @@ class Tee:
         hits = [h for i, h in enumerate(hits) if not i or hits[i - 1][1] != h[1]]
         out: dict[str, list[tuple[float, float]]] = {}
         for i, (start, name) in enumerate(hits):
-            if start < end and (name in out or len(out) < MAX_NAMES):
+            if start < end and (name in out or len(out) < phases.MAX_NAMES):
                 stop = hits[i + 1][0] if i + 1 < len(hits) else end
                 out.setdefault(name, []).append((start, min(stop, end)))
         return out

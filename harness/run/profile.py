@@ -42,7 +42,6 @@ from harness.run.watch import Limits, Watch, next_tick
 BACKEND = "process"
 PHASE = "run"
 MARKS_BYTES = 16 * 2**20  # of the job's phase marks read back
-MAX_MARKED = 100  # distinct phase names kept
 GRACE_S = 10.0  # after Ctrl-C, how long the job has to stop on its own before it is killed
 # The harness blocks the stop signals (harness.signals) and children inherit the mask: the job must get them
 # as it would from a shell, so it starts through this, which unblocks them and becomes the command.
@@ -156,8 +155,7 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
     wall = watch.exited_at - t0 if watch.exited_at else time.monotonic() - t0
     marks = read_marks(Path(marks_path), t0 + wall)
     for name, windows in (tee.windows(t0 + wall) if tee else {}).items():
-        name = f"{name} (marked)" if name == PHASE else name  # the whole run's phase is sizeup's
-        marks[name] = sorted(marks.get(name, []) + windows)
+        marks[_own(name)] = sorted(marks.get(_own(name), []) + windows)
     Path(marks_path).unlink(missing_ok=True)
     code = os.waitstatus_to_exitcode(status)
     status_, reason = _outcome(watch, code, wall, interrupted, oom_before)
@@ -299,7 +297,7 @@ def _reap(proc: subprocess.Popen[bytes], flags: int) -> tuple[int, object]:
 
 def read_marks(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
     """The job's own phases (harness.phases), as windows per name. The file is the job's writing: read at most
-    MARKS_BYTES, at most MAX_MARKED names of at most 64 characters; a line that does not parse is skipped, a
+    MARKS_BYTES, at most phases.MAX_NAMES names of at most 64 characters; a line that does not parse is skipped, a
     phase still open at the end ends with the job, an end without a begin is dropped."""
     try:
         with path.open("rb") as f:
@@ -316,8 +314,8 @@ def read_marks(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
         except ValueError:
             continue
         name = name.strip()[:64] or "phase"
-        name = f"{name} (marked)" if name == PHASE else name  # the whole run's phase is sizeup's
-        if name not in windows and len(windows) >= MAX_MARKED:
+        name = _own(name)
+        if name not in windows and len(windows) >= phases.MAX_NAMES:
             continue
         if edge == "begin":
             open_at.setdefault(name, []).append(at)
@@ -327,6 +325,11 @@ def read_marks(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
     for name, starts in open_at.items():
         windows[name] += [(start, end) for start in starts]
     return {name: sorted(w) for name, w in windows.items() if w}
+
+
+def _own(name: str) -> str:
+    """A phase the job named: `run`, the whole run's phase, is sizeup's."""
+    return f"{name} (marked)" if name == PHASE else name
 
 
 def _telemetry(sampled: Watch | Attached, wall: float, t0: float,
