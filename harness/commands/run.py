@@ -125,7 +125,7 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
         console.print(Text(f"{len(failed)} of {len(run.cases)} cases failed (see the reasons above).", style="red"))
     code = EXIT_CASES_FAILED if failed else 0
     if tracking is not None:
-        code = tracking.finish(records.load(path), path, "FAILED" if failed else "FINISHED", code, console)
+        code = tracking.finish(run, path, "FAILED" if failed else "FINISHED", code, console)  # the records just written
     return code
 
 

@@ -87,14 +87,15 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_
     if sweep.past_fixed > 0 and len(exponents) >= 2 and min(exponents[-2:]) >= sweep.past_fixed:
         return None, Stop("past-fixed-cost", f"time grew as size^{exponents[-2]:.2f}, then ^{exponents[-1]:.2f}: "
                                              "fixed costs no longer dominate")
+    wall = predicted_wall(steps, following)
     if len(steps) < MIN_STEPS:
         if last.wall_s > sweep.budget_s:
             return None, Stop("time-budget", f"size {size:,} took {last.wall_s:.0f} s, past the {sweep.budget_s:g} s "
                                              "budget")
-    elif (wall := predicted_wall(steps, following)) > sweep.budget_s:
+    elif wall > sweep.budget_s:
         return None, Stop("time-budget", f"size {following:,} would take about {wall:.0f} s, past the "
                                          f"{sweep.budget_s:g} s budget")
-    if run_left_s is not None and (wall := predicted_wall(steps, following)) > run_left_s:
+    if run_left_s is not None and wall > run_left_s:
         return None, Stop("run-budget", f"size {following:,} would take about {wall:.0f} s, past the "
                                         f"{max(run_left_s, 0):.0f} s left of the run's budget")
     need = _projected_memory(steps, following, sweep.factor)
