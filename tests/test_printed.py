@@ -26,29 +26,39 @@ def profile(tmp_path: Path, *args: str, **kwargs) -> subprocess.Popen[bytes]:
                              *args], **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs})
 
 
-def the_profile(tmp_path: Path) -> records.CaseRecord:
+def profile_path(tmp_path: Path) -> Path:
     (path,) = tmp_path.glob("results/*/*-profile-*.json")
-    (record,) = records.load(path).cases
+    return path
+
+
+def the_profile(tmp_path: Path) -> records.CaseRecord:
+    (record,) = records.load(profile_path(tmp_path)).cases
     return record
+
+
+def marked(tmp_path: Path, name: str, script: str) -> tuple[bytes, bytes]:
+    """The job `script` profiled with --mark 'Epoch \\d+': what it printed on stdout and stderr, through sizeup."""
+    job = tmp_path / name
+    job.write_text(script)
+    proc = profile(tmp_path, "--mark", r"Epoch \d+", "--", sys.executable, str(job))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return out, err
 
 
 @pytest.mark.e2e
 def test_lines_the_job_prints_start_phases_and_pass_through_unchanged(tmp_path: Path, capsys) -> None:
     needs_quiet()
-    job = tmp_path / "train.py"
-    job.write_text("import sys, time\nprint('loading')\ntime.sleep(0.5)\nfor e in (1, 2):\n"
-                   "    print(f'Epoch {e}/2 \\u00e9')\n    end = time.time() + 0.6\n    while time.time() < end: pass\n"
-                   "    print(f'loss {e}', file=sys.stderr)\n")
-    proc = profile(tmp_path, "--mark", r"Epoch \d+", "--", sys.executable, str(job))
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    out, err = marked(tmp_path, "train.py", "import sys, time\nprint('loading')\ntime.sleep(0.5)\nfor e in (1, 2):\n"
+                      "    print(f'Epoch {e}/2 \\u00e9')\n    end = time.time() + 0.6\n"
+                      "    while time.time() < end: pass\n    print(f'loss {e}', file=sys.stderr)\n")
     assert out.startswith("loading\nEpoch 1/2 \u00e9\nEpoch 2/2 \u00e9\n".encode()) and err == b"loss 1\nloss 2\n"
     record = the_profile(tmp_path)
     run = record.runs[0]
     assert set(run.phases) == {"run", "Epoch 1", "Epoch 2"} and record.params["mark"] == r"Epoch \d+"
     assert run.phases["Epoch 1"] == pytest.approx(0.6, abs=0.15) and run.phases["Epoch 2"] == pytest.approx(0.6, abs=0.15)
     assert run.spans["run"][0] + 0.4 < run.spans["Epoch 1"][0] < run.spans["Epoch 2"][0]
-    (path,) = tmp_path.glob("results/*/*-profile-*.json")
+    path = profile_path(tmp_path)
     assert cli.main(["show", str(path)]) == 0  # `show` lists the marked phases under its table, --json has them all
     assert "phases profile/train.py@process" in capsys.readouterr().out.replace("\n", " ")
     assert cli.main(["show", "--json", str(path)]) == 0
@@ -84,13 +94,9 @@ def test_a_gigabyte_of_output_passes_through_marked_and_byte_for_byte(tmp_path: 
 @pytest.mark.e2e
 def test_a_progress_bar_redrawn_with_carriage_returns_marks_each_epoch_from_its_start(tmp_path: Path) -> None:
     needs_quiet()
-    job = tmp_path / "bar.py"
-    job.write_text("import sys, time\nfor e in (1, 2, 3):\n    for i in range(5):\n"
-                   "        sys.stdout.write(f'\\rEpoch {e}: {20 * i}%'); sys.stdout.flush()\n"
-                   "        end = time.time() + 0.12\n        while time.time() < end: pass\n    print()\n")
-    proc = profile(tmp_path, "--mark", r"Epoch \d+", "--", sys.executable, str(job))
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    out, _ = marked(tmp_path, "bar.py", "import sys, time\nfor e in (1, 2, 3):\n    for i in range(5):\n"
+                    "        sys.stdout.write(f'\\rEpoch {e}: {20 * i}%'); sys.stdout.flush()\n"
+                    "        end = time.time() + 0.12\n        while time.time() < end: pass\n    print()\n")
     assert out.startswith(b"\rEpoch 1: 0%\rEpoch 1: 20%")
     phases = the_profile(tmp_path).runs[0].phases
     for e in (1, 2, 3):  # before: a phase began when its bar's line ended, and the last one had no time
