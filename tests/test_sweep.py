@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,38 @@ def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp
         suite.write_text(f'name = "s"\nbudget_s = {bad}\n[[benchmark]]\nworkload = "diabetes"\n')
         with pytest.raises(SizeupError, match="budget_s"):
             plan.build(plan.Choices(suite=str(suite)), 2)
+
+
+def test_under_a_runs_budget_a_family_that_spent_less_keeps_room_for_its_next_step(tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "s"\nbudget_s = 100\n[[benchmark]]\nworkload = "classification"\nmodels = ["xgboost"]\n'
+                     'backends = ["xgboost"]\nsweep = { start = 1000, settle = 0 }\n[[benchmark]]\n'
+                     'workload = "forecasting"\nmodels = ["xgboost"]\nbackends = ["xgboost"]\n'
+                     'sweep = { start = 50, settle = 0 }\n')
+    built = plan.build(plan.Choices(suite=str(suite)), 2)
+    classification, forecasting = built.cases
+    run = runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
+
+    def state(done: list[tuple[Case, float]], planned: Sequence[Case] = ()) -> records.RunResult:
+        cases = [builders.record(c, [1.0, 1.0], wall=wall) for c, wall in done]
+        return records.RunResult(**{**run.__dict__, "plan": [c for c, _ in done] + list(planned), "cases": cases,
+                                    "sweeps": {}})
+
+    at = {n: replace(classification, size=n) for n in (1000, 2000, 4000)}
+    grown = [(at[1000], 10.0), (at[2000], 20.0), (forecasting, 5.0)]  # classification's next: about 40 s
+    # 35 s spent, forecasting's 100 series planned (about 10 s): 55 s left, room for classification's 40 s step,
+    # but not for it and forecasting's step after (200 series, about 20 s): classification, which spent more, waits.
+    waiting = state(grown, [replace(forecasting, size=100)])
+    assert runner.grow_sweeps(waiting) == [] and waiting.sweeps == {}
+    # With no step of a family that spent less to make room for, it takes the step.
+    alone = state(grown)
+    alone.sweeps["forecasting/xgboost@xgboost/n=*/t=2"] = "ended"
+    assert runner.grow_sweeps(alone) == [at[4000]]
+    # Once forecasting's step is done, it is decided first (it has spent less), and classification then gets what
+    # is left: 100 - 45 - 20 = 35 s, short of its 40 s step.
+    both = state([*grown, (replace(forecasting, size=100), 10.0)])
+    assert [c.size for c in runner.grow_sweeps(both)] == [200]
+    assert both.sweeps["classification/xgboost@xgboost/n=*/t=2"].endswith("past the 35 s left of the run's budget")
 
 
 def stopped(decided: tuple[int | None, Stop | None]) -> str:

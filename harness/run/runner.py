@@ -121,7 +121,10 @@ def grow_sweeps(run: RunResult) -> list[Case]:
     Decided from the records alone, so a resumed run plans what the interrupted one would have,
     but for a run's budget: it counts the cases done and the sweep steps planned (at their predicted
     wall time), and a resumed run counts all it finds done, so it may end a sweep the interrupted one
-    would have grown by a step. Returns the cases added.
+    would have grown by a step. Under a run's budget the task families share it: a family's sweeps
+    take a step only where it leaves room for the following step of every family that has spent less
+    on its sweeps and is still growing one (else they wait for a later case; sweep.reserve). Returns
+    the cases added.
     """
     done = {c.id: c for c in run.cases}
     last: dict[str, Case] = {}
@@ -132,15 +135,21 @@ def grow_sweeps(run: RunResult) -> list[Case]:
     def steps(config: str) -> list[CaseRecord]:
         return [r for r in run.cases if r.case.sweep and r.case.config == config]
 
+    pending = {config: (case, steps(config)) for config, case in last.items() if case.id not in done}
+    spent: dict[str, float] = {}  # per workload: its sweeps' wall time, done and planned
+    for r in run.cases:
+        if r.case.sweep:
+            spent[r.case.workload] = spent.get(r.case.workload, 0.0) + r.wall_s
+    for case, mine in pending.values():
+        spent[case.workload] = spent.get(case.workload, 0.0) + sweep.predicted_wall(mine, case.size)
     budget = run.settings.get("budget_s")
     left = None
     if budget is not None:
-        planned = [sweep.predicted_wall(steps(c.config), c.size) for c in last.values() if c.id not in done]
+        planned = [sweep.predicted_wall(mine, case.size) for case, mine in pending.values()]
         left = budget - sum(r.wall_s for r in run.cases) - sum(planned)
     added = []
-    for config, case in last.items():
-        if case.id not in done or config in run.sweeps:
-            continue
+    ready = [(config, case) for config, case in last.items() if case.id in done and config not in run.sweeps]
+    for config, case in sorted(ready, key=lambda item: spent.get(item[1].workload, 0.0)):  # the poorest first
         mine = steps(config)
         size, stop = sweep.next_size(sweep.Sweep(**case.sweep), mine,
                                      run.machine.get("identity", {}).get("memory_bytes") or 0,
@@ -149,11 +158,16 @@ def grow_sweeps(run: RunResult) -> list[Case]:
             run.sweeps[config] = stop.message
             continue
         following = replace(case, size=size)
+        cost = sweep.predicted_wall(mine, size)
+        if left is not None and cost > left - sweep.reserve(case.workload, spent, pending.values()):
+            continue  # a family that has spent less needs the room: decided again after the next case
         if following.id not in done:
             run.plan.append(following)
             added.append(following)
+            pending[config] = (following, mine)
+            spent[case.workload] = spent.get(case.workload, 0.0) + cost
             if left is not None:
-                left -= sweep.predicted_wall(mine, size)
+                left -= cost
     return added
 
 
