@@ -11,14 +11,16 @@ from harness.run.plan import Choices, build, parse_memory
 
 def test_quick_suite_covers_every_model_at_all_cores() -> None:
     plan = build(Choices(), default_threads=2)
-    assert plan.suite == "quick" and plan.settings.repeats == 3 and plan.settings.budget_s == 200
+    assert plan.suite == "quick" and plan.settings.repeats == 2 and plan.settings.budget_s == 210
     ids = [c.id for c in plan.cases]
     # Each synthetic family's models start short sweeps that stop once past their fixed costs.
     swept = {c.workload: c.sweep for c in plan.cases if c.sweep}
     assert set(swept) == {"classification", "regression", "forecasting", "vision", "nlp"}
     assert all(s["past_fixed"] == 0.5 for s in swept.values())
-    assert "classification/xgboost@xgboost/n=10000/t=2" in ids
-    assert "classification/xgboost_external@xgboost/n=20000/t=2" in ids  # pairs with the sweep's third step
+    # Each out-of-core case is measured at a size its in-memory twin's sweep measures (its first step).
+    external = {c.workload: c.size for c in plan.cases if c.model == "xgboost_external" and c.workload in swept}
+    assert external == {"classification": 20000, "regression": 40000}
+    assert all(swept[w]["start"] == size for w, size in external.items())
     assert len(ids) == len(set(ids))
     assert not any("@spark/" in i for i in ids)  # Spark's fixed costs would take make bench past 5 minutes
 
