@@ -136,17 +136,14 @@ def grow_sweeps(run: RunResult) -> list[Case]:
         return [r for r in run.cases if r.case.sweep and r.case.config == config]
 
     pending = {config: (case, steps(config)) for config, case in last.items() if case.id not in done}
+    planned = [(case.workload, sweep.predicted_wall(mine, case.size)) for case, mine in pending.values()]
     spent: dict[str, float] = {}  # per workload: its sweeps' wall time, done and planned
-    for r in run.cases:
-        if r.case.sweep:
-            spent[r.case.workload] = spent.get(r.case.workload, 0.0) + r.wall_s
-    for case, mine in pending.values():
-        spent[case.workload] = spent.get(case.workload, 0.0) + sweep.predicted_wall(mine, case.size)
+    for workload, seconds in [(r.case.workload, r.wall_s) for r in run.cases if r.case.sweep] + planned:
+        spent[workload] = spent.get(workload, 0.0) + seconds
     budget = run.settings.get("budget_s")
     left = None
     if budget is not None:
-        planned = [sweep.predicted_wall(mine, case.size) for case, mine in pending.values()]
-        left = budget - sum(r.wall_s for r in run.cases) - sum(planned)
+        left = budget - sum(r.wall_s for r in run.cases) - sum(seconds for _, seconds in planned)
     added = []
     ready = [(config, case) for config, case in last.items() if case.id in done and config not in run.sweeps]
     for config, case in sorted(ready, key=lambda item: spent.get(item[1].workload, 0.0)):  # the poorest first
