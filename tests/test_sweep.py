@@ -12,7 +12,7 @@ from harness import records
 from harness.errors import SizeupError
 from harness.records import Case, CaseRecord
 from harness.run import plan, runner
-from harness.run.sweep import Stop, Sweep, next_size
+from harness.run.sweep import Stop, Sweep, ahead, next_size
 from tests import builders
 
 GiB = 2**30
@@ -129,6 +129,49 @@ def test_under_a_runs_budget_a_family_that_spent_less_keeps_room_for_its_next_st
     both = state([*grown, (replace(forecasting, size=100), 10.0)])
     assert [c.size for c in runner.grow_sweeps(both)] == [200]
     assert both.sweeps["classification/xgboost@xgboost/n=*/t=2"].endswith("past the 35 s left of the run's budget")
+
+
+def test_under_a_runs_budget_a_model_clearly_behind_in_quality_waits_while_its_familys_better_model_grows(
+        tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "s"\nbudget_s = 1000\n[[benchmark]]\nworkload = "classification"\n'
+                     'models = ["xgboost", "linear"]\nsweep = { start = 1000, settle = 0 }\n')
+    built = plan.build(plan.Choices(suite=str(suite)), 2)
+    trees, linear = (next(c for c in built.cases if c.model == m) for m in ("xgboost", "linear"))
+    run = runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
+
+    def state(quality: dict[str, float], trees_at: int = 4000) -> records.RunResult:
+        done = [replace(c, size=n) for c in (trees, linear) for n in (1000, 2000, 4000) if n <= trees_at or c is linear]
+        cases = [builders.record(c, [1.0, 1.0], quality=quality[c.model], metric="roc_auc") for c in done]
+        return records.RunResult(**{**run.__dict__, "plan": done, "cases": cases, "sweeps": {}})
+
+    behind = state({"xgboost": 0.98, "linear": 0.78})  # the summary's answer is never 20 points behind the best
+    assert [(c.model, c.size) for c in runner.grow_sweeps(behind)] == [("xgboost", 8000)]
+    again = state({"xgboost": 0.98, "linear": 0.78})  # decided again while the trees' step runs: it still waits
+    again.plan.append(replace(trees, size=8000))
+    assert runner.grow_sweeps(again) == [] and linear.config not in again.sweeps
+    ended = state({"xgboost": 0.98, "linear": 0.78})  # the better model's sweep ended: the budget left is its
+    ended.sweeps[trees.config] = "ended"
+    assert [(c.model, c.size) for c in runner.grow_sweeps(ended)] == [("linear", 8000)]
+    close = state({"xgboost": 0.98, "linear": 0.95})  # 3 points: either may be the answer, both grow
+    assert sorted((c.model, c.size) for c in runner.grow_sweeps(close)) == [("linear", 8000), ("xgboost", 8000)]
+    young = state({"xgboost": 0.98, "linear": 0.78}, trees_at=2000)  # a model behind still takes its first sizes
+    assert [(c.model, c.size) for c in runner.grow_sweeps(young)] == [("xgboost", 4000)]
+
+
+def test_a_model_is_behind_by_its_score_at_the_largest_size_both_measured_errors_as_their_log() -> None:
+    def sweep_of(model: str, qualities: dict[int, float], metric: str = "roc_auc", higher: bool = True):
+        return [builders.record(Case("forecasting", model, "xgboost", n, 2), [1.0], quality=q, metric=metric,
+                                higher_is_better=higher) for n, q in qualities.items()]
+
+    mine = sweep_of("linear", {100: 0.70, 200: 0.80})
+    assert ahead(mine, {"a": sweep_of("a", {100: 0.90, 200: 0.84, 400: 0.99})}) == []  # 4 points at 200
+    assert ahead(mine, {"a": sweep_of("a", {100: 0.90, 200: 0.86})}) == ["a"]
+    assert ahead(mine, {"a": sweep_of("a", {400: 0.99})}) == []  # no size in common: nothing to compare
+    errors = sweep_of("naive", {100: 0.30}, "wape", higher=False)
+    assert ahead(errors, {"a": sweep_of("a", {100: 0.28}, "wape", higher=False)}) == ["a"]  # 7% smaller error
+    assert ahead(errors, {"a": sweep_of("a", {100: 0.29}, "wape", higher=False)}) == []  # 3%
+    assert ahead(sweep_of("a", {100: 0.28}, "wape", higher=False), {"naive": errors}) == []
 
 
 def stopped(decided: tuple[int | None, Stop | None]) -> str:

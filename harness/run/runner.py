@@ -123,8 +123,9 @@ def grow_sweeps(run: RunResult) -> list[Case]:
     wall time), and a resumed run counts all it finds done, so it may end a sweep the interrupted one
     would have grown by a step. Under a run's budget the task families share it: a family's sweeps
     take a step only where it leaves room for the following step of every family that has spent less
-    on its sweeps and is still growing one (else they wait for a later case; sweep.reserve). Returns
-    the cases added.
+    on its sweeps and is still growing one (else they wait for a later case; sweep.reserve); within a
+    family, past its first sizes a model's sweep waits while one clearly ahead of it in quality grows
+    (sweep.ahead). Returns the cases added.
     """
     done = {c.id: c for c in run.cases}
     last: dict[str, Case] = {}
@@ -146,8 +147,14 @@ def grow_sweeps(run: RunResult) -> list[Case]:
         left = budget - sum(r.wall_s for r in run.cases) - sum(seconds for _, seconds in planned)
     added = []
     ready = [(config, case) for config, case in last.items() if case.id in done and config not in run.sweeps]
-    for config, case in sorted(ready, key=lambda item: spent.get(item[1].workload, 0.0)):  # the poorest first
+    ahead = {config: sweep.ahead(steps(config), {c: steps(c) for c, other in last.items()
+                                                 if c != config and other.workload == case.workload})
+             for config, case in ready} if budget is not None else {}
+    # The poorest family first and, within one, the models ahead in quality before those behind them.
+    for config, case in sorted(ready, key=lambda item: (spent.get(item[1].workload, 0.0), len(ahead.get(item[0], ())))):
         mine = steps(config)
+        if len(mine) >= sweep.MIN_STEPS and any(c not in run.sweeps for c in ahead.get(config, ())):
+            continue  # a model of its family clearly better is still growing: decided again after the next case
         size, stop = sweep.next_size(sweep.Sweep(**case.sweep), mine,
                                      run.machine.get("identity", {}).get("memory_bytes") or 0,
                                      catalogue()[case.workload].max_size, left)

@@ -14,7 +14,8 @@ until one of these stops it (the reason is kept in the result):
   of it the session and XGBoost's start, and a linear guess would end it before any fit;
 - the run's own budget (a suite's ``budget_s``: all its cases' wall time) would be passed by
   the next step (the runner also holds a step back while a task family that has spent less
-  needs the room: ``reserve``);
+  needs the room: ``reserve``; and, past MIN_STEPS, the step of a model whose quality is clearly
+  behind another of its family while that one still grows: ``ahead``);
 - the next step's peak memory, projected on the line through the last two steps' peaks,
   would pass ``memory`` of this machine's memory;
 - the workload has no more rows (its whole data, or the sweep's ``max_size``, is the last
@@ -26,7 +27,7 @@ The next size is decided from the records alone, so a resumed run decides the sa
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from harness.records import Case, CaseRecord
 
 KEYS = {"start", "factor", "budget_s", "memory", "settle", "past_fixed", "max_steps", "max_size"}
 MIN_STEPS = 3  # the fewest sizes a size fit takes
+BEHIND = 0.05  # a quality score this far below another model's at the same size is clearly behind it
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,33 @@ def reserve(workload: str, spent: dict[str, float], pending: Iterable[tuple[Case
             cost = predicted_wall(records, size)
             following[case.workload] = min(cost, following.get(case.workload, math.inf))
     return sum(following.values())
+
+
+def ahead(steps: Sequence[CaseRecord], others: Mapping[str, Sequence[CaseRecord]]) -> list[str]:
+    """The sweeps of `others` (configuration: its records; the same task family's) whose model is clearly ahead
+    of this sweep's in quality: at the largest size both measured, their score is BEHIND or more above. A score
+    is the metric where higher is better (accuracy, R2) and -log(error) where lower is (WAPE): BEHIND is then 5
+    points of a score or an error 5% smaller. The run's summary picks the cheapest option within a point of the
+    best quality, so a model 20 points behind (a linear model's ROC AUC against boosted trees') is not its
+    answer: under a run's budget, past MIN_STEPS its steps wait while a sweep ahead of it grows."""
+    mine = {r.case.size: q for r in steps if (q := _score(r)) is not None}
+    out = []
+    for config, records in others.items():
+        theirs = {r.case.size: q for r in records if (q := _score(r)) is not None}
+        common = set(mine) & set(theirs)
+        if common and theirs[max(common)] - mine[max(common)] >= BEHIND:
+            out.append(config)
+    return out
+
+
+def _score(record: CaseRecord) -> float | None:
+    """The median quality of a step's repeats, as a score where higher is better."""
+    info = record.workload_info
+    values = sorted(v for r in record.warm_runs() if (v := r.metric(info.get("metric"))) is not None)
+    if record.status != "ok" or not values:
+        return None
+    value = values[len(values) // 2]
+    return value if info.get("higher_is_better", True) else -math.log(max(value, 1e-12))
 
 
 def _projected_memory(steps: Sequence[CaseRecord], size: int, factor: float) -> float:
