@@ -19,7 +19,7 @@ def test_quick_suite_covers_every_model_at_all_cores() -> None:
     assert all(s["past_fixed"] == 0.5 for s in swept.values())
     # The out-of-core case is measured at a size its in-memory twin's sweep measures (its first step).
     external = {c.workload: c.size for c in plan.cases if c.model == "xgboost_external" and c.workload in swept}
-    assert external == {"classification": 20000} and swept["classification"]["start"] == 20000
+    assert external == {"classification": 80000} and swept["classification"]["start"] == 80000
     assert len(ids) == len(set(ids))
     assert not any("@spark/" in i for i in ids)  # Spark's fixed costs would take make bench past 5 minutes
 
