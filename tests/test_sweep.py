@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import records
+from harness.analysis import backtest, scaling
 from harness.errors import SizeupError
 from harness.records import Case, CaseRecord
 from harness.run import plan, runner
@@ -65,6 +66,16 @@ def test_a_short_sweep_stops_once_past_fixed_costs_or_at_the_runs_budget() -> No
     size, stop = next_size(short, walls, 16 * GiB, None, run_left_s=79.0)
     assert size is None and stop.code == "run-budget"
     assert stopped(next_size(short, walls[:1], 16 * GiB, None, run_left_s=15.0)) == "run-budget"  # 10 s x 2
+
+
+def test_a_sweep_ends_past_fixed_costs_where_the_size_fit_finds_it_past_them() -> None:
+    """Both take the median of a step's repeats; of two, their mean (the larger alone gave 0.58 and 0.62)."""
+    short = Sweep(start=1000, budget_s=100, settle=0, past_fixed=0.5)
+    pairs = {1000: [1.0, 1.0], 2000: [1.3, 1.5], 4000: [2.2, 2.3]}  # medians 1.0, 1.4, 2.25: ^0.49, then ^0.68
+    records = [builders.record(Case("classification", "xgboost", "xgboost", n, 2), fits) for n, fits in pairs.items()]
+    assert next_size(short, records, 16 * GiB, None) == (8000, None)
+    fit = scaling.fit_time(list(pairs), list(pairs.values()))
+    assert [round(e, 2) for e in fit.local_exponents()] == [0.49, 0.68] and not backtest.past_fixed_costs(fit)
 
 
 def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp_path: Path) -> None:
