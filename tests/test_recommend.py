@@ -214,6 +214,19 @@ def test_the_summary_picks_the_cheapest_configuration_near_the_best_quality(tmp_
     assert cli.main(["recommend", path, "--workload", "classification"]) == cli.EXIT_USAGE
 
 
+def test_the_summary_gives_no_answer_where_a_clearly_better_model_has_too_few_sizes_to_predict(
+        tmp_path: Path) -> None:
+    linear = sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)
+    trees = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98)
+    (pick,) = summary(analyse(frame.load([builders.write(tmp_path / "a.json", linear + trees[:2])])), catalog.load())
+    assert pick.pick is None and pick.found.rules[-1].code == f.BETTER_UNFITTED
+    assert pick.found.rules[-1].config == "classification/xgboost@xgboost/n=*/t=2"
+    close = sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.785)[:2]  # within 0.01: linear stands
+    (pick,) = summary(analyse(frame.load([builders.write(tmp_path / "b.json", linear + close)])), catalog.load())
+    assert pick.pick is not None and pick.pick.case.model == "linear"
+    assert f.BETTER_UNFITTED not in {x.code for x in pick.found.rules}
+
+
 def test_the_summary_fits_100_columns_and_never_cuts_a_time_or_a_level(capsys: pytest.CaptureFixture[str],
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")

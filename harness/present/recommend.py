@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.analysis.scaling import WIDEST_INTERVAL
+from harness.sizing.findings import BETTER_UNFITTED
 from harness.sizing.options import Option
 from harness.sizing.recommend import QUALITY_TOLERANCE, SCALE, Pick, Recommendation, best_value, quality_frontier
 
@@ -49,6 +50,9 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
                          min_width=widths.get(column))
     for p in picks:  # each cell's second line: the size, the memory needed, the quality
         size = f"{p.found.size:,.0f} {p.found.unit}"
+        if p.code == BETTER_UNFITTED:  # the better model, and why it has no time
+            table.add_row(f"{p.task}\n{size}", "", Text(p.note), "too few sizes", "", "")
+            continue
         if p.pick is None:
             table.add_row(f"{p.task}\n{size}", "", Text(f"{p.workload}\n{p.note}"), "", "", "")
             continue

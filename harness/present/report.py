@@ -25,6 +25,7 @@ from harness.present import calibration
 from harness.present.recommend import frontier_lines, time_text
 from harness.records import PROFILE, CaseRecord, figures, write_atomic
 from harness.sizing import recommend
+from harness.sizing.findings import BETTER_UNFITTED
 
 CELL = re.compile(r"(?<!\\)\|")  # a Markdown cell boundary: a "|" not escaped as "\\|"
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
@@ -108,6 +109,9 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
     for p in picks:
         size = f"{p.found.size:,.0f} {p.found.unit}"
         o = p.pick
+        if p.code == BETTER_UNFITTED:  # the better model, its quality, and why it has no time
+            lines.append(_row(p.task, size, "", *p.note.split("\n", 1), "too few sizes", "", ""))
+            continue
         if o is None:
             lines.append(_row(p.task, size, "", f"{p.workload}: {p.note}", "", "", "", ""))
             continue

@@ -16,6 +16,7 @@ from harness.analysis.predict import (  # noqa: F401 (re-exported: one spelling 
 HEADROOM = "memory-headroom"
 SPARK_MEASURED_LOCALLY = "spark-measured-locally"
 TOO_FEW_SIZES = "too-few-sizes"
+BETTER_UNFITTED = "better-unfitted"
 NONE_FINISHED = "none-finished"
 NO_PEAK_MEMORY = "no-peak-memory"
 OUTGROWS_CATALOG = "outgrows-catalog"

@@ -31,6 +31,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import pandas as pd
+
 from harness.analysis.compute import Analysis
 from harness.records import CaseRecord
 from harness.sizing import catalog
@@ -186,10 +188,13 @@ class Pick:
     pick: Option | None
     note: str
     contended: int = 0  # sizes in its fits measured only under contention (too few clean ones to leave them out)
+    code: str = ""  # without a pick: the finding's code (its note: the finding's message, or for BETTER_UNFITTED
+    # the better configuration and its quality, two lines)
 
     def to_dict(self) -> dict:
         return {"task": self.task, "workload": self.workload, "found": self.found.to_dict(),
-                "pick": self.pick.to_dict() if self.pick else None, "note": self.note, "contended": self.contended}
+                "pick": self.pick.to_dict() if self.pick else None, "note": self.note, "contended": self.contended,
+                "code": self.code}
 
 
 def best_value(options: Sequence[Option]) -> Option | None:
@@ -200,6 +205,21 @@ def best_value(options: Sequence[Option]) -> Option | None:
     good = [o for o in timed if not scored or o.quality_score is None
             or o.quality_score >= max(scored) - QUALITY_TOLERANCE]
     return min(good, key=rank) if good else (options[0] if options else None)
+
+
+def better_unfitted(rows: pd.DataFrame, found: Recommendation, pick: Option | None) -> Finding | None:
+    """A configuration of the workload measured at too few sizes to fit whose quality is more than
+    QUALITY_TOLERANCE better than the pick's: a run whose budget ended the boosted trees' sweeps at two sizes
+    must not answer with the linear model 0.2 of ROC AUC behind them."""
+    if pick is None or pick.quality_score is None:
+        return None
+    for config in sorted({x.config for x in found.rules if x.code == f.TOO_FEW_SIZES}):
+        text, score = quality(rows[rows["config"] == config])
+        if score is not None and score > pick.quality_score + QUALITY_TOLERANCE:
+            return Finding(f.BETTER_UNFITTED, f"{config}: {text}, better than every configuration with a fit, but "
+                                              "measured at fewer than three sizes: no time to predict (a larger "
+                                              "--budget, or --suite sizing)", config)
+    return None
 
 
 def quality_frontier(options: Sequence[Option]) -> list[Option]:
@@ -230,7 +250,13 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         size = int(params["rows"]) if "file_sha256" in params else scale * min(reached)
         found = recommend(analysis, str(workload), size, vms)
         pick = best_value(found.options)
+        if better := better_unfitted(g, found, pick):  # the pick would be a model clearly worse: no answer
+            found, pick = replace(found, rules=[*found.rules, better]), None
         priced = {o.case.config for o in found.options if o.case is not None}
         contended = sum(len(m.contended) for m in models if m.config in priced)
-        out.append(Pick(task, str(workload), found, pick, "" if pick else found.rules[-1].message, contended))
+        note, code = ("", "") if pick else (found.rules[-1].message, found.rules[-1].code)
+        if code == f.BETTER_UNFITTED:
+            best = g[g["config"] == found.rules[-1].config]
+            note = f"{best['model'].iloc[0]}@{best['backend'].iloc[0]}, {best['threads'].iloc[0]} thr.\n{quality(best)[0]}"
+        out.append(Pick(task, str(workload), found, pick, note, contended, code))
     return sorted(out, key=lambda p: (p.task, p.workload))
