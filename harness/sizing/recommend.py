@@ -188,8 +188,7 @@ class Pick:
     pick: Option | None
     note: str
     contended: int = 0  # sizes in its fits measured only under contention (too few clean ones to leave them out)
-    code: str = ""  # without a pick: the finding's code (its note: the finding's message, or for BETTER_UNFITTED
-    # the better configuration and its quality, two lines)
+    code: str = ""  # without a pick, the finding's (BETTER_UNFITTED: the note is that configuration and its quality)
 
     def to_dict(self) -> dict:
         return {"task": self.task, "workload": self.workload, "found": self.found.to_dict(),
@@ -209,16 +208,17 @@ def best_value(options: Sequence[Option]) -> Option | None:
 
 def better_unfitted(rows: pd.DataFrame, found: Recommendation, pick: Option | None) -> Finding | None:
     """A configuration of the workload measured at too few sizes to fit whose quality is more than
-    QUALITY_TOLERANCE better than the pick's: a run whose budget ended the boosted trees' sweeps at two sizes
-    must not answer with the linear model 0.2 of ROC AUC behind them."""
+    QUALITY_TOLERANCE better than the pick's, so that the pick would not be chosen had it been fitted: a run
+    whose budget ended the boosted trees' sweeps at two sizes must not answer with the linear model 0.2 of
+    ROC AUC behind them."""
     if pick is None or pick.quality_score is None:
         return None
     for config in sorted({x.config for x in found.rules if x.code == f.TOO_FEW_SIZES}):
         text, score = quality(rows[rows["config"] == config])
         if score is not None and score > pick.quality_score + QUALITY_TOLERANCE:
-            return Finding(f.BETTER_UNFITTED, f"{config}: {text}, better than every configuration with a fit, but "
-                                              "measured at fewer than three sizes: no time to predict (a larger "
-                                              "--budget, or --suite sizing)", config)
+            return Finding(f.BETTER_UNFITTED, f"{config}: {text}, more than {QUALITY_TOLERANCE} better than the "
+                                              f"pick ({pick.quality}), but measured at fewer than three sizes: no "
+                                              "time to predict (a larger --budget, or --suite sizing)", config)
     return None
 
 
@@ -257,6 +257,7 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         note, code = ("", "") if pick else (found.rules[-1].message, found.rules[-1].code)
         if code == f.BETTER_UNFITTED:
             best = g[g["config"] == found.rules[-1].config]
-            note = f"{best['model'].iloc[0]}@{best['backend'].iloc[0]}, {best['threads'].iloc[0]} thr.\n{quality(best)[0]}"
+            first = best.iloc[0]
+            note = f"{first['model']}@{first['backend']}, {first['threads']} thr.\n{quality(best)[0]}"
         out.append(Pick(task, str(workload), found, pick, note, contended, code))
     return sorted(out, key=lambda p: (p.task, p.workload))
