@@ -11,7 +11,7 @@ from harness.run.plan import Choices, build, parse_memory
 
 def test_quick_suite_covers_every_model_at_all_cores() -> None:
     plan = build(Choices(), default_threads=2)
-    assert plan.suite == "quick" and plan.settings.repeats == 2 and plan.settings.budget_s == 210
+    assert plan.suite == "quick" and plan.settings.repeats == 2 and plan.settings.budget_s == 220
     ids = [c.id for c in plan.cases]
     # Each synthetic family's models start short sweeps that stop once past their fixed costs.
     swept = {c.workload: c.sweep for c in plan.cases if c.sweep}
