@@ -151,8 +151,8 @@ def test_under_a_runs_budget_a_model_clearly_behind_in_quality_waits_while_its_f
     trees, linear = (next(c for c in built.cases if c.model == m) for m in ("xgboost", "linear"))
     run = runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
 
-    def state(quality: dict[str, float], trees_at: int = 4000) -> records.RunResult:
-        done = [replace(c, size=n) for c in (trees, linear) for n in (1000, 2000, 4000) if n <= trees_at or c is linear]
+    def state(quality: dict[str, float], linear_at: int = 4000) -> records.RunResult:
+        done = [replace(c, size=n) for c in (trees, linear) for n in (1000, 2000, 4000) if n <= linear_at or c is trees]
         cases = [builders.record(c, [1.0, 1.0], quality=quality[c.model], metric="roc_auc") for c in done]
         return records.RunResult(**{**run.__dict__, "plan": done, "cases": cases, "sweeps": {}})
 
@@ -166,8 +166,29 @@ def test_under_a_runs_budget_a_model_clearly_behind_in_quality_waits_while_its_f
     assert [(c.model, c.size) for c in runner.grow_sweeps(ended)] == [("linear", 8000)]
     close = state({"xgboost": 0.98, "linear": 0.95})  # 3 points: either may be the answer, both grow
     assert sorted((c.model, c.size) for c in runner.grow_sweeps(close)) == [("linear", 8000), ("xgboost", 8000)]
-    young = state({"xgboost": 0.98, "linear": 0.78}, trees_at=2000)  # a model behind still takes its first sizes
-    assert [(c.model, c.size) for c in runner.grow_sweeps(young)] == [("xgboost", 4000)]
+    young = state({"xgboost": 0.98, "linear": 0.78}, linear_at=2000)  # a model behind still takes its first sizes
+    assert [(c.model, c.size) for c in runner.grow_sweeps(young)] == [("xgboost", 8000), ("linear", 4000)]
+
+
+def test_a_sweep_waiting_on_a_better_model_is_decided_once_that_ends_whatever_their_order(tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "s"\nbudget_s = 1000\n[[benchmark]]\nworkload = "classification"\n'
+                     'models = ["linear", "hgb", "xgboost"]\nbackends = ["sklearn", "xgboost"]\n'
+                     'sweep = { start = 1000, settle = 0, max_steps = 4 }\n')
+    built = plan.build(plan.Choices(suite=str(suite)), 2)
+    run = runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
+    # At 4,000 rows hgb is ahead of linear and xgboost of neither; at 8,000 xgboost is ahead of hgb: one model
+    # ahead of each of linear and hgb, so plan order decides, and linear comes first. hgb then ends (4 steps).
+    quality = {("linear", 4000): 0.80, ("hgb", 4000): 0.86, ("xgboost", 4000): 0.84, ("hgb", 8000): 0.86,
+               ("xgboost", 8000): 0.92}
+    done = [replace(c, size=n) for c in built.cases for n in (1000, 2000, 4000, 8000)
+            if n < 8000 or c.model != "linear"]
+    cases = [builders.record(c, [1.0, 1.0], quality=quality.get((c.model, c.size), 0.5), metric="roc_auc")
+             for c in done]
+    state = records.RunResult(**{**run.__dict__, "plan": done, "cases": cases, "sweeps": {}})
+    state.sweeps["classification/xgboost@xgboost/n=*/t=2"] = "ended"
+    assert [(c.model, c.size) for c in runner.grow_sweeps(state)] == [("linear", 8000)]
+    assert state.sweeps["classification/hgb@sklearn/n=*/t=2"] == "4 steps, the most a sweep takes"
 
 
 def test_a_model_is_behind_by_its_score_at_the_largest_size_both_measured_errors_as_their_log() -> None:

@@ -150,28 +150,35 @@ def grow_sweeps(run: RunResult) -> list[Case]:
     ahead = {config: sweep.ahead(steps(config), {c: steps(c) for c, other in last.items()
                                                  if c != config and other.workload == case.workload})
              for config, case in ready} if budget is not None else {}
-    # The poorest family first and, within one, the models ahead in quality before those behind them.
-    for config, case in sorted(ready, key=lambda item: (spent.get(item[1].workload, 0.0), len(ahead.get(item[0], ())))):
-        mine = steps(config)
-        if len(mine) >= sweep.MIN_STEPS and any(c not in run.sweeps for c in ahead.get(config, ())):
-            continue  # a model of its family clearly better is still growing: decided again after the next case
-        size, stop = sweep.next_size(sweep.Sweep(**case.sweep), mine,
-                                     run.machine.get("identity", {}).get("memory_bytes") or 0,
-                                     catalogue()[case.workload].max_size, left)
-        if size is None:
-            run.sweeps[config] = stop.message
-            continue
-        following = replace(case, size=size)
-        cost = sweep.predicted_wall(mine, size)
-        if left is not None and cost > left - sweep.reserve(case.workload, spent, pending.values()):
-            continue  # a family that has spent less needs the room: decided again after the next case
-        if following.id not in done:
-            run.plan.append(following)
-            added.append(following)
-            pending[config] = (following, mine)
-            spent[case.workload] = spent.get(case.workload, 0.0) + cost
-            if left is not None:
-                left -= cost
+    # The poorest family first and, within one, the models ahead in quality first where that is an order. A sweep
+    # behind one still growing waits, while some step is planned (so that this is called again); one whose leader
+    # ends meanwhile is decided in the next pass.
+    queue = sorted(ready, key=lambda item: (spent.get(item[1].workload, 0.0), len(ahead.get(item[0], ()))))
+    while queue:
+        waiting = []
+        for config, case in queue:
+            mine = steps(config)
+            if len(mine) >= sweep.MIN_STEPS and pending and any(c not in run.sweeps for c in ahead.get(config, ())):
+                waiting.append((config, case))
+                continue
+            size, stop = sweep.next_size(sweep.Sweep(**case.sweep), mine,
+                                         run.machine.get("identity", {}).get("memory_bytes") or 0,
+                                         catalogue()[case.workload].max_size, left)
+            if size is None:
+                run.sweeps[config] = stop.message
+                continue
+            following = replace(case, size=size)
+            cost = sweep.predicted_wall(mine, size)
+            if left is not None and cost > left - sweep.reserve(case.workload, spent, pending.values()):
+                continue  # a family that has spent less needs the room: decided again after the next case
+            if following.id not in done:
+                run.plan.append(following)
+                added.append(following)
+                pending[config] = (following, mine)
+                spent[case.workload] = spent.get(case.workload, 0.0) + cost
+                if left is not None:
+                    left -= cost
+        queue = waiting if len(waiting) < len(queue) else []
     return added
 
 

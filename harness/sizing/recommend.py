@@ -216,9 +216,9 @@ def better_unfitted(rows: pd.DataFrame, found: Recommendation, pick: Option | No
     for config in sorted({x.config for x in found.rules if x.code == f.TOO_FEW_SIZES}):
         text, score = quality(rows[rows["config"] == config])
         if score is not None and score > pick.quality_score + QUALITY_TOLERANCE:
-            return Finding(f.BETTER_UNFITTED, f"{config}: {text}, more than {QUALITY_TOLERANCE} better than the "
-                                              f"pick ({pick.quality}), but measured at fewer than three sizes: no "
-                                              "time to predict (a larger --budget, or --suite sizing)", config)
+            return Finding(f.BETTER_UNFITTED, f"{config}: {text}, better than the pick ({pick.quality}) by more "
+                                              "than the summary's tolerance, but measured at fewer than three sizes: "
+                                              "no time to predict (a larger --budget, or --suite sizing)", config)
     return None
 
 
