@@ -78,20 +78,29 @@ def test_a_sweep_ends_past_fixed_costs_where_the_size_fit_finds_it_past_them() -
     assert [round(e, 2) for e in fit.local_exponents()] == [0.49, 0.68] and not backtest.past_fixed_costs(fit)
 
 
+def budgeted(tmp_path: Path, suite: str) -> tuple[plan.Plan, records.RunResult]:
+    """A suite's plan, and a new run of it on a 16 GiB machine."""
+    path = tmp_path / "s.toml"
+    path.write_text(suite)
+    built = plan.build(plan.Choices(suite=str(path)), 2)
+    return built, runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
+
+
+def reached(run: records.RunResult, planned: Sequence[Case], cases: Sequence[CaseRecord]) -> records.RunResult:
+    """`run` with this plan and these cases done, no sweep ended."""
+    return records.RunResult(**{**run.__dict__, "plan": list(planned), "cases": list(cases), "sweeps": {}})
+
+
 def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp_path: Path) -> None:
+    built, run = budgeted(tmp_path, 'name = "s"\nbudget_s = 100\n[[benchmark]]\nworkload = "classification"\n'
+                                    'models = ["xgboost", "linear"]\nbackends = ["xgboost", "sklearn"]\n'
+                                    'sweep = { start = 1000, settle = 0 }\n')
     suite = tmp_path / "s.toml"
-    suite.write_text('name = "s"\nbudget_s = 100\n[[benchmark]]\nworkload = "classification"\n'
-                     'models = ["xgboost", "linear"]\nbackends = ["xgboost", "sklearn"]\n'
-                     'sweep = { start = 1000, settle = 0 }\n')
-    built = plan.build(plan.Choices(suite=str(suite)), 2)
-    assert built.settings.budget_s == 100
+    assert built.settings.budget_s == 100 and run.settings["budget_s"] == 100
     assert plan.build(plan.Choices(suite=str(suite), budget_s=300), 2).settings.budget_s == 300
-    run = runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
-    assert run.settings["budget_s"] == 100
 
     def spent(wall: float) -> records.RunResult:  # every first step done, each in `wall` seconds
-        cases = [builders.record(c, [1.0, 1.0], wall=wall) for c in built.cases]
-        return records.RunResult(**{**run.__dict__, "plan": list(built.cases), "cases": cases, "sweeps": {}})
+        return reached(run, built.cases, [builders.record(c, [1.0, 1.0], wall=wall) for c in built.cases])
 
     over = spent(30.0)  # 60 s spent: each next step (about 60 s) would pass the 40 s left
     assert runner.grow_sweeps(over) == []
@@ -111,19 +120,16 @@ def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp
 
 
 def test_under_a_runs_budget_a_family_that_spent_less_keeps_room_for_its_next_step(tmp_path: Path) -> None:
-    suite = tmp_path / "s.toml"
-    suite.write_text('name = "s"\nbudget_s = 100\n[[benchmark]]\nworkload = "classification"\nmodels = ["xgboost"]\n'
-                     'backends = ["xgboost"]\nsweep = { start = 1000, settle = 0 }\n[[benchmark]]\n'
-                     'workload = "forecasting"\nmodels = ["xgboost"]\nbackends = ["xgboost"]\n'
-                     'sweep = { start = 50, settle = 0 }\n')
-    built = plan.build(plan.Choices(suite=str(suite)), 2)
+    built, run = budgeted(tmp_path, 'name = "s"\nbudget_s = 100\n[[benchmark]]\nworkload = "classification"\n'
+                                    'models = ["xgboost"]\nbackends = ["xgboost"]\n'
+                                    'sweep = { start = 1000, settle = 0 }\n[[benchmark]]\n'
+                                    'workload = "forecasting"\nmodels = ["xgboost"]\nbackends = ["xgboost"]\n'
+                                    'sweep = { start = 50, settle = 0 }\n')
     classification, forecasting = built.cases
-    run = runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
 
     def state(done: list[tuple[Case, float]], planned: Sequence[Case] = ()) -> records.RunResult:
-        cases = [builders.record(c, [1.0, 1.0], wall=wall) for c, wall in done]
-        return records.RunResult(**{**run.__dict__, "plan": [c for c, _ in done] + list(planned), "cases": cases,
-                                    "sweeps": {}})
+        return reached(run, [c for c, _ in done] + list(planned),
+                       [builders.record(c, [1.0, 1.0], wall=wall) for c, wall in done])
 
     at = {n: replace(classification, size=n) for n in (1000, 2000, 4000)}
     grown = [(at[1000], 10.0), (at[2000], 20.0), (forecasting, 5.0)]  # classification's next: about 40 s
@@ -144,17 +150,14 @@ def test_under_a_runs_budget_a_family_that_spent_less_keeps_room_for_its_next_st
 
 def test_under_a_runs_budget_a_model_clearly_behind_in_quality_waits_while_its_familys_better_model_grows(
         tmp_path: Path) -> None:
-    suite = tmp_path / "s.toml"
-    suite.write_text('name = "s"\nbudget_s = 1000\n[[benchmark]]\nworkload = "classification"\n'
-                     'models = ["xgboost", "linear"]\nsweep = { start = 1000, settle = 0 }\n')
-    built = plan.build(plan.Choices(suite=str(suite)), 2)
+    built, run = budgeted(tmp_path, 'name = "s"\nbudget_s = 1000\n[[benchmark]]\nworkload = "classification"\n'
+                                    'models = ["xgboost", "linear"]\nsweep = { start = 1000, settle = 0 }\n')
     trees, linear = (next(c for c in built.cases if c.model == m) for m in ("xgboost", "linear"))
-    run = runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
 
     def state(quality: dict[str, float], linear_at: int = 4000) -> records.RunResult:
         done = [replace(c, size=n) for c in (trees, linear) for n in (1000, 2000, 4000) if n <= linear_at or c is trees]
-        cases = [builders.record(c, [1.0, 1.0], quality=quality[c.model], metric="roc_auc") for c in done]
-        return records.RunResult(**{**run.__dict__, "plan": done, "cases": cases, "sweeps": {}})
+        return reached(run, done, [builders.record(c, [1.0, 1.0], quality=quality[c.model], metric="roc_auc")
+                                   for c in done])
 
     behind = state({"xgboost": 0.98, "linear": 0.78})  # the summary's answer is never 20 points behind the best
     assert [(c.model, c.size) for c in runner.grow_sweeps(behind)] == [("xgboost", 8000)]
@@ -171,12 +174,9 @@ def test_under_a_runs_budget_a_model_clearly_behind_in_quality_waits_while_its_f
 
 
 def test_a_sweep_waiting_on_a_better_model_is_decided_once_that_ends_whatever_their_order(tmp_path: Path) -> None:
-    suite = tmp_path / "s.toml"
-    suite.write_text('name = "s"\nbudget_s = 1000\n[[benchmark]]\nworkload = "classification"\n'
-                     'models = ["linear", "hgb", "xgboost"]\nbackends = ["sklearn", "xgboost"]\n'
-                     'sweep = { start = 1000, settle = 0, max_steps = 4 }\n')
-    built = plan.build(plan.Choices(suite=str(suite)), 2)
-    run = runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
+    built, run = budgeted(tmp_path, 'name = "s"\nbudget_s = 1000\n[[benchmark]]\nworkload = "classification"\n'
+                                    'models = ["linear", "hgb", "xgboost"]\nbackends = ["sklearn", "xgboost"]\n'
+                                    'sweep = { start = 1000, settle = 0, max_steps = 4 }\n')
     # At 4,000 rows hgb is ahead of linear and xgboost of neither; at 8,000 xgboost is ahead of hgb: one model
     # ahead of each of linear and hgb, so plan order decides, and linear comes first. hgb then ends (4 steps).
     quality = {("linear", 4000): 0.80, ("hgb", 4000): 0.86, ("xgboost", 4000): 0.84, ("hgb", 8000): 0.86,
@@ -185,7 +185,7 @@ def test_a_sweep_waiting_on_a_better_model_is_decided_once_that_ends_whatever_th
             if n < 8000 or c.model != "linear"]
     cases = [builders.record(c, [1.0, 1.0], quality=quality.get((c.model, c.size), 0.5), metric="roc_auc")
              for c in done]
-    state = records.RunResult(**{**run.__dict__, "plan": done, "cases": cases, "sweeps": {}})
+    state = reached(run, done, cases)
     state.sweeps["classification/xgboost@xgboost/n=*/t=2"] = "ended"
     assert [(c.model, c.size) for c in runner.grow_sweeps(state)] == [("linear", 8000)]
     assert state.sweeps["classification/hgb@sklearn/n=*/t=2"] == "4 steps, the most a sweep takes"
