@@ -23,10 +23,11 @@ from harness.records.types import (
     Repeat,
     RunResult,
     Throughput,
+    quality_score,
     select_warm,
 )
 
 __all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "PHASES", "PROFILE", "SCHEMA", "SCHEMA_VERSION", "STATUSES", "TASKS", "BackendFacts",
            "Case", "CaseRecord", "Contention", "Journal", "JournalBusy", "Repeat", "RunResult", "Throughput",
-           "check_name", "dumps", "figures", "final_path", "finish", "journal_path", "load", "plain", "save",
-           "select_warm", "unfinished", "write_atomic"]
+           "check_name", "dumps", "figures", "final_path", "finish", "journal_path", "load", "plain",
+           "quality_score", "save", "select_warm", "unfinished", "write_atomic"]

@@ -6,6 +6,7 @@ One shape on disk and in memory: every class here writes exactly the JSON it rea
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -89,6 +90,13 @@ class Repeat:
     def from_dict(cls, d: Mapping[str, Any]) -> Repeat:
         t = d.get("throughput")
         return cls(**{**known(cls, d), "throughput": Throughput(**known(Throughput, t)) if t else None})
+
+
+def quality_score(value: float, higher_is_better: bool) -> float:
+    """A quality as a score where higher is better: a score (accuracy, ROC AUC, R2) as it is, an error (WAPE)
+    as -log(error). A tolerance on the score is then a share of a score, or a ratio of an error, whatever the
+    error's scale: a forecast's WAPE of 0.003 is not "within 0.01" of one of 0.007."""
+    return value if higher_is_better else -math.log(max(value, 1e-12))
 
 
 def select_warm(runs: Sequence[Repeat]) -> list[Repeat]:

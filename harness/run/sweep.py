@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.records import Case, CaseRecord
+from harness.records import Case, CaseRecord, quality_score
 
 KEYS = {"start", "factor", "budget_s", "memory", "settle", "past_fixed", "max_steps", "max_size"}
 MIN_STEPS = 3  # the fewest sizes a size fit takes
@@ -147,8 +147,7 @@ def _score(record: CaseRecord) -> float | None:
     values = [v for r in record.warm_runs() if (v := r.metric(info.get("metric"))) is not None]
     if record.status != "ok" or not values:
         return None
-    value = statistics.median(values)
-    return value if info.get("higher_is_better", True) else -math.log(max(value, 1e-12))
+    return quality_score(statistics.median(values), info.get("higher_is_better", True))
 
 
 def _projected_memory(steps: Sequence[CaseRecord], size: int, factor: float) -> float:

@@ -13,7 +13,7 @@ from harness.analysis import scaling
 from harness.analysis.compute import MachineFits
 from harness.analysis.fits import EXTERNAL, SizeModel
 from harness.analysis.predict import NO_THREAD_FIT, THREAD_FIT, Caveat, Estimate, choose, estimate, has_thread_fit, lower
-from harness.records import Case
+from harness.records import Case, quality_score
 from harness.sizing import catalog
 from harness.sizing import findings as f
 from harness.sizing.catalog import VM
@@ -57,16 +57,14 @@ class Option:
 
 
 def quality(g: pd.DataFrame) -> tuple[str, float | None]:
-    """A configuration's measured quality at its largest size, as text and as a score where higher is better:
-    a score (accuracy, ROC AUC, R2) as it is, an error (WAPE) as -log(error). A tolerance on the score is
-    then a share of a score, or a ratio of an error, whatever the error's scale: a forecast's WAPE of 0.003
-    is not "within 0.01" of one of 0.007."""
+    """A configuration's measured quality at its largest size, as text and as a score where higher is better
+    (harness.records.quality_score)."""
     g = g[g["quality"].notna()]
     if g.empty:
         return "", None
     largest = g[g["size"] == g["size"].max()]
     value = float(largest["quality"].median())
-    score = value if largest["higher_is_better"].iloc[0] else -math.log(max(value, 1e-12))
+    score = quality_score(value, bool(largest["higher_is_better"].iloc[0]))
     return f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}", score
 
 
