@@ -133,10 +133,12 @@ def grow_sweeps(run: RunResult) -> list[Case]:
         if case.sweep:
             last[case.config] = case  # the plan holds a sweep's steps in order
 
-    def steps(config: str) -> list[CaseRecord]:
-        return [r for r in run.cases if r.case.sweep and r.case.config == config]
+    steps: dict[str, list[CaseRecord]] = {config: [] for config in last}  # each sweep's records
+    for r in run.cases:
+        if r.case.sweep and r.case.config in steps:
+            steps[r.case.config].append(r)
 
-    pending = {config: (case, steps(config)) for config, case in last.items() if case.id not in done}
+    pending = {config: (case, steps[config]) for config, case in last.items() if case.id not in done}
     planned = [(case.workload, sweep.predicted_wall(mine, case.size)) for case, mine in pending.values()]
     spent: dict[str, float] = {}  # per workload: its sweeps' wall time, done and planned
     for workload, seconds in [(r.case.workload, r.wall_s) for r in run.cases if r.case.sweep] + planned:
@@ -147,7 +149,7 @@ def grow_sweeps(run: RunResult) -> list[Case]:
         left = budget - sum(r.wall_s for r in run.cases) - sum(seconds for _, seconds in planned)
     added = []
     ready = [(config, case) for config, case in last.items() if case.id in done and config not in run.sweeps]
-    ahead = {config: sweep.ahead(steps(config), {c: steps(c) for c, other in last.items()
+    ahead = {config: sweep.ahead(steps[config], {c: steps[c] for c, other in last.items()
                                                  if c != config and other.workload == case.workload})
              for config, case in ready} if budget is not None else {}
     # The poorest family first and, within one, the models ahead in quality first where that is an order. A sweep
@@ -157,7 +159,7 @@ def grow_sweeps(run: RunResult) -> list[Case]:
     while queue:
         waiting = []
         for config, case in queue:
-            mine = steps(config)
+            mine = steps[config]
             if len(mine) >= sweep.MIN_STEPS and pending and any(c not in run.sweeps for c in ahead.get(config, ())):
                 waiting.append((config, case))
                 continue
