@@ -106,7 +106,10 @@ def test_a_progress_bar_redrawn_with_carriage_returns_marks_each_epoch_from_its_
 @pytest.mark.e2e
 def test_where_sizeups_output_is_a_terminal_the_jobs_is_one_too_and_its_bytes_pass_unchanged(tmp_path: Path) -> None:
     job = tmp_path / "tty.py"
-    job.write_text("import sys\nprint('tty', sys.stdout.isatty())\nprint('Epoch 1')\n")
+    # The job stays a moment after its mark: a line read only after the job's exit was seen starts no phase
+    # (profile drops marks past the end), and under load that read can come late (a CI run lost 'Epoch' so).
+    job.write_text("import sys, time\nprint('tty', sys.stdout.isatty())\nprint('Epoch 1', flush=True)\n"
+                   "time.sleep(0.3)\n")
     outer, inner = pty.openpty()
     tty.setraw(inner)  # what sizeup writes arrives as written
     proc = subprocess.Popen([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"),
