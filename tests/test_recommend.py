@@ -215,12 +215,16 @@ def test_the_summary_picks_the_cheapest_configuration_near_the_best_quality(tmp_
 
 
 def test_the_summary_gives_no_answer_where_a_clearly_better_model_has_too_few_sizes_to_predict(
-        tmp_path: Path) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     linear = sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)
     trees = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98)
-    (pick,) = summary(analyse(frame.load([builders.write(tmp_path / "a.json", linear + trees[:2])])), catalog.load())
+    path = builders.write(tmp_path / "a.json", linear + trees[:2])
+    (pick,) = summary(analyse(frame.load([path])), catalog.load())
     assert pick.pick is None and pick.found.rules[-1].code == f.BETTER_UNFITTED
     assert pick.found.rules[-1].config == "classification/xgboost@xgboost/n=*/t=2"
+    assert cli.main(["recommend", path]) == 0  # the summary says, above its table, how to get a time
+    said = capsys.readouterr().out.lstrip().splitlines()[0]
+    assert said.startswith("classification:") and "--budget" in said
     close = sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.785)[:2]  # within 0.01: linear stands
     (pick,) = summary(analyse(frame.load([builders.write(tmp_path / "b.json", linear + close)])), catalog.load())
     assert pick.pick is not None and pick.pick.case.model == "linear"

@@ -60,10 +60,14 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
         memory = f"{o.memory_needed_gib:,.1f} GiB" if o.memory_needed_gib else ""
         table.add_row(f"{p.task}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{o.quality}"),
                       time_text(o), f"{o.cost:.2g}" if o.cost is not None else "", o.confidence)
+    said = []
     if contended:
-        return Group(Text(f"{contended} measurement(s) were taken while other processes used the CPU; run again "
-                          "on a quiet machine", style="yellow"), table)
-    return table
+        said.append(f"{contended} measurement(s) were taken while other processes used the CPU; run again on a quiet "
+                    "machine")
+    if unfitted := [p.task for p in picks if p.code == BETTER_UNFITTED]:
+        said.append(f"{', '.join(unfitted)}: the best model reached too few sizes for a time; run again with a larger "
+                    "--budget (make bench ARGS='--budget 300'), or --suite sizing")
+    return Group(*(Text(line, style="yellow") for line in said), table) if said else table
 
 
 def time_text(o: Option) -> str:
