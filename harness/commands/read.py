@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness import records
+from harness.commands import sizeup
 from harness.errors import EXIT_SLOWER, SizeupError
 
 CATALOG_ROWS = 200  # `catalog` shows these; a table of a million rows is read in the file, not the terminal
@@ -137,7 +139,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
             sys.stdout.write(records.dumps([p.to_dict() for p in picks], indent=2) + "\n")
         else:
             console.width = min(console.width, SUMMARY_WIDTH)
-            console.print(render_summary(picks))
+            console.print(render_summary(picks, f"{sizeup()} recommend {shlex.join(args.results)}"))
         return 0
     try:
         found = sizing.recommend(analysis, args.workload, args.size, vms, args.budget).top(args.top)
@@ -174,7 +176,7 @@ def report(args: argparse.Namespace, console: Console) -> int:
     out = args.output or args.results_dir / "report" / records.check_name("run id", analysis.loaded[-1].run.run_id)
     html_path, md_path = report.build(analysis, picks, out, args.case, catalog.largest_node_bytes(vms))
     console.width = min(console.width, SUMMARY_WIDTH)
-    console.print(render_summary(picks))
+    console.print(render_summary(picks, f"{sizeup()} recommend {shlex.join(patterns)}"))
     console.print(f"Report: {html_path}\nSummary: {md_path}")
     return 0
 

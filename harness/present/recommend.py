@@ -31,18 +31,20 @@ def frontier_lines(options: Sequence[Option]) -> list[str]:
 SUMMARY_WIDTH = 100  # the one-screen summary: the evidence behind each line stays in `recommend` and the report
 
 
-def render_summary(picks: Sequence[Pick]) -> RenderableType:
-    """One line (two rows) per task family, within SUMMARY_WIDTH columns."""
+def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -> RenderableType:
+    """One line (two rows) per task family, within SUMMARY_WIDTH columns. `recommend`: the command, with the results
+    the summary read, whose --workload W --rows N gives every option of a family."""
     if not picks:
         return Text("No workload was measured at three sizes, so there is nothing to size from: "
                     "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
     contended = sum(p.contended for p in picks)
     table = Table(title=Text("What to train on, per task family"), header_style="bold", box=box.SIMPLE_HEAD,
+                  caption_justify="left",
                   padding=(0, 0, 0, 1), pad_edge=False, show_edge=False,
                   caption=Text(f"At {SCALE:g}x the largest size every configuration reached (your own data: all of "
                                f"it), the cheapest within {QUALITY_TOLERANCE} of the best quality ("
-                               f"{QUALITY_TOLERANCE:.0%} of an error). Every option and its evidence: sizeup "
-                               "recommend --workload W --rows N"))
+                               f"{QUALITY_TOLERANCE:.0%} of an error). Every option and its evidence: "
+                               f"{recommend} --workload W --rows N"))
     # The time and the level are what a reader acts on: never cut (rich squeezes columns to fit the caption's width).
     widths = {"time [95%]": max((len(time_text(p.pick)) for p in picks if p.pick), default=0), "conf.": len("medium")}
     for column in ("task", "VM", "configuration", "time [95%]", "$/run", "conf."):
