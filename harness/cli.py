@@ -27,6 +27,7 @@ from harness.commands import doctor, profile, read, run
 from harness.present import terminal
 from harness.errors import EXIT_CASES_FAILED, EXIT_SLOWER, EXIT_USAGE, SizeupError, Stopped  # noqa: F401
 from harness.records import PHASES, TASKS
+from harness.run.plan import shipped_suites
 
 OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}  # writing stdout failed: one line, exit 2
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # end a run like Ctrl-C does: clean up, keep the journal
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=profile.command)
 
     p = sub.add_parser("run", help="run a suite of cases and write a result file")
-    p.add_argument("--suite", default="quick", help="suite name (quick, full) or a TOML file [quick]")
+    p.add_argument("--suite", default="quick", help=f"suite name ({', '.join(shipped_suites())}) or a TOML file [quick]")
     p.add_argument("--workloads", type=names, help="comma-separated workload names")
     p.add_argument("--models", type=names, help="comma-separated model names")
     p.add_argument("--backends", type=names, help="comma-separated backend names")

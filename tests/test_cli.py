@@ -304,3 +304,22 @@ def test_output_to_a_full_disk_is_one_line_and_a_closed_pipe_is_no_error(args: l
     piped = subprocess.run(" ".join(SIZEUP + args) + " | head -c 10", shell=True, cwd=root, capture_output=True,
                            text=True, timeout=120)
     assert piped.returncode == 0 and len(piped.stdout) == 10 and piped.stderr == ""
+
+
+def test_the_commands_sizeup_suggests_run_the_sizeup_that_was_started(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.commands import sizeup
+
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    started = venv / "sizeup"
+    started.write_text("#!/bin/sh\n")
+    started.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.setattr(sys, "argv", [".venv/bin/sizeup", "run"])
+    monkeypatch.chdir(tmp_path)
+    assert sizeup() == ".venv/bin/sizeup"  # as `make bench` starts it: not on PATH
+    monkeypatch.setenv("PATH", str(venv))
+    assert sizeup() == "sizeup"  # the one on PATH is this one
+    monkeypatch.setattr(sys, "argv", ["/usr/lib/python3/harness/__main__.py"])
+    assert sizeup() == "sizeup"  # `python -m harness`

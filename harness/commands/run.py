@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from harness import __version__, records
+from harness.commands import sizeup
 from harness.errors import EXIT_CASES_FAILED, SizeupError, Stopped
 from harness.run import bounded, contention, machine, plan, procfs, runner
 
@@ -93,7 +94,9 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
 
 def execute(run: records.RunResult, journal: records.Journal, limits: runner.Limits, fingerprint: dict[str, Any],
             console: Console, tracking: Tracking | None = None) -> int:
-    console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases, {limits.repeats} warm repeats each, "
+    sweeps = len({c.config for c in run.plan if c.sweep})
+    grow = f" so far ({sweeps} sweeps add a size at a time as they grow)" if sweeps else ""
+    console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases{grow}, {limits.repeats} warm repeats each, "
                   f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
     cpus = os.cpu_count() or 1
     if over := sorted({c.threads for c in run.plan if c.threads > cpus}):
@@ -111,11 +114,11 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
         console.print(Text.assemble(("Interrupted", "red"), f" ({signal.Signals(signum).name}). {len(run.cases)} of "
                                     f"{len(run.plan)} cases are kept in {journal.path}; continue with: "
-                                    f"sizeup run --resume {journal.path}"))
+                                    f"{sizeup()} run --resume {journal.path}"))
         if tracking is not None:
             tracking.abandon()
         return 128 + signum
-    console.print(f"Results written to {path}\nShow them with: sizeup show {path}")
+    console.print(f"Results written to {path}\nShow them with: {sizeup()} show {path}")
     if run.suite == "data":
         recommend_full_size(path, run, console)
     # A case with its own memory cap probes for the size that fails: its out-of-memory is the finding.

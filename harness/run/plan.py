@@ -88,6 +88,10 @@ class Choices:
     parsed: tuple[str, Mapping[str, Any]] | None = None  # a suite already built (sizeup run --data), not a file
 
 
+def shipped_suites() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
 def load_suite(name_or_path: str) -> tuple[str, dict[str, Any]]:
     path = Path(name_or_path)
     try:
@@ -97,8 +101,8 @@ def load_suite(name_or_path: str) -> tuple[str, dict[str, Any]]:
     except (OSError, ValueError):  # a name too long for the file system, a NUL byte
         found = False
     if not found:
-        known = ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml")))
-        raise SizeupError(f"suite {name_or_path!r} not found: give a TOML file or one of: {known}")
+        raise SizeupError(f"suite {name_or_path!r} not found: give a TOML file or one of: "
+                          f"{', '.join(shipped_suites())}")
     try:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
