@@ -241,6 +241,16 @@ def test_the_summary_fits_100_columns_and_never_cuts_a_time_or_a_level(capsys: p
     assert all(row[-1] in ("high", "medium", "low") and row[-3].endswith("]") for row in rows)
 
 
+def test_recommend_for_a_workload_fits_100_columns_and_never_cuts_a_time(capsys: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")  # two machines' options: the longest configuration lines
+    assert cli.main(["recommend", "results/reference", "--workload", "classification", "--rows", "640000"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if " s [" in line]
+    assert len(rows) >= 4 and max(map(len, lines)) <= 100 and not any("\u2026" in line for line in lines)
+    assert all(row[-1] in ("high", "medium", "low") and row[-4].endswith("]") for row in rows)
+
+
 def test_quality_against_cost_keeps_only_what_no_option_beats_on_both(tmp_path: Path) -> None:
     cases = (sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)
              + sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.975)  # dearer and worse than xgboost

@@ -148,6 +148,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         sys.stdout.write(records.dumps(found.to_dict(), indent=2) + "\n")
     else:
+        console.width = min(console.width, SUMMARY_WIDTH)  # its evidence wraps as a terminal of that width would
         console.print(render(found))
     return 0
 

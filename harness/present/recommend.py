@@ -81,21 +81,30 @@ def time_text(o: Option) -> str:
 
 
 def render(found: Recommendation) -> RenderableType:
+    """Each option in a line of two rows within about 100 columns (the VM and the memory it needs, the configuration
+    and its quality); the evidence for each, by its number, below."""
     budget = f", budget {found.budget_s:g} s per run" if found.budget_s else ""
     table = Table(title=Text(f"{found.workload} at {found.size:,.0f} {found.unit}{budget}: each configuration's "
-                             "cheapest VM, ranked by cost per run"), header_style="bold")
-    for column in ("#", "VM", "nodes", "configuration", "quality", "time per run [95%]", "$ per run",
-                   "memory needed", "CPU / GPU use", "confidence", "evidence"):
-        table.add_column(column, no_wrap=column in ("VM", "time per run [95%]"))
+                             "cheapest VM, ranked by cost per run"), header_style="bold", box=box.SIMPLE_HEAD,
+                  padding=(0, 0, 0, 1), pad_edge=False, show_edge=False)
+    for column in ("#", "VM", "configuration", "time per run [95%]", "$/run", "CPU/GPU", "conf."):
+        table.add_column(column, no_wrap=column not in ("VM", "configuration"),
+                         justify="right" if column in ("#", "$/run", "CPU/GPU") else "left")
+    evidence = []
     for rank, o in enumerate(found.options, start=1):
         use = " / ".join(f"{u:.0%}" if i == 0 else f"{u:.0f}%" for i, u in enumerate((o.cpu_util, o.gpu_util))
                          if u is not None)
+        vm = o.vm + (f" x {o.nodes}" if o.nodes and o.nodes > 1 else "")
         memory = f"{o.memory_needed_gib:,.1f} GiB ({o.memory_share:.0%})" if o.memory_needed_gib else ""
-        table.add_row(str(rank), Text(o.vm), str(o.nodes or ""), Text(o.config), o.quality, time_text(o),
-                      f"{o.cost:.3g}" if o.cost is not None else "", memory, use,
-                      Text(o.confidence + ("" if o.meets_budget else ", misses budget")),
-                      Text("; ".join(e.message for e in o.evidence)))
+        machine = o.config.removeprefix(o.case.config).strip() if o.case else ""  # "on M" where several measured
+        table.add_row(str(rank), Text(f"{vm}\n{memory}"), Text("\n".join(filter(None, (short(o, "thr."), o.quality,
+                                                                                    machine)))),
+                      time_text(o), f"{o.cost:.2g}" if o.cost is not None else "", use,
+                      Text(o.confidence + ("" if o.meets_budget else "\nmisses budget")))
+        evidence.append(Text(f"{rank}. {o.config}: " + "; ".join(e.message for e in o.evidence)))
     parts: list[RenderableType] = [table if found.options else Text("No option: see the rules below.")]
+    if evidence:
+        parts += [Text("Evidence, by option:"), *evidence]
     if frontier := frontier_lines(found.options):
         parts += [Text("Quality against cost (no other option is both cheaper and better):")]
         parts += [Text(f"- {line}") for line in frontier]
