@@ -323,3 +323,10 @@ def test_the_commands_sizeup_suggests_run_the_sizeup_that_was_started(tmp_path: 
     assert sizeup() == "sizeup"  # the one on PATH is this one
     monkeypatch.setattr(sys, "argv", ["/usr/lib/python3/harness/__main__.py"])
     assert sizeup() == "sizeup"  # `python -m harness`
+
+
+def test_show_keeps_every_column_header_whole_at_100_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["show", "results/reference/x86-64-2c-24g-4e6360dc-sizing.json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.split()[:1] == ["case"])
+    assert max(map(len, lines)) <= 100 and "\u2026" not in header and header.split()[-1] == "memory"

@@ -99,12 +99,12 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
     peak memory and the telemetry figures a source asks to plot (fit GPU %); a failed case says its status
     where its time would be."""
     figures = [(source, f) for source, f in figures if f.plot]
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 1), pad_edge=False, collapse_padding=True)
     # The intervals' confidence levels (they depend on the repeats), said once in the header: 75%, or 75-88%.
     levels = sorted({f"{s.phases['fit'].coverage:.0%}" for s in summaries if "fit" in s.phases})
     level = f" {levels[0]}" if len(levels) == 1 else f" {levels[0][:-1]}-{levels[-1]}" if levels else ""
     timed = "fit s" if any("fit" in s.phases for s in summaries) or not summaries else "run s"  # profiles: the job
-    for name in ("case", "size", "thr", timed, f"interval{level}", "quality", "peak mem",
+    for name in ("case", "size", "thr", timed, f"interval{level}", "quality", "memory",
                  *(f.label for _, f in figures)):
         table.add_column(name, justify="left" if name.startswith(LEFT) else "right", no_wrap=True)
     order = {w: i for i, w in enumerate(dict.fromkeys(s.record.case.workload for s in summaries))}
