@@ -106,6 +106,8 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
 
 
 def say_rightsize(sized: Sized, console: Console) -> None:
+    from harness.present.recommend import dollars
+
     if sized.vm is None:
         console.print(Text(f"No CPU VM in the catalog has {sized.cores} vCPUs and {sized.memory_gib:g} GiB.",
                            style="yellow"))
@@ -113,18 +115,20 @@ def say_rightsize(sized: Sized, console: Console) -> None:
     change = f", {sized.change:+.0%} against {sized.like_here.name} (like this machine)" \
         if sized.change is not None and sized.like_here else ""
     console.print(Text(f"Right-size ({CONFIDENCE} confidence): {sized.vm.name} ({sized.vm.vcpus} vCPUs, "
-                       f"{sized.vm.memory_gib:g} GiB) at ${sized.cost:.3g} per run{change}; needs "
+                       f"{sized.vm.memory_gib:g} GiB) at ${dollars(sized.cost)} per run{change}; needs "
                        f"{sized.memory_gib:g} GiB (peak x 1.5). Assumed: {sized.assumption}."))
 
 
 def say_gpu_options(figures: Figures, vms: list, gpus: list, console: Console, shown: int = 5) -> None:
     """A job that kept a GPU busy: GPU VMs, as `recommend` offers them; its time on a CPU was not measured."""
+    from harness.present.recommend import dollars
+
     options, assumed = gpu_options(figures, vms, str(gpus[0].get("name") or "an unnamed GPU") if gpus else "its GPU")
     console.print(Text(f"The job kept a GPU {figures.gpu_util_mean:.0f}% busy: its time on a CPU VM was not measured, "
                        f"so GPU VMs are offered ({CONFIDENCE} confidence). Assumed: {assumed}."))
     for o in options[:shown]:
         carried = "" if o.factor == 1 else f" (x{o.factor:.2f} from datasheets)"
         console.print(Text(f"  {o.vm.name} ({o.vm.gpu_count} x {o.vm.gpu_model}, {o.vm.vcpus} vCPUs): about "
-                           f"{o.seconds:.3g} s{carried}, ${o.cost:.3g} per run"))
+                           f"{o.seconds:.3g} s{carried}, ${dollars(o.cost)} per run"))
     if not options:
         console.print(Text("No GPU VM in the catalog holds its memory and GPU memory.", style="yellow"))

@@ -3,6 +3,7 @@ one-line-per-task summary that ends `make bench`. Formats what harness.sizing de
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from rich import box
@@ -21,10 +22,19 @@ def short(o: Option, threads: str = "threads") -> str:
     return f"{o.case.model}@{o.case.backend}, {o.case.threads} {threads}" if o.case else o.config
 
 
+def dollars(x: float) -> str:
+    """Two significant digits, without an exponent down to a millionth of a dollar: 0.000027, 0.15, 5.5, 1,234."""
+    if x >= 10:
+        return f"{x:,.0f}"
+    if x < 1e-6:
+        return f"{x:.2g}"
+    return f"{x:.{max(0, 1 - math.floor(math.log10(x)))}f}"
+
+
 def frontier_lines(options: Sequence[Option]) -> list[str]:
     """Quality against cost, one line per option on the frontier, for the terminal and the report."""
     best = best_value(options)
-    return [f"${o.cost:.3g} per run: {short(o)} on {o.vm}, {o.quality}"
+    return [f"${dollars(o.cost)} per run: {short(o)} on {o.vm}, {o.quality}"
             + (" <- best quality per unit of cost" if o is best else "") for o in quality_frontier(options)]
 
 
@@ -61,7 +71,7 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
         o = p.pick
         memory = f"{o.memory_needed_gib:,.1f} GiB" if o.memory_needed_gib else ""
         table.add_row(f"{p.task}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{o.quality}"),
-                      time_text(o), f"{o.cost:.2g}" if o.cost is not None else "", o.confidence)
+                      time_text(o), dollars(o.cost) if o.cost is not None else "", o.confidence)
     said = []
     if contended:
         said.append(f"{contended} measurement(s) were taken while other processes used the CPU; run again on a quiet "
@@ -99,7 +109,7 @@ def render(found: Recommendation) -> RenderableType:
         machine = o.config.removeprefix(o.case.config).strip() if o.case else ""  # "on M" where several measured
         table.add_row(str(rank), Text(f"{vm}\n{memory}"), Text("\n".join(filter(None, (short(o, "thr."), o.quality,
                                                                                     machine)))),
-                      time_text(o), f"{o.cost:.2g}" if o.cost is not None else "", use,
+                      time_text(o), dollars(o.cost) if o.cost is not None else "", use,
                       Text(o.confidence + ("" if o.meets_budget else "\nmisses budget")))
         evidence.append(Text(f"{rank}. {o.config}: " + "; ".join(e.message for e in o.evidence)))
     parts: list[RenderableType] = [table if found.options else Text("No option: see the rules below.")]

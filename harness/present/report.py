@@ -22,7 +22,7 @@ from harness.analysis.compute import Analysis, case_medians, spark_medians, spar
 from harness.analysis.fits import SizeModel, ThreadModel
 from harness.errors import SizeupError
 from harness.present import calibration
-from harness.present.recommend import frontier_lines, time_text
+from harness.present.recommend import dollars, frontier_lines, time_text
 from harness.records import PROFILE, CaseRecord, figures, write_atomic
 from harness.sizing import recommend
 from harness.sizing.findings import BETTER_UNFITTED
@@ -115,7 +115,7 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
         if o is None:
             lines.append(_row(p.task, size, "", f"{p.workload}: {p.note}", "", "", "", ""))
             continue
-        cost = f"{o.cost:.3g}" if o.cost is not None else ""
+        cost = dollars(o.cost) if o.cost is not None else ""
         lines.append(_row(p.task, size, o.vm, f"`{o.config}`", o.quality, time_text(o), cost, o.confidence))
         evidence += [f"- {p.workload}, {o.vm}: {e.message}" for e in o.evidence]
         evidence += [f"- {p.workload}, rule: {r.message}" for r in p.found.rules[1:]]
