@@ -144,8 +144,9 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
             options += clusters(measured_spark, size, vms, budget_s, f"no single node meets the {budget_s:g} s "
                                                                      "budget", rules)
         elif measured_spark:
-            rules.append(Finding(f.SPARK_FITS_ONE_NODE, "Spark was measured, but the data fits one machine and it "
-                                                        "meets the budget: no cluster"))
+            met = " and it meets the budget" if budget_s is not None else ""
+            rules.append(Finding(f.SPARK_FITS_ONE_NODE, f"Spark was measured, but the data fits one machine{met}: "
+                                                        "no cluster"))
     return Recommendation(workload, size, unit, budget_s, _cheapest_per_configuration(options), rules,
                           PLATFORMS.get(str(task) if task is not None else workload, "Azure Machine Learning"))
 
