@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=profile.command)
 
     p = sub.add_parser("run", help="run a suite of cases and write a result file")
-    p.add_argument("--suite", default="quick", help=f"suite name ({', '.join(shipped_suites())}) or a TOML file [quick]")
+    p.add_argument("--suite", default="quick",
+                   help=f"suite name ({', '.join(shipped_suites())}) or a TOML file [quick]")
     p.add_argument("--workloads", type=names, help="comma-separated workload names")
     p.add_argument("--models", type=names, help="comma-separated model names")
     p.add_argument("--backends", type=names, help="comma-separated backend names")

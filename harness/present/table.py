@@ -200,4 +200,5 @@ def _caption(run: RunResult, wide: bool) -> str:
     more = "" if wide else " Every phase, throughput and fit CPU: --wide; all of it as numbers: --json."
     return (f"{summary}. Times: medians of {repeats} warm repeats, disturbed ones left out where enough clean ones "
             "remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under contention. Fit "
-            f"interval: distribution-free for the median, at the confidence shown. Quality: ✓/✗ against the workload's target.{more}")
+            "interval: distribution-free for the median, at the confidence shown. Quality: ✓/✗ against the workload's "
+            f"target.{more}")
