@@ -51,9 +51,9 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
     table = Table(title=Text("What to train on, per task family"), header_style="bold", box=box.SIMPLE_HEAD,
                   caption_justify="left",
                   padding=(0, 0, 0, 1), pad_edge=False, show_edge=False,
-                  caption=Text(f"At {SCALE:g}x the largest size every configuration reached (your own data: all of "
-                               f"it), the cheapest within {QUALITY_TOLERANCE} of the best quality ("
-                               f"{QUALITY_TOLERANCE:.0%} of an error). Every option and its evidence: "
+                  caption=Text(f"At {SCALE:g}x the largest size every configuration reached (after run --data: the "
+                               f"whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best (an "
+                               f"error within {QUALITY_TOLERANCE:.0%} of the lowest). Every option and its evidence: "
                                f"{recommend} --workload W --rows N"))
     # The time and the level are what a reader acts on: never cut (rich squeezes columns to fit the caption's width).
     widths = {"time [95%]": max((len(time_text(p.pick)) for p in picks if p.pick), default=0), "conf.": len("medium")}
