@@ -20,6 +20,7 @@ import pytest
 
 from harness import records
 from harness.run import lifeline
+from tests.started import default_stop_signals
 
 SIZEUP = [sys.executable, "-m", "harness"]
 
@@ -63,10 +64,7 @@ def start(args: list[str], tmp_path: Path, preexec_fn=None, **kwargs) -> subproc
     (tmp_path / "tmp").mkdir(exist_ok=True)
 
     def prepare() -> None:
-        # The harness as a terminal would start it: under `nohup` or `&` the tests inherit SIGHUP or
-        # SIGINT ignored, and an ignored signal cannot test how sizeup stops.
-        for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_DFL)
+        default_stop_signals()
         if preexec_fn is not None:
             preexec_fn()
 

@@ -19,6 +19,7 @@ from harness.analysis.diagnosis import THRESHOLDS, Figures, diagnose
 from harness.sizing import catalog
 from harness.sizing.rightsize import rightsize
 from tests.conftest import needs_quiet
+from tests.started import default_stop_signals
 
 GiB = 2**30
 LARGEST = catalog.largest_node_bytes(catalog.load())  # the catalog's largest CPU VM's memory
@@ -80,7 +81,8 @@ def test_a_daemon_the_job_forks_is_stopped_and_named(tmp_path: Path) -> None:
 def test_ctrl_c_stops_the_job_and_keeps_what_was_measured(tmp_path: Path) -> None:
     job = script(tmp_path, "import time\nprint('started', flush=True)\ntime.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"),
-                             "--", sys.executable, str(job)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--", sys.executable, str(job)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_stop_signals)
     assert proc.stdout.readline() == b"started\n"  # the job's own output, untouched
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
@@ -94,7 +96,8 @@ def test_a_second_ctrl_c_stops_a_job_that_ignores_the_first_and_the_profile_is_k
     job = script(tmp_path, "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                            "print('started', flush=True)\ntime.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"),
-                             "--", sys.executable, str(job)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--", sys.executable, str(job)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_stop_signals)
     assert proc.stdout.readline() == b"started\n"
     proc.send_signal(signal.SIGINT)
     time.sleep(1.0)
