@@ -416,5 +416,5 @@ def test_a_configuration_that_never_finished_a_size_is_said_not_silently_absent(
 def test_dollars_keep_two_significant_digits_without_an_exponent() -> None:
     from harness.present.recommend import dollars
 
-    assert [dollars(x) for x in (2.67e-05, 0.000146, 0.05, 5.55, 12.3, 1234.5, 6.79e-11)] == [
-        "0.000027", "0.00015", "0.050", "5.5", "12", "1,234", "6.8e-11"]
+    assert [dollars(x) for x in (2.67e-05, 0.000146, 0.05, 5.55, 12.3, 1234.5, 6.79e-11, 0.0, float("nan"))] == [
+        "0.000027", "0.00015", "0.050", "5.5", "12", "1,234", "6.8e-11", "0", "nan"]

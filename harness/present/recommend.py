@@ -26,7 +26,7 @@ def dollars(x: float) -> str:
     """Two significant digits, without an exponent down to a millionth of a dollar: 0.000027, 0.15, 5.5, 1,234."""
     if x >= 10:
         return f"{x:,.0f}"
-    if x < 1e-6:
+    if not x >= 1e-6:  # tiny, zero, or not a number (which has no digits to count): as Python writes it
         return f"{x:.2g}"
     return f"{x:.{max(0, 1 - math.floor(math.log10(x)))}f}"
 
@@ -38,7 +38,7 @@ def frontier_lines(options: Sequence[Option]) -> list[str]:
             + (" <- best quality per unit of cost" if o is best else "") for o in quality_frontier(options)]
 
 
-SUMMARY_WIDTH = 100  # the one-screen summary: the evidence behind each line stays in `recommend` and the report
+SUMMARY_WIDTH = 100  # the one-screen summary, and `recommend`'s table with its evidence below it
 
 
 def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -> RenderableType:
