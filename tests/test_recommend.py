@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -231,14 +232,22 @@ def test_the_summary_gives_no_answer_where_a_clearly_better_model_has_too_few_si
     assert f.BETTER_UNFITTED not in {x.code for x in pick.found.rules}
 
 
-def test_the_summary_fits_100_columns_and_never_cuts_a_time_or_a_level(capsys: pytest.CaptureFixture[str],
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def _priced_rows(lines: list[str]) -> list[tuple[list[str], list[str]]]:
+    """Each option's first row (its level last) with the row below it (the time's and the cost's intervals)."""
+    return [(line.split(), below.split()) for line, below in zip(lines, lines[1:])
+            if line.split() and line.split()[-1] in ("high", "medium", "low")]
+
+
+def test_the_summary_fits_100_columns_and_never_cuts_a_time_a_cost_or_a_level(capsys: pytest.CaptureFixture[str],
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")
     assert cli.main(["recommend", "results/reference"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = [line.split() for line in lines if " s [" in line]
+    rows = _priced_rows(lines)
     assert rows and max(map(len, lines)) <= 100 and not any("\u2026" in line for line in lines)
-    assert all(row[-1] in ("high", "medium", "low") and row[-3].endswith("]") for row in rows)
+    # time, cost, level; below them the two intervals, whole
+    assert all(row[-3] == "s" and [x.startswith("[") and x.endswith("]") for x in below[-2:]] == [True, True]
+               for row, below in rows)
 
 
 def test_recommend_for_a_workload_fits_100_columns_and_never_cuts_a_time(capsys: pytest.CaptureFixture[str],
@@ -246,9 +255,25 @@ def test_recommend_for_a_workload_fits_100_columns_and_never_cuts_a_time(capsys:
     monkeypatch.setenv("COLUMNS", "100")  # two machines' options: the longest configuration lines
     assert cli.main(["recommend", "results/reference", "--workload", "classification", "--rows", "640000"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = [line.split() for line in lines if " s [" in line]
+    rows = _priced_rows(lines)
     assert len(rows) >= 4 and max(map(len, lines)) <= 100 and not any("\u2026" in line for line in lines)
-    assert all(row[-1] in ("high", "medium", "low") and row[-4].endswith("]") for row in rows)
+    assert all(row[-4] == "s" and [x.startswith("[") and x.endswith("]") for x in below[-2:]] == [True, True]
+               for row, below in rows)
+
+
+def test_a_cost_carries_its_times_interval(tmp_path: Path) -> None:
+    from harness.present.recommend import cost_cells, dollars, time_cells
+
+    found = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)), "classification",
+                      1e6, catalog.load())
+    for o in found.options:
+        lo, hi = o.cost_interval
+        assert lo < o.cost < hi and lo / o.cost == pytest.approx(o.lo / o.seconds) and hi / o.cost == pytest.approx(
+            o.hi / o.seconds)
+        assert cost_cells(o) == (dollars(o.cost), f"[{dollars(lo)}-{dollars(hi)}]")
+        assert (o.to_dict()["cost_lo"], o.to_dict()["cost_hi"]) == (lo, hi)
+    wide = dataclasses.replace(o, lo=o.seconds / 4, hi=o.seconds * 4)  # 16x: no cost worth acting on either
+    assert cost_cells(wide)[0] == time_cells(wide)[0] == "none"
 
 
 def test_quality_against_cost_keeps_only_what_no_option_beats_on_both(tmp_path: Path) -> None:
@@ -416,5 +441,6 @@ def test_a_configuration_that_never_finished_a_size_is_said_not_silently_absent(
 def test_dollars_keep_two_significant_digits_without_an_exponent() -> None:
     from harness.present.recommend import dollars
 
-    assert [dollars(x) for x in (2.67e-05, 0.000146, 0.05, 5.55, 12.3, 1234.5, 6.79e-11, 0.0, float("nan"))] == [
-        "0.000027", "0.00015", "0.050", "5.5", "12", "1,234", "6.8e-11", "0", "nan"]
+    assert [dollars(x) for x in (2.67e-05, 0.000146, 0.05, 5.55, 12.3, 1234.5, 9.7e-07, 6.79e-11, 0.0,
+                                 float("nan"))] == [
+        "0.000027", "0.00015", "0.050", "5.5", "12", "1,234", "0.00000097", "6.8e-11", "0", "nan"]

@@ -23,10 +23,11 @@ def short(o: Option, threads: str = "threads") -> str:
 
 
 def dollars(x: float) -> str:
-    """Two significant digits, without an exponent down to a millionth of a dollar: 0.000027, 0.15, 5.5, 1,234."""
+    """Two significant digits, without an exponent down to a hundred-millionth of a dollar (a second of a small VM):
+    0.000027, 0.15, 5.5, 1,234."""
     if x >= 10:
         return f"{x:,.0f}"
-    if not x >= 1e-6:  # tiny, zero, or not a number (which has no digits to count): as Python writes it
+    if not x >= 1e-8:  # tiny, zero, or not a number (which has no digits to count): as Python writes it
         return f"{x:.2g}"
     return f"{x:.{max(0, 1 - math.floor(math.log10(x)))}f}"
 
@@ -34,7 +35,7 @@ def dollars(x: float) -> str:
 def frontier_lines(options: Sequence[Option]) -> list[str]:
     """Quality against cost, one line per option on the frontier, for the terminal and the report."""
     best = best_value(options)
-    return [f"${dollars(o.cost)} per run: {short(o)} on {o.vm}, {o.quality}"
+    return [f"${cost_text(o)} per run: {short(o)} on {o.vm}, {o.quality}"
             + (" <- best quality per unit of cost" if o is best else "") for o in quality_frontier(options)]
 
 
@@ -50,16 +51,18 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
     contended = sum(p.contended for p in picks)
     table = Table(title=Text("What to train on, per task family"), header_style="bold", box=box.SIMPLE_HEAD,
                   caption_justify="left",
-                  padding=(0, 0, 0, 1), pad_edge=False, show_edge=False,
+                  padding=0, pad_edge=False, show_edge=False,
                   caption=Text(f"At {SCALE:g}x the largest size every configuration reached (after run --data: the "
                                f"whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best (an "
                                f"error within {QUALITY_TOLERANCE:.0%} of the lowest). Every option and its evidence: "
                                f"{recommend} --workload W --rows N"))
-    # The time and the level are what a reader acts on: never cut (rich squeezes columns to fit the caption's width).
-    widths = {"time [95%]": max((len(time_text(p.pick)) for p in picks if p.pick), default=0), "conf.": len("medium")}
+    # The time, the cost and the level are what a reader acts on: never cut (rich squeezes columns to fit the
+    # caption's width).
+    chosen = [p.pick for p in picks if p.pick]
+    widths = {"time [95%]": max((len(x) for o in chosen for x in time_cells(o)), default=0),
+              "$/run": max((len(x) for o in chosen for x in cost_cells(o)), default=0), "conf.": len("medium")}
     for column in ("task", "VM", "configuration", "time [95%]", "$/run", "conf."):
-        table.add_column(column, no_wrap=True, justify="right" if column == "$/run" else "left",
-                         min_width=widths.get(column))
+        table.add_column(column, no_wrap=True, min_width=widths.get(column))
     for p in picks:  # each cell's second line: the size, the memory needed, the quality
         size = f"{p.found.size:,.0f} {p.found.unit}"
         if p.code == BETTER_UNFITTED:  # the better model, and why it has no time
@@ -71,7 +74,7 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
         o = p.pick
         memory = f"{o.memory_needed_gib:,.1f} GiB" if o.memory_needed_gib else ""
         table.add_row(f"{p.task}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{o.quality}"),
-                      time_text(o), dollars(o.cost) if o.cost is not None else "", o.confidence)
+                      "\n".join(time_cells(o)), "\n".join(cost_cells(o)), o.confidence)
     said = []
     if contended:
         said.append(f"{contended} measurement(s) were taken while other processes used the CPU; run again on a quiet "
@@ -82,12 +85,33 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
     return Group(*(Text(line, style="yellow") for line in said), table) if said else table
 
 
-def time_text(o: Option) -> str:
+def time_cells(o: Option) -> tuple[str, str]:
+    """The predicted time and its 95% interval (a time whose interval is too wide to act on: only its range)."""
     if o.seconds is None:
-        return "not measured"
-    if o.lo is not None and o.hi > WIDEST_INTERVAL * o.lo:  # no time worth acting on: only its range
-        return f"none [{o.lo:.3g}-{o.hi:.3g}]"
-    return f"{o.seconds:.3g} s" + (f" [{o.lo:.3g}-{o.hi:.3g}]" if o.lo is not None else " [no interval]")
+        return "not measured", ""
+    if o.lo is None or o.hi is None:
+        return f"{o.seconds:.3g} s", "[no interval]"
+    if o.hi > WIDEST_INTERVAL * o.lo:
+        return "none", f"[{o.lo:.3g}-{o.hi:.3g}]"
+    return f"{o.seconds:.3g} s", f"[{o.lo:.3g}-{o.hi:.3g}]"
+
+
+def cost_cells(o: Option) -> tuple[str, str]:
+    """The cost per run and its interval, the time's carried by the price (none where the time is none)."""
+    if o.cost is None:
+        return "", ""
+    if (interval := o.cost_interval) is None:
+        return dollars(o.cost), ""
+    lo, hi = interval
+    return "none" if hi > WIDEST_INTERVAL * lo else dollars(o.cost), f"[{dollars(lo)}-{dollars(hi)}]"
+
+
+def time_text(o: Option) -> str:
+    return " ".join(filter(None, time_cells(o)))
+
+
+def cost_text(o: Option) -> str:
+    return " ".join(filter(None, cost_cells(o)))
 
 
 def render(found: Recommendation) -> RenderableType:
@@ -96,10 +120,10 @@ def render(found: Recommendation) -> RenderableType:
     budget = f", budget {found.budget_s:g} s per run" if found.budget_s else ""
     table = Table(title=Text(f"{found.workload} at {found.size:,.0f} {found.unit}{budget}: each configuration's "
                              "cheapest VM, ranked by cost per run"), header_style="bold", box=box.SIMPLE_HEAD,
-                  padding=(0, 0, 0, 1), pad_edge=False, show_edge=False)
+                  padding=0, pad_edge=False, show_edge=False)
     for column in ("#", "VM", "configuration", "time per run [95%]", "$/run", "CPU/GPU", "conf."):
         table.add_column(column, no_wrap=column not in ("VM", "configuration"),
-                         justify="right" if column in ("#", "$/run", "CPU/GPU") else "left")
+                         justify="right" if column in ("#", "CPU/GPU") else "left")
     evidence = []
     for rank, o in enumerate(found.options, start=1):
         use = " / ".join(f"{u:.0%}" if i == 0 else f"{u:.0f}%" for i, u in enumerate((o.cpu_util, o.gpu_util))
@@ -109,7 +133,7 @@ def render(found: Recommendation) -> RenderableType:
         machine = o.config.removeprefix(o.case.config).strip() if o.case else ""  # "on M" where several measured
         table.add_row(str(rank), Text(f"{vm}\n{memory}"), Text("\n".join(filter(None, (short(o, "thr."), o.quality,
                                                                                     machine)))),
-                      time_text(o), dollars(o.cost) if o.cost is not None else "", use,
+                      "\n".join(time_cells(o)), "\n".join(cost_cells(o)), use,
                       Text(o.confidence + ("" if o.meets_budget else "\nmisses budget")))
         evidence.append(Text(f"{rank}. {o.config}: " + "; ".join(e.message for e in o.evidence)))
     parts: list[RenderableType] = [table if found.options else Text("No option: see the rules below.")]

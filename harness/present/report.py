@@ -22,7 +22,7 @@ from harness.analysis.compute import Analysis, case_medians, spark_medians, spar
 from harness.analysis.fits import SizeModel, ThreadModel
 from harness.errors import SizeupError
 from harness.present import calibration
-from harness.present.recommend import dollars, frontier_lines, time_text
+from harness.present.recommend import cost_text, frontier_lines, time_text
 from harness.records import PROFILE, CaseRecord, figures, write_atomic
 from harness.sizing import recommend
 from harness.sizing.findings import BETTER_UNFITTED
@@ -103,7 +103,7 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
              f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured "
              f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE). "
              "`sizeup recommend --workload W --rows N` ranks every option at your size.", "",
-             "| task | size | VM | configuration | quality | time per run [95%] | $ per run | confidence |",
+             "| task | size | VM | configuration | quality | time per run [95%] | $ per run [95%] | confidence |",
              "|---|---|---|---|---|---|---|---|"]
     evidence, frontier = [], []
     for p in picks:
@@ -115,8 +115,7 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
         if o is None:
             lines.append(_row(p.task, size, "", f"{p.workload}: {p.note}", "", "", "", ""))
             continue
-        cost = dollars(o.cost) if o.cost is not None else ""
-        lines.append(_row(p.task, size, o.vm, f"`{o.config}`", o.quality, time_text(o), cost, o.confidence))
+        lines.append(_row(p.task, size, o.vm, f"`{o.config}`", o.quality, time_text(o), cost_text(o), o.confidence))
         evidence += [f"- {p.workload}, {o.vm}: {e.message}" for e in o.evidence]
         evidence += [f"- {p.workload}, rule: {r.message}" for r in p.found.rules[1:]]
         frontier += [f"- {p.workload} at {size}: {line}" for line in frontier_lines(p.found.options)]

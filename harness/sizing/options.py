@@ -47,13 +47,21 @@ class Option:
     machine: str = ""  # which machine measured it
 
     @property
+    def cost_interval(self) -> tuple[float, float] | None:
+        """The cost per run at the ends of the time's interval: the price is known, so it is the time's uncertainty."""
+        if self.cost is None or not self.seconds or self.lo is None or self.hi is None:
+            return None
+        return self.cost * self.lo / self.seconds, self.cost * self.hi / self.seconds
+
+    @property
     def external(self) -> bool:
         """Trained out of core."""
         return self.case is not None and self.case.model.endswith(EXTERNAL)
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("case", "on_gpu", "machine")}
-        return d | {"evidence": [e.to_dict() for e in self.evidence]}
+        lo, hi = self.cost_interval or (None, None)
+        return d | {"cost_lo": lo, "cost_hi": hi, "evidence": [e.to_dict() for e in self.evidence]}
 
 
 def quality(g: pd.DataFrame) -> tuple[str, float | None]:
