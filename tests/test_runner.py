@@ -204,3 +204,28 @@ def test_each_case_compiles_its_own_gpu_kernels_cold(tmp_path: Path) -> None:
 
     env = worker_env(2, "token", 5, tmp_path / "case")
     assert Path(env["CUPY_CACHE_DIR"]).parent == tmp_path / "case" == Path(env["TMPDIR"])
+
+
+def test_the_progress_lists_a_skip_reason_once_and_counts_the_rest() -> None:
+    import dataclasses
+    import io
+
+    from rich.console import Console
+
+    from harness.present.progress import RichProgress
+    from tests import builders
+
+    def skipped(workload: str, backend: str, reason: str):
+        return dataclasses.replace(builders.record(Case(workload, "m", backend, 100, 1), [], status="skipped"),
+                                   reason=reason)
+
+    out = io.StringIO()
+    records = [skipped(w, "cuda", "no cupy") for w in ("a", "b", "c")] + [skipped("a", "rapids", "no cuml"),
+                                                                         builders.record(case("ok"), [0.5])]
+    with RichProgress(Console(file=out, width=200), len(records), 0) as progress:
+        for r in records:
+            progress.case_finished(r)
+    lines = out.getvalue().splitlines()
+    assert [line.split()[:2] for line in lines if "no cupy" in line or "no cuml" in line] == [
+        ["skipped", "a/m@cuda/n=100/t=1"], ["skipped", "a/m@rapids/n=100/t=1"], ["skipped", "2"]]
+    assert "2 more cases: no cupy" in lines[-1] and sum("ok" in line.split()[:1] for line in lines) == 1

@@ -1,4 +1,5 @@
-"""A live display for `sizeup run`: current case, elapsed time, cases left, one line per result."""
+"""A live display for `sizeup run`: current case, elapsed time, cases left, one line per result (a case skipped for
+a reason already given is counted instead: without a GPU, a third of the quick suite is skipped for three reasons)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class RichProgress:
         )
         self.task = self.bar.add_task("starting", total=total, completed=done, left=total - done)
         self.total = total
+        self.skipped: dict[str, int] = {}  # reason -> cases skipped for it
 
     def __enter__(self) -> RichProgress:
         self.bar.start()
@@ -31,6 +33,10 @@ class RichProgress:
 
     def __exit__(self, *exc: Any) -> None:
         self.bar.stop()
+        for reason, count in self.skipped.items():
+            if count > 1:
+                self.console.print(Text.assemble(("skipped", STATUS_STYLE["skipped"]),
+                                                 f" {count - 1} more case{'s' * (count > 2)}: {reason}"), highlight=False)
 
     def case_started(self, case: Case, index: int, total: int) -> None:
         self.bar.update(self.task, description=case.id)
@@ -44,6 +50,11 @@ class RichProgress:
         self.bar.advance(self.task)
         left = self.total - int(self.bar.tasks[0].completed)
         self.bar.update(self.task, left=left)
+        if record.status == "skipped":
+            reason = record.reason or ""
+            self.skipped[reason] = self.skipped.get(reason, 0) + 1
+            if self.skipped[reason] > 1:
+                return
         line = Text.assemble((f"{record.status:>7}", STATUS_STYLE.get(record.status, "red")), f" {record.id}  ")
         if record.status == "ok":
             summary = summarize(record)
