@@ -35,8 +35,8 @@ class RichProgress:
         self.bar.stop()
         for reason, count in self.skipped.items():
             if count > 1:
-                self.console.print(Text.assemble(("skipped", STATUS_STYLE["skipped"]),
-                                                 f" {count - 1} more case{'s' * (count > 2)}: {reason}"), highlight=False)
+                more = f" {count - 1} more case{'s' * (count > 2)}: {reason}"
+                self.console.print(Text.assemble(("skipped", STATUS_STYLE["skipped"]), more), highlight=False)
 
     def case_started(self, case: Case, index: int, total: int) -> None:
         self.bar.update(self.task, description=case.id)
