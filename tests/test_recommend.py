@@ -223,9 +223,13 @@ def test_the_summary_gives_no_answer_where_a_clearly_better_model_has_too_few_si
     (pick,) = summary(analyse(frame.load([path])), catalog.load())
     assert pick.pick is None and pick.found.rules[-1].code == f.BETTER_UNFITTED
     assert pick.found.rules[-1].config == "classification/xgboost@xgboost/n=*/t=2"
+    assert pick.better.model == "xgboost" and pick.better_quality.startswith("roc_auc 0.98 at ")
     assert cli.main(["recommend", path]) == 0  # the summary says, above its table, how to get a time
-    said = capsys.readouterr().out.lstrip().splitlines()[0]
-    assert said.startswith("classification:") and "--budget" in said
+    out = capsys.readouterr().out.lstrip().splitlines()
+    assert out[0].startswith("classification:") and "--budget" in out[0]
+    # the better model's row, its quality below
+    (row,) = [i for i, line in enumerate(out) if line.rstrip().endswith("too few sizes")]
+    assert "xgboost@xgboost, 2 thr." in out[row] and "roc_auc 0.98 at " in out[row + 1]
     close = sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.785)[:2]  # within 0.01: linear stands
     (pick,) = summary(analyse(frame.load([builders.write(tmp_path / "b.json", linear + close)])), catalog.load())
     assert pick.pick is not None and pick.pick.case.model == "linear"

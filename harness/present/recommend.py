@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.analysis.scaling import WIDEST_INTERVAL
+from harness.records import Case
 from harness.sizing.findings import BETTER_UNFITTED
 from harness.sizing.options import Option
 from harness.sizing.recommend import QUALITY_TOLERANCE, SCALE, Pick, Recommendation, best_value, quality_frontier
@@ -19,7 +20,11 @@ from harness.sizing.recommend import QUALITY_TOLERANCE, SCALE, Pick, Recommendat
 
 def short(o: Option, threads: str = "threads") -> str:
     """classification/xgboost@xgboost/n=*/t=2,... -> xgboost@xgboost, 2 threads"""
-    return f"{o.case.model}@{o.case.backend}, {o.case.threads} {threads}" if o.case else o.config
+    return described(o.case, threads) if o.case else o.config
+
+
+def described(case: Case, threads: str = "threads") -> str:
+    return f"{case.model}@{case.backend}, {case.threads} {threads}"
 
 
 def dollars(x: float) -> str:
@@ -66,7 +71,8 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
     for p in picks:  # each cell's second line: the size, the memory needed, the quality
         size = f"{p.found.size:,.0f} {p.found.unit}"
         if p.code == BETTER_UNFITTED:  # the better model, and why it has no time
-            table.add_row(f"{p.task}\n{size}", "", Text(p.note), "too few sizes", "", "")
+            table.add_row(f"{p.task}\n{size}", "", Text(f"{described(p.better, 'thr.')}\n{p.better_quality}"),
+                          "too few sizes", "", "")
             continue
         if p.pick is None:
             table.add_row(f"{p.task}\n{size}", "", Text(f"{p.workload}\n{p.note}"), "", "", "")

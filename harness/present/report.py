@@ -110,7 +110,7 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
         size = f"{p.found.size:,.0f} {p.found.unit}"
         o = p.pick
         if p.code == BETTER_UNFITTED:  # the better model, its quality, and why it has no time
-            lines.append(_row(p.task, size, "", *p.note.split("\n", 1), "too few sizes", "", ""))
+            lines.append(_row(p.task, size, "", f"`{p.better.config}`", p.better_quality, "too few sizes", "", ""))
             continue
         if o is None:
             lines.append(_row(p.task, size, "", f"{p.workload}: {p.note}", "", "", "", ""))

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from harness.analysis.compute import Analysis
-from harness.records import CaseRecord
+from harness.records import Case, CaseRecord
 from harness.sizing import catalog
 from harness.sizing import findings as f
 from harness.sizing import rules as r
@@ -189,7 +189,9 @@ class Pick:
     pick: Option | None
     note: str
     contended: int = 0  # sizes in its fits measured only under contention (too few clean ones to leave them out)
-    code: str = ""  # without a pick, the finding's (BETTER_UNFITTED: the note is that configuration and its quality)
+    code: str = ""  # without a pick, the finding's
+    better: Case | None = None  # BETTER_UNFITTED: the configuration too few sizes kept from the answer
+    better_quality: str = ""  # ... and its measured quality
 
     def to_dict(self) -> dict:
         return {"task": self.task, "workload": self.workload, "found": self.found.to_dict(),
@@ -256,9 +258,7 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         priced = {o.case.config for o in found.options if o.case is not None}
         contended = sum(len(m.contended) for m in models if m.config in priced)
         note, code = ("", "") if pick else (found.rules[-1].message, found.rules[-1].code)
-        if code == f.BETTER_UNFITTED:
-            best = g[g["config"] == found.rules[-1].config]
-            first = best.iloc[0]
-            note = f"{first['model']}@{first['backend']}, {first['threads']} thr.\n{quality(best)[0]}"
-        out.append(Pick(task, str(workload), found, pick, note, contended, code))
+        best = g[g["config"] == found.rules[-1].config] if code == f.BETTER_UNFITTED else g.iloc[:0]
+        out.append(Pick(task, str(workload), found, pick, note, contended, code,
+                        best["case"].iloc[0] if len(best) else None, quality(best)[0] if len(best) else ""))
     return sorted(out, key=lambda p: (p.task, p.workload))
