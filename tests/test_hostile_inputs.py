@@ -333,9 +333,10 @@ def tables(draw: Any) -> tuple[list[str], list[list[str]]]:
 
 @settings(max_examples=200)
 @given(tables(), st.sampled_from([None, "y", "y", "c0", "date"]), st.sampled_from([None, "classification", "regression",
-                                                                             "forecasting", "nlp"]))
+                                                                             "forecasting", "nlp"]),
+       st.sampled_from(["\r\n", "\n", "\r"]))
 def test_any_table_is_refused_in_one_line_or_every_planned_case_can_read_it(
-        table: tuple[list[str], list[list[str]]], target: str | None, task: str | None) -> None:
+        table: tuple[list[str], list[list[str]]], target: str | None, task: str | None, line_end: str) -> None:
     """Identification either refuses a table (SizeupError) or hands the workload data it can learn from, at every
     planned size: finite numbers (features may miss values: the models take NaN). Bad values fail at
     identification, never per case."""
@@ -349,7 +350,7 @@ def test_any_table_is_refused_in_one_line_or_every_planned_case_can_read_it(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "t.csv")
         with path.open("w", newline="") as f:
-            csv.writer(f).writerows([names, *rows])
+            csv.writer(f, lineterminator=line_end).writerows([names, *rows])
         try:
             found = userdata.identify(path, target, task)
             _, suite = userdata.plan(found)
@@ -370,3 +371,18 @@ def test_any_table_is_refused_in_one_line_or_every_planned_case_can_read_it(
             if linear := next((m for m in workload.models if m.name == "linear"), None):  # the one without NaN
                 linear.build(ModelContext(threads=1, seed=0, device="cpu", params=params)).fit(split.X_train,
                                                                                                split.y_train)
+
+
+@settings(max_examples=100)
+@given(st.binary(max_size=2000) | st.lists(st.sampled_from([b"a", b",", b"1", b"\r", b"\n", b"\x00", b'"', b"\xff"]),
+                                          max_size=400).map(b"".join))
+def test_any_bytes_named_csv_are_identified_or_refused_in_one_line(content: bytes) -> None:
+    from harness.run import userdata
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "t.csv")
+        path.write_bytes(content)
+        try:
+            userdata.identify(path)
+        except SizeupError as exc:
+            assert "\n" not in str(exc).strip()

@@ -37,12 +37,16 @@ def header(path: Path, kind: str) -> list[str]:
             raise SizeupError(f"--data {path}: cannot read it as parquet: {described(exc)}") from None
     else:
         with open(path, "rb") as f:
-            first = f.readline(MAX_HEADER_BYTES + 1)
-        if len(first) > MAX_HEADER_BYTES:
+            start = f.read(MAX_HEADER_BYTES + 1)
+        ends = [i for i in (start.find(b"\n"), start.find(b"\r")) if i >= 0]  # a line may end in \r alone (old Macs)
+        if not ends and len(start) > MAX_HEADER_BYTES:
             raise SizeupError(f"--data {path}: the header line is longer than {MAX_HEADER_BYTES // 2**20} MiB: "
                               "not a table sizeup reads")
-        text = first.decode("utf-8", errors="replace")
-        names = next(csv.reader(io.StringIO(text), delimiter=user.separator(str(path))), [])
+        text = start[:min(ends, default=len(start))].decode("utf-8", errors="replace")
+        try:
+            names = next(csv.reader(io.StringIO(text, newline=""), delimiter=user.separator(str(path))), [])
+        except csv.Error as exc:  # a NUL byte: a binary file named .csv
+            raise SizeupError(f"--data {path}: cannot read its header as a table: {exc}") from None
     if len(names) > MAX_COLUMNS:
         raise SizeupError(f"--data {path}: {len(names):,} columns, more than the {MAX_COLUMNS:,} sizeup reads")
     if twice := sorted(n for n, k in collections.Counter(names).items() if k > 1):
