@@ -180,7 +180,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "all-null target": ([str(table(tmp_path, "b.csv", y=[np.nan] * N)), "--target", "y"],
                             "the target 'y' is empty"),
         "constant target": ([str(table(tmp_path, "c.csv", y=[3.0] * N)), "--target", "y"],
-                            "the target 'y' is constant"),
+                            "the target 'y' is constant (3.0)"),
         "one class": ([str(table(tmp_path, "e.csv", y=["a"] * (N - 1) + [None])), "--target", "y"],
                       "the target 'y' is constant"),
         "image folder with one class": ([str(one)], "needs two or more sub-folders of images"),

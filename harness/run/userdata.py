@@ -124,7 +124,9 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
     if y.isna().all():
         raise SizeupError(f"--data {path}: the target {target!r} is empty (every value is missing)")
     if y.nunique(dropna=True) < 2:
-        raise SizeupError(f"--data {path}: the target {target!r} is constant ({y.dropna().iloc[0]!r}): nothing to learn")
+        value = y.dropna().iloc[0]
+        value = value.item() if hasattr(value, "item") else value  # 7.0, not np.float64(7.0)
+        raise SizeupError(f"--data {path}: the target {target!r} is constant ({value!r}): nothing to learn")
     features = frame.drop(columns=[target])
     dates = [c for c in features.columns if user.is_date(features[c])]
     texts = [c for c in features.columns if _is_text(features[c])]
@@ -252,8 +254,11 @@ def _images(path: Path, task: str | None) -> Identified:
         raise SizeupError(f"--data {path}: a folder of images is a vision task, not {task}")
     files, labels, classes = user_images.listing(str(path.resolve()))
     if len(classes) < 2:
+        empty = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name not in classes)
         raise SizeupError(f"--data {path}: an image folder needs two or more sub-folders of images (one per class); "
-                          f"found {len(classes)}")
+                          f"found {len(classes)}"
+                          + (f" ({', '.join(map(repr, empty[:5]))}{', ...' * (len(empty) > 5)} hold no "
+                             f"{'/'.join(sorted(user_images.SUFFIXES))} file)" if empty else ""))
     sides = []
     decoded = set(files[:: max(1, len(files) // DECODED_IMAGES)])  # a bounded sample is decoded whole
     for f in files:
