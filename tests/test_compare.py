@@ -4,6 +4,7 @@ checks before pooling, the CPU/GPU view, and the exit code a CI gate reads."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +265,26 @@ def test_a_machine_that_did_not_record_its_cores_still_gets_thread_fits(tmp_path
     assert found.physical_cores == 0 and found.fit.threads == (1, 2)
     for command in (["compare", str(path)], ["fit", str(path)], ["recommend", str(path), "--json"]):
         assert cli.main(command) == 0, capsys.readouterr().err
+
+
+def test_compare_fits_100_columns_and_never_cuts_a_number(capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")  # notes of ~100 characters each, which once took the table's width
+    ref = "results/reference/x86-64-2c-24g-a9b1bd19"
+    assert cli.main(["compare", f"{ref}-sizing.json", f"{ref}-spark.json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if line[:1].isdigit() and line.split()[0].isdigit()]
+    assert len(rows) == 8 and max(map(len, lines)) <= 100 and not any("\u2026" in line for line in lines)
+    assert all(row[-1] in ("undecided", "same") and row[-3].endswith("]") for row in rows)
+
+
+def test_cases_in_common_without_the_phase_asked_name_one_they_have(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def run_only(seed: int) -> CaseRecord:  # a profile's record: its one phase is the whole run
+        r = record(CASE, times(1.0, 3, 0.02, seed))
+        return replace(r, runs=[replace(x, phases={"run": x.phases["fit"]}) for x in r.runs])
+
+    a, b = write(tmp_path / "a.json", [run_only(1)]), write(tmp_path / "b.json", [run_only(2)])
+    assert cli.main(["compare", a, b]) == cli.EXIT_USAGE
+    assert "their cases in common have no fit time; compare another phase (--phase run)" in capsys.readouterr().err
+    assert cli.main(["compare", a, b, "--phase", "run"]) == 0

@@ -39,6 +39,9 @@ def show(args: argparse.Namespace, console: Console) -> int:
 def compare(args: argparse.Namespace, console: Console) -> int:
     from harness.analysis import comparison, frame
     from harness.present.compare import render_comparison, render_devices
+    from harness.present.recommend import SUMMARY_WIDTH
+
+    console.width = min(console.width, SUMMARY_WIDTH)  # its notes wrap as a terminal of that width would
 
     sides = [frame.load([pattern]) for pattern in args.results]
     tables = [frame.rows(side) for side in sides]
@@ -57,7 +60,14 @@ def compare(args: argparse.Namespace, console: Console) -> int:
         found = comparison.compare_sets(base, rows, args.phase, args.alpha)
         only = (len(set(base["case_id"]) - set(rows["case_id"])), len(set(rows["case_id"]) - set(base["case_id"])))
         if not found:
-            raise SizeupError(f"{args.results[0]} and {pattern} have no case in common")
+            common = set(base["case_id"]) & set(rows["case_id"])
+            timed = [p.removesuffix("_s") for p in base.columns if p.endswith("_s") and p != f"{args.phase}_s"
+                     and p.removesuffix("_s") in records.PHASES and base[base["case_id"].isin(common)][p].notna().any()]
+            said = f"{args.results[0]} and {pattern} have no case in common"
+            if common:  # a profile times its whole run, not a fit
+                said = f"{args.results[0]} and {pattern}: their cases in common have no {args.phase} time" + (
+                    f"; compare another phase (--phase {timed[0]})" if timed else "")
+            raise SizeupError(said)
         console.print(render_comparison(args.results[0], pattern, found, args.phase,
                                         comparison.machine_notes(sides[0], side), only))
         if args.fail:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -14,17 +15,30 @@ from harness.analysis.significance import ADVICE
 VERDICT_STYLE = {"slower": "red", "faster": "green", "same": "", "undecided": "yellow", "not comparable": "yellow"}
 
 
+def _table(title: str, columns: Sequence[str], wraps: Sequence[str]) -> Table:
+    """Within 100 columns (the command caps the console there): one space between columns, and only the `wraps`
+    columns (the long case ids) folded, so that no number is ever cut."""
+    table = Table(title=Text(title), header_style="bold", box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
+                  show_edge=False)
+    for column in columns:
+        table.add_column(column, no_wrap=column not in wraps, overflow="fold" if column in wraps else "ellipsis")
+    return table
+
+
 def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseComparison], phase: str,
                       machine_notes: Sequence[str], only: tuple[int, int]) -> RenderableType:
-    table = Table(title=Text(f"{phase} time, B = {name_b} against A = {name_a}"), header_style="bold")
-    for column in ("case", "A median", "B median", "B/A [95% interval]", "p", "verdict", "notes"):
-        table.add_column(column, no_wrap=column in ("case", "B/A [95% interval]"))
-    for c in comparisons:
+    """One row per case; the notes (why undecided, which side is unstable) below, by the row's number."""
+    table = _table(f"{phase} time, B against A", ("#", "case", "A median", "B median", "B/A [95%]", "p", "verdict"),
+                   ("case",))
+    notes = []
+    for number, c in enumerate(comparisons, start=1):
         d = c.difference
-        table.add_row(Text(c.case_id), f"{c.a_median:.4g} s", f"{c.b_median:.4g} s", d.describe() if d else "",
-                      f"{d.p:.2g}" if d else "", Text(c.verdict, style=VERDICT_STYLE[c.verdict]),
-                      Text("; ".join(([d.why] if d and d.verdict == "undecided" else []) + c.notes)))
-    parts: list[RenderableType] = [table]
+        table.add_row(str(number), Text(c.case_id), f"{c.a_median:.4g} s", f"{c.b_median:.4g} s",
+                      d.describe() if d else "", f"{d.p:.2g}" if d else "",
+                      Text(c.verdict, style=VERDICT_STYLE[c.verdict]))
+        if said := ([d.why] if d and d.verdict == "undecided" else []) + c.notes:
+            notes.append(Text(f"{number}. " + "; ".join(said)))
+    parts: list[RenderableType] = [Text(f"A = {name_a}\nB = {name_b}"), table, *notes]
     if any(c.unstable for c in comparisons):
         parts.append(Text(ADVICE))
     if only[0] or only[1]:
@@ -36,19 +50,20 @@ def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseCompar
 
 
 def render_devices(pairs: Sequence[DevicePair]) -> RenderableType:
+    """One row per GPU case; the two cases of each, whole, below by the row's number."""
     if not pairs:
         return Text("No GPU case with a CPU twin in these results: run the `gpu` suite on a GPU machine, which "
                     "measures each GPU case next to its CPU twin on the same host (a GPU is never set against "
                     "another machine's CPU).")
-    table = Table(title=Text("GPU against its CPU twin (fit)"), header_style="bold")
-    for column in ("GPU case", "CPU case", "by", "speed-up [95% interval]", "verdict", "quality CPU -> GPU",
-                   "GPU util %", "energy per fit"):
-        table.add_column(column)
-    for p in pairs:
+    table = _table("GPU against its CPU twin (fit)", ("#", "by", "speed-up [95%]", "verdict", "quality CPU -> GPU",
+                                                      "GPU util %", "energy per fit"), ())
+    cases = []
+    for number, p in enumerate(pairs, start=1):
         q = (f"{p.quality_cpu:.4g} -> {p.quality_gpu:.4g}" if p.quality_cpu is not None
              and p.quality_gpu is not None else "")
         verdict = {"slower": "GPU faster", "faster": "CPU faster"}.get(p.speedup.verdict, p.speedup.verdict)
-        table.add_row(Text(p.gpu), Text(p.cpu), p.measure, p.speedup.describe(), verdict, q,
+        table.add_row(str(number), p.measure, p.speedup.describe(), verdict, q,
                       "" if p.gpu_util is None else f"{p.gpu_util:.0f}",
                       "" if p.energy_j is None else f"{p.energy_j:.3g} J")
-    return table
+        cases.append(Text(f"{number}. {p.gpu} against {p.cpu}"))
+    return Group(table, *cases)
