@@ -254,6 +254,22 @@ def test_the_summary_fits_100_columns_and_never_cuts_a_time_a_cost_or_a_level(ca
                for row, below in rows)
 
 
+def test_each_workload_of_a_task_gets_its_own_named_line_within_100_columns(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")  # a tiny cost's interval is 24 characters: the text columns wrap instead
+    cases = (sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, workload="regression", task="regression",
+                   metric="r2")
+             + sweep("linear", "sklearn", lambda n: 2e-9 * n, 250, workload="user_regression", task="regression",
+                     metric="r2"))
+    assert cli.main(["recommend", builders.write(tmp_path / "r.json", cases)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = _priced_rows(lines)
+    assert sorted(row[0] for row, _ in rows) == ["regression", "user_regression"]
+    assert max(map(len, lines)) <= 100 and not any("\u2026" in line for line in lines)
+    assert all(row[-3] == "s" and [x.startswith("[") and x.endswith("]") for x in below[-2:]] == [True, True]
+               for row, below in rows)
+
+
 def test_recommend_for_a_workload_fits_100_columns_and_never_cuts_a_time(capsys: pytest.CaptureFixture[str],
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")  # two machines' options: the longest configuration lines

@@ -58,7 +58,7 @@ def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Pat
     devices = summary.split("## CPU against GPU")[1].split("## ")[0]
     assert "`classification/xgboost@xgboost-cuda/n=80000/t=2` | `classification/xgboost@xgboost/n=80000/t=2`" in devices
     out = capsys.readouterr().out
-    assert "What to train on, per task family" in out and out.index("Report: ") > out.index("What to train on")
+    assert "What to train on, per workload" in out and out.index("Report: ") > out.index("What to train on")
 
 
 def test_names_from_files_are_text_in_plots_tables_and_headings(tmp_path: Path,

@@ -133,7 +133,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
     from harness.sizing import recommend as sizing
 
     if (args.workload is None) != (args.size is None):
-        raise SizeupError("--workload and --size (--rows) go together; give neither for one line per task family")
+        raise SizeupError("--workload and --size (--rows) go together; give neither for one line per workload")
     vms = catalog.load(args.catalog)
     loaded = frame.load(args.results)
     rows = frame.rows(loaded)

@@ -48,13 +48,13 @@ SUMMARY_WIDTH = 100  # the one-screen summary, and `recommend`'s table with its 
 
 
 def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -> RenderableType:
-    """One line (two rows) per task family, within SUMMARY_WIDTH columns. `recommend`: the command, with the results
+    """One line (two rows) per workload (each task family's, and your own data's), within SUMMARY_WIDTH columns. `recommend`: the command, with the results
     the summary read, whose --workload W --rows N gives every option of a family."""
     if not picks:
         return Text("No workload was measured at three sizes, so there is nothing to size from: "
                     "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
     contended = sum(p.contended for p in picks)
-    table = Table(title=Text("What to train on, per task family"), header_style="bold", box=box.SIMPLE_HEAD,
+    table = Table(title=Text("What to train on, per workload"), header_style="bold", box=box.SIMPLE_HEAD,
                   caption_justify="left",
                   padding=0, pad_edge=False, show_edge=False,
                   caption=Text(f"At {SCALE:g}x the largest size every configuration reached (after run --data: the "
@@ -62,30 +62,30 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
                                f"error within {QUALITY_TOLERANCE:.0%} of the lowest). Every option and its evidence: "
                                f"{recommend} --workload W --rows N"))
     # The time, the cost and the level are what a reader acts on: never cut (rich squeezes columns to fit the
-    # caption's width).
+    # caption's width, and the width; the others wrap where they must).
     chosen = [p.pick for p in picks if p.pick]
     widths = {"time [95%]": max((len(x) for o in chosen for x in time_cells(o)), default=0),
               "$/run": max((len(x) for o in chosen for x in cost_cells(o)), default=0), "conf.": len("medium")}
-    for column in ("task", "VM", "configuration", "time [95%]", "$/run", "conf."):
-        table.add_column(column, no_wrap=True, min_width=widths.get(column))
+    for column in ("workload", "VM", "configuration", "time [95%]", "$/run", "conf."):
+        table.add_column(column, no_wrap=column in widths, min_width=widths.get(column))
     for p in picks:  # each cell's second line: the size, the memory needed, the quality
         size = f"{p.found.size:,.0f} {p.found.unit}"
         if p.code == BETTER_UNFITTED:  # the better model, and why it has no time
-            table.add_row(f"{p.task}\n{size}", "", Text(f"{described(p.better, 'thr.')}\n{p.better_quality}"),
+            table.add_row(f"{p.workload}\n{size}", "", Text(f"{described(p.better, 'thr.')}\n{p.better_quality}"),
                           "too few sizes", "", "")
             continue
         if p.pick is None:
-            table.add_row(f"{p.task}\n{size}", "", Text(f"{p.workload}\n{p.note}"), "", "", "")
+            table.add_row(f"{p.workload}\n{size}", "", Text(p.note), "", "", "")
             continue
         o = p.pick
         memory = f"{o.memory_needed_gib:,.1f} GiB" if o.memory_needed_gib else ""
-        table.add_row(f"{p.task}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{o.quality}"),
+        table.add_row(f"{p.workload}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{o.quality}"),
                       "\n".join(time_cells(o)), "\n".join(cost_cells(o)), o.confidence)
     said = []
     if contended:
         said.append(f"{contended} measurement(s) were taken while other processes used the CPU; run again on a quiet "
                     "machine")
-    if unfitted := [p.task for p in picks if p.code == BETTER_UNFITTED]:
+    if unfitted := [p.workload for p in picks if p.code == BETTER_UNFITTED]:
         said.append(f"{', '.join(unfitted)}: the best model reached too few sizes for a time; run again with a larger "
                     "--budget (make bench ARGS='--budget 300'), or --suite sizing")
     return Group(*(Text(line, style="yellow") for line in said), table) if said else table
