@@ -464,3 +464,16 @@ def test_dollars_keep_two_significant_digits_without_an_exponent() -> None:
     assert [dollars(x) for x in (2.67e-05, 0.000146, 0.05, 5.55, 12.3, 1234.5, 9.7e-07, 6.79e-11, 0.0,
                                  float("nan"))] == [
         "0.000027", "0.00015", "0.050", "5.5", "12", "1,234", "0.00000097", "6.8e-11", "0", "nan"]
+
+
+def test_an_option_without_a_time_worth_acting_on_ranks_last_and_is_never_the_best_value(tmp_path: Path) -> None:
+    cases = (sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.975)
+             + sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98))
+    found = recommend(analysis_of(tmp_path, cases), "classification", 1e6, catalog.load())
+    cheapest = found.options[0]
+    assert cheapest.case.model == "linear" and sizing.best_value(found.options) is cheapest
+    wide = dataclasses.replace(cheapest, lo=cheapest.seconds / 4, hi=cheapest.seconds * 4)  # 16x apart
+    options = sorted([wide, *found.options[1:]], key=sizing.rank)
+    assert not wide.timed and options[-1] is wide and wide not in sizing.quality_frontier(options)
+    assert sizing.best_value(options).case.model == "xgboost"
+    assert sizing.best_value([wide]) is wide  # alone, it is still the answer, printed as no time

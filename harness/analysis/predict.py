@@ -150,7 +150,7 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
         last = ", then ^".join(f"{e:.2f}" for e in model.time.local_exponents()[-2:])
         caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last} at the largest sizes measured: "
                                                     "fixed costs still dominate, growth past them unknown "
-                                                    "(--suite sizing)"))
+                                                    f"({_measure_further(model.case)})"))
     if model.contended:
         level = "low"
         caveats.append(Caveat(CONTENDED, f"size(s) {', '.join(f'{n:,}' for n in model.contended)} measured only "
@@ -162,8 +162,14 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
     if time.too_wide:
         level = "low"
         caveats.append(Caveat(TOO_WIDE, f"interval {time.lo:.3g}-{time.hi:.3g} s spans more than "
-                                        f"{scaling.WIDEST_INTERVAL:g}x: no time worth acting on (--suite sizing)"))
+                                        f"{scaling.WIDEST_INTERVAL:g}x: no time worth acting on "
+                                        f"({_measure_further(model.case)})"))
     return Estimate(model, size, vcpus, time, memory, level, ratio, tuple(caveats))
+
+
+def _measure_further(case: Case) -> str:
+    """What measures larger sizes: the sizing suite, or for your own data (run --data), a larger table of it."""
+    return "a larger table of your data" if "file_sha256" in case.params else "--suite sizing"
 
 
 def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scaling.Prediction, scaling.Prediction,

@@ -47,6 +47,11 @@ class Option:
     machine: str = ""  # which machine measured it
 
     @property
+    def timed(self) -> bool:
+        """A time worth acting on: predicted, and its interval no wider than WIDEST_INTERVAL."""
+        return self.seconds is not None and not (self.lo is not None and self.hi > scaling.WIDEST_INTERVAL * self.lo)
+
+    @property
     def cost_interval(self) -> tuple[float, float] | None:
         """The cost per run at the ends of the time's interval: the price is known, so it is the time's uncertainty."""
         if self.cost is None or not self.seconds or self.lo is None or self.hi is None:

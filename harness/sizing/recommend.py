@@ -21,7 +21,8 @@ assumed where a measurement is missing, it is said instead. Rules:
 - a Spark cluster only where no single node can hold the data or meet the time budget, never
   for data that fits one machine: sized from the measured Spark cases' Ernest fit (time over
   size and cores) and memory fit, or named without a time or cost where Spark was not measured;
-- ranking: options that meet the time budget first, then by cost per run, then by time.
+- ranking: options that meet the time budget first, then those with a time worth acting on (an
+  interval within 10x), then by cost per run, then by time.
 """
 
 from __future__ import annotations
@@ -166,8 +167,9 @@ def _none_finished(analysis: Analysis, workload: str) -> list[Finding]:
             for config, rec in sorted(failed.items())]
 
 
-def rank(o: Option) -> tuple[bool, float, float]:
-    return (not o.meets_budget, o.cost if o.cost is not None else math.inf,
+def rank(o: Option) -> tuple[bool, bool, float, float]:
+    """Those that meet the budget first, then those with a time worth acting on, then by cost and time."""
+    return (not o.meets_budget, not o.timed, o.cost if o.cost is not None else math.inf,
             o.seconds if o.seconds is not None else math.inf)
 
 
@@ -201,10 +203,11 @@ class Pick:
 
 def best_value(options: Sequence[Option]) -> Option | None:
     """The best quality per unit of cost: the cheapest option whose quality is within QUALITY_TOLERANCE of
-    the best measured (a cheap model that learns less does not win)."""
-    timed = [o for o in options if o.seconds is not None]
-    scored = [o.quality_score for o in timed if o.quality_score is not None]
-    good = [o for o in timed if not scored or o.quality_score is None
+    the best measured (a cheap model that learns less does not win), one with a time worth acting on where
+    there is one (`rank`)."""
+    predicted = [o for o in options if o.seconds is not None]
+    scored = [o.quality_score for o in predicted if o.quality_score is not None]
+    good = [o for o in predicted if not scored or o.quality_score is None
             or o.quality_score >= max(scored) - QUALITY_TOLERANCE]
     return min(good, key=rank) if good else (options[0] if options else None)
 
@@ -228,7 +231,7 @@ def better_unfitted(rows: pd.DataFrame, found: Recommendation, pick: Option | No
 def quality_frontier(options: Sequence[Option]) -> list[Option]:
     """The options that no other beats on both cost and quality, cheapest first: each one costs more than
     the one before and reaches a better quality."""
-    priced = sorted((o for o in options if o.cost is not None and o.quality_score is not None),
+    priced = sorted((o for o in options if o.cost is not None and o.timed and o.quality_score is not None),
                     key=lambda o: (o.cost, -o.quality_score))
     out: list[Option] = []
     for o in priced:
