@@ -458,12 +458,13 @@ def test_a_configuration_that_never_finished_a_size_is_said_not_silently_absent(
     assert found.options and all(o.case.model == "xgboost" for o in found.options)
 
 
-def test_dollars_keep_two_significant_digits_without_an_exponent() -> None:
-    from harness.present.recommend import dollars
+def test_dollars_and_seconds_are_written_without_an_exponent() -> None:
+    from harness.present.recommend import dollars, seconds
 
     assert [dollars(x) for x in (2.67e-05, 0.000146, 0.05, 5.55, 12.3, 1234.5, 9.7e-07, 6.79e-11, 0.0,
                                  float("nan"))] == [
         "0.000027", "0.00015", "0.050", "5.5", "12", "1,234", "0.00000097", "6.8e-11", "0", "nan"]
+    assert [seconds(x) for x in (0.0365, 1.8, 228.4, 1490.4, 12345.0)] == ["0.0365", "1.8", "228", "1,490", "12,345"]
 
 
 def test_an_option_without_a_time_worth_acting_on_ranks_last_and_is_never_the_best_value(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis.scaling import WIDEST_INTERVAL
 from harness.records import Case
 from harness.sizing.findings import BETTER_UNFITTED
 from harness.sizing.options import Option
@@ -91,15 +90,17 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
     return Group(*(Text(line, style="yellow") for line in said), table) if said else table
 
 
+def seconds(x: float) -> str:
+    """Three significant digits, and no exponent from 1,000 s up: 0.0365, 1.8, 228, 1,490."""
+    return f"{x:,.0f}" if x >= 1000 else f"{x:.3g}"
+
+
 def time_cells(o: Option) -> tuple[str, str]:
     """The predicted time and its 95% interval (a time whose interval is too wide to act on: only its range)."""
     if o.seconds is None:
         return "not measured", ""
-    if o.lo is None or o.hi is None:
-        return f"{o.seconds:.3g} s", "[no interval]"
-    if o.hi > WIDEST_INTERVAL * o.lo:
-        return "none", f"[{o.lo:.3g}-{o.hi:.3g}]"
-    return f"{o.seconds:.3g} s", f"[{o.lo:.3g}-{o.hi:.3g}]"
+    interval = "[no interval]" if o.lo is None or o.hi is None else f"[{seconds(o.lo)}-{seconds(o.hi)}]"
+    return "none" if not o.timed else f"{seconds(o.seconds)} s", interval
 
 
 def cost_cells(o: Option) -> tuple[str, str]:
@@ -109,7 +110,7 @@ def cost_cells(o: Option) -> tuple[str, str]:
     if (interval := o.cost_interval) is None:
         return dollars(o.cost), ""
     lo, hi = interval
-    return "none" if hi > WIDEST_INTERVAL * lo else dollars(o.cost), f"[{dollars(lo)}-{dollars(hi)}]"
+    return "none" if not o.timed else dollars(o.cost), f"[{dollars(lo)}-{dollars(hi)}]"
 
 
 def time_text(o: Option) -> str:
