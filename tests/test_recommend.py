@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from harness import cli
@@ -478,3 +479,11 @@ def test_an_option_without_a_time_worth_acting_on_ranks_last_and_is_never_the_be
     assert not wide.timed and options[-1] is wide and wide not in sizing.quality_frontier(options)
     assert sizing.best_value(options).case.model == "xgboost"
     assert sizing.best_value([wide]) is wide  # alone, it is still the answer, printed as no time
+
+
+def test_cpu_use_is_not_read_off_a_phase_shorter_than_its_clock_readings(tmp_path: Path) -> None:
+    short = builders.record(Case("forecasting", "naive", "sklearn", 100, 2), [1e-6, 1e-6], cpu_share=1.2)
+    long = builders.record(Case("forecasting", "xgboost", "xgboost", 100, 2), [0.5, 0.5], cpu_share=0.9)
+    rows = frame.rows(frame.load([builders.write(tmp_path / "r.json", [short, long])]))
+    by_model = rows.groupby("model")["fit_cpu_pct"].median()
+    assert pd.isna(by_model["naive"]) and by_model["xgboost"] == pytest.approx(180)
