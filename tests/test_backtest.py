@@ -69,6 +69,18 @@ def test_a_level_is_the_promise_nine_in_ten_backtests_kept() -> None:
     assert Calibration(tuple(made(within_10))).level("time", 3.0, True, unsettled) == "high"
 
 
+def test_no_level_promises_less_error_than_the_fit_misses_its_own_sizes_by() -> None:
+    allows = backtest.own_error_allows
+    assert [allows("high", math.log(x)) for x in (1.10, 1.20, 1.64)] == ["high", "medium", "low"]
+    assert [allows("medium", math.log(x)) for x in (1.10, 1.29, 1.31)] == ["medium", "medium", "low"]
+    assert allows("low", 0.0) == "low"
+    # Judged as predicted: a kind that keeps "high" gives a fit missing its own sizes by 64% "low".
+    kind = made([0.1] * 9 + [-0.5])
+    (held,) = [h for h in backtest.judge([*kind, replace(kind[0], config="mine", loo=math.log(1.64))],
+                                         Calibration(tuple(kind))) if h.test.config == "mine"]
+    assert held.level == "low"
+
+
 def test_past_fixed_costs_takes_two_steps_not_one() -> None:
     def fit(times: list[float]) -> scaling.SizeFit:
         return scaling.fit_time(SIZES[:len(times)], [[t] * 3 for t in times])
@@ -115,6 +127,9 @@ def test_backtests_read_back_as_written(tmp_path) -> None:
     back = backtest.read(tmp_path / "b.csv")
     assert [(b.config, b.quantity, b.beyond, b.settled) for b in back] == [
         (b.config, b.quantity, b.beyond, b.settled) for b in found]
+    found = [replace(b, loo=0.25) for b in found]
+    backtest.write(found, tmp_path / "b.csv")
+    assert [b.loo for b in backtest.read(tmp_path / "b.csv")] == [0.25] * 3
     assert np.allclose([b.error for b in back], [b.error for b in found])
     assert backtest.read(tmp_path / "missing.csv") == []
 
@@ -131,6 +146,7 @@ def test_the_shipped_backtests_are_those_of_the_committed_references(tmp_path) -
     # The same to the last digits kept (another platform's libraries may round a fit differently).
     assert np.allclose([b.error for b in now], [b.error for b in shipped], atol=1e-4)
     assert np.allclose([b.beyond for b in now], [b.beyond for b in shipped], rtol=1e-5)
+    assert np.allclose([b.loo for b in now], [b.loo for b in shipped], atol=1e-4)
 
 
 def test_backtests_written_to_a_folder_or_nowhere_are_refused_in_one_line(tmp_path, capsys) -> None:

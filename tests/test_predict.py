@@ -98,3 +98,13 @@ def test_below_the_smallest_size_measured_is_low_and_no_vcpus_is_refused(tmp_pat
     assert below.level == "low" and predict.BELOW_MEASURED in [c.code for c in below.caveats]
     with pytest.raises(ValueError, match="at least one vCPU"):
         predict.estimate(fitted, model, TARGET, 0)
+
+
+def test_a_fit_that_misses_its_own_sizes_promises_no_better_than_it_and_says_so(tmp_path: Path) -> None:
+    """Three sizes whose middle one took twice as long: the fit misses its own sizes by far more than 30%."""
+    seconds = {SIZES[0]: 0.1, SIZES[1]: 0.4, SIZES[2]: 0.3}
+    cases = sweep("xgboost", "xgboost", lambda n: seconds.get(n, 1.0), 250)[:3]
+    fitted = analyse(frame.load([builders.write(tmp_path / "r.json", cases)])).machines[0]
+    (model,) = fitted.sizes
+    at = predict.estimate(fitted, model, SIZES[1])
+    assert model.time.loo_error > 0.3 and at.level == "low" and predict.MISSES_OWN in [c.code for c in at.caveats]

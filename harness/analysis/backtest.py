@@ -14,7 +14,9 @@ They calibrate predictions in two ways:
 - the confidence level of a time, as the error it promises: "high" where at least 9 in 10 backtests
   of its kind came within 15%, "medium" within 30%, "low" otherwise or where fewer than 10 measured
   it; held down by the configuration's own backtests where it has three, raised by one level at most
-  where ten of its own in the same band kept a better promise.
+  where ten of its own in the same band kept a better promise; and never promising less error than the
+  fit misses its own sizes by (its leave-one-out error: in the shipped backtests, "medium" from fits
+  that missed their own by more than 30% kept its promise in 15 of 22).
 
 The pool is this machine's own backtests plus those of the committed references, shipped in
 harness/analysis/data/backtests.csv (`sizeup fit --backtest results/reference --csv FILE` writes it).
@@ -60,6 +62,7 @@ class Backtest:
     beyond: float  # predicted size / largest fitted size
     error: float  # log(predicted / measured)
     settled: bool  # time: the fit was past its fixed costs (`past_fixed_costs`; memory: always)
+    loo: float = 0.0  # time: the fit's own leave-one-out error (RMS, log); memory: 0
 
     @property
     def size(self) -> float:
@@ -103,12 +106,12 @@ def _of_fit(source: str, config: str, n: tuple[float, ...], medians: tuple[float
         rest = [i for i in range(len(n)) if i != k]
         fit = scaling.fit_time([n[i] for i in rest], [samples[i] for i in rest])
         out.append(Backtest(source, config, "time", len(rest), n[-1], n[k] / n[-1],
-                            math.log(float(fit(n[k])) / medians[k]), past_fixed_costs(fit)))
+                            math.log(float(fit(n[k])) / medians[k]), past_fixed_costs(fit), fit.loo_error))
     for i in _prefixes(scaling.MIN_FIT_SIZES, len(n)):
         fit = scaling.fit_time(n[:i], samples[:i])
         past = past_fixed_costs(fit)
         out += [Backtest(source, config, "time", i, n[i - 1], n[j] / n[i - 1],
-                         math.log(float(fit(n[j])) / medians[j]), past) for j in _beyond(i, len(n))]
+                         math.log(float(fit(n[j])) / medians[j]), past, fit.loo_error) for j in _beyond(i, len(n))]
     if memory is not None:
         m, peaks = memory
         for i in _prefixes(2, len(m)):
@@ -121,7 +124,8 @@ def _of_fit(source: str, config: str, n: tuple[float, ...], medians: tuple[float
             out.append(Backtest(source, config, "memory", len(rest), m[-1], m[k] / m[-1],
                                 math.log(max(fit(m[k]), 1.0) / peaks[k]), True))
     # Plain floats: NumPy's round differently from the CSV's, and de-duplication compares them.
-    return tuple(replace(b, largest=float(b.largest), beyond=float(b.beyond), error=float(b.error)) for b in out)
+    return tuple(replace(b, largest=float(b.largest), beyond=float(b.beyond), error=float(b.error), loo=float(b.loo))
+                 for b in out)
 
 
 def _prefixes(first: int, count: int) -> list[int]:
@@ -198,6 +202,13 @@ class Calibration:
                                   max(pred.hi, pred.value * math.exp(half)), pred.beyond), True
 
 
+def own_error_allows(level: str, loo: float) -> str:
+    """`level`, or the best level whose promise is no tighter than the fit's own leave-one-out error (RMS, log): a
+    fit that misses its own sizes by 64% promises nothing past them."""
+    names = LEVEL_NAMES[LEVEL_NAMES.index(level):]
+    return next(name for name in names if promise(name) is None or math.expm1(loo) <= promise(name))
+
+
 def _best(relative: Sequence[float]) -> str:
     errors = np.abs(relative)
     for name, within in LEVELS:
@@ -241,7 +252,7 @@ def judge(tests: Iterable[Backtest], calibration: Calibration) -> list[Held]:
         if b.quantity == "time":
             own = [x for x in by_fit[(b.source, b.config, b.quantity)] if _available(x, b)]
             level = calibration.level(b.quantity, b.beyond, b.settled, own, exclude=b.config)
-            level = "low" if half is None or (b.beyond > 1 and not b.settled) else level
+            level = "low" if half is None or (b.beyond > 1 and not b.settled) else own_error_allows(level, b.loo)
         out.append(Held(b, level, None if half is None else abs(b.error) <= half))
     return out
 
@@ -294,7 +305,8 @@ def read(path: Path = SHIPPED) -> list[Backtest]:
         return []
     with path.open(newline="") as f:
         return [Backtest(r["source"], r["config"], r["quantity"], int(r["fitted"]), float(r["largest"]),
-                         float(r["beyond"]), float(r["error"]), r["settled"] == "True") for r in csv.DictReader(f)]
+                         float(r["beyond"]), float(r["error"]), r["settled"] == "True", float(r.get("loo") or 0.0))
+                for r in csv.DictReader(f)]
 
 
 def write(backtests: Iterable[Backtest], path: Path) -> None:

@@ -40,6 +40,7 @@ UNCALIBRATED = "uncalibrated"
 THREAD_FIT = "thread-fit"
 NO_THREAD_FIT = "no-thread-fit"
 VCPUS_FAR = "vcpus-far"
+MISSES_OWN = "fit-misses-own-sizes"
 LEVELS = backtest.LEVEL_NAMES
 BELOW_MEASURED = "below-measured"
 FAR_THREADS = 2.0  # more vCPUs than this many times the most threads measured: "low"
@@ -119,6 +120,10 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
         fitted.memo[key] = _at_size(fitted, model, size)
     own, time, calibrated, level, memory = fitted.memo[key]
     caveats = []
+    if (allowed := backtest.own_error_allows(level, model.time.loo_error)) != level:
+        level = allowed
+        caveats.append(Caveat(MISSES_OWN, f"the fit misses its own sizes by {math.expm1(model.time.loo_error):.0%} "
+                                          f"(leave-one-out): confidence at most {level}"))
     if not calibrated:
         level = "low"
         caveats.append(Caveat(UNCALIBRATED, "too few backtests this far past the sizes measured to calibrate "
