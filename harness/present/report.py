@@ -71,7 +71,7 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
     chosen = _chosen_case(loaded, case_id)
     if chosen is not None and chosen[0].case.workload != PROFILE:  # a profile is drawn in its own section below
         record, path = chosen
-        sections.append((f"Utilization over time: {record.id}", f"from `{path}`", _png(_utilization(record))))
+        sections.append((f"Utilization over time: {record.id}", _phases(record, path), _png(_utilization(record))))
     for item in loaded:  # `sizeup profile`: what held each job back
         for record in (r for r in item.run.cases if r.case.workload == PROFILE):
             gpus = item.run.machine.get("identity", {}).get("gpus") or []
@@ -305,6 +305,18 @@ def _utilization(record: CaseRecord) -> object:
         ax.legend(fontsize=6)
     axes[-1].set_xlabel("seconds since the worker started; bands: phases of each run")
     return fig
+
+
+def _phases(record: CaseRecord, path: Path) -> str:
+    """Each phase's sampled CPU and memory, in words for the Markdown (the HTML has the plot)."""
+    lines = [f"from `{path}` (the HTML report plots it over time)", "",
+             "| phase | samples | CPU % mean (100 = one core) | CPU % p95 | memory peak (MiB) |", "|---|---|---|---|---|"]
+    for phase, summary in record.telemetry.get("phases", {}).items():
+        cpu, memory = summary.get("cpu_percent") or {}, summary.get("memory_bytes") or {}
+        if summary.get("samples"):
+            lines.append(_row(phase, summary["samples"], *(f"{v:.0f}" if v is not None else "" for v in (
+                cpu.get("mean"), cpu.get("p95"), memory["max"] / 2**20 if memory.get("max") is not None else None))))
+    return "\n".join(lines)
 
 
 def _telemetry(loaded: Sequence[frame.Loaded]) -> str:
