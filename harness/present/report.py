@@ -310,7 +310,8 @@ def _utilization(record: CaseRecord) -> object:
 def _phases(record: CaseRecord, path: Path) -> str:
     """Each phase's sampled CPU and memory, in words for the Markdown (the HTML has the plot)."""
     lines = [f"from `{path}` (the HTML report plots it over time)", "",
-             "| phase | samples | CPU % mean (100 = one core) | CPU % p95 | memory peak (MiB) |", "|---|---|---|---|---|"]
+             "| phase | samples | CPU % mean (100 = one core) | CPU % p95 | memory peak (MiB) |",
+             "|---|---|---|---|---|"]
     for phase, summary in record.telemetry.get("phases", {}).items():
         cpu, memory = summary.get("cpu_percent") or {}, summary.get("memory_bytes") or {}
         if summary.get("samples"):
