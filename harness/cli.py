@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]", help="the command to profile")
     p.set_defaults(command=profile.command)
 
-    p = sub.add_parser("run", help="run a suite of cases and write a result file")
+    p = sub.add_parser("run", help="run a suite of cases, or benchmark your own data (--data), and write a result file")
     p.add_argument("--suite", default="quick",
                    help=f"suite name ({', '.join(shipped_suites())}) or a TOML file [quick]")
     p.add_argument("--workloads", type=names, help="comma-separated workload names")
@@ -130,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=positive_int("processes"), metavar="P",
                    help="run each case in P fresh worker processes; intervals then come from per-process medians [1]")
     p.add_argument("--data", type=Path, metavar="PATH",
-                   help="benchmark your own data: a CSV or Parquet table, or a folder of images per class; the task is "
-                        "identified and said, then its models run on growing subsamples")
+                   help="benchmark your own data: a CSV, TSV or Parquet table, or a folder of images per class; the "
+                        "task is identified and said, then its models run on growing subsamples")
     p.add_argument("--target", type=nonempty, metavar="COLUMN", help="with --data: the column to predict")
     p.add_argument("--task", choices=TASKS,
                    help="with --data: the task, instead of identifying it")
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=run.command)
 
     p = sub.add_parser("show", help="a table of a result file")
-    p.add_argument("result", type=Path)
+    p.add_argument("result", type=Path, help="a result file (results/<machine-id>/<run-id>.json)")
     p.add_argument("--wide", action="store_true", help="every phase, throughput and fit CPU, and skipped cases")
     p.add_argument("--json", action="store_true", help="every column as numbers")
     p.set_defaults(command=read.show)
@@ -182,8 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("recommend", help="ranked VM choices for one training run at a target size, with evidence")
     p.add_argument("results", nargs="*", default=["results"], metavar="RESULTS",
                    help="result files, globs or folders [results: this machine's runs and the committed references]")
-    p.add_argument("--workload", help="the workload to size for (`sizeup list`) [without it: one line per task "
-                                      "family, at 4x the sizes measured]")
+    p.add_argument("--workload", help="the workload to size for (`sizeup list`) [without it: one line per workload, "
+                                      "at 2x the largest size all its configurations reached]")
     p.add_argument("--size", "--rows", dest="size", type=positive_number,
                    help="the target data size, in the workload's unit (rows, series, images, documents)")
     p.add_argument("--budget", type=positive_number, metavar="SECONDS", help="time budget per training run")
@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write a result in another tool's format")
     p.add_argument("--format", required=True, choices=["pytest-benchmark"])
-    p.add_argument("result", type=Path)
+    p.add_argument("result", type=Path, help="a result file (results/<machine-id>/<run-id>.json)")
     p.add_argument("-o", "--output", type=Path, help="output file [stdout]")
     p.set_defaults(command=read.export)
     return parser

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from harness import records
+from harness.commands import sizeup
 from harness.errors import SizeupError
 from harness.analysis.diagnosis import MIN_WALL_S, Figures, diagnose
 from harness.run import machine, printed, profile
@@ -79,7 +80,7 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
     else:
         console.print(Text(f"\nsizeup profile: {record.case.model} ran {record.wall_s:.1f} s, exit code "
                            f"{record.exit['returncode']}" + (f" ({record.reason})" if record.reason else "")))
-    console.print(f"Profile written to {path}\nShow it with: sizeup show {path}")
+    console.print(f"Profile written to {path}\nShow it with: {sizeup()} show {path}")
     summaries = record.telemetry.get("phases") or {}
     for name, seconds in record.runs[0].phases.items():  # the phases the job marked (harness.phase, --mark)
         if name != profile.PHASE:
