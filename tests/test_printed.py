@@ -55,7 +55,8 @@ def test_lines_the_job_prints_start_phases_and_pass_through_unchanged(tmp_path: 
     assert out.startswith("loading\nEpoch 1/2 \u00e9\nEpoch 2/2 \u00e9\n".encode()) and err == b"loss 1\nloss 2\n"
     record = the_profile(tmp_path)
     run = record.runs[0]
-    assert set(run.phases) == {"run", "Epoch 1", "Epoch 2"} and record.params["mark"] == r"Epoch \d+"
+    assert set(run.phases) == {"run", "Epoch 1", "Epoch 2", "unmarked"} and record.params["mark"] == r"Epoch \d+"
+    assert run.phases["unmarked"] == pytest.approx(0.5, abs=0.15)  # loading, before the first epoch's line
     assert run.phases["Epoch 1"] == pytest.approx(0.6, abs=0.15) and run.phases["Epoch 2"] == pytest.approx(0.6, abs=0.15)
     assert run.spans["run"][0] + 0.4 < run.spans["Epoch 1"][0] < run.spans["Epoch 2"][0]
     path = profile_path(tmp_path)
@@ -63,7 +64,8 @@ def test_lines_the_job_prints_start_phases_and_pass_through_unchanged(tmp_path: 
     assert "phases profile/train.py@process" in capsys.readouterr().out.replace("\n", " ")
     assert cli.main(["show", "--json", str(path)]) == 0
     shown = json.loads(capsys.readouterr().out)["cases"][0]["phases"]
-    assert list(shown) == ["run", "Epoch 1", "Epoch 2"] and shown["Epoch 2"]["median"] == run.phases["Epoch 2"]
+    assert list(shown) == ["run", "Epoch 1", "Epoch 2", "unmarked"]
+    assert shown["Epoch 2"]["median"] == run.phases["Epoch 2"]
 
 
 @pytest.mark.e2e

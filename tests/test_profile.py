@@ -372,10 +372,21 @@ def test_phases_the_job_marks_get_their_time_and_utilization(tmp_path: Path, cap
     (record,) = profiled(tmp_path).cases
     run = record.runs[0]
     assert run.phases["load"] == pytest.approx(0.8, abs=0.15) and run.phases["train"] == pytest.approx(1.2, abs=0.2)
-    assert run.spans["load"][1] <= run.spans["train"][0] and set(run.phases) == {"run", "load", "train"}
+    assert run.spans["load"][1] <= run.spans["train"][0] and set(run.phases) == {"run", "load", "train", "unmarked"}
+    # the time in no phase (start-up, imports) is its own: with the marked ones, the whole run
+    marked = run.phases["load"] + run.phases["train"] + run.phases["unmarked"]
+    assert marked == pytest.approx(run.phases["run"], abs=0.01)
     busy = {name: record.telemetry["phases"][name]["cpu_percent"]["mean"] for name in ("load", "train")}
     assert busy["load"] < 30 < 70 < busy["train"]  # idle while it sleeps, one core while it spins
     assert "phase train: 1.2" in capsys.readouterr().out
+
+
+def test_the_time_in_no_marked_phase_is_the_run_less_every_phase_window() -> None:
+    from harness.run.profile import _outside
+
+    marks = {"a": [(1.0, 2.0)], "b": [(1.5, 3.0), (5.0, 6.0)], "c": [(6.0, 6.0005)]}
+    assert _outside(marks, 0.0, 8.0) == [(0.0, 1.0), (3.0, 5.0), (6.0005, 8.0)]
+    assert _outside({"a": [(0.0, 8.0)]}, 0.0, 8.0) == []
 
 
 def test_marks_the_job_wrote_badly_are_read_as_far_as_they_make_sense(tmp_path: Path) -> None:

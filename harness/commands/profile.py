@@ -82,7 +82,9 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
                            f"{record.exit['returncode']}" + (f" ({record.reason})" if record.reason else "")))
     console.print(f"Profile written to {path}\nShow it with: {sizeup()} show {path}")
     summaries = record.telemetry.get("phases") or {}
-    for name, seconds in record.runs[0].phases.items():  # the phases the job marked (harness.phase, --mark)
+    timed = record.runs[0]
+    for name, seconds in sorted(timed.phases.items(), key=lambda kv: timed.spans.get(kv[0], [float("inf")])[0]):
+        # the phases the job marked (harness.phase, --mark), in the order they began, and the time in none of them
         if name != profile.PHASE:
             cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
             peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")

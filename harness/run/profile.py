@@ -41,6 +41,7 @@ from harness.run.watch import Limits, Watch, next_tick
 
 BACKEND = "process"
 PHASE = "run"
+UNMARKED = "unmarked"  # the time in no phase the job marked
 MARKS_BYTES = 16 * 2**20  # of the job's phase marks read back
 GRACE_S = 10.0  # after Ctrl-C, how long the job has to stop on its own before it is killed
 # The harness blocks the stop signals (harness.signals) and children inherit the mask: the job must get them
@@ -156,6 +157,8 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
     marks = read_marks(Path(marks_path), t0 + wall)
     for name, windows in (tee.windows(t0 + wall) if tee else {}).items():
         marks[_own(name)] = sorted(marks.get(_own(name), []) + windows)
+    if marks and UNMARKED not in marks and (outside := _outside(marks, t0, t0 + wall)):
+        marks[UNMARKED] = outside
     Path(marks_path).unlink(missing_ok=True)
     code = os.waitstatus_to_exitcode(status)
     status_, reason = _outcome(watch, code, wall, interrupted, oom_before)
@@ -325,6 +328,16 @@ def read_marks(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
     for name, starts in open_at.items():
         windows[name] += [(start, end) for start in starts]
     return {name: sorted(w) for name, w in windows.items() if w}
+
+
+def _outside(marks: dict[str, list[tuple[float, float]]], start: float, end: float) -> list[tuple[float, float]]:
+    """The windows of [start, end] in no marked phase (its start-up, before the first mark, most often)."""
+    out, at = [], start
+    for a, b in sorted(w for windows in marks.values() for w in windows):
+        if a > at:
+            out.append((at, a))
+        at = max(at, b)
+    return [(a, b) for a, b in out + ([(at, end)] if end > at else []) if b - a > 1e-3]
 
 
 def _own(name: str) -> str:
