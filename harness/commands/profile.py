@@ -81,6 +81,12 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
         console.print(Text(f"\nsizeup profile: {record.case.model} ran {record.wall_s:.1f} s, exit code "
                            f"{record.exit['returncode']}" + (f" ({record.reason})" if record.reason else "")))
     console.print(f"Profile written to {path}\nShow it with: {sizeup()} show {path}")
+    judge(run, console)
+
+
+def judge(run: records.RunResult, console: Console) -> None:
+    """A profile's phases, what held the job back, and what it should run on (`profile`, and `show` of one)."""
+    record = run.cases[0]
     summaries = record.telemetry.get("phases") or {}
     timed = record.runs[0]
     for name, seconds in sorted(timed.phases.items(), key=lambda kv: timed.spans.get(kv[0], [float("inf")])[0]):

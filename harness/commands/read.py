@@ -33,6 +33,10 @@ def show(args: argparse.Namespace, console: Console) -> int:
     else:
         console.width = min(console.width, WIDTH)
         console.print(render(run))
+    if not args.json and run.cases and run.cases[0].case.workload == records.PROFILE:
+        from harness.commands.profile import judge
+
+        judge(run, console)
     return 0
 
 

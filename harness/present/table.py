@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.analysis.cases import CaseSummary, figure_columns, summarize
-from harness.records import PHASES, RunResult
+from harness.records import PHASES, PROFILE, RunResult
 from harness.records import figures as fig
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
@@ -67,7 +67,7 @@ def render(run: RunResult, wide: bool = False) -> Group:
     if not wide:
         notes += [Text.assemble(("phases", "bold"), f" {s.record.id}: " + ", ".join(
             f"{p} {_s(t.median)} s" for p, t in s.phases.items() if p not in PHASES)) for s in summaries
-            if any(p not in PHASES for p in s.phases)]
+            if any(p not in PHASES for p in s.phases) and s.record.case.workload != PROFILE]  # a profile's: below
     notes += [Text.assemble(("contention", "yellow"), f" {s.record.id}: {note}")
               for s in summaries if (note := contention_note(s))]
     notes += [Text.assemble(("quality", "red"), f" {s.record.id}: {gap.metric} {gap.value:.4g} against "
@@ -198,6 +198,9 @@ def _caption(run: RunResult, wide: bool) -> str:
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     repeats = run.settings.get("repeats")
     more = "" if wide else " Every phase, throughput and fit CPU: --wide; all of it as numbers: --json."
+    if run.cases and all(c.case.workload == PROFILE for c in run.cases):
+        return (f"{summary}. A profile: the job's one run, timed whole ('run'); its phases, what held it back and "
+                "what it should run on follow.")
     return (f"{summary}. Times: medians of {repeats} warm repeats, disturbed ones left out where enough clean ones "
             "remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under contention. Fit "
             "interval: distribution-free for the median, at the confidence shown. Quality: ✓/✗ against the workload's "
