@@ -58,7 +58,7 @@ def render(run: RunResult, wide: bool = False) -> Group:
     title = (f"{run.suite} run {run.run_id} on {run.machine.get('id')}"
              f"{'' if run.complete else ' (incomplete)'}")
     table = _wide(summaries, figures) if wide else _narrow(summaries, figures)
-    table.title, table.caption = Text(title), Text(_caption(run, wide))
+    table.title, table.caption, table.caption_justify = Text(title), Text(_caption(run, wide)), "left"
     notes = [Text.assemble((c.status, STATUS_STYLE.get(c.status, "red")), f" {c.id}: {c.reason or ''}")
              for c in run.cases if c.status not in ("ok", "skipped") or (wide and c.status == "skipped")]
     if not wide:
@@ -202,6 +202,6 @@ def _caption(run: RunResult, wide: bool) -> str:
         return (f"{summary}. A profile: the job's one run, timed whole ('run'); its phases, what held it back and "
                 "what it should run on follow.")
     return (f"{summary}. Times: medians of {repeats} warm repeats, disturbed ones left out where enough clean ones "
-            "remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under contention. Fit "
-            "interval: distribution-free for the median, at the confidence shown. Quality: ✓/✗ against the workload's "
-            f"target.{more}")
+            "remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under contention. The "
+            "interval holds the fit's median with the confidence its header gives (distribution-free: 50% from two "
+            f"repeats, 75% from three, 88% from four). Quality: ✓/✗ against the workload's target.{more}")
