@@ -36,9 +36,11 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # end a run like Ctrl-C does: cl
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Piped or logged output keeps whole table rows (and headers) instead of wrapping at 80 columns.
-    # No markup: case ids, reasons and file contents print as they are; styles come from Text objects.
-    console = terminal.safe(Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 240))
+    # Piped or logged output keeps whole table rows (and headers) instead of wrapping at 80 columns, unless COLUMNS
+    # says the width (rich reads it). No markup: case ids, reasons and file contents print as they are; styles come
+    # from Text objects.
+    told = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+    console = terminal.safe(Console(highlight=False, markup=False, width=None if told else 240))
     previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
     try:
         code = args.command(args, console)
