@@ -229,3 +229,13 @@ def test_the_progress_lists_a_skip_reason_once_and_counts_the_rest() -> None:
     assert [line.split()[:2] for line in lines if "no cupy" in line or "no cuml" in line] == [
         ["skipped", "a/m@cuda/n=100/t=1"], ["skipped", "a/m@rapids/n=100/t=1"], ["skipped", "2"]]
     assert "2 more cases: no cupy" in lines[-1] and sum("ok" in line.split()[:1] for line in lines) == 1
+
+
+def test_the_progress_names_a_case_of_your_own_data_without_the_data_it_said_first() -> None:
+    from harness.present.progress import label
+
+    own = Case("user_regression", "xgboost", "xgboost", 79, 2, {"path": "/d/t.csv", "file_sha256": "ab" * 32,
+                                                                 "target": "price", "rows": 5000})
+    assert "data=t.csv#" in own.id and label(own) == "user_regression/xgboost@xgboost/n=79/t=2"
+    suite = Case("nlp", "transformer", "torch", 64, 2, {"epochs": 2})
+    assert label(suite) == suite.id

@@ -1,17 +1,27 @@
 """A live display for `sizeup run`: current case, elapsed time, cases left, one line per result (a case skipped for
-a reason already given is counted instead: without a GPU, a third of the quick suite is skipped for three reasons)."""
+a reason already given is counted instead: without a GPU, 20 of the quick suite's 69 cases are skipped for four
+reasons)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column
 from rich.text import Text
 
 from harness.analysis.cases import summarize
 from harness.present.table import STATUS_STYLE, contention_note, quality
 from harness.records import Case, CaseRecord
+from harness.records.case import OWN_DATA
+
+
+def label(case: Case) -> str:
+    """The case's id, less the data's name, hash and columns for your own data (`run --data` says them once, first,
+    and the result keeps the whole id)."""
+    return case.key() if OWN_DATA not in case.params else replace(case, params={}).key()
 
 
 class RichProgress:
@@ -19,9 +29,13 @@ class RichProgress:
 
     def __init__(self, console: Console, total: int, done: int) -> None:
         self.console = console
+        # The case being run, cut to a third of the width so the counts and the elapsed time always show; the bar
+        # goes when the run ends (each case's line stays).
         self.bar = Progress(
-            TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[left]} left"), TimeElapsedColumn(), console=console,
+            TextColumn("{task.description}", style="bold", markup=False,
+                       table_column=Column(no_wrap=True, overflow="ellipsis", max_width=max(20, console.width // 3))),
+            BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[left]} left"), TimeElapsedColumn(),
+            console=console, transient=True,
         )
         self.task = self.bar.add_task("starting", total=total, completed=done, left=total - done)
         self.total = total
@@ -39,7 +53,7 @@ class RichProgress:
                 self.console.print(Text.assemble(("skipped", STATUS_STYLE["skipped"]), more), highlight=False)
 
     def case_started(self, case: Case, index: int, total: int) -> None:
-        self.bar.update(self.task, description=case.id)
+        self.bar.update(self.task, description=label(case))
 
     def planned(self, added: int) -> None:
         if added:
@@ -55,7 +69,8 @@ class RichProgress:
             self.skipped[reason] = self.skipped.get(reason, 0) + 1
             if self.skipped[reason] > 1:
                 return
-        line = Text.assemble((f"{record.status:>7}", STATUS_STYLE.get(record.status, "red")), f" {record.id}  ")
+        status = (f"{record.status:>7}", STATUS_STYLE.get(record.status, "red"))
+        line = Text.assemble(status, f" {label(record.case)}  ")
         if record.status == "ok":
             summary = summarize(record)
             fit = summary.phases.get("fit")
