@@ -150,7 +150,7 @@ def recommend_full_size(path: Path, run: records.RunResult, console: Console) ->
         if config in reached.index and reached[config] < full:
             console.print(Text(f"{config}: measured up to {reached[config]:,}, not all {full:,}: {why}"))
     console.print(render(recommend.recommend(analysis, workload, full, catalog.load())))
-    console.print(f"For another size: sizeup recommend {path} --workload {workload} --rows N")
+    console.print(f"For another size: {sizeup()} recommend {path} --workload {workload} --rows N")
 
 
 def resume_target(args: argparse.Namespace, fingerprint: dict[str, Any]) -> records.Journal:
