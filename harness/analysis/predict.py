@@ -30,6 +30,7 @@ from harness.analysis.compute import MachineFits
 from harness.analysis.fits import SizeModel, clean_rows
 from harness.analysis.significance import samples
 from harness.records import Case
+from harness.records.case import OWN_DATA
 
 # Caveat codes (harness.sizing.findings repeats them for rules and evidence).
 TOO_WIDE = "interval-too-wide"
@@ -174,7 +175,7 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
 
 def _measure_further(case: Case) -> str:
     """What measures larger sizes: the sizing suite, or for your own data (run --data), a larger table of it."""
-    return "a larger table of your data" if "file_sha256" in case.params else "--suite sizing"
+    return "a larger table of your data" if OWN_DATA in case.params else "--suite sizing"
 
 
 def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scaling.Prediction, scaling.Prediction,

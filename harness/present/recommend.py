@@ -47,8 +47,9 @@ SUMMARY_WIDTH = 100  # the one-screen summary, and `recommend`'s table with its 
 
 
 def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -> RenderableType:
-    """One line (two rows) per workload (each task family's, and your own data's), within SUMMARY_WIDTH columns. `recommend`: the command, with the results
-    the summary read, whose --workload W --rows N gives every option of a family."""
+    """One line (two rows) per workload (each task family's, and your own data's), within SUMMARY_WIDTH columns.
+    `recommend`: the command, with the results the summary read, whose --workload W --rows N gives every option of a
+    workload."""
     if not picks:
         return Text("No workload was measured at three sizes, so there is nothing to size from: "
                     "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")

@@ -103,19 +103,20 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
              f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured "
              f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE). "
              "`sizeup recommend --workload W --rows N` ranks every option at your size.", "",
-             "| task | size | VM | configuration | quality | time per run [95%] | $ per run [95%] | confidence |",
+             "| workload | size | VM | configuration | quality | time per run [95%] | $ per run [95%] | confidence |",
              "|---|---|---|---|---|---|---|---|"]
     evidence, frontier = [], []
     for p in picks:
         size = f"{p.found.size:,.0f} {p.found.unit}"
         o = p.pick
         if p.code == BETTER_UNFITTED:  # the better model, its quality, and why it has no time
-            lines.append(_row(p.task, size, "", f"`{p.better.config}`", p.better_quality, "too few sizes", "", ""))
+            lines.append(_row(p.workload, size, "", f"`{p.better.config}`", p.better_quality, "too few sizes", "", ""))
             continue
         if o is None:
-            lines.append(_row(p.task, size, "", f"{p.workload}: {p.note}", "", "", "", ""))
+            lines.append(_row(p.workload, size, "", p.note, "", "", "", ""))
             continue
-        lines.append(_row(p.task, size, o.vm, f"`{o.config}`", o.quality, time_text(o), cost_text(o), o.confidence))
+        lines.append(_row(p.workload, size, o.vm, f"`{o.config}`", o.quality, time_text(o), cost_text(o),
+                          o.confidence))
         evidence += [f"- {p.workload}, {o.vm}: {e.message}" for e in o.evidence]
         evidence += [f"- {p.workload}, rule: {r.message}" for r in p.found.rules[1:]]
         frontier += [f"- {p.workload} at {size}: {line}" for line in frontier_lines(p.found.options)]
