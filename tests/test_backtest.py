@@ -69,13 +69,13 @@ def test_a_level_is_the_promise_nine_in_ten_backtests_kept() -> None:
     assert Calibration(tuple(made(within_10))).level("time", 3.0, True, unsettled) == "high"
 
 
-def test_no_level_promises_less_error_than_the_fit_misses_its_own_sizes_by() -> None:
+def test_within_its_sizes_no_level_promises_less_error_than_the_fit_misses_them_by() -> None:
     allows = backtest.own_error_allows
-    assert [allows("high", math.log(x)) for x in (1.10, 1.20, 1.64)] == ["high", "medium", "low"]
-    assert [allows("medium", math.log(x)) for x in (1.10, 1.29, 1.31)] == ["medium", "medium", "low"]
-    assert allows("low", 0.0) == "low"
+    assert [allows("high", math.log(x), 0.5) for x in (1.10, 1.20, 1.64)] == ["high", "medium", "low"]
+    assert [allows("medium", math.log(x), 1.0) for x in (1.10, 1.29, 1.31)] == ["medium", "medium", "low"]
+    assert allows("low", 0.0, 0.5) == "low" and allows("high", math.log(1.64), 2.0) == "high"  # past them: backtests
     # Judged as predicted: a kind that keeps "high" gives a fit missing its own sizes by 64% "low".
-    kind = made([0.1] * 9 + [-0.5])
+    kind = made([0.1] * 9 + [-0.5], beyond=0.5)
     (held,) = [h for h in backtest.judge([*kind, replace(kind[0], config="mine", loo=math.log(1.64))],
                                          Calibration(tuple(kind))) if h.test.config == "mine"]
     assert held.level == "low"

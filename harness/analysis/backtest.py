@@ -14,9 +14,9 @@ They calibrate predictions in two ways:
 - the confidence level of a time, as the error it promises: "high" where at least 9 in 10 backtests
   of its kind came within 15%, "medium" within 30%, "low" otherwise or where fewer than 10 measured
   it; held down by the configuration's own backtests where it has three, raised by one level at most
-  where ten of its own in the same band kept a better promise; and never promising less error than the
-  fit misses its own sizes by (its leave-one-out error: in the shipped backtests, "medium" from fits
-  that missed their own by more than 30% kept its promise in 15 of 22).
+  where ten of its own in the same band kept a better promise; and, within the sizes fitted, never
+  promising less error than the fit misses its own sizes by (its leave-one-out error: in the shipped
+  backtests, "medium" there from fits that missed their own by more than 30% kept its promise in 9 of 14).
 
 The pool is this machine's own backtests plus those of the committed references, shipped in
 harness/analysis/data/backtests.csv (`sizeup fit --backtest results/reference --csv FILE` writes it).
@@ -202,9 +202,13 @@ class Calibration:
                                   max(pred.hi, pred.value * math.exp(half)), pred.beyond), True
 
 
-def own_error_allows(level: str, loo: float) -> str:
-    """`level`, or the best level whose promise is no tighter than the fit's own leave-one-out error (RMS, log): a
-    fit that misses its own sizes by 64% promises nothing past them."""
+def own_error_allows(level: str, loo: float, beyond: float) -> str:
+    """`level`, or for a size within those fitted (`beyond` <= 1), the best level whose promise is no tighter than the
+    fit's own leave-one-out error (RMS, log): a fit that misses its own sizes by 64% promises nothing between them.
+    Past them the backtests of that distance say more: a fit still in its fixed costs misses its smallest size by
+    far, which says little of the next larger one."""
+    if beyond > 1:
+        return level
     names = LEVEL_NAMES[LEVEL_NAMES.index(level):]
     return next(name for name in names if promise(name) is None or math.expm1(loo) <= promise(name))
 
@@ -252,7 +256,8 @@ def judge(tests: Iterable[Backtest], calibration: Calibration) -> list[Held]:
         if b.quantity == "time":
             own = [x for x in by_fit[(b.source, b.config, b.quantity)] if _available(x, b)]
             level = calibration.level(b.quantity, b.beyond, b.settled, own, exclude=b.config)
-            level = "low" if half is None or (b.beyond > 1 and not b.settled) else own_error_allows(level, b.loo)
+            level = "low" if half is None or (b.beyond > 1 and not b.settled) else own_error_allows(level, b.loo,
+                                                                                                  b.beyond)
         out.append(Held(b, level, None if half is None else abs(b.error) <= half))
     return out
 

@@ -121,7 +121,7 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
         fitted.memo[key] = _at_size(fitted, model, size)
     own, time, calibrated, level, memory = fitted.memo[key]
     caveats = []
-    if (allowed := backtest.own_error_allows(level, model.time.loo_error)) != level:
+    if (allowed := backtest.own_error_allows(level, model.time.loo_error, own.beyond)) != level:
         level = allowed
         caveats.append(Caveat(MISSES_OWN, f"the fit misses its own sizes by {math.expm1(model.time.loo_error):.0%} "
                                           f"(leave-one-out): confidence at most {level}"))
