@@ -30,12 +30,12 @@ class RichProgress:
     def __init__(self, console: Console, total: int, done: int) -> None:
         self.console = console
         # The case being run, cut to a third of the width so the counts and the elapsed time always show; the bar
-        # goes when the run ends (each case's line stays).
+        # goes when the run ends (each case's line stays), and a log or a pipe gets no bar at all.
         self.bar = Progress(
             TextColumn("{task.description}", style="bold", markup=False,
                        table_column=Column(no_wrap=True, overflow="ellipsis", max_width=max(20, console.width // 3))),
             BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[left]} left"), TimeElapsedColumn(),
-            console=console, transient=True,
+            console=console, transient=True, disable=not console.is_terminal,
         )
         self.task = self.bar.add_task("starting", total=total, completed=done, left=total - done)
         self.total = total
