@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -16,6 +17,16 @@ from harness.analysis.compute import Analysis, MachineFits
 from harness.analysis.fits import SparkFit, size_dependent
 from harness.analysis.predict import AtTarget, Check, Estimate
 from harness.present import calibration
+
+
+def _table(title: str, columns: Sequence[str]) -> Table:
+    """Readable in a 100-column terminal: one space between columns, and only the configuration folds (its id is the
+    longest cell), so that no number is cut."""
+    table = Table(title=Text(title), header_style="bold", box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
+                  show_edge=False)
+    for c in columns:
+        table.add_column(c, no_wrap=c != "configuration", overflow="fold" if c == "configuration" else "ellipsis")
+    return table
 
 
 def render(analysis: Analysis, at: dict[str, AtTarget], found: dict[str, list[Check]]) -> RenderableType:
@@ -35,29 +46,28 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
     models, threads = fitted.sizes, fitted.threads
     parts: list[RenderableType] = []
     if models:
-        table = Table(title=Text(f"time and memory against data size (fit phase){on}"), header_style="bold")
-        columns = ["configuration", "sizes", "model", "exponent", "LOO error", "last local exp.",
-                   "memory: fixed + per item", "GiB per million"]
-        if target:
-            columns += [f"time at {target:,.0f}", "95% interval", f"memory at {target:,.0f}", "confidence"]
-        for c in columns:
-            table.add_column(c, no_wrap=c == "configuration")
-        warnings = []
+        table = _table(f"time and memory against data size (fit phase){on}",
+                       ["configuration", "sizes", "model", "exp.", "LOO", "last", "memory", "per item"])
         for m in models:
             t = m.time
-            memory = f"{m.memory.fixed / 2**20:,.0f} MiB + {m.memory.per_item:,.0f} B" if m.memory else ""
-            per_million = f"{m.memory.per_item * 1e6 / 2**30:.3f}" if m.memory else ""
-            cells = [Text(m.config), f"{min(t.sizes):,.0f}-{max(t.sizes):,.0f} ({len(t.sizes)})", t.curve.kind,
-                     f"{t.curve.exponent:.2f}", f"{math.expm1(t.loo_error):.1%}", f"{t.local_exponents()[-1]:.2f}",
-                     memory, per_million]
-            if target:
-                e = at.sizes[m.config]
-                p = e.time
-                cells += [*time_cells(e), memory_text(e), e.level]
-                if p.extrapolated_far:
-                    warnings.append(f"{m.config}: {p.beyond:.0f}x past the largest measured size")
-            table.add_row(*cells)
+            table.add_row(Text(m.config), f"{min(t.sizes):,.0f}-{max(t.sizes):,.0f} ({len(t.sizes)})", t.curve.kind,
+                          f"{t.curve.exponent:.2f}", f"{math.expm1(t.loo_error):.1%}", f"{t.local_exponents()[-1]:.2f}",
+                          f"{m.memory.fixed / 2**20:,.0f} MiB" if m.memory else "",
+                          f"{m.memory.per_item:,.0f} B" if m.memory else "")
         parts.append(table)
+        parts.append(Text("exp.: the fitted curve's exponent; LOO: its leave-one-out error; last: how fast time grew "
+                          "over the last step measured (size^last); memory: the fixed part, then bytes per item.",
+                          style="dim"))
+        warnings = []
+        if target:
+            table = _table(f"at {target:,.0f}, on the threads measured{on}",
+                           ["configuration", "time", "95% interval", "memory [95%]", "confidence"])
+            for m in models:
+                e = at.sizes[m.config]
+                table.add_row(Text(m.config), *time_cells(e), memory_text(e), e.level)
+                if e.time.extrapolated_far:
+                    warnings.append(f"{m.config}: {e.time.beyond:.0f}x past the largest measured size")
+            parts.append(table)
         if warnings:
             parts.append(Text("Warning: extrapolating more than 10x: " + "; ".join(warnings), style="yellow"))
         contended = [f"{m.config}: {', '.join(f'{n:,}' for n in m.contended)} kept (too few clean sizes), so its "
@@ -71,10 +81,9 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
     if found:
         parts.append(_checks(found, on))
     if threads:
-        table = Table(title=Text(f"time against threads (Amdahl){on}"), header_style="bold")
-        for c in ("configuration", "threads", "serial fraction [95%]", "efficiency", "note",
-                  *([f"predicted at {cores} threads"] if cores else [])):
-            table.add_column(c, no_wrap=c == "configuration")
+        table = _table(f"time against threads (Amdahl){on}",
+                       ("configuration", "threads", "serial fraction [95%]", "efficiency", "note",
+                        *([f"at {cores} threads"] if cores else [])))
         for t in threads:
             fit, physical = t.fit, t.physical_cores
             note = (f"past the {physical} physical cores: SMT siblings" if physical and max(fit.threads) > physical
@@ -93,14 +102,11 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                               + ": use the size-and-threads fit, or the thread fit nearest the size you size for.",
                               style="yellow"))
     if grids := fitted.grids:
-        table = Table(title=Text(f"time against size and threads: fixed + serial*n + parallel*n/p{on}"),
-                      header_style="bold")
-        columns = ["configuration", "points", "serial fraction at smallest / largest size"]
+        columns = ["configuration", "points", "serial fraction, smallest / largest size"]
         if target or cores:
-            columns.append(f"predicted at {f'{target:,.0f}' if target else 'the largest size'}"
-                           f"{f' and {cores} threads' if cores else ''}")
-        for c in columns:
-            table.add_column(c, no_wrap=c == "configuration")
+            columns.append(f"at {f'{target:,.0f}' if target else 'the largest size'}"
+                           f"{f', {cores} threads' if cores else ''}")
+        table = _table(f"time against size and threads: fixed + serial*n + parallel*n/p{on}", columns)
         for g in grids:
             smallest, largest = g.sizes
             cells = [Text(g.key), str(g.fit.points), f"{g.fit.serial_fraction(smallest):.2f} at {smallest:,} / "
@@ -131,23 +137,27 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
     return parts
 
 
+def _seconds(x: float) -> str:
+    """Four significant digits, and no exponent from 10,000 s up."""
+    return f"{x:,.0f}" if x >= 1e4 else f"{x:.4g}"
+
+
 def time_cells(e: Estimate) -> list[str]:
     """The time (none where the interval spans over 10x: no prediction) and its interval."""
     p = e.time
-    return ["none" if p.too_wide else f"{p.value:.4g} s", f"{p.lo:.4g}-{p.hi:.4g} s"]
+    return ["none" if p.too_wide else f"{_seconds(p.value)} s", f"{_seconds(p.lo)}-{_seconds(p.hi)} s"]
 
 
 def memory_text(e: Estimate) -> str:
     m = e.memory
-    return f"{m.value / 2**30:.2f} GiB [{m.lo / 2**30:.2f}-{m.hi / 2**30:.2f}]" if m else ""
+    return f"{m.value / 2**30:,.2f} GiB [{m.lo / 2**30:,.2f}-{m.hi / 2**30:,.2f}]" if m else ""
 
 
 def _answers(at: AtTarget, on: str) -> RenderableType:
     """One answer per configuration at the target on `cores`: the one `recommend` and the report give."""
-    table = Table(title=Text(f"at {at.target:,.0f} on {at.cores} vCPUs: the prediction recommend uses{on}"),
-                  header_style="bold")
-    for c in ("configuration", "from", "time", "95% interval", "memory [95%]", "confidence"):
-        table.add_column(c, no_wrap=c == "configuration")
+    table = _table(f"at {at.target:,.0f} on {at.cores} vCPUs: the prediction recommend uses{on}",
+                   ("configuration", "from", "time", "95% interval", "memory [95%]", "confidence"))
+    table.columns[1].no_wrap = False  # how it was carried to the vCPUs: a sentence
     for e in at.answers:
         how = next((c.message for c in e.caveats if c.code in ("thread-fit", "no-thread-fit")), "")
         source = f"its size fit on {e.model.case.threads} threads" + (f"; {how}" if how else "")
@@ -176,10 +186,8 @@ def render_backtest(held: Sequence[backtest.Held]) -> RenderableType:
 
 
 def _checks(found: Sequence[Check], on: str) -> RenderableType:
-    table = Table(title=Text(f"predicted against measured{on}"), header_style="bold")
-    for c in ("configuration", "size", "x largest fitted", "predicted", "95% interval", "measured", "error",
-              "confidence", "memory error"):
-        table.add_column(c, no_wrap=c == "configuration")
+    table = _table(f"predicted against measured{on}", ("configuration", "size", "x fitted", "predicted",
+                                                        "95% interval", "measured", "error", "conf.", "memory error"))
     for c in found:
         inside = c.predicted.lo <= c.measured <= c.predicted.hi
         table.add_row(Text(c.config), f"{c.size:,}", f"{c.beyond:.1f}", f"{c.predicted.value:.4g} s",
@@ -198,14 +206,11 @@ def _checks(found: Sequence[Check], on: str) -> RenderableType:
 
 def _spark(spark: Sequence[SparkFit], at: AtTarget, on: str) -> RenderableType:
     target, cores = at.target, at.cores
-    table = Table(title=Text(f"Spark: time against size and cores, a + b*n/p + c*log(p) + d*p (Ernest){on}"),
-                  header_style="bold")
-    columns = ["configuration", "points", "fixed a", "b per item x core", "c", "d", "efficiency at the largest size",
-               "memory: fixed + per item"]
+    columns = ["configuration", "points", "fixed a", "b per item x core", "c", "d", "efficiency, largest size",
+               "memory fixed + per item"]
     if target or cores:
-        columns.append(f"predicted at {f'{target:,.0f}' if target else 'the largest size'}, {cores or 2} cores")
-    for c in columns:
-        table.add_column(c, no_wrap=c == "configuration")
+        columns.append(f"at {f'{target:,.0f}' if target else 'the largest size'}, {cores or 2} cores")
+    table = _table(f"Spark: time against size and cores, a + b*n/p + c*log(p) + d*p (Ernest){on}", columns)
     for s in spark:
         fit, (_, largest) = s.time, s.sizes
         top = fit.cores[1]
