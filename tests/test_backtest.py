@@ -160,3 +160,11 @@ def test_backtests_written_to_a_folder_or_nowhere_are_refused_in_one_line(tmp_pa
     assert cli.main(["fit", path, "--csv", str(tmp_path / "b.csv")]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert "Traceback" not in err and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_the_calibration_table_says_so_where_no_time_was_backtested() -> None:
+    from harness.present import calibration
+
+    memory = made([0.001, 0.0012], quantity="memory", beyond=0.5)
+    text = calibration.markdown(backtest.judge(memory, Calibration(tuple(memory))))
+    assert "No time was backtested here" in text and "| high |" not in text and "| memory | within | 2 |" in text

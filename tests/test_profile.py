@@ -54,7 +54,7 @@ def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_th
         assert codes[0] == "cpu-single-thread" and figures.one_core_share > 0.8
         assert ("cpu-underused" in codes) == (1 / record.case.threads < THRESHOLDS["cpu-underused"])
         assert "cpu-single-thread:" in out
-    assert "Right-size (low confidence)" in out
+    assert "Right-size (low confidence)" not in out  # a job that failed gets no VM: what it should run on is unknown
     assert cli.main(["show", str(next(tmp_path.glob("results/*/*.json")))]) == 0
     assert "job.py@process" in capsys.readouterr().out
 

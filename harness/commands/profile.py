@@ -108,7 +108,9 @@ def judge(run: records.RunResult, console: Console) -> None:
             console.print(Text(f"{f.code}: {f.message}"))
         if not found:
             console.print("Nothing held it back that sizeup looks for (one core, idle vCPUs, memory, GPU, disk).")
-    if used_gpu(figures):
+    if record.status != "ok":  # what it should run on is for a job that did its work
+        console.print(Text(f"The job did not finish ({record.reason}): no VM is suggested for it.", style="yellow"))
+    elif used_gpu(figures):
         say_gpu_options(figures, vms, identity.get("gpus") or [], console)
     else:
         say_rightsize(rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30), console)

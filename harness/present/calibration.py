@@ -17,7 +17,7 @@ JUDGED = ("Each backtest gets the interval and, for time, the level a prediction
 
 def rows(held: Sequence[backtest.Held]) -> tuple[list[list[str]], list[list[str]]]:
     bands, levels = backtest.summarize(held)
-    band_rows = [[b.quantity, b.band, str(b.count), f"{b.median:.1%}", f"{b.worst:.0%}", f"{b.low}/{b.count}",
+    band_rows = [[b.quantity, b.band, str(b.count), f"{b.median:.1%}", f"{b.worst:.1%}", f"{b.low}/{b.count}",
                   f"{b.covered}/{b.calibrated} ({b.covered / b.calibrated:.0%})" if b.calibrated else "too few"]
                  for b in bands]
     level_rows = [[lv.level, f"within {lv.promise:.0%} in 9 of 10" if lv.promise is not None else "none",
@@ -32,11 +32,15 @@ def markdown(held: Sequence[backtest.Held]) -> str:
         return ("No backtest: a configuration needs four or more sizes (`--suite sizing`). The levels then come from "
                 "the shipped references' backtests alone (`sizeup fit --backtest results/reference`).")
     band_rows, level_rows = rows(held)
+    if not any(h.level for h in held):  # memory backtests only: no time was backtested, so no level was given
+        level_rows = []
 
     def table(header: Sequence[str], body: list[list[str]]) -> list[str]:
         return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |"
                                                                                 for r in body]
 
+    levels = table(LEVEL_HEADER, level_rows) if level_rows else ["No time was backtested here (a time fit needs four "
+                                                                  "or more sizes to backtest), so no level was judged."]
     return "\n".join(["Every fit here, fitted on its smallest sizes, predicted its larger measured sizes (and, "
-                      "without each inner size, that size). " + JUDGED, "", *table(LEVEL_HEADER, level_rows), "",
+                      "without each inner size, that size). " + JUDGED, "", *levels, "",
                       *table(BAND_HEADER, band_rows)])
