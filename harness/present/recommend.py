@@ -40,7 +40,8 @@ def frontier_lines(options: Sequence[Option]) -> list[str]:
     """Quality against cost, one line per option on the frontier, for the terminal and the report."""
     best = best_value(options)
     return [f"${cost_text(o)} per run: {short(o)} on {o.vm}, {o.quality}"
-            + (" <- best quality per unit of cost" if o is best else "") for o in quality_frontier(options)]
+            + (f" <- the pick: the cheapest within {QUALITY_TOLERANCE} of the best quality" if o is best else "")
+            for o in quality_frontier(options)]
 
 
 SUMMARY_WIDTH = 100  # the one-screen summary, and `recommend`'s table with its evidence below it

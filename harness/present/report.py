@@ -99,7 +99,7 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
                 "machine.", ""] if contended else [])
     lines = warning + [
              f"Per workload, at {recommend.SCALE:g}x the largest size every configuration reached (for your own data"
-             f", `run --data`, at its whole size): the best quality per unit of cost, that is the cheapest "
+             f", `run --data`, at its whole size): the cheapest "
              f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured "
              f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE). "
              "`sizeup recommend --workload W --rows N` ranks every option at your size.", "",
