@@ -295,6 +295,8 @@ def test_a_cost_carries_its_times_interval(tmp_path: Path) -> None:
         assert (o.to_dict()["cost_lo"], o.to_dict()["cost_hi"]) == (lo, hi)
     wide = dataclasses.replace(o, lo=o.seconds / 4, hi=o.seconds * 4)  # 16x: no cost worth acting on either
     assert cost_cells(wide)[0] == time_cells(wide)[0] == "none"
+    tiny = dataclasses.replace(o, seconds=7.94e-7, lo=3.74e-7, hi=1.69e-6)  # in microseconds, so no exponent
+    assert time_cells(tiny) == ("0.794 µs", "[0.374-1.69]")
 
 
 def test_quality_against_cost_keeps_only_what_no_option_beats_on_both(tmp_path: Path) -> None:

@@ -150,7 +150,10 @@ def time_cells(e: Estimate) -> list[str]:
 
 def memory_text(e: Estimate) -> str:
     m = e.memory
-    return f"{m.value / 2**30:,.2f} GiB [{m.lo / 2**30:,.2f}-{m.hi / 2**30:,.2f}]" if m else ""
+    def gib(x: float) -> str:
+        return f"{x / 2**30:,.0f}" if x >= 100 * 2**30 else f"{x / 2**30:.2f}"
+
+    return f"{gib(m.value)} GiB [{gib(m.lo)}-{gib(m.hi)}]" if m else ""
 
 
 def _answers(at: AtTarget, on: str) -> RenderableType:

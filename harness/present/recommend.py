@@ -98,11 +98,14 @@ def seconds(x: float) -> str:
 
 
 def time_cells(o: Option) -> tuple[str, str]:
-    """The predicted time and its 95% interval (a time whose interval is too wide to act on: only its range)."""
+    """The predicted time and its 95% interval, in the time's unit (a time whose interval is too wide to act on: only
+    its range). Under a millisecond, in microseconds: 7.94e-07 s with [3.74e-07-1.69e-06] read as minus signs."""
     if o.seconds is None:
         return "not measured", ""
-    interval = "[no interval]" if o.lo is None or o.hi is None else f"[{seconds(o.lo)}-{seconds(o.hi)}]"
-    return "none" if not o.timed else f"{seconds(o.seconds)} s", interval
+    scale, unit = (1e6, "µs") if o.seconds < 1e-3 else (1.0, "s")
+    interval = ("[no interval]" if o.lo is None or o.hi is None
+                else f"[{seconds(o.lo * scale)}-{seconds(o.hi * scale)}]")
+    return "none" if not o.timed else f"{seconds(o.seconds * scale)} {unit}", interval
 
 
 def cost_cells(o: Option) -> tuple[str, str]:
