@@ -173,7 +173,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "a 400-megapixel image": ([str(tmp_path / "bomb20000")], "more than the 50 megapixels sizeup reads"),
         "missing file": ([str(tmp_path / "nope.csv")], "no such file or folder"),
         "empty file": ([str(tmp_path / "empty.csv")], "the file is empty"),
-        "unreadable file": ([str(tmp_path / "binary.csv")], "cannot read it as csv"),
+        "unreadable file": ([str(tmp_path / "binary.csv")], "not UTF-8 text (byte 0xff at offset 0)"),
         "unsupported format": ([str(tmp_path / "data.xlsx")], "unsupported format '.xlsx'"),
         "missing target": ([str(table(tmp_path, "a.csv", y=RNG.normal(size=N))), "--target", "price"],
                            "no column 'price'"),

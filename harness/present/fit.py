@@ -19,13 +19,13 @@ from harness.analysis.predict import AtTarget, Check, Estimate
 from harness.present import calibration
 
 
-def _table(title: str, columns: Sequence[str]) -> Table:
-    """Readable in a 100-column terminal: one space between columns, and only the configuration folds (its id is the
-    longest cell), so that no number is cut."""
+def _table(title: str, columns: Sequence[str], wraps: Sequence[str] = ("configuration",)) -> Table:
+    """Readable in a 100-column terminal: one space between columns, and only the `wraps` columns wrap (the
+    configuration's id, the longest cell, folds), so that no number is cut."""
     table = Table(title=Text(title), header_style="bold", box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
                   show_edge=False)
     for c in columns:
-        table.add_column(c, no_wrap=c != "configuration", overflow="fold" if c == "configuration" else "ellipsis")
+        table.add_column(c, no_wrap=c not in wraps, overflow="fold" if c == "configuration" else "ellipsis")
     return table
 
 
@@ -179,9 +179,7 @@ def render_backtest(held: Sequence[backtest.Held]) -> RenderableType:
                                  calibration.BAND_HEADER, band_rows),
                                 ("confidence levels: the promise, and how often it held", calibration.LEVEL_HEADER,
                                  level_rows)):
-        table = Table(title=title, header_style="bold")
-        for c in header:
-            table.add_column(c)
+        table = _table(title, header, wraps=header)  # short cells under long headers: the headers wrap
         for r in body:
             table.add_row(*r)
         tables.append(table)

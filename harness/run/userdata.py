@@ -98,6 +98,9 @@ def identify(path: str | Path, target: str | None = None, task: str | None = Non
 def _read(path: Path, kind: str) -> Any:
     try:
         frame = user.read_table(str(path))
+    except UnicodeDecodeError as exc:
+        raise SizeupError(f"--data {path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start:,}): "
+                          "save it as UTF-8, or it is not a table") from None
     except Exception as exc:  # pandas raises a zoo of parser, encoding and Arrow errors
         raise SizeupError(f"--data {path}: cannot read it as {kind}: {described(exc)}") from None
     if frame.empty or len(frame.columns) < 2:
