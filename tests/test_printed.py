@@ -56,7 +56,7 @@ def test_lines_the_job_prints_start_phases_and_pass_through_unchanged(tmp_path: 
     record = the_profile(tmp_path)
     run = record.runs[0]
     assert set(run.phases) == {"run", "Epoch 1", "Epoch 2", "unmarked"} and record.params["mark"] == r"Epoch \d+"
-    assert run.phases["unmarked"] == pytest.approx(0.5, abs=0.15)  # loading, before the first epoch's line
+    assert 0.45 < run.phases["unmarked"] < 2.0  # start-up and the 0.5 s of loading, before the first epoch's line
     assert run.phases["Epoch 1"] == pytest.approx(0.6, abs=0.15) and run.phases["Epoch 2"] == pytest.approx(0.6, abs=0.15)
     assert run.spans["run"][0] + 0.4 < run.spans["Epoch 1"][0] < run.spans["Epoch 2"][0]
     path = profile_path(tmp_path)
