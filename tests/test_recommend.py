@@ -459,6 +459,8 @@ def test_a_configuration_that_never_finished_a_size_is_said_not_silently_absent(
     (said,) = [r for r in found.rules if r.code == f.NONE_FINISHED]
     assert said.config == failed.case.config and f"n={SIZES[0]:,} ended error" in said.message
     assert found.options and all(o.case.model == "xgboost" for o in found.options)
+    (unmeasured,) = [r for r in found.rules if r.code == f.NOT_MEASURED]  # the GPU skipped here: said, once
+    assert unmeasured.message.startswith("xgboost-cuda: ")
 
 
 def test_dollars_and_seconds_are_written_without_an_exponent() -> None:

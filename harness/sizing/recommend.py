@@ -121,7 +121,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
             text, score = quality(g)
             options += [replace(o, config=o.config + tag, quality=text, quality_score=score, machine=fitted.machine)
                         for o in found]
-    rules += _none_finished(analysis, workload)
+    rules += _none_finished(analysis, workload) + _not_measured(analysis, workload)
     options = [replace(o, meets_budget=budget_s is None or o.seconds <= budget_s) for o in options]
     options, said = r.apply(r.DEVICE_RULES, options, r.Pool(options, budget_s))
     rules += said
@@ -165,6 +165,23 @@ def _none_finished(analysis: Analysis, workload: str) -> list[Finding]:
     return [Finding(f.NONE_FINISHED, f"{config}: no size finished (n={rec.case.size:,} ended {rec.status}: "
                                      f"{(rec.reason or '')[:160]}): nothing to predict from", config)
             for config, rec in sorted(failed.items())]
+
+
+def _not_measured(analysis: Analysis, workload: str) -> list[Finding]:
+    """The backends of `workload` skipped where these results were measured (no GPU, a library missing), one line
+    per reason: without it, a CPU machine's recommendation leaves the GPU out without a word."""
+    measured = set(analysis.rows.loc[analysis.rows["workload"] == workload, "backend"]) if not analysis.empty else set()
+    skipped: dict[str, set[str]] = {}
+    for item in analysis.loaded:
+        for record in item.run.cases:
+            if record.case.workload == workload and record.status == "skipped" and record.case.backend not in measured:
+                skipped.setdefault(record.reason or "", set()).add(record.case.backend)
+    def said(backends: set[str], reason: str) -> str:
+        it, its = ("it", "its") if len(backends) == 1 else ("them", "their")
+        return (f"{', '.join(sorted(backends))}: not measured here, so no option ({reason[:160]}); the gpu suite's "
+                f"results from a machine that has {it} add {its} options")
+
+    return [Finding(f.NOT_MEASURED, said(backends, reason)) for reason, backends in sorted(skipped.items())]
 
 
 def rank(o: Option) -> tuple[bool, bool, float, float]:
