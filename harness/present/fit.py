@@ -17,6 +17,7 @@ from harness.analysis.compute import Analysis, MachineFits
 from harness.analysis.fits import SparkFit, size_dependent
 from harness.analysis.predict import AtTarget, Check, Estimate
 from harness.present import calibration
+from harness.present.recommend import seconds
 
 
 def _table(title: str, columns: Sequence[str], wraps: Sequence[str] = ("configuration",)) -> Table:
@@ -137,15 +138,10 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
     return parts
 
 
-def _seconds(x: float) -> str:
-    """Four significant digits, and no exponent from 10,000 s up."""
-    return f"{x:,.0f}" if x >= 1e4 else f"{x:.4g}"
-
-
 def time_cells(e: Estimate) -> list[str]:
     """The time (none where the interval spans over 10x: no prediction) and its interval."""
     p = e.time
-    return ["none" if p.too_wide else f"{_seconds(p.value)} s", f"{_seconds(p.lo)}-{_seconds(p.hi)} s"]
+    return ["none" if p.too_wide else f"{seconds(p.value, 4)} s", f"{seconds(p.lo, 4)}-{seconds(p.hi, 4)} s"]
 
 
 def memory_text(e: Estimate) -> str:

@@ -59,8 +59,8 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
                   caption_justify="left",
                   padding=0, pad_edge=False, show_edge=False,
                   caption=Text(f"At {SCALE:g}x the largest size every configuration reached (after run --data: the "
-                               f"whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best (an "
-                               f"error within {QUALITY_TOLERANCE:.0%} of the lowest). Every option and its evidence: "
+                               f"whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best "
+                               f"(an error within {QUALITY_TOLERANCE:.0%} of the lowest). Every option and its evidence: "
                                f"{recommend} --workload W --rows N"))
     # The time, the cost and the level are what a reader acts on: never cut (rich squeezes columns to fit the
     # caption's width, and the width; the others wrap where they must).
@@ -92,9 +92,9 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
     return Group(*(Text(line, style="yellow") for line in said), table) if said else table
 
 
-def seconds(x: float) -> str:
-    """Three significant digits, and no exponent from 1,000 s up: 0.0365, 1.8, 228, 1,490."""
-    return f"{x:,.0f}" if x >= 1000 else f"{x:.3g}"
+def seconds(x: float, digits: int = 3) -> str:
+    """`digits` significant digits, and no exponent where they would need one above: 0.0365, 1.8, 228, 1,490."""
+    return f"{x:,.0f}" if x >= 10**digits else f"{x:.{digits}g}"
 
 
 def time_cells(o: Option) -> tuple[str, str]:
