@@ -121,7 +121,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
             text, score = quality(g)
             options += [replace(o, config=o.config + tag, quality=text, quality_score=score, machine=fitted.machine)
                         for o in found]
-    rules += _none_finished(analysis, workload) + _not_measured(analysis, workload)
+    rules += _absent(analysis, workload)
     options = [replace(o, meets_budget=budget_s is None or o.seconds <= budget_s) for o in options]
     options, said = r.apply(r.DEVICE_RULES, options, r.Pool(options, budget_s))
     rules += said
@@ -152,36 +152,34 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
                           PLATFORMS.get(str(task) if task is not None else workload, "Azure Machine Learning"))
 
 
-def _none_finished(analysis: Analysis, workload: str) -> list[Finding]:
-    """The configurations of `workload` that ran and never finished a size: said, not silently absent (a
-    sweep whose first step failed measured nothing to predict from)."""
-    finished = set(analysis.rows.loc[analysis.rows["workload"] == workload, "config"]) if not analysis.empty else set()
+def _absent(analysis: Analysis, workload: str) -> list[Finding]:
+    """What of `workload` ran and left nothing to predict from, said rather than silently absent: each
+    configuration that never finished a size (a sweep whose first step failed), then the backends skipped where
+    these results were measured, one line per reason (without it, a CPU machine's recommendation leaves the GPU
+    out without a word)."""
+    rows = analysis.rows[analysis.rows["workload"] == workload] if not analysis.empty else analysis.rows
+    finished, measured = set(rows.get("config", ())), set(rows.get("backend", ()))
     failed: dict[str, CaseRecord] = {}
-    for item in analysis.loaded:
-        for record in item.run.cases:
-            config = record.case.config
-            if record.case.workload == workload and record.status not in ("ok", "skipped") and config not in finished:
-                failed.setdefault(config, record)
-    return [Finding(f.NONE_FINISHED, f"{config}: no size finished (n={rec.case.size:,} ended {rec.status}: "
-                                     f"{(rec.reason or '')[:160]}): nothing to predict from", config)
-            for config, rec in sorted(failed.items())]
-
-
-def _not_measured(analysis: Analysis, workload: str) -> list[Finding]:
-    """The backends of `workload` skipped where these results were measured (no GPU, a library missing), one line
-    per reason: without it, a CPU machine's recommendation leaves the GPU out without a word."""
-    measured = set(analysis.rows.loc[analysis.rows["workload"] == workload, "backend"]) if not analysis.empty else set()
     skipped: dict[str, set[str]] = {}
     for item in analysis.loaded:
         for record in item.run.cases:
-            if record.case.workload == workload and record.status == "skipped" and record.case.backend not in measured:
-                skipped.setdefault(record.reason or "", set()).add(record.case.backend)
-    def said(backends: set[str], reason: str) -> str:
+            case = record.case
+            if case.workload != workload:
+                continue
+            if record.status == "skipped" and case.backend not in measured:
+                skipped.setdefault(record.reason or "", set()).add(case.backend)
+            elif record.status not in ("ok", "skipped") and case.config not in finished:
+                failed.setdefault(case.config, record)
+
+    def unmeasured(backends: set[str], reason: str) -> str:
         it, its = ("it", "its") if len(backends) == 1 else ("them", "their")
         return (f"{', '.join(sorted(backends))}: not measured here, so no option ({reason[:160]}); the gpu suite's "
                 f"results from a machine that has {it} add {its} options")
 
-    return [Finding(f.NOT_MEASURED, said(backends, reason)) for reason, backends in sorted(skipped.items())]
+    return ([Finding(f.NONE_FINISHED, f"{config}: no size finished (n={rec.case.size:,} ended {rec.status}: "
+                                      f"{(rec.reason or '')[:160]}): nothing to predict from", config)
+             for config, rec in sorted(failed.items())]
+            + [Finding(f.NOT_MEASURED, unmeasured(backends, reason)) for reason, backends in sorted(skipped.items())])
 
 
 def rank(o: Option) -> tuple[bool, bool, float, float]:
