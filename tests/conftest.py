@@ -16,7 +16,7 @@ def faulty_workloads(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("SIZEUP_EXTRA_WORKLOADS", "tests.faulty")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    monkeypatch.delenv("COLUMNS", raising=False)  # output is as piped, whatever width the shell exported; a test sets it
+    monkeypatch.delenv("COLUMNS", raising=False)  # output as piped, whatever width the shell exported (tests set it)
     catalogue.cache_clear()
     yield
     catalogue.cache_clear()

@@ -100,8 +100,8 @@ def _fits(e: Estimate, external: bool = False) -> list[Finding]:
     said = [Finding(f.TIME_FIT, f"time: {t.curve.kind} fit{blend} over {len(t.sizes)} sizes "
                                 f"({min(t.sizes):,.0f}-{max(t.sizes):,.0f}), exponent {t.curve.exponent:.2f}, "
                                 f"LOO error {math.expm1(t.loo_error):.0%}, "
-                                + (f"{e.time.beyond:,.{1 if e.time.beyond < 10 else 0}f}x past the largest measured size" if e.time.beyond > 1
-                                   else "within the sizes measured"))]
+                                + (f"{e.time.beyond:,.{1 if e.time.beyond < 10 else 0}f}x past the largest measured "
+                                   "size" if e.time.beyond > 1 else "within the sizes measured"))]
     if m.memory is not None:
         said.append(Finding(f.MEMORY_FIT, f"memory: {m.memory.fixed / 2**20:,.0f} MiB + {m.memory.per_item:,.0f} B "
                                           "per item"
