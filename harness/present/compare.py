@@ -4,32 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich import box
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from harness.analysis.comparison import CaseComparison, DevicePair
 from harness.analysis.significance import ADVICE
+from harness.present.table import compact
 
 VERDICT_STYLE = {"slower": "red", "faster": "green", "same": "", "undecided": "yellow", "not comparable": "yellow"}
-
-
-def _table(title: str, columns: Sequence[str], wraps: Sequence[str]) -> Table:
-    """Within 100 columns (the command caps the console there): one space between columns, and only the `wraps`
-    columns (the long case ids) folded, so that no number is ever cut."""
-    table = Table(title=Text(title), header_style="bold", box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
-                  show_edge=False)
-    for column in columns:
-        table.add_column(column, no_wrap=column not in wraps, overflow="fold" if column in wraps else "ellipsis")
-    return table
 
 
 def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseComparison], phase: str,
                       machine_notes: Sequence[str], only: tuple[int, int]) -> RenderableType:
     """One row per case; the notes (why undecided, which side is unstable) below, by the row's number."""
-    table = _table(f"{phase} time, B against A", ("#", "case", "A median", "B median", "B/A [95%]", "p", "verdict"),
-                   ("case",))
+    # The notes go below by number, and only the case id folds: within 100 columns (the command caps the console
+    # there), no number is cut.
+    table = compact(f"{phase} time, B against A", ("#", "case", "A median", "B median", "B/A [95%]", "p", "verdict"),
+                    folds=("case",))
     notes = []
     for number, c in enumerate(comparisons, start=1):
         d = c.difference
@@ -55,8 +46,8 @@ def render_devices(pairs: Sequence[DevicePair]) -> RenderableType:
         return Text("No GPU case with a CPU twin in these results: run the `gpu` suite on a GPU machine, which "
                     "measures each GPU case next to its CPU twin on the same host (a GPU is never set against "
                     "another machine's CPU).")
-    table = _table("GPU against its CPU twin (fit)", ("#", "by", "speed-up [95%]", "verdict", "quality CPU -> GPU",
-                                                      "GPU util %", "energy per fit"), ())
+    table = compact("GPU against its CPU twin (fit)", ("#", "by", "speed-up [95%]", "verdict", "quality CPU -> GPU",
+                                                       "GPU util %", "energy per fit"))
     cases = []
     for number, p in enumerate(pairs, start=1):
         q = (f"{p.quality_cpu:.4g} -> {p.quality_gpu:.4g}" if p.quality_cpu is not None

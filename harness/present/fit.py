@@ -7,7 +7,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -18,16 +17,12 @@ from harness.analysis.fits import SparkFit, size_dependent
 from harness.analysis.predict import AtTarget, Check, Estimate
 from harness.present import calibration
 from harness.present.recommend import seconds
+from harness.present.table import compact
 
 
-def _table(title: str, columns: Sequence[str], wraps: Sequence[str] = ("configuration",)) -> Table:
-    """Readable in a 100-column terminal: one space between columns, and only the `wraps` columns wrap (the
-    configuration's id, the longest cell, folds), so that no number is cut."""
-    table = Table(title=Text(title), header_style="bold", box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
-                  show_edge=False)
-    for c in columns:
-        table.add_column(c, no_wrap=c not in wraps, overflow="fold" if c == "configuration" else "ellipsis")
-    return table
+def _table(title: str, columns: Sequence[str], wraps: Sequence[str] = ()) -> Table:
+    """Readable in a 100-column terminal: the configuration's id, the longest cell, folds (table.compact)."""
+    return compact(title, columns, folds=("configuration",), wraps=wraps)
 
 
 def render(analysis: Analysis, at: dict[str, AtTarget], found: dict[str, list[Check]]) -> RenderableType:
@@ -155,8 +150,8 @@ def memory_text(e: Estimate) -> str:
 def _answers(at: AtTarget, on: str) -> RenderableType:
     """One answer per configuration at the target on `cores`: the one `recommend` and the report give."""
     table = _table(f"at {at.target:,.0f} on {at.cores} vCPUs: the prediction recommend uses{on}",
-                   ("configuration", "from", "time", "95% interval", "memory [95%]", "confidence"))
-    table.columns[1].no_wrap = False  # how it was carried to the vCPUs: a sentence
+                   ("configuration", "from", "time", "95% interval", "memory [95%]", "confidence"),
+                   wraps=("from",))  # how it was carried to the vCPUs: a sentence
     for e in at.answers:
         how = next((c.message for c in e.caveats if c.code in ("thread-fit", "no-thread-fit")), "")
         source = f"its size fit on {e.model.case.threads} threads" + (f"; {how}" if how else "")

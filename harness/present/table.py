@@ -5,6 +5,7 @@ harness.analysis.cases computed for each case."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
@@ -17,6 +18,16 @@ from harness.records import PHASES, PROFILE, RunResult
 from harness.records import figures as fig
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
+
+
+def compact(title: str, columns: Sequence[str], folds: Sequence[str] = (), wraps: Sequence[str] = ()) -> Table:
+    """A table readable within 100 columns: one space between columns, no outer edge. Columns in `folds` (long ids)
+    fold anywhere and those in `wraps` wrap at spaces; every other column stays whole, so no number is cut."""
+    table = Table(title=Text(title), header_style="bold", box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
+                  show_edge=False)
+    for c in columns:
+        table.add_column(c, no_wrap=c not in folds and c not in wraps, overflow="fold" if c in folds else "ellipsis")
+    return table
 WIDTH = 100  # what `show` fits in by default, in a terminal or not; --wide has every column
 SHOWN = 1000  # cases tabled by `show`: past it a table is read by nobody (10^5 cases took minutes to draw)
 LEFT = ("case", "status", "quality", "fit interval", "interval")
