@@ -202,7 +202,7 @@ def test_the_numpy_twin_of_the_cupy_case_runs_as_a_case() -> None:
 
 
 def test_a_device_out_of_memory_error_is_an_oom_record_saying_what_was_asked_for() -> None:
-    record = run_case(Case("faulty", "device_oom", "sklearn", 100, 1), Limits(0, 60, 2**31, 0))
+    record = run_case(Case("faulty", "device_oom", "numpy", 100, 1), Limits(0, 60, 2**31, 0))
     assert record.status == "oom"
     assert record.reason == ("OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB "
                              "(GPU 0; 79.1 GiB total)")

@@ -97,7 +97,7 @@ def test_run_show_and_export_a_real_suite(tmp_path: Path, capsys) -> None:
     assert cli.main(["show", str(path)]) == 0
     table = capsys.readouterr().out
     assert "breast_cancer" in table and "linear@sklearn" in table and "accuracy 0.9" in table and "✓" in table
-    assert "error faulty/raise@sklearn/n=100/t=1: ValueError: this model always fails" in table
+    assert "error faulty/raise@numpy/n=100/t=1: ValueError: this model always fails" in table
     assert max(map(len, table.splitlines())) <= 100
     assert cli.main(["show", "--json", str(path)]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -177,7 +177,7 @@ def test_resume_refuses_a_run_started_with_other_software(tmp_path: Path, capsys
     fingerprint = machine.fingerprint()
     identity = fingerprint["identity"]
     old = {**identity, "python": "3.10.0", "libraries": {**identity["libraries"], "numpy": "1.0.0"}}
-    plan = Plan("t", Settings(repeats=0), (Case("faulty", "ok", "sklearn", 100, 1),))
+    plan = Plan("t", Settings(repeats=0), (Case("faulty", "ok", "numpy", 100, 1),))
     run = runner.new_run(plan, {**fingerprint, "identity": old})
     journal = records.journal_path(tmp_path, run)
     records.Journal.create(journal, run).close()

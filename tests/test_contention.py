@@ -58,7 +58,7 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 
 def spin_case(marker: Path) -> Case:
-    return Case("faulty", "spin", "sklearn", 100, 1, {"iterations": SPIN, "marker": str(marker), "tag": "fit"})
+    return Case("faulty", "spin", "numpy", 100, 1, {"iterations": SPIN, "marker": str(marker), "tag": "fit"})
 
 
 def fit_times(runs: list[Repeat]) -> list[float]:

@@ -141,7 +141,7 @@ def test_a_case_that_leaves_orphans_behind_has_them_killed_and_named(tmp_path: P
     from harness.run.runner import Limits, run_case
 
     tag = f"sizeup-orphans-{time.monotonic_ns()}"
-    record = run_case(Case("faulty", "leave_daemons", "sklearn", 100, 1, {"tag": tag}),
+    record = run_case(Case("faulty", "leave_daemons", "numpy", 100, 1, {"tag": tag}),
                       Limits(0, 60, 4 * 2**30, 10))
     assert record.status == "ok", record.reason
     assert leftovers(tag) == []  # gone before the next case starts, not eventually
@@ -179,7 +179,7 @@ def test_output_floods_are_cut_to_a_bounded_tail(tmp_path: Path) -> None:
         "from harness.records import Case\n"
         "from harness.run.runner import Limits, run_case\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "rec = run_case(Case('faulty', 'flood', 'sklearn', 100, 1, {'mib': 512}), Limits(0, 120, 2**32, 10))\n"
+        "rec = run_case(Case('faulty', 'flood', 'numpy', 100, 1, {'mib': 512}), Limits(0, 120, 2**32, 10))\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print(rec.status, rec.telemetry['output_bytes'], (after - before) // 1024, len(rec.log_tail or ''))\n"
     )
@@ -193,16 +193,16 @@ def test_output_floods_are_cut_to_a_bounded_tail(tmp_path: Path) -> None:
     from harness.records import Case
     from harness.run.runner import Limits, run_case
 
-    failing = run_case(Case("faulty", "flood", "sklearn", 100, 1, {"mib": 8}), Limits(0, 60, 2**32, 0))
+    failing = run_case(Case("faulty", "flood", "numpy", 100, 1, {"mib": 8}), Limits(0, 60, 2**32, 0))
     assert failing.status == "ok" and failing.log_tail is None  # the tail is kept for failed cases only
 
 
 def test_the_worker_never_imports_from_the_directory_sizeup_starts_in(tmp_path: Path) -> None:
     for shadow in ("threadpoolctl", "xgboost", "sklearn"):
         (tmp_path / f"{shadow}.py").write_text("raise SystemExit('imported a stray module')\n")
-    plan = suite(tmp_path / "s.toml", [("ok", {})])
-    harness = start(["run", "--suite", str(plan), "--results-dir", str(tmp_path / "r")], tmp_path,
-                    cwd=tmp_path)
+    # A real scikit-learn case: the faulty workloads run on the numpy backend, which imports none of these.
+    harness = start(["run", "--workloads", "diabetes", "--models", "linear", "--backends", "sklearn", "--sizes", "50",
+                     "--repeats", "0", "--results-dir", str(tmp_path / "r")], tmp_path, cwd=tmp_path)
     out, err = harness.communicate(timeout=60)
     assert harness.returncode == 0, out + err
     (path,) = (tmp_path / "r").glob("*/*.json")
@@ -294,7 +294,7 @@ def test_a_full_disk_names_the_case_not_recorded_and_resume_runs_it(tmp_path: Pa
         harness = start(["run", "--suite", str(plan), "--results-dir", str(small)], tmp_path)
         out, err = harness.communicate(timeout=120)
         assert harness.returncode == 2, out + err
-        assert err.startswith("sizeup: error: case faulty/ok@sklearn") and err.count("\n") == 1
+        assert err.startswith("sizeup: error: case faulty/ok@numpy") and err.count("\n") == 1
         assert "could not be recorded" in err and "No space left on device" in err
         (journal,) = small.glob(f"*/*{records.JOURNAL_SUFFIX}")
         kept = records.load(journal).cases

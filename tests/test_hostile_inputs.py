@@ -103,7 +103,7 @@ def real_result() -> dict[str, Any]:
     from harness.run import machine, runner
     from harness.run.plan import Plan, Settings
 
-    cases = (Case("faulty", "ok", "sklearn", 100, 1), Case("faulty", "raise", "sklearn", 100, 1))
+    cases = (Case("faulty", "ok", "numpy", 100, 1), Case("faulty", "raise", "numpy", 100, 1))
     run = runner.new_run(Plan("t", Settings(repeats=2), cases), machine.fingerprint())
     limits = runner.Limits(2, 60, 2**31, 20)
     with pytest.MonkeyPatch.context() as patch:  # module scope: the autouse fixture has not set it yet

@@ -34,7 +34,7 @@ def test_cli_choices_filter_and_replace() -> None:
 
 def test_a_workload_not_in_the_suite_can_be_asked_for() -> None:
     plan = build(Choices(workloads=["faulty"], models=["ok"]), default_threads=1)
-    assert [c.id for c in plan.cases] == ["faulty/ok@sklearn/n=100/t=1"]
+    assert [c.id for c in plan.cases] == ["faulty/ok@numpy/n=100/t=1"]
 
 
 def test_params_are_part_of_the_case_id(tmp_path: Path) -> None:
@@ -42,11 +42,11 @@ def test_params_are_part_of_the_case_id(tmp_path: Path) -> None:
     suite.write_text('[[benchmark]]\nworkload = "faulty"\nmodels = ["ok"]\nparams = {tag = "x"}\n'
                      '[[benchmark]]\nworkload = "faulty"\nmodels = ["ok"]\n')
     ids = [c.id for c in build(Choices(suite=str(suite)), 1).cases]
-    assert ids == ["faulty/ok@sklearn/n=100/t=1,tag=x", "faulty/ok@sklearn/n=100/t=1"]
+    assert ids == ["faulty/ok@numpy/n=100/t=1,tag=x", "faulty/ok@numpy/n=100/t=1"]
 
 
 def test_case_round_trips_through_a_dict() -> None:
-    case = Case("faulty", "ok", "sklearn", 10, 2, {"tag": "a"}, seed=7)
+    case = Case("faulty", "ok", "numpy", 10, 2, {"tag": "a"}, seed=7)
     assert Case.from_dict(case.to_dict()) == case
 
 

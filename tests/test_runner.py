@@ -17,7 +17,7 @@ LIMITS = Limits(repeats=2, timeout_s=60, memory_cap_bytes=4 * 2**30, sample_hz=2
 
 
 def case(model: str, **params: object) -> Case:
-    return Case("faulty", model, "sklearn", 200, 1, params)
+    return Case("faulty", model, "numpy", 200, 1, params)
 
 
 def test_ok_case_records_every_phase_of_every_repeat() -> None:

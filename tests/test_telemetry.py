@@ -79,7 +79,7 @@ def test_counters_over_several_windows_report_the_mean_increase_per_window() -> 
 def test_without_nvml_the_gpu_source_says_why_and_the_case_records_no_gpu_series() -> None:
     source, why = nvml.open_source()
     assert source is None and why.startswith("NVML")
-    record = run_case(Case("faulty", "ok", "sklearn", 100, 1), Limits(1, 60, 2**31, 20))
+    record = run_case(Case("faulty", "ok", "numpy", 100, 1), Limits(1, 60, 2**31, 20))
     assert record.status == "ok" and record.telemetry["sources"] == {"nvml": why}
     assert record.telemetry["series"]["sources"] == {} and "figures" not in record.telemetry
 
@@ -95,7 +95,7 @@ def test_a_gpu_case_reports_utilization_memory_and_energy_per_phase() -> None:
 
 def test_a_new_source_is_one_module_and_shows_up_in_show_and_the_report(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv(sources.EXTRA_ENV, "tests.thread_source")
-    record = run_case(Case("faulty", "sleep", "sklearn", 100, 1, {"seconds": 0.3}), Limits(1, 60, 2**31, 20))
+    record = run_case(Case("faulty", "sleep", "numpy", 100, 1, {"seconds": 0.3}), Limits(1, 60, 2**31, 20))
     assert record.status == "ok" and record.telemetry["sources"]["thread_source"].startswith("threads")
     threads = fig.read(record.telemetry, "threads", "fit_threads")
     assert threads is not None and threads >= 2  # the worker's main thread and its lifeline watcher
@@ -138,7 +138,7 @@ def test_a_source_that_fails_to_open_is_off_and_costs_the_case_nothing(tmp_path,
     (tmp_path / "broken_source.py").write_text("def open_source():\n    raise RuntimeError('no such meter')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv(sources.EXTRA_ENV, "broken_source,tests.missing_source")
-    record = run_case(Case("faulty", "ok", "sklearn", 100, 1), Limits(1, 60, 2**31, 20))
+    record = run_case(Case("faulty", "ok", "numpy", 100, 1), Limits(1, 60, 2**31, 20))
     assert record.status == "ok"
     said = record.telemetry["sources"]
     assert said["broken_source"] == "failed: RuntimeError: no such meter"

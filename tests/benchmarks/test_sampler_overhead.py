@@ -57,7 +57,7 @@ def test_sampler_overhead_is_under_one_percent() -> None:
 
 def test_sampler_overhead_with_shared_memory_children_is_under_one_percent() -> None:
     """Four processes sharing 300 MiB copy-on-write for 10 s: memory is counted with PSS, the costly reading."""
-    case = Case("faulty", "fork_share", "sklearn", 100, 1, {"mib": 300, "seconds": 10.0}).to_dict()
+    case = Case("faulty", "fork_share", "numpy", 100, 1, {"mib": 300, "seconds": 10.0}).to_dict()
     shares = []
     for _ in range(3):
         record = run_case(case, Limits(repeats=0, timeout_s=120, memory_cap_bytes=8 * 2**30, sample_hz=ON))
