@@ -45,16 +45,21 @@ class Case:
 
     def key(self, size: bool = True, threads: bool = True) -> str:
         """The id, with the size or the thread count written as '*' where they are left open."""
+        tail = "".join(f",{p}" for p in self.params_said())
+        cap = f",cap={self.memory_cap}" if self.memory_cap else ""
+        n = self.size if size else ANY
+        t = self.threads if threads else ANY
+        return f"{self.workload}/{self.model}@{self.backend}/n={n}/t={t}{tail}{cap}"
+
+    def params_said(self) -> list[str]:
+        """The params as the id writes them, 'trees=50'; for your own data, the file by name and hash
+        ('data=wine.csv#cd80158fad3d') and the choices made of it ('target=target')."""
         params = dict(self.params)
         if OWN_DATA in params:
             name = str(params.pop("path", "")).rstrip("/").rsplit("/", 1)[-1]
             params = {k: v for k, v in params.items() if k not in FROM_THE_FILE}
             params["data"] = f"{name}#{str(params.pop(OWN_DATA))[:12]}"
-        tail = "".join(f",{k}={v}" for k, v in sorted(params.items()))
-        cap = f",cap={self.memory_cap}" if self.memory_cap else ""
-        n = self.size if size else ANY
-        t = self.threads if threads else ANY
-        return f"{self.workload}/{self.model}@{self.backend}/n={n}/t={t}{tail}{cap}"
+        return [f"{k}={v}" for k, v in sorted(params.items())]
 
     def to_dict(self) -> dict[str, Any]:
         d = {"id": self.id, "workload": self.workload, "model": self.model, "backend": self.backend,
