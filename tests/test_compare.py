@@ -288,3 +288,18 @@ def test_cases_in_common_without_the_phase_asked_name_one_they_have(tmp_path: Pa
     assert cli.main(["compare", a, b]) == cli.EXIT_USAGE
     assert "their cases in common have no fit time; compare another phase (--phase run)" in capsys.readouterr().err
     assert cli.main(["compare", a, b, "--phase", "run"]) == 0
+
+
+def test_your_own_datas_cases_are_compared_with_the_data_said_once(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    own = {"path": "/somewhere/wine.csv", "file_sha256": "cd80158fad3d" + "0" * 52, "target": "target", "rows": 178}
+    cases = [Case("user_classification", "hgb", "sklearn", n, 2, own) for n in (45, 90, 178)]
+    a = write(tmp_path / "a.json", [record(c, times(1.0, 5, 0.02, i)) for i, c in enumerate(cases)])
+    b = write(tmp_path / "b.json", [record(c, times(1.0, 5, 0.02, 9 + i)) for i, c in enumerate(cases)])
+    assert cli.main(["compare", a, b]) == 0
+    out = capsys.readouterr().out
+    assert out.count("wine.csv") == 1 and "Your data: data=wine.csv#cd80158fad3d, target=target" in out
+    rows = [line.split() for line in out.splitlines() if line[:1].isdigit()]
+    assert [row[1] for row in rows] == [f"user_classification/hgb@sklearn/n={n}/t=2" for n in (45, 90, 178)]

@@ -11,11 +11,13 @@ import pandas as pd
 
 from harness.analysis import frame
 from harness.analysis.significance import ALPHA, Difference, difference, instability, samples
+from harness.records import Case
 
 
 @dataclass(frozen=True)
 class CaseComparison:
     case_id: str
+    case: Case
     a_median: float
     b_median: float
     difference: Difference | None  # None where the two are not comparable
@@ -33,6 +35,7 @@ def compare_sets(a: pd.DataFrame, b: pd.DataFrame, phase: str = "fit", alpha: fl
     out = []
     sizes = dict(zip(a["case_id"], a["size"]))
     configs = dict(zip(a["case_id"], a["config"]))
+    cases = dict(zip(a["case_id"], a["case"]))
     for case_id in sorted(set(a["case_id"]) & set(b["case_id"]), key=lambda c: (configs[c], sizes[c])):
         ra, rb = a[a["case_id"] == case_id], b[b["case_id"] == case_id]
         xa, xb = samples(ra, column), samples(rb, column)
@@ -42,8 +45,8 @@ def compare_sets(a: pd.DataFrame, b: pd.DataFrame, phase: str = "fit", alpha: fl
                  if (flags := instability(x))]
         blockers = _mismatch(ra, rb)
         result = None if blockers else difference(xa, xb, alpha)
-        out.append(CaseComparison(case_id, float(np.median(xa)), float(np.median(xb)), result, blockers + notes,
-                                  bool(notes)))
+        out.append(CaseComparison(case_id, cases[case_id], float(np.median(xa)), float(np.median(xb)), result,
+                                  blockers + notes, bool(notes)))
     return out
 
 

@@ -9,7 +9,9 @@ from rich.text import Text
 
 from harness.analysis.comparison import CaseComparison, DevicePair
 from harness.analysis.significance import ADVICE
+from harness.present.progress import label
 from harness.present.table import compact
+from harness.records.case import OWN_DATA
 
 VERDICT_STYLE = {"slower": "red", "faster": "green", "same": "", "undecided": "yellow", "not comparable": "yellow"}
 
@@ -24,12 +26,15 @@ def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseCompar
     notes = []
     for number, c in enumerate(comparisons, start=1):
         d = c.difference
-        table.add_row(str(number), Text(c.case_id), f"{c.a_median:.4g} s", f"{c.b_median:.4g} s",
+        table.add_row(str(number), Text(label(c.case)), f"{c.a_median:.4g} s", f"{c.b_median:.4g} s",
                       d.describe() if d else "", f"{d.p:.2g}" if d else "",
                       Text(c.verdict, style=VERDICT_STYLE[c.verdict]))
         if said := ([d.why] if d and d.verdict == "undecided" else []) + c.notes:
             notes.append(Text(f"{number}. " + "; ".join(said)))
-    parts: list[RenderableType] = [Text(f"A = {name_a}\nB = {name_b}"), table, *notes]
+    # Your own data's cases are named without it (its name and hash would fold every row): said once, here.
+    data = sorted({", ".join(c.case.params_said()) for c in comparisons if OWN_DATA in c.case.params})
+    parts: list[RenderableType] = [Text(f"A = {name_a}\nB = {name_b}"), *[Text(f"Your data: {d}") for d in data],
+                                   table, *notes]
     if any(c.unstable for c in comparisons):
         parts.append(Text(ADVICE))
     if only[0] or only[1]:
