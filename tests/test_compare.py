@@ -3,6 +3,7 @@ checks before pooling, the CPU/GPU view, and the exit code a CI gate reads."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -303,3 +304,20 @@ def test_your_own_datas_cases_are_compared_with_the_data_said_once(tmp_path: Pat
     assert out.count("wine.csv") == 1 and "Your data: data=wine.csv#cd80158fad3d, target=target" in out
     rows = [line.split() for line in out.splitlines() if line[:1].isdigit()]
     assert [row[1] for row in rows] == [f"user_classification/hgb@sklearn/n={n}/t=2" for n in (45, 90, 178)]
+
+
+@pytest.mark.parametrize("width", [40, 100])
+def test_an_id_wider_than_its_column_breaks_after_a_separator_and_no_number_is_cut(width: int) -> None:
+    from rich.console import Console
+
+    from harness.present.table import Ident, compact
+
+    config = "classification/xgboost_external@xgboost/n=*/t=2,trees=50"
+    table = compact("t", ("configuration", "time"), folds=("configuration",))
+    table.add_row(Ident(config), "12,345.6 s")
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))
+    console.print(table)
+    rows = [line.rstrip() for line in console.export_text().splitlines()[3:]]
+    cells = [row.removesuffix("12,345.6 s").rstrip() for row in rows]
+    assert "12,345.6 s" in rows[0] and "".join(cells) == config
+    assert all(cell.endswith(("/", ",")) for cell in cells[:-1]) and (width < 60 or len(cells) == 1)

@@ -10,7 +10,7 @@ from rich.text import Text
 from harness.analysis.comparison import CaseComparison, DevicePair
 from harness.analysis.significance import ADVICE
 from harness.present.progress import label
-from harness.present.table import compact
+from harness.present.table import Ident, compact
 from harness.records.case import OWN_DATA
 
 VERDICT_STYLE = {"slower": "red", "faster": "green", "same": "", "undecided": "yellow", "not comparable": "yellow"}
@@ -26,7 +26,7 @@ def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseCompar
     notes = []
     for number, c in enumerate(comparisons, start=1):
         d = c.difference
-        table.add_row(str(number), Text(label(c.case)), f"{c.a_median:.4g} s", f"{c.b_median:.4g} s",
+        table.add_row(str(number), Ident(label(c.case)), f"{c.a_median:.4g} s", f"{c.b_median:.4g} s",
                       d.describe() if d else "", f"{d.p:.2g}" if d else "",
                       Text(c.verdict, style=VERDICT_STYLE[c.verdict]))
         if said := ([d.why] if d and d.verdict == "undecided" else []) + c.notes:

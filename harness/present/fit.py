@@ -17,7 +17,7 @@ from harness.analysis.fits import SparkFit, size_dependent
 from harness.analysis.predict import AtTarget, Check, Estimate
 from harness.present import calibration
 from harness.present.recommend import seconds
-from harness.present.table import compact
+from harness.present.table import Ident, compact
 
 
 def _table(title: str, columns: Sequence[str], wraps: Sequence[str] = ()) -> Table:
@@ -46,7 +46,7 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                        ["configuration", "sizes", "model", "exp.", "LOO", "last", "memory", "per item"])
         for m in models:
             t = m.time
-            table.add_row(Text(m.config), f"{min(t.sizes):,.0f}-{max(t.sizes):,.0f} ({len(t.sizes)})", t.curve.kind,
+            table.add_row(Ident(m.config), f"{min(t.sizes):,.0f}-{max(t.sizes):,.0f} ({len(t.sizes)})", t.curve.kind,
                           f"{t.curve.exponent:.2f}", f"{math.expm1(t.loo_error):.1%}", f"{t.local_exponents()[-1]:.2f}",
                           f"{m.memory.fixed / 2**20:,.0f} MiB" if m.memory else "",
                           f"{m.memory.per_item:,.0f} B" if m.memory else "")
@@ -60,7 +60,7 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                            ["configuration", "time", "95% interval", "memory [95%]", "confidence"])
             for m in models:
                 e = at.sizes[m.config]
-                table.add_row(Text(m.config), *time_cells(e), memory_text(e), e.level)
+                table.add_row(Ident(m.config), *time_cells(e), memory_text(e), e.level)
                 if e.time.extrapolated_far:
                     warnings.append(f"{m.config}: {e.time.beyond:.0f}x past the largest measured size")
             parts.append(table)
@@ -84,7 +84,7 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
             fit, physical = t.fit, t.physical_cores
             note = (f"past the {physical} physical cores: SMT siblings" if physical and max(fit.threads) > physical
                     else "physical cores")
-            cells = [Text(t.key), ",".join(map(str, fit.threads)),
+            cells = [Ident(t.key), ",".join(map(str, fit.threads)),
                      f"{fit.serial:.3f} [{fit.serial_lo:.3f}-{fit.serial_hi:.3f}]",
                      " ".join(f"{e:.0%}" for e in fit.efficiency()), note]
             if cores:
@@ -105,7 +105,7 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
         table = _table(f"time against size and threads: fixed + serial*n + parallel*n/p{on}", columns)
         for g in grids:
             smallest, largest = g.sizes
-            cells = [Text(g.key), str(g.fit.points), f"{g.fit.serial_fraction(smallest):.2f} at {smallest:,} / "
+            cells = [Ident(g.key), str(g.fit.points), f"{g.fit.serial_fraction(smallest):.2f} at {smallest:,} / "
                      f"{g.fit.serial_fraction(largest):.2f} at {largest:,}"]
             if target or cores:
                 cells.append(f"{at.grids[g.key]:.4g} s")
@@ -155,7 +155,7 @@ def _answers(at: AtTarget, on: str) -> RenderableType:
     for e in at.answers:
         how = next((c.message for c in e.caveats if c.code in ("thread-fit", "no-thread-fit")), "")
         source = f"its size fit on {e.model.case.threads} threads" + (f"; {how}" if how else "")
-        table.add_row(Text(e.model.case.key(size=False, threads=False)), source, *time_cells(e), memory_text(e),
+        table.add_row(Ident(e.model.case.key(size=False, threads=False)), source, *time_cells(e), memory_text(e),
                       e.level)
     return table
 
@@ -182,7 +182,7 @@ def _checks(found: Sequence[Check], on: str) -> RenderableType:
                                                         "95% interval", "measured", "error", "conf.", "memory error"))
     for c in found:
         inside = c.predicted.lo <= c.measured <= c.predicted.hi
-        table.add_row(Text(c.config), f"{c.size:,}", f"{c.beyond:.1f}", f"{c.predicted.value:.4g} s",
+        table.add_row(Ident(c.config), f"{c.size:,}", f"{c.beyond:.1f}", f"{c.predicted.value:.4g} s",
                       f"{c.predicted.lo:.4g}-{c.predicted.hi:.4g} s", f"{c.measured:.4g} s",
                       Text(f"{c.error:+.1%}", style="" if inside else "yellow"), c.level,
                       "" if c.memory_error is None else f"{c.memory_error:+.1%}")
@@ -206,7 +206,7 @@ def _spark(spark: Sequence[SparkFit], at: AtTarget, on: str) -> RenderableType:
     for s in spark:
         fit, (_, largest) = s.time, s.sizes
         top = fit.cores[1]
-        cells = [Text(s.key), str(fit.points), f"{fit.fixed:.3g} s", f"{fit.parallel * 1e6:.3g} us",
+        cells = [Ident(s.key), str(fit.points), f"{fit.fixed:.3g} s", f"{fit.parallel * 1e6:.3g} us",
                  f"{fit.tree:.3g} s", f"{fit.all_to_all:.3g} s",
                  f"{fit.efficiency(largest, top):.0%} on {top:g} cores at {largest:,}",
                  f"{s.memory.fixed / 2**20:,.0f} MiB + {s.memory.per_item:,.0f} B" if s.memory else ""]

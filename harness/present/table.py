@@ -4,12 +4,15 @@ harness.analysis.cases computed for each case."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Group
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -18,6 +21,26 @@ from harness.records import PHASES, PROFILE, RunResult
 from harness.records import figures as fig
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
+
+
+class Ident:
+    """A case id or configuration in a table cell: where its column is narrower than it, it breaks after a '/' or a ','
+    (a name longer than the column still folds), where plain text would fold it anywhere, even mid-name ('linear@skle',
+    then 'arn')."""
+
+    def __init__(self, text: str) -> None:
+        self.pieces = [p for p in re.split(r"(?<=[/,])", text) if p]
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(1, sum(map(cell_len, self.pieces)))  # as narrow as any folding text: no number is cut
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = [""]
+        for piece in self.pieces:
+            if lines[-1] and cell_len(lines[-1] + piece) > options.max_width:
+                lines.append("")
+            lines[-1] += piece
+        yield Text("\n".join(lines), overflow="fold")
 
 
 def compact(title: str, columns: Sequence[str], folds: Sequence[str] = (), wraps: Sequence[str] = ()) -> Table:
