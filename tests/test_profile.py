@@ -382,16 +382,16 @@ def test_phases_the_job_marks_get_their_time_and_utilization(tmp_path: Path, cap
 
 
 def test_the_time_in_no_marked_phase_is_the_run_less_every_phase_window() -> None:
-    from harness.run.profile import _outside
+    from harness.run.marks import outside
 
     marks = {"a": [(1.0, 2.0)], "b": [(1.5, 3.0), (5.0, 6.0)], "c": [(6.0, 6.0005)]}
-    assert _outside(marks, 0.0, 8.0) == [(0.0, 1.0), (3.0, 5.0), (6.0005, 8.0)]
-    assert _outside({"a": [(0.0, 8.0)]}, 0.0, 8.0) == []
+    assert outside(marks, 0.0, 8.0) == [(0.0, 1.0), (3.0, 5.0), (6.0005, 8.0)]
+    assert outside({"a": [(0.0, 8.0)]}, 0.0, 8.0) == []
 
 
 def test_marks_the_job_wrote_badly_are_read_as_far_as_they_make_sense(tmp_path: Path) -> None:
     from harness.phases import MAX_NAMES as MAX_MARKED
-    from harness.run.profile import read_marks
+    from harness.run.marks import read as read_marks
 
     lines = ["begin\t1.0\tload", "garbage", "end\tnot-a-time\tload", "end\t2.0\tload", "end\t2.5\tnever-begun",
              "begin\t3.0\trun", "end\t4.0\trun", "begin\t5.0\tstill-open"]

@@ -34,15 +34,15 @@ from harness.errors import SizeupError, Stopped
 from harness.records import PROFILE, BackendFacts, Case, CaseRecord, Repeat, RunResult
 from harness.run import lifeline, machine, monitor, printed, procfs
 from harness.run.assemble import signal_name
+from harness.run.marks import PHASE, UNMARKED, own
+from harness.run.marks import outside as marks_outside
+from harness.run.marks import read as read_marks
 from harness.run.plan import SAMPLE_HZ, Plan, Settings
 from harness.run.runner import new_run, now_iso
 from harness.run.sources import open_sources
 from harness.run.watch import Limits, Watch, next_tick
 
 BACKEND = "process"
-PHASE = "run"
-UNMARKED = "unmarked"  # the time in no phase the job marked
-MARKS_BYTES = 16 * 2**20  # of the job's phase marks read back
 GRACE_S = 10.0  # after Ctrl-C, how long the job has to stop on its own before it is killed
 # The harness blocks the stop signals (harness.signals) and children inherit the mask: the job must get them
 # as it would from a shell, so it starts through this, which unblocks them and becomes the command.
@@ -156,8 +156,8 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
     wall = watch.exited_at - t0 if watch.exited_at else time.monotonic() - t0
     marks = read_marks(Path(marks_path), t0 + wall)
     for name, windows in (tee.windows(t0 + wall) if tee else {}).items():
-        marks[_own(name)] = sorted(marks.get(_own(name), []) + windows)
-    if marks and UNMARKED not in marks and (outside := _outside(marks, t0, t0 + wall)):
+        marks[own(name)] = sorted(marks.get(own(name), []) + windows)
+    if marks and UNMARKED not in marks and (outside := marks_outside(marks, t0, t0 + wall)):
         marks[UNMARKED] = outside
     Path(marks_path).unlink(missing_ok=True)
     code = os.waitstatus_to_exitcode(status)
@@ -296,53 +296,6 @@ def _reap(proc: subprocess.Popen[bytes], flags: int) -> tuple[int, object]:
     if pid:
         proc.returncode = os.waitstatus_to_exitcode(status)
     return status, rusage
-
-
-def read_marks(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
-    """The job's own phases (harness.phases), as windows per name. The file is the job's writing: read at most
-    MARKS_BYTES, at most phases.MAX_NAMES names of at most 64 characters; a line that does not parse is skipped, a
-    phase still open at the end ends with the job, an end without a begin is dropped."""
-    try:
-        with path.open("rb") as f:
-            text = f.read(MARKS_BYTES).decode("utf-8", "replace")
-    except OSError:
-        return {}
-    open_at: dict[str, list[float]] = {}
-    windows: dict[str, list[tuple[float, float]]] = {}
-    for line in text.splitlines():
-        edge, _, rest = line.partition("\t")
-        t, _, name = rest.partition("\t")
-        try:
-            at = float(t)
-        except ValueError:
-            continue
-        name = name.strip()[:64] or "phase"
-        name = _own(name)
-        if name not in windows and len(windows) >= phases.MAX_NAMES:
-            continue
-        if edge == "begin":
-            open_at.setdefault(name, []).append(at)
-            windows.setdefault(name, [])
-        elif edge == "end" and open_at.get(name):
-            windows[name].append((open_at[name].pop(), at))
-    for name, starts in open_at.items():
-        windows[name] += [(start, end) for start in starts]
-    return {name: sorted(w) for name, w in windows.items() if w}
-
-
-def _outside(marks: dict[str, list[tuple[float, float]]], start: float, end: float) -> list[tuple[float, float]]:
-    """The windows of [start, end] in no marked phase (its start-up, before the first mark, most often)."""
-    out, at = [], start
-    for a, b in sorted(w for windows in marks.values() for w in windows):
-        if a > at:
-            out.append((at, a))
-        at = max(at, b)
-    return [(a, b) for a, b in out + ([(at, end)] if end > at else []) if b - a > 1e-3]
-
-
-def _own(name: str) -> str:
-    """A phase the job named: `run`, the whole run's phase, is sizeup's."""
-    return f"{name} (marked)" if name == PHASE else name
 
 
 def _telemetry(sampled: Watch | Attached, wall: float, t0: float,

@@ -1,0 +1,59 @@
+"""The phases a job marks for `sizeup profile`, in its code (harness.phases) or by the lines it prints (`--mark`,
+harness.run.printed): read back, named apart from sizeup's own, and the time they leave out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness import phases
+
+PHASE = "run"  # sizeup's phase: the whole run
+UNMARKED = "unmarked"  # the time in no phase the job marked
+MARKS_BYTES = 16 * 2**20  # of the job's phase marks read back
+
+
+def read(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
+    """The job's own phases (harness.phases), as windows per name. The file is the job's writing: read at most
+    MARKS_BYTES, at most phases.MAX_NAMES names of at most 64 characters; a line that does not parse is skipped, a
+    phase still open at the end ends with the job, an end without a begin is dropped."""
+    try:
+        with path.open("rb") as f:
+            text = f.read(MARKS_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return {}
+    open_at: dict[str, list[float]] = {}
+    windows: dict[str, list[tuple[float, float]]] = {}
+    for line in text.splitlines():
+        edge, _, rest = line.partition("\t")
+        t, _, name = rest.partition("\t")
+        try:
+            at = float(t)
+        except ValueError:
+            continue
+        name = name.strip()[:64] or "phase"
+        name = own(name)
+        if name not in windows and len(windows) >= phases.MAX_NAMES:
+            continue
+        if edge == "begin":
+            open_at.setdefault(name, []).append(at)
+            windows.setdefault(name, [])
+        elif edge == "end" and open_at.get(name):
+            windows[name].append((open_at[name].pop(), at))
+    for name, starts in open_at.items():
+        windows[name] += [(start, end) for start in starts]
+    return {name: sorted(w) for name, w in windows.items() if w}
+
+
+def outside(marks: dict[str, list[tuple[float, float]]], start: float, end: float) -> list[tuple[float, float]]:
+    """The windows of [start, end] in no marked phase (its start-up, before the first mark, most often)."""
+    out, at = [], start
+    for a, b in sorted(w for windows in marks.values() for w in windows):
+        if a > at:
+            out.append((at, a))
+        at = max(at, b)
+    return [(a, b) for a, b in out + ([(at, end)] if end > at else []) if b - a > 1e-3]
+
+
+def own(name: str) -> str:
+    """A phase the job named: `run`, the whole run's phase, is sizeup's."""
+    return f"{name} (marked)" if name == PHASE else name
