@@ -19,6 +19,8 @@ import time
 
 ENV = "SIZEUP_PHASES"
 MAX_NAMES = 100  # distinct phase names sizeup keeps of a job, marked here or by --mark
+# The last of them takes every name past the others, so that their time stays marked (not `unmarked`).
+MORE = f"the rest (past {MAX_NAMES - 1} names)"
 _path = os.environ.get(ENV)
 _fd: int | None = None
 

@@ -16,7 +16,7 @@ import pytest
 
 from harness import cli, records
 from harness.errors import SizeupError
-from harness.phases import MAX_NAMES
+from harness.phases import MAX_NAMES, MORE
 from harness.run.printed import Tee, _write_all, name_of, pattern
 from tests.conftest import needs_quiet
 
@@ -146,7 +146,11 @@ def test_a_phase_runs_until_a_line_names_another_and_the_names_are_capped() -> N
     tee.hits = [(1.0, "a"), (2.0, "a"), (3.0, "b"), (4.0, "a"), (9.5, "c")]
     assert tee.windows(end=9.0) == {"a": [(1.0, 3.0), (4.0, 9.0)], "b": [(3.0, 4.0)]}  # c: after the job ended
     tee.hits = [(float(i), f"n{i}") for i in range(2 * MAX_NAMES)]
-    assert len(tee.windows(end=1e3)) == MAX_NAMES
+    windows = tee.windows(end=1e3)
+    assert len(windows) == MAX_NAMES and "n98" in windows and "n99" not in windows
+    # Every name past the cap is one phase, which keeps their time marked: up to the job's end.
+    assert windows[MORE] == [(float(i), float(i + 1)) for i in range(MAX_NAMES - 1, 2 * MAX_NAMES - 1)] + [
+        (2 * MAX_NAMES - 1, 1e3)]
 
 
 def test_the_name_is_the_phase_group_else_the_first_group_else_the_match() -> None:

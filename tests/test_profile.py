@@ -391,6 +391,7 @@ def test_the_time_in_no_marked_phase_is_the_run_less_every_phase_window() -> Non
 
 def test_marks_the_job_wrote_badly_are_read_as_far_as_they_make_sense(tmp_path: Path) -> None:
     from harness.phases import MAX_NAMES as MAX_MARKED
+    from harness.phases import MORE
     from harness.run.marks import read as read_marks
 
     lines = ["begin\t1.0\tload", "garbage", "end\tnot-a-time\tload", "end\t2.0\tload", "end\t2.5\tnever-begun",
@@ -402,3 +403,4 @@ def test_marks_the_job_wrote_badly_are_read_as_far_as_they_make_sense(tmp_path: 
     assert marks["load"] == [(1.0, 2.0)] and "never-begun" not in marks
     assert marks["run (marked)"] == [(3.0, 4.0)] and marks["still-open"] == [(5.0, 9.0)]
     assert len(marks) == MAX_MARKED and read_marks(tmp_path / "missing", 1.0) == {}
+    assert marks[MORE] == [(6.0, 6.5)]  # the names past the cap, nested in one window: counted once

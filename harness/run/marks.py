@@ -3,6 +3,7 @@ harness.run.printed): read back, named apart from sizeup's own, and the time the
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from harness import phases
@@ -14,7 +15,8 @@ MARKS_BYTES = 16 * 2**20  # of the job's phase marks read back
 
 def read(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
     """The job's own phases (harness.phases), as windows per name. The file is the job's writing: read at most
-    MARKS_BYTES, at most phases.MAX_NAMES names of at most 64 characters; a line that does not parse is skipped, a
+    MARKS_BYTES, at most phases.MAX_NAMES names of at most 64 characters (the last, phases.MORE, is every name past
+    the others); a line that does not parse is skipped, a
     phase still open at the end ends with the job, an end without a begin is dropped."""
     try:
         with path.open("rb") as f:
@@ -31,9 +33,7 @@ def read(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
         except ValueError:
             continue
         name = name.strip()[:64] or "phase"
-        name = own(name)
-        if name not in windows and len(windows) >= phases.MAX_NAMES:
-            continue
+        name = kept(own(name), windows)
         if edge == "begin":
             open_at.setdefault(name, []).append(at)
             windows.setdefault(name, [])
@@ -41,7 +41,23 @@ def read(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
             windows[name].append((open_at[name].pop(), at))
     for name, starts in open_at.items():
         windows[name] += [(start, end) for start in starts]
-    return {name: sorted(w) for name, w in windows.items() if w}
+    return {name: merged(w) for name, w in windows.items() if w}
+
+
+def kept(name: str, named: Collection[str]) -> str:
+    """`name`, or phases.MORE once `named` holds all but one of the phases.MAX_NAMES names kept."""
+    return name if name in named or len(named) < phases.MAX_NAMES - 1 else phases.MORE
+
+
+def merged(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Sorted, overlaps joined: phases nested under one name (phases.MORE's) count once."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(windows):
+        if out and a < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
 
 
 def outside(marks: dict[str, list[tuple[float, float]]], start: float, end: float) -> list[tuple[float, float]]:

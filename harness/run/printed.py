@@ -3,7 +3,8 @@
 The job's stdout and stderr then come to sizeup: each chunk is written on to sizeup's own, byte for byte and at
 once, and its complete lines (ended by a newline, or by a carriage return as a progress bar redraws) are searched.
 A line that matches starts a phase, named by the match's group `phase`, else its first group, else the whole
-match; the phase runs until a line names another one, or the job ends.
+match; the phase runs until a line names another one, or the job ends. Past phases.MAX_NAMES - 1 names, the rest
+are one phase, phases.MORE.
 
 A line is timed when sizeup reads it, so a job that holds its output back marks late. Where sizeup's stdout is a
 terminal, the job's is a terminal of its own (raw, as wide as sizeup's): it buffers and draws as it would there,
@@ -25,8 +26,8 @@ import time
 import tty
 from collections.abc import Sequence
 
-from harness import phases
 from harness.errors import SizeupError
+from harness.run import marks
 
 CHUNK = 1 << 16
 LINE_BYTES = 1 << 16  # of one line, searched; a longer line passes through whole, its rest unsearched
@@ -121,9 +122,9 @@ class Tee:
         hits = [h for i, h in enumerate(hits) if not i or hits[i - 1][1] != h[1]]
         out: dict[str, list[tuple[float, float]]] = {}
         for i, (start, name) in enumerate(hits):
-            if start < end and (name in out or len(out) < phases.MAX_NAMES):
+            if start < end:
                 stop = hits[i + 1][0] if i + 1 < len(hits) else end
-                out.setdefault(name, []).append((start, min(stop, end)))
+                out.setdefault(marks.kept(name, out), []).append((start, min(stop, end)))
         return out
 
 
