@@ -34,13 +34,15 @@ SHORTEST_S = 1e-3
 @dataclass(frozen=True)
 class Difference:
     ratio: float  # median(b) / median(a): above 1, b takes longer
-    lo: float
-    hi: float
+    lo: float | None  # the 95% interval; None where a side has one sample, whose spread nothing measured
+    hi: float | None
     p: float  # two-sided Mann-Whitney
     verdict: str  # "slower", "faster", "same", "undecided"
     why: str
 
     def describe(self) -> str:
+        if self.lo is None or self.hi is None:
+            return f"{self.ratio:.3f}x [none]"
         return f"{self.ratio:.3f}x [{self.lo:.3f}-{self.hi:.3f}]"
 
 
@@ -50,13 +52,17 @@ def difference(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, see
     if len(x) == 0 or len(y) == 0:
         raise ValueError("both sides need at least one sample")
     ratio = float(np.median(y) / np.median(x))
+    if len(x) < 2 or len(y) < 2:  # a bootstrap would resample the other side's spread alone: [1.004-1.004] from 1 and 1
+        return Difference(ratio, None, None, 1.0, "undecided",
+                          f"{len(x)} sample(s) against {len(y)}: a side of one has no spread to draw an interval "
+                          "from; measure again (more repeats, or several result files pooled by a glob)")
     rng = np.random.default_rng(seed)
     boot = (np.median(rng.choice(y, (BOOTSTRAP, len(y))), axis=1) / np.median(rng.choice(x, (BOOTSTRAP, len(x))),
                                                                               axis=1))
     lo, hi = float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
     from scipy.stats import mannwhitneyu
 
-    p = float(mannwhitneyu(x, y, alternative="two-sided").pvalue) if len(x) > 1 and len(y) > 1 else 1.0
+    p = float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
     direction = "slower" if ratio > 1 else "faster"
     if lo <= 1.0 <= hi:
         return Difference(ratio, lo, hi, p, "same", "the interval includes 1: no difference shown")

@@ -143,7 +143,8 @@ def _speedups(pairs: Sequence[comparison.DevicePair]):
         return None
     fig, ax = _figure(9, max(2.5, 0.35 * len(pairs)))
     ratios = np.array([p.speedup.ratio for p in pairs])
-    errors = np.array([[p.speedup.ratio - p.speedup.lo for p in pairs], [p.speedup.hi - p.speedup.ratio for p in pairs]])
+    errors = np.array([[p.speedup.ratio - (p.speedup.lo or p.speedup.ratio) for p in pairs],  # no interval: no bar
+                       [(p.speedup.hi or p.speedup.ratio) - p.speedup.ratio for p in pairs]])
     ax.barh(range(len(pairs)), ratios, xerr=errors, color=["tab:orange" if r > 1 else "tab:blue" for r in ratios])
     ax.axvline(1, color="grey", linewidth=0.8)
     ax.set_yticks(range(len(pairs)), [p.gpu for p in pairs], fontsize=7)

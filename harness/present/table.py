@@ -135,7 +135,7 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
     figures = [(source, f) for source, f in figures if f.plot]
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 1), pad_edge=False, collapse_padding=True)
     # The intervals' confidence levels (they depend on the repeats), said once in the header: 75%, or 75-88%.
-    levels = sorted({f"{s.phases['fit'].coverage:.0%}" for s in summaries if "fit" in s.phases})
+    levels = sorted({f"{s.phases['fit'].coverage:.0%}" for s in summaries if _interval(s.phases.get("fit"))})
     level = f" {levels[0]}" if len(levels) == 1 else f" {levels[0][:-1]}-{levels[-1]}" if levels else ""
     timed = "fit s" if any("fit" in s.phases for s in summaries) or not summaries else "run s"  # profiles: the job
     for name in ("case", "size", "thr", timed, f"interval{level}", "quality", "memory",
@@ -162,7 +162,7 @@ def _narrow_row(s: CaseSummary) -> list[str | Text]:
     fit = s.phases.get("fit") or s.phases.get("run")
     contended = "!" if s.contention and s.contention.counted else ""
     cells.append("" if fit is None else f"{_s(fit.median)}{'~' if fit.noisy else ''}{contended}")
-    cells.append(f"{_s(fit.lo)}-{_s(fit.hi)}" if fit else "")
+    cells.append(f"{_s(fit.lo)}-{_s(fit.hi)}" if _interval(fit) else "")
     text, met = quality(s)
     cells.append(Text.assemble(text, {True: (" ✓", "green"), False: (" ✗", "red"), None: ""}[met]))
     cells.append(_memory(record.telemetry.get("peak_memory_bytes")))
@@ -204,12 +204,17 @@ def row(s: CaseSummary, phases: list[str]) -> list[str | Text]:
         t = s.phases.get(phase)
         cells.append("" if t is None else f"{_s(t.median)}{'~' if t.noisy else ''}{contended}")
     fit = s.phases.get("fit")
-    cells.append(f"{_s(fit.lo)}-{_s(fit.hi)} {fit.coverage:.0%}" if fit else "")
+    cells.append(f"{_s(fit.lo)}-{_s(fit.hi)} {fit.coverage:.0%}" if _interval(fit) else "")
     text, met = quality(s)
     cells.append(Text.assemble(text, {True: (" ✓", "green"), False: (" ✗", "red"), None: ""}[met]))
     cells += [throughput(s), "" if s.fit_cpu_percent is None else f"{s.fit_cpu_percent:.0f}",
               _mib(record.telemetry.get("peak_memory_bytes"))]
     return cells
+
+
+def _interval(t: Any) -> bool:
+    """Whether a phase's times give an interval: one run alone covers its median with no confidence (8.21-8.21)."""
+    return t is not None and t.coverage > 0
 
 
 def _s(seconds: float) -> str:
