@@ -15,7 +15,7 @@ from harness import cli
 from harness.analysis import comparison, fits, frame, predict
 from harness.analysis.compute import analyse
 from harness.analysis.significance import difference, instability, parse_fail
-from harness.records import Case, CaseRecord, RunResult
+from harness.records import PROFILE, Case, CaseRecord, RunResult
 from tests.builders import record, times, write
 
 CASE = Case("classification", "xgboost", "xgboost", 20000, 2)
@@ -296,6 +296,11 @@ def test_cases_in_common_without_the_phase_asked_name_one_they_have(tmp_path: Pa
     assert cli.main(["compare", a, b]) == cli.EXIT_USAGE
     assert "their cases in common have no fit time; compare another phase (--phase run)" in capsys.readouterr().err
     assert cli.main(["compare", a, b, "--phase", "run"]) == 0
+    # Profiles (a job timed whole) are compared on their run without being told.
+    job = replace(CASE, workload=PROFILE)
+    a, b = (write(tmp_path / f"{n}.json", [replace(run_only(seed), case=job)]) for n, seed in (("pa", 1), ("pb", 2)))
+    capsys.readouterr()
+    assert cli.main(["compare", a, b]) == 0 and "run time, B against A" in capsys.readouterr().out
 
 
 def test_your_own_datas_cases_are_compared_with_the_data_said_once(tmp_path: Path,
