@@ -302,7 +302,9 @@ def test_attaching_to_a_running_job_samples_it_until_it_exits_and_touches_nothin
         assert record.status == "ok" and record.params["pid"] == job.pid and 1.4 < record.wall_s < 3
         assert record.telemetry["attached"]["ended"] == "the 1.5 s asked for passed"
         assert record.exit["returncode"] is None and len(record.telemetry["series"]["t"]) >= 10
-        assert f"sizeup profile: pid {job.pid}" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert f"sizeup profile: pid {job.pid}" in out
+        assert "per hour" in out and "per run" not in out  # 1.5 s of a longer run would price no run
     finally:
         job.kill()
         job.wait()

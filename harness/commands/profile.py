@@ -108,17 +108,26 @@ def judge(run: records.RunResult, console: Console) -> None:
             console.print(Text(f"{f.code}: {f.message}"))
         if not found:
             console.print("Nothing held it back that sizeup looks for (one core, idle vCPUs, memory, GPU, disk).")
+    # Attached to a running job (--pid), sizeup saw part of its run: a VM's price per hour, not per run.
+    whole = not record.telemetry.get("attached")
     if record.status != "ok":  # what it should run on is for a job that did its work
         console.print(Text(f"The job did not finish ({record.reason}): no VM is suggested for it.", style="yellow"))
     elif used_gpu(figures):
-        say_gpu_options(figures, vms, identity.get("gpus") or [], console)
+        say_gpu_options(figures, vms, identity.get("gpus") or [], console, whole=whole)
     else:
-        say_rightsize(rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30), console)
+        say_rightsize(rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30), console, whole=whole)
 
 
-def say_rightsize(sized: Sized, console: Console) -> None:
+def _price(vm: catalog.VM, cost: float, whole: bool) -> str:
+    """'$0.00022 per run', or where the run was not seen whole, '$0.096 per hour'."""
     from harness.present.recommend import dollars
 
+    if whole:
+        return f"${dollars(cost)} per run"
+    return f"${dollars(vm.price_per_hour)} per hour (its run was not seen whole: attached with --pid)"
+
+
+def say_rightsize(sized: Sized, console: Console, whole: bool = True) -> None:
     if sized.vm is None:
         console.print(Text(f"No CPU VM in the catalog has {sized.cores} vCPUs and {sized.memory_gib:g} GiB.",
                            style="yellow"))
@@ -126,20 +135,20 @@ def say_rightsize(sized: Sized, console: Console) -> None:
     change = f", {sized.change:+.0%} against {sized.like_here.name} (like this machine)" \
         if sized.change is not None and sized.like_here else ""
     console.print(Text(f"Right-size ({CONFIDENCE} confidence): {sized.vm.name} ({sized.vm.vcpus} vCPUs, "
-                       f"{sized.vm.memory_gib:g} GiB) at ${dollars(sized.cost)} per run{change}; needs "
+                       f"{sized.vm.memory_gib:g} GiB) at {_price(sized.vm, sized.cost, whole)}{change}; needs "
                        f"{sized.memory_gib:g} GiB (peak x 1.5). Assumed: {sized.assumption}."))
 
 
-def say_gpu_options(figures: Figures, vms: list, gpus: list, console: Console, shown: int = 5) -> None:
+def say_gpu_options(figures: Figures, vms: list, gpus: list, console: Console, shown: int = 5,
+                    whole: bool = True) -> None:
     """A job that kept a GPU busy: GPU VMs, as `recommend` offers them; its time on a CPU was not measured."""
-    from harness.present.recommend import dollars
-
     options, assumed = gpu_options(figures, vms, str(gpus[0].get("name") or "an unnamed GPU") if gpus else "its GPU")
     console.print(Text(f"The job kept a GPU {figures.gpu_util_mean:.0f}% busy: its time on a CPU VM was not measured, "
                        f"so GPU VMs are offered ({CONFIDENCE} confidence). Assumed: {assumed}."))
     for o in options[:shown]:
         carried = "" if o.factor == 1 else f" (x{o.factor:.2f} from datasheets)"
-        console.print(Text(f"  {o.vm.name} ({o.vm.gpu_count} x {o.vm.gpu_model}, {o.vm.vcpus} vCPUs): about "
-                           f"{o.seconds:.3g} s{carried}, ${dollars(o.cost)} per run"))
+        time = f"about {o.seconds:.3g} s{carried}, " if whole else ""
+        console.print(Text(f"  {o.vm.name} ({o.vm.gpu_count} x {o.vm.gpu_model}, {o.vm.vcpus} vCPUs): "
+                           f"{time}{_price(o.vm, o.cost, whole)}"))
     if not options:
         console.print(Text("No GPU VM in the catalog holds its memory and GPU memory.", style="yellow"))
