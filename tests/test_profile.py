@@ -76,6 +76,7 @@ def test_a_daemon_the_job_forks_is_stopped_and_named(tmp_path: Path) -> None:
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     (record,) = profiled(tmp_path).cases
     assert record.status == "ok" and any(str(pid) in p for p in record.telemetry["leftover_processes"])
+    assert f"({pid})" in done.stdout.decode().split("killed:", 1)[1].splitlines()[0]  # named where the user reads
 
 
 def test_ctrl_c_stops_the_job_and_keeps_what_was_measured(tmp_path: Path) -> None:

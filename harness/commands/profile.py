@@ -87,6 +87,8 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
 def judge(run: records.RunResult, console: Console) -> None:
     """A profile's phases, what held the job back, and what it should run on (`profile`, and `show` of one)."""
     record = run.cases[0]
+    if left := record.telemetry.get("leftover_processes"):
+        console.print(Text(f"Left running by the job when it ended, and killed: {', '.join(left)}", style="yellow"))
     summaries = record.telemetry.get("phases") or {}
     timed = record.runs[0]
     for name, seconds in sorted(timed.phases.items(), key=lambda kv: timed.spans.get(kv[0], [float("inf")])[0]):
