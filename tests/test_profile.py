@@ -106,6 +106,7 @@ def test_a_second_ctrl_c_stops_a_job_that_ignores_the_first_and_the_profile_is_k
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130, err
+    assert b"a second Ctrl-C stops it now" in err  # said at the first, while sizeup waits
     (record,) = profiled(tmp_path).cases
     assert record.status == "error" and "stopped by the user" in record.reason and record.wall_s < 8
 

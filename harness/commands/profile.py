@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from rich.console import Console
 from rich.text import Text
@@ -50,7 +51,7 @@ def command(args: argparse.Namespace, console: Console) -> int:
     done = None
     try:
         done = profile.attach(args.pid, args.duration, args.sample_hz, fingerprint) if args.pid is not None \
-            else profile.profile(job, args.sample_hz, fingerprint, mark)
+            else profile.profile(job, args.sample_hz, fingerprint, mark, notice=_notice)
         path = records.final_path(records.journal_path(args.results_dir, done.run))
         records.save(path, done.run)
         say(done.run, path, console)
@@ -65,6 +66,10 @@ def command(args: argparse.Namespace, console: Console) -> int:
         code = tracking.finish(done.run, path, "KILLED" if done.interrupted else "FAILED" if done.exit_code
                                else "FINISHED", code, console)
     return code
+
+
+def _notice(message: str) -> None:
+    print(f"sizeup: {message}", file=sys.stderr, flush=True)
 
 
 def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> None:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -104,9 +105,10 @@ def _new_run(name: str, sample_hz: float, fingerprint: dict[str, object]) -> Run
 
 
 def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object],
-            mark: re.Pattern[bytes] | None = None) -> Profiled:
+            mark: re.Pattern[bytes] | None = None, notice: Callable[[str], None] = lambda _: None) -> Profiled:
     """Run `command` to its end (or the user's stop) and return its profile as a run of one record; with `mark`,
-    lines of its output that match it start phases too (harness.run.printed)."""
+    lines of its output that match it start phases too (harness.run.printed). `notice` tells the user, at once,
+    what a stop does while the job is given time to end."""
     program = executable(command)
     run = _new_run(job_name(command), sample_hz, fingerprint)
     case = run.plan[0]
@@ -144,7 +146,7 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
                 status, rusage = watch.until_exit(t0)
             except (KeyboardInterrupt, Stopped) as exc:
                 interrupted = 128 + exc.signum if isinstance(exc, Stopped) else 128 + signal.SIGINT
-                status, rusage = _stop(proc, watch)
+                status, rusage = _stop(proc, watch, notice)
     finally:
         if proc.returncode is None:  # never leave the job behind (a stop while the sampler was being set up)
             _signal_group(proc.pid, signal.SIGKILL)
@@ -258,10 +260,12 @@ def _cpu_s(rusage: object) -> float | None:
     return (rusage.ru_utime + rusage.ru_stime) if rusage else None  # type: ignore[attr-defined]
 
 
-def _stop(proc: subprocess.Popen[bytes], watch: Watch) -> tuple[int, object]:
+def _stop(proc: subprocess.Popen[bytes], watch: Watch, notice: Callable[[str], None]) -> tuple[int, object]:
     """The user stopped sizeup: SIGINT to the job's group, as a terminal would, then SIGKILL after GRACE_S (or at
     once, on a second stop)."""
     _signal_group(proc.pid, signal.SIGINT)
+    notice(f"Ctrl-C passed to the job, which has {GRACE_S:g} s to stop on its own (a job may catch it to save its "
+           "work); a second Ctrl-C stops it now")
     deadline = time.monotonic() + GRACE_S
     try:
         while proc.returncode is None and time.monotonic() < deadline:
