@@ -330,3 +330,14 @@ def test_show_keeps_every_column_header_whole_at_100_columns(capsys: pytest.Capt
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.split()[:1] == ["case"])
     assert max(map(len, lines)) <= 100 and "\u2026" not in header and header.split()[-1] == "memory"
+
+
+def test_show_wide_gives_every_column_whole_however_narrow_the_terminal(capsys: pytest.CaptureFixture[str],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")  # at 100 columns, every column but the case had been squeezed to nothing
+    assert cli.main(["show", "--wide", "results/reference/x86-64-2c-24g-4e6360dc-sizing.json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if "case" in line and "status" in line)
+    assert all(f" {name} " in header for name in ("fit s", "fit interval", "throughput", "fit CPU %", "peak memory"))
+    row = next(line for line in lines if "classification/hgb@sklearn" in line and " 5,000 " in line)
+    assert "\u2026" not in row and "75%" in row and "MiB" in row

@@ -23,13 +23,18 @@ if TYPE_CHECKING:
 
 
 def show(args: argparse.Namespace, console: Console) -> int:
+    from rich.measure import Measurement
+
     from harness.present.table import WIDTH, render, to_json
 
     run = records.load(args.result)
     if args.json:
         sys.stdout.write(records.dumps(to_json(run), indent=2) + "\n")
-    elif args.wide:
-        console.print(render(run, wide=True))
+    elif args.wide:  # every column, as wide as it needs: a narrower terminal wraps the lines (or `less -S`)
+        shown = render(run, wide=True)
+        table = shown.renderables[0]
+        console.width = max(console.width, Measurement.get(console, console.options.update(width=10**4), table).maximum)
+        console.print(shown)
     else:
         console.width = min(console.width, WIDTH)
         console.print(render(run))
