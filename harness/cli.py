@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="a table of a result file")
     p.add_argument("result", type=Path, help="a result file (results/<machine-id>/<run-id>.json)")
-    p.add_argument("--wide", action="store_true", help="every phase, throughput and fit CPU, and skipped cases, each column as wide as it needs")
+    p.add_argument("--wide", action="store_true",
+                   help="every phase, throughput and fit CPU, and skipped cases, each column as wide as it needs")
     p.add_argument("--json", action="store_true", help="every column as numbers")
     p.set_defaults(command=read.show)
 
