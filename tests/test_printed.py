@@ -9,6 +9,7 @@ import os
 import pty
 import subprocess
 import sys
+import time
 import tty
 from pathlib import Path
 
@@ -166,3 +167,21 @@ def test_the_name_is_the_phase_group_else_the_first_group_else_the_match() -> No
 def test_a_pattern_that_cannot_mark_is_refused(text: str, code: str) -> None:
     with pytest.raises(SizeupError, match=code):
         pattern(text)
+
+
+def test_a_line_still_being_printed_starts_its_phase_when_its_mark_arrives() -> None:
+    """'Epoch 1 ... ' then the epoch's work, then 'done': the phase starts with the mark, not with the line's end;
+    a mark at the end of what has come may yet grow ('Epoch 2' of 'Epoch 20') and waits."""
+    read, write = os.pipe()
+    sink = os.open(os.devnull, os.O_WRONLY)
+    tee = Tee(pattern(r"Epoch (\d+)"), [(read, sink)])
+    started = time.monotonic()
+    for chunk, pause in ((b"Epoch 1 ... ", 0.3), (b"done\nEpoch 2", 0.2), (b"0 ... ", 0.3), (b"done\n", 0.0)):
+        os.write(write, chunk)
+        time.sleep(pause)
+    os.close(write)
+    windows = tee.windows(end=time.monotonic())
+    os.close(sink)
+    assert list(windows) == ["1", "20"]
+    ((a, b),) = windows["1"]
+    assert a - started < 0.2 and b - a > 0.45  # before: phase 1 began at 'done', 0.3 s late

@@ -1,10 +1,10 @@
 """Phases from the lines a job prints, for `sizeup profile --mark REGEX` (a framework's epoch lines, say).
 
 The job's stdout and stderr then come to sizeup: each chunk is written on to sizeup's own, byte for byte and at
-once, and its complete lines (ended by a newline, or by a carriage return as a progress bar redraws) are searched.
-A line that matches starts a phase, named by the match's group `phase`, else its first group, else the whole
-match; the phase runs until a line names another one, or the job ends. Past phases.MAX_NAMES - 1 names, the rest
-are one phase, phases.MORE.
+once, and its lines (ended by a newline, or by a carriage return as a progress bar redraws) are searched, and so is
+a line still being printed, as far as it has come. A line that matches starts a phase, named by the match's group
+`phase`, else its first group, else the whole match; the phase runs until a line names another one, or the job
+ends. Past phases.MAX_NAMES - 1 names, the rest are one phase, phases.MORE.
 
 A line is timed when sizeup reads it, so a job that holds its output back marks late. Where sizeup's stdout is a
 terminal, the job's is a terminal of its own (raw, as wide as sizeup's): it buffers and draws as it would there,
@@ -100,13 +100,17 @@ class Tee:
                 cut = max(text.rfind(b"\n"), text.rfind(b"\r")) + 1
                 self._search(text[:cut].replace(b"\r", b"\n"), now)
                 partial = text[cut:] if len(text) - cut <= LINE_BYTES else b""
+                self._search(partial, now, unfinished=True)
             self._search(partial, time.monotonic())
         finally:
             os.close(source)
 
-    def _search(self, lines: bytes, now: float) -> None:
+    def _search(self, lines: bytes, now: float, unfinished: bool = False) -> None:
+        """With `unfinished`, `lines` is the start of a line still being printed ('Epoch 3 ...' before the epoch's
+        work, its end after): a match that text follows is a mark now; one at its end may yet grow ('Epoch 1' of
+        'Epoch 12'), and waits for the line."""
         for m in self.mark.finditer(lines):
-            if b"\n" in m.group(0):
+            if b"\n" in m.group(0) or (unfinished and m.end() == len(lines)):
                 continue
             name = name_of(m)
             with self._lock:
