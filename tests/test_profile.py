@@ -261,7 +261,9 @@ def test_right_sizing_takes_the_cheapest_vm_that_holds_the_peak_and_the_cores_us
     assert sized.cost == pytest.approx(sized.vm.price_per_hour * 60 / 3600)
     assert sized.like_here is None or sized.like_here.vcpus == 8
     saturated = rightsize(figures(vcpus=2, cores_p95=2.1), vms, 8.0)  # 10 Hz jitter past the 2 vCPUs it had
-    assert saturated.cores == 2 and "whether more would speed it up was not measured" in saturated.assumption
+    assert saturated.cores == 2 and saturated.saturated and not sized.saturated
+    rounded_up = rightsize(figures(vcpus=2, cores_p95=1.3), vms, 8.0)  # 2 vCPUs asked for, yet not all were busy
+    assert rounded_up.cores == 2 and not rounded_up.saturated
 
 
 def test_a_job_that_kept_a_gpu_busy_gets_gpu_vms_carried_by_the_datasheets() -> None:

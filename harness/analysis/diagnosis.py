@@ -98,13 +98,14 @@ def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Findin
     out = []
     th = THRESHOLDS
     if f.one_core_share is not None and f.vcpus >= 2 and f.one_core_share >= th["cpu-single-thread"]:
-        out.append(Finding("cpu-single-thread", f"one core busy for {f.one_core_share:.0%} of the run, the other "
-                                                f"{f.vcpus - 1} idle: the work runs on one thread (look for n_jobs, "
-                                                "num_workers or nthread left at 1)",
+        idle = "the other vCPU" if f.vcpus == 2 else f"the other {f.vcpus - 1} vCPUs"
+        out.append(Finding("cpu-single-thread", f"one core busy for {f.one_core_share:.0%} of the run, {idle} "
+                                                "idle: the work runs on one thread (look for n_jobs, num_workers or "
+                                                "nthread left at 1, or OMP_NUM_THREADS=1 in its environment)",
                            {"one_core_share": f.one_core_share, "vcpus": f.vcpus}))
     if f.cores_mean is not None and f.cores_mean / f.vcpus < th["cpu-underused"]:
-        out.append(Finding("cpu-underused", f"{f.cores_mean:.1f} of {f.vcpus} vCPUs busy on average "
-                                            f"({f.cores_mean / f.vcpus:.0%}): a smaller VM of the same family would do",
+        out.append(Finding("cpu-underused", f"{f.cores_mean:.2g} of {f.vcpus} vCPUs busy on average "
+                                            f"({f.cores_mean / f.vcpus:.0%}): fewer vCPUs would do",
                            {"cores_mean": f.cores_mean, "vcpus": f.vcpus}))
     if f.peak_memory and f.memory_total and f.peak_memory / f.memory_total > th["memory-bound"]:
         out.append(Finding("memory-bound", f"peak memory {f.peak_memory / 2**30:.1f} GiB, "

@@ -29,11 +29,15 @@ class Sized:
     cores: int  # the vCPUs asked for: the job's 95th percentile of busy cores, rounded up
     memory_gib: float  # peak x MEMORY_HEADROOM
     assumption: str
+    saturated: bool = False  # the job kept every vCPU busy: whether more would speed it up was not measured
 
     @property
     def change(self) -> float | None:
         """Cost per run on the VM chosen / on the VM like this one, minus 1."""
         return None if self.cost is None or not self.cost_here else self.cost / self.cost_here - 1
+
+
+FULL = 0.9  # busy cores at the 95th percentile / vCPUs from which the job used them all
 
 
 def rightsize(f: Figures, vms: Sequence[VM], memory_gib_here: float) -> Sized:
@@ -50,9 +54,12 @@ def rightsize(f: Figures, vms: Sequence[VM], memory_gib_here: float) -> Sized:
 
     assumption = (f"as long as here ({f.wall_s:.1f} s) on any VM with at least {cores} vCPU(s): the job kept "
                   f"{f.cores_p95 or 0:.1f} cores busy at its 95th percentile; per-core speed as this machine's")
-    if cores == f.vcpus:
+    saturated = (f.cores_p95 or 0) >= FULL * f.vcpus
+    if saturated:
         assumption += f"; it kept all {f.vcpus} vCPUs busy, so whether more would speed it up was not measured"
-    return Sized(pick, per_run(pick), here, per_run(here), cores, math.ceil(memory * 10) / 10, assumption)
+    elif pick is not None and pick.vcpus > cores:
+        assumption += f"; the catalog has no cheaper VM with fewer vCPUs than {pick.name}'s {pick.vcpus}"
+    return Sized(pick, per_run(pick), here, per_run(here), cores, math.ceil(memory * 10) / 10, assumption, saturated)
 
 
 @dataclass(frozen=True)
