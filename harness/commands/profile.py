@@ -13,7 +13,7 @@ from rich.text import Text
 from harness import records
 from harness.commands import sizeup
 from harness.errors import SizeupError
-from harness.analysis.diagnosis import MIN_WALL_S, Figures, diagnose
+from harness.analysis.diagnosis import MIN_WALL_S, Figures, Finding, diagnose
 from harness.run import machine, printed, profile
 from harness.sizing import catalog
 from harness.sizing.rightsize import CONFIDENCE, Sized, gpu_options, rightsize, used_gpu
@@ -94,27 +94,20 @@ def judge(run: records.RunResult, console: Console) -> None:
     record = run.cases[0]
     if left := record.telemetry.get("leftover_processes"):
         console.print(Text(f"Left running by the job when it ended, and killed: {', '.join(left)}", style="yellow"))
-    summaries = record.telemetry.get("phases") or {}
-    timed = record.runs[0]
-    for name, seconds in sorted(timed.phases.items(), key=lambda kv: timed.spans.get(kv[0], [float("inf")])[0]):
-        # the phases the job marked (harness.phase, --mark), in the order they began, and the time in none of them
-        if name != profile.PHASE:
-            cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
-            peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")
-            console.print(Text(f"  phase {name}: {seconds:.2f} s" + (f", {cpu['mean'] / 100:.1f} cores busy on average"
-                                                                    if cpu.get("mean") is not None else "")
-                               + (f", peak {peak / 2**20:,.0f} MiB" if peak else "")))
+    for name, seconds, cores, peak in _phases(record):
+        console.print(Text(f"  phase {name}: {seconds:.2f} s" + (f", {cores:.1f} cores busy on average"
+                                                                if cores is not None else "")
+                           + (f", peak {peak / 2**20:,.0f} MiB" if peak else "")))
     identity = run.machine.get("identity", {})
     figures = Figures.of(record, identity.get("gpus") or [])
     vms = catalog.load()
-    if figures.wall_s < MIN_WALL_S:
+    found = _findings(figures, vms)
+    if found is None:
         console.print(Text("The job ran under a second: too short to say what holds it back.", style="yellow"))
-    else:
-        found = diagnose(figures, catalog.largest_node_bytes(vms))
-        for f in found:
-            console.print(Text(f"{f.code}: {f.message}"))
-        if not found:
-            console.print("Nothing held it back that sizeup looks for (one core, idle vCPUs, memory, GPU, disk).")
+    for f in found or []:
+        console.print(Text(f"{f.code}: {f.message}"))
+    if found == []:
+        console.print("Nothing held it back that sizeup looks for (one core, idle vCPUs, memory, GPU, disk).")
     # Attached to a running job (--pid), sizeup saw part of its run: a VM's price per hour, not per run.
     whole = not record.telemetry.get("attached")
     if record.status != "ok":  # what it should run on is for a job that did its work
@@ -123,6 +116,24 @@ def judge(run: records.RunResult, console: Console) -> None:
         say_gpu_options(figures, vms, identity.get("gpus") or [], console, whole=whole)
     else:
         say_rightsize(rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30), console, whole=whole)
+
+
+def _phases(record: records.CaseRecord) -> list[tuple[str, float, float | None, float | None]]:
+    """The phases the job marked (harness.phase, --mark) and the time in none of them, in the order they began:
+    (name, seconds, mean busy cores, peak memory bytes)."""
+    summaries, timed = record.telemetry.get("phases") or {}, record.runs[0]
+    out = []
+    for name, seconds in sorted(timed.phases.items(), key=lambda kv: timed.spans.get(kv[0], [float("inf")])[0]):
+        if name != profile.PHASE:
+            cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
+            peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")
+            out.append((name, seconds, None if cpu.get("mean") is None else cpu["mean"] / 100, peak))
+    return out
+
+
+def _findings(figures: Figures, vms: list[catalog.VM]) -> list[Finding] | None:
+    """What held the job back (None: it ran too short to say)."""
+    return None if figures.wall_s < MIN_WALL_S else diagnose(figures, catalog.largest_node_bytes(vms))
 
 
 def _price(vm: catalog.VM, cost: float, whole: bool) -> str:
