@@ -4,6 +4,7 @@ left running, a stop keeping what was measured; the diagnosis rules and the righ
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -57,6 +58,10 @@ def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_th
     assert "Right-size (low confidence)" not in out  # a job that failed gets no VM: what it should run on is unknown
     assert cli.main(["show", str(next(tmp_path.glob("results/*/*.json")))]) == 0
     assert "job.py@process" in capsys.readouterr().out
+    assert cli.main(["show", "--json", str(next(tmp_path.glob("results/*/*.json")))]) == 0
+    said = json.loads(capsys.readouterr().out)["profile"]  # what `profile` said, as codes and numbers
+    assert [f["code"] for f in said["findings"]] == codes and said["cpu_vm"] is None  # failed: no VM
+    assert [p["name"] for p in said["phases"]] == [] and said["whole_run"] and said["leftover_processes"] == []
 
 
 def test_a_daemon_the_job_forks_is_stopped_and_named(tmp_path: Path) -> None:
@@ -309,6 +314,9 @@ def test_attaching_to_a_running_job_samples_it_until_it_exits_and_touches_nothin
         out = capsys.readouterr().out
         assert f"sizeup profile: pid {job.pid}" in out
         assert "per hour" in out and "per run" not in out  # 1.5 s of a longer run would price no run
+        assert cli.main(["show", "--json", str(next(tmp_path.glob("results/*/*.json")))]) == 0
+        said = json.loads(capsys.readouterr().out)["profile"]
+        assert not said["whole_run"] and said["cpu_vm"]["cost_per_run"] is None and said["cpu_vm"]["price_per_hour"]
     finally:
         job.kill()
         job.wait()

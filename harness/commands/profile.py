@@ -136,6 +136,38 @@ def _findings(figures: Figures, vms: list[catalog.VM]) -> list[Finding] | None:
     return None if figures.wall_s < MIN_WALL_S else diagnose(figures, catalog.largest_node_bytes(vms))
 
 
+def to_json(run: records.RunResult) -> dict[str, object]:
+    """What `judge` says, as codes and numbers (`show --json` of a profile)."""
+    record = run.cases[0]
+    identity = run.machine.get("identity", {})
+    figures = Figures.of(record, identity.get("gpus") or [])
+    vms = catalog.load()
+    found = _findings(figures, vms)
+    whole = not record.telemetry.get("attached")
+    out: dict[str, object] = {
+        "phases": [{"name": n, "seconds": s, "cores_mean": c, "peak_memory_bytes": m}
+                   for n, s, c, m in _phases(record)],
+        "findings": None if found is None else [{"code": f.code, "message": f.message, "figures": dict(f.figures)}
+                                                for f in found],
+        "leftover_processes": record.telemetry.get("leftover_processes") or [], "whole_run": whole, "confidence":
+        CONFIDENCE, "cpu_vm": None, "gpu_vms": []}
+
+    def vm(v: catalog.VM, cost: float | None) -> dict[str, object]:
+        return {"name": v.name, "vcpus": v.vcpus, "memory_gib": v.memory_gib, "gpu_model": v.gpu_model or None,
+                "gpu_count": v.gpu_count, "price_per_hour": v.price_per_hour, "cost_per_run": cost if whole else None}
+
+    if record.status == "ok" and used_gpu(figures):
+        options, _ = gpu_options(figures, vms, str((identity.get("gpus") or [{}])[0].get("name") or "its GPU"))
+        out["gpu_vms"] = [vm(o.vm, o.cost) | {"seconds": o.seconds if whole else None, "factor": o.factor}
+                          for o in options]
+    elif record.status == "ok":
+        sized = rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30)
+        out["cpu_vm"] = None if sized.vm is None else vm(sized.vm, sized.cost) | {
+            "cores_needed": sized.cores, "memory_gib_needed": sized.memory_gib, "saturated": sized.saturated,
+            "assumption": sized.assumption}
+    return out
+
+
 def _price(vm: catalog.VM, cost: float, whole: bool) -> str:
     """'$0.00022 per run', or where the run was not seen whole, '$0.096 per hour'."""
     from harness.present.recommend import dollars

@@ -28,8 +28,14 @@ def show(args: argparse.Namespace, console: Console) -> int:
     from harness.present.table import WIDTH, render, to_json
 
     run = records.load(args.result)
+    profiled = bool(run.cases) and run.cases[0].case.workload == records.PROFILE
     if args.json:
-        sys.stdout.write(records.dumps(to_json(run), indent=2) + "\n")
+        out = to_json(run)
+        if profiled:  # what `profile` said of the job: its phases, findings and VM
+            from harness.commands.profile import to_json as judged
+
+            out["profile"] = judged(run)
+        sys.stdout.write(records.dumps(out, indent=2) + "\n")
     elif args.wide:  # every column, as wide as it needs: a narrower terminal wraps the lines (or `less -S`)
         shown = render(run, wide=True)
         table = shown.renderables[0]
@@ -38,7 +44,7 @@ def show(args: argparse.Namespace, console: Console) -> int:
     else:
         console.width = min(console.width, WIDTH)
         console.print(render(run))
-    if not args.json and run.cases and run.cases[0].case.workload == records.PROFILE:
+    if not args.json and profiled:
         from harness.commands.profile import judge
 
         judge(run, console)
