@@ -187,7 +187,7 @@ def test_a_job_the_kernels_oom_killer_kills_is_recorded_as_oom(tmp_path: Path, c
 
 
 @pytest.mark.parametrize("args, message", [
-    ([], "needs the command to run"), (["--"], "needs the command to run"),
+    ([], "needs the command to run"), (["--"], "needs the command to run"), (["--", ""], "needs the command to run"),
     (["--", "no-such-command-sizeup"], "command not found: no-such-command-sizeup"),
     (["--", "{tmp}/data.txt"], "is not executable"), (["--", "{tmp}"], "is a folder"),
     (["--sample-hz", "0", "--", "true"], "--sample-hz must be from"),

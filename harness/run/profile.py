@@ -65,7 +65,7 @@ class Profiled:
 
 def executable(command: list[str]) -> str:
     """The command's program as a path; SizeupError (exit 2) where there is none to run."""
-    if not command:
+    if not command or not command[0].strip():
         raise SizeupError("sizeup profile needs the command to run after --, for example: "
                           "sizeup profile -- python train.py")
     program = command[0]
