@@ -71,7 +71,7 @@ def compare(args: argparse.Namespace, console: Console) -> int:
     failed = []
     # Profiles time a job whole ('run'), where a benchmark's cases time each phase.
     profiles = all((t["workload"] == records.PROFILE).all() for t in tables if not t.empty)
-    args.phase = args.phase or ("run" if profiles else "fit")
+    args.phase = args.phase or (records.WHOLE_RUN if profiles else "fit")
     for pattern, side, rows in zip(args.results[1:], sides[1:], tables[1:]):
         if base.empty or rows.empty:
             raise SizeupError(f"no finished case to compare in {args.results[0] if base.empty else pattern}")

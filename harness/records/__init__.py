@@ -17,6 +17,7 @@ from harness.records.types import (
     SCHEMA_VERSION,
     STATUSES,
     TASKS,
+    WHOLE_RUN,
     BackendFacts,
     CaseRecord,
     Contention,
@@ -27,7 +28,8 @@ from harness.records.types import (
     select_warm,
 )
 
-__all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "PHASES", "PROFILE", "SCHEMA", "SCHEMA_VERSION", "STATUSES", "TASKS", "BackendFacts",
+__all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "PHASES", "PROFILE", "SCHEMA", "SCHEMA_VERSION", "STATUSES", "TASKS",
+           "WHOLE_RUN", "BackendFacts",
            "Case", "CaseRecord", "Contention", "Journal", "JournalBusy", "Repeat", "RunResult", "Throughput",
            "check_name", "dumps", "figures", "final_path", "finish", "journal_path", "load", "plain",
            "quality_score", "save", "select_warm", "unfinished", "write_atomic"]

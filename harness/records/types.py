@@ -23,6 +23,7 @@ STATUSES = ("ok", "error", "timeout", "oom", "crashed", "skipped")
 # `run`: the whole of a job profiled with `sizeup profile`.
 PHASES = ("generate", "features", "transfer", "fit", "predict", "score", "run")
 PROFILE = "profile"  # the workload of a job's record from `sizeup profile` (harness.run.profile)
+WHOLE_RUN = PHASES[-1]  # a profile's own phase: the job timed whole
 TASKS = FAMILIES  # the task families; defined with the workloads, which import nothing of the harness
 MIN_CLEAN = 2  # clean warm repeats needed to leave the disturbed ones out of the statistics
 

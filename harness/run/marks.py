@@ -7,8 +7,9 @@ from collections.abc import Collection
 from pathlib import Path
 
 from harness import phases
+from harness.records import WHOLE_RUN
 
-PHASE = "run"  # sizeup's phase: the whole run
+PHASE = WHOLE_RUN  # sizeup's phase: the whole run
 UNMARKED = "unmarked"  # the time in no phase the job marked
 MARKS_BYTES = 16 * 2**20  # of the job's phase marks read back
 
