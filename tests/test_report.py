@@ -140,3 +140,20 @@ def test_a_report_fits_each_configuration_once(tmp_path: Path, monkeypatch: pyte
     # hgb and linear, each once over its four sizes, though the recommendations and the scaling plot read both
     # (the backtests refit fewer sizes)
     assert len([args for args in fitted if len(args[0]) == 4]) == 2
+
+
+def test_a_report_of_profiles_alone_gives_each_jobs_findings_and_phases_and_no_benchmark_sections(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    job = tmp_path / "job.py"
+    job.write_text("import time\nfrom harness import phase\nwith phase('train'):\n    time.sleep(1.2)\n")
+    assert cli.main(["profile", "--results-dir", str(tmp_path / "r"), "--", sys.executable, str(job)]) == 0
+    (path,) = tmp_path.glob("r/*/*.json")
+    capsys.readouterr()
+    assert cli.main(["report", str(path), "-o", str(tmp_path / "report")]) == 0
+    assert "No workload was measured" not in capsys.readouterr().out  # nothing was benchmarked: no summary
+    md = (tmp_path / "report.md").read_text()
+    titles = re.findall(r"^## (.*)$", md, re.MULTILINE)
+    assert titles == ["Profile: profile/job.py@process/n=1/t=2"]  # no recommendations, no GPU twins
+    assert "`cpu-underused`" in md and re.search(r"^\| train \| \d+ \|", md, re.MULTILINE)

@@ -205,7 +205,8 @@ def report(args: argparse.Namespace, console: Console) -> int:
     out = args.output or args.results_dir / "report" / records.check_name("run id", analysis.loaded[-1].run.run_id)
     html_path, md_path = report.build(analysis, picks, out, args.case, catalog.largest_node_bytes(vms))
     console.width = min(console.width, SUMMARY_WIDTH)
-    console.print(render_summary(picks, f"{sizeup()} recommend {shlex.join(patterns)}"))
+    if not report.profiles_only(analysis.loaded):
+        console.print(render_summary(picks, f"{sizeup()} recommend {shlex.join(patterns)}"))
     console.print(f"Report: {html_path}\nSummary: {md_path}")
     return 0
 

@@ -23,7 +23,7 @@ from harness.analysis.fits import SizeModel, ThreadModel
 from harness.errors import SizeupError
 from harness.present import calibration
 from harness.present.recommend import cost_text, frontier_lines, time_text
-from harness.records import PROFILE, CaseRecord, figures, write_atomic
+from harness.records import PROFILE, WHOLE_RUN, CaseRecord, figures, write_atomic
 from harness.sizing import recommend
 from harness.sizing.findings import BETTER_UNFITTED
 
@@ -43,10 +43,11 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
     matplotlib.rcParams["text.parse_math"] = False  # labels are names from files: a '$' in one is text, not TeX
     rows, loaded = analysis.rows, analysis.loaded
     sections: list[tuple[str, str, str | None]] = []  # (title, markdown, png base64)
-    sections.append(("Recommendations", _recommendations(picks), None))
-    sections.append(("Time per configuration", _median_table(rows), _png(_fit_times(rows))))
-    pairs = analysis.pairs()
-    sections.append(("CPU against GPU", _devices(pairs), _png(_speedups(pairs))))
+    if not profiles_only(loaded):
+        sections.append(("Recommendations", _recommendations(picks), None))
+        sections.append(("Time per configuration", _median_table(rows), _png(_fit_times(rows))))
+        pairs = analysis.pairs()
+        sections.append(("CPU against GPU", _devices(pairs), _png(_speedups(pairs))))
     if not rows.empty and rows["distributed"].any():
         sections.append(("Spark against a single node", _spark(analysis), _png(_spark_plot(rows))))
     models = analysis.sizes()
@@ -79,15 +80,22 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
             text = "\n".join(f"- `{f.code}`: {f.message}" for f in found) or (
                 "- too short to say what held it back" if record.wall_s < diagnosis.MIN_WALL_S
                 else "- nothing that sizeup looks for")
+            sampled = bool((record.telemetry.get("series") or {}).get("t"))
             sections.append((f"Profile: {record.id}", f"`{record.params.get('command')}`: {record.wall_s:.1f} s, exit "
-                                                      f"code {record.exit.get('returncode')}\n\n{text}",
-                             _png(_utilization(record)) if (record.telemetry.get("series") or {}).get("t") else None))
+                                                      f"code {record.exit.get('returncode')}\n\n{text}"
+                             + (f"\n\nPhases, {_phases(record, item.path)}" if sampled else ""),
+                             _png(_utilization(record)) if sampled else None))
     title = "sizeup report: " + ", ".join(sorted({item.run.run_id for item in loaded}))
     html_path, md_path = out.with_suffix(".html"), out.with_suffix(".md")
     write_atomic(html_path, _html(title, sections))
     write_atomic(md_path, "\n\n".join([f"# {html.escape(title, quote=False)}"] + [
         f"## {html.escape(t, quote=False)}\n\n{md}" for t, md, _ in sections]) + "\n")  # names: text, not HTML
     return html_path, md_path
+
+
+def profiles_only(loaded: Sequence[frame.Loaded]) -> bool:
+    """Results of `sizeup profile` alone: no benchmark to size from, time per configuration or GPU twins to speak of."""
+    return all(r.case.workload == PROFILE for item in loaded for r in item.run.cases)
 
 
 def _recommendations(picks: Sequence[recommend.Pick]) -> str:
@@ -291,8 +299,11 @@ def _utilization(record: CaseRecord) -> object:
     memory.plot(t, np.asarray(series.get("memory_bytes", [np.nan] * len(t))) / 2**20, color="tab:green")
     memory.set_ylabel("memory (MiB), green")
     shown = set()
+    profiled = record.case.workload == PROFILE
     for run in record.runs:  # each phase of each run as a band: which phase the machine was busy with
         for phase, (start, stop) in run.spans.items():
+            if profiled and phase == WHOLE_RUN and len(run.spans) > 1:  # the whole run: it would hide the rest
+                continue
             colour = PHASE_COLOURS.get(phase, "tab:grey")
             for ax in axes:
                 ax.axvspan(start - origin, stop - origin, color=colour, alpha=0.12, linewidth=0,
@@ -305,7 +316,8 @@ def _utilization(record: CaseRecord) -> object:
             ax.plot(np.asarray(times) - origin, [np.nan if v is None else v for v in readings], label=device)
         ax.set_ylabel(f"{figure.value} ({figure.unit})" if figure.unit else figure.value)
         ax.legend(fontsize=6)
-    axes[-1].set_xlabel("seconds since the worker started; bands: phases of each run")
+    axes[-1].set_xlabel("seconds since the job started; bands: the phases it marked" if profiled
+                        else "seconds since the worker started; bands: phases of each run")
     return fig
 
 
