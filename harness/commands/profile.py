@@ -4,6 +4,7 @@ what holds it back and what it should run on. The job's exit code is this comman
 from __future__ import annotations
 
 import argparse
+import shlex
 import os
 import sys
 
@@ -85,7 +86,9 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
     else:
         console.print(Text(f"\nsizeup profile: {record.case.model} ran {record.wall_s:.1f} s, exit code "
                            f"{record.exit['returncode']}" + (f" ({record.reason})" if record.reason else "")))
-    console.print(f"Profile written to {path}\nShow it with: {sizeup()} show {path}")
+    # Whole lines, left to the terminal to wrap: a command folded by sizeup cannot be copied.
+    console.print(Text(f"Profile written to {path}\nShow it with: {sizeup()} show {shlex.quote(str(path))}"),
+                  soft_wrap=True)
     judge(run, console)
 
 

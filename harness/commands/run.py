@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,7 +119,8 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
         if tracking is not None:
             tracking.abandon()
         return 128 + signum
-    console.print(f"Results written to {path}\nShow them with: {sizeup()} show {path}")
+    console.print(Text(f"Results written to {path}\nShow them with: {sizeup()} show {shlex.quote(str(path))}"),
+                  soft_wrap=True)
     if run.suite == "data":
         recommend_full_size(path, run, console)
     # A case with its own memory cap probes for the size that fails: its out-of-memory is the finding.
