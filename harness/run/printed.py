@@ -91,38 +91,42 @@ class Tee:
             t.start()
 
     def _pump(self, source: int, sink: int) -> None:
-        partial = b""
+        partial, done = b"", 0  # the line still being printed, and how much of it its marks so far took
         try:
             while chunk := _read(source):
                 now = time.monotonic()
                 _write_all(sink, chunk)
                 text = partial + chunk
                 cut = max(text.rfind(b"\n"), text.rfind(b"\r")) + 1
-                self._search(text[:cut].replace(b"\r", b"\n"), now)
-                partial = text[cut:] if len(text) - cut <= LINE_BYTES else b""
-                self._search(partial, now, unfinished=True)
-            self._search(partial, time.monotonic())
+                if cut:  # searched from where the line's marks so far ended: each is recorded once
+                    self._search(text[:cut].replace(b"\r", b"\n"), now, done)
+                    text, done = text[cut:], 0
+                partial, done = (text, done) if len(text) <= LINE_BYTES else (b"", 0)
+                done = self._search(partial, now, done, unfinished=True)
+            self._search(partial, time.monotonic(), done)
         finally:
             os.close(source)
 
-    def _search(self, lines: bytes, now: float, unfinished: bool = False) -> None:
-        """With `unfinished`, `lines` is the start of a line still being printed ('Epoch 3 ...' before the epoch's
-        work, its end after): a match that text follows is a mark now; one at its end may yet grow ('Epoch 1' of
-        'Epoch 12'), and waits for the line."""
-        for m in self.mark.finditer(lines):
+    def _search(self, lines: bytes, now: float, start: int = 0, unfinished: bool = False) -> int:
+        """Record the marks in `lines` from `start` (where '^' matches only after a line break); return where the
+        last ended. With `unfinished`, `lines` is the start of a line still being printed ('Epoch 3 ...' before the
+        epoch's work, its end after): a match that text follows is a mark now; one at its end may yet grow ('Epoch
+        1' of 'Epoch 12'), and waits for the line."""
+        for m in self.mark.finditer(lines, start):
             if b"\n" in m.group(0) or (unfinished and m.end() == len(lines)):
                 continue
-            name = name_of(m)
+            start, name = m.end(), name_of(m)
             with self._lock:
                 if (not self.hits or self.hits[-1][1] != name) and len(self.hits) < MAX_HITS:
                     self.hits.append((now, name))  # a phase named again (a progress line redrawn) goes on
+        return start
 
     def windows(self, end: float) -> dict[str, list[tuple[float, float]]]:
         """Each phase's windows: from a line naming it to the next line naming another, or `end`."""
         for t in self._threads:
             t.join(JOIN_S)
         with self._lock:
-            hits = sorted(self.hits)
+            hits = sorted(self.hits, key=lambda hit: hit[0])  # stable: marks read at once keep their order
         hits = [h for i, h in enumerate(hits) if not i or hits[i - 1][1] != h[1]]
         out: dict[str, list[tuple[float, float]]] = {}
         for i, (start, name) in enumerate(hits):
