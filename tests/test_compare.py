@@ -316,6 +316,13 @@ def test_your_own_datas_cases_are_compared_with_the_data_said_once(tmp_path: Pat
     assert out.count("wine.csv") == 1 and "Your data: data=wine.csv#cd80158fad3d, target=target" in out
     rows = [line.split() for line in out.splitlines() if line[:1].isdigit()]
     assert [row[1] for row in rows] == [f"user_classification/hgb@sklearn/n={n}/t=2" for n in (45, 90, 178)]
+    other = [replace(c, params={**own, "file_sha256": "ab" * 32}) for c in cases]  # a second data set, in both
+    a = write(tmp_path / "a2.json", [record(c, times(1.0, 5, 0.02, i)) for i, c in enumerate(cases + other)])
+    b = write(tmp_path / "b2.json", [record(c, times(1.0, 5, 0.02, 9 + i)) for i, c in enumerate(cases + other)])
+    assert cli.main(["compare", a, b]) == 0
+    out = capsys.readouterr().out  # two data sets: each row says its own, or rows of the two would read alike
+    assert "Your data" not in out
+    assert out.count("wine.csv#cd80158fad3d") == 3 and out.count("wine.csv#abababababab") == 3
 
 
 @pytest.mark.parametrize("width", [40, 100])

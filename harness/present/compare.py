@@ -23,18 +23,19 @@ def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseCompar
     # there), no number is cut.
     table = compact(f"{phase} time, B against A", ("#", "case", "A median", "B median", "B/A [95%]", "p", "verdict"),
                     folds=("case",))
+    # Your own data's cases are named without it (its name and hash would fold every row), said once above; where
+    # several data sets are compared, each row keeps its own.
+    data = sorted({", ".join(c.case.params_said()) for c in comparisons if OWN_DATA in c.case.params})
     notes = []
     for number, c in enumerate(comparisons, start=1):
         d = c.difference
-        table.add_row(str(number), Ident(label(c.case)), f"{c.a_median:.4g} s", f"{c.b_median:.4g} s",
-                      d.describe() if d else "", f"{d.p:.2g}" if d else "",
+        table.add_row(str(number), Ident(label(c.case) if len(data) == 1 else c.case_id), f"{c.a_median:.4g} s",
+                      f"{c.b_median:.4g} s", d.describe() if d else "", f"{d.p:.2g}" if d else "",
                       Text(c.verdict, style=VERDICT_STYLE[c.verdict]))
         if said := ([d.why] if d and d.verdict == "undecided" else []) + c.notes:
             notes.append(Text(f"{number}. " + "; ".join(said)))
-    # Your own data's cases are named without it (its name and hash would fold every row): said once, here.
-    data = sorted({", ".join(c.case.params_said()) for c in comparisons if OWN_DATA in c.case.params})
-    parts: list[RenderableType] = [Text(f"A = {name_a}\nB = {name_b}"), *[Text(f"Your data: {d}") for d in data],
-                                   table, *notes]
+    parts: list[RenderableType] = [Text(f"A = {name_a}\nB = {name_b}"),
+                                   *[Text(f"Your data: {d}") for d in data if len(data) == 1], table, *notes]
     if any(c.unstable for c in comparisons):
         parts.append(Text(ADVICE))
     if only[0] or only[1]:
