@@ -104,7 +104,8 @@ def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Findin
                                                 "nthread left at 1, or OMP_NUM_THREADS=1 in its environment)",
                            {"one_core_share": f.one_core_share, "vcpus": f.vcpus}))
     if f.cores_mean is not None and f.cores_mean / f.vcpus < th["cpu-underused"]:
-        out.append(Finding("cpu-underused", f"{f.cores_mean:.2g} of {f.vcpus} vCPUs busy on average "
+        busy = f"{f.cores_mean:.2f}" if f.cores_mean < 1 else f"{f.cores_mean:.1f}"
+        out.append(Finding("cpu-underused", f"{busy} of {f.vcpus} vCPUs busy on average "
                                             f"({f.cores_mean / f.vcpus:.0%}): fewer vCPUs would do",
                            {"cores_mean": f.cores_mean, "vcpus": f.vcpus}))
     if f.peak_memory and f.memory_total and f.peak_memory / f.memory_total > th["memory-bound"]:

@@ -95,7 +95,8 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
 
 def profiles_only(loaded: Sequence[frame.Loaded]) -> bool:
     """Results of `sizeup profile` alone: no benchmark to size from, time per configuration or GPU twins to speak of."""
-    return all(r.case.workload == PROFILE for item in loaded for r in item.run.cases)
+    cases = [r for item in loaded for r in item.run.cases]
+    return bool(cases) and all(r.case.workload == PROFILE for r in cases)
 
 
 def _recommendations(picks: Sequence[recommend.Pick]) -> str:
@@ -151,8 +152,8 @@ def _speedups(pairs: Sequence[comparison.DevicePair]):
         return None
     fig, ax = _figure(9, max(2.5, 0.35 * len(pairs)))
     ratios = np.array([p.speedup.ratio for p in pairs])
-    errors = np.array([[p.speedup.ratio - (p.speedup.lo or p.speedup.ratio) for p in pairs],  # no interval: no bar
-                       [(p.speedup.hi or p.speedup.ratio) - p.speedup.ratio for p in pairs]])
+    errors = np.array([[0.0 if p.speedup.lo is None else p.speedup.ratio - p.speedup.lo for p in pairs],  # none: no bar
+                       [0.0 if p.speedup.hi is None else p.speedup.hi - p.speedup.ratio for p in pairs]])
     ax.barh(range(len(pairs)), ratios, xerr=errors, color=["tab:orange" if r > 1 else "tab:blue" for r in ratios])
     ax.axvline(1, color="grey", linewidth=0.8)
     ax.set_yticks(range(len(pairs)), [p.gpu for p in pairs], fontsize=7)

@@ -35,7 +35,7 @@ from harness.errors import SizeupError, Stopped
 from harness.records import PROFILE, BackendFacts, Case, CaseRecord, Repeat, RunResult
 from harness.run import lifeline, machine, monitor, printed, procfs
 from harness.run.assemble import signal_name
-from harness.run.marks import PHASE, UNMARKED, own
+from harness.run.marks import PHASE, UNMARKED, merged, own
 from harness.run.marks import outside as marks_outside
 from harness.run.marks import read as read_marks
 from harness.run.plan import SAMPLE_HZ, Plan, Settings
@@ -157,8 +157,8 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
         lifeline.become_subreaper(False)
     wall = watch.exited_at - t0 if watch.exited_at else time.monotonic() - t0
     marks = read_marks(Path(marks_path), t0 + wall)
-    for name, windows in (tee.windows(t0 + wall) if tee else {}).items():
-        marks[own(name)] = sorted(marks.get(own(name), []) + windows)
+    for name, windows in (tee.windows(t0 + wall) if tee else {}).items():  # one name from both: counted once
+        marks[own(name)] = merged(marks.get(own(name), []) + windows)
     if marks and UNMARKED not in marks and (outside := marks_outside(marks, t0, t0 + wall)):
         marks[UNMARKED] = outside
     Path(marks_path).unlink(missing_ok=True)
@@ -263,11 +263,11 @@ def _cpu_s(rusage: object) -> float | None:
 def _stop(proc: subprocess.Popen[bytes], watch: Watch, notice: Callable[[str], None]) -> tuple[int, object]:
     """The user stopped sizeup: SIGINT to the job's group, as a terminal would, then SIGKILL after GRACE_S (or at
     once, on a second stop)."""
-    _signal_group(proc.pid, signal.SIGINT)
-    notice(f"Ctrl-C passed to the job, which has {GRACE_S:g} s to stop on its own (a job may catch it to save its "
-           "work); a second Ctrl-C stops it now")
     deadline = time.monotonic() + GRACE_S
     try:
+        _signal_group(proc.pid, signal.SIGINT)
+        notice(f"Ctrl-C passed to the job, which has {GRACE_S:g} s to stop on its own (a job may catch it to save its "
+               "work); a second Ctrl-C stops it now")
         while proc.returncode is None and time.monotonic() < deadline:
             status, rusage = _reap(proc, os.WNOHANG)
             if proc.returncode is not None:

@@ -58,7 +58,7 @@ def rightsize(f: Figures, vms: Sequence[VM], memory_gib_here: float) -> Sized:
     if saturated:
         assumption += f"; it kept all {f.vcpus} vCPUs busy, so whether more would speed it up was not measured"
     elif pick is not None and pick.vcpus > cores:
-        assumption += f"; the catalog has no cheaper VM with fewer vCPUs than {pick.name}'s {pick.vcpus}"
+        assumption += f"; the catalog has no cheaper VM that holds its memory with fewer vCPUs than {pick.vcpus}"
     return Sized(pick, per_run(pick), here, per_run(here), cores, math.ceil(memory * 10) / 10, assumption, saturated)
 
 
