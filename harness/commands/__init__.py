@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 
@@ -14,4 +15,4 @@ def sizeup() -> str:
     if os.path.basename(started) != "sizeup":  # `python -m harness`, a test: whoever runs it so knows how
         return "sizeup"
     found = shutil.which("sizeup")
-    return "sizeup" if found and os.path.realpath(found) == os.path.realpath(started) else started
+    return "sizeup" if found and os.path.realpath(found) == os.path.realpath(started) else shlex.quote(started)
