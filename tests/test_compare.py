@@ -3,7 +3,7 @@ checks before pooling, the CPU/GPU view, and the exit code a CI gate reads."""
 
 from __future__ import annotations
 
-import os
+import io
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -334,7 +334,7 @@ def test_an_id_wider_than_its_column_breaks_after_a_separator_and_no_number_is_c
     config = "classification/xgboost_external@xgboost/n=*/t=2,trees=50"
     table = compact("t", ("configuration", "time"), folds=("configuration",))
     table.add_row(Ident(config), "12,345.6 s")
-    console = Console(width=width, record=True, file=open(os.devnull, "w"))
+    console = Console(width=width, record=True, file=io.StringIO())
     console.print(table)
     rows = [line.rstrip() for line in console.export_text().splitlines()[3:]]
     cells = [row.removesuffix("12,345.6 s").rstrip() for row in rows]

@@ -127,7 +127,7 @@ def _phases(record: records.CaseRecord) -> list[tuple[str, float, float | None, 
     summaries, timed = record.telemetry.get("phases") or {}, record.runs[0]
     out = []
     for name, seconds in sorted(timed.phases.items(), key=lambda kv: timed.spans.get(kv[0], [float("inf")])[0]):
-        if name != profile.PHASE:
+        if name != records.WHOLE_RUN:
             cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
             peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")
             out.append((name, seconds, None if cpu.get("mean") is None else cpu["mean"] / 100, peak))
@@ -160,7 +160,7 @@ def to_json(run: records.RunResult) -> dict[str, object]:
                 "gpu_count": v.gpu_count, "price_per_hour": v.price_per_hour, "cost_per_run": cost if whole else None}
 
     if record.status == "ok" and used_gpu(figures):
-        options, _ = gpu_options(figures, vms, str((identity.get("gpus") or [{}])[0].get("name") or "its GPU"))
+        options, _ = gpu_options(figures, vms, _gpu_name(identity.get("gpus") or []))
         out["gpu_vms"] = [vm(o.vm, o.cost) | {"seconds": o.seconds if whole else None, "factor": o.factor}
                           for o in options]
     elif record.status == "ok":
@@ -169,6 +169,10 @@ def to_json(run: records.RunResult) -> dict[str, object]:
             "cores_needed": sized.cores, "memory_gib_needed": sized.memory_gib, "saturated": sized.saturated,
             "assumption": sized.assumption}
     return out
+
+
+def _gpu_name(gpus: list) -> str:
+    return str(gpus[0].get("name") or "an unnamed GPU") if gpus else "its GPU"
 
 
 def _price(vm: catalog.VM, cost: float, whole: bool) -> str:
@@ -195,7 +199,7 @@ def say_rightsize(sized: Sized, console: Console, whole: bool = True) -> None:
 def say_gpu_options(figures: Figures, vms: list, gpus: list, console: Console, shown: int = 5,
                     whole: bool = True) -> None:
     """A job that kept a GPU busy: GPU VMs, as `recommend` offers them; its time on a CPU was not measured."""
-    options, assumed = gpu_options(figures, vms, str(gpus[0].get("name") or "an unnamed GPU") if gpus else "its GPU")
+    options, assumed = gpu_options(figures, vms, _gpu_name(gpus))
     console.print(Text(f"The job kept a GPU {figures.gpu_util_mean:.0f}% busy: its time on a CPU VM was not measured, "
                        f"so GPU VMs are offered ({CONFIDENCE} confidence). Assumed: {assumed}."))
     for o in options[:shown]:

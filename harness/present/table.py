@@ -32,7 +32,8 @@ class Ident:
         self.pieces = [p for p in re.split(r"(?<=[/,])", text) if p]
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(1, sum(map(cell_len, self.pieces)))  # as narrow as any folding text: no number is cut
+        # At least one cell: a narrow column folds it, as the table's other folding columns, and no number is cut.
+        return Measurement(1, sum(map(cell_len, self.pieces)))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         lines = [""]

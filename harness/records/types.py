@@ -21,9 +21,9 @@ SCHEMA_VERSION = 3
 STATUSES = ("ok", "error", "timeout", "oom", "crashed", "skipped")
 # The timed phases of a repeat, in order; `generate` in the cold run only (the warm repeats reuse its data).
 # `run`: the whole of a job profiled with `sizeup profile`.
-PHASES = ("generate", "features", "transfer", "fit", "predict", "score", "run")
+WHOLE_RUN = "run"  # a profile's own phase: the job timed whole
+PHASES = ("generate", "features", "transfer", "fit", "predict", "score", WHOLE_RUN)
 PROFILE = "profile"  # the workload of a job's record from `sizeup profile` (harness.run.profile)
-WHOLE_RUN = PHASES[-1]  # a profile's own phase: the job timed whole
 TASKS = FAMILIES  # the task families; defined with the workloads, which import nothing of the harness
 MIN_CLEAN = 2  # clean warm repeats needed to leave the disturbed ones out of the statistics
 

@@ -17,8 +17,8 @@ MARKS_BYTES = 16 * 2**20  # of the job's phase marks read back
 def read(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
     """The job's own phases (harness.phases), as windows per name. The file is the job's writing: read at most
     MARKS_BYTES, at most phases.MAX_NAMES names of at most 64 characters (the last, phases.MORE, is every name past
-    the others); a line that does not parse is skipped, a
-    phase still open at the end ends with the job, an end without a begin is dropped."""
+    the others); a line that does not parse is skipped, a phase still open at the end ends with the job, an end
+    without a begin is dropped."""
     try:
         with path.open("rb") as f:
             text = f.read(MARKS_BYTES).decode("utf-8", "replace")
