@@ -411,10 +411,11 @@ def test_marks_the_job_wrote_badly_are_read_as_far_as_they_make_sense(tmp_path: 
     lines = ["begin\t1.0\tload", "garbage", "end\tnot-a-time\tload", "end\t2.0\tload", "end\t2.5\tnever-begun",
              "begin\t3.0\trun", "end\t4.0\trun", "begin\t5.0\tstill-open"]
     lines += [f"begin\t6.0\tname{i}\nend\t6.5\tname{i}" for i in range(2 * MAX_MARKED)]
+    lines += ["begin\t7.0\tlate", "end\t7.2\tnever-begun-either", "end\t7.5\tlate"]  # past the cap too
     path = tmp_path / "marks"
     path.write_text("\n".join(lines) + "\n")
     marks = read_marks(path, end=9.0)
     assert marks["load"] == [(1.0, 2.0)] and "never-begun" not in marks
     assert marks["run (marked)"] == [(3.0, 4.0)] and marks["still-open"] == [(5.0, 9.0)]
     assert len(marks) == MAX_MARKED and read_marks(tmp_path / "missing", 1.0) == {}
-    assert marks[MORE] == [(6.0, 6.5)]  # the names past the cap, nested in one window: counted once
+    assert marks[MORE] == [(6.0, 6.5), (7.0, 7.5)]  # the names past the cap, nested in one window: counted once

@@ -26,6 +26,7 @@ def read(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
         return {}
     open_at: dict[str, list[float]] = {}
     windows: dict[str, list[tuple[float, float]]] = {}
+    past: set[str] = set()  # names begun past the cap: phases.MORE's
     for line in text.splitlines():
         edge, _, rest = line.partition("\t")
         t, _, name = rest.partition("\t")
@@ -34,7 +35,10 @@ def read(path: Path, end: float) -> dict[str, list[tuple[float, float]]]:
         except ValueError:
             continue
         name = name.strip()[:64] or "phase"
-        name = kept(own(name), windows)
+        name = own(name)
+        if name in past or (edge == "begin" and kept(name, windows) != name):  # its end, too, is the rest's
+            past.add(name)
+            name = phases.MORE
         if edge == "begin":
             open_at.setdefault(name, []).append(at)
             windows.setdefault(name, [])
