@@ -4,8 +4,8 @@ what holds it back and what it should run on. The job's exit code is this comman
 from __future__ import annotations
 
 import argparse
-import shlex
 import os
+import shlex
 import sys
 
 from rich.console import Console
