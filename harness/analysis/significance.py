@@ -2,7 +2,8 @@
 
 A verdict is given only when the difference is real: the 95% bootstrap interval of the
 ratio of medians excludes 1 *and* a Mann-Whitney rank test agrees at p < 0.002 (asv's
-threshold). With few repeats the rank test cannot reach that (3 against 3 gives p >= 0.1),
+threshold); "same" only when the interval rules out a 10% difference either way (an interval
+that includes 1 and 0.65 shows nothing). With few repeats the rank test cannot reach that (3 against 3 gives p >= 0.1),
 and the verdict says so instead of guessing. Samples are warm repeats, or the medians of
 each worker process where a case ran in several (`--processes`), since repeats inside one
 process share caches and allocator and understate run-to-run noise.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # pandas costs `sizeup run` a seventh of a second it does not
     import pandas as pd
 
 ALPHA = 0.002
+SAME_WITHIN = 0.10  # "same": the interval excludes a difference this large either way, not merely includes 1
 BOOTSTRAP = 2000
 UNSTABLE_CV = 0.10
 UNSTABLE_SPREAD = 0.50
@@ -65,7 +67,12 @@ def difference(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, see
     p = float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
     direction = "slower" if ratio > 1 else "faster"
     if lo <= 1.0 <= hi:
-        return Difference(ratio, lo, hi, p, "same", "the interval includes 1: no difference shown")
+        if 1 / (1 + SAME_WITHIN) <= lo and hi <= 1 + SAME_WITHIN:
+            return Difference(ratio, lo, hi, p, "same", f"the interval includes 1 and rules out {SAME_WITHIN:.0%} "
+                                                        "either way")
+        wide = max(1 / lo, hi) - 1
+        return Difference(ratio, lo, hi, p, "undecided", f"the interval includes 1 but also a {wide:.0%} difference: "
+                                                         "no change shown, none ruled out (more repeats)")
     if p < alpha:
         return Difference(ratio, lo, hi, p, direction, f"interval excludes 1 and p = {p:.2g} < {alpha:g}")
     smallest = 2.0 / math.comb(len(x) + len(y), len(x))  # the rank test's floor for these sample sizes
