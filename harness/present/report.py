@@ -81,8 +81,10 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
                 "- too short to say what held it back" if record.wall_s < diagnosis.MIN_WALL_S
                 else "- nothing that sizeup looks for")
             sampled = bool((record.telemetry.get("series") or {}).get("t"))
-            sections.append((f"Profile: {record.id}", f"`{record.params.get('command')}`: {record.wall_s:.1f} s, exit "
-                                                      f"code {record.exit.get('returncode')}\n\n{text}"
+            attached = record.telemetry.get("attached")
+            ran = (f"pid {attached['pid']} sampled {record.wall_s:.1f} s, until {attached['ended']}" if attached
+                   else f"{record.wall_s:.1f} s, exit code {record.exit.get('returncode')}")
+            sections.append((f"Profile: {record.id}", f"`{record.params.get('command')}`: {ran}\n\n{text}"
                              + (f"\n\nPhases, {_phases(record, item.path)}" if sampled else ""),
                              _png(_utilization(record)) if sampled else None))
     title = "sizeup report: " + ", ".join(sorted({item.run.run_id for item in loaded}))
@@ -323,15 +325,17 @@ def _utilization(record: CaseRecord) -> object:
 
 
 def _phases(record: CaseRecord, path: Path) -> str:
-    """Each phase's sampled CPU and memory, in words for the Markdown (the HTML has the plot)."""
-    lines = [f"from `{path}` (the HTML report plots it over time)", "",
-             "| phase | samples | CPU % mean (100 = one core) | CPU % p95 | memory peak (MiB) |",
-             "|---|---|---|---|---|"]
+    """Each phase's time (the median over the case's runs) and sampled CPU and memory, in words."""
+    lines = [f"from `{path}`", "",
+             "| phase | seconds | samples | CPU % mean (100 = one core) | CPU % p95 | memory peak (MiB) |",
+             "|---|---|---|---|---|---|"]
     for phase, summary in record.telemetry.get("phases", {}).items():
         cpu, memory = summary.get("cpu_percent") or {}, summary.get("memory_bytes") or {}
+        times = [r.phases[phase] for r in record.runs if phase in r.phases]
         if summary.get("samples"):
-            lines.append(_row(phase, summary["samples"], *(f"{v:.0f}" if v is not None else "" for v in (
-                cpu.get("mean"), cpu.get("p95"), memory["max"] / 2**20 if memory.get("max") is not None else None))))
+            lines.append(_row(phase, f"{np.median(times):.3g}" if times else "", summary["samples"], *(
+                f"{v:.0f}" if v is not None else "" for v in (cpu.get("mean"), cpu.get("p95"), memory["max"] / 2**20
+                                                             if memory.get("max") is not None else None))))
     return "\n".join(lines)
 
 
