@@ -317,6 +317,7 @@ def test_attaching_to_a_running_job_samples_it_until_it_exits_and_touches_nothin
         assert cli.main(["show", "--json", str(next(tmp_path.glob("results/*/*.json")))]) == 0
         said = json.loads(capsys.readouterr().out)["profile"]
         assert not said["whole_run"] and said["cpu_vm"]["cost_per_run"] is None and said["cpu_vm"]["price_per_hour"]
+        assert "as long as here" not in said["cpu_vm"]["assumption"]  # its time was not seen whole
     finally:
         job.kill()
         job.wait()

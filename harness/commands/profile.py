@@ -118,7 +118,7 @@ def judge(run: records.RunResult, console: Console) -> None:
     elif used_gpu(figures):
         say_gpu_options(figures, vms, identity.get("gpus") or [], console, whole=whole)
     else:
-        say_rightsize(rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30), console, whole=whole)
+        say_rightsize(rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30, whole), console, whole=whole)
 
 
 def _phases(record: records.CaseRecord) -> list[tuple[str, float, float | None, float | None]]:
@@ -164,7 +164,7 @@ def to_json(run: records.RunResult) -> dict[str, object]:
         out["gpu_vms"] = [vm(o.vm, o.cost) | {"seconds": o.seconds if whole else None, "factor": o.factor}
                           for o in options]
     elif record.status == "ok":
-        sized = rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30)
+        sized = rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30, whole)
         out["cpu_vm"] = None if sized.vm is None else vm(sized.vm, sized.cost) | {
             "cores_needed": sized.cores, "memory_gib_needed": sized.memory_gib, "saturated": sized.saturated,
             "assumption": sized.assumption}

@@ -40,7 +40,9 @@ class Sized:
 FULL = 0.9  # busy cores at the 95th percentile / vCPUs from which the job used them all
 
 
-def rightsize(f: Figures, vms: Sequence[VM], memory_gib_here: float) -> Sized:
+def rightsize(f: Figures, vms: Sequence[VM], memory_gib_here: float, whole: bool = True) -> Sized:
+    """The cheapest CPU VM for the job's peak memory and busy cores; `whole`: its run was seen from start to end (not
+    attached to with --pid), so its time there can be assumed."""
     cpu_vms = [v for v in vms if v.gpu_count == 0]
     memory = MEMORY_HEADROOM * (f.peak_memory or 0) / 2**30
     cores = cores_needed(f)
@@ -52,8 +54,9 @@ def rightsize(f: Figures, vms: Sequence[VM], memory_gib_here: float) -> Sized:
     def per_run(vm: VM | None) -> float | None:
         return None if vm is None else vm.price_per_hour * f.wall_s / 3600
 
-    assumption = (f"as long as here ({f.wall_s:.1f} s) on any VM with at least {cores} vCPU(s): the job kept "
-                  f"{f.cores_p95 or 0:.1f} cores busy at its 95th percentile; per-core speed as this machine's")
+    assumption = ((f"as long as here ({f.wall_s:.1f} s) " if whole else "") + f"on any VM with at least {cores} "
+                  f"vCPU(s): the job kept {f.cores_p95 or 0:.1f} cores busy at its 95th percentile; per-core speed as "
+                  "this machine's")
     saturated = (f.cores_p95 or 0) >= FULL * f.vcpus
     if saturated:
         assumption += f"; it kept all {f.vcpus} vCPUs busy, so whether more would speed it up was not measured"
