@@ -105,8 +105,11 @@ def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Findin
                            {"one_core_share": f.one_core_share, "vcpus": f.vcpus}))
     if f.cores_mean is not None and f.cores_mean / f.vcpus < th["cpu-underused"]:
         busy = f"{f.cores_mean:.2f}" if f.cores_mean < 1 else f"{f.cores_mean:.1f}"
+        # With cpu-single-thread, the two are one choice: more threads here, or, as the job is, fewer vCPUs.
+        single = any(x.code == "cpu-single-thread" for x in out)
+        unless = " as the job is (else more threads: cpu-single-thread)" if single else ""
         out.append(Finding("cpu-underused", f"{busy} of {f.vcpus} vCPUs busy on average "
-                                            f"({f.cores_mean / f.vcpus:.0%}): fewer vCPUs would do",
+                                            f"({f.cores_mean / f.vcpus:.0%}): fewer vCPUs would do{unless}",
                            {"cores_mean": f.cores_mean, "vcpus": f.vcpus}))
     if f.peak_memory and f.memory_total and f.peak_memory / f.memory_total > th["memory-bound"]:
         out.append(Finding("memory-bound", f"peak memory {f.peak_memory / 2**30:.1f} GiB, "
