@@ -57,7 +57,9 @@ def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_th
         assert "cpu-single-thread:" in out
     assert "Right-size (low confidence)" not in out  # a job that failed gets no VM: what it should run on is unknown
     assert cli.main(["show", str(next(tmp_path.glob("results/*/*.json")))]) == 0
-    assert "job.py@process" in capsys.readouterr().out
+    row = next(line for line in capsys.readouterr().out.splitlines() if "job.py@process" in line)
+    assert row.split()[3:5] == [f"{record.runs[0].phases['run']:.3g}", "error"]  # what ran until it failed, kept
+    assert row.split()[-1] in ("MiB", "GiB")
     assert cli.main(["show", "--json", str(next(tmp_path.glob("results/*/*.json")))]) == 0
     said = json.loads(capsys.readouterr().out)["profile"]  # what `profile` said, as codes and numbers
     assert [f["code"] for f in said["findings"]] == codes and said["cpu_vm"] is None  # failed: no VM

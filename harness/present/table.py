@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.analysis.cases import CaseSummary, figure_columns, summarize
-from harness.records import PHASES, PROFILE, RunResult
+from harness.records import PHASES, PROFILE, WHOLE_RUN, RunResult
 from harness.records import figures as fig
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
@@ -158,9 +158,12 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
 def _narrow_row(s: CaseSummary) -> list[str | Text]:
     record, case = s.record, s.record.case
     cells: list[str | Text] = [f" {case.model}@{case.backend}", f"{case.size:,}", str(case.threads)]
-    if record.status != "ok":
-        return cells + [Text(record.status, STATUS_STYLE.get(record.status, "red")), "", "", ""]
-    fit = s.phases.get("fit") or s.phases.get("run")
+    if record.status != "ok":  # a profile stopped or failed keeps what it measured until then: said with it
+        ran = record.runs[0].phases.get(WHOLE_RUN) if record.runs and case.workload == PROFILE else None
+        kept = f"{_s(ran)} " if ran is not None else ""
+        memory = _memory(record.telemetry.get("peak_memory_bytes")) if kept else ""
+        return cells + [Text(f"{kept}{record.status}", STATUS_STYLE.get(record.status, "red")), "", "", memory]
+    fit = s.phases.get("fit") or s.phases.get(WHOLE_RUN)
     contended = "!" if s.contention and s.contention.counted else ""
     cells.append("" if fit is None else f"{_s(fit.median)}{'~' if fit.noisy else ''}{contended}")
     cells.append(f"{_s(fit.lo)}-{_s(fit.hi)}" if _interval(fit) else "")
