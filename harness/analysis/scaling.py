@@ -169,8 +169,12 @@ class Prediction:
 
     @property
     def too_wide(self) -> bool:
-        """The interval spans more than WIDEST_INTERVAL: no time worth acting on."""
-        return self.hi > WIDEST_INTERVAL * self.lo
+        return too_wide(self.lo, self.hi)
+
+
+def too_wide(lo: float, hi: float) -> bool:
+    """An interval that spans more than WIDEST_INTERVAL: no time worth acting on."""
+    return hi > WIDEST_INTERVAL * lo
 
 
 def _clean(sizes: Sequence[float], samples: Sequence[Sequence[float]]) -> tuple[np.ndarray, list[np.ndarray]]:

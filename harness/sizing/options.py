@@ -48,8 +48,8 @@ class Option:
 
     @property
     def timed(self) -> bool:
-        """A time worth acting on: predicted, and its interval no wider than WIDEST_INTERVAL."""
-        return self.seconds is not None and not (self.lo is not None and self.hi > scaling.WIDEST_INTERVAL * self.lo)
+        """A time worth acting on: predicted, and its interval not too wide (scaling.too_wide)."""
+        return self.seconds is not None and not (self.lo is not None and scaling.too_wide(self.lo, self.hi))
 
     @property
     def cost_interval(self) -> tuple[float, float] | None:
