@@ -7,17 +7,18 @@ import argparse
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.text import Text
 
 from harness import records
+from harness.analysis.diagnosis import MIN_WALL_S, Figures, Finding, diagnose
 from harness.commands import sizeup
 from harness.errors import SizeupError
-from harness.analysis.diagnosis import MIN_WALL_S, Figures, Finding, diagnose
 from harness.run import machine, printed, profile
 from harness.sizing import catalog
-from harness.sizing.rightsize import CONFIDENCE, Sized, gpu_options, rightsize, used_gpu
+from harness.sizing.rightsize import CONFIDENCE, GPUOption, Sized, gpu_options, rightsize, used_gpu
 
 
 def command(args: argparse.Namespace, console: Console) -> int:
@@ -78,8 +79,8 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
     record = run.cases[0]
     attached = record.telemetry.get("attached")
     if attached:
-        console.print(Text(f"\nsizeup profile: pid {attached['pid']} ({record.case.model}) sampled {record.wall_s:.1f} s, "
-                           f"until {attached['ended']}"))
+        console.print(Text(f"\nsizeup profile: pid {attached['pid']} ({record.case.model}) sampled "
+                           f"{record.wall_s:.1f} s, until {attached['ended']}"))
         if attached["unseen"]:
             console.print(Text(f"Not readable by this user, so not measured: {', '.join(attached['unseen'])}",
                                style="yellow"))
@@ -92,33 +93,56 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
     judge(run, console)
 
 
+@dataclass(frozen=True)
+class Judged:
+    """What is said of a profile, computed once for the terminal (`judge`) and `show --json` (`to_json`)."""
+
+    record: records.CaseRecord
+    figures: Figures
+    findings: list[Finding] | None  # None: it ran too short to say what held it back
+    whole: bool  # its run seen from start to end (not attached to with --pid): a cost per run can be given
+    sized: Sized | None  # a CPU VM: for a job that finished without keeping a GPU busy
+    gpu: tuple[list[GPUOption], str] | None  # GPU VMs and what they assumed: for a finished job that kept one busy
+
+
+def judged(run: records.RunResult) -> Judged:
+    record = run.cases[0]
+    identity = run.machine.get("identity", {})
+    gpus = identity.get("gpus") or []
+    figures = Figures.of(record, gpus)
+    vms = catalog.load()
+    found = None if figures.wall_s < MIN_WALL_S else diagnose(figures, catalog.largest_node_bytes(vms))
+    whole = not record.telemetry.get("attached")
+    ok, on_gpu = record.status == "ok", used_gpu(figures)
+    gpu_here = str(gpus[0].get("name") or "an unnamed GPU") if gpus else "its GPU"
+    return Judged(record, figures, found, whole,
+                  rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30, whole) if ok and not on_gpu
+                  else None,
+                  gpu_options(figures, vms, gpu_here) if ok and on_gpu else None)
+
+
 def judge(run: records.RunResult, console: Console) -> None:
     """A profile's phases, what held the job back, and what it should run on (`profile`, and `show` of one)."""
-    record = run.cases[0]
+    j = judged(run)
+    record = j.record
     if left := record.telemetry.get("leftover_processes"):
         console.print(Text(f"Left running by the job when it ended, and killed: {', '.join(left)}", style="yellow"))
     for name, seconds, cores, peak in _phases(record):
         console.print(Text(f"  phase {name}: {seconds:.2f} s" + (f", {cores:.1f} cores busy on average"
                                                                 if cores is not None else "")
                            + (f", peak {peak / 2**20:,.0f} MiB" if peak else "")))
-    identity = run.machine.get("identity", {})
-    figures = Figures.of(record, identity.get("gpus") or [])
-    vms = catalog.load()
-    found = _findings(figures, vms)
-    if found is None:
+    if j.findings is None:
         console.print(Text("The job ran under a second: too short to say what holds it back.", style="yellow"))
-    for f in found or []:
+    for f in j.findings or []:
         console.print(Text(f"{f.code}: {f.message}"))
-    if found == []:
+    if j.findings == []:
         console.print("Nothing held it back that sizeup looks for (one core, idle vCPUs, memory, GPU, disk).")
-    # Attached to a running job (--pid), sizeup saw part of its run: a VM's price per hour, not per run.
-    whole = not record.telemetry.get("attached")
     if record.status != "ok":  # what it should run on is for a job that did its work
         console.print(Text(f"The job did not finish ({record.reason}): no VM is suggested for it.", style="yellow"))
-    elif used_gpu(figures):
-        say_gpu_options(figures, vms, identity.get("gpus") or [], console, whole=whole)
-    else:
-        say_rightsize(rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30, whole), console, whole=whole)
+    elif j.gpu is not None:
+        say_gpu_options(j.figures, *j.gpu, console, whole=j.whole)
+    elif j.sized is not None:
+        say_rightsize(j.sized, console, whole=j.whole)
 
 
 def _phases(record: records.CaseRecord) -> list[tuple[str, float, float | None, float | None]]:
@@ -134,45 +158,28 @@ def _phases(record: records.CaseRecord) -> list[tuple[str, float, float | None, 
     return out
 
 
-def _findings(figures: Figures, vms: list[catalog.VM]) -> list[Finding] | None:
-    """What held the job back (None: it ran too short to say)."""
-    return None if figures.wall_s < MIN_WALL_S else diagnose(figures, catalog.largest_node_bytes(vms))
-
-
 def to_json(run: records.RunResult) -> dict[str, object]:
     """What `judge` says, as codes and numbers (`show --json` of a profile)."""
-    record = run.cases[0]
-    identity = run.machine.get("identity", {})
-    figures = Figures.of(record, identity.get("gpus") or [])
-    vms = catalog.load()
-    found = _findings(figures, vms)
-    whole = not record.telemetry.get("attached")
-    out: dict[str, object] = {
-        "phases": [{"name": n, "seconds": s, "cores_mean": c, "peak_memory_bytes": m}
-                   for n, s, c, m in _phases(record)],
-        "findings": None if found is None else [{"code": f.code, "message": f.message, "figures": dict(f.figures)}
-                                                for f in found],
-        "leftover_processes": record.telemetry.get("leftover_processes") or [], "whole_run": whole, "confidence":
-        CONFIDENCE, "cpu_vm": None, "gpu_vms": []}
+    j = judged(run)
+    whole = j.whole
 
     def vm(v: catalog.VM, cost: float | None) -> dict[str, object]:
         return {"name": v.name, "vcpus": v.vcpus, "memory_gib": v.memory_gib, "gpu_model": v.gpu_model or None,
                 "gpu_count": v.gpu_count, "price_per_hour": v.price_per_hour, "cost_per_run": cost if whole else None}
 
-    if record.status == "ok" and used_gpu(figures):
-        options, _ = gpu_options(figures, vms, _gpu_name(identity.get("gpus") or []))
-        out["gpu_vms"] = [vm(o.vm, o.cost) | {"seconds": o.seconds if whole else None, "factor": o.factor}
-                          for o in options]
-    elif record.status == "ok":
-        sized = rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30, whole)
-        out["cpu_vm"] = None if sized.vm is None else vm(sized.vm, sized.cost) | {
+    sized = j.sized
+    return {
+        "phases": [{"name": n, "seconds": s, "cores_mean": c, "peak_memory_bytes": m}
+                   for n, s, c, m in _phases(j.record)],
+        "findings": None if j.findings is None else [{"code": f.code, "message": f.message,
+                                                      "figures": dict(f.figures)} for f in j.findings],
+        "leftover_processes": j.record.telemetry.get("leftover_processes") or [], "whole_run": whole,
+        "confidence": CONFIDENCE,
+        "cpu_vm": None if sized is None or sized.vm is None else vm(sized.vm, sized.cost) | {
             "cores_needed": sized.cores, "memory_gib_needed": sized.memory_gib, "saturated": sized.saturated,
-            "assumption": sized.assumption}
-    return out
-
-
-def _gpu_name(gpus: list) -> str:
-    return str(gpus[0].get("name") or "an unnamed GPU") if gpus else "its GPU"
+            "assumption": sized.assumption},
+        "gpu_vms": [vm(o.vm, o.cost) | {"seconds": o.seconds if whole else None, "factor": o.factor}
+                    for o in (j.gpu[0] if j.gpu else [])]}
 
 
 def _price(vm: catalog.VM, cost: float, whole: bool) -> str:
@@ -196,10 +203,9 @@ def say_rightsize(sized: Sized, console: Console, whole: bool = True) -> None:
                        f"{sized.memory_gib:g} GiB (peak x 1.5). Assumed: {sized.assumption}."))
 
 
-def say_gpu_options(figures: Figures, vms: list, gpus: list, console: Console, shown: int = 5,
+def say_gpu_options(figures: Figures, options: list[GPUOption], assumed: str, console: Console, shown: int = 5,
                     whole: bool = True) -> None:
     """A job that kept a GPU busy: GPU VMs, as `recommend` offers them; its time on a CPU was not measured."""
-    options, assumed = gpu_options(figures, vms, _gpu_name(gpus))
     console.print(Text(f"The job kept a GPU {figures.gpu_util_mean:.0f}% busy: its time on a CPU VM was not measured, "
                        f"so GPU VMs are offered ({CONFIDENCE} confidence). Assumed: {assumed}."))
     for o in options[:shown]:
