@@ -18,6 +18,7 @@ from harness.analysis.predict import AtTarget, Check, Estimate
 from harness.present import calibration
 from harness.present.recommend import seconds
 from harness.present.table import Ident, compact
+from harness.sizing.options import gib
 
 
 def _table(title: str, columns: Sequence[str], wraps: Sequence[str] = ()) -> Table:
@@ -141,9 +142,6 @@ def time_cells(e: Estimate) -> list[str]:
 
 def memory_text(e: Estimate) -> str:
     m = e.memory
-    def gib(x: float) -> str:
-        return f"{x / 2**30:,.0f}" if x >= 100 * 2**30 else f"{x / 2**30:.2f}"
-
     return f"{gib(m.value)} GiB [{gib(m.lo)}-{gib(m.hi)}]" if m else ""
 
 

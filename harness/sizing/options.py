@@ -197,6 +197,11 @@ def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
     return out
 
 
+def gib(n: float) -> str:
+    """Bytes in GiB: 0.60, 12.25, 350."""
+    return f"{n / 2**30:,.0f}" if n >= 100 * 2**30 else f"{n / 2**30:.2f}"
+
+
 def gpu_factor(measured: catalog.GPUSpec, target: catalog.GPUSpec) -> float:
     """Time on `target` / time on `measured`: training is bound by memory bandwidth or by arithmetic, and
     which one is not known here, so the target gets the less favourable of the two datasheet ratios."""
