@@ -93,6 +93,13 @@ def _finding(c: Caveat) -> Finding:
     return Finding(c.code, c.message)
 
 
+def memory_needed(peak: scaling.Prediction) -> float:
+    """Bytes a VM must hold: the predicted peak x HEADROOM, or the top of its 95% interval where that is higher
+    (far past the sizes measured, the interval outgrows the headroom: its top was 4.6x the peak over 10x past, from
+    the shipped backtests)."""
+    return max(peak.value * HEADROOM, peak.hi)
+
+
 def _fits(e: Estimate, external: bool = False) -> list[Finding]:
     """The time and memory fits behind an estimate, said."""
     m, t = e.model, e.model.time
@@ -102,10 +109,12 @@ def _fits(e: Estimate, external: bool = False) -> list[Finding]:
                                 f"LOO error {math.expm1(t.loo_error):.0%}, "
                                 + (f"{e.time.beyond:,.{1 if e.time.beyond < 10 else 0}f}x past the largest measured "
                                    "size" if e.time.beyond > 1 else "within the sizes measured"))]
-    if m.memory is not None:
+    if m.memory is not None and e.memory is not None:
+        peak = e.memory
         said.append(Finding(f.MEMORY_FIT, f"memory: {m.memory.fixed / 2**20:,.0f} MiB + {m.memory.per_item:,.0f} B "
                                           "per item"
-                            + (" (out of core: only the fixed part counted, a lower bound)" if external else "")))
+                            + (" (out of core: only the fixed part counted, a lower bound)" if external else
+                               f", peak {gib(peak.value)} GiB [{gib(peak.lo)}-{gib(peak.hi)}]")))
     return said
 
 
@@ -118,7 +127,7 @@ def cpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
     external = case.model.endswith(EXTERNAL)
     at_own = estimate(fitted, model, size)
     # Streamed from disk: only the fixed part must be held (an upper bound: the harness held the data).
-    need = (model.memory.fixed if external else at_own.memory.value) * HEADROOM
+    need = model.memory.fixed * HEADROOM if external else memory_needed(at_own.memory)
     measured = case.threads
     out = []
     for vm in vms:
@@ -146,9 +155,11 @@ def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
     config = model.config
     e = estimate(fitted, model, size)
     pred = e.time
-    need = e.memory.value * HEADROOM
+    need = memory_needed(e.memory)
     peaks = g.groupby("size")["gpu_memory_bytes"].max().dropna()
-    device_need = scaling.fit_memory(list(peaks.index), list(peaks))(size) if len(peaks) >= 2 else None
+    # The data must fit the GPU at the top of the peak's interval (calibrated as host memory is).
+    device_need = (fitted.calibration.interval("memory", scaling.fit_memory(list(peaks.index), list(peaks)).predict(
+        size), True)[0].hi if len(peaks) >= 2 else None)
     measured_gpu = str(next(iter(g["gpu"].dropna()), "an unnamed GPU"))  # the machine recorded no GPU name
     measured_spec = catalog.gpu_spec(measured_gpu)
     _, gpu_util = utilization(g)

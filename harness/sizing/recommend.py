@@ -4,7 +4,9 @@ Every figure comes from a fit of measured results and a rule stated in the outpu
 assumed where a measurement is missing, it is said instead. Rules:
 
 - memory needed = predicted peak memory at the target size x 1.5 (headroom for data held in
-  memory, Azure ML's guidance); a VM qualifies only if it has that much;
+  memory, Azure ML's guidance), or the top of its calibrated 95% interval where that is higher (far
+  past the sizes measured); a VM qualifies only if it has that much, and a GPU only if it holds the
+  top of its GPU memory's interval;
 - a VM's vCPUs count as the measured machine's threads, one each (both are a cloud VM's
   vCPUs, hyperthreads of the host); time with another count comes from the thread fit
   (size-and-threads where measured, else Amdahl). Without one, more vCPUs are assumed no
@@ -88,7 +90,8 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
         raise ValueError(f"no finished case of workload {workload!r} in these results")
     unit = str(machines[0][1].rows.loc[machines[0][1].rows["workload"] == workload, "size_unit"].iloc[0])
     catalogued, vms = vms, catalog.undominated(vms)
-    rules = [Finding(f.HEADROOM, f"memory needed = predicted peak memory x {HEADROOM} headroom")]
+    rules = [Finding(f.HEADROOM, f"memory needed = predicted peak memory x {HEADROOM} headroom, or the top of its 95% "
+                                 "interval where that is higher")]
     options: list[Option] = []
     measured_spark: list[Measured] = []
     task = None
