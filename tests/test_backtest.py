@@ -168,3 +168,35 @@ def test_the_calibration_table_says_so_where_no_time_was_backtested() -> None:
     memory = made([0.001, 0.0012], quantity="memory", beyond=0.5)
     text = calibration.markdown(backtest.judge(memory, Calibration(tuple(memory))))
     assert "No time was backtested here" in text and "| high |" not in text and "| memory | within | 2 |" in text
+
+
+def test_the_shipped_backtests_of_a_run_count_once_and_all_of_its_other_configurations_stay() -> None:
+    a, b = made([0.1] * 3, config="a"), made([0.2] * 4, config="b")
+    on_a = [replace(x, source="r1") for x in a]
+    shipped = [replace(x, source="r1+r2") for x in a + b] + [replace(x, source="r3") for x in a]
+    # Configuration a measured here in run r1: its shipped backtests of r1+r2 are not counted again; those of
+    # another run (r3), and of configuration b of the same run, are.
+    kept = backtest.calibration(on_a, shipped).backtests
+    assert sorted((x.config, x.source) for x in kept) == sorted(
+        [("a", "r1")] * 3 + [("b", "r1+r2")] * 4 + [("a", "r3")] * 3)
+
+
+def test_a_prediction_is_calibrated_alike_whichever_workloads_of_its_runs_are_analysed() -> None:
+    """recommend --workload analyses one workload: its intervals and levels are those fit gives over them all."""
+    from harness.analysis import frame, predict
+    from harness.analysis.compute import analyse
+
+    loaded = frame.load(["results/reference"])
+    whole = analyse(loaded)
+    for workload in ("forecasting", "nlp"):
+        part = analyse(loaded, workload)
+        for fitted in part.machines:
+            everything = next(m for m in whole.machines if m.machine == fitted.machine)
+            for model in fitted.sizes:
+                size = 2 * max(model.time.sizes)
+                one, other = predict.estimate(fitted, model, size), predict.estimate(everything,
+                                                                                    everything.size_model(model.config),
+                                                                                    size)
+                assert one.level == other.level, model.config
+                assert (one.time.lo, one.time.hi) == pytest.approx((other.time.lo, other.time.hi)), model.config
+                assert (one.memory.lo, one.memory.hi) == pytest.approx((other.memory.lo, other.memory.hi))

@@ -330,8 +330,12 @@ def _shipped() -> tuple[Backtest, ...]:
 
 
 def calibration(own: Sequence[Backtest], shipped: Sequence[Backtest] | None = None) -> Calibration:
-    """This machine's backtests plus the shipped ones of other runs: analysing some of the references themselves
-    must not count their backtests twice."""
+    """This machine's backtests plus the shipped ones of other fits: analysing some of the references themselves
+    must not count a fit's backtests twice (a shipped backtest of a configuration whose runs overlap those of one
+    here is left out), nor lose the other configurations of a run whose workloads are analysed in part (recommend
+    --workload): the calibration of a prediction is the same whichever of its run's workloads are analysed."""
     shipped = _shipped() if shipped is None else shipped
-    runs = {run for b in own for run in b.source.split("+")}
-    return Calibration(tuple(own) + tuple(b for b in shipped if not runs & set(b.source.split("+"))))
+    runs: dict[str, set[str]] = {}
+    for b in own:
+        runs.setdefault(b.config, set()).update(b.source.split("+"))
+    return Calibration(tuple(own) + tuple(b for b in shipped if not runs.get(b.config, set()) & set(b.source.split("+"))))
