@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=run.command)
 
     p = sub.add_parser("show", help="a table of a result file")
-    p.add_argument("result", type=Path, help="a result file (results/<machine-id>/<run-id>.json)")
+    p.add_argument("result", type=Path, help="a result file (results/<machine-id>/<run-id>.json), or a folder: its "
+                                             "newest")
     p.add_argument("--wide", action="store_true",
                    help="every phase, throughput and fit CPU, and skipped cases, each column as wide as it needs")
     p.add_argument("--json", action="store_true", help="every column as numbers")
@@ -213,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write a result in another tool's format")
     p.add_argument("--format", required=True, choices=["pytest-benchmark"])
-    p.add_argument("result", type=Path, help="a result file (results/<machine-id>/<run-id>.json)")
+    p.add_argument("result", type=Path, help="a result file (results/<machine-id>/<run-id>.json), or a folder: its "
+                                             "newest")
     p.add_argument("-o", "--output", type=Path, help="output file [stdout]")
     p.set_defaults(command=read.export)
     return parser

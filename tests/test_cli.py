@@ -205,6 +205,21 @@ def test_show_says_which_figures_were_taken_under_contention(tmp_path: Path, cap
     assert "only 1 clean, so its figures were taken under contention" in out and "!" in out.split("Times:")[0]
 
 
+def test_show_of_a_folder_shows_its_newest_result_and_says_which(tmp_path: Path, capsys) -> None:
+    case = records.Case("classification", "linear", "numpy", 100, 1)
+    old, new = (Path(builders.write(tmp_path / name, [builders.record(case, [0.1])])) for name in
+                ("a/old.json", "b/deeper/new.json"))
+    os.utime(old, (2e9, 2e9))
+    os.utime(new, (1e9, 1e9))  # named later, written earlier
+    assert cli.main(["show", "--json", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["run_id"] == "old"
+    assert f"newest of 2 result file(s), {old}" in err
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["show", str(tmp_path / "empty")]) == cli.EXIT_USAGE
+    assert "no result files" in capsys.readouterr().err
+
+
 def test_export_writes_only_what_the_result_knows(tmp_path: Path) -> None:
     from importlib.metadata import version
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -22,12 +23,25 @@ if TYPE_CHECKING:
     from harness.analysis.compute import Analysis
 
 
+def newest(path: Path) -> Path:
+    """`path`, or for a folder the newest result file below it (by modification time), said on stderr so that
+    `show --json` stays JSON."""
+    if not path.is_dir():
+        return path
+    from harness.analysis import frame
+
+    found = frame.paths([str(path)])  # SizeupError where there is none
+    chosen = max(found, key=lambda p: (p.stat().st_mtime, str(p)))
+    sys.stderr.write(f"{path}: the newest of {len(found)} result file(s), {chosen}\n")
+    return chosen
+
+
 def show(args: argparse.Namespace, console: Console) -> int:
     from rich.measure import Measurement
 
     from harness.present.table import WIDTH, render, to_json
 
-    run = records.load(args.result)
+    run = records.load(newest(args.result))
     profiled = bool(run.cases) and run.cases[0].case.workload == records.PROFILE
     if args.json:
         out = to_json(run)
