@@ -164,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="+", metavar="RESULTS",
                    help="result files, globs or folders; the first is the baseline A, each further one is compared "
                         "with it (put a glob in quotes to pool its files as one side)")
-    p.add_argument("--phase", choices=PHASES,
-                   help="which phase's time to compare [fit; run where both sides are profiles, timed whole]")
+    p.add_argument("--phase", type=nonempty,
+                   help=f"which phase's time to compare: {', '.join(PHASES)}, or a profiled job's own (train) [fit; "
+                        "run where both sides are profiles, timed whole]")
     p.add_argument("--fail", type=fail_threshold, metavar="median:PCT",
                    help="exit 4 when a case is really slower than the baseline by more than PCT, e.g. median:10%%")
     p.add_argument("--alpha", type=finite, default=ALPHA,

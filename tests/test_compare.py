@@ -305,6 +305,27 @@ def test_cases_in_common_without_the_phase_asked_name_one_they_have(tmp_path: Pa
     assert cli.main(["compare", a, b]) == 0 and "run time, B against A" in capsys.readouterr().out
 
 
+def test_profiles_are_compared_on_a_phase_the_job_marked_itself(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    job = replace(CASE, workload=PROFILE)
+
+    def profiled(seed: int, train: float) -> CaseRecord:  # its run, and a phase it marked ("train")
+        r = record(job, times(train, 3, 0.02, seed))
+        return replace(r, runs=[replace(x, phases={"run": x.phases["fit"] + 1, "train": x.phases["fit"]})
+                                for x in r.runs])
+
+    a, b = write(tmp_path / "a.json", [profiled(1, 1.0)]), write(tmp_path / "b.json", [profiled(2, 2.0)])
+    assert cli.main(["compare", a, b, "--phase", "train"]) == 0
+    out = capsys.readouterr().out
+    (row,) = [line.split() for line in out.splitlines() if line.startswith("1 profile/")]
+    assert "train time, B against A" in out and 1.9 < float(row[6].removesuffix("x")) < 2.05  # B's train took 2 s
+    assert cli.main(["compare", a, b, "--phase", "epoch"]) == cli.EXIT_USAGE
+    assert "no epoch time; compare another phase (--phase run, train)" in capsys.readouterr().err
+    bench = write(tmp_path / "bench.json", [record(CASE, times(1.0, 3, 0.02, 3))])
+    assert cli.main(["compare", bench, bench, "--phase", "train"]) == cli.EXIT_USAGE  # a benchmark marks none
+    assert "no train time; compare another phase (--phase fit)" in capsys.readouterr().err
+
+
 def test_your_own_datas_cases_are_compared_with_the_data_said_once(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str],
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:

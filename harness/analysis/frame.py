@@ -21,7 +21,7 @@ import pandas as pd
 from harness import records
 from harness.analysis import twins
 from harness.errors import SizeupError
-from harness.records import PHASES, CaseRecord, Repeat, RunResult
+from harness.records import PHASES, PROFILE, CaseRecord, Repeat, RunResult
 from harness.records import figures as fig
 
 
@@ -106,8 +106,10 @@ def _case_columns(record: CaseRecord, run: list[CaseRecord]) -> dict[str, Any]:
 def _run_columns(record: CaseRecord, run: Repeat) -> dict[str, Any]:
     times = {p: _timed(run.phases.get(p)) for p in PHASES}
     fit_cpu, fit = run.cpu_s.get("fit"), times["fit"]
+    # A profiled job's own phases ("train") too: `compare --phase train` of two profiles.
+    own = {p: _timed(t) for p, t in run.phases.items() if p not in PHASES} if record.case.workload == PROFILE else {}
     return {"process": run.process, "repeat": run.repeat, "disturbed": bool(run.disturbed),
-            **{f"{p}_s": t for p, t in times.items()},
+            **{f"{p}_s": t for p, t in times.items()}, **{f"{p}_s": t for p, t in own.items()},
             "times_left_out": sum(run.phases.get(p) is not None and t is None for p, t in times.items()),
             "fit_cpu_pct": 100 * fit_cpu / fit if fit_cpu is not None and fit and fit >= CPU_WINDOW_S else None,
             "quality": run.metric(record.workload_info.get("metric"))}

@@ -20,6 +20,8 @@ from harness.errors import EXIT_SLOWER, SizeupError
 CATALOG_ROWS = 200  # `catalog` shows these; a table of a million rows is read in the file, not the terminal
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from harness.analysis.compute import Analysis
 
 
@@ -93,12 +95,11 @@ def compare(args: argparse.Namespace, console: Console) -> int:
         only = (len(set(base["case_id"]) - set(rows["case_id"])), len(set(rows["case_id"]) - set(base["case_id"])))
         if not found:
             common = set(base["case_id"]) & set(rows["case_id"])
-            timed = [p.removesuffix("_s") for p in base.columns if p.endswith("_s") and p != f"{args.phase}_s"
-                     and p.removesuffix("_s") in records.PHASES and base[base["case_id"].isin(common)][p].notna().any()]
             said = f"{args.results[0]} and {pattern} have no case in common"
             if common:  # a profile times its whole run, not a fit
+                timed = [p for p in phases_timed(base, common) if p in phases_timed(rows, common) and p != args.phase]
                 said = f"{args.results[0]} and {pattern}: their cases in common have no {args.phase} time" + (
-                    f"; compare another phase (--phase {timed[0]})" if timed else "")
+                    f"; compare another phase (--phase {', '.join(timed)})" if timed else "")
             raise SizeupError(said)
         console.print(render_comparison(args.results[0], pattern, found, args.phase,
                                         comparison.machine_notes(sides[0], side), only))
@@ -109,6 +110,13 @@ def compare(args: argparse.Namespace, console: Console) -> int:
                            + ", ".join(c.case_id for c in failed), style="red"))
         return EXIT_SLOWER
     return 0
+
+
+def phases_timed(rows: pd.DataFrame, cases: set[str]) -> list[str]:
+    """The phases the rows of `cases` timed: the benchmark's in their order, then a profiled job's own."""
+    timed = [c.removesuffix("_s") for c in rows.columns if c.endswith("_s")
+             and rows.loc[rows["case_id"].isin(cases), c].notna().any()]
+    return [p for p in records.PHASES if p in timed] + [p for p in timed if p not in records.PHASES]
 
 
 def say_left_out(analysis: Analysis, console: Console) -> None:
