@@ -7,18 +7,18 @@ import argparse
 import os
 import shlex
 import sys
-from dataclasses import dataclass
 
 from rich.console import Console
 from rich.text import Text
 
 from harness import records
-from harness.analysis.diagnosis import MIN_WALL_S, Figures, Finding, diagnose
+from harness.analysis.diagnosis import Figures
 from harness.commands import sizeup
 from harness.errors import SizeupError
 from harness.run import machine, printed, profile
 from harness.sizing import catalog
-from harness.sizing.rightsize import CONFIDENCE, GPUOption, Sized, gpu_options, rightsize, used_gpu
+from harness.sizing.profiled import judged
+from harness.sizing.rightsize import CONFIDENCE, GPUOption, Sized
 
 
 def command(args: argparse.Namespace, console: Console) -> int:
@@ -91,34 +91,6 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
     console.print(Text(f"Profile written to {path}\nShow it with: {sizeup()} show {shlex.quote(str(path))}"),
                   soft_wrap=True)
     judge(run, console)
-
-
-@dataclass(frozen=True)
-class Judged:
-    """What is said of a profile, computed once for the terminal (`judge`) and `show --json` (`to_json`)."""
-
-    record: records.CaseRecord
-    figures: Figures
-    findings: list[Finding] | None  # None: it ran too short to say what held it back
-    whole: bool  # its run seen from start to end (not attached to with --pid): a cost per run can be given
-    sized: Sized | None  # a CPU VM: for a job that finished without keeping a GPU busy
-    gpu: tuple[list[GPUOption], str] | None  # GPU VMs and what they assumed: for a finished job that kept one busy
-
-
-def judged(run: records.RunResult) -> Judged:
-    record = run.cases[0]
-    identity = run.machine.get("identity", {})
-    gpus = identity.get("gpus") or []
-    figures = Figures.of(record, gpus)
-    vms = catalog.load()
-    found = None if figures.wall_s < MIN_WALL_S else diagnose(figures, catalog.largest_node_bytes(vms))
-    whole = not record.telemetry.get("attached")
-    ok, on_gpu = record.status == "ok", used_gpu(figures)
-    gpu_here = str(gpus[0].get("name") or "an unnamed GPU") if gpus else "its GPU"
-    return Judged(record, figures, found, whole,
-                  rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30, whole) if ok and not on_gpu
-                  else None,
-                  gpu_options(figures, vms, gpu_here) if ok and on_gpu else None)
 
 
 def judge(run: records.RunResult, console: Console) -> None:

@@ -225,7 +225,7 @@ def report(args: argparse.Namespace, console: Console) -> int:
     vms = catalog.load(args.catalog)
     picks = sizing.summary(analysis, vms) if not analysis.empty else []
     out = args.output or args.results_dir / "report" / records.check_name("run id", analysis.loaded[-1].run.run_id)
-    html_path, md_path = report.build(analysis, picks, out, args.case, catalog.largest_node_bytes(vms))
+    html_path, md_path = report.build(analysis, picks, out, args.case, vms)
     console.width = min(console.width, SUMMARY_WIDTH)
     if not report.profiles_only(analysis.loaded):
         console.print(render_summary(picks, f"{sizeup()} recommend {shlex.join(patterns)}"))

@@ -17,14 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.analysis import backtest, comparison, diagnosis, frame
+from harness.analysis import backtest, comparison, frame
 from harness.analysis.compute import Analysis, case_medians, spark_medians, spark_rows
 from harness.analysis.fits import SizeModel, ThreadModel
 from harness.errors import SizeupError
 from harness.present import calibration
 from harness.present.recommend import cost_text, frontier_lines, time_text
 from harness.records import PROFILE, WHOLE_RUN, CaseRecord, figures, write_atomic
-from harness.sizing import recommend
+from harness.sizing import profiled, recommend
+from harness.sizing.catalog import VM
 from harness.sizing.findings import BETTER_UNFITTED
 
 CELL = re.compile(r"(?<!\\)\|")  # a Markdown cell boundary: a "|" not escaped as "\\|"
@@ -34,9 +35,9 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto
 
 
 def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
-          case_id: str | None = None, largest_node_bytes: float | None = None) -> tuple[Path, Path]:
+          case_id: str | None = None, vms: Sequence[VM] | None = None) -> tuple[Path, Path]:
     """Write `<out>.html` and `<out>.md` of `analysis` and its per-task recommendations; returns both paths.
-    `largest_node_bytes`: the catalog's largest CPU VM, against which a profile's peak memory is judged."""
+    `vms`: the catalog a profiled job is judged against (default: the shipped one)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,12 +75,12 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
         record, path = chosen
         sections.append((f"Utilization over time: {record.id}", _phases(record, path), _png(_utilization(record))))
     for item in loaded:  # `sizeup profile`: what held each job back
-        for record in (r for r in item.run.cases if r.case.workload == PROFILE):
-            gpus = item.run.machine.get("identity", {}).get("gpus") or []
-            found = diagnosis.diagnose(diagnosis.Figures.of(record, gpus), largest_node_bytes)
-            text = "\n".join(f"- `{f.code}`: {f.message}" for f in found) or (
-                "- too short to say what held it back" if record.wall_s < diagnosis.MIN_WALL_S
-                else "- nothing that sizeup looks for")
+        if item.run.cases and item.run.cases[0].case.workload == PROFILE:  # a profile: its one case
+            judged = profiled.judged(item.run, vms)
+            record = judged.record
+            found = judged.findings
+            text = ("- too short to say what held it back" if found is None else
+                    "\n".join(f"- `{f.code}`: {f.message}" for f in found) or "- nothing that sizeup looks for")
             sampled = bool((record.telemetry.get("series") or {}).get("t"))
             attached = record.telemetry.get("attached")
             ran = (f"pid {attached['pid']} sampled {record.wall_s:.1f} s, until {attached['ended']}" if attached
