@@ -12,13 +12,13 @@ from rich.console import Console
 from rich.text import Text
 
 from harness import records
-from harness.analysis.diagnosis import Figures
 from harness.commands import sizeup
 from harness.errors import SizeupError
+from harness.present.profiled import should_run_on
 from harness.run import machine, printed, profile
 from harness.sizing import catalog
 from harness.sizing.profiled import judged
-from harness.sizing.rightsize import CONFIDENCE, GPUOption, Sized
+from harness.sizing.rightsize import CONFIDENCE
 
 
 def command(args: argparse.Namespace, console: Console) -> int:
@@ -109,12 +109,8 @@ def judge(run: records.RunResult, console: Console) -> None:
         console.print(Text(f"{f.code}: {f.message}"))
     if j.findings == []:
         console.print("Nothing held it back that sizeup looks for (one core, idle vCPUs, memory, GPU, disk).")
-    if record.status != "ok":  # what it should run on is for a job that did its work
-        console.print(Text(f"The job did not finish ({record.reason}): no VM is suggested for it.", style="yellow"))
-    elif j.gpu is not None:
-        say_gpu_options(j.figures, *j.gpu, console, whole=j.whole)
-    elif j.sized is not None:
-        say_rightsize(j.sized, console, whole=j.whole)
+    for line in should_run_on(j):
+        console.print(Text(line.text, style="yellow" if line.warn else ""))
 
 
 def _phases(record: records.CaseRecord) -> list[tuple[str, float, float | None, float | None]]:
@@ -152,38 +148,3 @@ def to_json(run: records.RunResult) -> dict[str, object]:
             "assumption": sized.assumption},
         "gpu_vms": [vm(o.vm, o.cost) | {"seconds": o.seconds if whole else None, "factor": o.factor}
                     for o in (j.gpu[0] if j.gpu else [])]}
-
-
-def _price(vm: catalog.VM, cost: float, whole: bool) -> str:
-    """'$0.00022 per run', or where the run was not seen whole, '$0.096 per hour'."""
-    from harness.present.recommend import dollars
-
-    if whole:
-        return f"${dollars(cost)} per run"
-    return f"${dollars(vm.price_per_hour)} per hour (its run was not seen whole: attached with --pid)"
-
-
-def say_rightsize(sized: Sized, console: Console, whole: bool = True) -> None:
-    if sized.vm is None:
-        console.print(Text(f"No CPU VM in the catalog has {sized.cores} vCPUs and {sized.memory_gib:g} GiB.",
-                           style="yellow"))
-        return
-    change = f", {sized.change:+.0%} against {sized.like_here.name} (like this machine)" \
-        if sized.change is not None and sized.like_here else ""
-    console.print(Text(f"Right-size ({CONFIDENCE} confidence): {sized.vm.name} ({sized.vm.vcpus} vCPUs, "
-                       f"{sized.vm.memory_gib:g} GiB) at {_price(sized.vm, sized.cost, whole)}{change}; needs "
-                       f"{sized.memory_gib:g} GiB (peak x 1.5). Assumed: {sized.assumption}."))
-
-
-def say_gpu_options(figures: Figures, options: list[GPUOption], assumed: str, console: Console, shown: int = 5,
-                    whole: bool = True) -> None:
-    """A job that kept a GPU busy: GPU VMs, as `recommend` offers them; its time on a CPU was not measured."""
-    console.print(Text(f"The job kept a GPU {figures.gpu_util_mean:.0f}% busy: its time on a CPU VM was not measured, "
-                       f"so GPU VMs are offered ({CONFIDENCE} confidence). Assumed: {assumed}."))
-    for o in options[:shown]:
-        carried = "" if o.factor == 1 else f" (x{o.factor:.2f} from datasheets)"
-        time = f"about {o.seconds:.3g} s{carried}, " if whole else ""
-        console.print(Text(f"  {o.vm.name} ({o.vm.gpu_count} x {o.vm.gpu_model}, {o.vm.vcpus} vCPUs): "
-                           f"{time}{_price(o.vm, o.cost, whole)}"))
-    if not options:
-        console.print(Text("No GPU VM in the catalog holds its memory and GPU memory.", style="yellow"))
