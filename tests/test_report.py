@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -157,3 +158,7 @@ def test_a_report_of_profiles_alone_gives_each_jobs_findings_and_phases_and_no_b
     titles = re.findall(r"^## (.*)$", md, re.MULTILINE)
     assert len(titles) == 1 and re.fullmatch(r"Profile: profile/job\.py@process/n=1/t=\d+", titles[0])  # nothing else
     assert "`cpu-underused`" in md and re.search(r"^\| train \| 1\.2\d* \| \d+ \|", md, re.MULTILINE)
+    # What it should run on: the VM `show` names.
+    assert cli.main(["show", "--json", str(path)]) == 0
+    vm = json.loads(capsys.readouterr().out)["profile"]["cpu_vm"]["name"]
+    assert f"What it should run on:\n\n- Right-size (low confidence): {vm} (" in md

@@ -22,6 +22,7 @@ from harness.analysis.compute import Analysis, case_medians, spark_medians, spar
 from harness.analysis.fits import SizeModel, ThreadModel
 from harness.errors import SizeupError
 from harness.present import calibration
+from harness.present.profiled import should_run_on
 from harness.present.recommend import cost_text, frontier_lines, time_text
 from harness.records import PROFILE, WHOLE_RUN, CaseRecord, figures, write_atomic
 from harness.sizing import profiled, recommend
@@ -85,7 +86,9 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
             attached = record.telemetry.get("attached")
             ran = (f"pid {attached['pid']} sampled {record.wall_s:.1f} s, until {attached['ended']}" if attached
                    else f"{record.wall_s:.1f} s, exit code {record.exit.get('returncode')}")
+            advice = "\n".join(f"- {line.text.strip()}" for line in should_run_on(judged))
             sections.append((f"Profile: {record.id}", f"`{record.params.get('command')}`: {ran}\n\n{text}"
+                             + (f"\n\nWhat it should run on:\n\n{advice}" if advice else "")
                              + (f"\n\nPhases, {_phases(record, item.path)}" if sampled else ""),
                              _png(_utilization(record)) if sampled else None))
     title = "sizeup report: " + ", ".join(sorted({item.run.run_id for item in loaded}))
