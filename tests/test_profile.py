@@ -66,6 +66,15 @@ def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_th
     assert [p["name"] for p in said["phases"]] == [] and said["whole_run"] and said["leftover_processes"] == []
 
 
+def test_a_job_too_short_to_judge_gets_no_finding_and_no_vm(tmp_path: Path, capsys) -> None:
+    assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, "-c", "pass"]) == 0
+    assert "Right-size" not in capsys.readouterr().out
+    assert profiled(tmp_path).cases[0].wall_s < 1.0
+    assert cli.main(["show", "--json", str(next(tmp_path.glob("results/*/*.json")))]) == 0
+    said = json.loads(capsys.readouterr().out)["profile"]
+    assert said["findings"] is None and said["cpu_vm"] is None and said["gpu_vms"] == []
+
+
 def test_a_daemon_the_job_forks_is_stopped_and_named(tmp_path: Path) -> None:
     daemon = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
               "        open(os.environ['PIDFILE'], 'w').write(str(os.getpid()))\n        time.sleep(120)\n"

@@ -104,7 +104,8 @@ def judge(run: records.RunResult, console: Console) -> None:
                                                                 if cores is not None else "")
                            + (f", peak {peak / 2**20:,.0f} MiB" if peak else "")))
     if j.findings is None:
-        console.print(Text("The job ran under a second: too short to say what holds it back.", style="yellow"))
+        console.print(Text("The job ran under a second: too short to say what holds it back or what it should run on.",
+                           style="yellow"))
     for f in j.findings or []:
         console.print(Text(f"{f.code}: {f.message}"))
     if j.findings == []:

@@ -19,7 +19,7 @@ class Judged:
 
     record: records.CaseRecord
     figures: Figures
-    findings: list[Finding] | None  # None: it ran too short to say what held it back
+    findings: list[Finding] | None  # None: it ran too short to say what held it back (and no VM is sized)
     whole: bool  # its run seen from start to end (not attached to with --pid): a cost per run can be given
     sized: Sized | None  # a CPU VM: for a job that finished without keeping a GPU busy
     gpu: tuple[list[GPUOption], str] | None  # GPU VMs and what they assumed: for a finished job that kept one busy
@@ -32,9 +32,10 @@ def judged(run: records.RunResult, vms: Sequence[VM] | None = None) -> Judged:
     gpus = identity.get("gpus") or []
     figures = Figures.of(record, gpus)
     vms = catalog.load() if vms is None else vms
-    found = None if figures.wall_s < MIN_WALL_S else diagnose(figures, catalog.largest_node_bytes(vms))
+    short = figures.wall_s < MIN_WALL_S  # too short to judge: what held it back, and what it should run on
+    found = None if short else diagnose(figures, catalog.largest_node_bytes(vms))
     whole = not record.telemetry.get("attached")
-    ok, on_gpu = record.status == "ok", used_gpu(figures)
+    ok, on_gpu = record.status == "ok" and not short, used_gpu(figures)
     gpu_here = str(gpus[0].get("name") or "an unnamed GPU") if gpus else "its GPU"
     return Judged(record, figures, found, whole,
                   rightsize(figures, vms, (identity.get("memory_bytes") or 0) / 2**30, whole) if ok and not on_gpu
