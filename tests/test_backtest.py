@@ -50,6 +50,31 @@ def test_the_interval_is_the_conformal_quantile_of_the_errors_of_its_kind() -> N
     assert cal.half_width("time", 1.5, True) == pytest.approx(0.20)
 
 
+def test_past_the_farthest_backtest_the_interval_grows_with_the_log_of_the_distance() -> None:
+    errors = [0.01 * (i + 1) for i in range(20)]  # 0.01 .. 0.20, at 20x and 40x past the sizes fitted
+    cal = Calibration(tuple(made(errors[:10], beyond=20.0) + made(errors[10:], beyond=40.0)))
+    assert cal.reach("time") == 40.0
+    assert cal.half_width("time", 30.0, True) == pytest.approx(0.20)  # within the reach: as backtested
+    assert cal.half_width("time", 1600.0, True) == pytest.approx(0.40)  # log(1600) = 2 log(40)
+
+
+def test_a_prediction_farther_than_any_backtest_is_low_and_says_so() -> None:
+    from harness.analysis import frame, predict
+    from harness.analysis.compute import analyse
+
+    fitted = analyse(frame.load(["results/reference/x86-64-2c-24g-4e6360dc-sizing.json"]), "regression").machines[0]
+    model = fitted.size_model("regression/xgboost@xgboost/n=*/t=2")
+    settled = backtest.past_fixed_costs(model.time)
+    reach = fitted.calibration.reach("time")
+    near, far = (predict.estimate(fitted, model, max(model.time.sizes) * k) for k in (reach / 2, reach ** 2))
+    assert predict.BEYOND_BACKTESTS not in {c.code for c in near.caveats}
+    assert predict.BEYOND_BACKTESTS in {c.code for c in far.caveats} and far.level == "low"
+    # Twice the log of the distance: the interval's half-width (in log space) doubles, or more where the fit's own
+    # interval was wider there.
+    half = math.log(far.time.hi / far.time.value)
+    assert half >= 2 * fitted.calibration.half_width("time", reach, settled) * 0.999
+
+
 def test_a_level_is_the_promise_nine_in_ten_backtests_kept() -> None:
     within_10 = [0.1] * 9 + [-0.5]  # 9 of 10 within 15%
     assert Calibration(tuple(made(within_10))).level("time", 3.0, True) == "high"

@@ -10,7 +10,9 @@ They calibrate predictions in two ways:
 
 - the interval, split-conformal: its half-width in log space is the ceil(0.95 (m + 1))-th smallest
   of the m absolute errors of the prediction's kind, so that 95% of the predictions of that kind
-  fall inside (where the kinds are exchangeable). It is at least the fit's own interval;
+  fall inside (where the kinds are exchangeable). It is at least the fit's own interval. Past the
+  farthest distance any backtest of its kind reached, no backtest speaks for it: the half-width grows
+  with log(distance), as the backtests' errors do, and the prediction is "low";
 - the confidence level of a time, as the error it promises: "high" where at least 9 in 10 backtests
   of its kind came within 15%, "medium" within 30%, "low" otherwise or where fewer than 10 measured
   it; held down by the configuration's own backtests where it has three, raised by one level at most
@@ -166,11 +168,23 @@ class Calibration:
         return []
 
     def half_width(self, quantity: str, beyond: float, settled: bool, exclude: str | None = None) -> float | None:
-        """The conformal half-width in log space (None: too few backtests of this kind)."""
-        errors = sorted(abs(b.error) for b in self.pool(quantity, beyond, settled, MIN_INTERVAL, exclude))
-        if not errors:
+        """The conformal half-width in log space (None: too few backtests of this kind); past the farthest any
+        backtest reached (`reach`), widened in proportion to log(distance): the backtests' errors grow so
+        (median 13% at 2x, 16% at 4x, 21% at 8x, 31% over 10x, in the references)."""
+        pool = self.pool(quantity, beyond, settled, MIN_INTERVAL, exclude)
+        if not pool:
             return None
-        return errors[math.ceil(COVERAGE * (len(errors) + 1)) - 1]
+        half = sorted(abs(b.error) for b in pool)[math.ceil(COVERAGE * (len(pool) + 1)) - 1]
+        reach = self.reach(quantity, exclude)
+        return half * math.log(beyond) / math.log(reach) if reach is not None and beyond > reach > 1 else half
+
+    def reach(self, quantity: str, exclude: str | None = None) -> float | None:
+        """The farthest past its sizes that any backtest of `quantity` predicted (None: none did)."""
+        key = ("reach", quantity, exclude)
+        if key not in self.memo:
+            self.memo[key] = max((b.beyond for b in self.backtests if b.quantity == quantity and b.config != exclude),
+                                 default=None)
+        return self.memo[key]
 
     def level(self, quantity: str, beyond: float, settled: bool, own: Sequence[Backtest] = (),
               exclude: str | None = None) -> str:
@@ -244,7 +258,8 @@ def judge(tests: Iterable[Backtest], calibration: Calibration) -> list[Held]:
     """Each backtest with the interval a prediction of its kind gets and, for time, the level
     (harness.analysis.predict), as a user would have had them: pooled from every other configuration's
     backtests (a configuration never calibrates itself), and its own backtests that its fit's sizes allowed.
-    Past sizes still in the fixed-cost region, or uncalibrated: "low", as predictions are."""
+    Past sizes still in the fixed-cost region, uncalibrated, or farther than any other backtest of its kind: "low",
+    as predictions are."""
     tests = list(tests)
     by_fit: dict[tuple[str, str, str], list[Backtest]] = {}
     for b in tests:
@@ -256,8 +271,9 @@ def judge(tests: Iterable[Backtest], calibration: Calibration) -> list[Held]:
         if b.quantity == "time":
             own = [x for x in by_fit[(b.source, b.config, b.quantity)] if _available(x, b)]
             level = calibration.level(b.quantity, b.beyond, b.settled, own, exclude=b.config)
-            level = "low" if half is None or (b.beyond > 1 and not b.settled) else own_error_allows(level, b.loo,
-                                                                                                  b.beyond)
+            unsure = half is None or (b.beyond > 1 and not b.settled) or b.beyond > max(
+                calibration.reach(b.quantity, exclude=b.config) or math.inf, 1)
+            level = "low" if unsure else own_error_allows(level, b.loo, b.beyond)
         out.append(Held(b, level, None if half is None else abs(b.error) <= half))
     return out
 

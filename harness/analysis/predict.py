@@ -38,6 +38,7 @@ CONTENDED = "measured-under-contention"
 CONTENDED_LEFT_OUT = "contended-sizes-left-out"
 FIXED_COSTS_DOMINATE = "fixed-costs-dominate"
 UNCALIBRATED = "uncalibrated"
+BEYOND_BACKTESTS = "beyond-backtests"
 THREAD_FIT = "thread-fit"
 NO_THREAD_FIT = "no-thread-fit"
 VCPUS_FAR = "vcpus-far"
@@ -119,12 +120,17 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
     key = ("size", model.config, size)
     if key not in fitted.memo:  # a recommendation asks once per VM: the fit's part is the same for all
         fitted.memo[key] = _at_size(fitted, model, size)
-    own, time, calibrated, level, memory = fitted.memo[key]
+    own, time, calibrated, level, memory, reach = fitted.memo[key]
     caveats = []
     if (allowed := backtest.own_error_allows(level, model.time.loo_error, own.beyond)) != level:
         level = allowed
         caveats.append(Caveat(MISSES_OWN, f"the fit misses its own sizes by {math.expm1(model.time.loo_error):.0%} "
                                           f"(leave-one-out): confidence at most {level}"))
+    if calibrated and reach is not None and own.beyond > max(reach, 1):
+        level = "low"
+        caveats.append(Caveat(BEYOND_BACKTESTS, f"{own.beyond:,.0f}x past the largest size measured, farther than any "
+                                                f"backtest reached ({reach:,.0f}x): the interval widened with the log "
+                                                "of the distance, low confidence"))
     if not calibrated:
         level = "low"
         caveats.append(Caveat(UNCALIBRATED, "too few backtests this far past the sizes measured to calibrate "
@@ -179,15 +185,18 @@ def _measure_further(case: Case) -> str:
 
 
 def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scaling.Prediction, scaling.Prediction,
-                                                                         bool, str, scaling.Prediction | None]:
-    """The size fit's own prediction, calibrated (and whether it could be), its level, and the calibrated memory."""
+                                                                         bool, str, scaling.Prediction | None,
+                                                                         float | None]:
+    """The size fit's own prediction, calibrated (and whether it could be), its level, the calibrated memory, and
+    the farthest a backtest of its kind reached."""
     cal = fitted.calibration
     settled = backtest.past_fixed_costs(model.time)
     own = model.time.predict(size)
     time, calibrated = cal.interval("time", own, settled)
     memory = cal.interval("memory", model.memory.predict(size), True)[0] if model.memory else None
     mine = [b for b in fitted.backtests if b.config == model.config and b.quantity == "time"]
-    return own, time, calibrated, cal.level("time", own.beyond, settled, mine), memory
+    return (own, time, calibrated, cal.level("time", own.beyond, settled, mine), memory,
+            cal.reach("time"))
 
 
 @dataclass(frozen=True)
