@@ -162,3 +162,13 @@ def test_a_report_of_profiles_alone_gives_each_jobs_findings_and_phases_and_no_b
     assert cli.main(["show", "--json", str(path)]) == 0
     vm = json.loads(capsys.readouterr().out)["profile"]["cpu_vm"]["name"]
     assert f"What it should run on:\n\n- Right-size (low confidence): {vm} (" in md
+
+
+def test_a_case_measured_on_two_machines_is_reported_on_each_never_pooled(tmp_path: Path) -> None:
+    case = Case("classification", "xgboost", "xgboost", 20000, 2)
+    paths = [write(tmp_path / f"{cpu}.json", [record(case, [t] * 3)], cpu=cpu)
+             for cpu, t in (("Xeon", 1.0), ("EPYC", 3.0))]
+    report.build(analyse(frame.load(paths)), [], tmp_path / "report")
+    md = (tmp_path / "report.md").read_text()
+    assert f"| `{case.id} on m-EPYC` | 3 |" in md and f"| `{case.id} on m-Xeon` | 1 |" in md
+    assert f"| `{case.id}` |" not in md  # not their pooled median, 2 s, that neither machine measured

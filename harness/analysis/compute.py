@@ -71,6 +71,10 @@ class Analysis:
         found = [m for m in self.machines if (m.rows["workload"] == workload).any()]
         return [(f" on {m.machine}" if len(found) > 1 else "", m) for m in found]
 
+    def tag(self, machine: str) -> str:
+        """' on MACHINE' where several machines were analysed, else '' (as `of` names them)."""
+        return f" on {machine}" if len(self.machines) > 1 else ""
+
     def workloads(self) -> list[str]:
         return sorted(set(self.rows["workload"])) if not self.empty else []
 
@@ -93,21 +97,33 @@ def analyse(loaded: Sequence[frame.Loaded], workload: str | None = None, rows: p
     return Analysis(tuple(loaded), rows, machines, left_out)
 
 
+def machine_tags(rows: pd.DataFrame) -> pd.Series:
+    """Per row, ' on MACHINE' where the rows come from several machines (a case is never pooled across them),
+    else '' (one machine needs no name)."""
+    if rows["machine"].nunique(dropna=False) > 1:
+        return " on " + rows["machine"].astype(str)
+    return pd.Series("", index=rows.index, dtype=object)
+
+
 def case_medians(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per case, by configuration and then size (a case id sorted as text puts n=1264 before n=158): the median fit
-    time and quality over the counted repeats, the metric, how many repeats, and whether every one of them was
-    disturbed by other processes (its figures were taken under contention)."""
-    return rows.groupby(["config", "size", "case_id"]).agg(
+    """Per case and machine, by machine, configuration and then size (a case id sorted as text puts n=1264 before
+    n=158), indexed by the case id (and the machine where several measured): the median fit time and quality over
+    the counted repeats, the metric, how many repeats, whether every one of them was disturbed by other processes
+    (its figures were taken under contention), and whether it ran on a GPU."""
+    rows = rows.assign(label=rows["case_id"] + machine_tags(rows))
+    return rows.groupby(["machine", "config", "size", "label"], dropna=False).agg(
         fit_s=("fit_s", "median"), quality=("quality", "median"), metric=("metric", "first"),
-        repeats=("fit_s", "size"), contended=("disturbed", "all")).droplevel(["config", "size"])
+        repeats=("fit_s", "size"), contended=("disturbed", "all"), on_gpu=("on_gpu", "first")).droplevel(
+        ["machine", "config", "size"])
 
 
 def spark_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """For the workloads measured on a distributed engine: each configuration's rows at its most threads,
-    labelled 'model@backend, N threads'."""
+    labelled 'model@backend, N threads' (and ' on MACHINE' where several measured)."""
     rows = rows[rows["workload"].isin(rows.loc[rows["distributed"], "workload"])]
     rows = rows[rows["threads"] == rows.groupby(["workload", "model", "backend"])["threads"].transform("max")]
-    return rows.assign(label=rows["model"] + "@" + rows["backend"] + ", " + rows["threads"].astype(str) + " threads")
+    return rows.assign(label=rows["model"] + "@" + rows["backend"] + ", " + rows["threads"].astype(str) + " threads"
+                       + machine_tags(rows))
 
 
 def spark_medians(rows: pd.DataFrame) -> pd.DataFrame:

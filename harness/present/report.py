@@ -52,11 +52,11 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
         sections.append(("CPU against GPU", _devices(pairs), _png(_speedups(pairs))))
     if not rows.empty and rows["distributed"].any():
         sections.append(("Spark against a single node", _spark(analysis), _png(_spark_plot(rows))))
-    models = analysis.sizes()
+    models = [(f"{m.config}{analysis.tag(fitted.machine)}", m) for fitted in analysis.machines for m in fitted.sizes]
     if models:
-        summary = "\n".join(f"- `{m.config}`: {m.time.curve.kind}, exponent {m.time.curve.exponent:.2f}, LOO error "
+        summary = "\n".join(f"- `{label}`: {m.time.curve.kind}, exponent {m.time.curve.exponent:.2f}, LOO error "
                             f"{np.expm1(m.time.loo_error):.0%}" + (f"; memory {m.memory.per_item:,.0f} B per item"
-                                                                   if m.memory else "") for m in models)
+                                                                   if m.memory else "") for label, m in models)
         crossing = "\n".join(f"- `{c.gpu}` against `{c.cpu}`: {c.found.describe(c.unit)}"
                              for m in analysis.machines for c in m.crossings)
         sections.append(("Time and memory against size", summary + ("\n" + crossing if crossing else ""),
@@ -64,11 +64,11 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
         own = [b for m in analysis.machines for b in m.backtests]
         held = backtest.judge(own, backtest.calibration(own))
         sections.append(("Calibration: how sure the predictions are", calibration.markdown(held), None))
-    threads = [t for m in analysis.machines for t in m.threads]
+    threads = [(f"{t.key}{analysis.tag(m.machine)}", t) for m in analysis.machines for t in m.threads]
     if threads:
-        sections.append(("Thread scaling", "\n".join(f"- `{t.key}`: serial fraction {t.fit.serial:.2f} "
+        sections.append(("Thread scaling", "\n".join(f"- `{label}`: serial fraction {t.fit.serial:.2f} "
                                                      f"[{t.fit.serial_lo:.2f}-{t.fit.serial_hi:.2f}]"
-                                                     for t in threads), _png(_threads(threads))))
+                                                     for label, t in threads), _png(_threads(threads))))
     if telemetry := _telemetry(loaded):
         sections.append(("Telemetry sources", telemetry, None))
     chosen = _chosen_case(loaded, case_id)
@@ -189,8 +189,8 @@ def _spark(analysis: Analysis) -> str:
     for (workload, size), row in table.iterrows():
         lines.append(_row(workload, f"{int(size):,}", *("" if pd.isna(v) else f"{v:.3g}" for v in row)))
     lines.append("")
-    for fit in (s for m in analysis.machines for s in m.spark):
-        lines.append(f"- `{fit.key}`: fixed cost {fit.time.fixed:.3g} s, {fit.time.parallel * 1e6:.3g} us per item "
+    for tag, fit in ((analysis.tag(m.machine), s) for m in analysis.machines for s in m.spark):
+        lines.append(f"- `{fit.key}`{tag}: fixed cost {fit.time.fixed:.3g} s, {fit.time.parallel * 1e6:.3g} us per item "
                      f"per core; parallel efficiency {fit.time.efficiency(fit.sizes[1], fit.time.cores[1]):.0%} on "
                      f"{fit.time.cores[1]:g} cores at {fit.sizes[1]:,}")
     return "\n".join(lines)
@@ -231,12 +231,12 @@ def _png(fig) -> str | None:
 def _fit_times(rows: pd.DataFrame):
     if rows.empty:
         return None
-    medians = case_medians(rows)["fit_s"].dropna().sort_values()
+    table = case_medians(rows)
+    medians = table["fit_s"].dropna().sort_values()
     if medians.empty:  # profiles only: they have no fit phase
         return None
-    on_gpu = rows.groupby("case_id")["on_gpu"].first()
     fig, ax = _figure(9, max(2.5, 0.3 * len(medians)))
-    ax.barh(range(len(medians)), medians.to_numpy(), color=["tab:orange" if on_gpu[c] else "tab:blue"
+    ax.barh(range(len(medians)), medians.to_numpy(), color=["tab:orange" if table.at[c, "on_gpu"] else "tab:blue"
                                                             for c in medians.index])
     ax.set_yticks(range(len(medians)), medians.index, fontsize=7)
     ax.set_xscale("log")
@@ -244,11 +244,11 @@ def _fit_times(rows: pd.DataFrame):
     return fig
 
 
-def _scaling(models: Sequence[SizeModel]):
+def _scaling(models: Sequence[tuple[str, SizeModel]]):
     fig, (times, memory) = _figure(11, 4.5, columns=2)
-    for m in models:
+    for label, m in models:
         n = np.asarray(m.time.sizes)
-        line, = times.plot(n, m.time.medians, "o", label=m.config, markersize=4)
+        line, = times.plot(n, m.time.medians, "o", label=label, markersize=4)
         grid = np.geomspace(n.min(), n.max() * 4, 50)
         times.plot(grid, m.time(grid), "-", color=line.get_color(), linewidth=1)
         if m.memory:
@@ -262,10 +262,10 @@ def _scaling(models: Sequence[SizeModel]):
     return fig
 
 
-def _threads(threads: Sequence[ThreadModel]) -> object:
+def _threads(threads: Sequence[tuple[str, ThreadModel]]) -> object:
     fig, ax = _figure(7, 4)
-    for t in threads:
-        ax.plot(t.fit.threads, t.fit.efficiency(), "o-", label=t.key)
+    for label, t in threads:
+        ax.plot(t.fit.threads, t.fit.efficiency(), "o-", label=label)
     ax.set_xlabel("threads")
     ax.set_ylabel("parallel efficiency")
     ax.set_ylim(0, 1.1)
