@@ -89,6 +89,18 @@ def test_a_target_past_the_largest_vm_picks_out_of_core_or_spark(tmp_path: Path)
     assert "classification/xgboost_external@xgboost/n=*/t=2" in configs and "spark (not measured)" in configs
     assert "classification/xgboost@xgboost/n=*/t=2" not in configs
     assert f.OUTGROWS_CATALOG in codes(found) and f.NO_VM_HOLDS_DATA in codes(found)
+    # The largest VM that could hold it is a CPU VM (CPU training runs on none of the GPU VMs, 1,900 GiB the largest).
+    largest = max((vm for vm in catalog.load() if not vm.gpu_count), key=lambda vm: vm.memory_gib)
+    (said,) = [r for r in found.rules if r.code == f.NO_VM_HOLDS_DATA]
+    assert f"(the largest CPU VM, {largest.name}, has {largest.memory_gib:,g} GiB)" in said.message
+    # Measured on two machines: each configuration's exclusion names its machine.
+    other = builders.write(tmp_path / "other.json", sweep("xgboost", "xgboost", lambda n: 2e-5 * n, 250), cpu="EPYC")
+    both = analyse(frame.load([builders.write(tmp_path / "r.json", sweep("xgboost", "xgboost", lambda n: 1e-5 * n,
+                                                                          250)), other]))
+    outgrown = [r.message for r in recommend(both, "classification", 1e10, catalog.load()).rules
+                if r.code == f.OUTGROWS_CATALOG]
+    assert sorted(m.split(":")[0] for m in outgrown) == [f"classification/xgboost@xgboost/n=*/t=2 on m-{cpu}"
+                                                          for cpu in ("EPYC", "Xeon")]
     spark = next(o for o in found.options if o.case is None)
     assert evidence(spark) == [f.SPARK_NOT_MEASURED] and spark.seconds is None
 

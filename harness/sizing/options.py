@@ -119,7 +119,7 @@ def _fits(e: Estimate, external: bool = False) -> list[Finding]:
 
 
 def cpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM], fitted: MachineFits,
-                rules: list[Finding]) -> list[Option]:
+                rules: list[Finding], tag: str = "") -> list[Option]:
     """`model`'s configuration on each CPU VM that holds it and for whose vCPUs it is the measured thread count
     nearest (predict.choose): one option, one time, per VM and configuration."""
     case = model.case
@@ -145,13 +145,13 @@ def cpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
                           seconds / 3600 * vm.price_per_hour, need / 2**30, need / (vm.memory_gib * 2**30), cpu_util,
                           None, "low" if external else e.level, True, evidence, case=case))
     if not out and not external and not any(vm.memory_gib * 2**30 >= need for vm in vms if not vm.gpu_count):
-        rules.append(Finding(f.OUTGROWS_CATALOG, f"{model.config}: needs {need / 2**30:,.1f} GiB, more than any CPU "
-                                                 "VM in the catalog", model.config))
+        rules.append(Finding(f.OUTGROWS_CATALOG, f"{model.config}{tag}: needs {need / 2**30:,.1f} GiB, more than any "
+                                                 "CPU VM in the catalog", model.config))
     return out
 
 
 def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM], fitted: MachineFits,
-                rules: list[Finding]) -> list[Option]:
+                rules: list[Finding], tag: str = "") -> list[Option]:
     config = model.config
     e = estimate(fitted, model, size)
     pred = e.time
@@ -199,12 +199,12 @@ def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
                           seconds / 3600 * vm.price_per_hour, need / 2**30, need / (vm.memory_gib * 2**30), None,
                           gpu_util, level, True, evidence, case=model.case, on_gpu=True))
     if unknown:
-        rules.append(Finding(f.GPU_NO_DATASHEET, f"{config}: measured on {measured_gpu}; no datasheet entry carries "
-                                                 f"its time to {', '.join(sorted(unknown))} "
+        rules.append(Finding(f.GPU_NO_DATASHEET, f"{config}{tag}: measured on {measured_gpu}; no datasheet entry "
+                                                 f"carries its time to {', '.join(sorted(unknown))} "
                                                  "(harness/sizing/data/gpu_specs.csv), so their VMs are not offered",
                              config))
     if not out:
-        rules.append(Finding(f.GPU_OUTGROWS_CATALOG, f"{config}: no GPU VM in the catalog holds its data", config))
+        rules.append(Finding(f.GPU_OUTGROWS_CATALOG, f"{config}{tag}: no GPU VM in the catalog holds its data", config))
     return out
 
 

@@ -118,9 +118,9 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
                 if gap := quality_gap(g):
                     rules.append(Finding(f.GPU_WORSE_QUALITY, f"{config}: {gap}: left out", config))
                     continue
-                found = gpu_options(model, g, size, vms, fitted, rules)
+                found = gpu_options(model, g, size, vms, fitted, rules, tag)
             else:
-                found = cpu_options(model, g, size, vms, fitted, rules)
+                found = cpu_options(model, g, size, vms, fitted, rules, tag)
             text, score = quality(g)
             options += [replace(o, config=o.config + tag, quality=text, quality_score=score, machine=fitted.machine)
                         for o in found]
@@ -133,9 +133,10 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
     if not in_memory and not outgrown:
         rules.append(Finding(f.NOTHING_PRICED, "no configuration could be priced: see the reasons above"))
     elif not in_memory:
-        largest = max(catalogued, key=lambda vm: vm.memory_gib)
-        rules.append(Finding(f.NO_VM_HOLDS_DATA, f"no VM holds the data in memory (the largest, {largest.name}, has "
-                                                 f"{largest.memory_gib:g} GiB): out-of-core training, or a Spark "
+        cpu = [vm for vm in catalogued if not vm.gpu_count] or catalogued  # CPU training runs on CPU VMs
+        largest = max(cpu, key=lambda vm: vm.memory_gib)
+        rules.append(Finding(f.NO_VM_HOLDS_DATA, f"no VM holds the data in memory (the largest CPU VM, {largest.name}, "
+                                                 f"has {largest.memory_gib:,g} GiB): out-of-core training, or a Spark "
                                                  "cluster"))
         options += clusters(measured_spark, size, vms, budget_s, "the data outgrows every single VM in the catalog",
                             rules)
