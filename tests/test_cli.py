@@ -289,8 +289,8 @@ def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> Non
     err = capsys.readouterr().err
     assert err.startswith(f"sizeup: error: cannot write results to {blocker}/") and err.count("\n") == 1
 
-    assert cli.main(["show", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == f"sizeup: error: result file {tmp_path} is a directory\n"
+    assert cli.main(["show", str(tmp_path)]) == 2  # a folder without a result file
+    assert capsys.readouterr().err == f"sizeup: error: no result files match {str(tmp_path)!r}\n"
 
     path = disturbed_result(tmp_path, [False, False])
     doc = json.loads(path.read_text())
