@@ -60,7 +60,8 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
                   padding=0, pad_edge=False, show_edge=False,
                   caption=Text(f"At {SCALE:g}x the largest size every configuration reached (after run --data: the "
                                f"whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best "
-                               f"(an error within {QUALITY_TOLERANCE:.0%} of the lowest). Every option and its evidence: "
+                               f"(an error within {QUALITY_TOLERANCE:.0%} of the lowest). Time and cost are of training "
+                               "(the fit phase) alone, not loading or feature steps. Every option and its evidence: "
                                f"{recommend} --workload W --rows N"))
     # The time, the cost and the level are what a reader acts on: never cut (rich squeezes columns to fit the
     # caption's width, and the width; the others wrap where they must).
@@ -133,7 +134,7 @@ def render(found: Recommendation) -> RenderableType:
     table = Table(title=Text(f"{found.workload} at {found.size:,.0f} {found.unit}{budget}: each configuration's "
                              "cheapest VM, ranked by cost per run"), header_style="bold", box=box.SIMPLE_HEAD,
                   padding=0, pad_edge=False, show_edge=False)
-    for column in ("#", "VM", "configuration", "time per run [95%]", "$/run", "CPU/GPU", "conf."):
+    for column in ("#", "VM", "configuration", "fit time per run [95%]", "$/run", "CPU/GPU", "conf."):
         table.add_column(column, no_wrap=column not in ("VM", "configuration"),
                          justify="right" if column in ("#", "CPU/GPU") else "left")
     evidence = []

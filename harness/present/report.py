@@ -118,7 +118,8 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
              f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured "
              f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE). "
              "`sizeup recommend --workload W --rows N` ranks every option at your size.", "",
-             "| workload | size | VM | configuration | quality | time per run [95%] | $ per run [95%] | confidence |",
+             "Time and cost are of training (the fit phase) alone, not loading or feature steps.", "",
+             "| workload | size | VM | configuration | quality | fit time per run [95%] | $ per run [95%] | confidence |",
              "|---|---|---|---|---|---|---|---|"]
     evidence, frontier = [], []
     for p in picks:
