@@ -160,8 +160,9 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
     if own.beyond > 1 and not backtest.past_fixed_costs(model.time):
         level = "low"
         last = ", then ^".join(f"{e:.2f}" for e in model.time.local_exponents()[-2:])
-        caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last} at the largest sizes measured: "
-                                                    "fixed costs still dominate, growth past them unknown "
+        caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last} over the last two steps measured, "
+                                                    f"not at least as size^{backtest.SETTLED:g} over both: fixed costs "
+                                                    "(or noise) may still dominate, growth past them unknown "
                                                     f"({_measure_further(model.case)})"))
     if model.contended:
         level = "low"
@@ -180,8 +181,9 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
 
 
 def _measure_further(case: Case) -> str:
-    """What measures larger sizes: the sizing suite, or for your own data (run --data), a larger table of it."""
-    return "a larger table of your data" if OWN_DATA in case.params else "--suite sizing"
+    """What measures larger sizes: the sizing suite with a larger budget, or for your own data (run --data), a
+    larger table of it."""
+    return "a larger table of your data" if OWN_DATA in case.params else "measure larger sizes: --suite sizing --budget S"
 
 
 def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scaling.Prediction, scaling.Prediction,

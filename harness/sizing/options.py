@@ -108,7 +108,8 @@ def _fits(e: Estimate, external: bool = False) -> list[Finding]:
                                 f"({min(t.sizes):,.0f}-{max(t.sizes):,.0f}), exponent {t.curve.exponent:.2f}, "
                                 f"LOO error {math.expm1(t.loo_error):.0%}, "
                                 + (f"{e.time.beyond:,.{1 if e.time.beyond < 10 else 0}f}x past the largest measured "
-                                   "size" if e.time.beyond > 1 else "within the sizes measured"))]
+                                   "size" if e.time.beyond > 1 else "below the sizes measured" if e.size < min(t.sizes)
+                                   else "within the sizes measured"))]
     if m.memory is not None and e.memory is not None:
         peak = e.memory
         said.append(Finding(f.MEMORY_FIT, f"memory: {m.memory.fixed / 2**20:,.0f} MiB + {m.memory.per_item:,.0f} B "
