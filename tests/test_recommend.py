@@ -103,6 +103,11 @@ def test_a_target_past_the_largest_vm_picks_out_of_core_or_spark(tmp_path: Path)
                                                           for cpu in ("EPYC", "Xeon")]
     spark = next(o for o in found.options if o.case is None)
     assert evidence(spark) == [f.SPARK_NOT_MEASURED] and spark.seconds is None
+    # Out of core only the fit's fixed part is counted: what the VM must hold is at least that.
+    from harness.present.recommend import memory_text
+
+    external = next(o for o in found.options if o.external)
+    assert memory_text(external) == f"≥{external.memory_needed_gib:,.1f} GiB"
 
 
 def test_a_gpu_slower_at_the_target_is_not_recommended_and_a_faster_cheaper_one_is(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
             table.add_row(f"{p.workload}\n{size}", "", Text(p.note), "", "", "")
             continue
         o = p.pick
-        memory = f"{o.memory_needed_gib:,.1f} GiB" if o.memory_needed_gib else ""
+        memory = memory_text(o)
         table.add_row(f"{p.workload}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{o.quality}"),
                       "\n".join(time_cells(o)), "\n".join(cost_cells(o)), o.confidence)
     said = []
@@ -96,6 +96,11 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
 def seconds(x: float, digits: int = 3) -> str:
     """`digits` significant digits, and no exponent where they would need one above: 0.0365, 1.8, 228, 1,490."""
     return f"{x:,.0f}" if x >= 10**digits else f"{x:.{digits}g}"
+
+
+def memory_text(o: Option) -> str:
+    """The memory a VM must hold; out of core, '≥': only the fit's fixed part is counted, a lower bound."""
+    return f"{'≥' if o.external else ''}{o.memory_needed_gib:,.1f} GiB" if o.memory_needed_gib else ""
 
 
 def time_cells(o: Option) -> tuple[str, str]:
@@ -142,7 +147,7 @@ def render(found: Recommendation) -> RenderableType:
         use = " / ".join(f"{u:.0%}" if i == 0 else f"{u:.0f}%" for i, u in enumerate((o.cpu_util, o.gpu_util))
                          if u is not None)
         vm = o.vm + (f" x {o.nodes}" if o.nodes and o.nodes > 1 else "")
-        memory = f"{o.memory_needed_gib:,.1f} GiB ({o.memory_share:.0%})" if o.memory_needed_gib else ""
+        memory = f"{memory_text(o)} ({o.memory_share:.0%})" if o.memory_needed_gib else ""
         machine = o.config.removeprefix(o.case.config).strip() if o.case else ""  # "on M" where several measured
         table.add_row(str(rank), Text(f"{vm}\n{memory}"), Text("\n".join(filter(None, (short(o, "thr."), o.quality,
                                                                                     machine)))),
