@@ -9,15 +9,17 @@ from collections.abc import Sequence
 from harness.analysis import backtest
 
 BAND_HEADER = ("quantity", "past the largest fitted size", "backtests", "median error", "worst error",
-               "predicted low", "in the 95% interval")
+               "under-predicted", "in the 95% interval")
 LEVEL_HEADER = ("level (time)", "promise", "backtests", "promise held")
-JUDGED = ("Each backtest gets the interval and, for time, the level a prediction of its kind gets, calibrated "
-          "without its own configuration's backtests and with its own earlier ones only.")
+JUDGED = ("Each backtest is judged as a user would have seen its prediction: the interval and (for time; memory "
+          "gets no level) the level come from the other configurations' backtests and its own earlier ones. "
+          "'low' promises nothing.")
+SHOWN = {"2x": "1-2.5x", "4x": "2.5-5x", "8x": "5-10x"}  # the bands' bounds (backtest.BANDS)
 
 
 def rows(held: Sequence[backtest.Held]) -> tuple[list[list[str]], list[list[str]]]:
     bands, levels = backtest.summarize(held)
-    band_rows = [[b.quantity, b.band, str(b.count), f"{b.median:.1%}", f"{b.worst:.1%}", f"{b.low}/{b.count}",
+    band_rows = [[b.quantity, SHOWN.get(b.band, b.band), str(b.count), f"{b.median:.1%}", f"{b.worst:.1%}", f"{b.low}/{b.count}",
                   f"{b.covered}/{b.calibrated} ({b.covered / b.calibrated:.0%})" if b.calibrated else "too few"]
                  for b in bands]
     level_rows = [[lv.level, f"within {lv.promise:.0%} in 9 of 10" if lv.promise is not None else "none",
