@@ -363,3 +363,13 @@ def test_an_id_wider_than_its_column_breaks_after_a_separator_and_no_number_is_c
     cells = [row.removesuffix("12,345.6 s").rstrip() for row in rows]
     assert "12,345.6 s" in rows[0] and "".join(cells) == config
     assert all(cell.endswith(("/", ",")) for cell in cells[:-1]) and (width < 60 or len(cells) == 1)
+
+
+def test_fit_of_spark_and_threads_at_a_target_fits_100_columns_and_says_which_time_is_the_model_alone(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    assert cli.main(["fit", "results/reference/x86-64-2c-24g-a9b1bd19-spark.json", "--target", "160000"]) == 0
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= 100 and "\u2026" not in out  # no cell cut (the Ernest table's were)
+    assert "model alone at" in out and "160,000, 2 cores" in out and "160,000, 1 thread" in out
+    assert "'model alone': the fit's own time, with no interval or level" in " ".join(out.split())

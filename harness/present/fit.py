@@ -101,8 +101,7 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
     if grids := fitted.grids:
         columns = ["configuration", "points", "serial fraction, smallest / largest size"]
         if target or cores:
-            columns.append(f"at {f'{target:,.0f}' if target else 'the largest size'}"
-                           f"{f', {cores} threads' if cores else ''}")
+            columns.append(alone_header(target, f"{cores or 1} thread{'s' if (cores or 1) > 1 else ''}"))
         table = _table(f"time against size and threads: fixed + serial*n + parallel*n/p{on}", columns)
         for g in grids:
             smallest, largest = g.sizes
@@ -113,8 +112,8 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
             table.add_row(*cells)
         parts.append(table)
         parts.append(Text("Its serial share is fitted over every size and thread count; Amdahl's above, at one size, "
-                          "counts the fixed cost as serial too. Where both exist, predictions use this fit.",
-                          style="dim"))
+                          "counts the fixed cost as serial too. Where both exist, predictions use this fit."
+                          + (ALONE if target or cores else ""), style="dim"))
         sized = {m.case.key(size=False, threads=False) for m in models}
         if target and (alone := [g.key for g in grids if g.key not in sized]):
             parts.append(Text("No size fit (three or more sizes at one thread count) for " + ", ".join(alone)
@@ -194,21 +193,29 @@ def _checks(found: Sequence[Check], on: str) -> RenderableType:
     return Group(table, Text(summary))
 
 
+ALONE = (" 'model alone': the fit's own time, with no interval or level; the prediction recommend uses, calibrated, is "
+         "in the table 'at N on C vCPUs'.")
+
+
+def alone_header(target: float | None, on: str) -> str:
+    return f"model alone at\n{f'{target:,.0f}' if target else 'the largest size'}, {on}"
+
+
 def _spark(spark: Sequence[SparkFit], at: AtTarget, on: str) -> RenderableType:
     target, cores = at.target, at.cores
-    columns = ["configuration", "points", "fixed a", "b per item x core", "c", "d", "efficiency, largest size",
-               "memory fixed + per item"]
+    columns = ["configuration", "points", "a", "b per item\nand core", "c", "d", "efficiency\nat the largest",
+               "memory, fixed\n+ per item"]
     if target or cores:
-        columns.append(f"at {f'{target:,.0f}' if target else 'the largest size'}, {cores or 2} cores")
+        columns.append(alone_header(target, f"{cores or 2} cores"))
     table = _table(f"Spark: time against size and cores, a + b*n/p + c*log(p) + d*p (Ernest){on}", columns)
     for s in spark:
         fit, (_, largest) = s.time, s.sizes
         top = fit.cores[1]
         cells = [Ident(s.key), str(fit.points), f"{fit.fixed:.3g} s", f"{fit.parallel * 1e6:.3g} us",
                  f"{fit.tree:.3g} s", f"{fit.all_to_all:.3g} s",
-                 f"{fit.efficiency(largest, top):.0%} on {top:g} cores at {largest:,}",
-                 f"{s.memory.fixed / 2**20:,.0f} MiB + {s.memory.per_item:,.0f} B" if s.memory else ""]
+                 f"{fit.efficiency(largest, top):.0%}, {top:g} cores\nat {largest:,}",
+                 f"{s.memory.fixed / 2**20:,.0f} MiB\n+ {s.memory.per_item:,.0f} B" if s.memory else ""]
         if target or cores:
             cells.append(f"{at.spark[s.key]:.4g} s")
         table.add_row(*cells)
-    return table
+    return Group(table, Text(ALONE.strip(), style="dim")) if target or cores else table
