@@ -104,7 +104,8 @@ def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp
 
     over = spent(30.0)  # 60 s spent: each next step (about 60 s) would pass the 40 s left
     assert runner.grow_sweeps(over) == []
-    assert all(stop.startswith("size 2,000 would take about 60 s, past the 40 s left") for stop in over.sweeps.values())
+    assert all(stop.startswith("the case at size 2,000 would take about 60 s (start, cold run and repeats), past "
+                               "the 40 s left") for stop in over.sweeps.values())
     assert len(over.sweeps) == 2
     one = spent(20.0)  # 40 s spent, 60 s left: room for one more 40 s step
     assert [c.model for c in runner.grow_sweeps(one)] == ["xgboost"]

@@ -94,14 +94,15 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_
     wall = predicted_wall(steps, following)
     if len(steps) < MIN_STEPS:
         if last.wall_s > sweep.budget_s:
-            return None, Stop("time-budget", f"size {size:,} took {last.wall_s:.0f} s, past the {sweep.budget_s:g} s "
-                                             "budget")
+            return None, Stop("time-budget", f"the case at size {size:,} took {last.wall_s:.0f} s (start, cold run "
+                                             f"and repeats), past the {sweep.budget_s:g} s budget")
     elif wall > sweep.budget_s:
-        return None, Stop("time-budget", f"size {following:,} would take about {wall:.0f} s, past the "
-                                         f"{sweep.budget_s:g} s budget")
+        return None, Stop("time-budget", f"the case at size {following:,} would take about {wall:.0f} s (start, cold "
+                                         f"run and repeats), past the {sweep.budget_s:g} s budget")
     if run_left_s is not None and wall > run_left_s:
-        return None, Stop("run-budget", f"size {following:,} would take about {wall:.0f} s, past the "
-                                        f"{max(run_left_s, 0):.0f} s left of the run's budget")
+        return None, Stop("run-budget", f"the case at size {following:,} would take about {wall:.0f} s (start, cold "
+                                        f"run and repeats), past the {max(run_left_s, 0):.0f} s left of the run's "
+                                        "budget")
     need = _projected_memory(steps, following, sweep.factor)
     if need > sweep.memory * memory_total:
         return None, Stop("memory", f"size {following:,} would need about {need / 2**30:.1f} GiB, past "
