@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", help="fit time and memory against size and threads; predict, and check predictions")
     p.add_argument("results", nargs="+", metavar="RESULTS", help="result files, globs or folders to fit")
-    p.add_argument("--target", type=positive_number, help="predict time and memory at this size")
+    p.add_argument("--target", type=size_number, help="predict time and memory at this size")
     p.add_argument("--cores", type=positive_int("cores"), help="predict thread-fitted time at this many cores")
     p.add_argument("--check", nargs="+", metavar="RESULTS",
                    help="results at other (larger) sizes: compare each prediction with the measurement")
@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="result files, globs or folders [results: this machine's runs and the committed references]")
     p.add_argument("--workload", help="the workload to size for (`sizeup list`) [without it: one line per workload, "
                                       "at 2x the largest size all its configurations reached]")
-    p.add_argument("--size", "--rows", dest="size", type=positive_number,
+    p.add_argument("--size", "--rows", dest="size", type=size_number,
                    help="the target data size, in the workload's unit (rows, series, images, documents)")
     p.add_argument("--budget", type=positive_number, metavar="SECONDS", help="time budget per training run")
     p.add_argument("--catalog", type=Path, help="VM catalog CSV [harness/sizing/data/vm_catalog.csv]")
@@ -281,6 +281,14 @@ def positive_number(text: str) -> float:
     value = finite(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def size_number(text: str) -> float:
+    """A data size: a whole number of rows, series, images or documents, at least 1 (1e8 is one)."""
+    value = positive_number(text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a whole number of items (rows, series, ...), got {text!r}")
     return value
 
 

@@ -162,6 +162,10 @@ def test_recommend_command_prints_ranked_options_and_json(tmp_path: Path, capsys
     assert doc["size"] == 1e8 and doc["platform"] == sizing.PLATFORMS["classification"]
     assert cli.main(["recommend", path, "--workload", "vision", "--rows", "10"]) == cli.EXIT_USAGE
     assert "'vision'" in capsys.readouterr().err
+    for command in (["recommend", path, "--workload", "classification", "--rows"], ["fit", path, "--target"]):
+        with pytest.raises(SystemExit) as exc:  # a data size is a whole number of items
+            cli.main([*command, "1.5"])
+        assert exc.value.code == cli.EXIT_USAGE and "expected a whole number of items" in capsys.readouterr().err
 
 
 def test_too_few_sizes_say_so_instead_of_sending_the_data_to_spark(tmp_path: Path) -> None:
