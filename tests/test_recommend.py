@@ -518,6 +518,9 @@ def test_dollars_and_seconds_are_written_without_an_exponent() -> None:
                                  float("nan"))] == [
         "0.000027", "0.00015", "0.050", "5.5", "12", "1,234", "0.00000097", "6.8e-11", "0", "nan"]
     assert [seconds(x) for x in (0.0365, 1.8, 228.4, 1490.4, 12345.0)] == ["0.0365", "1.8", "228", "1,490", "12,345"]
+    # To four digits (fit's tables) thousands are separated too, and a time that rounds up to 1,000 has no exponent.
+    assert [seconds(x, 4) for x in (2140.2, 26650.3, 0.6059)] == ["2,140", "26,650", "0.6059"]
+    assert seconds(999.7) == "1,000"
 
 
 def test_an_option_without_a_time_worth_acting_on_ranks_last_and_is_never_the_best_value(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                      f"{fit.serial:.3f} [{fit.serial_lo:.3f}-{fit.serial_hi:.3f}]",
                      " ".join(f"{e:.0%}" for e in fit.efficiency()), note]
             if cores:
-                cells.append(f"{at.threads[t.key]:.4g} s")
+                cells.append(f"{seconds(at.threads[t.key], 4)} s")
             table.add_row(*cells)
         parts.append(table)
         if drifting := size_dependent(threads):
@@ -108,7 +108,7 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
             cells = [Ident(g.key), str(g.fit.points), f"{g.fit.serial_fraction(smallest):.2f} at {smallest:,} / "
                      f"{g.fit.serial_fraction(largest):.2f} at {largest:,}"]
             if target or cores:
-                cells.append(f"{at.grids[g.key]:.4g} s")
+                cells.append(f"{seconds(at.grids[g.key], 4)} s")
             table.add_row(*cells)
         parts.append(table)
         parts.append(Text("Its serial share is fitted over every size and thread count; Amdahl's above, at one size, "
@@ -179,8 +179,8 @@ def _checks(found: Sequence[Check], on: str) -> RenderableType:
                                                         "95% interval", "measured", "error", "conf.", "memory error"))
     for c in found:
         inside = c.predicted.lo <= c.measured <= c.predicted.hi
-        table.add_row(Ident(c.config), f"{c.size:,}", f"{c.beyond:.1f}", f"{c.predicted.value:.4g} s",
-                      f"{c.predicted.lo:.4g}-{c.predicted.hi:.4g} s", f"{c.measured:.4g} s",
+        table.add_row(Ident(c.config), f"{c.size:,}", f"{c.beyond:.1f}", f"{seconds(c.predicted.value, 4)} s",
+                      f"{seconds(c.predicted.lo, 4)}-{seconds(c.predicted.hi, 4)} s", f"{seconds(c.measured, 4)} s",
                       Text(f"{c.error:+.1%}", style="" if inside else "yellow"), c.level,
                       "" if c.memory_error is None else f"{c.memory_error:+.1%}")
     errors = [abs(c.error) for c in found]
@@ -216,6 +216,6 @@ def _spark(spark: Sequence[SparkFit], at: AtTarget, on: str) -> RenderableType:
                  f"{fit.efficiency(largest, top):.0%}, {top:g} cores\nat {largest:,}",
                  f"{s.memory.fixed / 2**20:,.0f} MiB\n+ {s.memory.per_item:,.0f} B" if s.memory else ""]
         if target or cores:
-            cells.append(f"{at.spark[s.key]:.4g} s")
+            cells.append(f"{seconds(at.spark[s.key], 4)} s")
         table.add_row(*cells)
     return Group(table, Text(ALONE.strip(), style="dim")) if target or cores else table

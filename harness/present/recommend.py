@@ -94,8 +94,10 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
 
 
 def seconds(x: float, digits: int = 3) -> str:
-    """`digits` significant digits, and no exponent where they would need one above: 0.0365, 1.8, 228, 1,490."""
-    return f"{x:,.0f}" if x >= 10**digits else f"{x:.{digits}g}"
+    """`digits` significant digits, and from 1,000 up whole seconds with a thousands separator (no exponent):
+    0.0365, 1.8, 228, 1,490, 2,140 (to four digits), 12,126."""
+    shown = f"{x:.{digits}g}"
+    return f"{x:,.0f}" if float(shown) >= 1000 else shown
 
 
 def memory_text(o: Option) -> str:
