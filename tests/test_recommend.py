@@ -446,6 +446,9 @@ def test_a_cluster_past_the_largest_vm_is_sized_from_the_measured_spark_fit(tmp_
     assert spark.confidence == "low" and fit.time.points == 8
     assert evidence(spark) == [f.CLUSTER_WHY, f.CLUSTER_TIME_FIT, f.CLUSTER_NODES, f.CLUSTER_MEMORY,
                                f.CLUSTER_EXTRAPOLATED]
+    # Past what 256 workers hold, no cluster is sized (there had been one of 3,919,895 workers).
+    huge = recommend(analysis, "classification", 1e15, catalog.load())
+    assert all(o.nodes <= 257 for o in huge.options) and f.SPARK_NO_VM in codes(huge)
     unmeasured = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)),
                            "classification", 1e10, catalog.load())
     assert any(o.config == "spark (not measured)" for o in unmeasured.options)

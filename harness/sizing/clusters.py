@@ -15,7 +15,7 @@ from harness.sizing.catalog import VM
 from harness.sizing.findings import Finding
 from harness.sizing.options import HEADROOM, Option
 
-MAX_NODES = 256
+MAX_NODES = 256  # workers: a larger cluster is past what Spark is measured or sold for here
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def clusters(measured: Sequence[Measured], size: float, vms: Sequence[VM], budge
             if room <= 0:
                 continue
             least = max(1, math.ceil(fit.memory.per_item * size / room))
-            for workers in range(least, max(least, MAX_NODES) + 1):
+            for workers in range(least, MAX_NODES + 1):  # none where even MAX_NODES workers cannot hold it
                 seconds = fit.time(size, workers * vm.vcpus)
                 cost = seconds / 3600 * (workers + 1) * vm.price_per_hour
                 meets = budget_s is None or seconds <= budget_s
@@ -77,8 +77,9 @@ def clusters(measured: Sequence[Measured], size: float, vms: Sequence[VM], budge
                 if best is None or key < best[0]:
                     best = (key, vm, workers, seconds, cost, meets)
         if best is None:
-            rules.append(Finding(f.SPARK_NO_VM, f"{fit.key}{tag}: no CPU VM in the catalog can hold Spark's fixed "
-                                                "memory", fit.key))
+            rules.append(Finding(f.SPARK_NO_VM, f"{fit.key}{tag}: no cluster of at most {MAX_NODES} workers of one CPU "
+                                                "VM of the catalog holds the data (Spark's fixed memory on each node, "
+                                                "its per-item memory spread over the workers)", fit.key))
             continue
         _, vm, workers, seconds, cost, meets = best
         need = (fit.memory.fixed + fit.memory.per_item * size / workers) * HEADROOM
