@@ -30,10 +30,11 @@ class Measured:
 
 def measured_locally(config: str, g: pd.DataFrame, measured: pd.DataFrame, unit: str, tag: str,
                      fitted: set[str]) -> Finding:
-    """What Spark on this one machine measured, against the same model on one node at that size (xgboost_spark
+    """What local Spark (one machine) measured, against the same model on one node at that size (xgboost_spark
     against xgboost), or else the fastest single-node CPU configuration."""
     n = int(g["size"].max())
-    text = f"{config}{tag}: fit {g[g['size'] == n]['fit_s'].median():.3g} s at {n:,} {unit} in Spark on this machine"
+    text = (f"{config}{tag}: fit {g[g['size'] == n]['fit_s'].median():.3g} s at {n:,} {unit} in local Spark "
+            "(one machine)")
     same = measured[(measured["size"] == n) & ~measured["distributed"] & ~measured["on_gpu"]
                     & measured["fit_s"].notna()]
     twin = same[same["model"] == str(g["model"].iloc[0]).removesuffix("_spark")]
