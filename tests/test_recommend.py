@@ -301,6 +301,9 @@ def test_the_summary_fits_100_columns_and_never_cuts_a_time_a_cost_or_a_level(ca
     # time, cost, level; below them the two intervals, whole
     assert all(row[-3] == "s" and [x.startswith("[") and x.endswith("]") for x in below[-2:]] == [True, True]
                for row, below in rows)
+    # The references come from two machines: each answer names the one that measured it.
+    machines = [line.split()[-1] for line in lines if line.strip().startswith("on x86-64-")]
+    assert len(machines) == len(rows) and set(machines) <= {"x86-64-2c-24g-4e6360dc", "x86-64-2c-24g-a9b1bd19"}
 
 
 def test_each_workload_of_a_task_gets_its_own_named_line_within_100_columns(

@@ -81,7 +81,8 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
             continue
         o = p.pick
         memory = memory_text(o)
-        table.add_row(f"{p.workload}\n{size}", Text(f"{o.vm}\n{memory}"), Text(f"{short(o, 'thr.')}\n{o.quality}"),
+        table.add_row(f"{p.workload}\n{size}", Text(f"{o.vm}\n{memory}"),
+                      Text("\n".join(filter(None, (short(o, "thr."), o.quality, measured_on(o))))),
                       "\n".join(time_cells(o)), "\n".join(cost_cells(o)), o.confidence)
     said = []
     if contended:
@@ -98,6 +99,11 @@ def seconds(x: float, digits: int = 3) -> str:
     0.0365, 1.8, 228, 1,490, 2,140 (to four digits), 12,126."""
     shown = f"{x:.{digits}g}"
     return f"{x:,.0f}" if float(shown) >= 1000 else shown
+
+
+def measured_on(o: Option) -> str:
+    """'on MACHINE' where several machines measured (the option's config then names it), else ''."""
+    return o.config.removeprefix(o.case.config).strip() if o.case else ""
 
 
 def memory_text(o: Option) -> str:
@@ -150,9 +156,8 @@ def render(found: Recommendation) -> RenderableType:
                          if u is not None)
         vm = o.vm + (f" x {o.nodes}" if o.nodes and o.nodes > 1 else "")
         memory = f"{memory_text(o)} ({o.memory_share:.0%})" if o.memory_needed_gib else ""
-        machine = o.config.removeprefix(o.case.config).strip() if o.case else ""  # "on M" where several measured
         table.add_row(str(rank), Text(f"{vm}\n{memory}"), Text("\n".join(filter(None, (short(o, "thr."), o.quality,
-                                                                                    machine)))),
+                                                                                    measured_on(o))))),
                       "\n".join(time_cells(o)), "\n".join(cost_cells(o)), use,
                       Text(o.confidence + ("" if o.meets_budget else "\nmisses budget")))
         evidence.append(Text(f"{rank}. {o.config}: " + "; ".join(e.message for e in o.evidence)))
