@@ -158,6 +158,9 @@ def test_recommend_command_prints_ranked_options_and_json(tmp_path: Path, capsys
     top = doc["options"][0]
     assert [e["code"] for e in top["evidence"]] == [f.TIME_FIT, f.MEMORY_FIT, f.NO_THREAD_FIT, f.TOO_WIDE]
     assert top["hi"] / top["lo"] > 10 and top["confidence"] == "low"
+    # Nothing to act on: said above the table, not left to each row's 'none'.
+    assert cli.main(["recommend", path, "--workload", "classification", "--rows", "100000000"]) == 0
+    assert capsys.readouterr().out.startswith("No option has a time worth acting on here")
     assert doc["rules"][0]["code"] == f.HEADROOM
     assert doc["size"] == 1e8 and doc["platform"] == sizing.PLATFORMS["classification"]
     assert cli.main(["recommend", path, "--workload", "vision", "--rows", "10"]) == cli.EXIT_USAGE

@@ -11,6 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from harness.analysis.scaling import WIDEST_INTERVAL
 from harness.records import Case
 from harness.sizing.findings import BETTER_UNFITTED
 from harness.sizing.options import Option
@@ -162,6 +163,9 @@ def render(found: Recommendation) -> RenderableType:
                       Text(o.confidence + ("" if o.meets_budget else "\nmisses budget")))
         evidence.append(Text(f"{rank}. {o.config}: " + "; ".join(e.message for e in o.evidence)))
     parts: list[RenderableType] = [table if found.options else Text("No option: see the rules below.")]
+    if found.options and not any(o.timed for o in found.options):
+        parts.insert(0, Text("No option has a time worth acting on here (each has none, or an interval spanning more "
+                             f"than {WIDEST_INTERVAL:g}x): see each one's evidence.", style="yellow"))
     if evidence:
         parts += [Text("Evidence, by option:"), *evidence]
     if frontier := frontier_lines(found.options):
