@@ -181,7 +181,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError("no finished case in " + ", ".join(args.results))
     if args.workload is not None and not (rows["workload"] == args.workload).any():
         raise SizeupError(f"no finished case of workload {args.workload!r} in these results "
-                          f"({', '.join(args.results)})")
+                          f"({', '.join(args.results)}); they have {', '.join(sorted(set(rows['workload'])))}")
     analysis = analyse(loaded, args.workload, rows)
     if args.workload is None:
         picks = sizing.summary(analysis, vms)
