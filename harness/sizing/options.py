@@ -45,6 +45,7 @@ class Option:
     case: Case | None = None  # the configuration's fields (None: Spark not measured)
     on_gpu: bool = False
     machine: str = ""  # which machine measured it
+    memory_peak: tuple[float, float, float] | None = None  # predicted peak bytes and its 95% interval (in memory)
 
     @property
     def timed(self) -> bool:
@@ -91,6 +92,10 @@ def utilization(g: pd.DataFrame) -> tuple[float | None, float | None]:
 
 def _finding(c: Caveat) -> Finding:
     return Finding(c.code, c.message)
+
+
+def _peak(p: scaling.Prediction) -> tuple[float, float, float]:
+    return float(p.value), float(p.lo), float(p.hi)
 
 
 def memory_needed(peak: scaling.Prediction) -> float:
@@ -144,7 +149,8 @@ def cpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
         seconds = e.time.value
         out.append(Option(vm.name, 1, model.config, seconds, e.time.lo, e.time.hi,
                           seconds / 3600 * vm.price_per_hour, need / 2**30, need / (vm.memory_gib * 2**30), cpu_util,
-                          None, "low" if external else e.level, True, evidence, case=case))
+                          None, "low" if external else e.level, True, evidence, case=case,
+                          memory_peak=None if external else _peak(at_own.memory)))
     if not out and not external and not any(vm.memory_gib * 2**30 >= need for vm in vms if not vm.gpu_count):
         rules.append(Finding(f.OUTGROWS_CATALOG, f"{model.config}{tag}: needs {need / 2**30:,.1f} GiB, more than any "
                                                  "CPU VM in the catalog", model.config))
@@ -198,7 +204,8 @@ def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
         seconds = pred.value * factor
         out.append(Option(vm.name, 1, config, seconds, pred.lo * factor, pred.hi * factor,
                           seconds / 3600 * vm.price_per_hour, need / 2**30, need / (vm.memory_gib * 2**30), None,
-                          gpu_util, level, True, evidence, case=model.case, on_gpu=True))
+                          gpu_util, level, True, evidence, case=model.case, on_gpu=True,
+                          memory_peak=_peak(e.memory)))
     if unknown:
         rules.append(Finding(f.GPU_NO_DATASHEET, f"{config}{tag}: measured on {measured_gpu}; no datasheet entry "
                                                  f"carries its time to {', '.join(sorted(unknown))} "
