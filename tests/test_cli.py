@@ -215,6 +215,10 @@ def test_show_of_a_folder_shows_its_newest_result_and_says_which(tmp_path: Path,
     out, err = capsys.readouterr()
     assert json.loads(out)["run_id"] == "old"
     assert f"newest of 2 result file(s), {old}" in err
+    for named in (old, tmp_path):  # export alike
+        assert cli.main(["export", "--format", "pytest-benchmark", str(named)]) == 0
+    exported = capsys.readouterr().out.split("\n{")
+    assert len(exported) == 2 and "{" + exported[1] == exported[0] + "\n"
     (tmp_path / "empty").mkdir()
     assert cli.main(["show", str(tmp_path / "empty")]) == cli.EXIT_USAGE
     assert "no result files" in capsys.readouterr().err

@@ -278,7 +278,7 @@ def catalog(args: argparse.Namespace, console: Console) -> int:
 def export(args: argparse.Namespace, console: Console) -> int:
     from harness.present.export import pytest_benchmark
 
-    run = records.load(args.result)
+    run = records.load(newest(args.result))
     text = records.dumps(pytest_benchmark(run), indent=2) + "\n"
     if args.output:
         records.write_atomic(args.output, text)
