@@ -172,3 +172,16 @@ def test_a_case_measured_on_two_machines_is_reported_on_each_never_pooled(tmp_pa
     md = (tmp_path / "report.md").read_text()
     assert f"| `{case.id} on m-EPYC` | 3 |" in md and f"| `{case.id} on m-Xeon` | 1 |" in md
     assert f"| `{case.id}` |" not in md  # not their pooled median, 2 s, that neither machine measured
+
+
+def test_spark_against_one_node_keeps_each_machines_configurations_at_their_own_most_threads(tmp_path: Path) -> None:
+    from harness.analysis.compute import spark_rows
+
+    rows = frame.rows(frame.load(["results/reference"]))
+    spark = rows[rows["workload"].isin(rows.loc[rows["distributed"], "workload"])]
+    # One machine measured xgboost at 1 thread only: its rows stay, though another measured 2.
+    one = spark[~((spark["machine"] == "x86-64-2c-24g-a9b1bd19") & (spark["model"] == "xgboost")
+                  & (spark["threads"] == 2))]
+    labels = set(spark_rows(one)["label"])
+    assert "xgboost@xgboost, 1 threads on x86-64-2c-24g-a9b1bd19" in labels
+    assert "xgboost@xgboost, 2 threads on x86-64-2c-24g-4e6360dc" in labels

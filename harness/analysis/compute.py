@@ -118,10 +118,11 @@ def case_medians(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def spark_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """For the workloads measured on a distributed engine: each configuration's rows at its most threads,
-    labelled 'model@backend, N threads' (and ' on MACHINE' where several measured)."""
+    """For the workloads measured on a distributed engine: each configuration's rows at the most threads its machine
+    measured, labelled 'model@backend, N threads' (and ' on MACHINE' where several measured)."""
     rows = rows[rows["workload"].isin(rows.loc[rows["distributed"], "workload"])]
-    rows = rows[rows["threads"] == rows.groupby(["workload", "model", "backend"])["threads"].transform("max")]
+    most = rows.groupby(["machine", "workload", "model", "backend"])["threads"].transform("max")
+    rows = rows[rows["threads"] == most]
     return rows.assign(label=rows["model"] + "@" + rows["backend"] + ", " + rows["threads"].astype(str) + " threads"
                        + machine_tags(rows))
 
