@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -451,6 +452,10 @@ def test_a_cluster_past_the_largest_vm_is_sized_from_the_measured_spark_fit(tmp_
     # Two core counts cannot pin the coordination terms: a hair of noise in them grows with the cores.
     assert 1 <= spark.seconds / (12.0 + 2e-5 * 1e10 / (workers * vm.vcpus)) < 2
     assert spark.cost == pytest.approx(spark.seconds / 3600 * spark.nodes * vm.price_per_hour, rel=1e-6)
+    # Each node holds its share at the top of the memory's 95% interval, as one VM must (far past: above x 1.5).
+    top = math.exp(analysis.machines[0].calibration.half_width("memory", 1e10 / fit.sizes[1], True))
+    assert top > 1.5 and spark.memory_needed_gib * GiB == pytest.approx(
+        (fit.memory.fixed + fit.memory.per_item * 1e10 / workers) * top)
     assert spark.confidence == "low" and fit.time.points == 8
     assert evidence(spark) == [f.CLUSTER_WHY, f.CLUSTER_TIME_FIT, f.CLUSTER_NODES, f.CLUSTER_MEMORY,
                                f.CLUSTER_EXTRAPOLATED]

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from harness.analysis.backtest import Calibration
 from harness.analysis.fits import SparkFit
 from harness.sizing import findings as f
 from harness.sizing.catalog import VM
 from harness.sizing.findings import Finding
 from harness.sizing.options import HEADROOM, Option
 
-MAX_NODES = 256  # workers: a larger cluster is past what Spark is measured or sold for here
+MAX_WORKERS = 256  # a larger cluster is past what Spark is measured or sold for here
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,13 @@ class Measured:
     tag: str  # " on <machine>" where several machines measured
     quality: str
     score: float | None
+    calibration: Calibration | None = None  # its machine's: how far the memory's 95% interval reaches
+
+    def memory_factor(self, size: float) -> float:
+        """What a node's predicted memory is multiplied by: HEADROOM, or the top of the memory's calibrated 95%
+        interval where that is higher (as one VM must hold: harness.sizing.options.memory_needed)."""
+        half = self.calibration.half_width("memory", size / self.fit.sizes[1], True) if self.calibration else None
+        return max(HEADROOM, math.exp(half or 0.0))
 
 
 def measured_locally(config: str, g: pd.DataFrame, measured: pd.DataFrame, unit: str, tag: str,
@@ -51,7 +59,8 @@ def clusters(measured: Sequence[Measured], size: float, vms: Sequence[VM], budge
              rules: list[Finding]) -> list[Option]:
     """Spark clusters priced from the measured Ernest fit: per measured Spark configuration, the cheapest
     CPU VM type and worker count (plus a driver node of the same type) whose memory holds the data
-    (the fit's fixed part on every node, its per-item part spread over the workers, x 1.5), meeting
+    (the fit's fixed part on every node, its per-item part spread over the workers, x 1.5 or the top of its
+    calibrated 95% interval where higher), meeting
     the budget where one is given."""
     if not measured:
         return [Option("Spark cluster", 0, "spark (not measured)", None, None, None, None, None, None, None, None,
@@ -65,12 +74,13 @@ def clusters(measured: Sequence[Measured], size: float, vms: Sequence[VM], budge
                                  fit.key))
             continue
         best = None
+        factor = m.memory_factor(size)
         for vm in (vm for vm in vms if not vm.gpu_count):
-            room = vm.memory_gib * 2**30 / HEADROOM - fit.memory.fixed
+            room = vm.memory_gib * 2**30 / factor - fit.memory.fixed
             if room <= 0:
                 continue
             least = max(1, math.ceil(fit.memory.per_item * size / room))
-            for workers in range(least, MAX_NODES + 1):  # none where even MAX_NODES workers cannot hold it
+            for workers in range(least, MAX_WORKERS + 1):  # none where even MAX_WORKERS workers cannot hold it
                 seconds = fit.time(size, workers * vm.vcpus)
                 cost = seconds / 3600 * (workers + 1) * vm.price_per_hour
                 meets = budget_s is None or seconds <= budget_s
@@ -78,12 +88,12 @@ def clusters(measured: Sequence[Measured], size: float, vms: Sequence[VM], budge
                 if best is None or key < best[0]:
                     best = (key, vm, workers, seconds, cost, meets)
         if best is None:
-            rules.append(Finding(f.SPARK_NO_VM, f"{fit.key}{tag}: no cluster of at most {MAX_NODES} workers of one CPU "
-                                                "VM of the catalog holds the data (Spark's fixed memory on each node, "
-                                                "its per-item memory spread over the workers)", fit.key))
+            rules.append(Finding(f.SPARK_NO_VM, f"{fit.key}{tag}: no cluster of at most {MAX_WORKERS} workers of one "
+                                                "CPU VM of the catalog holds the data (Spark's fixed memory on each "
+                                                "node, its per-item memory spread over the workers)", fit.key))
             continue
         _, vm, workers, seconds, cost, meets = best
-        need = (fit.memory.fixed + fit.memory.per_item * size / workers) * HEADROOM
+        need = (fit.memory.fixed + fit.memory.per_item * size / workers) * factor
         cores = workers * vm.vcpus
         span = f"{fit.time.cores[0]:g}-{fit.time.cores[1]:g}"
         evidence = [Finding(f.CLUSTER_WHY, why),
@@ -96,7 +106,10 @@ def clusters(measured: Sequence[Measured], size: float, vms: Sequence[VM], budge
                                              "node of the same size in the cost"),
                     Finding(f.CLUSTER_MEMORY, f"memory per node: {fit.memory.fixed / 2**20:,.0f} MiB fixed + "
                                               f"{fit.memory.per_item:,.0f} B per item spread over the workers, x "
-                                              f"{HEADROOM}"),
+                                              f"{factor:.3g}" + ("" if factor == HEADROOM else
+                                                                 " (the top of its 95% interval, "
+                                                                 f"{size / fit.sizes[1]:,.0f}x past the sizes "
+                                                                 "measured)")),
                     Finding(f.CLUSTER_EXTRAPOLATED, f"measured on {span} local cores: the cores and the network of a "
                                                     "cluster are extrapolated, not measured")]
         out.append(Option(vm.name, workers + 1, fit.key + tag, seconds, None, None, cost, need / 2**30,

@@ -99,7 +99,8 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
         measured = fitted.rows[fitted.rows["workload"] == workload]
         task = task or next(iter(measured["task"].dropna()), None)
         for fit in (s for s in fitted.spark if (measured["grid_key"] == s.key).any()):
-            measured_spark.append(Measured(fit, tag, *quality(measured[measured["grid_key"] == fit.key])))
+            measured_spark.append(Measured(fit, tag, *quality(measured[measured["grid_key"] == fit.key]),
+                                           fitted.calibration))
         spark_fitted = {s.key for s in fitted.spark}
         for config, g in measured.groupby("config", sort=True):
             if g["distributed"].iloc[0]:  # a cluster option, never a single node's: below
