@@ -320,7 +320,7 @@ def test_profiles_are_compared_on_a_phase_the_job_marked_itself(tmp_path: Path,
     (row,) = [line.split() for line in out.splitlines() if line.startswith("1 profile/")]
     assert "train time, B against A" in out and 1.9 < float(row[6].removesuffix("x")) < 2.05  # B's train took 2 s
     assert cli.main(["compare", a, b, "--phase", "epoch"]) == cli.EXIT_USAGE
-    assert "no epoch time; compare another phase (--phase run, train)" in capsys.readouterr().err
+    assert "no epoch time; compare another phase (--phase run or --phase train)" in capsys.readouterr().err
     bench = write(tmp_path / "bench.json", [record(CASE, times(1.0, 3, 0.02, 3))])
     assert cli.main(["compare", bench, bench, "--phase", "train"]) == cli.EXIT_USAGE  # a benchmark marks none
     assert "no train time; compare another phase (--phase fit)" in capsys.readouterr().err
@@ -372,4 +372,6 @@ def test_fit_of_spark_and_threads_at_a_target_fits_100_columns_and_says_which_ti
     out = capsys.readouterr().out
     assert max(map(len, out.splitlines())) <= 100 and "\u2026" not in out  # no cell cut (the Ernest table's were)
     assert "model alone at" in out and "160,000, 2 cores" in out and "160,000, 1 thread" in out
-    assert "'model alone': the fit's own time, with no interval or level" in " ".join(out.split())
+    said = " ".join(out.split())
+    assert "'model alone': the fit's own time, with no interval or level" in said
+    assert "recommend prices a Spark cluster from it, at low confidence" in said

@@ -161,7 +161,8 @@ def test_recommend_command_prints_ranked_options_and_json(tmp_path: Path, capsys
     assert top["hi"] / top["lo"] > 10 and top["confidence"] == "low"
     value, lo, hi = top["memory_peak"]  # the peak predicted, and its interval: what the memory needed comes from
     assert lo < value < hi and top["memory_needed_gib"] * GiB == pytest.approx(max(1.5 * value, hi))
-    # Nothing to act on: said above the table, not left to each row's 'none'.
+    # Nothing to act on: a rule, said above the table, not left to each row's 'none'.
+    assert f.NO_TIME_WORTH_ACTING in [x["code"] for x in doc["rules"]]
     assert cli.main(["recommend", path, "--workload", "classification", "--rows", "100000000"]) == 0
     assert capsys.readouterr().out.startswith("No option has a time worth acting on here")
     assert doc["rules"][0]["code"] == f.HEADROOM

@@ -33,7 +33,7 @@ def compare_sets(a: pd.DataFrame, b: pd.DataFrame, phase: str = "fit", alpha: fl
     """Every case measured in both (by case id): B against A on `phase` time."""
     column = f"{phase}_s"
     out = []
-    if column not in a or column not in b:  # a phase neither side timed (a profile's own, asked of a benchmark)
+    if column not in a or column not in b:  # a phase a side never timed (a profile's own, asked of a benchmark)
         return out
     sizes = dict(zip(a["case_id"], a["size"]))
     configs = dict(zip(a["case_id"], a["config"]))

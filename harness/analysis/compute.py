@@ -72,7 +72,8 @@ class Analysis:
         return [(f" on {m.machine}" if len(found) > 1 else "", m) for m in found]
 
     def tag(self, machine: str) -> str:
-        """' on MACHINE' where several machines were analysed, else '' (as `of` names them)."""
+        """' on MACHINE' where several machines were analysed, else '' (`of` names one only where several measured
+        the workload asked)."""
         return f" on {machine}" if len(self.machines) > 1 else ""
 
     def workloads(self) -> list[str]:

@@ -183,7 +183,8 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
 def _measure_further(case: Case) -> str:
     """What measures larger sizes: the sizing suite with a larger budget, or for your own data (run --data), a
     larger table of it."""
-    return "a larger table of your data" if OWN_DATA in case.params else "measure larger sizes: --suite sizing --budget S"
+    return ("measure larger sizes: a larger table of your data" if OWN_DATA in case.params
+            else "measure larger sizes: --suite sizing --budget S")
 
 
 def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scaling.Prediction, scaling.Prediction,

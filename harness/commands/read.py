@@ -99,7 +99,7 @@ def compare(args: argparse.Namespace, console: Console) -> int:
             if common:  # a profile times its whole run, not a fit
                 timed = [p for p in phases_timed(base, common) if p in phases_timed(rows, common) and p != args.phase]
                 said = f"{args.results[0]} and {pattern}: their cases in common have no {args.phase} time" + (
-                    f"; compare another phase (--phase {', '.join(timed)})" if timed else "")
+                    "; compare another phase (" + " or ".join(f"--phase {p}" for p in timed) + ")" if timed else "")
             raise SizeupError(said)
         console.print(render_comparison(args.results[0], pattern, found, args.phase,
                                         comparison.machine_notes(sides[0], side), only))

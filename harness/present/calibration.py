@@ -14,12 +14,14 @@ LEVEL_HEADER = ("level (time)", "promise", "backtests", "promise held")
 JUDGED = ("Each backtest is judged as a user would have seen its prediction: the interval and (for time; memory "
           "gets no level) the level come from the other configurations' backtests and its own earlier ones. "
           "'low' promises nothing.")
-SHOWN = {"2x": "1-2.5x", "4x": "2.5-5x", "8x": "5-10x"}  # the bands' bounds (backtest.BANDS)
+# A band by its bounds ('2x' read as exactly twice); 'within' and 'over 10x' say theirs.
+SHOWN = {label: f"{lo:g}-{hi:g}x" for lo, hi, label in backtest.BANDS if 0 < lo and hi < float("inf")}
 
 
 def rows(held: Sequence[backtest.Held]) -> tuple[list[list[str]], list[list[str]]]:
     bands, levels = backtest.summarize(held)
-    band_rows = [[b.quantity, SHOWN.get(b.band, b.band), str(b.count), f"{b.median:.1%}", f"{b.worst:.1%}", f"{b.low}/{b.count}",
+    band_rows = [[b.quantity, SHOWN.get(b.band, b.band), str(b.count), f"{b.median:.1%}", f"{b.worst:.1%}",
+                  f"{b.low}/{b.count}",
                   f"{b.covered}/{b.calibrated} ({b.covered / b.calibrated:.0%})" if b.calibrated else "too few"]
                  for b in bands]
     level_rows = [[lv.level, f"within {lv.promise:.0%} in 9 of 10" if lv.promise is not None else "none",

@@ -193,8 +193,10 @@ def _checks(found: Sequence[Check], on: str) -> RenderableType:
     return Group(table, Text(summary))
 
 
-ALONE = (" 'model alone': the fit's own time, with no interval or level; the prediction recommend uses, calibrated, is "
-         "in the table 'at N on C vCPUs'.")
+ALONE = (" 'model alone': the fit's own time, with no interval or level; the calibrated prediction recommend uses is "
+         "fit --target N --cores C's table 'at N on C vCPUs'.")
+SPARK_ALONE = ("'model alone': the Ernest fit's own time, with no interval or level; recommend prices a Spark cluster "
+               "from it, at low confidence.")
 
 
 def alone_header(target: float | None, on: str) -> str:
@@ -218,4 +220,4 @@ def _spark(spark: Sequence[SparkFit], at: AtTarget, on: str) -> RenderableType:
         if target or cores:
             cells.append(f"{seconds(at.spark[s.key], 4)} s")
         table.add_row(*cells)
-    return Group(table, Text(ALONE.strip(), style="dim")) if target or cores else table
+    return Group(table, Text(SPARK_ALONE, style="dim")) if target or cores else table

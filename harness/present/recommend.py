@@ -11,9 +11,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis.scaling import WIDEST_INTERVAL
 from harness.records import Case
-from harness.sizing.findings import BETTER_UNFITTED
+from harness.sizing.findings import BETTER_UNFITTED, NO_TIME_WORTH_ACTING
 from harness.sizing.options import Option
 from harness.sizing.recommend import QUALITY_TOLERANCE, SCALE, Pick, Recommendation, best_value, quality_frontier
 
@@ -67,9 +66,9 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
     # The time, the cost and the level are what a reader acts on: never cut (rich squeezes columns to fit the
     # caption's width, and the width; the others wrap where they must).
     chosen = [p.pick for p in picks if p.pick]
-    widths = {"time [95%]": max((len(x) for o in chosen for x in time_cells(o)), default=0),
+    widths = {"fit time [95%]": max((len(x) for o in chosen for x in time_cells(o)), default=0),
               "$/run": max((len(x) for o in chosen for x in cost_cells(o)), default=0), "conf.": len("medium")}
-    for column in ("workload", "VM", "configuration", "time [95%]", "$/run", "conf."):
+    for column in ("workload", "VM", "configuration", "fit time [95%]", "$/run", "conf."):
         table.add_column(column, no_wrap=column in widths, min_width=widths.get(column))
     for p in picks:  # each cell's second line: the size, the memory needed, the quality
         size = f"{p.found.size:,.0f} {p.found.unit}"
@@ -163,14 +162,14 @@ def render(found: Recommendation) -> RenderableType:
                       Text(o.confidence + ("" if o.meets_budget else "\nmisses budget")))
         evidence.append(Text(f"{rank}. {o.config}: " + "; ".join(e.message for e in o.evidence)))
     parts: list[RenderableType] = [table if found.options else Text("No option: see the rules below.")]
-    if found.options and not any(o.timed for o in found.options):
-        parts.insert(0, Text("No option has a time worth acting on here (each has none, or an interval spanning more "
-                             f"than {WIDEST_INTERVAL:g}x): see each one's evidence.", style="yellow"))
+    if said := [x for x in found.rules if x.code == NO_TIME_WORTH_ACTING]:  # above all: nothing here to act on
+        parts.insert(0, Text(said[0].message[:1].upper() + said[0].message[1:] + ".", style="yellow"))
     if evidence:
         parts += [Text("Evidence, by option:"), *evidence]
     if frontier := frontier_lines(found.options):
         parts += [Text("Quality against cost (no other option is both cheaper and better):")]
         parts += [Text(f"- {line}") for line in frontier]
-    parts += [Text("Rules and exclusions:")] + [Text(f"- {rule.message}") for rule in found.rules]
+    parts += [Text("Rules and exclusions:")] + [Text(f"- {rule.message}") for rule in found.rules
+                                                 if rule.code != NO_TIME_WORTH_ACTING]
     parts.append(Text(f"Platform: {found.platform}"))
     return Group(*parts)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from harness.analysis.compute import Analysis
+from harness.analysis.scaling import WIDEST_INTERVAL
 from harness.records import Case, CaseRecord
 from harness.sizing import catalog
 from harness.sizing import findings as f
@@ -153,6 +154,10 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
             met = " and it meets the budget" if budget_s is not None else ""
             rules.append(Finding(f.SPARK_FITS_ONE_NODE, f"Spark was measured, but the data fits one machine{met}: "
                                                         "no cluster"))
+    if options and not any(o.timed for o in options):
+        rules.append(Finding(f.NO_TIME_WORTH_ACTING, f"no option has a time worth acting on here (each has none, or "
+                                                     f"an interval spanning more than {WIDEST_INTERVAL:g}x): see each "
+                                                     "one's evidence"))
     return Recommendation(workload, size, unit, budget_s, _cheapest_per_configuration(options), rules,
                           PLATFORMS.get(str(task) if task is not None else workload, "Azure Machine Learning"))
 
