@@ -17,8 +17,10 @@ They calibrate predictions in two ways:
   of its kind came within 15%, "medium" within 30%, "low" otherwise or where fewer than 10 measured
   it; held down by the configuration's own backtests where it has three, raised by one level at most
   where ten of its own in the same band kept a better promise; and, within the sizes fitted, never
-  promising less error than the fit misses its own sizes by (its leave-one-out error: in the shipped
-  backtests, "medium" there from fits that missed their own by more than 30% kept its promise in 9 of 14).
+  promising less error than the fit misses its own inner sizes by (its leave-one-out error over the sizes
+  between two others: the interpolation the "within" backtests make, where leaving out the smallest or the
+  largest extrapolates). In the shipped backtests, predictions within the sizes from fits more than 30%
+  off their inner sizes came within 30% in 15 of 20, short of 9 in 10.
 
 The pool is this machine's own backtests plus those of the committed references, shipped in
 harness/analysis/data/backtests.csv (`sizeup fit --backtest results/reference --csv FILE` writes it).
@@ -64,7 +66,7 @@ class Backtest:
     beyond: float  # predicted size / largest fitted size
     error: float  # log(predicted / measured)
     settled: bool  # time: the fit was past its fixed costs (`past_fixed_costs`; memory: always)
-    loo: float = 0.0  # time: the fit's own leave-one-out error (RMS, log); memory: 0
+    loo: float = 0.0  # time: the fit's own leave-one-out error over its inner sizes (RMS, log); memory: 0
 
     @property
     def size(self) -> float:
@@ -108,12 +110,12 @@ def _of_fit(source: str, config: str, n: tuple[float, ...], medians: tuple[float
         rest = [i for i in range(len(n)) if i != k]
         fit = scaling.fit_time([n[i] for i in rest], [samples[i] for i in rest])
         out.append(Backtest(source, config, "time", len(rest), n[-1], n[k] / n[-1],
-                            math.log(float(fit(n[k])) / medians[k]), past_fixed_costs(fit), fit.loo_error))
+                            math.log(float(fit(n[k])) / medians[k]), past_fixed_costs(fit), fit.inner_loo))
     for i in _prefixes(scaling.MIN_FIT_SIZES, len(n)):
         fit = scaling.fit_time(n[:i], samples[:i])
         past = past_fixed_costs(fit)
         out += [Backtest(source, config, "time", i, n[i - 1], n[j] / n[i - 1],
-                         math.log(float(fit(n[j])) / medians[j]), past, fit.loo_error) for j in _beyond(i, len(n))]
+                         math.log(float(fit(n[j])) / medians[j]), past, fit.inner_loo) for j in _beyond(i, len(n))]
     if memory is not None:
         m, peaks = memory
         for i in _prefixes(2, len(m)):
@@ -218,7 +220,8 @@ class Calibration:
 
 def own_error_allows(level: str, loo: float, beyond: float) -> str:
     """`level`, or for a size within those fitted (`beyond` <= 1), the best level whose promise is no tighter than the
-    fit's own leave-one-out error (RMS, log): a fit that misses its own sizes by 64% promises nothing between them.
+    fit's own leave-one-out error over its inner sizes (RMS, log): a fit that misses them by 64% promises nothing
+    between its sizes.
     Past them the backtests of that distance say more: a fit still in its fixed costs misses its smallest size by
     far, which says little of the next larger one."""
     if beyond > 1:

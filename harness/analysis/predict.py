@@ -122,10 +122,11 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
         fitted.memo[key] = _at_size(fitted, model, size)
     own, time, calibrated, level, memory, reach = fitted.memo[key]
     caveats = []
-    if (allowed := backtest.own_error_allows(level, model.time.loo_error, own.beyond)) != level:
+    if (allowed := backtest.own_error_allows(level, model.time.inner_loo, own.beyond)) != level:
         level = allowed
-        caveats.append(Caveat(MISSES_OWN, f"the fit misses its own sizes by {math.expm1(model.time.loo_error):.0%} "
-                                          f"(leave-one-out): confidence at most {level}"))
+        caveats.append(Caveat(MISSES_OWN, f"the fit misses its own inner sizes by "
+                                          f"{math.expm1(model.time.inner_loo):.0%} (each left out in turn): confidence "
+                                          f"at most {level}"))
     if calibrated and reach is not None and own.beyond > max(reach, 1):
         level = "low"
         caveats.append(Caveat(BEYOND_BACKTESTS, f"{own.beyond:,.0f}x past the largest size measured, farther than any "

@@ -129,6 +129,7 @@ class SizeFit:
     samples: tuple[tuple[float, ...], ...]  # per size, the repeats fitted
     linear: Curve | None = None  # fixed cost plus linear, blended into every prediction
     weight: float = 1.0  # the chosen curve's weight in the blend
+    inner_loo: float = 0.0  # the chosen model's leave-one-out error over the inner sizes alone (interpolation)
 
     @property
     def blend(self) -> Blend:
@@ -191,19 +192,25 @@ def fit_time(sizes: Sequence[float], samples: Sequence[Sequence[float]]) -> Size
         raise ValueError(f"a size fit needs three or more distinct sizes with positive times, got {len(n)}")
     t = np.array([np.median(s) for s in reps])
     ref = float(n.max())
-    scores = {kind: _loo(fitter, n, t, ref) if len(n) > k else math.inf for kind, (k, fitter) in MODELS.items()}
+    both = {kind: _loo(fitter, n, t, ref) if len(n) > k else (math.inf, math.inf)
+            for kind, (k, fitter) in MODELS.items()}
+    scores = {kind: loo for kind, (loo, _) in both.items()}
     kind = min(scores, key=lambda k: scores[k])
     blend = _blended(kind, _weight(scores, kind), n, t, ref)
     return SizeFit(blend.chosen, scores[kind], scores, tuple(n), tuple(t), tuple(tuple(s) for s in reps),
-                   blend.linear, blend.weight)
+                   blend.linear, blend.weight, both[kind][1])
 
 
-def _loo(fitter: Callable[[np.ndarray, np.ndarray, float], Curve], n: np.ndarray, t: np.ndarray, ref: float) -> float:
-    errors = []
+def _loo(fitter: Callable[[np.ndarray, np.ndarray, float], Curve], n: np.ndarray, t: np.ndarray,
+         ref: float) -> tuple[float, float]:
+    """The RMS leave-one-out error (log) over the sizes held out, and over the inner ones alone (each between
+    two others: interpolation, where holding out the smallest or the largest extrapolates)."""
+    errors = {}
     for i in evenly(len(n), HELD_OUT):
         keep = np.arange(len(n)) != i
-        errors.append(math.log(float(fitter(n[keep], t[keep], ref)(n[i]))) - math.log(t[i]))
-    return float(np.sqrt(np.mean(np.square(errors))))
+        errors[i] = math.log(float(fitter(n[keep], t[keep], ref)(n[i]))) - math.log(t[i])
+    inner = [e for i, e in errors.items() if 0 < i < len(n) - 1] or list(errors.values())
+    return float(np.sqrt(np.mean(np.square(list(errors.values()))))), float(np.sqrt(np.mean(np.square(inner))))
 
 
 def evenly(count: int, most: int) -> list[int]:
