@@ -357,4 +357,5 @@ def calibration(own: Sequence[Backtest], shipped: Sequence[Backtest] | None = No
     runs: dict[str, set[str]] = {}
     for b in own:
         runs.setdefault(b.config, set()).update(b.source.split("+"))
-    return Calibration(tuple(own) + tuple(b for b in shipped if not runs.get(b.config, set()) & set(b.source.split("+"))))
+    return Calibration(tuple(own) + tuple(b for b in shipped
+                                          if not runs.get(b.config, set()) & set(b.source.split("+"))))
