@@ -119,7 +119,8 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
              f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE). "
              "`sizeup recommend --workload W --rows N` ranks every option at your size.", "",
              "Time and cost are of training (the fit phase) alone, not loading or feature steps.", "",
-             "| workload | size | VM | configuration | quality | fit time per run [95%] | $ per run [95%] | confidence |",
+             "| workload | size | VM | configuration | quality | fit time per run [95%] | $ per run [95%] "
+             "| confidence |",
              "|---|---|---|---|---|---|---|---|"]
     evidence, frontier = [], []
     for p in picks:
@@ -191,8 +192,8 @@ def _spark(analysis: Analysis) -> str:
         lines.append(_row(workload, f"{int(size):,}", *("" if pd.isna(v) else f"{v:.3g}" for v in row)))
     lines.append("")
     for tag, fit in ((analysis.tag(m.machine), s) for m in analysis.machines for s in m.spark):
-        lines.append(f"- `{fit.key}`{tag}: fixed cost {fit.time.fixed:.3g} s, {fit.time.parallel * 1e6:.3g} us per item "
-                     f"per core; parallel efficiency {fit.time.efficiency(fit.sizes[1], fit.time.cores[1]):.0%} on "
+        lines.append(f"- `{fit.key}`{tag}: fixed cost {fit.time.fixed:.3g} s, {fit.time.parallel * 1e6:.3g} us per "
+                     f"item per core; parallel efficiency {fit.time.efficiency(fit.sizes[1], fit.time.cores[1]):.0%} on "
                      f"{fit.time.cores[1]:g} cores at {fit.sizes[1]:,}")
     return "\n".join(lines)
 
