@@ -193,8 +193,8 @@ def _spark(analysis: Analysis) -> str:
     lines.append("")
     for tag, fit in ((analysis.tag(m.machine), s) for m in analysis.machines for s in m.spark):
         lines.append(f"- `{fit.key}`{tag}: fixed cost {fit.time.fixed:.3g} s, {fit.time.parallel * 1e6:.3g} us per "
-                     f"item per core; parallel efficiency {fit.time.efficiency(fit.sizes[1], fit.time.cores[1]):.0%} on "
-                     f"{fit.time.cores[1]:g} cores at {fit.sizes[1]:,}")
+                     f"item per core; parallel efficiency {fit.time.efficiency(fit.sizes[1], fit.time.cores[1]):.0%} "
+                     f"on {fit.time.cores[1]:g} cores at {fit.sizes[1]:,}")
     return "\n".join(lines)
 
 
