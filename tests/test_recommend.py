@@ -559,3 +559,15 @@ def test_cpu_use_is_not_read_off_a_phase_shorter_than_its_clock_readings(tmp_pat
     rows = frame.rows(frame.load([builders.write(tmp_path / "r.json", [short, long])]))
     by_model = rows.groupby("model")["fit_cpu_pct"].median()
     assert pd.isna(by_model["naive"]) and by_model["xgboost"] == pytest.approx(180)
+
+
+def test_an_option_whose_quality_misses_the_workloads_target_is_marked_as_show_marks_it(tmp_path: Path) -> None:
+    def targeted(records: list[CaseRecord]) -> list[CaseRecord]:
+        target = {"metric": "roc_auc", "threshold": 0.9, "higher_is_better": True}
+        return [dataclasses.replace(r, workload_info={**r.workload_info, "target": target}) for r in records]
+
+    cases = targeted(sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.95)
+                     + sweep("linear", "sklearn", lambda n: 1e-6 * n, 250, quality=0.85))
+    found = recommend(analysis_of(tmp_path, cases), "classification", 1.6e6, catalog.load())
+    quality = {o.case.model: o.quality for o in found.options}
+    assert quality["linear"].endswith("✗ (target 0.9)") and "✗" not in quality["xgboost"]

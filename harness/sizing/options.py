@@ -71,15 +71,19 @@ class Option:
 
 
 def quality(g: pd.DataFrame) -> tuple[str, float | None]:
-    """A configuration's measured quality at its largest size, as text and as a score where higher is better
-    (harness.records.quality_score)."""
+    """A configuration's measured quality at its largest size, as text (marked ✗ where it misses the workload's
+    target) and as a score where higher is better (harness.records.quality_score)."""
     g = g[g["quality"].notna()]
     if g.empty:
         return "", None
     largest = g[g["size"] == g["size"].max()]
     value = float(largest["quality"].median())
-    score = quality_score(value, bool(largest["higher_is_better"].iloc[0]))
-    return f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}", score
+    higher = bool(largest["higher_is_better"].iloc[0])
+    score = quality_score(value, higher)
+    target = largest["quality_target"].dropna()
+    missed = "" if target.empty or (value >= target.iloc[0] if higher else value <= target.iloc[0]) else (
+        f" ✗ (target {target.iloc[0]:g})")  # as `show` marks it
+    return f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}{missed}", score
 
 
 def utilization(g: pd.DataFrame) -> tuple[float | None, float | None]:
