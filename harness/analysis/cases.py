@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from harness.analysis import twins
 from harness.analysis.stats import Stats, quality_stats, stats
-from harness.records import CaseRecord, Contention
+from harness.records import CaseRecord, Contention, quality_target
 from harness.records import figures as fig
 
 
@@ -56,12 +56,8 @@ def _quality(record: CaseRecord) -> Quality | None:
     summary = quality_stats(record, metric)
     if summary is None:  # no finite value: say why (a one-row test split gives r2 = nan)
         return Quality(metric, None, tuple(sorted({r.quality_missing.get(metric) or "none" for r in runs})))
-    target = info.get("target")
-    met = None
-    if target and target["metric"] == metric:
-        met = summary.median >= target["threshold"] if target["higher_is_better"] else summary.median <= target[
-            "threshold"]
-    return Quality(metric, summary.median, met=met)
+    target = quality_target(info)
+    return Quality(metric, summary.median, met=None if target is None else target.met(summary.median))
 
 
 def _fit_cpu(record: CaseRecord) -> float | None:

@@ -21,7 +21,7 @@ import pandas as pd
 from harness import records
 from harness.analysis import twins
 from harness.errors import SizeupError
-from harness.records import PHASES, PROFILE, CaseRecord, Repeat, RunResult
+from harness.records import PHASES, PROFILE, CaseRecord, Repeat, RunResult, quality_target
 from harness.records import figures as fig
 
 
@@ -93,7 +93,7 @@ def _case_columns(record: CaseRecord, run: list[CaseRecord]) -> dict[str, Any]:
             "params": json.dumps(record.params, sort_keys=True), "data_sha256": record.data_sha256,
             "work": json.dumps(record.work_params(), sort_keys=True),
             "metric": record.workload_info.get("metric"),
-            "quality_target": _target(record.workload_info),
+            "quality_target": quality_target(record.workload_info),  # a workloads.base.Target, or None
             "higher_is_better": record.workload_info.get("higher_is_better", True),
             "size_unit": record.workload_info.get("size_unit", "rows"),
             "peak_memory_bytes": t.get("peak_memory_bytes"),
@@ -102,12 +102,6 @@ def _case_columns(record: CaseRecord, run: list[CaseRecord]) -> dict[str, Any]:
             "fit_gpu_util_pct": fig.read(t, "nvml", "gpu_util"), "gpu_memory_bytes": fig.read(t, "nvml", "gpu_memory"),
             "fit_energy_j": fig.read(t, fig.WORKER, "gpu_energy") or fig.read(t, "nvml", "gpu_energy") or None,
             "twin_difference": gap.difference if gap else None, "twin_beyond": bool(gap and gap.beyond)}
-
-
-def _target(info: dict[str, Any]) -> float | None:
-    """The workload's quality target, where it is set on the metric measured (`show` marks it ✓/✗)."""
-    target = info.get("target") or {}
-    return target.get("threshold") if target.get("metric") == info.get("metric") else None
 
 
 def _run_columns(record: CaseRecord, run: Repeat) -> dict[str, Any]:

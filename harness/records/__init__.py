@@ -25,6 +25,7 @@ from harness.records.types import (
     RunResult,
     Throughput,
     quality_score,
+    quality_target,
     select_warm,
 )
 
@@ -32,4 +33,4 @@ __all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "PHASES", "PROFILE", "SCHEMA", "SCHEMA
            "WHOLE_RUN", "BackendFacts",
            "Case", "CaseRecord", "Contention", "Journal", "JournalBusy", "Repeat", "RunResult", "Throughput",
            "check_name", "dumps", "figures", "final_path", "finish", "journal_path", "load", "plain",
-           "quality_score", "save", "select_warm", "unfinished", "write_atomic"]
+           "quality_score", "quality_target", "save", "select_warm", "unfinished", "write_atomic"]

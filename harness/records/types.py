@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.records.case import Case
-from workloads.base import FAMILIES
+from workloads.base import FAMILIES, Target
 
 SCHEMA = "sizeup-result"
 SCHEMA_VERSION = 3
@@ -91,6 +91,14 @@ class Repeat:
     def from_dict(cls, d: Mapping[str, Any]) -> Repeat:
         t = d.get("throughput")
         return cls(**{**known(cls, d), "throughput": Throughput(**known(Throughput, t)) if t else None})
+
+
+def quality_target(info: Mapping[str, Any]) -> Target | None:
+    """A case's quality target (its `workload_info`'s), where it is set on the metric measured."""
+    t = info.get("target")
+    if not t or t["metric"] != info.get("metric"):
+        return None
+    return Target(t["metric"], t["threshold"], t["higher_is_better"])
 
 
 def quality_score(value: float, higher_is_better: bool) -> float:

@@ -78,11 +78,9 @@ def quality(g: pd.DataFrame) -> tuple[str, float | None]:
         return "", None
     largest = g[g["size"] == g["size"].max()]
     value = float(largest["quality"].median())
-    higher = bool(largest["higher_is_better"].iloc[0])
-    score = quality_score(value, higher)
-    target = largest["quality_target"].dropna()
-    missed = "" if target.empty or (value >= target.iloc[0] if higher else value <= target.iloc[0]) else (
-        f" ✗ (target {target.iloc[0]:g})")  # as `show` marks it
+    score = quality_score(value, bool(largest["higher_is_better"].iloc[0]))
+    target = largest["quality_target"].iloc[0]
+    missed = f" ✗ (target {target.threshold:g})" if target is not None and not target.met(value) else ""  # as show
     return f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}{missed}", score
 
 
