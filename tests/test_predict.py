@@ -11,6 +11,7 @@ import pytest
 from harness import cli
 from harness.analysis import frame, predict
 from harness.analysis.compute import analyse
+from harness.records import Case
 from harness.sizing import catalog
 from harness.sizing import findings as f
 from harness.sizing.options import cpu_options
@@ -75,6 +76,17 @@ def test_memory_gets_a_calibrated_interval(tmp_path: Path) -> None:
     assert e.memory is not None and e.memory.lo < e.memory.value < e.memory.hi
     assert e.memory.value == pytest.approx(200 * 2**20 + 250 * TARGET, rel=0.02)
     assert f.UNCALIBRATED not in [c.code for c in e.caveats]  # the shipped references calibrate 4x
+
+
+def test_memory_is_never_predicted_below_a_smaller_size_measured(tmp_path: Path) -> None:
+    """A peak above the line the others fit (as a noisy one is) stays the least that any larger size can need."""
+    peaks = {n: 200 * 2**20 + 250 * n for n in SIZES} | {SIZES[-1]: 2 * (200 * 2**20 + 250 * SIZES[-1])}
+    cases = [builders.record(Case("classification", "xgboost", "xgboost", n, 2), [1e-5 * n] * 3, peak=peaks[n])
+             for n in SIZES]
+    fitted = analyse(frame.load([builders.write(tmp_path / "r.json", cases)])).machines[0]
+    at = predict.estimate(fitted, fitted.sizes[0], 1.2 * SIZES[-1]).memory
+    assert at is not None and at.lo >= peaks[SIZES[-1]] and at.value >= peaks[SIZES[-1]]
+    assert predict.estimate(fitted, fitted.sizes[0], SIZES[1]).memory.lo < peaks[SIZES[-1]]  # below it: not held
 
 
 def test_without_a_thread_fit_the_interval_reaches_to_perfect_scaling(tmp_path: Path) -> None:

@@ -197,10 +197,18 @@ def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scalin
     settled = backtest.past_fixed_costs(model.time)
     own = model.time.predict(size)
     time, calibrated = cal.interval("time", own, settled)
-    memory = cal.interval("memory", model.memory.predict(size), True)[0] if model.memory else None
+    memory = _floored(cal.interval("memory", model.memory.predict(size), True)[0], model.memory, size) \
+        if model.memory else None
     mine = [b for b in fitted.backtests if b.config == model.config and b.quantity == "time"]
     return (own, time, calibrated, cal.level("time", own.beyond, settled, mine), memory,
             cal.reach("time"))
+
+
+def _floored(memory: scaling.Prediction, fit: scaling.MemoryFit, size: float) -> scaling.Prediction:
+    """A peak no lower than the largest measured at a size up to `size`: more data never needs less memory, and an
+    interval below what a smaller size measured would size a VM that the smaller size had outgrown."""
+    floor = max((peak for n, peak in zip(fit.sizes, fit.peaks) if n <= size), default=0.0)
+    return scaling.Prediction(max(memory.value, floor), max(memory.lo, floor), max(memory.hi, floor), memory.beyond)
 
 
 @dataclass(frozen=True)
