@@ -571,3 +571,8 @@ def test_an_option_whose_quality_misses_the_workloads_target_is_marked_as_show_m
     found = recommend(analysis_of(tmp_path, cases), "classification", 1.6e6, catalog.load())
     quality = {o.case.model: o.quality for o in found.options}
     assert quality["linear"].endswith("✗ (target 0.9)") and "✗" not in quality["xgboost"]
+    met = {o.case.model: o.to_dict()["meets_quality_target"] for o in found.options}  # the JSON says it too
+    assert met == {"linear": False, "xgboost": True}
+    untargeted = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)),
+                           "classification", 1.6e6, catalog.load())
+    assert {o.meets_quality_target for o in untargeted.options} == {None}

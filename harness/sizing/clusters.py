@@ -14,7 +14,7 @@ from harness.analysis.fits import SparkFit
 from harness.sizing import findings as f
 from harness.sizing.catalog import VM
 from harness.sizing.findings import Finding
-from harness.sizing.options import HEADROOM, Option
+from harness.sizing.options import HEADROOM, Option, Quality
 
 MAX_WORKERS = 256  # a larger cluster is past what Spark is measured or sold for here
 
@@ -25,8 +25,7 @@ class Measured:
 
     fit: SparkFit
     tag: str  # " on <machine>" where several machines measured
-    quality: str
-    score: float | None
+    quality: Quality
     calibration: Calibration | None = None  # its machine's: how far the memory's 95% interval reaches
 
     def memory_factor(self, size: float) -> float:
@@ -113,5 +112,5 @@ def clusters(measured: Sequence[Measured], size: float, vms: Sequence[VM], budge
                     Finding(f.CLUSTER_EXTRAPOLATED, f"measured on {span} local cores: the cores and the network of a "
                                                     "cluster are extrapolated, not measured")]
         out.append(Option(vm.name, workers + 1, fit.key + tag, seconds, None, None, cost, need / 2**30,
-                          need / (vm.memory_gib * 2**30), None, None, "low", meets, evidence, m.quality, m.score))
+                          need / (vm.memory_gib * 2**30), None, None, "low", meets, evidence, *m.quality))
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -42,6 +43,7 @@ class Option:
     evidence: list[Finding] = field(default_factory=list)
     quality: str = ""  # the configuration's measured quality at its largest size
     quality_score: float | None = None  # that quality, higher is better: see quality()
+    meets_quality_target: bool | None = None  # that quality reaches the workload's target (None: it has none)
     case: Case | None = None  # the configuration's fields (None: Spark not measured)
     on_gpu: bool = False
     machine: str = ""  # which machine measured it
@@ -70,18 +72,24 @@ class Option:
         return d | {"cost_lo": lo, "cost_hi": hi, "evidence": [e.to_dict() for e in self.evidence]}
 
 
-def quality(g: pd.DataFrame) -> tuple[str, float | None]:
-    """A configuration's measured quality at its largest size, as text (marked ✗ where it misses the workload's
-    target) and as a score where higher is better (harness.records.quality_score)."""
+class Quality(NamedTuple):
+    text: str  # "roc_auc 0.975 at 1,280,000", marked "✗ (target 0.8)" where it misses the workload's target
+    score: float | None  # higher is better (harness.records.quality_score)
+    met: bool | None  # the workload's target reached (None: it has none)
+
+
+def quality(g: pd.DataFrame) -> Quality:
+    """A configuration's measured quality at its largest size."""
     g = g[g["quality"].notna()]
     if g.empty:
-        return "", None
+        return Quality("", None, None)
     largest = g[g["size"] == g["size"].max()]
     value = float(largest["quality"].median())
     score = quality_score(value, bool(largest["higher_is_better"].iloc[0]))
     target = largest["quality_target"].iloc[0]
-    missed = f" ✗ (target {target.threshold:g})" if target is not None and not target.met(value) else ""  # as show
-    return f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}{missed}", score
+    met = None if target is None else target.met(value)
+    missed = f" ✗ (target {target.threshold:g})" if met is False else ""  # as show
+    return Quality(f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}{missed}", score, met)
 
 
 def utilization(g: pd.DataFrame) -> tuple[float | None, float | None]:

@@ -100,7 +100,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
         measured = fitted.rows[fitted.rows["workload"] == workload]
         task = task or next(iter(measured["task"].dropna()), None)
         for fit in (s for s in fitted.spark if (measured["grid_key"] == s.key).any()):
-            measured_spark.append(Measured(fit, tag, *quality(measured[measured["grid_key"] == fit.key]),
+            measured_spark.append(Measured(fit, tag, quality(measured[measured["grid_key"] == fit.key]),
                                            fitted.calibration))
         spark_fitted = {s.key for s in fitted.spark}
         for config, g in measured.groupby("config", sort=True):
@@ -123,9 +123,9 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
                 found = gpu_options(model, g, size, vms, fitted, rules, tag)
             else:
                 found = cpu_options(model, g, size, vms, fitted, rules, tag)
-            text, score = quality(g)
-            options += [replace(o, config=o.config + tag, quality=text, quality_score=score, machine=fitted.machine)
-                        for o in found]
+            q = quality(g)
+            options += [replace(o, config=o.config + tag, quality=q.text, quality_score=q.score,
+                                meets_quality_target=q.met, machine=fitted.machine) for o in found]
     rules += _absent(analysis, workload)
     options = [replace(o, meets_budget=budget_s is None or o.seconds <= budget_s) for o in options]
     options, said = r.apply(r.DEVICE_RULES, options, r.Pool(options, budget_s))
@@ -245,7 +245,7 @@ def better_unfitted(rows: pd.DataFrame, found: Recommendation, pick: Option | No
     if pick is None or pick.quality_score is None:
         return None
     for config in sorted({x.config for x in found.rules if x.code == f.TOO_FEW_SIZES}):
-        text, score = quality(rows[rows["config"] == config])
+        text, score, _ = quality(rows[rows["config"] == config])
         if score is not None and score > pick.quality_score + QUALITY_TOLERANCE:
             return Finding(f.BETTER_UNFITTED, f"{config}: {text}, better than the pick ({pick.quality}) by more "
                                               "than the summary's tolerance, but measured at fewer than three sizes: "
