@@ -529,7 +529,8 @@ def test_a_configuration_that_never_finished_a_size_is_said_not_silently_absent(
 
 
 def test_dollars_and_seconds_are_written_without_an_exponent() -> None:
-    from harness.present.recommend import dollars, seconds
+    from harness.present.recommend import dollars
+    from harness.records.figures import seconds
 
     assert [dollars(x) for x in (2.67e-05, 0.000146, 0.05, 5.55, 12.3, 1234.5, 9.7e-07, 6.79e-11, 0.0,
                                  float("nan"))] == [

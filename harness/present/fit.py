@@ -16,8 +16,8 @@ from harness.analysis.compute import Analysis, MachineFits
 from harness.analysis.fits import SparkFit, size_dependent
 from harness.analysis.predict import AtTarget, Check, Estimate
 from harness.present import calibration
-from harness.present.recommend import seconds
 from harness.present.table import Ident, compact
+from harness.records.figures import seconds
 from harness.sizing.options import gib
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.records import Case
+from harness.records.figures import seconds
 from harness.sizing.findings import BETTER_UNFITTED, NO_TIME_WORTH_ACTING
 from harness.sizing.options import Option
 from harness.sizing.recommend import QUALITY_TOLERANCE, SCALE, Pick, Recommendation, best_value, quality_frontier
@@ -92,13 +93,6 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
         said.append(f"{', '.join(unfitted)}: the best model reached too few sizes for a time; run again with a larger "
                     "--budget (make bench ARGS='--budget 300'), or --suite sizing")
     return Group(*(Text(line, style="yellow") for line in said), table) if said else table
-
-
-def seconds(x: float, digits: int = 3) -> str:
-    """`digits` significant digits, and from 1,000 up whole seconds with a thousands separator (no exponent):
-    0.0365, 1.8, 228, 1,490, 2,140 (to four digits), 12,126."""
-    shown = f"{x:.{digits}g}"
-    return f"{x:,.0f}" if float(shown) >= 1000 else shown
 
 
 def measured_on(o: Option) -> str:

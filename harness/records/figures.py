@@ -87,3 +87,10 @@ def text(figure: Figure, number: float | None) -> str:
     if figure.unit == "bytes":
         return f"{number / 2**20:,.0f} MiB"
     return f"{number:.3g} {figure.unit}".rstrip()
+
+
+def seconds(x: float, digits: int = 3) -> str:
+    """A time: `digits` significant digits, and from 1,000 up whole seconds with a thousands separator (no
+    exponent): 0.0365, 1.8, 228, 1,490, 2,140 (to four digits), 12,126."""
+    shown = f"{x:.{digits}g}"
+    return f"{x:,.0f}" if float(shown) >= 1000 else shown
