@@ -159,6 +159,7 @@ def test_recommend_command_prints_ranked_options_and_json(tmp_path: Path, capsys
     top = doc["options"][0]
     assert [e["code"] for e in top["evidence"]] == [f.TIME_FIT, f.MEMORY_FIT, f.NO_THREAD_FIT, f.TOO_WIDE]
     assert top["hi"] / top["lo"] > 10 and top["confidence"] == "low"
+    assert top["hi"] > 1000 and "e+" not in top["evidence"][-1]["message"]  # its interval written as seconds() writes
     value, lo, hi = top["memory_peak"]  # the peak predicted, and its interval: what the memory needed comes from
     assert lo < value < hi and top["memory_needed_gib"] * GiB == pytest.approx(max(1.5 * value, hi))
     # Nothing to act on: a rule, said above the table, not left to each row's 'none'.

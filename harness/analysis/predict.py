@@ -31,6 +31,7 @@ from harness.analysis.fits import SizeModel, clean_rows
 from harness.analysis.significance import samples
 from harness.records import Case
 from harness.records.case import OWN_DATA
+from harness.records.figures import seconds
 
 # Caveat codes (harness.sizing.findings repeats them for rules and evidence).
 TOO_WIDE = "interval-too-wide"
@@ -175,7 +176,7 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
                                                   "out of the fit: measured only while other processes used the CPU"))
     if time.too_wide:
         level = "low"
-        caveats.append(Caveat(TOO_WIDE, f"interval {time.lo:.3g}-{time.hi:.3g} s spans more than "
+        caveats.append(Caveat(TOO_WIDE, f"interval {seconds(time.lo)}-{seconds(time.hi)} s spans more than "
                                         f"{scaling.WIDEST_INTERVAL:g}x: no time worth acting on "
                                         f"({_measure_further(model.case)})"))
     return Estimate(model, size, vcpus, time, memory, level, ratio, tuple(caveats))
