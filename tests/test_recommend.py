@@ -19,6 +19,7 @@ from harness.records import Case, CaseRecord
 from harness.sizing import catalog
 from harness.sizing import findings as f
 from harness.sizing import recommend as sizing
+from harness.sizing import options
 from harness.sizing.options import gpu_options
 from harness.sizing.recommend import recommend, summary
 from tests import builders
@@ -291,6 +292,25 @@ def test_the_summary_gives_no_answer_where_a_clearly_better_model_has_too_few_si
     (pick,) = summary(analyse(frame.load([builders.write(tmp_path / "b.json", linear + close)])), catalog.load())
     assert pick.pick is not None and pick.pick.case.model == "linear"
     assert f.BETTER_UNFITTED not in {x.code for x in pick.found.rules}
+
+
+def test_qualities_are_compared_at_a_size_both_measured(tmp_path: Path) -> None:
+    """XGBoost measured one size further, where more data lifts its quality to 0.97: at the sizes both measured it
+    is no better than the cheaper hgb, which the summary picks, and which the frontier keeps."""
+    hgb = sweep("hgb", "sklearn", lambda n: 1e-5 * n, 250, quality=0.95)
+    xgb = sweep("xgboost", "xgboost", lambda n: 2e-5 * n, 250, quality=0.95)
+    further = builders.record(Case("classification", "xgboost", "xgboost", 2 * SIZES[-1], 2),
+                              [4e-5 * SIZES[-1]] * 3, quality=0.97, metric="roc_auc", task="classification",
+                              peak=200 * 2**20 + 500 * SIZES[-1], params={"trees": 200})
+    analysis = analysis_of(tmp_path, hgb + xgb + [further])
+    (pick,) = summary(analysis, catalog.load())
+    assert pick.pick.case.model == "hgb" and pick.pick.quality_score == pytest.approx(0.95)
+    found = recommend(analysis, "classification", 1e6, catalog.load())
+    assert [o.case.model for o in sizing.quality_frontier(found.options)] == ["hgb"]
+    by_model = {o.case.model: o.quality_by_size for o in found.options}
+    assert options.lead(by_model["xgboost"], by_model["hgb"]) == pytest.approx(0.0)
+    assert options.lead(by_model["xgboost"], by_model["xgboost"][:-1]) == pytest.approx(0.0)  # at 800,000 both
+    assert options.lead(((1e6, 0.9),), ((2e6, 0.8), (3e6, 0.85))) is None  # nothing measured at or below 1e6
 
 
 def _priced_rows(lines: list[str]) -> list[tuple[list[str], list[str]]]:

@@ -44,6 +44,7 @@ class Option:
     quality: str = ""  # the configuration's measured quality at its largest size
     quality_score: float | None = None  # that quality, higher is better: see quality()
     meets_quality_target: bool | None = None  # that quality reaches the workload's target (None: it has none)
+    quality_by_size: tuple[tuple[float, float], ...] = ()  # (size, score) wherever measured: compared by `lead`
     case: Case | None = None  # the configuration's fields (None: Spark not measured)
     on_gpu: bool = False
     machine: str = ""  # which machine measured it
@@ -67,7 +68,8 @@ class Option:
         return self.case is not None and self.case.model.endswith(EXTERNAL)
 
     def to_dict(self) -> dict:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("case", "on_gpu", "machine")}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__
+             if k not in ("case", "on_gpu", "machine", "quality_by_size")}
         lo, hi = self.cost_interval or (None, None)
         return d | {"cost_lo": lo, "cost_hi": hi, "evidence": [e.to_dict() for e in self.evidence]}
 
@@ -76,20 +78,34 @@ class Quality(NamedTuple):
     text: str  # "roc_auc 0.975 at 1,280,000", marked "✗ (target 0.8)" where it misses the workload's target
     score: float | None  # higher is better (harness.records.quality_score)
     met: bool | None  # the workload's target reached (None: it has none)
+    by_size: tuple[tuple[float, float], ...] = ()  # (size, score) at every size measured, smallest first
 
 
 def quality(g: pd.DataFrame) -> Quality:
-    """A configuration's measured quality at its largest size."""
+    """A configuration's measured quality at its largest size (and its score at every size: `lead`)."""
     g = g[g["quality"].notna()]
     if g.empty:
         return Quality("", None, None)
+    higher = bool(g["higher_is_better"].iloc[0])
+    by_size = tuple((float(n), quality_score(float(q), higher))
+                    for n, q in g.groupby("size")["quality"].median().items())
     largest = g[g["size"] == g["size"].max()]
     value = float(largest["quality"].median())
-    score = quality_score(value, bool(largest["higher_is_better"].iloc[0]))
     target = largest["quality_target"].iloc[0]
     met = None if target is None else target.met(value)
     missed = f" ✗ (target {target.threshold:g})" if met is False else ""  # as show
-    return Quality(f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}{missed}", score, met)
+    return Quality(f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}{missed}",
+                   by_size[-1][1], met, by_size)
+
+
+def lead(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> float | None:
+    """How much better a's quality score is than b's, compared at the largest size both measured (else each at its
+    largest up to the smaller of their largest sizes): quality grows with the data, so a model measured to a larger
+    size must not look better for it (None: either has none there)."""
+    shared = {n for n, _ in a} & {n for n, _ in b}
+    at = max(shared) if shared else min(a[-1][0], b[-1][0]) if a and b else None
+    scores = [next((s for n, s in reversed(x) if n <= at), None) if at is not None else None for x in (a, b)]
+    return None if None in scores else scores[0] - scores[1]
 
 
 def utilization(g: pd.DataFrame) -> tuple[float | None, float | None]:

@@ -45,7 +45,7 @@ from harness.sizing import rules as r
 from harness.sizing.catalog import VM
 from harness.sizing.clusters import Measured, clusters, measured_locally
 from harness.sizing.findings import Finding
-from harness.sizing.options import HEADROOM, Option, cpu_options, gpu_options, quality, quality_gap
+from harness.sizing.options import HEADROOM, Option, cpu_options, gpu_options, lead, quality, quality_gap
 
 # The summary sizes for 2x the largest size measured: in the shipped backtests, times predicted up to 2.5x past
 # the sizes fitted (past their fixed costs) came within 30% in 91% of 68 cases ("medium" holds there), 2.5-5x
@@ -125,7 +125,8 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
                 found = cpu_options(model, g, size, vms, fitted, rules, tag)
             q = quality(g)
             options += [replace(o, config=o.config + tag, quality=q.text, quality_score=q.score,
-                                meets_quality_target=q.met, machine=fitted.machine) for o in found]
+                                meets_quality_target=q.met, quality_by_size=q.by_size, machine=fitted.machine)
+                        for o in found]
     rules += _absent(analysis, workload)
     options = [replace(o, meets_budget=budget_s is None or o.seconds <= budget_s) for o in options]
     options, said = r.apply(r.DEVICE_RULES, options, r.Pool(options, budget_s))
@@ -227,13 +228,14 @@ class Pick:
 
 
 def best_value(options: Sequence[Option]) -> Option | None:
-    """The best quality per unit of cost: the cheapest option whose quality is within QUALITY_TOLERANCE of
-    the best measured (a cheap model that learns less does not win), one with a time worth acting on where
-    there is one (`rank`)."""
+    """The best quality per unit of cost: the cheapest option whose quality no other beats by more than
+    QUALITY_TOLERANCE at the largest size both measured (a cheap model that learns less does not win, nor one
+    that looks better for being measured on more data), one with a time worth acting on where there is one
+    (`rank`)."""
     predicted = [o for o in options if o.seconds is not None]
-    scored = [o.quality_score for o in predicted if o.quality_score is not None]
-    good = [o for o in predicted if not scored or o.quality_score is None
-            or o.quality_score >= max(scored) - QUALITY_TOLERANCE]
+    scored = [o for o in predicted if o.quality_by_size]
+    good = [o for o in predicted if all((lead(p.quality_by_size, o.quality_by_size) or 0.0) <= QUALITY_TOLERANCE
+                                        for p in scored)]
     return min(good, key=rank) if good else (options[0] if options else None)
 
 
@@ -242,11 +244,11 @@ def better_unfitted(rows: pd.DataFrame, found: Recommendation, pick: Option | No
     QUALITY_TOLERANCE better than the pick's, so that the pick would not be chosen had it been fitted: a run
     whose budget ended the boosted trees' sweeps at two sizes must not answer with the linear model 0.2 of
     ROC AUC behind them."""
-    if pick is None or pick.quality_score is None:
+    if pick is None or not pick.quality_by_size:
         return None
     for config in sorted({x.config for x in found.rules if x.code == f.TOO_FEW_SIZES}):
-        text, score, _ = quality(rows[rows["config"] == config])
-        if score is not None and score > pick.quality_score + QUALITY_TOLERANCE:
+        text, _, _, by_size = quality(rows[rows["config"] == config])
+        if (lead(by_size, pick.quality_by_size) or 0.0) > QUALITY_TOLERANCE:
             return Finding(f.BETTER_UNFITTED, f"{config}: {text}, better than the pick ({pick.quality}) by more "
                                               "than the summary's tolerance, but measured at fewer than three sizes: "
                                               "no time to predict (a larger --budget, or --suite sizing)", config)
@@ -255,12 +257,12 @@ def better_unfitted(rows: pd.DataFrame, found: Recommendation, pick: Option | No
 
 def quality_frontier(options: Sequence[Option]) -> list[Option]:
     """The options that no other beats on both cost and quality, cheapest first: each one costs more than
-    the one before and reaches a better quality."""
-    priced = sorted((o for o in options if o.cost is not None and o.timed and o.quality_score is not None),
+    the one before and reaches a better quality (at the largest size both measured: `lead`)."""
+    priced = sorted((o for o in options if o.cost is not None and o.timed and o.quality_by_size),
                     key=lambda o: (o.cost, -o.quality_score))
     out: list[Option] = []
     for o in priced:
-        if not out or o.quality_score > out[-1].quality_score:
+        if not out or (lead(o.quality_by_size, out[-1].quality_by_size) or 0.0) > 0:
             out.append(o)
     return out
 
