@@ -129,6 +129,21 @@ def test_past_fixed_costs_takes_two_steps_not_one() -> None:
     assert backtest.past_fixed_costs(fit([0.30, 0.37, 0.62, 0.94]))  # ^0.74, then ^0.60
 
 
+def test_past_fixed_costs_steps_at_least_2x_so_that_pooled_runs_do_not_zigzag() -> None:
+    """Two runs of one linear-time sweep on interleaved grids (5,000 x 2^k and 7,500 x 2^k), the second 25%
+    slower: consecutive sizes zigzag (^0.22, then ^1.55), steps of 2x stay within one run and grow as ^1."""
+    one = [(5000 * 2**k, 1e-6 * 5000 * 2**k) for k in range(5)]
+    two = [(7500 * 2**k, 1.25e-6 * 7500 * 2**k) for k in range(5)]
+    n, t = zip(*sorted(one + two))
+    fit = scaling.fit_time(n, [[x] * 3 for x in t])
+    assert min(fit.local_exponents()[-2:]) < backtest.SETTLED
+    assert fit.step_exponents()[-2:] == pytest.approx([1.0, 1.0]) and backtest.past_fixed_costs(fit)
+    on_grid = scaling.fit_time([5000, 10000, 20000, 40000], [[0.3], [0.37], [0.62], [0.94]])
+    assert on_grid.step_exponents() == pytest.approx(on_grid.local_exponents())  # one x2 sweep: the same steps
+    assert scaling.fit_time([10, 12, 15], [[1.0], [1.2], [1.5]]).step_exponents() == []  # no step of 2x
+    assert not backtest.past_fixed_costs(scaling.fit_time([10, 12, 15], [[1.0], [1.2], [1.5]]))
+
+
 def test_judging_leaves_each_configuration_out_of_its_own_calibration() -> None:
     # One configuration alone: nothing else calibrates it, so it is judged uncalibrated and low.
     alone = made([0.01] * 30, config="only")

@@ -84,9 +84,10 @@ class Backtest:
 
 
 def past_fixed_costs(fit: scaling.SizeFit) -> bool:
-    """Past the fixed-cost region: time grew at least as size^SETTLED over both of the last two steps (one
-    step alone is often noise: 10,000 to 20,000 rows of XGBoost grew as ^0.74, the next step as ^0.04)."""
-    return min(fit.local_exponents()[-2:]) >= SETTLED
+    """Past the fixed-cost region: time grew at least as size^SETTLED over both of the last two steps of 2x or more
+    (one step alone is often noise: 10,000 to 20,000 rows of XGBoost grew as ^0.74, the next step as ^0.04; a
+    shorter step, between pooled runs, more so: scaling.SizeFit.step_exponents)."""
+    return min(fit.step_exponents()[-2:], default=0.0) >= SETTLED
 
 
 def band(beyond: float) -> str:

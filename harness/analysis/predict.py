@@ -161,8 +161,9 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
     time = scaling.Prediction(time.value * ratio, time.lo * lo, time.hi * hi, time.beyond)
     if own.beyond > 1 and not backtest.past_fixed_costs(model.time):
         level = "low"
-        last = ", then ^".join(f"{e:.2f}" for e in model.time.local_exponents()[-2:])
-        caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last} over the last two steps measured, "
+        last = ", then ^".join(f"{e:.2f}" for e in model.time.step_exponents()[-2:])
+        caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last} over the last two steps of 2x or more "
+                                                    "measured, "
                                                     f"not at least as size^{backtest.SETTLED:g} over both: fixed costs "
                                                     "(or noise) may still dominate, growth past them unknown "
                                                     f"({_measure_further(model.case)})"))
