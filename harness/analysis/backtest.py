@@ -20,7 +20,7 @@ They calibrate predictions in two ways:
   promising less error than the fit misses its own inner sizes by (its leave-one-out error over the sizes
   between two others: the interpolation the "within" backtests make, where leaving out the smallest or the
   largest extrapolates). In the shipped backtests, predictions within the sizes from fits more than 30%
-  off their inner sizes came within 30% in 15 of 20, short of 9 in 10.
+  off their inner sizes came within 30% in 18 of 23, short of 9 in 10.
 
 The pool is this machine's own backtests plus those of the committed references, shipped in
 harness/analysis/data/backtests.csv (`sizeup fit --backtest results/reference --csv FILE` writes it).
@@ -173,7 +173,7 @@ class Calibration:
     def half_width(self, quantity: str, beyond: float, settled: bool, exclude: str | None = None) -> float | None:
         """The conformal half-width in log space (None: too few backtests of this kind); past the farthest any
         backtest reached (`reach`), widened in proportion to log(distance): the backtests' errors grow so
-        (median 13% at 2x, 16% at 4x, 21% at 8x, 31% over 10x, in the references)."""
+        (median 11% at 2x, 13% at 4x, 16% at 8x, 31% over 10x, in the references)."""
         pool = self.pool(quantity, beyond, settled, MIN_INTERVAL, exclude)
         if not pool:
             return None
