@@ -92,6 +92,9 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                 cells.append(f"{seconds(at.threads[t.key], 4)} s")
             table.add_row(*cells)
         parts.append(table)
+        parts.append(Text("efficiency: at each thread count, the speed-up over the fewest threads measured, divided by "
+                          "how many times more threads it had: 100% is perfect scaling, and 1,2 at 50% no faster",
+                          style="dim"))
         if drifting := size_dependent(threads):
             said = [f"{config} (" + ", ".join(f"{t.fit.serial:.2f} at {t.size:,}" for t in fits) + ")"
                     for config, fits in drifting.items()]
