@@ -58,7 +58,7 @@ def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_th
     assert "Right-size (low confidence)" not in out  # a job that failed gets no VM: what it should run on is unknown
     assert cli.main(["show", str(next(tmp_path.glob("results/*/*.json")))]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if "job.py@process" in line)
-    assert row.split()[3:5] == [f"{record.runs[0].phases['run']:.3g}", "error"]  # what ran until it failed, kept
+    assert row.split()[1:3] == [f"{record.runs[0].phases['run']:.3g}", "error"]  # what ran until it failed, kept
     assert row.split()[-1] in ("MiB", "GiB")
     assert cli.main(["show", "--json", str(next(tmp_path.glob("results/*/*.json")))]) == 0
     said = json.loads(capsys.readouterr().out)["profile"]  # what `profile` said, as codes and numbers
@@ -66,13 +66,22 @@ def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_th
     assert [p["name"] for p in said["phases"]] == [] and said["whole_run"] and said["leftover_processes"] == []
 
 
-def test_a_job_too_short_to_judge_gets_no_finding_and_no_vm(tmp_path: Path, capsys) -> None:
-    assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, "-c", "pass"]) == 0
+def test_a_job_too_short_to_judge_gets_no_finding_and_no_vm(tmp_path: Path, capsys, monkeypatch) -> None:
+    code = "pass  # a job named by a command line longer than a 100-column table leaves for its case"
+    assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, "-c", code]) == 0
     assert "Right-size" not in capsys.readouterr().out
-    assert profiled(tmp_path).cases[0].wall_s < 1.0
+    (record,) = profiled(tmp_path).cases
+    assert record.wall_s < 1.0
     assert cli.main(["show", "--json", str(next(tmp_path.glob("results/*/*.json")))]) == 0
     said = json.loads(capsys.readouterr().out)["profile"]
     assert said["findings"] is None and said["cpu_vm"] is None and said["gpu_vms"] == []
+    monkeypatch.setenv("COLUMNS", "100")  # the name folds; its time stays whole, and no size or threads are made up
+    assert cli.main(["show", str(next(tmp_path.glob("results/*/*.json")))]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(record.case.model) > 60 and max(map(len, lines)) <= 100 and not any("\u2026" in x for x in lines)
+    header = next(x for x in lines if x.split()[:4] == ["case", "size", "thr", "run"])
+    row = next(x for x in lines if f"{record.runs[0].phases['run']:.3g}" in x.split())
+    assert row[header.index("size"):header.index("thr") + len("thr")].strip() == ""
 
 
 def test_a_daemon_the_job_forks_is_stopped_and_named(tmp_path: Path) -> None:

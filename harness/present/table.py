@@ -141,7 +141,8 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
     timed = "fit s" if any("fit" in s.phases for s in summaries) or not summaries else "run s"  # profiles: the job
     for name in ("case", "size", "thr", timed, f"interval{level}", "quality", "memory",
                  *(f.label for _, f in figures)):
-        table.add_column(name, justify="left" if name.startswith(LEFT) else "right", no_wrap=True)
+        # The case folds (a profile's is its command line, any length); the numbers stay whole.
+        table.add_column(name, justify="left" if name.startswith(LEFT) else "right", no_wrap=name != "case")
     order = {w: i for i, w in enumerate(dict.fromkeys(s.record.case.workload for s in summaries))}
     workload = None
     for s in sorted((s for s in summaries if s.record.status != "skipped"),
@@ -151,15 +152,17 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
             workload = case.workload
             table.add_row(Text(workload, style="bold"), *[""] * (len(table.columns) - 1))
         cells = _narrow_row(s) + [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
-        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells))
+        table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
     return table
 
 
-def _narrow_row(s: CaseSummary) -> list[str | Text]:
+def _narrow_row(s: CaseSummary) -> list[str | Text | Ident]:
     record, case = s.record, s.record.case
-    cells: list[str | Text] = [f" {case.model}@{case.backend}", f"{case.size:,}", str(case.threads)]
+    profiled = case.workload == PROFILE  # one job as it is: no data size or thread count set by sizeup
+    cells: list[str | Text | Ident] = [Ident(f" {case.model}@{case.backend}"), "" if profiled else f"{case.size:,}",
+                               "" if profiled else str(case.threads)]
     if record.status != "ok":  # a profile stopped or failed keeps what it measured until then: said with it
-        ran = record.runs[0].phases.get(WHOLE_RUN) if record.runs and case.workload == PROFILE else None
+        ran = record.runs[0].phases.get(WHOLE_RUN) if record.runs and profiled else None
         kept = f"{_s(ran)} " if ran is not None else ""
         memory = _memory(record.telemetry.get("peak_memory_bytes")) if kept else ""
         return cells + [Text(f"{kept}{record.status}", STATUS_STYLE.get(record.status, "red")), "", "", memory]
