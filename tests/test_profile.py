@@ -416,6 +416,37 @@ def test_phases_the_job_marks_get_their_time_and_utilization(tmp_path: Path, cap
     assert "phase train: 1.2" in capsys.readouterr().out
 
 
+def test_a_phase_run_inside_another_is_shown_beneath_it(tmp_path: Path, capsys) -> None:
+    job = script(tmp_path, "import time\nfrom harness import phase\nwith phase('load'):\n    time.sleep(0.2)\n"
+                           "with phase('train'):\n    for _ in range(2):\n        with phase('epoch'):\n"
+                           "            time.sleep(0.15)\n")
+    assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)]) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if line.lstrip().startswith("phase ")]
+    (record,) = profiled(tmp_path).cases
+    assert record.telemetry["phases_within"] == {"epoch": "train"}
+    names = [line.split(":")[0] for line in said]
+    assert names.index("    phase epoch (in train)") == names.index("  phase train") + 1
+    path = next(tmp_path.glob("results/*/*.json"))
+    assert cli.main(["show", "--json", str(path)]) == 0
+    phases = {p["name"]: p["within"] for p in json.loads(capsys.readouterr().out)["profile"]["phases"]}
+    assert phases == {"unmarked": None, "load": None, "train": None, "epoch": "train"}
+    doc = json.loads(path.read_text())  # a file whose nesting runs in a circle: no nesting, every phase listed
+    doc["cases"][0]["telemetry"]["phases_within"] = {"train": "epoch", "epoch": "train", "load": "run"}
+    path.write_text(json.dumps(doc))
+    assert cli.main(["show", "--json", str(path)]) == 0
+    assert {p["name"]: p["within"] for p in json.loads(capsys.readouterr().out)["profile"]["phases"]} == {
+        "unmarked": None, "load": None, "train": None, "epoch": None}
+
+
+def test_a_phase_is_within_the_innermost_phase_that_holds_every_window_of_it() -> None:
+    from harness.run.marks import UNMARKED, within
+
+    marks = {"train": [(0.0, 10.0)], "epoch": [(1.0, 2.0), (3.0, 4.0)], "batch": [(1.2, 1.5)], "load": [(10.0, 12.0)],
+             "step": [(5.0, 6.0), (11.0, 11.5)], UNMARKED: [(12.0, 13.0)]}  # step ran in train and in load
+    assert within(marks) == {"epoch": "train", "batch": "epoch"}
+    assert within({"a": [(0.0, 1.0)], "b": [(0.0, 1.0)]}) == {}  # the same windows: neither holds the other
+
+
 def test_the_time_in_no_marked_phase_is_the_run_less_every_phase_window() -> None:
     from harness.run.marks import outside
 

@@ -7,6 +7,7 @@ import argparse
 import os
 import shlex
 import sys
+from typing import NamedTuple
 
 from rich.console import Console
 from rich.text import Text
@@ -99,10 +100,11 @@ def judge(run: records.RunResult, console: Console) -> None:
     record = j.record
     if left := record.telemetry.get("leftover_processes"):
         console.print(Text(f"Left running by the job when it ended, and killed: {', '.join(left)}", style="yellow"))
-    for name, seconds, cores, peak in _phases(record):
-        console.print(Text(f"  phase {name}: {seconds:.2f} s" + (f", {cores:.1f} cores busy on average"
-                                                                if cores is not None else "")
-                           + (f", peak {peak / 2**20:,.0f} MiB" if peak else "")))
+    for p in _phases(record):
+        console.print(Text(f"{'  ' * (p.depth + 1)}phase {p.name}{f' (in {p.within})' if p.within else ''}: "
+                           f"{p.seconds:.2f} s" + (f", {p.cores:.1f} cores busy on average" if p.cores is not None
+                                                   else "")
+                           + (f", peak {p.peak / 2**20:,.0f} MiB" if p.peak else "")))
     if j.findings is None:
         console.print(Text("The job ran under a second: too short to say what holds it back or what it should run on.",
                            style="yellow"))
@@ -114,17 +116,49 @@ def judge(run: records.RunResult, console: Console) -> None:
         console.print(Text(line.text, style="yellow" if line.warn else ""))
 
 
-def _phases(record: records.CaseRecord) -> list[tuple[str, float, float | None, float | None]]:
-    """The phases the job marked (harness.phase, --mark) and the time in none of them, in the order they began:
-    (name, seconds, mean busy cores, peak memory bytes)."""
+class Phase(NamedTuple):
+    name: str
+    seconds: float
+    cores: float | None  # mean busy cores
+    peak: float | None  # peak memory bytes
+    within: str | None  # the phase it ran inside (telemetry's phases_within)
+    depth: int  # how many phases it ran inside
+
+
+def _phases(record: records.CaseRecord) -> list[Phase]:
+    """The phases the job marked (harness.phase, --mark) and the time in none of them, in the order they began,
+    each phase that ran inside another just after it (its seconds are part of that one's)."""
     summaries, timed = record.telemetry.get("phases") or {}, record.runs[0]
-    out = []
-    for name, seconds in sorted(timed.phases.items(), key=lambda kv: timed.spans.get(kv[0], [float("inf")])[0]):
-        if name != records.WHOLE_RUN:
-            cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
-            peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")
-            out.append((name, seconds, None if cpu.get("mean") is None else cpu["mean"] / 100, peak))
+    began = sorted((n for n in timed.phases if n != records.WHOLE_RUN),
+                   key=lambda n: timed.spans.get(n, [float("inf")])[0])
+    parent = _rooted({k: v for k, v in (record.telemetry.get("phases_within") or {}).items()
+                      if k in began and v in began})
+    out: list[Phase] = []
+
+    def add(name: str, depth: int) -> None:
+        cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
+        peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")
+        out.append(Phase(name, timed.phases[name], None if cpu.get("mean") is None else cpu["mean"] / 100, peak,
+                         parent.get(name), depth))
+        for child in (n for n in began if parent.get(n) == name):
+            add(child, depth + 1)
+
+    for name in (n for n in began if n not in parent):
+        add(name, 0)
     return out
+
+
+def _rooted(parent: dict[str, str]) -> dict[str, str]:
+    """The nesting whose every chain ends at a phase inside none (a file's cycle is no nesting)."""
+    def ends(name: str) -> bool:
+        seen = {name}
+        while (name := parent[name]) in parent:
+            if name in seen:
+                return False
+            seen.add(name)
+        return True
+
+    return {k: v for k, v in parent.items() if ends(k)}
 
 
 def to_json(run: records.RunResult) -> dict[str, object]:
@@ -138,8 +172,8 @@ def to_json(run: records.RunResult) -> dict[str, object]:
 
     sized = j.sized
     return {
-        "phases": [{"name": n, "seconds": s, "cores_mean": c, "peak_memory_bytes": m}
-                   for n, s, c, m in _phases(j.record)],
+        "phases": [{"name": p.name, "seconds": p.seconds, "cores_mean": p.cores, "peak_memory_bytes": p.peak,
+                    "within": p.within} for p in _phases(j.record)],
         "findings": None if j.findings is None else [{"code": f.code, "message": f.message,
                                                       "figures": dict(f.figures)} for f in j.findings],
         "leftover_processes": j.record.telemetry.get("leftover_processes") or [], "whole_run": whole,

@@ -336,11 +336,13 @@ def _phases(record: CaseRecord, path: Path) -> str:
     lines = [f"from `{path}`", "",
              "| phase | seconds | samples | CPU % mean (100 = one core) | CPU % p95 | memory peak (MiB) |",
              "|---|---|---|---|---|---|"]
+    within = record.telemetry.get("phases_within") or {}  # a profiled job's phase run inside another
     for phase, summary in record.telemetry.get("phases", {}).items():
         cpu, memory = summary.get("cpu_percent") or {}, summary.get("memory_bytes") or {}
         times = [r.phases[phase] for r in record.runs if phase in r.phases]
         if summary.get("samples"):
-            lines.append(_row(phase, f"{np.median(times):.3g}" if times else "", summary["samples"], *(
+            label = f"{phase} (in {within[phase]})" if phase in within else phase
+            lines.append(_row(label, f"{np.median(times):.3g}" if times else "", summary["samples"], *(
                 f"{v:.0f}" if v is not None else "" for v in (cpu.get("mean"), cpu.get("p95"), memory["max"] / 2**20
                                                              if memory.get("max") is not None else None))))
     return "\n".join(lines)

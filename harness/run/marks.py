@@ -75,6 +75,22 @@ def outside(marks: dict[str, list[tuple[float, float]]], start: float, end: floa
     return [(a, b) for a, b in out + ([(at, end)] if end > at else []) if b - a > 1e-3]
 
 
+def within(marks: dict[str, list[tuple[float, float]]]) -> dict[str, str]:
+    """Each marked phase that ran only inside another (`epoch` in `train`): the innermost such phase, the one of
+    least marked time. Only what every window shows: a phase that also ran outside it is nobody's."""
+    def inside(inner: list[tuple[float, float]], outer: list[tuple[float, float]]) -> bool:
+        return all(any(a <= x and y <= b for a, b in outer) for x, y in inner)
+
+    total = {name: sum(b - a for a, b in w) for name, w in marks.items()}
+    out = {}
+    for name, windows in marks.items():
+        holders = [other for other, w in marks.items()
+                   if UNMARKED not in (name, other) and total[other] > total[name] and inside(windows, w)]
+        if holders:
+            out[name] = min(holders, key=total.__getitem__)
+    return out
+
+
 def own(name: str) -> str:
     """A phase the job named: `run`, the whole run's phase, is sizeup's."""
     return f"{name} (marked)" if name == PHASE else name

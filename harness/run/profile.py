@@ -38,6 +38,7 @@ from harness.run.assemble import signal_name
 from harness.run.marks import PHASE, UNMARKED, merged, own
 from harness.run.marks import outside as marks_outside
 from harness.run.marks import read as read_marks
+from harness.run.marks import within as marks_within
 from harness.run.plan import SAMPLE_HZ, Plan, Settings
 from harness.run.runner import new_run, now_iso
 from harness.run.sources import open_sources
@@ -317,6 +318,8 @@ def _telemetry(sampled: Watch | Attached, wall: float, t0: float,
                 "series": mon.series.to_dict(), "sources": sampled.sources}
         if figures := {s.name: [f.to_dict() for f in s.figures] for s in mon.sources if s.figures}:
             out["figures"] = figures
+    if nested := marks_within(marks or {}):
+        out["phases_within"] = nested  # a phase -> the phase it ran inside, shown beneath it
     return out
 
 
