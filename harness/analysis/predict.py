@@ -123,7 +123,7 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
         fitted.memo[key] = _at_size(fitted, model, size)
     own, time, calibrated, level, memory, reach = fitted.memo[key]
     caveats = []
-    if (allowed := backtest.own_error_allows(level, model.time.inner_loo, own.beyond)) != level:
+    if (allowed := backtest.own_error_allows(level, model.time.inner_loo)) != level:
         level = allowed
         caveats.append(Caveat(MISSES_OWN, f"the fit misses its own inner sizes by "
                                           f"{math.expm1(model.time.inner_loo):.0%} (each left out in turn): confidence "
