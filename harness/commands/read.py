@@ -114,9 +114,8 @@ def compare(args: argparse.Namespace, console: Console) -> int:
 
 def phases_timed(rows: pd.DataFrame, cases: set[str]) -> list[str]:
     """The phases the rows of `cases` timed: the benchmark's in their order, then a profiled job's own."""
-    timed = [c.removesuffix("_s") for c in rows.columns if c.endswith("_s")
-             and rows.loc[rows["case_id"].isin(cases), c].notna().any()]
-    return [p for p in records.PHASES if p in timed] + [p for p in timed if p not in records.PHASES]
+    return records.phase_order(c.removesuffix("_s") for c in rows.columns if c.endswith("_s")
+                               and rows.loc[rows["case_id"].isin(cases), c].notna().any())
 
 
 def say_left_out(analysis: Analysis, console: Console) -> None:

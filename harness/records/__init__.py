@@ -24,6 +24,7 @@ from harness.records.types import (
     Repeat,
     RunResult,
     Throughput,
+    phase_order,
     quality_score,
     quality_target,
     select_warm,
@@ -32,5 +33,5 @@ from harness.records.types import (
 __all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "PHASES", "PROFILE", "SCHEMA", "SCHEMA_VERSION", "STATUSES", "TASKS",
            "WHOLE_RUN", "BackendFacts",
            "Case", "CaseRecord", "Contention", "Journal", "JournalBusy", "Repeat", "RunResult", "Throughput",
-           "check_name", "dumps", "figures", "final_path", "finish", "journal_path", "load", "plain",
+           "check_name", "dumps", "figures", "final_path", "finish", "journal_path", "load", "phase_order", "plain",
            "quality_score", "quality_target", "save", "select_warm", "unfinished", "write_atomic"]

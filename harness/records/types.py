@@ -7,7 +7,7 @@ One shape on disk and in memory: every class here writes exactly the JSON it rea
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -93,6 +93,12 @@ class Repeat:
         return cls(**{**known(cls, d), "throughput": Throughput(**known(Throughput, t)) if t else None})
 
 
+def phase_order(names: Iterable[str]) -> list[str]:
+    """Phase names once each: those of PHASES in their order, then the others (a profiled job's) as they come."""
+    seen = dict.fromkeys(names)
+    return [p for p in PHASES if p in seen] + [p for p in seen if p not in PHASES]
+
+
 def quality_target(info: Mapping[str, Any]) -> Target | None:
     """A case's quality target (its `workload_info`'s), where it is set on the metric measured."""
     t = info.get("target")
@@ -169,8 +175,7 @@ class CaseRecord:
     def phase_names(self) -> list[str]:
         """The phases its warm repeats timed: those of PHASES in their order, then any a profiled job marked itself,
         in the order it marked them."""
-        timed = dict.fromkeys(p for r in self.warm_runs() for p in r.phases)
-        return [p for p in PHASES if p in timed] + [p for p in timed if p not in PHASES]
+        return phase_order(p for r in self.warm_runs() for p in r.phases)
 
     def phase_samples(self, phase: str) -> list[float]:
         """A phase's times over the warm repeats; where the case ran in several worker processes, each
