@@ -142,8 +142,11 @@ def test_past_fixed_costs_steps_at_least_2x_so_that_pooled_runs_do_not_zigzag() 
     assert fit.step_exponents()[-2:] == pytest.approx([1.0, 1.0]) and backtest.past_fixed_costs(fit)
     on_grid = scaling.fit_time([5000, 10000, 20000, 40000], [[0.3], [0.37], [0.62], [0.94]])
     assert on_grid.step_exponents() == pytest.approx(on_grid.local_exponents())  # one x2 sweep: the same steps
-    assert scaling.fit_time([10, 12, 15], [[1.0], [1.2], [1.5]]).step_exponents() == []  # no step of 2x
-    assert not backtest.past_fixed_costs(scaling.fit_time([10, 12, 15], [[1.0], [1.2], [1.5]]))
+    # Sizes spanning fewer than two steps of 2x: consecutive sizes decide, as on any grid (one step is no proof).
+    one_step = scaling.fit_time([1000, 2000, 3000], [[1.0], [2.0], [2.1]])
+    assert one_step.step_exponents() == pytest.approx(one_step.local_exponents())
+    assert not backtest.past_fixed_costs(one_step)  # ^1.00, then ^0.12; 1,000 to 3,000 alone went as ^0.68
+    assert backtest.past_fixed_costs(scaling.fit_time([10, 12, 15], [[1.0], [1.2], [1.5]]))
 
 
 def test_judging_leaves_each_configuration_out_of_its_own_calibration() -> None:

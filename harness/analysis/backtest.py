@@ -44,7 +44,7 @@ from harness.records import write_atomic
 SHIPPED = Path(__file__).parent / "data" / "backtests.csv"
 BANDS = ((0.0, 1.0, "within"), (1.0, 2.5, "2x"), (2.5, 5.0, "4x"), (5.0, 10.0, "8x"),
          (10.0, math.inf, "over 10x"))
-SETTLED = 0.5  # the last two local exponents at or above this: past the fixed-cost region
+SETTLED = 0.5  # the last two step exponents at or above this: past the fixed-cost region (past_fixed_costs)
 COVERAGE = 0.95
 MIN_INTERVAL = 19  # backtests a 95% conformal quantile needs (m + 1 >= 20)
 MIN_LEVEL = 10  # backtests a level needs ("9 in 10")
@@ -84,10 +84,11 @@ class Backtest:
 
 
 def past_fixed_costs(fit: scaling.SizeFit) -> bool:
-    """Past the fixed-cost region: time grew at least as size^SETTLED over both of the last two steps of 2x or more
-    (one step alone is often noise: 10,000 to 20,000 rows of XGBoost grew as ^0.74, the next step as ^0.04; a
-    shorter step, between pooled runs, more so: scaling.SizeFit.step_exponents)."""
-    return min(fit.step_exponents()[-2:], default=0.0) >= SETTLED
+    """Past the fixed-cost region: time grew at least as size^SETTLED over both of the last two steps of 2x or more,
+    or of consecutive sizes where the sizes span fewer than two such steps (one step alone is often noise: 10,000 to
+    20,000 rows of XGBoost grew as ^0.74, the next step as ^0.04; a shorter step, between pooled runs, more so:
+    scaling.SizeFit.step_exponents)."""
+    return min(fit.step_exponents()[-2:]) >= SETTLED
 
 
 def band(beyond: float) -> str:

@@ -162,8 +162,8 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
     if own.beyond > 1 and not backtest.past_fixed_costs(model.time):
         level = "low"
         last = ", then ^".join(f"{e:.2f}" for e in model.time.step_exponents()[-2:])
-        caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last} over the last two steps of 2x or more "
-                                                    "measured, "
+        caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last} over the last two steps measured "
+                                                    "(of 2x or more where the sizes span two), "
                                                     f"not at least as size^{backtest.SETTLED:g} over both: fixed costs "
                                                     "(or noise) may still dominate, growth past them unknown "
                                                     f"({_measure_further(model.case)})"))

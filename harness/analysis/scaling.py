@@ -146,15 +146,16 @@ class SizeFit:
 
     def step_exponents(self, step: float = 2.0) -> list[float]:
         """How fast time grew over steps of at least `step` x in size, walking down from the largest size (smallest
-        first, as local_exponents). On one sweep's x2 grid they are its local exponents; where runs of other grids
-        are pooled (sizes 1.5x or 1.33x apart, each run at its own speed), a short step between two runs measures
-        their difference more than growth: 3.84 to 5.12 million rows went as ^2.5, 5.12 to 7.68 million as ^0.09."""
+        first, as local_exponents), where the sizes span two such steps; else between consecutive sizes. On one
+        sweep's x2 grid they are its local exponents; where runs of other grids are pooled (sizes 1.5x or 1.33x
+        apart, each run at its own speed), a short step between two runs measures their difference more than
+        growth: 3.84 to 5.12 million rows went as ^2.5, 5.12 to 7.68 million as ^0.09."""
         out, i = [], len(self.sizes) - 1
         while (j := next((k for k in range(i - 1, -1, -1) if self.sizes[k] * step <= self.sizes[i] * (1 + 1e-9)),
                          None)) is not None:
             out.append(math.log(self.medians[i] / self.medians[j]) / math.log(self.sizes[i] / self.sizes[j]))
             i = j
-        return out[::-1]
+        return out[::-1] if len(out) >= 2 else self.local_exponents()
 
     def predict(self, size: float, level_z: float = Z95, seed: int = 0) -> Prediction:
         """Time at `size`, with an interval from refits on resampled repeats, the model's LOO error and how far

@@ -15,7 +15,6 @@ from harness.analysis import backtest
 from harness.analysis.compute import Analysis, MachineFits
 from harness.analysis.fits import SparkFit, size_dependent
 from harness.analysis.predict import AtTarget, Check, Estimate
-from harness.analysis.scaling import SizeFit
 from harness.present import calibration
 from harness.present.table import Ident, compact
 from harness.records.figures import seconds
@@ -39,10 +38,6 @@ def render(analysis: Analysis, at: dict[str, AtTarget], found: dict[str, list[Ch
     return Group(*parts)
 
 
-def _last(fit: SizeFit) -> str:
-    """The last step's exponent: of 2x or more (harness.analysis.backtest.past_fixed_costs), else none."""
-    steps = fit.step_exponents()
-    return f"{steps[-1]:.2f}" if steps else ""
 
 
 def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str) -> list[RenderableType]:
@@ -55,12 +50,13 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
         for m in models:
             t = m.time
             table.add_row(Ident(m.config), f"{min(t.sizes):,.0f}-{max(t.sizes):,.0f} ({len(t.sizes)})", t.curve.kind,
-                          f"{t.curve.exponent:.2f}", f"{math.expm1(t.loo_error):.1%}", _last(t),
+                          f"{t.curve.exponent:.2f}", f"{math.expm1(t.loo_error):.1%}", f"{t.step_exponents()[-1]:.2f}",
                           f"{m.memory.fixed / 2**20:,.0f} MiB" if m.memory else "",
                           f"{m.memory.per_item:,.0f} B" if m.memory else "")
         parts.append(table)
         parts.append(Text("exp.: the fitted curve's exponent; LOO: its leave-one-out error; last: how fast time grew "
-                          "over the last step of 2x or more measured (size^last), as the fixed-cost rule reads it; memory: the "
+                          "over the last step of 2x or more measured (size^last; between the last two sizes where they span fewer "
+                          "than two such steps), as the fixed-cost rule reads it; memory: the "
                           "fixed part, then bytes per item.",
                           style="dim"))
         warnings = []
