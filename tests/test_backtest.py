@@ -149,6 +149,17 @@ def test_past_fixed_costs_steps_at_least_2x_so_that_pooled_runs_do_not_zigzag() 
     assert backtest.past_fixed_costs(scaling.fit_time([10, 12, 15], [[1.0], [1.2], [1.5]]))
 
 
+def test_memory_is_backtested_as_it_is_predicted_never_below_a_smaller_size_fitted() -> None:
+    """The first size peaked at 300 MB, the others near 100 MB: fitted on the first two, the prediction at the third is
+    floored at 300 MB, as harness.analysis.predict floors it."""
+    sizes, peaks = (1e4, 2e4, 4e4, 8e4), (3e8, 1e8, 1.2e8, 1.3e8)
+    time = scaling.fit_time(sizes, [[1e-5 * n] * 3 for n in sizes])
+    found = backtest.of_fit("run", "c", time, scaling.fit_memory(sizes, peaks))
+    two = next(b for b in found if b.quantity == "memory" and b.fitted == 2 and b.size == pytest.approx(4e4))
+    assert scaling.fit_memory(sizes[:2], peaks[:2])(4e4) < 3e8
+    assert two.error == pytest.approx(math.log(3e8 / 1.2e8))
+
+
 def test_judging_leaves_each_configuration_out_of_its_own_calibration() -> None:
     # One configuration alone: nothing else calibrates it, so it is judged uncalibrated and low.
     alone = made([0.01] * 30, config="only")

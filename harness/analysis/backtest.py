@@ -32,7 +32,7 @@ import csv
 import functools
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import astuple, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -120,15 +120,21 @@ def _of_fit(source: str, config: str, n: tuple[float, ...], medians: tuple[float
                          math.log(float(fit(n[j])) / medians[j]), past, fit.inner_loo) for j in _beyond(i, len(n))]
     if memory is not None:
         m, peaks = memory
+
+        def fitted(kept: list[int]) -> Callable[[int], float]:
+            """The peak predicted at a size from the sizes `kept`, as harness.analysis.predict floors it: no lower
+            than a kept size's peak at or below it."""
+            fit = scaling.fit_memory([m[i] for i in kept], [peaks[i] for i in kept])
+            return lambda at: max([fit(m[at]), 1.0] + [peaks[i] for i in kept if m[i] <= m[at]])
+
         for i in _prefixes(2, len(m)):
-            fit = scaling.fit_memory(m[:i], peaks[:i])
+            peak = fitted(list(range(i)))
             out += [Backtest(source, config, "memory", i, m[i - 1], m[j] / m[i - 1],
-                             math.log(max(fit(m[j]), 1.0) / peaks[j]), True) for j in _beyond(i, len(m))]
+                             math.log(peak(j) / peaks[j]), True) for j in _beyond(i, len(m))]
         for k in (i + 1 for i in (scaling.evenly(len(m) - 2, SPREAD) if len(m) > 2 else [])):
             rest = [i for i in range(len(m)) if i != k]
-            fit = scaling.fit_memory([m[i] for i in rest], [peaks[i] for i in rest])
             out.append(Backtest(source, config, "memory", len(rest), m[-1], m[k] / m[-1],
-                                math.log(max(fit(m[k]), 1.0) / peaks[k]), True))
+                                math.log(fitted(rest)(k) / peaks[k]), True))
     # Plain floats: NumPy's round differently from the CSV's, and de-duplication compares them.
     return tuple(replace(b, largest=float(b.largest), beyond=float(b.beyond), error=float(b.error), loo=float(b.loo))
                  for b in out)
