@@ -438,6 +438,18 @@ def test_a_phase_run_inside_another_is_shown_beneath_it(tmp_path: Path, capsys) 
         "unmarked": None, "load": None, "train": None, "epoch": None}
 
 
+def test_nesting_read_from_a_file_keeps_only_phases_timed_and_chains_that_end() -> None:
+    from dataclasses import replace
+
+    from harness.records import Case, Repeat
+    from tests import builders
+
+    record = builders.record(Case("profile", "job", "process", 1, 1), [1.0])
+    runs = [Repeat(1, False, True, phases={"run": 3.0, "a": 1.0, "b": 0.5, "c": 0.2, "d": 0.1, "e": 0.1})]
+    within = {"b": "a", "c": "b", "d": "e", "e": "d", "a": "run", "x": "a"}  # d and e in a circle; run is sizeup's
+    assert replace(record, runs=runs, telemetry={"phases_within": within}).phase_parents() == {"b": "a", "c": "b"}
+
+
 def test_a_phase_is_within_the_innermost_phase_that_holds_every_window_of_it() -> None:
     from harness.run.marks import UNMARKED, within
 
@@ -445,6 +457,11 @@ def test_a_phase_is_within_the_innermost_phase_that_holds_every_window_of_it() -
              "step": [(5.0, 6.0), (11.0, 11.5)], UNMARKED: [(12.0, 13.0)]}  # step ran in train and in load
     assert within(marks) == {"epoch": "train", "batch": "epoch"}
     assert within({"a": [(0.0, 1.0)], "b": [(0.0, 1.0)]}) == {}  # the same windows: neither holds the other
+    # A phase marked per batch: 20,000 windows each, held by bisection (pairing every window took minutes).
+    n = 20_000
+    batches = {"epoch": [(10.0 * i, 10.0 * i + 9) for i in range(n)], "batch": [(10.0 * i + 1, 10.0 * i + 2)
+                                                                           for i in range(n)]}
+    assert within({"train": [(0.0, 10.0 * n)], **batches}) == {"epoch": "train", "batch": "epoch"}
 
 
 def test_the_time_in_no_marked_phase_is_the_run_less_every_phase_window() -> None:

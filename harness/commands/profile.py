@@ -131,8 +131,7 @@ def _phases(record: records.CaseRecord) -> list[Phase]:
     summaries, timed = record.telemetry.get("phases") or {}, record.runs[0]
     began = sorted((n for n in timed.phases if n != records.WHOLE_RUN),
                    key=lambda n: timed.spans.get(n, [float("inf")])[0])
-    parent = _rooted({k: v for k, v in (record.telemetry.get("phases_within") or {}).items()
-                      if k in began and v in began})
+    parent = {k: v for k, v in record.phase_parents().items() if v in began}
     out: list[Phase] = []
 
     def add(name: str, depth: int) -> None:
@@ -146,19 +145,6 @@ def _phases(record: records.CaseRecord) -> list[Phase]:
     for name in (n for n in began if n not in parent):
         add(name, 0)
     return out
-
-
-def _rooted(parent: dict[str, str]) -> dict[str, str]:
-    """The nesting whose every chain ends at a phase inside none (a file's cycle is no nesting)."""
-    def ends(name: str) -> bool:
-        seen = {name}
-        while (name := parent[name]) in parent:
-            if name in seen:
-                return False
-            seen.add(name)
-        return True
-
-    return {k: v for k, v in parent.items() if ends(k)}
 
 
 def to_json(run: records.RunResult) -> dict[str, object]:

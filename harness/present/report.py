@@ -336,7 +336,7 @@ def _phases(record: CaseRecord, path: Path) -> str:
     lines = [f"from `{path}`", "",
              "| phase | seconds | samples | CPU % mean (100 = one core) | CPU % p95 | memory peak (MiB) |",
              "|---|---|---|---|---|---|"]
-    within = record.telemetry.get("phases_within") or {}  # a profiled job's phase run inside another
+    within = record.phase_parents()  # a profiled job's phase run inside another
     for phase, summary in record.telemetry.get("phases", {}).items():
         cpu, memory = summary.get("cpu_percent") or {}, summary.get("memory_bytes") or {}
         times = [r.phases[phase] for r in record.runs if phase in r.phases]

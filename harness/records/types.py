@@ -172,6 +172,22 @@ class CaseRecord:
         """The repeats the statistics use (see select_warm)."""
         return select_warm(self.runs)
 
+    def phase_parents(self) -> dict[str, str]:
+        """A profiled job's phases that ran inside another (telemetry's phases_within: `epoch` -> `train`), kept where
+        both are phases it timed and every chain ends at a phase inside none (a file's cycle is no nesting)."""
+        timed = {p for r in self.runs for p in r.phases} - {WHOLE_RUN}
+        parent = {k: v for k, v in (self.telemetry.get("phases_within") or {}).items() if k in timed and v in timed}
+
+        def ends(name: str) -> bool:
+            seen = {name}
+            while (name := parent[name]) in parent:
+                if name in seen:
+                    return False
+                seen.add(name)
+            return True
+
+        return {k: v for k, v in parent.items() if ends(k)}
+
     def phase_names(self) -> list[str]:
         """The phases its warm repeats timed: those of PHASES in their order, then any a profiled job marked itself,
         in the order it marked them."""
