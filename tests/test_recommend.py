@@ -313,6 +313,19 @@ def test_qualities_are_compared_at_a_size_both_measured(tmp_path: Path) -> None:
     assert options.lead(((1e6, 0.9),), ((2e6, 0.8), (3e6, 0.85))) is None  # nothing measured at or below 1e6
 
 
+def test_qualities_beating_each_other_in_a_circle_leave_the_cheapest(tmp_path: Path) -> None:
+    """A beats B at size 2, B beats C at 3, C beats A at 1, each by more than the tolerance: none is clearly
+    better, so the summary's pick is the cheapest, not whichever came first."""
+    (o,) = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)), "classification",
+                     1e6, [vm for vm in catalog.load() if vm.name == "D2s_v5"]).options
+    a, b, c = (dataclasses.replace(o, cost=cost, quality_by_size=q) for cost, q in (
+        (1.0, ((1, 0.5), (2, 0.9))), (2.0, ((2, 0.7), (3, 0.9))), (3.0, ((1, 0.8), (3, 0.7)))))
+    assert [options.lead(x.quality_by_size, y.quality_by_size) for x, y in ((a, b), (b, c), (c, a))] == \
+        pytest.approx([0.2, 0.2, 0.3])
+    assert sizing.best_value([c, b, a]) is a
+    assert sizing.quality_frontier([c, b, a]) == [a, c]  # b: beaten by a, which costs less
+
+
 def _priced_rows(lines: list[str]) -> list[tuple[list[str], list[str]]]:
     """Each option's first row (its level last) with the row below it (the time's and the cost's intervals)."""
     return [(line.split(), below.split()) for line, below in zip(lines, lines[1:])

@@ -236,7 +236,9 @@ def best_value(options: Sequence[Option]) -> Option | None:
     scored = [o for o in predicted if o.quality_by_size]
     good = [o for o in predicted if all((lead(p.quality_by_size, o.quality_by_size) or 0.0) <= QUALITY_TOLERANCE
                                         for p in scored)]
-    return min(good, key=rank) if good else (options[0] if options else None)
+    # Compared pairwise at different sizes, each option can be beaten by another (A by B at one size, B by C, C by
+    # A at others): then none is clearly better, and the cheapest stands.
+    return min(good or predicted, key=rank) if predicted else (options[0] if options else None)
 
 
 def better_unfitted(rows: pd.DataFrame, found: Recommendation, pick: Option | None) -> Finding | None:
@@ -259,10 +261,10 @@ def quality_frontier(options: Sequence[Option]) -> list[Option]:
     """The options that no other beats on both cost and quality, cheapest first: each one costs more than
     the one before and reaches a better quality (at the largest size both measured: `lead`)."""
     priced = sorted((o for o in options if o.cost is not None and o.timed and o.quality_by_size),
-                    key=lambda o: (o.cost, -o.quality_score))
+                    key=lambda o: o.cost)
     out: list[Option] = []
     for o in priced:
-        if not out or (lead(o.quality_by_size, out[-1].quality_by_size) or 0.0) > 0:
+        if all((lead(o.quality_by_size, k.quality_by_size) or 0.0) > 0 for k in out):
             out.append(o)
     return out
 
