@@ -249,9 +249,9 @@ def better_unfitted(rows: pd.DataFrame, found: Recommendation, pick: Option | No
     if pick is None or not pick.quality_by_size:
         return None
     for config in sorted({x.config for x in found.rules if x.code == f.TOO_FEW_SIZES}):
-        text, _, _, by_size = quality(rows[rows["config"] == config])
-        if (lead(by_size, pick.quality_by_size) or 0.0) > QUALITY_TOLERANCE:
-            return Finding(f.BETTER_UNFITTED, f"{config}: {text}, better than the pick ({pick.quality}) by more "
+        q = quality(rows[rows["config"] == config])
+        if (lead(q.by_size, pick.quality_by_size) or 0.0) > QUALITY_TOLERANCE:
+            return Finding(f.BETTER_UNFITTED, f"{config}: {q.text}, better than the pick ({pick.quality}) by more "
                                               "than the summary's tolerance, but measured at fewer than three sizes: "
                                               "no time to predict (a larger --budget, or --suite sizing)", config)
     return None
@@ -292,5 +292,5 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         note, code = ("", "") if pick else (found.rules[-1].message, found.rules[-1].code)
         best = g[g["config"] == found.rules[-1].config] if code == f.BETTER_UNFITTED else g.iloc[:0]
         out.append(Pick(task, str(workload), found, pick, note, contended, code,
-                        best["case"].iloc[0] if len(best) else None, quality(best)[0] if len(best) else ""))
+                        best["case"].iloc[0] if len(best) else None, quality(best).text if len(best) else ""))
     return sorted(out, key=lambda p: (p.task, p.workload))
