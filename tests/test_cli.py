@@ -205,6 +205,15 @@ def test_show_says_which_figures_were_taken_under_contention(tmp_path: Path, cap
     assert "only 1 clean, so its figures were taken under contention" in out and "!" in out.split("Times:")[0]
 
 
+def test_show_writes_a_long_time_without_an_exponent(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    case = records.Case("classification", "xgboost", "xgboost", 5000, 2)
+    path = builders.write(tmp_path / "r.json", [builders.record(case, [1490.4, 1490.4, 1490.4])])
+    assert cli.main(["show", str(path)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "xgboost@xgboost" in line)
+    assert "1,490" in row.split() and "e+" not in row
+
+
 def test_show_of_a_folder_shows_its_newest_result_and_says_which(tmp_path: Path, capsys) -> None:
     case = records.Case("classification", "linear", "numpy", 100, 1)
     old, new = (Path(builders.write(tmp_path / name, [builders.record(case, [0.1])])) for name in

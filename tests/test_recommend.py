@@ -16,6 +16,7 @@ from harness.analysis import frame, predict, scaling
 from harness.analysis.compute import Analysis, analyse
 from harness.present.recommend import frontier_lines
 from harness.records import Case, CaseRecord
+from harness.records.figures import seconds
 from harness.sizing import catalog
 from harness.sizing import findings as f
 from harness.sizing import recommend as sizing
@@ -160,7 +161,8 @@ def test_recommend_command_prints_ranked_options_and_json(tmp_path: Path, capsys
     top = doc["options"][0]
     assert [e["code"] for e in top["evidence"]] == [f.TIME_FIT, f.MEMORY_FIT, f.NO_THREAD_FIT, f.TOO_WIDE]
     assert top["hi"] / top["lo"] > 10 and top["confidence"] == "low"
-    assert top["hi"] > 1000 and "e+" not in top["evidence"][-1]["message"]  # its interval written as seconds() writes
+    too_wide = top["evidence"][-1]["message"]  # its interval written as every table writes a time
+    assert top["hi"] > 1000 and f"interval {seconds(top['lo'])}-{seconds(top['hi'])} s" in too_wide
     value, lo, hi = top["memory_peak"]  # the peak predicted, and its interval: what the memory needed comes from
     assert lo < value < hi and top["memory_needed_gib"] * GiB == pytest.approx(max(1.5 * value, hi))
     # Nothing to act on: a rule, said above the table, not left to each row's 'none'.
@@ -572,6 +574,7 @@ def test_dollars_and_seconds_are_written_without_an_exponent() -> None:
     assert [seconds(x) for x in (0.0365, 1.8, 228.4, 1490.4, 12345.0)] == ["0.0365", "1.8", "228", "1,490", "12,345"]
     # To four digits (fit's tables) thousands are separated too, and a time that rounds up to 1,000 has no exponent.
     assert [seconds(x, 4) for x in (2140.2, 26650.3, 0.6059)] == ["2,140", "26,650", "0.6059"]
+    assert [seconds(x) for x in (7.94e-4, 3e-5, 0.0)] == ["0.000794", "0.0000300", "0"]  # under a millisecond too
     assert seconds(999.7) == "1,000"
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from harness.analysis.diagnosis import Figures
 from harness.present.recommend import dollars
+from harness.records.figures import seconds
 from harness.sizing.catalog import VM
 from harness.sizing.profiled import Judged
 from harness.sizing.rightsize import CONFIDENCE, GPUOption, Sized
@@ -50,7 +51,7 @@ def _gpu_options(figures: Figures, options: list[GPUOption], assumed: str, shown
                 f"so GPU VMs are offered ({CONFIDENCE} confidence). Assumed: {assumed}.")]
     for o in options[:shown]:
         carried = "" if o.factor == 1 else f" (x{o.factor:.2f} from datasheets)"
-        time = f"about {o.seconds:.3g} s{carried}, " if whole else ""
+        time = f"about {seconds(o.seconds)} s{carried}, " if whole else ""
         out.append(Line(f"  {o.vm.name} ({o.vm.gpu_count} x {o.vm.gpu_model}, {o.vm.vcpus} vCPUs): "
                         f"{time}{_price(o.vm, o.cost, whole)}"))
     if not options:

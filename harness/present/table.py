@@ -19,6 +19,7 @@ from rich.text import Text
 from harness.analysis.cases import CaseSummary, figure_columns, summarize
 from harness.records import PHASES, PROFILE, WHOLE_RUN, RunResult
 from harness.records import figures as fig
+from harness.records.figures import seconds
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
 
@@ -224,8 +225,9 @@ def _interval(t: Any) -> bool:
     return t is not None and t.coverage > 0
 
 
-def _s(seconds: float) -> str:
-    return f"{seconds:.3g}" if seconds >= 0.001 else f"{seconds:.1e}"
+def _s(x: float) -> str:
+    """Three figures (1,490 from 1,000 up); under a millisecond, two and an exponent, to stay narrow."""
+    return seconds(x) if x >= 0.001 else f"{x:.1e}"
 
 
 def _memory(value: Any) -> str:

@@ -9,6 +9,7 @@ A value is named ``<device>.<value>`` (``gpu0.util_percent``) or plain ``<value>
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -90,7 +91,9 @@ def text(figure: Figure, number: float | None) -> str:
 
 
 def seconds(x: float, digits: int = 3) -> str:
-    """A time: `digits` significant digits, and from 1,000 up whole seconds with a thousands separator (no
-    exponent): 0.0365, 1.8, 228, 1,490, 2,140 (to four digits), 12,126."""
+    """A time: `digits` significant digits, and never an exponent: from 1,000 up whole seconds with a thousands
+    separator, under a millisecond in decimals: 0.0000794, 0.0365, 1.8, 228, 1,490, 2,140 (to four digits), 12,126."""
     shown = f"{x:.{digits}g}"
+    if 0 < abs(x) < 0.001:
+        return f"{x:.{digits - 1 - math.floor(math.log10(abs(x)))}f}"
     return f"{x:,.0f}" if float(shown) >= 1000 else shown

@@ -11,6 +11,7 @@ import pandas as pd
 
 from harness.analysis.backtest import Calibration
 from harness.analysis.fits import SparkFit
+from harness.records import figures
 from harness.sizing import findings as f
 from harness.sizing.catalog import VM
 from harness.sizing.findings import Finding
@@ -40,14 +41,14 @@ def measured_locally(config: str, g: pd.DataFrame, measured: pd.DataFrame, unit:
     """What local Spark (one machine) measured, against the same model on one node at that size (xgboost_spark
     against xgboost), or else the fastest single-node CPU configuration."""
     n = int(g["size"].max())
-    text = (f"{config}{tag}: fit {g[g['size'] == n]['fit_s'].median():.3g} s at {n:,} {unit} in local Spark "
-            "(one machine)")
+    fit_s = figures.seconds(g[g['size'] == n]['fit_s'].median())
+    text = f"{config}{tag}: fit {fit_s} s at {n:,} {unit} in local Spark (one machine)"
     same = measured[(measured["size"] == n) & ~measured["distributed"] & ~measured["on_gpu"]
                     & measured["fit_s"].notna()]
     twin = same[same["model"] == str(g["model"].iloc[0]).removesuffix("_spark")]
     if not same.empty:
         medians = (twin if not twin.empty else same).groupby("config")["fit_s"].median()
-        text += f", against {medians.min():.3g} s for {medians.idxmin()} on one node"
+        text += f", against {figures.seconds(medians.min())} s for {medians.idxmin()} on one node"
     if g["grid_key"].iloc[0] not in fitted:
         text += ("; a cluster is priced from a fit over two or more sizes and core counts (`--threads 1,2`), "
                  "which these results lack")
