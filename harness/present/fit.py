@@ -55,9 +55,9 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                           f"{m.memory.per_item:,.0f} B" if m.memory else "")
         parts.append(table)
         parts.append(Text("exp.: the fitted curve's exponent; LOO: its leave-one-out error; last: how fast time grew "
-                          "over the last step of 2x or more measured (size^last; between the last two sizes where they span fewer "
-                          "than two such steps), as the fixed-cost rule reads it; memory: the "
-                          "fixed part, then bytes per item.",
+                          "over the last step of 2x or more measured (size^last; between the last two sizes where "
+                          "they span fewer than two such steps), as the fixed-cost rule reads it; memory: the fixed "
+                          "part, then bytes per item.",
                           style="dim"))
         warnings = []
         if target:
@@ -97,7 +97,8 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
             table.add_row(*cells)
         parts.append(table)
         parts.append(Text("efficiency: at each thread count, the speed-up over the fewest threads measured, divided by "
-                          "how many times more threads it had: 100% is perfect scaling, and 1,2 at 50% no faster",
+                          "how many times more threads it had: 100% is perfect scaling; from 1 to 2 threads, 50% is "
+                          "no faster",
                           style="dim"))
         if drifting := size_dependent(threads):
             said = [f"{config} (" + ", ".join(f"{t.fit.serial:.2f} at {t.size:,}" for t in fits) + ")"

@@ -48,8 +48,8 @@ from harness.sizing.findings import Finding
 from harness.sizing.options import HEADROOM, Option, cpu_options, gpu_options, lead, quality, quality_gap
 
 # The summary sizes for 2x the largest size measured: in the shipped backtests, times predicted up to 2.5x past
-# the sizes fitted (past their fixed costs) came within 30% in 94% of 207 cases ("medium" holds there), 2.5-5x
-# past in 88% of 147 (it does not). `recommend --rows` answers for any size, at the level its distance earns.
+# the sizes fitted (past their fixed costs) came within 30% in 95% of 199 cases ("medium" holds there), 2.5-5x
+# past in 89.9% of 139 (just short of it). `recommend --rows` answers for any size, at the level its distance earns.
 SCALE = 2
 QUALITY_TOLERANCE = 0.01  # the summary's pick: quality within this of the best measured, then the cheapest
 PLATFORMS = {
