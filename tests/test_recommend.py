@@ -328,6 +328,18 @@ def test_qualities_beating_each_other_in_a_circle_leave_the_cheapest(tmp_path: P
     assert sizing.quality_frontier([c, b, a]) == [a, c]  # b: beaten by a, which costs less
 
 
+def test_the_summary_takes_a_surer_option_whose_cost_the_cheapest_is_not_told_apart_from(tmp_path: Path) -> None:
+    (o,) = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)), "classification",
+                     1e6, [vm for vm in catalog.load() if vm.name == "D2s_v5"]).options
+    cheap = dataclasses.replace(o, cost=1.0, seconds=10.0, lo=6.0, hi=16.0, confidence="low")  # $0.6-1.6
+    surer = dataclasses.replace(o, cost=1.2, seconds=12.0, lo=10.0, hi=14.0, confidence="medium")  # $1.0-1.4
+    assert sizing.best_value([cheap, surer]) is surer
+    apart = dataclasses.replace(surer, cost=2.0, seconds=20.0, lo=17.0, hi=23.0)  # $1.7-2.3: above the cheap one's
+    assert sizing.best_value([cheap, apart]) is cheap
+    better, worse = (dataclasses.replace(x, quality_by_size=((1e6, q),)) for x, q in ((cheap, 0.9), (surer, 0.8)))
+    assert sizing.best_value([better, worse]) is better  # quality first: a surer option must be as good
+
+
 def _priced_rows(lines: list[str]) -> list[tuple[list[str], list[str]]]:
     """Each option's first row (its level last) with the row below it (the time's and the cost's intervals)."""
     return [(line.split(), below.split()) for line, below in zip(lines, lines[1:])

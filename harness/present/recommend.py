@@ -41,8 +41,7 @@ def frontier_lines(options: Sequence[Option]) -> list[str]:
     """Quality against cost, one line per option on the frontier, for the terminal and the report."""
     best = best_value(options)
     return [f"${cost_text(o)} per run: {short(o)} on {o.vm}, {o.quality}"
-            + (f" <- the pick: the cheapest within {QUALITY_TOLERANCE} of the best quality where both were measured"
-               if o is best else "")
+            + (" <- the summary's pick" if o is best else "")
             for o in quality_frontier(options)]
 
 
@@ -63,7 +62,8 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
                   caption=Text(f"At {SCALE:g}x the largest size every configuration reached (after run --data: the "
                                f"whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best "
                                f"(an error within {QUALITY_TOLERANCE:.0%} of the lowest) at the largest size both "
-                               "measured. Time and cost are of training "
+                               "measured, or a more confident one whose cost interval reaches its own. Time and cost "
+                               "are of training "
                                "(the fit phase) alone, not loading or feature steps. Every option and its evidence: "
                                f"{recommend} --workload W --rows N"))
     # The time, the cost and the level are what a reader acts on: never cut (rich squeezes columns to fit the

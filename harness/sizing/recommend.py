@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from harness.analysis.backtest import LEVEL_NAMES
 from harness.analysis.compute import Analysis
 from harness.analysis.scaling import WIDEST_INTERVAL
 from harness.records import Case, CaseRecord
@@ -231,14 +232,32 @@ def best_value(options: Sequence[Option]) -> Option | None:
     """The best quality per unit of cost: the cheapest option whose quality no other beats by more than
     QUALITY_TOLERANCE at the largest size both measured (a cheap model that learns less does not win, nor one
     that looks better for being measured on more data), one with a time worth acting on where there is one
-    (`rank`)."""
+    (`rank`); but where a more confident such option's cost interval reaches the cheapest one's, the evidence
+    does not say the cheapest is cheaper, and the more confident one is the answer (`surer`)."""
     predicted = [o for o in options if o.seconds is not None]
     scored = [o for o in predicted if o.quality_by_size]
     good = [o for o in predicted if all((lead(p.quality_by_size, o.quality_by_size) or 0.0) <= QUALITY_TOLERANCE
                                         for p in scored)]
     # Compared pairwise at different sizes, each option can be beaten by another (A by B at one size, B by C, C by
     # A at others): then none is clearly better, and the cheapest stands.
-    return min(good or predicted, key=rank) if predicted else (options[0] if options else None)
+    if not predicted:
+        return options[0] if options else None
+    pick = min(good or predicted, key=rank)
+    return min((o for o in good or predicted if surer(o, pick)), key=lambda o: (confidence(o), rank(o)),
+               default=pick)
+
+
+def confidence(o: Option) -> int:
+    """0 for high, 1 for medium, 2 for low."""
+    return LEVEL_NAMES.index(o.confidence) if o.confidence in LEVEL_NAMES else len(LEVEL_NAMES)
+
+
+def surer(o: Option, pick: Option) -> bool:
+    """`o` is more confident than `pick`, as good on the budget, has a time worth acting on, and its cost
+    interval reaches down to `pick`'s: the two costs are not told apart."""
+    ours, theirs = o.cost_interval, pick.cost_interval
+    return (confidence(o) < confidence(pick) and o.meets_budget >= pick.meets_budget and o.timed
+            and ours is not None and theirs is not None and ours[0] <= theirs[1])
 
 
 def better_unfitted(rows: pd.DataFrame, found: Recommendation, pick: Option | None) -> Finding | None:
