@@ -238,10 +238,10 @@ def best_value(options: Sequence[Option]) -> Option | None:
     scored = [o for o in predicted if o.quality_by_size]
     good = [o for o in predicted if all((lead(p.quality_by_size, o.quality_by_size) or 0.0) <= QUALITY_TOLERANCE
                                         for p in scored)]
-    # Compared pairwise at different sizes, each option can be beaten by another (A by B at one size, B by C, C by
-    # A at others): then none is clearly better, and the cheapest stands.
     if not predicted:
         return options[0] if options else None
+    # Compared pairwise at different sizes, each option can be beaten by another (A by B at one size, B by C, C by
+    # A at others): then none is clearly better, and the cheapest stands.
     pick = min(good or predicted, key=rank)
     return min((o for o in good or predicted if surer(o, pick)), key=lambda o: (confidence(o), rank(o)),
                default=pick)
