@@ -122,10 +122,9 @@ def _of_fit(source: str, config: str, n: tuple[float, ...], medians: tuple[float
         m, peaks = memory
 
         def fitted(kept: list[int]) -> Callable[[int], float]:
-            """The peak predicted at a size from the sizes `kept`, as harness.analysis.predict floors it: no lower
-            than a kept size's peak at or below it."""
+            """The peak predicted at a size from the sizes `kept`, floored as harness.analysis.predict floors it."""
             fit = scaling.fit_memory([m[i] for i in kept], [peaks[i] for i in kept])
-            return lambda at: max([fit(m[at]), 1.0] + [peaks[i] for i in kept if m[i] <= m[at]])
+            return lambda at: max(fit(m[at]), 1.0, fit.floor(m[at]))
 
         for i in _prefixes(2, len(m)):
             peak = fitted(list(range(i)))

@@ -207,9 +207,9 @@ def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scalin
 
 
 def _floored(memory: scaling.Prediction, fit: scaling.MemoryFit, size: float) -> scaling.Prediction:
-    """A peak no lower than the largest measured at a size up to `size`: more data never needs less memory, and an
-    interval below what a smaller size measured would size a VM that the smaller size had outgrown."""
-    floor = max((peak for n, peak in zip(fit.sizes, fit.peaks) if n <= size), default=0.0)
+    """A peak no lower than the largest measured at a size up to `size` (MemoryFit.floor): an interval below what a
+    smaller size measured would size a VM that the smaller size had outgrown."""
+    floor = fit.floor(size)
     return scaling.Prediction(max(memory.value, floor), max(memory.lo, floor), max(memory.hi, floor), memory.beyond)
 
 

@@ -246,6 +246,11 @@ class MemoryFit:
     def __call__(self, n: float) -> float:
         return self.fixed + self.per_item * n
 
+    def floor(self, size: float) -> float:
+        """The largest peak measured at a size up to `size` (0 below them all): more data never needs less memory,
+        so no prediction at `size` is lower (harness.analysis.predict, and its backtests)."""
+        return max((peak for n, peak in zip(self.sizes, self.peaks) if n <= size), default=0.0)
+
     def predict(self, size: float) -> Prediction:
         point = self(size)
         half = Z95 * self.loo_error

@@ -38,8 +38,6 @@ def render(analysis: Analysis, at: dict[str, AtTarget], found: dict[str, list[Ch
     return Group(*parts)
 
 
-
-
 def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str) -> list[RenderableType]:
     target, cores = at.target, at.cores
     models, threads = fitted.sizes, fitted.threads

@@ -63,8 +63,8 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
                                f"whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best "
                                f"(an error within {QUALITY_TOLERANCE:.0%} of the lowest) at the largest size both "
                                "measured, or a more confident one whose cost interval reaches its own. Time and cost "
-                               "are of training "
-                               "(the fit phase) alone, not loading or feature steps. Every option and its evidence: "
+                               "are of training (the fit phase) alone, not loading or feature steps. Every option "
+                               "and its evidence: "
                                f"{recommend} --workload W --rows N"))
     # The time, the cost and the level are what a reader acts on: never cut (rich squeezes columns to fit the
     # caption's width, and the width; the others wrap where they must).
