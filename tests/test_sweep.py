@@ -12,7 +12,7 @@ from harness import records
 from harness.analysis import backtest, scaling
 from harness.errors import SizeupError
 from harness.records import Case, CaseRecord
-from harness.run import plan, runner
+from harness.run import plan, runner, sweep
 from harness.run.sweep import Stop, Sweep, ahead, next_size
 from tests import builders
 
@@ -38,6 +38,9 @@ def test_a_sweep_starts_doubles_and_stops_for_each_reason_it_states() -> None:
     assert next_size(RULE, growing, 16 * GiB, None) == (16000, None)
     settled = steps([1000, 2000, 4000, 8000, 16000], [1.0, 1.9, 3.7, 7.3, 14.5])
     assert stopped(next_size(RULE, settled, 16 * GiB, None)) == "settled"
+    # A plateau in the fixed-cost region (^0.57, then 0.19, 0.18, 0.21: XGBoost from 5,000 rows) is no settling.
+    plateau = steps([5000, 10000, 20000, 40000, 80000], [0.378, 0.561, 0.641, 0.724, 0.837])
+    assert next_size(RULE, plateau, 16 * GiB, None) == (160000, None)
     slow = steps([1000, 2000, 4000], [1.0, 2.0, 4.0], walls=[10.0, 20.0, 40.0])
     size, stop = next_size(RULE, slow, 16 * GiB, None)
     assert stop.code == "time-budget" and "80 s" in stop.message  # 40 s x 2: the walls grew linearly
@@ -76,6 +79,7 @@ def test_a_sweep_ends_past_fixed_costs_where_the_size_fit_finds_it_past_them() -
     assert next_size(short, records, 16 * GiB, None) == (8000, None)
     fit = scaling.fit_time(list(pairs), list(pairs.values()))
     assert [round(e, 2) for e in fit.local_exponents()] == [0.49, 0.68] and not backtest.past_fixed_costs(fit)
+    assert sweep.PAST_FIXED == backtest.SETTLED  # a sizing sweep settles only where the fits call it past fixed costs
 
 
 def budgeted(tmp_path: Path, suite: str) -> tuple[plan.Plan, records.RunResult]:

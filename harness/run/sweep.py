@@ -5,7 +5,9 @@ until one of these stops it (the reason is kept in the result):
 
 - a step failed (an out-of-memory step is data: the smallest size that failed);
 - the local exponent of fit time against size has settled: it moved less than ``settle``
-  over the last two steps (the curve has left the region where fixed costs dominate);
+  over the last two steps, at PAST_FIXED or more (the curve has left the region where fixed costs
+  dominate; a plateau below, 0.57 then 0.19, 0.18 and 0.21 from 5,000 to 80,000 rows of XGBoost, is
+  that region, and a sweep ended there predicts nothing past it);
 - with ``past_fixed``: the last two local exponents are both at least that (a short sweep, as
   `make bench`'s, stops as soon as fixed costs no longer dominate: predictions need no more);
 - the next step would take longer than ``budget_s`` (the case's whole wall time, predicted
@@ -36,6 +38,7 @@ from harness.records import Case, CaseRecord, quality_score
 
 KEYS = {"start", "factor", "budget_s", "memory", "settle", "past_fixed", "max_steps", "max_size"}
 MIN_STEPS = 3  # the fewest sizes a size fit takes
+PAST_FIXED = 0.5  # growth (size^x) the fits take as past fixed costs (harness.analysis.backtest.SETTLED)
 BEHIND = 0.05  # a quality score this far below another model's at the same size is clearly behind it
 
 
@@ -85,7 +88,7 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_
     times = [_fit_median(r) for r in steps]
     exponents = [math.log(t2 / t1) / math.log(r2.case.size / r1.case.size)
                  for (r1, t1), (r2, t2) in zip(zip(steps, times), zip(steps[1:], times[1:])) if t1 and t2]
-    if sweep.settle > 0 and len(exponents) >= 3 and all(
+    if sweep.settle > 0 and len(exponents) >= 3 and min(exponents[-2:]) >= PAST_FIXED and all(
             abs(b - a) < sweep.settle for a, b in zip(exponents[-3:], exponents[-2:])):
         return None, Stop("settled", f"the local exponent settled at {exponents[-1]:.2f}")
     if sweep.past_fixed > 0 and len(exponents) >= 2 and min(exponents[-2:]) >= sweep.past_fixed:
