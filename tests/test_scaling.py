@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.analysis import crossover, scaling
+from harness.analysis import cores, crossover, scaling
 
 SIZES = np.array([1e3, 2e3, 4e3, 8e3, 16e3, 32e3])
 
@@ -79,7 +79,7 @@ def test_amdahl_recovers_the_serial_fraction_and_predicts_one_thread_from_two() 
         return 10.0 * (0.2 + 0.8 / p)
 
     threads = [1, 2, 4, 8]
-    fit = scaling.fit_threads(threads, noisy(truth, np.array(threads, dtype=float), cv=0.02))
+    fit = cores.fit_threads(threads, noisy(truth, np.array(threads, dtype=float), cv=0.02))
     assert fit.serial_lo < 0.2 < fit.serial_hi and fit.serial == pytest.approx(0.2, abs=0.03)
     assert fit(16) == pytest.approx(truth(16), rel=0.05)
     assert fit.efficiency()[0] == 1.0 and fit.efficiency()[-1] == pytest.approx(truth(1) / (8 * truth(8)), rel=0.05)
@@ -115,20 +115,20 @@ def test_size_and_threads_together_let_the_serial_fraction_move_with_the_data() 
 
     grid = [(n, p) for n in (1e4, 4e4, 16e4) for p in (1, 2, 4)]
     rng = np.random.default_rng(3)
-    fit = scaling.fit_grid(*zip(*grid), [truth(n, p) * np.exp(rng.normal(0, 0.01)) for n, p in grid])
+    fit = cores.fit_grid(*zip(*grid), [truth(n, p) * np.exp(rng.normal(0, 0.01)) for n, p in grid])
     assert fit.fixed == pytest.approx(0.2, rel=0.15) and fit.parallel == pytest.approx(1e-5, rel=0.05)
     assert fit.serial_fraction(1e4) > 0.5 > fit.serial_fraction(16e4)  # the fixed cost fades with size
     assert fit(64e4, 16) == pytest.approx(truth(64e4, 16), rel=0.1)
     # Held out: one thread at the largest size, from the other points alone.
     rest = [(n, p) for n, p in grid if (n, p) != (16e4, 1)]
-    held = scaling.fit_grid(*zip(*rest), [truth(n, p) for n, p in rest])
+    held = cores.fit_grid(*zip(*rest), [truth(n, p) for n, p in rest])
     assert held(16e4, 1) == pytest.approx(truth(16e4, 1), rel=0.02)
     with pytest.raises(ValueError, match="two sizes and two thread counts"):
-        scaling.fit_grid([1e4, 2e4, 4e4], [1, 1, 1], [1.0, 2.0, 4.0])
+        cores.fit_grid([1e4, 2e4, 4e4], [1, 1, 1], [1.0, 2.0, 4.0])
 
 
 def test_the_ernest_fit_recovers_a_fixed_cost_and_parallel_work() -> None:
-    from harness.analysis.scaling import fit_ernest
+    from harness.analysis.cores import fit_ernest
 
     truth = lambda n, p: 12.0 + 2e-4 * n / p + 0.5 * p  # noqa: E731
     points = [(n, p) for n in (5000, 20000, 80000) for p in (1, 2, 4)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from harness.analysis import crossover, scaling
+from harness.analysis import cores, crossover, scaling
 from harness.analysis.significance import samples_by
 from harness.records import Case
 
@@ -74,7 +74,7 @@ class ThreadModel:
     key: str  # the configuration at one size, threads open
     grid_key: str  # the same with the size open too
     size: int
-    fit: scaling.ThreadFit
+    fit: cores.ThreadFit
     physical_cores: int  # of the machine that measured it: past them, SMT siblings
 
 
@@ -90,10 +90,10 @@ def thread_models(rows: pd.DataFrame, phase: str = "fit") -> list[ThreadModel]:
         if len(threads) < 2:
             continue
         by_threads = samples_by(g, "threads", column)
-        fit = scaling.fit_threads(threads, [by_threads[t] for t in threads])
-        cores = g["physical_cores"].min()  # NaN where the machine did not record it
+        fit = cores.fit_threads(threads, [by_threads[t] for t in threads])
+        physical = g["physical_cores"].min()  # NaN where the machine did not record it
         out.append(ThreadModel(str(key), str(g["grid_key"].iloc[0]), int(g["size"].iloc[0]), fit,
-                               0 if pd.isna(cores) else int(cores)))
+                               0 if pd.isna(physical) else int(physical)))
     return out
 
 
@@ -140,7 +140,7 @@ def crossovers(models: Sequence[SizeModel], twins: dict[str, str | None]) -> lis
 @dataclass(frozen=True)
 class GridModel:
     key: str  # grid_key: size and threads open
-    fit: scaling.GridFit
+    fit: cores.GridFit
     sizes: tuple[int, int]  # the smallest and largest measured
 
 
@@ -155,7 +155,7 @@ def grid_models(rows: pd.DataFrame, phase: str = "fit") -> list[GridModel]:
         sizes, threads = medians.index.get_level_values(0), medians.index.get_level_values(1)
         if len(medians) < 3 or sizes.nunique() < 2 or threads.nunique() < 2:
             continue
-        out.append(GridModel(str(key), scaling.fit_grid(sizes, threads, medians.to_numpy()),
+        out.append(GridModel(str(key), cores.fit_grid(sizes, threads, medians.to_numpy()),
                              (int(sizes.min()), int(sizes.max()))))
     return out
 
@@ -163,7 +163,7 @@ def grid_models(rows: pd.DataFrame, phase: str = "fit") -> list[GridModel]:
 @dataclass(frozen=True)
 class SparkFit:
     key: str  # grid_key: the configuration with its size and core count open
-    time: scaling.ErnestFit
+    time: cores.ErnestFit
     memory: scaling.MemoryFit | None  # the whole local Spark (JVM and Python workers), by size
     sizes: tuple[int, int]
 
@@ -175,10 +175,10 @@ def spark_models(rows: pd.DataFrame, phase: str = "fit") -> list[SparkFit]:
     for key, g in rows[rows["distributed"]].groupby("grid_key", sort=True):
         g = clean_rows(g[g[column].notna()])
         medians = g.groupby(["size", "threads"])[column].median()
-        sizes, cores = medians.index.get_level_values(0), medians.index.get_level_values(1)
-        if len(medians) < 4 or sizes.nunique() < 2 or cores.nunique() < 2:
+        sizes, used = medians.index.get_level_values(0), medians.index.get_level_values(1)
+        if len(medians) < 4 or sizes.nunique() < 2 or used.nunique() < 2:
             continue
-        out.append(SparkFit(str(key), scaling.fit_ernest(sizes, cores, medians.to_numpy()), _memory(g),
+        out.append(SparkFit(str(key), cores.fit_ernest(sizes, used, medians.to_numpy()), _memory(g),
                             (int(sizes.min()), int(sizes.max()))))
     return out
 
