@@ -112,6 +112,19 @@ def test_below_the_smallest_size_measured_is_low_and_no_vcpus_is_refused(tmp_pat
         predict.estimate(fitted, model, TARGET, 0)
 
 
+def test_a_size_below_a_change_of_regime_is_low_and_says_where_the_fit_starts(tmp_path: Path) -> None:
+    """Below 150,000 rows the fit takes 0.01 s; from 200,000 it grows from 0.9 s: the fit starts at 200,000."""
+    cases = sweep("linear", "sklearn", lambda n: 0.01 if n < 150_000 else 0.5 + 2e-6 * n, 250)
+    fitted = analyse(frame.load([builders.write(tmp_path / "r.json", cases)])).machines[0]
+    model = fitted.sizes[0]
+    assert model.time.start == 1
+    below = predict.estimate(fitted, model, 150_000)
+    assert below.level == "low" and predict.BELOW_REGIME in [c.code for c in below.caveats]
+    past = predict.estimate(fitted, model, 1_600_000)
+    assert predict.BELOW_REGIME not in [c.code for c in past.caveats]
+    assert past.time.value == pytest.approx(0.5 + 2e-6 * 1_600_000, rel=0.05)
+
+
 def test_a_fit_that_misses_its_own_sizes_promises_no_better_than_it_and_says_so(tmp_path: Path) -> None:
     """Three sizes whose middle one took twice as long: the fit misses its own sizes by far more than 30%."""
     seconds = {SIZES[0]: 0.1, SIZES[1]: 0.4, SIZES[2]: 0.3}

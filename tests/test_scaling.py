@@ -55,6 +55,28 @@ def test_a_naive_power_law_misses_where_fixed_costs_matter_and_the_chosen_model_
     assert fit.predict(target).value == pytest.approx(truth(target), rel=0.05)
 
 
+def test_a_step_faster_than_any_model_starts_the_fit_past_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A logistic regression's time rose 9x from 10,000 to 20,000 rows (its threads turned parallel): the sizes
+    below run another way, and a curve through them mispredicts those above."""
+    sizes = np.array([1e3, 2e3, 4e3, 8e3, 16e3, 32e3, 64e3, 128e3])
+
+    def truth(n):
+        return 0.01 + 1e-6 * n if n < 6e3 else 0.1 + 1e-5 * n
+
+    fit = scaling.fit_time(sizes, noisy(truth, sizes, cv=0.01))
+    assert fit.start == 3 and fit.fitted_sizes == tuple(sizes[3:]) and fit.sizes == tuple(sizes)
+    below, first, grew = fit.regime_step()
+    assert (below, first) == (4e3, 8e3) and grew == pytest.approx(np.log2(0.18 / 0.014), abs=0.1)
+    assert fit.predict(4 * sizes[-1]).value == pytest.approx(truth(4 * sizes[-1]), rel=0.05)
+    # A jump with fewer than three sizes above it, or one that does not double the time, starts nothing.
+    assert scaling.fit_time(sizes[:5], noisy(truth, sizes[:5], cv=0.01)).start == 0
+    assert scaling.regime_start([1e3, 1.1e3, 2e3, 4e3], [1.0, 1.5, 2.0, 4.0]) == 0  # ^4.3 over a 1.1x step: noise
+    # Fitted across the step, the same data mispredict 4x past them.
+    monkeypatch.setattr(scaling, "REGIME", float("inf"))
+    across = scaling.fit_time(sizes, noisy(truth, sizes, cv=0.01))
+    assert across.start == 0 and abs(across.predict(4 * sizes[-1]).value / truth(4 * sizes[-1]) - 1) > 0.1
+
+
 def test_far_extrapolation_is_flagged_and_too_few_sizes_are_refused() -> None:
     fit = scaling.fit_time(SIZES[:3], noisy(lambda n: 1e-3 * n, SIZES[:3]))
     assert fit.curve.kind == "fixed+linear"  # three points: no 3-parameter model

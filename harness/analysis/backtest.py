@@ -19,8 +19,8 @@ They calibrate predictions in two ways:
   where ten of its own in the same band kept a better promise; and never promising less error than the fit
   misses its own inner sizes by (its leave-one-out error over the sizes between two others: the interpolation
   the "within" backtests make, where leaving out the smallest or the largest extrapolates). In the shipped
-  backtests, predictions from fits more than 30% off their inner sizes came within 30% in 18 of 23 within the
-  sizes, 64% up to 2.5x past them, 58% at 2.5-5x: short of 9 in 10 everywhere.
+  backtests, predictions from fits more than 30% off their inner sizes came within 30% in 10 of 11 within the
+  sizes (too few to promise on), 77% up to 2.5x past them, 68% at 2.5-5x: short of 9 in 10 past them.
 
 The pool is this machine's own backtests plus those of the committed references, shipped in
 harness/analysis/data/backtests.csv (`sizeup fit --backtest results/reference --csv FILE` writes it).
@@ -179,7 +179,7 @@ class Calibration:
     def half_width(self, quantity: str, beyond: float, settled: bool, exclude: str | None = None) -> float | None:
         """The conformal half-width in log space (None: too few backtests of this kind); past the farthest any
         backtest reached (`reach`), widened in proportion to log(distance): the backtests' errors grow so
-        (median 11% at 2x, 13% at 4x, 16% at 8x, 31% over 10x, in the references)."""
+        (median 11% at 2x, 13% at 4x, 15% at 8x, 31% over 10x, in the references)."""
         pool = self.pool(quantity, beyond, settled, MIN_INTERVAL, exclude)
         if not pool:
             return None
@@ -228,8 +228,8 @@ class Calibration:
 def own_error_allows(level: str, loo: float) -> str:
     """`level`, or the best level whose promise is no tighter than the fit's own leave-one-out error over its inner
     sizes (RMS, log): a fit that misses them by 64% promises nothing between its sizes, nor past them (in the
-    shipped backtests, fits more than 30% off their inner sizes came within 30% in 64% of predictions up to 2.5x
-    past, and 58% at 2.5-5x)."""
+    shipped backtests, fits more than 30% off their inner sizes came within 30% in 77% of predictions up to 2.5x
+    past, and 68% at 2.5-5x)."""
     names = LEVEL_NAMES[LEVEL_NAMES.index(level):]
     return next(name for name in names if promise(name) is None or math.expm1(loo) <= promise(name))
 

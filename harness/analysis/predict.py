@@ -46,6 +46,7 @@ VCPUS_FAR = "vcpus-far"
 MISSES_OWN = "fit-misses-own-sizes"
 LEVELS = backtest.LEVEL_NAMES
 BELOW_MEASURED = "below-measured"
+BELOW_REGIME = "below-regime-change"
 FAR_THREADS = 2.0  # more vCPUs than this many times the most threads measured: "low"
 
 
@@ -141,6 +142,12 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
         level = "low"
         caveats.append(Caveat(BELOW_MEASURED, f"{size:,.0f} is below the smallest size measured "
                                               f"({min(model.time.sizes):,.0f}): no backtest covers it"))
+    elif (step := model.time.regime_step()) is not None and size < step[1]:
+        level = "low"
+        below, first, grew = step
+        caveats.append(Caveat(BELOW_REGIME, f"{size:,.0f} is below {first:,.0f}, where the fit starts: time grew as "
+                                            f"size^{grew:.1f} from {below:,.0f}, faster than any model takes, so the "
+                                            "sizes below run another way and the fit says nothing of them"))
     ratio, thread = _thread_ratio(fitted, model.case, size, vcpus)
     most = max(m.case.threads for m in measured_threads(fitted, model.case))
     lo, hi = ratio, ratio

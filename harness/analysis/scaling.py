@@ -34,6 +34,7 @@ BOOTSTRAP = 200  # refits per interval
 MIN_FIT_SIZES = 3  # the fewest sizes a time fit takes
 HELD_OUT = 32  # a leave-one-out error holds out at most this many sizes, spread evenly: linear cost in sizes
 MIN_EXPONENT, MAX_EXPONENT = 1.0, 2.0  # past fixed costs, at least linear (see above) and rarely worse than quadratic
+REGIME = 3.0  # a step on which time grew faster than size^REGIME, and more than doubled, starts another regime
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,19 @@ class SizeFit:
     linear: Curve | None = None  # fixed cost plus linear, blended into every prediction
     weight: float = 1.0  # the chosen curve's weight in the blend
     inner_loo: float = 0.0  # the chosen model's leave-one-out error over the inner sizes alone (interpolation)
+    start: int = 0  # the curves are fitted on sizes[start:]; those below are another regime (regime_start)
+
+    @property
+    def fitted_sizes(self) -> tuple[float, ...]:
+        return self.sizes[self.start:]
+
+    def regime_step(self) -> tuple[float, float, float] | None:
+        """Where the fit starts past another regime: the size below, the first fitted, and the growth between them
+        (size^x); None where it fits every size."""
+        if not self.start:
+            return None
+        (n1, t1), (n2, t2) = ((self.sizes[i], self.medians[i]) for i in (self.start - 1, self.start))
+        return n1, n2, math.log(t2 / t1) / math.log(n2 / n1)
 
     @property
     def blend(self) -> Blend:
@@ -204,14 +218,28 @@ def fit_time(sizes: Sequence[float], samples: Sequence[Sequence[float]]) -> Size
     if len(set(n)) != len(n) or len(n) < MIN_FIT_SIZES:
         raise ValueError(f"a size fit needs three or more distinct sizes with positive times, got {len(n)}")
     t = np.array([np.median(s) for s in reps])
+    start = regime_start(n, t)
+    m, u = n[start:], t[start:]
     ref = float(n.max())
-    both = {kind: _loo(fitter, n, t, ref) if len(n) > k else (math.inf, math.inf)
+    both = {kind: _loo(fitter, m, u, ref) if len(m) > k else (math.inf, math.inf)
             for kind, (k, fitter) in MODELS.items()}
     scores = {kind: loo for kind, (loo, _) in both.items()}
     kind = min(scores, key=lambda k: scores[k])
-    blend = _blended(kind, _weight(scores, kind), n, t, ref)
+    blend = _blended(kind, _weight(scores, kind), m, u, ref)
     return SizeFit(blend.chosen, scores[kind], scores, tuple(n), tuple(t), tuple(tuple(s) for s in reps),
-                   blend.linear, blend.weight, both[kind][1])
+                   blend.linear, blend.weight, both[kind][1], start)
+
+
+def regime_start(sizes: Sequence[float], medians: Sequence[float]) -> int:
+    """Where a fit starts: past the last step on which time grew faster than size^REGIME and more than doubled,
+    with MIN_FIT_SIZES sizes above it; else 0. No model here grows so fast: the workload changed how it runs, and
+    the sizes below say nothing of those above. Measured here, a scikit-learn logistic regression took 0.016 s at
+    10,000 rows and 0.15 s at 20,000, with the same 11 iterations (at 16,000 training rows, two threads took 3.7x
+    the time of one; at 8,000, 1.2x); fitted across that step, it was predicted up to 4.6x the time measured 4x
+    past its sizes."""
+    jumps = [k for k in range(1, len(sizes) - MIN_FIT_SIZES + 1)
+             if medians[k] > 2 * medians[k - 1] and medians[k] > medians[k - 1] * (sizes[k] / sizes[k - 1]) ** REGIME]
+    return jumps[-1] if jumps else 0
 
 
 def _loo(fitter: Callable[[np.ndarray, np.ndarray, float], Curve], n: np.ndarray, t: np.ndarray,
@@ -281,5 +309,5 @@ def fit_memory(sizes: Sequence[float], peaks: Sequence[float]) -> MemoryFit:
 
 def refit(fit: SizeFit, rng: np.random.Generator) -> Blend:
     """The blend refitted on repeats resampled at every size."""
-    t = np.array([np.median(rng.choice(s, size=len(s))) for s in fit.samples])
-    return _blended(fit.curve.kind, fit.weight, np.asarray(fit.sizes), t, fit.curve.ref, near=fit.curve)
+    t = np.array([np.median(rng.choice(s, size=len(s))) for s in fit.samples[fit.start:]])
+    return _blended(fit.curve.kind, fit.weight, np.asarray(fit.fitted_sizes), t, fit.curve.ref, near=fit.curve)

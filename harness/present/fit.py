@@ -11,7 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis import backtest
+from harness.analysis import backtest, scaling
 from harness.analysis.compute import Analysis, MachineFits
 from harness.analysis.fits import SparkFit, size_dependent
 from harness.analysis.predict import AtTarget, Check, Estimate
@@ -47,7 +47,8 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                        ["configuration", "sizes", "model", "exp.", "LOO", "last", "memory", "per item"])
         for m in models:
             t = m.time
-            table.add_row(Ident(m.config), f"{min(t.sizes):,.0f}-{max(t.sizes):,.0f} ({len(t.sizes)})", t.curve.kind,
+            table.add_row(Ident(m.config), f"{t.fitted_sizes[0]:,.0f}-{max(t.sizes):,.0f} ({len(t.fitted_sizes)})"
+                          + (f" of {len(t.sizes)}" if t.start else ""), t.curve.kind,
                           f"{t.curve.exponent:.2f}", f"{math.expm1(t.loo_error):.1%}", f"{t.step_exponents()[-1]:.2f}",
                           f"{m.memory.fixed / 2**20:,.0f} MiB" if m.memory else "",
                           f"{m.memory.per_item:,.0f} B" if m.memory else "")
@@ -75,6 +76,12 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
         if contended:
             parts.append(Text("Sizes measured only while other processes used the CPU: " + "; ".join(contended),
                               style="yellow"))
+        regimes = [f"{m.config}: from {first:,.0f} (time grew as size^{grew:.1f} from {below:,.0f})"
+                   for m in models if (step := m.time.regime_step()) for below, first, grew in [step]]
+        if regimes:
+            parts.append(Text("Fitted past a change of regime (a step faster than size^"
+                              f"{scaling.REGIME:g} and over 2x: the sizes below run another way, left out of the "
+                              "curve, kept in the backtests): " + "; ".join(regimes), style="yellow"))
     if at.answers:
         parts.append(_answers(at, on))
     if found:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.analysis.predict import (  # noqa: F401 (re-exported: one spelling of each code)
-    BELOW_MEASURED, BEYOND_BACKTESTS, CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, MISSES_OWN, NO_THREAD_FIT,
-    THREAD_FIT, TOO_WIDE, UNCALIBRATED, VCPUS_FAR)
+    BELOW_MEASURED, BELOW_REGIME, BEYOND_BACKTESTS, CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, MISSES_OWN,
+    NO_THREAD_FIT, THREAD_FIT, TOO_WIDE, UNCALIBRATED, VCPUS_FAR)
 
 # Rules that fired and what they left out (Recommendation.rules).
 HEADROOM = "memory-headroom"
@@ -36,8 +36,8 @@ SPARK_NO_MEMORY = "spark-no-memory"
 SPARK_NO_VM = "spark-no-vm"
 
 # Evidence attached to an option (Option.evidence); a prediction's caveats (harness.analysis.predict)
-# keep their own codes: BELOW_MEASURED, BEYOND_BACKTESTS, CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE,
-# MISSES_OWN, NO_THREAD_FIT, THREAD_FIT, TOO_WIDE, UNCALIBRATED, VCPUS_FAR.
+# keep their own codes: BELOW_MEASURED, BELOW_REGIME, BEYOND_BACKTESTS, CONTENDED, CONTENDED_LEFT_OUT,
+# FIXED_COSTS_DOMINATE, MISSES_OWN, NO_THREAD_FIT, THREAD_FIT, TOO_WIDE, UNCALIBRATED, VCPUS_FAR.
 TIME_FIT = "time-fit"
 MEMORY_FIT = "memory-fit"
 NOT_CORE_BOUND = "not-core-bound"

@@ -135,8 +135,9 @@ def _fits(e: Estimate, external: bool = False) -> list[Finding]:
     """The time and memory fits behind an estimate, said."""
     m, t = e.model, e.model.time
     blend = "" if t.curve.kind == scaling.BLEND else f" (blended with {scaling.BLEND})"
-    said = [Finding(f.TIME_FIT, f"time: {t.curve.kind} fit{blend} over {len(t.sizes)} sizes "
-                                f"({min(t.sizes):,.0f}-{max(t.sizes):,.0f}), exponent {t.curve.exponent:.2f}, "
+    below = f", the {t.start} below another regime" if t.start else ""
+    said = [Finding(f.TIME_FIT, f"time: {t.curve.kind} fit{blend} over {len(t.fitted_sizes)} sizes "
+                                f"({t.fitted_sizes[0]:,.0f}-{max(t.sizes):,.0f}{below}), exponent {t.curve.exponent:.2f}, "
                                 f"LOO error {math.expm1(t.loo_error):.0%}, "
                                 + (f"{e.time.beyond:,.{1 if e.time.beyond < 10 else 0}f}x past the largest measured "
                                    "size" if e.time.beyond > 1 else "below the sizes measured" if e.size < min(t.sizes)
@@ -203,7 +204,7 @@ def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
         if device_need is not None and device_need > vm.gpu_memory_gib * 2**30:
             continue
         level = e.level
-        evidence = [Finding(f.TIME_FIT, f"time: {model.time.curve.kind} fit over {len(model.time.sizes)} sizes "
+        evidence = [Finding(f.TIME_FIT, f"time: {model.time.curve.kind} fit over {len(model.time.fitted_sizes)} sizes "
                                         f"measured on {measured_gpu}"),
                     Finding(f.ONE_GPU_USED, "one GPU used: the others of a multi-GPU VM are not counted"),
                     *(_finding(c) for c in e.caveats if c.code not in (THREAD_FIT, NO_THREAD_FIT))]
