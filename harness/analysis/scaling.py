@@ -142,8 +142,7 @@ class SizeFit:
         (size^x); None where it fits every size."""
         if not self.start:
             return None
-        (n1, t1), (n2, t2) = ((self.sizes[i], self.medians[i]) for i in (self.start - 1, self.start))
-        return n1, n2, math.log(t2 / t1) / math.log(n2 / n1)
+        return self.sizes[self.start - 1], self.sizes[self.start], self.local_exponents()[self.start - 1]
 
     @property
     def blend(self) -> Blend:

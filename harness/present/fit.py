@@ -76,12 +76,13 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
         if contended:
             parts.append(Text("Sizes measured only while other processes used the CPU: " + "; ".join(contended),
                               style="yellow"))
-        regimes = [f"{m.config}: from {first:,.0f} (time grew as size^{grew:.1f} from {below:,.0f})"
-                   for m in models if (step := m.time.regime_step()) for below, first, grew in [step]]
+        regimes = [(m.config, step) for m in models if (step := m.time.regime_step())]
         if regimes:
             parts.append(Text("Fitted past a change of regime (a step faster than size^"
                               f"{scaling.REGIME:g} and over 2x: the sizes below run another way, left out of the "
-                              "curve, kept in the backtests): " + "; ".join(regimes), style="yellow"))
+                              "curve, kept in the backtests): "
+                              + "; ".join(f"{config}: from {first:,.0f} (time grew as size^{grew:.1f} from {below:,.0f})"
+                                          for config, (below, first, grew) in regimes), style="yellow"))
     if at.answers:
         parts.append(_answers(at, on))
     if found:

@@ -113,7 +113,5 @@ def clusters(measured: Sequence[Measured], size: float, vms: Sequence[VM], budge
                     Finding(f.CLUSTER_EXTRAPOLATED, f"measured on {span} local cores: the cores and the network of a "
                                                     "cluster are extrapolated, not measured")]
         out.append(Option(vm.name, workers + 1, fit.key + tag, seconds, None, None, cost, need / 2**30,
-                          need / (vm.memory_gib * 2**30), None, None, "low", meets, evidence, quality=m.quality.text,
-                          quality_score=m.quality.score, meets_quality_target=m.quality.met,
-                          quality_by_size=m.quality.by_size))
+                          need / (vm.memory_gib * 2**30), None, None, "low", meets, evidence, **m.quality.fields()))
     return out

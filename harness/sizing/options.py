@@ -80,6 +80,11 @@ class Quality(NamedTuple):
     met: bool | None  # the workload's target reached (None: it has none)
     by_size: tuple[tuple[float, float], ...] = ()  # (size, score) at every size measured, smallest first
 
+    def fields(self) -> dict[str, object]:
+        """As an Option's fields."""
+        return {"quality": self.text, "quality_score": self.score, "meets_quality_target": self.met,
+                "quality_by_size": self.by_size}
+
 
 def quality(g: pd.DataFrame) -> Quality:
     """A configuration's measured quality at its largest size (and its score at every size: `lead`)."""

@@ -124,9 +124,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
                 found = gpu_options(model, g, size, vms, fitted, rules, tag)
             else:
                 found = cpu_options(model, g, size, vms, fitted, rules, tag)
-            q = quality(g)
-            options += [replace(o, config=o.config + tag, quality=q.text, quality_score=q.score,
-                                meets_quality_target=q.met, quality_by_size=q.by_size, machine=fitted.machine)
+            options += [replace(o, config=o.config + tag, machine=fitted.machine, **quality(g).fields())
                         for o in found]
     rules += _absent(analysis, workload)
     options = [replace(o, meets_budget=budget_s is None or o.seconds <= budget_s) for o in options]
@@ -242,9 +240,9 @@ def best_value(options: Sequence[Option]) -> Option | None:
         return options[0] if options else None
     # Compared pairwise at different sizes, each option can be beaten by another (A by B at one size, B by C, C by
     # A at others): then none is clearly better, and the cheapest stands.
-    pick = min(good or predicted, key=rank)
-    return min((o for o in good or predicted if surer(o, pick)), key=lambda o: (confidence(o), rank(o)),
-               default=pick)
+    candidates = good or predicted
+    pick = min(candidates, key=rank)
+    return min((o for o in candidates if surer(o, pick)), key=lambda o: (confidence(o), rank(o)), default=pick)
 
 
 def confidence(o: Option) -> int:
