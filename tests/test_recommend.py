@@ -296,6 +296,26 @@ def test_the_summary_gives_no_answer_where_a_clearly_better_model_has_too_few_si
     assert f.BETTER_UNFITTED not in {x.code for x in pick.found.rules}
 
 
+def test_the_summary_names_a_task_family_it_has_no_time_for_and_why(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A run whose budget ended every classification sweep at two sizes: the summary says so, with the sizes,
+    rather than leave the family out; a workload measured at one size by design (a real dataset) stays out."""
+    trees = sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98)[:2]
+    fitted = sweep("hgb", "sklearn", lambda n: 2e-5 * n, 250, quality=0.9, workload="regression", task="regression",
+                   metric="r2")
+    one = [builders.record(Case("diabetes", "hgb", "sklearn", 442, 2), [0.1, 0.1], quality=0.6, metric="r2")]
+    path = builders.write(tmp_path / "r.json", trees + fitted + one)
+    picks = {p.workload: p for p in summary(analyse(frame.load([path])), catalog.load())}
+    assert picks.keys() == {"classification", "regression"}
+    short = picks["classification"]
+    assert short.pick is None and short.code == f.TOO_FEW_SIZES and short.found.size == SIZES[1]
+    assert "100,000 and 200,000 rows" in short.note
+    assert cli.main(["recommend", path]) == 0
+    out = capsys.readouterr().out.lstrip().splitlines()
+    assert out[0].startswith("classification:") and "--budget" in out[0]
+    assert any(line.startswith("classification") and line.rstrip().endswith("too few sizes") for line in out)
+
+
 def test_qualities_are_compared_at_a_size_both_measured(tmp_path: Path) -> None:
     """XGBoost measured one size further, where more data lifts its quality to 0.97: at the sizes both measured it
     is no better than the cheaper hgb, which the summary picks, and which the frontier keeps."""

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from harness.records import Case
 from harness.records.figures import seconds
-from harness.sizing.findings import BETTER_UNFITTED, NO_TIME_WORTH_ACTING
+from harness.sizing.findings import BETTER_UNFITTED, NO_TIME_WORTH_ACTING, TOO_FEW_SIZES
 from harness.sizing.options import Option
 from harness.sizing.recommend import QUALITY_TOLERANCE, SCALE, Pick, Recommendation, best_value, quality_frontier
 
@@ -80,7 +80,8 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
                           "too few sizes", "", "")
             continue
         if p.pick is None:
-            table.add_row(f"{p.workload}\n{size}", "", Text(p.note), "", "", "")
+            table.add_row(f"{p.workload}\n{size}", "", Text(p.note), "too few sizes" if p.code == TOO_FEW_SIZES else "",
+                          "", "")
             continue
         o = p.pick
         memory = memory_text(o)
@@ -91,7 +92,7 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
     if contended:
         said.append(f"{contended} measurement(s) were taken while other processes used the CPU; run again on a quiet "
                     "machine")
-    if unfitted := [p.workload for p in picks if p.code == BETTER_UNFITTED]:
+    if unfitted := [p.workload for p in picks if p.code in (BETTER_UNFITTED, TOO_FEW_SIZES)]:
         said.append(f"{', '.join(unfitted)}: the best model reached too few sizes for a time; run again with a larger "
                     "--budget (make bench ARGS='--budget 300'), or --suite sizing")
     return Group(*(Text(line, style="yellow") for line in said), table) if said else table

@@ -27,7 +27,7 @@ from harness.present.recommend import cost_text, frontier_lines, time_text
 from harness.records import PROFILE, WHOLE_RUN, CaseRecord, figures, write_atomic
 from harness.sizing import profiled, recommend
 from harness.sizing.catalog import VM
-from harness.sizing.findings import BETTER_UNFITTED
+from harness.sizing.findings import BETTER_UNFITTED, TOO_FEW_SIZES
 
 CELL = re.compile(r"(?<!\\)\|")  # a Markdown cell boundary: a "|" not escaped as "\\|"
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
@@ -131,7 +131,8 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
             lines.append(_row(p.workload, size, "", f"`{p.better.config}`", p.better_quality, "too few sizes", "", ""))
             continue
         if o is None:
-            lines.append(_row(p.workload, size, "", p.note, "", "", "", ""))
+            time = "too few sizes" if p.code == TOO_FEW_SIZES else ""
+            lines.append(_row(p.workload, size, "", p.note, "", time, "", ""))
             continue
         lines.append(_row(p.workload, size, o.vm, f"`{o.config}`", o.quality, time_text(o), cost_text(o),
                           o.confidence))

@@ -38,6 +38,7 @@ import pandas as pd
 
 from harness.analysis.backtest import LEVEL_NAMES
 from harness.analysis.compute import Analysis
+from harness.analysis.fits import MIN_SIZES
 from harness.analysis.scaling import WIDEST_INTERVAL
 from harness.records import Case, CaseRecord
 from harness.sizing import catalog
@@ -286,6 +287,21 @@ def quality_frontier(options: Sequence[Option]) -> list[Option]:
     return out
 
 
+def _too_few_sizes(analysis: Analysis, workload: str, rows: pd.DataFrame) -> Recommendation | None:
+    """Where a workload meant to be sized (a sweep of it ran, or a model of it was measured at several sizes)
+    has no configuration with a size fit, a recommendation without options that says so, at the largest size
+    measured: a run whose budget ended the sweeps early must not drop a task family from its summary unsaid."""
+    swept = any(r.case.sweep for item in analysis.loaded for r in item.run.cases if r.case.workload == workload)
+    most = int(rows.groupby("config")["size"].nunique().max())
+    if not swept and most < 2:
+        return None  # one size by design (a real dataset's quality check): nothing was meant to be fitted
+    sizes = sorted(set(rows["size"]))
+    unit = str(rows["size_unit"].iloc[0])
+    measured = ", ".join(f"{n:,}" for n in sizes[:-1]) + (" and " if len(sizes) > 1 else "") + f"{sizes[-1]:,}"
+    said = Finding(f.TOO_FEW_SIZES, f"no model measured at {MIN_SIZES} sizes (at most {most}: {measured} {unit})")
+    return Recommendation(workload, float(sizes[-1]), unit, None, [], [said], "")
+
+
 def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list[Pick]:
     """Per workload with a size fit: the recommendation at `scale` x the largest size that all its fitted
     configurations reached (for `run --data`, at the whole data), and from it the best quality per unit of
@@ -297,6 +313,9 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         task = str(g["task"].dropna().iloc[0]) if g["task"].notna().any() else str(workload)
         reached = [max(m.time.sizes) for m in models if m.case.workload == workload]
         if not reached:
+            if unfitted := _too_few_sizes(analysis, str(workload), g):
+                out.append(Pick(task, str(workload), unfitted, None, unfitted.rules[0].message,
+                                code=f.TOO_FEW_SIZES))
             continue
         params = json.loads(g["params"].iloc[0])
         size = int(params["rows"]) if "file_sha256" in params else scale * min(reached)
