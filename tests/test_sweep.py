@@ -153,6 +153,35 @@ def test_under_a_runs_budget_a_family_that_spent_less_keeps_room_for_its_next_st
     assert both.sweeps["classification/xgboost@xgboost/n=*/t=2"].endswith("past the 35 s left of the run's budget")
 
 
+def test_under_a_runs_budget_every_family_gets_its_first_sizes_before_any_grows_past_them(tmp_path: Path) -> None:
+    built, run = budgeted(tmp_path, 'name = "s"\nbudget_s = 58\n[[benchmark]]\nworkload = "classification"\n'
+                                    'models = ["xgboost"]\nbackends = ["xgboost"]\n'
+                                    'sweep = { start = 1000, settle = 0 }\n[[benchmark]]\n'
+                                    'workload = "regression"\nmodels = ["xgboost"]\nbackends = ["xgboost"]\n'
+                                    'sweep = { start = 1000, settle = 0 }\n')
+    classification, regression = built.cases
+
+    def state(done: list[tuple[Case, float]], planned: Sequence[Case] = ()) -> records.RunResult:
+        return reached(run, [c for c, _ in done] + list(planned),
+                       [builders.record(c, [1.0, 1.0], wall=wall) for c, wall in done])
+
+    def at(case: Case, *sizes: int) -> list[Case]:
+        return [replace(case, size=n) for n in sizes]
+
+    # Regression has its three sizes (12 s) and classification two (24 s, the dearer family): 22 s left, room for
+    # classification's third (about 20 s) or regression's fourth (about 7 s), not both. The third size comes first.
+    cheap = list(zip(at(regression, 1000, 2000, 4000), (3.0, 4.0, 5.0)))
+    short = state([*zip(at(classification, 1000, 2000), (10.0, 14.0)), *cheap])
+    assert [(c.workload, c.size) for c in runner.grow_sweeps(short)] == [("classification", 4000)]
+    assert short.sweeps[regression.config].endswith("past the 2 s left of the run's budget")
+    # With classification's second size still running (planned at about 20 s), regression's fourth size waits:
+    # it would leave less than the about 40 s that classification's third is predicted to take.
+    running = reached(run, [*at(classification, 1000, 2000), *at(regression, 1000, 2000, 4000)],
+                      [builders.record(c, [1.0, 1.0], wall=w) for c, w in [(classification, 10.0), *cheap]])
+    running.settings["budget_s"] = 85
+    assert runner.grow_sweeps(running) == [] and running.sweeps == {}
+
+
 def test_under_a_runs_budget_a_model_clearly_behind_in_quality_waits_while_its_familys_better_model_grows(
         tmp_path: Path) -> None:
     built, run = budgeted(tmp_path, 'name = "s"\nbudget_s = 1000\n[[benchmark]]\nworkload = "classification"\n'
@@ -174,8 +203,8 @@ def test_under_a_runs_budget_a_model_clearly_behind_in_quality_waits_while_its_f
     assert [(c.model, c.size) for c in runner.grow_sweeps(ended)] == [("linear", 8000)]
     close = state({"xgboost": 0.98, "linear": 0.95})  # 3 points: either may be the answer, both grow
     assert sorted((c.model, c.size) for c in runner.grow_sweeps(close)) == [("linear", 8000), ("xgboost", 8000)]
-    young = state({"xgboost": 0.98, "linear": 0.78}, linear_at=2000)  # a model behind still takes its first sizes
-    assert [(c.model, c.size) for c in runner.grow_sweeps(young)] == [("xgboost", 8000), ("linear", 4000)]
+    young = state({"xgboost": 0.98, "linear": 0.78}, linear_at=2000)  # a model behind still takes its first sizes,
+    assert [(c.model, c.size) for c in runner.grow_sweeps(young)] == [("linear", 4000), ("xgboost", 8000)]  # first
 
 
 def test_a_sweep_waiting_on_a_better_model_is_decided_once_that_ends_whatever_their_order(tmp_path: Path) -> None:

@@ -121,10 +121,11 @@ def grow_sweeps(run: RunResult) -> list[Case]:
     Decided from the records alone, so a resumed run plans what the interrupted one would have,
     but for a run's budget: it counts the cases done and the sweep steps planned (at their predicted
     wall time), and a resumed run counts all it finds done, so it may end a sweep the interrupted one
-    would have grown by a step. Under a run's budget the task families share it: a family's sweeps
-    take a step only where it leaves room for the following step of every family that has spent less
-    on its sweeps and is still growing one (else they wait for a later case; sweep.reserve); within a
-    family, past its first sizes a model's sweep waits while one clearly ahead of it in quality grows
+    would have grown by a step. Under a run's budget the task families share it: every family's first
+    sizes (enough for a size fit) come before any sweep grows past them, and past them a family's
+    sweeps take a step only where it leaves room for the following step of every family that has spent
+    less on its sweeps and is still growing one (else they wait for a later case; sweep.reserve); within
+    a family, past its first sizes a model's sweep waits while one clearly ahead of it in quality grows
     (sweep.ahead). Returns the cases added.
     """
     done = {c.id: c for c in run.cases}
@@ -151,11 +152,18 @@ def grow_sweeps(run: RunResult) -> list[Case]:
     ready = [(config, case) for config, case in last.items() if case.id in done and config not in run.sweeps]
     ahead = {config: sweep.ahead(steps[config], {c: steps[c] for c, other in last.items()
                                                  if c != config and other.workload == case.workload})
-             for config, case in ready} if budget is not None else {}
-    # The poorest family first and, within one, the models ahead in quality first where that is an order. A sweep
-    # behind one still growing waits, while some step is planned (so that this is called again); one whose leader
-    # ends meanwhile is decided in the next pass.
-    queue = sorted(ready, key=lambda item: (spent.get(item[1].workload, 0.0), len(ahead.get(item[0], ()))))
+             for config, case in last.items()} if budget is not None else {}
+
+    def progress() -> dict[str, sweep.Progress]:  # every sweep, as planned so far
+        return {config: sweep.Progress(pending[config][0] if config in pending else case, steps[config],
+                                       config in pending, config in run.sweeps, bool(ahead.get(config)))
+                for config, case in last.items()}
+
+    # First sizes first, then the poorest family and, within one, the models ahead in quality first where that is
+    # an order. A sweep behind one still growing waits, while some step is planned (so that this is called again);
+    # one whose leader ends meanwhile is decided in the next pass.
+    queue = sorted(ready, key=lambda item: (len(steps[item[0]]) >= sweep.MIN_STEPS,
+                                            spent.get(item[1].workload, 0.0), len(ahead.get(item[0], ()))))
     while queue:
         waiting = []
         for config, case in queue:
@@ -171,8 +179,10 @@ def grow_sweeps(run: RunResult) -> list[Case]:
                 continue
             following = replace(case, size=size)
             cost = sweep.predicted_wall(mine, size)
-            if left is not None and cost > left - sweep.reserve(case.workload, spent, pending.values()):
-                continue  # a family that has spent less needs the room: decided again after the next case
+            if left is not None:
+                sweeps = progress()
+                if cost > left - sweep.reserve(sweeps[config], spent, sweeps.values()):
+                    continue  # another family needs the room: decided again after the next case
             if following.id not in done:
                 run.plan.append(following)
                 added.append(following)

@@ -15,9 +15,10 @@ until one of these stops it (the reason is kept in the result):
   One step cannot tell fixed costs from growth: a Spark case at 45 rows took 46 s, nearly all
   of it the session and XGBoost's start, and a linear guess would end it before any fit;
 - the run's own budget (a suite's ``budget_s``: all its cases' wall time) would be passed by
-  the next step (the runner also holds a step back while a task family that has spent less
-  needs the room: ``reserve``; and, past MIN_STEPS, the step of a model whose quality is clearly
-  behind another of its family while that one still grows: ``ahead``);
+  the next step (the runner also holds a step back while another task family needs the room for
+  its first MIN_STEPS sizes, or past them one that has spent less for its next step: ``reserve``;
+  and, past MIN_STEPS, the step of a model whose quality is clearly behind another of its family
+  while that one still grows: ``ahead``);
 - the next step's peak memory, projected on the line through the last two steps' peaks,
   would pass ``memory`` of this machine's memory;
 - the workload has no more rows (its whole data, or the sweep's ``max_size``, is the last
@@ -113,19 +114,71 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_
     return following, None
 
 
-def reserve(workload: str, spent: dict[str, float], pending: Iterable[tuple[Case, Sequence[CaseRecord]]]) -> float:
-    """The run's budget a step of `workload`'s sweeps must leave: for every other task family that has spent
-    less on its sweeps (`spent`, seconds per workload) and has a step planned and not done (`pending`: the
-    step, and its sweep's records), the predicted wall time of the step after it (its cheapest sweep's).
-    Without it the first families in the suite spend the budget and a later one never leaves its fixed costs:
-    in a `make bench`, classification's sweeps grew to 320,000 rows while regression's stopped at 80,000."""
-    following: dict[str, float] = {}
-    for case, records in pending:
-        if case.workload != workload and spent.get(case.workload, 0.0) < spent.get(workload, 0.0):
-            size = max(case.size + 1, round(case.size * Sweep(**case.sweep).factor))
-            cost = predicted_wall(records, size)
-            following[case.workload] = min(cost, following.get(case.workload, math.inf))
-    return sum(following.values())
+@dataclass(frozen=True)
+class Progress:
+    """A sweep as the runner plans it: its last step (`case`, done or planned), its records (the steps done),
+    whether that last step is planned and not done, whether the sweep ended, and whether a model of its task
+    family is clearly ahead of it in quality (`ahead`)."""
+
+    case: Case
+    records: Sequence[CaseRecord]
+    planned: bool = False
+    ended: bool = False
+    behind: bool = False
+
+    def first_sizes(self) -> float | None:
+        """The predicted wall time of the steps still to plan before it has MIN_STEPS sizes, done and planned
+        (0 once it has them); None where it ended short of them."""
+        have = len(self.records) + self.planned
+        if have >= MIN_STEPS:
+            return 0.0
+        if self.ended:
+            return None
+        factor, size, cost = Sweep(**self.case.sweep).factor, self.case.size, 0.0
+        for _ in range(MIN_STEPS - have):
+            size = max(size + 1, round(size * factor))
+            cost += predicted_wall(self.records, size)
+        return cost
+
+
+def first_sizes(family: Iterable[Progress]) -> float:
+    """What a task family still needs for a size fit of a model that may be its answer: the cheapest first
+    sizes of its sweeps not clearly behind another (0 where one has them, or where none can get them)."""
+    return min((c for p in family if not p.behind and (c := p.first_sizes()) is not None), default=0.0)
+
+
+def reserve(step: Progress, spent: Mapping[str, float], sweeps: Iterable[Progress]) -> float:
+    """The run's budget a step of sweep `step` must leave for the other task families (`sweeps`: every sweep of
+    the run; `spent`: each family's sweeps' wall time, done and planned, per workload).
+
+    First sizes come first: a step past a sweep's first MIN_STEPS sizes leaves room for every other family to
+    get its first sizes (`first_sizes`), and a step among them for every family whose first sizes cost less
+    than its own family's (with too little budget for all, the most families get a fit). Past them, a step also
+    leaves room for the next step of every family that has spent less and has one planned (its cheapest
+    sweep's). In a `make bench` on a slow machine, classification's boosted trees measured 80,000 and 160,000
+    rows while regression's grew to 320,000 and NLP's to 20,000 documents: the summary had no classification."""
+    workload = step.case.workload
+    families: dict[str, list[Progress]] = {}
+    for p in sweeps:
+        families.setdefault(p.case.workload, []).append(p)
+    own = first_sizes(families.get(workload, ()))
+    among_first = len(step.records) < MIN_STEPS and own > 0  # else its family has them, or cannot get them
+    total = 0.0
+    for family, progress in families.items():
+        if family == workload:
+            continue
+        need = first_sizes(progress)
+        if among_first:
+            total += need if need < own else 0.0
+            continue
+        following = math.inf
+        if spent.get(family, 0.0) < spent.get(workload, 0.0):
+            for p in progress:
+                if p.planned:
+                    size = max(p.case.size + 1, round(p.case.size * Sweep(**p.case.sweep).factor))
+                    following = min(following, predicted_wall(p.records, size))
+        total += max(need, following if following < math.inf else 0.0)
+    return total
 
 
 def ahead(steps: Sequence[CaseRecord], others: Mapping[str, Sequence[CaseRecord]]) -> list[str]:
