@@ -185,3 +185,10 @@ def test_spark_against_one_node_keeps_each_machines_configurations_at_their_own_
     labels = set(spark_rows(one)["label"])
     assert "xgboost@xgboost, 1 threads on x86-64-2c-24g-a9b1bd19" in labels
     assert "xgboost@xgboost, 2 threads on x86-64-2c-24g-4e6360dc" in labels
+
+
+def test_the_phase_table_writes_seconds_as_every_figure_does_never_an_exponent() -> None:
+    sampled = {"phases": {"fit": {"samples": 12, "cpu_percent": {"mean": 180.0, "p95": 199.0}}}}
+    long = record(Case("classification", "xgboost", "xgboost", 20000, 2), [1490.2, 1490.2], telemetry=sampled)
+    (row,) = [line for line in report._phases(long, Path("r.json")).splitlines() if line.startswith("| fit |")]
+    assert row.startswith("| fit | 1,490 | 12 | 180 | 199 | 512 |")

@@ -343,7 +343,7 @@ def _phases(record: CaseRecord, path: Path) -> str:
         times = [r.phases[phase] for r in record.runs if phase in r.phases]
         if summary.get("samples"):
             label = f"{phase} (in {within[phase]})" if phase in within else phase
-            lines.append(_row(label, f"{np.median(times):.3g}" if times else "", summary["samples"], *(
+            lines.append(_row(label, figures.seconds(float(np.median(times))) if times else "", summary["samples"], *(
                 f"{v:.0f}" if v is not None else "" for v in (cpu.get("mean"), cpu.get("p95"), memory["max"] / 2**20
                                                              if memory.get("max") is not None else None))))
     return "\n".join(lines)
