@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -172,6 +173,19 @@ def test_wall_time_is_not_rounded_up_to_the_sampling_interval() -> None:
     watch = Watch(proc, Limits(0, 60, 4 * 2**30, sample_hz=1))
     watch.until_exit(t0)
     assert 0.3 <= watch.exited_at - t0 < 0.7  # polling at 1 Hz would say 1 s
+
+
+def test_a_worker_that_ended_while_the_harness_was_stopped_is_not_killed_for_its_timeout() -> None:
+    """Stopped between two checks (Ctrl-Z), the harness wakes past the timeout of a worker that has since ended
+    itself (its own deadline): its own account stands, not a kill the harness never made."""
+    proc = subprocess.Popen(["true"])
+    while psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE:  # ended, not yet reaped
+        time.sleep(0.01)
+    watch = Watch(proc, Limits(0, 1, 4 * 2**30, sample_hz=0))
+    watch.check_limits(time.monotonic() - 10, sample=False)
+    assert watch.killed_for is None
+    status, _ = watch.until_exit(time.monotonic())
+    assert os.waitstatus_to_exitcode(status) == 0 and watch.killed_for is None
 
 
 def test_missed_sampling_ticks_are_skipped_not_caught_up() -> None:

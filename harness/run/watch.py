@@ -94,6 +94,13 @@ class Watch:
             self.stop("timeout")
 
     def stop(self, why: str) -> None:
+        # The harness may have been stopped (Ctrl-Z) between its last look and now, while the worker ended itself
+        # at its own deadline: a worker that has exited is reaped by until_exit, on its own account.
+        try:
+            if os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return
+        except ChildProcessError:  # already reaped: nothing left to stop
+            return
         self.killed_for = why
         self.kill()
 
