@@ -33,6 +33,22 @@ def test_fixed_cost_plus_power_law_is_recovered_and_predicts_4x_within_its_inter
     assert exps[0] < 0.4 < 0.8 < exps[-1] < 1.1
 
 
+def test_the_curve_follows_each_sizes_fastest_repeat_and_predicts_a_median_run() -> None:
+    """Other processes only add time, and a size whose repeats they slowed must not bend the curve: at every
+    size one repeat ran alone and two 2% slower, but at 8,000 rows two ran 50% slower (not flagged). Fitted on
+    medians, 4x past the sizes the prediction came out 13% high."""
+    def truth(n):
+        return 0.2 + 5e-5 * n
+
+    sizes = [1000, 2000, 4000, 8000, 16000]
+    slow = {8000: 1.5}
+    fit = scaling.fit_time(sizes, [[truth(n), truth(n) * slow.get(n, 1.02), truth(n) * slow.get(n, 1.02) * 1.01]
+                                   for n in sizes])
+    assert fit.level == pytest.approx(1.02)  # a median run, on the sizes most repeats ran alike
+    assert float(fit(4 * sizes[-1])) == pytest.approx(truth(4 * sizes[-1]) * 1.02, rel=0.02)
+    assert fit.medians[3] == pytest.approx(truth(8000) * 1.5)  # what was measured stays as measured
+
+
 def test_sublinear_growth_is_taken_for_fixed_cost_not_yet_paid_off() -> None:
     def truth(n):
         return 2e-4 * n ** 0.8
