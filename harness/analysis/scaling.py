@@ -128,7 +128,7 @@ def levels(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
     """What the curves are fitted on: each size's fastest repeat, and the median over sizes of how much slower
     its median repeat ran. Other processes only ever add time, so the fastest repeat is the least disturbed and
     the least noisy point; the level brings the prediction back to a median run. Backtests over the references
-    (2.5-5x past the sizes fitted, 290 predictions): median error 12.7% fitted on medians, 11.4% so."""
+    (2.5-5x past the sizes fitted, 290 predictions): median error 12.7% fitted on medians, 11.3% so."""
     fastest = np.array([s.min() for s in samples])
     return fastest, float(np.median([np.median(s) / s.min() for s in samples]))
 

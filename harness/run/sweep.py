@@ -80,7 +80,7 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_
         return None, Stop("step-failed", f"size {size:,} ended {last.status}: {last.reason}")
     if len(steps) >= sweep.max_steps:
         return None, Stop("max-steps", f"{len(steps)} steps, the most a sweep takes")
-    following = max(size + 1, round(size * sweep.factor))
+    following = grown(size, sweep.factor)
     max_size = min((m for m in (max_size, sweep.max_size) if m), default=None)
     if max_size is not None and following > max_size:
         if max_size < size * 1.25:  # the whole data is hardly larger: what was measured will do
@@ -136,9 +136,13 @@ class Progress:
             return None
         factor, size, cost = Sweep(**self.case.sweep).factor, self.case.size, 0.0
         for _ in range(MIN_STEPS - have):
-            size = max(size + 1, round(size * factor))
+            size = grown(size, factor)
             cost += predicted_wall(self.records, size)
         return cost
+
+    def following(self) -> float:
+        """The predicted wall time of the step after its last."""
+        return predicted_wall(self.records, grown(self.case.size, Sweep(**self.case.sweep).factor))
 
 
 def first_sizes(family: Iterable[Progress]) -> float:
@@ -171,14 +175,15 @@ def reserve(step: Progress, spent: Mapping[str, float], sweeps: Iterable[Progres
         if among_first:
             total += need if need < own else 0.0
             continue
-        following = math.inf
-        if spent.get(family, 0.0) < spent.get(workload, 0.0):
-            for p in progress:
-                if p.planned:
-                    size = max(p.case.size + 1, round(p.case.size * Sweep(**p.case.sweep).factor))
-                    following = min(following, predicted_wall(p.records, size))
-        total += max(need, following if following < math.inf else 0.0)
+        poorer = spent.get(family, 0.0) < spent.get(workload, 0.0)
+        following = min((p.following() for p in progress if p.planned), default=0.0) if poorer else 0.0
+        total += max(need, following)
     return total
+
+
+def grown(size: int, factor: float) -> int:
+    """The size after `size`, by `factor`."""
+    return max(size + 1, round(size * factor))
 
 
 def ahead(steps: Sequence[CaseRecord], others: Mapping[str, Sequence[CaseRecord]]) -> list[str]:

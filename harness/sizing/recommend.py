@@ -305,7 +305,7 @@ def _too_few_sizes(analysis: Analysis, workload: str, rows: pd.DataFrame) -> Rec
 def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list[Pick]:
     """Per workload with a size fit: the recommendation at `scale` x the largest size that all its fitted
     configurations reached (for `run --data`, at the whole data), and from it the best quality per unit of
-    cost (`best_value`)."""
+    cost (`best_value`); per workload meant to be sized without one, why (`_too_few_sizes`)."""
     out = []
     models = analysis.sizes()
     for workload in analysis.workloads():
