@@ -124,61 +124,58 @@ def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp
             plan.build(plan.Choices(suite=str(suite)), 2)
 
 
-def test_under_a_runs_budget_a_family_that_spent_less_keeps_room_for_its_next_step(tmp_path: Path) -> None:
-    built, run = budgeted(tmp_path, 'name = "s"\nbudget_s = 100\n[[benchmark]]\nworkload = "classification"\n'
+def two_families(tmp_path: Path, budget: float, other: str, start: int) -> tuple[records.RunResult, Case, Case]:
+    """A new run of classification's XGBoost sweep and another family's under a budget, and each sweep's first step."""
+    built, run = budgeted(tmp_path, f'name = "s"\nbudget_s = {budget}\n[[benchmark]]\nworkload = "classification"\n'
                                     'models = ["xgboost"]\nbackends = ["xgboost"]\n'
                                     'sweep = { start = 1000, settle = 0 }\n[[benchmark]]\n'
-                                    'workload = "forecasting"\nmodels = ["xgboost"]\nbackends = ["xgboost"]\n'
-                                    'sweep = { start = 50, settle = 0 }\n')
-    classification, forecasting = built.cases
+                                    f'workload = "{other}"\nmodels = ["xgboost"]\nbackends = ["xgboost"]\n'
+                                    f'sweep = {{ start = {start}, settle = 0 }}\n')
+    first, second = built.cases
+    return run, first, second
 
-    def state(done: list[tuple[Case, float]], planned: Sequence[Case] = ()) -> records.RunResult:
-        return reached(run, [c for c, _ in done] + list(planned),
-                       [builders.record(c, [1.0, 1.0], wall=wall) for c, wall in done])
 
+def walled(run: records.RunResult, done: Sequence[tuple[Case, float]],
+           planned: Sequence[Case] = ()) -> records.RunResult:
+    """`run` with these cases done, each in its wall time, and these planned."""
+    return reached(run, [c for c, _ in done] + list(planned),
+                   [builders.record(c, [1.0, 1.0], wall=wall) for c, wall in done])
+
+
+def test_under_a_runs_budget_a_family_that_spent_less_keeps_room_for_its_next_step(tmp_path: Path) -> None:
+    run, classification, forecasting = two_families(tmp_path, 100, "forecasting", 50)
     at = {n: replace(classification, size=n) for n in (1000, 2000, 4000)}
     grown = [(at[1000], 10.0), (at[2000], 20.0), (forecasting, 5.0)]  # classification's next: about 40 s
     # 35 s spent, forecasting's 100 series planned (about 10 s): 55 s left, room for classification's 40 s step,
     # but not for it and forecasting's step after (200 series, about 20 s): classification, which spent more, waits.
-    waiting = state(grown, [replace(forecasting, size=100)])
+    waiting = walled(run, grown, [replace(forecasting, size=100)])
     assert runner.grow_sweeps(waiting) == [] and waiting.sweeps == {}
     # With no step of a family that spent less to make room for, it takes the step.
-    alone = state(grown)
+    alone = walled(run, grown)
     alone.sweeps["forecasting/xgboost@xgboost/n=*/t=2"] = "ended"
     assert runner.grow_sweeps(alone) == [at[4000]]
     # Once forecasting's step is done, it is decided first (it has spent less), and classification then gets what
     # is left: 100 - 45 - 20 = 35 s, short of its 40 s step.
-    both = state([*grown, (replace(forecasting, size=100), 10.0)])
+    both = walled(run, [*grown, (replace(forecasting, size=100), 10.0)])
     assert [c.size for c in runner.grow_sweeps(both)] == [200]
     assert both.sweeps["classification/xgboost@xgboost/n=*/t=2"].endswith("past the 35 s left of the run's budget")
 
 
 def test_under_a_runs_budget_every_family_gets_its_first_sizes_before_any_grows_past_them(tmp_path: Path) -> None:
-    built, run = budgeted(tmp_path, 'name = "s"\nbudget_s = 58\n[[benchmark]]\nworkload = "classification"\n'
-                                    'models = ["xgboost"]\nbackends = ["xgboost"]\n'
-                                    'sweep = { start = 1000, settle = 0 }\n[[benchmark]]\n'
-                                    'workload = "regression"\nmodels = ["xgboost"]\nbackends = ["xgboost"]\n'
-                                    'sweep = { start = 1000, settle = 0 }\n')
-    classification, regression = built.cases
-
-    def state(done: list[tuple[Case, float]], planned: Sequence[Case] = ()) -> records.RunResult:
-        return reached(run, [c for c, _ in done] + list(planned),
-                       [builders.record(c, [1.0, 1.0], wall=wall) for c, wall in done])
-
     def at(case: Case, *sizes: int) -> list[Case]:
         return [replace(case, size=n) for n in sizes]
 
     # Regression has its three sizes (12 s) and classification two (24 s, the dearer family): 22 s left, room for
     # classification's third (about 20 s) or regression's fourth (about 7 s), not both. The third size comes first.
+    run, classification, regression = two_families(tmp_path, 58, "regression", 1000)
     cheap = list(zip(at(regression, 1000, 2000, 4000), (3.0, 4.0, 5.0)))
-    short = state([*zip(at(classification, 1000, 2000), (10.0, 14.0)), *cheap])
+    short = walled(run, [*zip(at(classification, 1000, 2000), (10.0, 14.0)), *cheap])
     assert [(c.workload, c.size) for c in runner.grow_sweeps(short)] == [("classification", 4000)]
     assert short.sweeps[regression.config].endswith("past the 2 s left of the run's budget")
     # With classification's second size still running (planned at about 20 s), regression's fourth size waits:
     # it would leave less than the about 40 s that classification's third is predicted to take.
-    running = reached(run, [*at(classification, 1000, 2000), *at(regression, 1000, 2000, 4000)],
-                      [builders.record(c, [1.0, 1.0], wall=w) for c, w in [(classification, 10.0), *cheap]])
-    running.settings["budget_s"] = 85
+    run, classification, regression = two_families(tmp_path, 85, "regression", 1000)
+    running = walled(run, [(classification, 10.0), *cheap], at(classification, 2000))
     assert runner.grow_sweeps(running) == [] and running.sweeps == {}
 
 
