@@ -179,6 +179,26 @@ def test_under_a_runs_budget_every_family_gets_its_first_sizes_before_any_grows_
     assert runner.grow_sweeps(running) == [] and running.sweeps == {}
 
 
+def test_a_step_held_for_a_family_that_then_ends_is_decided_in_the_same_pass(tmp_path: Path) -> None:
+    """Nothing else is planned: a step held back for another family's first sizes must be decided again once that
+    family's sweep ends, or the run ends with the sweep undecided."""
+    run, classification, regression = two_families(tmp_path, 17.5, "regression", 1000)
+    # Classification (2.5 and 5 s) could take its third size (about 10 s) in its turn; regression's second size
+    # (about 4 s) leaves room for it and waits. Then classification's step would pass the 8 s left, and it ends.
+    short = walled(run, [(classification, 2.5), (replace(classification, size=2000), 5.0), (regression, 2.0)])
+    assert [(c.workload, c.size) for c in runner.grow_sweeps(short)] == [("regression", 2000)]
+    assert short.sweeps[classification.config].endswith("past the 8 s left of the run's budget")
+    # A sweep whose last step failed needs no room: it ends.
+    run, classification, regression = two_families(tmp_path, 50, "regression", 1000)
+    failed = builders.record(replace(classification, size=2000), [], wall=10.0, status="timeout")
+    state = reached(run, [classification, regression, failed.case],
+                    [builders.record(classification, [1.0, 1.0], wall=5.0), failed,
+                     builders.record(regression, [1.0, 1.0], wall=10.0)])
+    assert sweep.Progress(failed.case, state.cases[:2]).first_sizes() is None
+    assert [(c.workload, c.size) for c in runner.grow_sweeps(state)] == [("regression", 2000)]
+    assert state.sweeps[classification.config].startswith("size 2,000 ended timeout")
+
+
 def test_under_a_runs_budget_a_model_clearly_behind_in_quality_waits_while_its_familys_better_model_grows(
         tmp_path: Path) -> None:
     built, run = budgeted(tmp_path, 'name = "s"\nbudget_s = 1000\n[[benchmark]]\nworkload = "classification"\n'

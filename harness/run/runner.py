@@ -182,7 +182,10 @@ def grow_sweeps(run: RunResult) -> list[Case]:
             if left is not None:
                 sweeps = progress()
                 if cost > left - sweep.reserve(sweeps[config], spent, sweeps.values()):
-                    continue  # another family needs the room: decided again after the next case
+                    # Another family needs the room: decided again once a sweep is planned or ends in this pass
+                    # (the family it waits for may end), else after the next case.
+                    waiting.append((config, case))
+                    continue
             if following.id not in done:
                 run.plan.append(following)
                 added.append(following)

@@ -132,8 +132,9 @@ class Progress:
         have = len(self.records) + self.planned
         if have >= MIN_STEPS:
             return 0.0
-        if self.ended:
-            return None
+        last = max(self.records, key=lambda r: r.case.size, default=None)
+        if self.ended or (not self.planned and last is not None and last.status != "ok"):
+            return None  # ended, or about to: a failed step ends its sweep (next_size)
         factor, size, cost = Sweep(**self.case.sweep).factor, self.case.size, 0.0
         for _ in range(MIN_STEPS - have):
             size = grown(size, factor)
