@@ -292,7 +292,7 @@ def _too_few_sizes(analysis: Analysis, workload: str, rows: pd.DataFrame) -> Rec
     has no configuration with a size fit, a recommendation without options that says so, at the largest size
     measured: a run whose budget ended the sweeps early must not drop a task family from its summary unsaid."""
     swept = any(r.case.sweep for item in analysis.loaded for r in item.run.cases if r.case.workload == workload)
-    most = int(rows.groupby("config")["size"].nunique().max())
+    most = int(rows.groupby(["machine", "config"])["size"].nunique().max())  # fits never mix machines
     if not swept and most < 2:
         return None  # one size by design (a real dataset's quality check): nothing was meant to be fitted
     sizes = sorted(set(rows["size"]))
