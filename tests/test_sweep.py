@@ -179,15 +179,15 @@ def test_under_a_runs_budget_every_family_gets_its_first_sizes_before_any_grows_
     assert runner.grow_sweeps(running) == [] and running.sweeps == {}
 
 
-def test_a_step_held_for_a_family_that_then_ends_is_decided_in_the_same_pass(tmp_path: Path) -> None:
-    """Nothing else is planned: a step held back for another family's first sizes must be decided again once that
-    family's sweep ends, or the run ends with the sweep undecided."""
-    run, classification, regression = two_families(tmp_path, 17.5, "regression", 1000)
-    # Classification (2.5 and 5 s) could take its third size (about 10 s) in its turn; regression's second size
-    # (about 4 s) leaves room for it and waits. Then classification's step would pass the 8 s left, and it ends.
-    short = walled(run, [(classification, 2.5), (replace(classification, size=2000), 5.0), (regression, 2.0)])
-    assert [(c.workload, c.size) for c in runner.grow_sweeps(short)] == [("regression", 2000)]
-    assert short.sweeps[classification.config].endswith("past the 8 s left of the run's budget")
+def test_among_first_sizes_each_family_takes_its_second_size_before_any_takes_its_third(tmp_path: Path) -> None:
+    """A CNN's one size, 500 images in 9.6 s (mostly start-up), predicts 19 s for 1,000 and 38 s for 2,000: ranked by
+    what their first sizes were predicted to cost, every other family took its third size first, and vision ended
+    at one. Breadth first, its second size comes before another family's third; a failed step reserves nothing."""
+    run, classification, regression = two_families(tmp_path, 35, "regression", 1000)
+    cheap = [(regression, 2.0), (replace(regression, size=2000), 3.0)]  # its third: about 4.5 s
+    state = walled(run, [(classification, 9.6), *cheap])  # 20.4 s left: room for 19.2 s or 4.5 s, not both
+    assert [(c.workload, c.size) for c in runner.grow_sweeps(state)] == [("classification", 2000)]
+    assert state.sweeps[regression.config].endswith("past the 1 s left of the run's budget")
     # A sweep whose last step failed needs no room: it ends.
     run, classification, regression = two_families(tmp_path, 50, "regression", 1000)
     failed = builders.record(replace(classification, size=2000), [], wall=10.0, status="timeout")

@@ -159,10 +159,10 @@ def grow_sweeps(run: RunResult) -> list[Case]:
                                        config in pending, config in run.sweeps, bool(ahead.get(config)))
                 for config, case in last.items()}
 
-    # First sizes first, then the poorest family and, within one, the models ahead in quality first where that is
+    # First sizes first, fewest first, then the poorest family and, within one, the models ahead in quality first where that is
     # an order. A sweep behind one still growing waits, while some step is planned (so that this is called again);
     # one whose leader ends meanwhile is decided in the next pass.
-    queue = sorted(ready, key=lambda item: (len(steps[item[0]]) >= sweep.MIN_STEPS,
+    queue = sorted(ready, key=lambda item: (min(len(steps[item[0]]), sweep.MIN_STEPS),
                                             spent.get(item[1].workload, 0.0), len(ahead.get(item[0], ()))))
     while queue:
         waiting = []

@@ -129,7 +129,7 @@ class Progress:
     def first_sizes(self) -> float | None:
         """The predicted wall time of the steps still to plan before it has MIN_STEPS sizes, done and planned
         (0 once it has them); None where it ended short of them."""
-        have = len(self.records) + self.planned
+        have = self.sizes()
         if have >= MIN_STEPS:
             return 0.0
         last = max(self.records, key=lambda r: r.case.size, default=None)
@@ -145,6 +145,10 @@ class Progress:
         """The predicted wall time of the step after its last."""
         return predicted_wall(self.records, grown(self.case.size, Sweep(**self.case.sweep).factor))
 
+    def sizes(self) -> int:
+        """Its sizes, done and planned."""
+        return len(self.records) + self.planned
+
 
 def first_sizes(family: Iterable[Progress]) -> float:
     """What a task family still needs for a size fit of a model that may be its answer: the cheapest first
@@ -152,33 +156,46 @@ def first_sizes(family: Iterable[Progress]) -> float:
     return min((c for p in family if not p.behind and (c := p.first_sizes()) is not None), default=0.0)
 
 
+def next_first_size(family: Sequence[Progress]) -> tuple[int, float] | None:
+    """Where a task family still needs first sizes: the sizes its furthest sweep (of those not clearly behind
+    another) has, and what the next step of such a sweep is predicted to take (the cheapest's)."""
+    growing = [p for p in family if not p.behind and p.first_sizes()]
+    if not growing:
+        return None
+    most = max(p.sizes() for p in growing)
+    return most, min(p.following() for p in growing if p.sizes() == most)
+
+
 def reserve(step: Progress, spent: Mapping[str, float], sweeps: Iterable[Progress]) -> float:
     """The run's budget a step of sweep `step` must leave for the other task families (`sweeps`: every sweep of
     the run; `spent`: each family's sweeps' wall time, done and planned, per workload).
 
-    First sizes come first: a step past a sweep's first MIN_STEPS sizes leaves room for every other family to
-    get its first sizes (`first_sizes`), and a step among them for every family whose first sizes cost less
-    than its own family's (with too little budget for all, the most families get a fit). Past them, a step also
-    leaves room for the next step of every family that has spent less and has one planned (its cheapest
-    sweep's). In a `make bench` on a slow machine, classification's boosted trees measured 80,000 and 160,000
-    rows while regression's grew to 320,000 and NLP's to 20,000 documents: the summary had no classification."""
+    First sizes come first, breadth first: a step among a family's first MIN_STEPS sizes leaves room for the next
+    step of every family that still needs first sizes and has fewer of them than this step's sweep has, or as
+    many and has spent less (each family takes its second size before any takes its third); a step past them
+    leaves room for every other family to get all its first sizes (`first_sizes`), and for the next step of every
+    family that has spent less and has one planned (its cheapest sweep's). In a `make bench` on a slow
+    machine, classification's boosted trees measured 80,000 and 160,000 rows while regression's grew to 320,000
+    and NLP's to 20,000 documents: the summary had no classification. Ordered by what their first sizes were
+    predicted to cost instead, vision (whose one measured size, 500 images in 9.6 s, mostly start-up, predicted
+    19 and 38 s for the next two) waited while the others took their third sizes, and ended at one."""
     workload = step.case.workload
     families: dict[str, list[Progress]] = {}
     for p in sweeps:
         families.setdefault(p.case.workload, []).append(p)
-    own = first_sizes(families.get(workload, ()))
-    among_first = len(step.records) < MIN_STEPS and own > 0  # else its family has them, or cannot get them
+    among_first = len(step.records) < MIN_STEPS and first_sizes(families.get(workload, ())) > 0
     total = 0.0
     for family, progress in families.items():
         if family == workload:
             continue
-        need = first_sizes(progress)
-        if among_first:
-            total += need if need < own else 0.0
-            continue
         poorer = spent.get(family, 0.0) < spent.get(workload, 0.0)
+        if among_first:
+            behind = next_first_size(progress)
+            if behind is not None and (behind[0] < len(step.records) or behind[0] == len(step.records) and poorer):
+                total += behind[1]
+            continue
         following = min((p.following() for p in progress if p.planned), default=0.0) if poorer else 0.0
-        total += max(need, following)
+        total += max(first_sizes(progress), following)
     return total
 
 
