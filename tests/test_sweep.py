@@ -195,6 +195,8 @@ def test_among_first_sizes_each_family_takes_its_second_size_before_any_takes_it
                     [builders.record(classification, [1.0, 1.0], wall=5.0), failed,
                      builders.record(regression, [1.0, 1.0], wall=10.0)])
     assert sweep.Progress(failed.case, state.cases[:2]).first_sizes() is None
+    # A sibling whose first step is yet to run says nothing of what the family's first sizes cost (not 0: "has them").
+    assert sweep.Progress(classification, [], planned=True).first_sizes() is None
     assert [(c.workload, c.size) for c in runner.grow_sweeps(state)] == [("regression", 2000)]
     assert state.sweeps[classification.config].startswith("size 2,000 ended timeout")
 

@@ -128,13 +128,13 @@ class Progress:
 
     def first_sizes(self) -> float | None:
         """The predicted wall time of the steps still to plan before it has MIN_STEPS sizes, done and planned
-        (0 once it has them); None where it ended short of them."""
+        (0 once it has them); None where it ended short of them, or has no step done to predict from."""
         have = self.sizes()
         if have >= MIN_STEPS:
             return 0.0
         last = max(self.records, key=lambda r: r.case.size, default=None)
-        if self.ended or (not self.planned and last is not None and last.status != "ok"):
-            return None  # ended, or about to: a failed step ends its sweep (next_size)
+        if last is None or self.ended or (not self.planned and last.status != "ok"):
+            return None  # unknown, ended, or about to: a failed step ends its sweep (next_size)
         factor, size, cost = Sweep(**self.case.sweep).factor, self.case.size, 0.0
         for _ in range(MIN_STEPS - have):
             size = grown(size, factor)
