@@ -159,9 +159,11 @@ def grow_sweeps(run: RunResult) -> list[Case]:
                                        config in pending, config in run.sweeps, bool(ahead.get(config)))
                 for config, case in last.items()}
 
-    # First sizes first, fewest first, then the poorest family and, within one, the models ahead in quality first where that is
-    # an order. A sweep behind one still growing waits, while some step is planned (so that this is called again);
-    # one whose leader ends meanwhile is decided in the next pass.
+    # First sizes first, fewest first, then the poorest family and, within one, the models ahead in quality first
+    # where that is an order. A sweep behind one still growing waits, while some step is planned (so that this is
+    # called again); one whose leader ends meanwhile is decided in the next pass. A family a step is held back for
+    # was decided before it in this order (it has fewer sizes), so the room is held for a step that family has
+    # planned, or for one a planned step holds back in turn: the step is decided again after the next case.
     queue = sorted(ready, key=lambda item: (min(len(steps[item[0]]), sweep.MIN_STEPS),
                                             spent.get(item[1].workload, 0.0), len(ahead.get(item[0], ()))))
     while queue:
@@ -182,10 +184,7 @@ def grow_sweeps(run: RunResult) -> list[Case]:
             if left is not None:
                 sweeps = progress()
                 if cost > left - sweep.reserve(sweeps[config], spent, sweeps.values()):
-                    # Another family needs the room: decided again once a sweep is planned or ends in this pass
-                    # (the family it waits for may end), else after the next case.
-                    waiting.append((config, case))
-                    continue
+                    continue  # another family needs the room: decided again after the next case
             if following.id not in done:
                 run.plan.append(following)
                 added.append(following)
