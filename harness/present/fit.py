@@ -78,11 +78,11 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                               style="yellow"))
         regimes = [(m.config, step) for m in models if (step := m.time.regime_step())]
         if regimes:
+            where = "; ".join(f"{config}: from {first:,.0f} (time grew as size^{grew:.1f} from {below:,.0f})"
+                              for config, (below, first, grew) in regimes)
             parts.append(Text("Fitted past a change of regime (a step faster than size^"
                               f"{scaling.REGIME:g} and over 2x: the sizes below run another way, left out of the "
-                              "curve, kept in the backtests): "
-                              + "; ".join(f"{config}: from {first:,.0f} (time grew as size^{grew:.1f} from {below:,.0f})"
-                                          for config, (below, first, grew) in regimes), style="yellow"))
+                              f"curve, kept in the backtests): {where}", style="yellow"))
     if at.answers:
         parts.append(_answers(at, on))
     if found:

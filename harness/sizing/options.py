@@ -142,7 +142,8 @@ def _fits(e: Estimate, external: bool = False) -> list[Finding]:
     blend = "" if t.curve.kind == scaling.BLEND else f" (blended with {scaling.BLEND})"
     below = f", the {t.start} below another regime" if t.start else ""
     said = [Finding(f.TIME_FIT, f"time: {t.curve.kind} fit{blend} over {len(t.fitted_sizes)} sizes "
-                                f"({t.fitted_sizes[0]:,.0f}-{max(t.sizes):,.0f}{below}), exponent {t.curve.exponent:.2f}, "
+                                f"({t.fitted_sizes[0]:,.0f}-{max(t.sizes):,.0f}{below}), "
+                                f"exponent {t.curve.exponent:.2f}, "
                                 f"LOO error {math.expm1(t.loo_error):.0%}, "
                                 + (f"{e.time.beyond:,.{1 if e.time.beyond < 10 else 0}f}x past the largest measured "
                                    "size" if e.time.beyond > 1 else "below the sizes measured" if e.size < min(t.sizes)
