@@ -1,5 +1,5 @@
 """A live display for `sizeup run`: current case, elapsed time, cases left, one line per result (a case skipped for
-a reason already given is counted instead: without a GPU, 20 of the quick suite's 69 cases are skipped for four
+a reason already given is counted instead: without a GPU, 12 of a quick run's 48 cases were skipped for four
 reasons)."""
 
 from __future__ import annotations
