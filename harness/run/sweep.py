@@ -15,10 +15,11 @@ until one of these stops it (the reason is kept in the result):
   One step cannot tell fixed costs from growth: a Spark case at 45 rows took 46 s, nearly all
   of it the session and XGBoost's start, and a linear guess would end it before any fit;
 - the run's own budget (a suite's ``budget_s``: all its cases' wall time) would be passed by
-  the next step (the runner also holds a step back while another task family needs the room for
-  its first MIN_STEPS sizes, or past them one that has spent less for its next step: ``reserve``;
-  and, past MIN_STEPS, the step of a model whose quality is clearly behind another of its family
-  while that one still grows: ``ahead``);
+  the next step (while another sweep's step is planned, the runner has the step wait instead: a
+  step planned counts at its predicted time and may come in under it; it also holds a step back
+  while another task family needs the room for its first MIN_STEPS sizes, or past them one that has
+  spent less for its next step: ``reserve``; and, past MIN_STEPS, the step of a model whose quality
+  is clearly behind another of its family while that one still grows: ``ahead``);
 - the next step's peak memory, projected on the line through the last two steps' peaks,
   would pass ``memory`` of this machine's memory;
 - the workload has no more rows (its whole data, or the sweep's ``max_size``, is the last
