@@ -125,7 +125,8 @@ def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp
     assert last.sweeps["classification/linear@sklearn/n=*/t=2"].endswith("past the 30 s left of the run's budget")
     # Where the step planned came in short enough, the waiting sweep takes its step instead.
     done[-1] = builders.record(one.plan[-1], [2.0, 2.0], wall=15.0)
-    assert [(c.model, c.size) for c in runner.grow_sweeps(reached(run, one.plan, done))] == [("linear", 2000)]
+    short = records.RunResult(**{**reached(run, one.plan, done).__dict__, "sweeps": dict(one.sweeps)})
+    assert [(c.model, c.size) for c in runner.grow_sweeps(short)] == [("linear", 2000)]
     assert [c.size for c in runner.grow_sweeps(spent(10.0))] == [2000, 2000]  # 20 s spent, about 20 s each
     for bad in ("0", "-5", '"fast"'):
         suite.write_text(f'name = "s"\nbudget_s = {bad}\n[[benchmark]]\nworkload = "diabetes"\n')
@@ -190,7 +191,7 @@ def test_under_a_runs_budget_every_family_gets_its_first_sizes_before_any_grows_
     assert runner.grow_sweeps(running) == [] and running.sweeps == {}
 
 
-def test_a_step_past_whats_left_waits_while_steps_are_planned_and_holds_its_familys_room(tmp_path: Path) -> None:
+def test_a_step_past_whats_left_waits_while_steps_are_planned_that_could_make_room(tmp_path: Path) -> None:
     """In a make bench, classification's trees at 80,000 and 160,000 rows predicted about 14 s for their third size
     with 14 s left, less the steps planned at their predicted times: their sweeps ended, the steps planned came in
     shorter, and regression's and NLP's sweeps grew past their first sizes in what was left. No classification."""
@@ -203,6 +204,11 @@ def test_a_step_past_whats_left_waits_while_steps_are_planned_and_holds_its_fami
     later = walled(run, [*done, (fourth, 3.0)])  # it came in at 3 s: 15 s left
     later = records.RunResult(**{**later.__dict__, "sweeps": dict(state.sweeps)})
     assert [(c.workload, c.size) for c in runner.grow_sweeps(later)] == [("classification", 4000)]
+    # A step that would not fit even were the planned one to take no time (45 - 32 = 13 s) ends its sweep at once.
+    run, classification, regression = two_families(tmp_path, 45, "regression", 1000)
+    hopeless = walled(run, done, [fourth])
+    assert runner.grow_sweeps(hopeless) == []
+    assert hopeless.sweeps[classification.config].endswith("past the 6 s left of the run's budget")
 
 
 def test_among_first_sizes_each_family_takes_its_second_size_before_any_takes_its_third(tmp_path: Path) -> None:

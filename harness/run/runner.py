@@ -118,16 +118,16 @@ def execute(run: RunResult, journal: Journal, limits: Limits, progress: Progress
 def grow_sweeps(run: RunResult) -> list[Case]:
     """Plan the next step of every sweep whose last step is done; note why finished sweeps ended.
 
-    Decided from the records alone, so a resumed run plans what the interrupted one would have,
-    but for a run's budget: it counts the cases done and the sweep steps planned (at their predicted
-    wall time), and a resumed run counts all it finds done, so it may end a sweep the interrupted one
-    would have grown by a step. Under a run's budget the task families share it: every family's first
-    sizes (enough for a size fit) come before any sweep grows past them, and past them a family's
-    sweeps take a step only where it leaves room for the following step of every family that has spent
-    less on its sweeps and is still growing one (else they wait for a later case; sweep.reserve); within
-    a family, past its first sizes a model's sweep waits while one clearly ahead of it in quality grows
-    (sweep.ahead). A step past what is left of the budget waits too, while another sweep's step is planned: that
-    one counts at its predicted time and may come in under it. Returns the cases added.
+    Decided from the records alone, so a resumed run plans what the interrupted one would have, but for a
+    run's budget: it counts the cases done and the sweep steps planned (at their predicted wall time), and a
+    resumed run counts all it finds done and not the step that was running, so it may decide a step otherwise
+    than the interrupted one would have. Under a run's budget the task families share it: every family's first
+    sizes (enough for a size fit) come before any sweep grows past them, and past them a family's sweeps take a
+    step only where it leaves room for the following step of every family that has spent less on its sweeps and
+    is still growing one (else they wait for a later case; sweep.reserve); within a family, past its first sizes
+    a model's sweep waits while one clearly ahead of it in quality grows (sweep.ahead). A step past what is left
+    of the budget waits too, while another sweep's step is planned and the step would fit were that one to take
+    no time: it counts at its predicted time and may come in under it. Returns the cases added.
     """
     done = {c.id: c for c in run.cases}
     last: dict[str, Case] = {}
@@ -146,9 +146,11 @@ def grow_sweeps(run: RunResult) -> list[Case]:
     for workload, seconds in [(r.case.workload, r.wall_s) for r in run.cases if r.case.sweep] + planned:
         spent[workload] = spent.get(workload, 0.0) + seconds
     budget = run.settings.get("budget_s")
-    left = None
+    left = unplanned = None
     if budget is not None:
-        left = budget - sum(r.wall_s for r in run.cases) - sum(seconds for _, seconds in planned)
+        unplanned = budget - sum(r.wall_s for r in run.cases)  # what is left once the steps planned are done
+        left = unplanned - sum(seconds for _, seconds in planned)
+    memory = run.machine.get("identity", {}).get("memory_bytes") or 0
     added = []
     ready = [(config, case) for config, case in last.items() if case.id in done and config not in run.sweeps]
     ahead = {config: sweep.ahead(steps[config], {c: steps[c] for c, other in last.items()
@@ -174,12 +176,11 @@ def grow_sweeps(run: RunResult) -> list[Case]:
             if len(mine) >= sweep.MIN_STEPS and pending and any(c not in run.sweeps for c in ahead.get(config, ())):
                 waiting.append((config, case))
                 continue
-            size, stop = sweep.next_size(sweep.Sweep(**case.sweep), mine,
-                                         run.machine.get("identity", {}).get("memory_bytes") or 0,
-                                         catalogue()[case.workload].max_size, left)
+            given = (sweep.Sweep(**case.sweep), mine, memory, catalogue()[case.workload].max_size)
+            size, stop = sweep.next_size(*given, left)
             if size is None:
-                if stop.code == "run-budget" and pending:
-                    continue  # the steps planned may come in under their predicted time: decided after the next case
+                if stop.code == "run-budget" and pending and sweep.next_size(*given, unplanned)[0] is not None:
+                    continue  # fits once the steps planned are done, which may take less than predicted
                 run.sweeps[config] = stop.message
                 continue
             following = replace(case, size=size)
