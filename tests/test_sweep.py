@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -90,9 +90,11 @@ def budgeted(tmp_path: Path, suite: str) -> tuple[plan.Plan, records.RunResult]:
     return built, runner.new_run(built, {"id": "m-1", "identity": {"memory_bytes": 16 * GiB}})
 
 
-def reached(run: records.RunResult, planned: Sequence[Case], cases: Sequence[CaseRecord]) -> records.RunResult:
-    """`run` with this plan and these cases done, no sweep ended."""
-    return records.RunResult(**{**run.__dict__, "plan": list(planned), "cases": list(cases), "sweeps": {}})
+def reached(run: records.RunResult, planned: Sequence[Case], cases: Sequence[CaseRecord],
+            ended: Mapping[str, str] | None = None) -> records.RunResult:
+    """`run` with this plan and these cases done, and the sweeps `ended` (none by default) ended."""
+    return records.RunResult(**{**run.__dict__, "plan": list(planned), "cases": list(cases),
+                                "sweeps": dict(ended or {})})
 
 
 def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp_path: Path) -> None:
@@ -125,7 +127,7 @@ def test_the_runs_budget_counts_the_cases_done_and_stops_every_sweep_past_it(tmp
     assert last.sweeps["classification/linear@sklearn/n=*/t=2"].endswith("past the 30 s left of the run's budget")
     # Where the step planned came in short enough, the waiting sweep takes its step instead.
     done[-1] = builders.record(one.plan[-1], [2.0, 2.0], wall=15.0)
-    short = records.RunResult(**{**reached(run, one.plan, done).__dict__, "sweeps": dict(one.sweeps)})
+    short = reached(run, one.plan, done, one.sweeps)
     assert [(c.model, c.size) for c in runner.grow_sweeps(short)] == [("linear", 2000)]
     assert [c.size for c in runner.grow_sweeps(spent(10.0))] == [2000, 2000]  # 20 s spent, about 20 s each
     for bad in ("0", "-5", '"fast"'):
@@ -145,11 +147,11 @@ def two_families(tmp_path: Path, budget: float, other: str, start: int) -> tuple
     return run, first, second
 
 
-def walled(run: records.RunResult, done: Sequence[tuple[Case, float]],
-           planned: Sequence[Case] = ()) -> records.RunResult:
-    """`run` with these cases done, each in its wall time, and these planned."""
+def walled(run: records.RunResult, done: Sequence[tuple[Case, float]], planned: Sequence[Case] = (),
+           ended: Mapping[str, str] | None = None) -> records.RunResult:
+    """`run` with these cases done, each in its wall time, these planned, and the sweeps `ended` ended."""
     return reached(run, [c for c, _ in done] + list(planned),
-                   [builders.record(c, [1.0, 1.0], wall=wall) for c, wall in done])
+                   [builders.record(c, [1.0, 1.0], wall=wall) for c, wall in done], ended)
 
 
 def test_under_a_runs_budget_a_family_that_spent_less_keeps_room_for_its_next_step(tmp_path: Path) -> None:
@@ -201,8 +203,7 @@ def test_a_step_past_whats_left_waits_while_steps_are_planned_that_could_make_ro
     fourth = replace(regression, size=8000)  # planned at about 7 s: 50 - 32 - 7 = 11 s left, short of 14 s
     state = walled(run, done, [fourth])
     assert runner.grow_sweeps(state) == [] and state.sweeps == {}  # classification waits
-    later = walled(run, [*done, (fourth, 3.0)])  # it came in at 3 s: 15 s left
-    later = records.RunResult(**{**later.__dict__, "sweeps": dict(state.sweeps)})
+    later = walled(run, [*done, (fourth, 3.0)], ended=state.sweeps)  # it came in at 3 s: 15 s left
     assert [(c.workload, c.size) for c in runner.grow_sweeps(later)] == [("classification", 4000)]
     # A step that would not fit even were the planned one to take no time (45 - 32 = 13 s) ends its sweep at once.
     run, classification, regression = two_families(tmp_path, 45, "regression", 1000)
