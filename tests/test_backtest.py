@@ -131,6 +131,19 @@ def test_past_fixed_costs_takes_two_steps_not_one() -> None:
     assert backtest.past_fixed_costs(fit([0.30, 0.37, 0.62, 0.94]))  # ^0.74, then ^0.60
 
 
+def test_past_fixed_costs_takes_the_two_steps_together_each_at_least_half_the_bar() -> None:
+    def fit(times: list[float]) -> scaling.SizeFit:
+        return scaling.fit_time(SIZES[:len(times)], [[t] * 3 for t in times])
+
+    # Classification's XGBoost at 80,000 to 320,000 rows in a make bench run: ^0.58, then ^0.47, ^0.53 together.
+    grew = fit([1.6, 2.4, 3.32])
+    assert grew.step_exponents() == pytest.approx([0.58, 0.47], abs=0.01)
+    assert grew.span_exponent(2) == pytest.approx(0.53, abs=0.01) and backtest.past_fixed_costs(grew)
+    assert not backtest.past_fixed_costs(fit([1.0, 2.0, 2.2]))  # ^1.00, then ^0.14: ^0.57 together, one step flat
+    assert not backtest.past_fixed_costs(fit([1.0, 1.3, 1.7]))  # ^0.38, then ^0.39: each grew, too little
+    assert backtest.past_fixed_costs(fit([1.0, 1.0, 1.1, 1.6, 2.9]))  # only the last two steps count
+
+
 def test_past_fixed_costs_steps_at_least_2x_so_that_pooled_runs_do_not_zigzag() -> None:
     """Two runs of one linear-time sweep on interleaved grids (5,000 x 2^k and 7,500 x 2^k), the second 25%
     slower: consecutive sizes zigzag (^0.22, then ^1.55), steps of 2x stay within one run and grow as ^1."""

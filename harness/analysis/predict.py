@@ -171,9 +171,10 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
         last = ", then ^".join(f"{e:.2f}" for e in model.time.step_exponents()[-2:])
         caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last} over the last two steps measured "
                                                     "(of 2x or more where the sizes span two), "
-                                                    f"not at least as size^{backtest.SETTLED:g} over both: fixed costs "
-                                                    "(or noise) may still dominate, growth past them unknown "
-                                                    f"({_measure_further(model.case)})"))
+                                                    f"^{model.time.span_exponent(2):.2f} over both: not at least "
+                                                    f"^{backtest.SETTLED:g} over both and ^{backtest.SETTLED / 2:g} "
+                                                    "on each: fixed costs (or noise) may still dominate, growth past "
+                                                    f"them unknown ({_measure_further(model.case)})"))
     if model.contended:
         level = "low"
         caveats.append(Caveat(CONTENDED, f"size(s) {', '.join(f'{n:,}' for n in model.contended)} measured only "

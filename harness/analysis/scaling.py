@@ -179,12 +179,25 @@ class SizeFit:
         sweep's x2 grid they are its local exponents; where runs of other grids are pooled (sizes 1.5x or 1.33x
         apart, each run at its own speed), a short step between two runs measures their difference more than
         growth: 3.84 to 5.12 million rows went as ^2.5, 5.12 to 7.68 million as ^0.09."""
-        out, i = [], len(self.sizes) - 1
+        ends = self._step_ends(step)
+        return [self._growth(i, j) for i, j in zip(ends, ends[1:])]
+
+    def span_exponent(self, steps: int = 2) -> float:
+        """How fast time grew over the last `steps` steps of step_exponents together."""
+        ends = self._step_ends()
+        return self._growth(ends[max(len(ends) - 1 - steps, 0)], ends[-1])
+
+    def _step_ends(self, step: float = 2.0) -> list[int]:
+        """The indices of the sizes that step_exponents' steps run between, smallest first."""
+        ends, i = [len(self.sizes) - 1], len(self.sizes) - 1
         while (j := next((k for k in range(i - 1, -1, -1) if self.sizes[k] * step <= self.sizes[i] * (1 + 1e-9)),
                          None)) is not None:
-            out.append(math.log(self.medians[i] / self.medians[j]) / math.log(self.sizes[i] / self.sizes[j]))
+            ends.append(j)
             i = j
-        return out[::-1] if len(out) >= 2 else self.local_exponents()
+        return ends[::-1] if len(ends) >= 3 else list(range(len(self.sizes)))
+
+    def _growth(self, i: int, j: int) -> float:
+        return math.log(self.medians[j] / self.medians[i]) / math.log(self.sizes[j] / self.sizes[i])
 
     def predict(self, size: float, level_z: float = Z95, seed: int = 0) -> Prediction:
         """Time at `size`, with an interval from refits on resampled repeats, the model's LOO error and how far

@@ -9,7 +9,9 @@ until one of these stops it (the reason is kept in the result):
   dominate; a plateau below, 0.57 then 0.19, 0.18 and 0.21 from 5,000 to 80,000 rows of XGBoost, is
   that region, and a sweep ended there predicts nothing past it);
 - with ``past_fixed``: the last two local exponents are both at least that (a short sweep, as
-  `make bench`'s, stops as soon as fixed costs no longer dominate: predictions need no more);
+  `make bench`'s, stops as soon as fixed costs no longer dominate: predictions need no more). The
+  fits ask less (harness.analysis.backtest.past_fixed_costs: the two steps together), for a sweep
+  that the budget stopped; one that stops here they always take as past fixed costs;
 - the next step would take longer than ``budget_s`` (the case's whole wall time, predicted
   from the last two steps); until MIN_STEPS sizes are measured, the last step passed it itself.
   One step cannot tell fixed costs from growth: a Spark case at 45 rows took 46 s, nearly all
@@ -40,7 +42,7 @@ from harness.records import Case, CaseRecord, quality_score
 
 KEYS = {"start", "factor", "budget_s", "memory", "settle", "past_fixed", "max_steps", "max_size"}
 MIN_STEPS = 3  # the fewest sizes a size fit takes
-PAST_FIXED = 0.5  # growth (size^x) the fits take as past fixed costs (harness.analysis.backtest.SETTLED)
+PAST_FIXED = 0.5  # growth (size^x) on each of two steps: more than the fits ask (backtest.past_fixed_costs)
 BEHIND = 0.05  # a quality score this far below another model's at the same size is clearly behind it
 
 
