@@ -142,6 +142,10 @@ def test_past_fixed_costs_takes_the_two_steps_together_each_at_least_half_the_ba
     assert not backtest.past_fixed_costs(fit([1.0, 2.0, 2.2]))  # ^1.00, then ^0.14: ^0.57 together, one step flat
     assert not backtest.past_fixed_costs(fit([1.0, 1.3, 1.7]))  # ^0.38, then ^0.39: each grew, too little
     assert backtest.past_fixed_costs(fit([1.0, 1.0, 1.1, 1.6, 2.9]))  # only the last two steps count
+    # A change of regime (time x10 on one step) is no growth of the curve fitted past it: flat there, ^0.26.
+    jumped = scaling.fit_time([1000, 2000, 3000, 4000], [[0.1], [1.0], [1.1], [1.2]])
+    assert jumped.start == 1 and jumped.span_exponent(2) < backtest.SETTLED
+    assert not backtest.past_fixed_costs(jumped)
 
 
 def test_past_fixed_costs_steps_at_least_2x_so_that_pooled_runs_do_not_zigzag() -> None:

@@ -175,7 +175,7 @@ class SizeFit:
 
     def step_exponents(self, step: float = 2.0) -> list[float]:
         """How fast time grew over steps of at least `step` x in size, walking down from the largest size (smallest
-        first, as local_exponents), where the sizes span two such steps; else between consecutive sizes. On one
+        first, as local_exponents), where the fitted sizes span two such steps; else between consecutive ones. On one
         sweep's x2 grid they are its local exponents; where runs of other grids are pooled (sizes 1.5x or 1.33x
         apart, each run at its own speed), a short step between two runs measures their difference more than
         growth: 3.84 to 5.12 million rows went as ^2.5, 5.12 to 7.68 million as ^0.09."""
@@ -188,13 +188,14 @@ class SizeFit:
         return self._growth(ends[max(len(ends) - 1 - steps, 0)], ends[-1])
 
     def _step_ends(self, step: float = 2.0) -> list[int]:
-        """The indices of the sizes that step_exponents' steps run between, smallest first."""
+        """The indices of the sizes that step_exponents' steps run between, smallest first: the fitted sizes' alone
+        (a step across a change of regime, regime_start, is no growth of the curve fitted)."""
         ends, i = [len(self.sizes) - 1], len(self.sizes) - 1
-        while (j := next((k for k in range(i - 1, -1, -1) if self.sizes[k] * step <= self.sizes[i] * (1 + 1e-9)),
-                         None)) is not None:
+        while (j := next((k for k in range(i - 1, self.start - 1, -1)
+                          if self.sizes[k] * step <= self.sizes[i] * (1 + 1e-9)), None)) is not None:
             ends.append(j)
             i = j
-        return ends[::-1] if len(ends) >= 3 else list(range(len(self.sizes)))
+        return ends[::-1] if len(ends) >= 3 else list(range(self.start, len(self.sizes)))
 
     def _growth(self, i: int, j: int) -> float:
         return math.log(self.medians[j] / self.medians[i]) / math.log(self.sizes[j] / self.sizes[i])
