@@ -84,7 +84,7 @@ def test_a_sweep_ends_past_fixed_costs_only_where_the_size_fit_finds_it_past_the
     records.append(builders.record(Case("classification", "xgboost", "xgboost", 8000, 2), pairs[8000]))
     assert stopped(next_size(short, records, 16 * GiB, None)) == "past-fixed-cost"
     assert backtest.past_fixed_costs(scaling.fit_time(list(pairs), list(pairs.values())))
-    assert sweep.PAST_FIXED == backtest.SETTLED
+    assert sweep.PAST_FIXED >= backtest.SETTLED  # on each step, at least what the fits ask of both together
 
 
 def budgeted(tmp_path: Path, suite: str) -> tuple[plan.Plan, records.RunResult]:

@@ -84,15 +84,18 @@ class Backtest:
 
 
 def past_fixed_costs(fit: scaling.SizeFit) -> bool:
-    """Past the fixed-cost region: over the last two steps of 2x or more (of consecutive sizes where the sizes span
-    fewer than two: scaling.SizeFit.step_exponents), time grew at least as size^SETTLED together and at least half
-    that on each. One step alone is often noise: 10,000 to 20,000 rows of XGBoost grew as ^0.74, the next as ^0.04
-    (^0.39 together). SETTLED on each step asked too much: a fit here varies by about 12% from one repeat to the next
-    (SD of log time, 65 fits in 60 s, none disturbed), a step of 2x so by about ^0.25, and make bench's sweeps often
-    fell short once where growth was clear (classification's XGBoost, 80,000 to 320,000 rows: ^0.58, then ^0.47).
-    Refitted so, 19 make bench runs gave at least 4 of 5 task families a medium time in 16, not 11; medium held in
-    339 of 358 of the references' backtests (357 of 382 before), and the runs' medium picks came within 30% of two
-    later measurements in 141 of 152 (93%; 121 of 134 before)."""
+    """Past the fixed-cost region: time grew at least as size^SETTLED over the last two steps together
+    (scaling.SizeFit.step_exponents: steps of 2x or more, else between consecutive sizes), and at least half that
+    on each.
+
+    One step alone is often noise: 10,000 to 20,000 rows of XGBoost grew as ^0.74, the next as ^0.04 (^0.39
+    together). Yet SETTLED on each step asks too much: a fit's time here varies by about 12% from one repeat to the
+    next (SD of log time over 65 fits in 60 s, none disturbed), so a 2x step's exponent by about 0.25, and make
+    bench's sweeps often fell short once where growth was clear (classification's XGBoost, 80,000 to 320,000 rows:
+    ^0.58, then ^0.47). The same 19 make bench runs, fitted with each rule: at least 4 of 5 task families at medium
+    in 16 runs with this one, 11 with SETTLED on each step. Their medium picks, each measured again twice: within 30%
+    in 141 of 152 pick-measurement pairs (93%), against 121 of 134 (90%). In the references' backtests, medium was
+    given 358 times and held 339 (95%), against 382 and 357 (93%)."""
     last = fit.step_exponents()[-2:]
     return min(last) >= SETTLED / 2 and fit.span_exponent(2) >= SETTLED
 

@@ -55,8 +55,8 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
         parts.append(table)
         parts.append(Text("exp.: the fitted curve's exponent; LOO: its leave-one-out error; last: how fast time grew "
                           "over the last step of 2x or more measured (size^last; between the last two sizes where "
-                          "they span fewer than two such steps), as the fixed-cost rule reads it; memory: the fixed "
-                          "part, then bytes per item.",
+                          "they span fewer than two such steps), one of the two steps the fixed-cost rule reads; "
+                          "memory: the fixed part, then bytes per item.",
                           style="dim"))
         warnings = []
         if target:

@@ -11,7 +11,7 @@ until one of these stops it (the reason is kept in the result):
 - with ``past_fixed``: the last two local exponents are both at least that (a short sweep, as
   `make bench`'s, stops as soon as fixed costs no longer dominate: predictions need no more). The
   fits ask less (harness.analysis.backtest.past_fixed_costs: the two steps together), for a sweep
-  that the budget stopped; one that stops here they always take as past fixed costs;
+  that the budget stopped; one that stops here on its own x2 grid they take as past fixed costs;
 - the next step would take longer than ``budget_s`` (the case's whole wall time, predicted
   from the last two steps); until MIN_STEPS sizes are measured, the last step passed it itself.
   One step cannot tell fixed costs from growth: a Spark case at 45 rows took 46 s, nearly all
