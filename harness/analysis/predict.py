@@ -169,12 +169,13 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
     if own.beyond > 1 and not backtest.past_fixed_costs(model.time):
         level = "low"
         last = ", then ^".join(f"{e:.2f}" for e in model.time.step_exponents()[-2:])
+        span = model.time.span_exponent(2)
+        short = (f"^{span:.2f} over both together, under ^{backtest.SETTLED:g}" if span < backtest.SETTLED
+                 else f"under ^{backtest.SETTLED / 2:g} on one of them")
         caveats.append(Caveat(FIXED_COSTS_DOMINATE, f"time grew as size^{last} over the last two steps measured "
-                                                    "(of 2x or more where the sizes span two), "
-                                                    f"^{model.time.span_exponent(2):.2f} over both: not at least "
-                                                    f"^{backtest.SETTLED:g} over both and ^{backtest.SETTLED / 2:g} "
-                                                    "on each: fixed costs (or noise) may still dominate, growth past "
-                                                    f"them unknown ({_measure_further(model.case)})"))
+                                                    f"(of 2x or more where the sizes span two): {short}: fixed costs "
+                                                    "(or noise) may still dominate, growth past them unknown "
+                                                    f"({_measure_further(model.case)})"))
     if model.contended:
         level = "low"
         caveats.append(Caveat(CONTENDED, f"size(s) {', '.join(f'{n:,}' for n in model.contended)} measured only "
