@@ -354,6 +354,10 @@ def test_the_summary_takes_a_surer_option_whose_cost_the_cheapest_is_not_told_ap
     cheap = dataclasses.replace(o, cost=1.0, seconds=10.0, lo=6.0, hi=16.0, confidence="low")  # $0.6-1.6
     surer = dataclasses.replace(o, cost=1.2, seconds=12.0, lo=10.0, hi=14.0, confidence="medium")  # $1.0-1.4
     assert sizing.best_value([cheap, surer]) is surer
+    # As good and dearer, it is off the frontier, yet quality against cost lists it as the pick.
+    assert sizing.quality_frontier([cheap, surer]) == [cheap]
+    lines = frontier_lines([cheap, surer])
+    assert len(lines) == 2 and "summary's pick" in lines[1] and "summary's pick" not in lines[0]
     apart = dataclasses.replace(surer, cost=2.0, seconds=20.0, lo=17.0, hi=23.0)  # $1.7-2.3: above the cheap one's
     assert sizing.best_value([cheap, apart]) is cheap
     better, worse = (dataclasses.replace(x, quality_by_size=((1e6, q),)) for x, q in ((cheap, 0.9), (surer, 0.8)))

@@ -38,11 +38,16 @@ def dollars(x: float) -> str:
 
 
 def frontier_lines(options: Sequence[Option]) -> list[str]:
-    """Quality against cost, one line per option on the frontier, for the terminal and the report."""
+    """Quality against cost, one line per option on the frontier, for the terminal and the report. The summary's
+    pick is among them: where it is a surer option as good as a cheaper one (best_value), no other is both cheaper
+    and better, though the frontier keeps only the cheaper of two as good."""
     best = best_value(options)
+    shown = quality_frontier(options)
+    if best is not None and best.timed and best.cost is not None and all(o is not best for o in shown):
+        shown = sorted([*shown, best], key=lambda o: o.cost)
     return [f"${cost_text(o)} per run: {short(o)} on {o.vm}, {o.quality}"
             + (" <- the summary's pick" if o is best else "")
-            for o in quality_frontier(options)]
+            for o in shown]
 
 
 SUMMARY_WIDTH = 100  # the one-screen summary, and `recommend`'s table with its evidence below it
