@@ -57,6 +57,29 @@ def test_a_sweep_starts_doubles_and_stops_for_each_reason_it_states() -> None:
     assert stopped(next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1100)) == "whole-data"
 
 
+def started(record: CaseRecord, wall: float, cpu: float) -> CaseRecord:
+    """`record` with its cold run's start-up taking `wall` seconds, `cpu` of them on the CPU."""
+    cold, *warm = record.runs
+    return replace(record, runs=[replace(cold, phases={"startup": wall, **cold.phases},
+                                         cpu_s={**cold.cpu_s, "startup": cpu}), *warm])
+
+
+def test_a_first_step_counts_without_what_its_start_up_waited() -> None:
+    """Vision's first step after a page-cache drop: 34.4 s, 32.5 of them torch's first import on 3.1 s of CPU. The
+    sweep ended there with one size; the next process started in 2-3 s."""
+    short = Sweep(start=500, budget_s=25, settle=0, past_fixed=0.5)
+    cold = started(step(500, 0.4, wall=34.4), wall=32.5, cpu=3.1)
+    assert next_size(short, [cold], 16 * GiB, None) == (1000, None)
+    assert sweep.predicted_wall([cold], 1000) == pytest.approx(2 * (34.4 - 29.4))
+    assert sweep.waited(cold) == pytest.approx(29.4)
+    computing = started(step(500, 0.4, wall=34.4), wall=32.5, cpu=33.0)  # a start-up that computes: a JVM's
+    assert sweep.waited(computing) == 0.0 and stopped(next_size(short, [computing], 16 * GiB, None)) == "time-budget"
+    # Only a sweep's first step: a later one that waits as long is what the next would cost too.
+    later = started(step(1000, 0.8, wall=34.4), wall=32.5, cpu=3.1)
+    assert stopped(next_size(short, [step(500, 0.4, wall=3.0), later], 16 * GiB, None)) == "time-budget"
+    assert sweep.predicted_wall([step(500, 0.4, wall=3.0), later], 2000) == pytest.approx(34.4 * 4)  # ^2: capped
+
+
 def test_a_short_sweep_stops_once_past_fixed_costs_or_at_the_runs_budget() -> None:
     short = Sweep(start=1000, budget_s=100, settle=0, past_fixed=0.5)
     once = steps([1000, 2000, 4000], [1.0, 1.1, 1.6])  # exponents 0.14, 0.54: one step past is not enough
