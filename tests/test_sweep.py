@@ -60,7 +60,7 @@ def test_a_sweep_starts_doubles_and_stops_for_each_reason_it_states() -> None:
 def started(record: CaseRecord, wall: float, cpu: float) -> CaseRecord:
     """`record` with its cold run's start-up taking `wall` seconds, `cpu` of them on the CPU."""
     cold, *warm = record.runs
-    return replace(record, runs=[replace(cold, phases={"startup": wall, **cold.phases},
+    return replace(record, runs=[replace(cold, phases={**cold.phases, "startup": wall},
                                          cpu_s={**cold.cpu_s, "startup": cpu}), *warm])
 
 
@@ -72,12 +72,16 @@ def test_a_first_step_counts_without_what_its_start_up_waited() -> None:
     assert next_size(short, [cold], 16 * GiB, None) == (1000, None)
     assert sweep.predicted_wall([cold], 1000) == pytest.approx(2 * (34.4 - 29.4))
     assert sweep.waited(cold) == pytest.approx(29.4)
+    # The growth from the first step to the second is taken without the wait: 5 s, then 10 s.
+    assert sweep.predicted_wall([cold, step(1000, 0.8, wall=10.0)], 2000) == pytest.approx(20.0)
+    # A wait the next step has too (contention, a device's set-up) is no one-off: only the excess is left out.
+    both = [cold, started(step(1000, 0.8, wall=60.0), wall=32.5, cpu=3.1)]
+    assert sweep.predicted_wall(both, 2000) == pytest.approx(60.0 * 60.0 / 34.4)
     computing = started(step(500, 0.4, wall=34.4), wall=32.5, cpu=33.0)  # a start-up that computes: a JVM's
     assert sweep.waited(computing) == 0.0 and stopped(next_size(short, [computing], 16 * GiB, None)) == "time-budget"
-    # Only a sweep's first step: a later one that waits as long is what the next would cost too.
+    # Only the first step reads the libraries from disk: a later step counts whole.
     later = started(step(1000, 0.8, wall=34.4), wall=32.5, cpu=3.1)
     assert stopped(next_size(short, [step(500, 0.4, wall=3.0), later], 16 * GiB, None)) == "time-budget"
-    assert sweep.predicted_wall([step(500, 0.4, wall=3.0), later], 2000) == pytest.approx(34.4 * 4)  # ^2: capped
 
 
 def test_a_short_sweep_stops_once_past_fixed_costs_or_at_the_runs_budget() -> None:
