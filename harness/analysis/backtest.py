@@ -94,9 +94,9 @@ def past_fixed_costs(fit: scaling.SizeFit) -> bool:
     bench's sweeps often fell short once where growth was clear (classification's XGBoost, 80,000 to 320,000 rows:
     ^0.58, then ^0.47). The 19 make bench runs that showed it, fitted with each rule: at least 4 of 5 task families
     at medium in 16 runs with this one, 11 with SETTLED on each step. Their medium picks, each measured again twice:
-    within 30% in 141 of 152 pick-measurement pairs (93%), against 121 of 134 (90%). In the first five references'
-    backtests, medium was given 358 times and held 339 (95%), against 382 and 357 (93%). Six runs since: 5 of 6 with
-    at least 4 at medium, as with the rule before."""
+    within 30% in 141 of 152 pick-measurement pairs (93%), against 121 of 134 (90%). In the backtests of the
+    references before sizing-offgrid-125, medium was given 358 times and held 339 (95%), against 382 and 357 (93%).
+    Six runs since: 5 of 6 with at least 4 at medium, as with the rule before."""
     last = fit.step_exponents()[-2:]
     return min(last) >= SETTLED / 2 and fit.span_exponent(2) >= SETTLED
 
