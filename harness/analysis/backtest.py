@@ -19,8 +19,8 @@ They calibrate predictions in two ways:
   where ten of its own in the same band kept a better promise; and never promising less error than the fit
   misses its own inner sizes by (its leave-one-out error over the sizes between two others: the interpolation
   the "within" backtests make, where leaving out the smallest or the largest extrapolates). In the shipped
-  backtests, predictions from fits more than 30% off their inner sizes came within 30% in 10 of 11 within the
-  sizes (too few to promise on), 77% up to 2.5x past them, 68% at 2.5-5x: short of 9 in 10 past them.
+  backtests, predictions from fits more than 30% off their inner sizes came within 30% in 9 of 10 within the
+  sizes (too few to promise on), 17 of 24 up to 2.5x past them, 10 of 23 at 2.5-5x: short of 9 in 10 past them.
 
 The pool is this machine's own backtests plus those of the committed references, shipped in
 harness/analysis/data/backtests.csv (`sizeup fit --backtest results/reference --csv FILE` writes it).
@@ -238,8 +238,8 @@ class Calibration:
 def own_error_allows(level: str, loo: float) -> str:
     """`level`, or the best level whose promise is no tighter than the fit's own leave-one-out error over its inner
     sizes (RMS, log): a fit that misses them by 64% promises nothing between its sizes, nor past them (in the
-    shipped backtests, fits more than 30% off their inner sizes came within 30% in 77% of predictions up to 2.5x
-    past, and 68% at 2.5-5x)."""
+    shipped backtests, fits more than 30% off their inner sizes came within 30% in 17 of 24 predictions up to
+    2.5x past, and 10 of 23 at 2.5-5x)."""
     names = LEVEL_NAMES[LEVEL_NAMES.index(level):]
     return next(name for name in names if promise(name) is None or math.expm1(loo) <= promise(name))
 
