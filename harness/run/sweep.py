@@ -16,7 +16,8 @@ until one of these stops it (the reason is kept in the result):
   from the last two steps); until MIN_STEPS sizes are measured, the last step passed it itself.
   One step cannot tell fixed costs from growth: a Spark case at 45 rows took 46 s, nearly all
   of it the session and XGBoost's start, and a linear guess would end it before any fit. A sweep's
-  first step counts without what its start-up waited (wall time past CPU time: `waited`);
+  first step counts without what its start-up waited (wall time past CPU time: `waited`) past
+  what its later steps' start-ups wait;
 - the run's own budget (a suite's ``budget_s``: all its cases' wall time) would be passed by
   the next step (while another sweep's step is planned, the runner has the step wait instead: a
   step planned counts at its predicted time and may come in under it; it also holds a step back
