@@ -38,8 +38,9 @@ bench: install
 	@$(BIN)/sizeup run --suite $(SUITE) --results-dir $(RESULTS) $(ARGS); status=$$?; \
 		$(BIN)/sizeup report --results-dir $(RESULTS); exit $$status
 
+# Two workers, each with the machine to itself while it runs a test that measures (one marked quiet).
 test: install-test
-	$(BIN)/python -m pytest --ignore=tests/benchmarks $(ARGS)
+	$(BIN)/python -m pytest -n 2 --dist worksteal --ignore=tests/benchmarks $(ARGS)
 
 # The harness measuring itself (sampler overhead); kept out of `make test`'s timing.
 bench-self: install-test

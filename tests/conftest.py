@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from pathlib import Path
@@ -22,7 +23,44 @@ def faulty_workloads(monkeypatch: pytest.MonkeyPatch) -> None:
     catalogue.cache_clear()
 
 
+# Under `pytest -n` (as `make test` runs it), a test marked `quiet` runs with no other test beside it: what it
+# measures (timings, CPU shares, sampling) would carry the other's work. Every other test holds a shared lock
+# from its set-up to its teardown, a quiet one an exclusive lock. The quiet tests are sorted first, so that one
+# worker takes them in a row, keeping the lock from one to the next, while the other waits once. The gate, taken
+# first, keeps the others' turns from starving a quiet test that waits.
+_held: list = []
+
+
+def _quiet(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("quiet") is not None
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item):
+    if "PYTEST_XDIST_WORKER" in os.environ and not _held:
+        session = Path(item.config.option.basetemp).parent  # a worker's is one folder of the session's
+        gate, tests = open(session / "gate.lock", "a"), open(session / "tests.lock", "a")
+        mode = fcntl.LOCK_EX if _quiet(item) else fcntl.LOCK_SH
+        fcntl.flock(gate, mode)
+        fcntl.flock(tests, mode)
+        if mode == fcntl.LOCK_SH:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        _held.extend([gate, tests])
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    yield
+    if not (_quiet(item) and _quiet(nextitem)):
+        for lock in _held:
+            lock.close()  # and so let go
+        _held.clear()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        items.sort(key=lambda item: not _quiet(item))
     if shutil.which("nvidia-smi"):
         return
     skip = pytest.mark.skip(reason="needs an NVIDIA GPU (no nvidia-smi on this machine)")

@@ -20,6 +20,8 @@ from harness.run import contention
 from harness.run.runner import Limits, run_case
 from tests.conftest import needs_quiet
 
+pytestmark = pytest.mark.quiet  # what each test checks is how other processes' CPU is seen
+
 SPIN = 6_000_000  # iterations of the spin model's loop: 0.15-0.3 s of one core here
 
 

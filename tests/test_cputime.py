@@ -14,6 +14,8 @@ import pytest
 from harness.run import cputime, procfs
 from tests.conftest import needs_quiet
 
+pytestmark = pytest.mark.quiet  # CPU seconds, ours and other processes'
+
 BURN = "import time\nend = time.thread_time() + {s}\nwhile time.thread_time() < end: pass\ntime.sleep({rest})\n"
 
 

@@ -14,6 +14,8 @@ import pytest
 from harness.records.events import PhaseTiming
 from harness.run.monitor import Monitor, ProcessTree, Series, phase_summaries, summarize
 
+pytestmark = pytest.mark.quiet  # samples taken on a clock
+
 BUSY = "import time\nt = time.time()\nwhile time.time() - t < {s}: pass\n"
 # A parent that sleeps while its child burns one core: only a tree-wide view sees the work.
 PARENT_OF_BUSY = f"import subprocess, sys, time\nsubprocess.run([sys.executable, '-c', {BUSY.format(s=3)!r}])\n"

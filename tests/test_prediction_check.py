@@ -24,6 +24,7 @@ MEMORY_TOLERANCE = 0.40
 WIDEST = 4.0
 
 
+@pytest.mark.quiet
 @pytest.mark.e2e
 def test_a_fit_of_a_measured_sweep_predicts_the_size_4x_past_it(tmp_path: Path) -> None:
     needs_quiet()

@@ -21,6 +21,8 @@ from harness.phases import MAX_NAMES, MORE
 from harness.run.printed import Tee, _write_all, name_of, pattern
 from tests.conftest import needs_quiet
 
+pytestmark = pytest.mark.quiet  # phases timed from the lines a job prints
+
 
 def profile(tmp_path: Path, *args: str, **kwargs) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"),

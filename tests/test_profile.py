@@ -22,6 +22,8 @@ from harness.sizing.rightsize import rightsize
 from tests.conftest import needs_quiet
 from tests.started import default_stop_signals
 
+pytestmark = pytest.mark.quiet  # a job's utilization, and what holds it back
+
 GiB = 2**30
 LARGEST = catalog.largest_node_bytes(catalog.load())  # the catalog's largest CPU VM's memory
 

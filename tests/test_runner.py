@@ -134,6 +134,7 @@ def test_an_unavailable_backend_is_skipped_without_running(tmp_path: Path, monke
     assert [list(r.phases) for r in record.runs] == [["startup"]]  # the probe, and no workload phase
 
 
+@pytest.mark.quiet
 def test_phase_telemetry_is_summarized_from_samples() -> None:
     record = run_case(case("sleep", seconds=0.6), Limits(1, 60, 4 * 2**30, 20))
     fit = record.telemetry["phases"]["fit"]
@@ -143,6 +144,7 @@ def test_phase_telemetry_is_summarized_from_samples() -> None:
     assert record.telemetry["phases"]["cold"]["fit"]["samples"] >= 5
 
 
+@pytest.mark.quiet
 def test_cpu_is_attributed_to_the_phase_that_used_it() -> None:
     """fit: 0.4 s of CPU in the worker and 0.4 s in a child it reaps; predict: 0.4 s asleep."""
     record = run_case(case("known_phases", seconds=0.4), Limits(2, 60, 4 * 2**30, 10))
@@ -167,6 +169,7 @@ def test_forked_children_sharing_memory_are_counted_once() -> None:
     assert 150 * 2**20 < record.telemetry["sampled_peak_bytes"] - baseline < 300 * 2**20
 
 
+@pytest.mark.quiet
 def test_wall_time_is_not_rounded_up_to_the_sampling_interval() -> None:
     t0 = time.monotonic()
     proc = subprocess.Popen(["sleep", "0.3"])

@@ -41,14 +41,17 @@ def test_without_java_the_spark_cases_are_skipped_with_the_reason(monkeypatch: p
 
 
 @pytest.fixture(scope="module")
-def session():
-    """One local session for the model tests: Spark's start-up is paid once."""
+def session(tmp_path_factory: pytest.TempPathFactory):
+    """One local session for the model tests: Spark's start-up is paid once. Its JVM's files go to a folder of
+    its own, as a case's do, not where the cluster test looks for a driver's leftovers."""
     from harness.run.backends import spark
 
-    BACKENDS["spark"].start_up(2)
-    yield spark
-    spark.session().stop()
-    spark._state.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("spark")))
+        BACKENDS["spark"].start_up(2)
+        yield spark
+        spark.session().stop()
+        spark._state.clear()
 
 
 @needs_java

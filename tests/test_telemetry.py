@@ -43,6 +43,7 @@ class Clock:
     def close(self) -> None: ...
 
 
+@pytest.mark.quiet
 def test_a_source_is_sampled_with_the_tree_and_summarized_per_phase() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5)"])
     try:

@@ -207,6 +207,7 @@ def test_every_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path,
         assert not results.exists(), name
 
 
+@pytest.mark.quiet
 @pytest.mark.e2e
 def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_path: Path,
                                                                            capsys: pytest.CaptureFixture[str]) -> None:
@@ -314,6 +315,7 @@ def test_series_keys_and_the_horizon_are_found_for_a_forecast(tmp_path: Path) ->
     assert (found.series, found.steps) == (["store"], 120)
 
 
+@pytest.mark.quiet
 @pytest.mark.e2e
 def test_a_forecast_is_scored_on_the_last_steps_and_sized(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["run", "--data", str(daily_sales(tmp_path)), "--target", "sales", "--horizon", "7",
@@ -330,6 +332,7 @@ def test_a_forecast_is_scored_on_the_last_steps_and_sized(tmp_path: Path, capsys
     assert len(split.y_test) == 2 * 7  # the last 7 days of each store, never shuffled into training
 
 
+@pytest.mark.quiet
 @pytest.mark.e2e
 def test_an_image_folder_is_benchmarked_and_left_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = image_folder(tmp_path / "digits", 150, classes=(0, 1, 7))
