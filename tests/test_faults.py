@@ -152,7 +152,9 @@ def test_every_way_a_case_can_fail_is_one_record_and_exit_code_3(tmp_path: Path)
     marker = tmp_path / "marker"
     cases = [("raise", {"tag": "[/x] a [bold]message[/y]"}), ("segfault", {}), ("realtime_signal", {}),
              ("hog", {}), ("sleep", {"seconds": 30.0, "tag": "[/x]"}), ("ok", {"marker": str(marker)})]
-    plan = suite(tmp_path / "s.toml", cases, settings='repeats = 0\ntimeout_s = 4\nmemory_cap = "600MiB"')
+    # The hog must reach its cap before the timeout that ends the sleep: with 4 s, on CI beside another test,
+    # it timed out first once.
+    plan = suite(tmp_path / "s.toml", cases, settings='repeats = 0\ntimeout_s = 10\nmemory_cap = "600MiB"')
     harness = start(["run", "--suite", str(plan), "--results-dir", str(tmp_path / "r")], tmp_path)
     out, err = harness.communicate(timeout=120)
     assert harness.returncode == 3, err
