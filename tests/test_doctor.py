@@ -12,6 +12,7 @@ from harness.run import contention, doctor
 from harness.run.backends import BACKENDS, cuda_devices
 
 
+@pytest.mark.quiet  # it times the checks
 def test_doctor_names_every_check_and_what_a_missing_one_costs_the_suites(capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
     findings = {f.code: f for f in doctor.examine()}

@@ -377,6 +377,7 @@ def test_an_rlimit_on_output_size_is_an_io_error_not_a_traceback(tmp_path: Path)
     assert "could not be recorded" in err or "cannot write" in err
 
 
+@pytest.mark.quiet  # it times how soon the case ends
 def test_a_case_keeps_its_limit_while_the_harness_is_stopped(tmp_path: Path) -> None:
     plan = suite(tmp_path / "s.toml", [("sleep", {"seconds": 60.0, "tag": "stopped"})], "repeats = 0\ntimeout_s = 2")
     harness = start(["run", "--suite", str(plan), "--results-dir", str(tmp_path / "r")], tmp_path)
