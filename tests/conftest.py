@@ -36,7 +36,8 @@ def _quiet(item: pytest.Item | None) -> bool:
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item):
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Around set-up, call and teardown, so that a wait for the lock counts in no test's durations."""
     if "PYTEST_XDIST_WORKER" in os.environ and not _held:
         session = Path(item.config.option.basetemp).parent  # a worker's is one folder of the session's
         gate, tests = open(session / "gate.lock", "a"), open(session / "tests.lock", "a")
@@ -46,11 +47,6 @@ def pytest_runtest_setup(item: pytest.Item):
         if mode == fcntl.LOCK_SH:
             fcntl.flock(gate, fcntl.LOCK_UN)
         _held.extend([gate, tests])
-    yield
-
-
-@pytest.hookimpl(hookwrapper=True, trylast=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     yield
     if not (_quiet(item) and _quiet(nextitem)):
         for lock in _held:
