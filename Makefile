@@ -38,7 +38,7 @@ bench: install
 	@$(BIN)/sizeup run --suite $(SUITE) --results-dir $(RESULTS) $(ARGS); status=$$?; \
 		$(BIN)/sizeup report --results-dir $(RESULTS); exit $$status
 
-# Two workers, each with the machine to itself while it runs a test that measures (one marked quiet).
+# Two workers; a test that measures (marked quiet) has the machine to itself while it runs.
 test: install-test
 	$(BIN)/python -m pytest -n 2 --dist worksteal --ignore=tests/benchmarks $(ARGS)
 
