@@ -22,9 +22,10 @@ exponents were candidates too.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -148,6 +149,7 @@ class SizeFit:
     level: float = 1.0  # the median repeat's time over the fastest's, the curves being fitted on the fastest
     inner_loo: float = 0.0  # the chosen model's leave-one-out error over the inner sizes alone (interpolation)
     start: int = 0  # the curves are fitted on sizes[start:]; those below are another regime (regime_start)
+    memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # predict's, by its arguments
 
     @property
     def fitted_sizes(self) -> tuple[float, ...]:
@@ -203,6 +205,12 @@ class SizeFit:
     def predict(self, size: float, level_z: float = Z95, seed: int = 0) -> Prediction:
         """Time at `size`, with an interval from refits on resampled repeats, the model's LOO error and how far
         the blended curves part (before calibration: harness.analysis.backtest)."""
+        key = (float(size), level_z, seed)
+        if key not in self.memo:
+            self.memo[key] = self._predict(size, level_z, seed)
+        return self.memo[key]
+
+    def _predict(self, size: float, level_z: float, seed: int) -> Prediction:
         point = float(self(size))
         rng = np.random.default_rng(seed)
         boot = [float(refit(self, rng)(size)) for _ in range(BOOTSTRAP if any(len(s) > 1 for s in self.samples) else 0)]
@@ -246,6 +254,13 @@ def fit_time(sizes: Sequence[float], samples: Sequence[Sequence[float]]) -> Size
     n, reps = clean_samples(sizes, samples)
     if len(set(n)) != len(n) or len(n) < MIN_FIT_SIZES:
         raise ValueError(f"a size fit needs three or more distinct sizes with positive times, got {len(n)}")
+    return _fit_time(tuple(n), tuple(tuple(s) for s in reps))
+
+
+@functools.lru_cache(maxsize=4096)  # the same results are often fitted again (report then recommend; backtests)
+def _fit_time(sizes: tuple[float, ...], samples: tuple[tuple[float, ...], ...]) -> SizeFit:
+    """fit_time of clean samples; the fit returned is shared, and its predictions with it (SizeFit.memo)."""
+    n, reps = np.array(sizes), [np.array(s) for s in samples]
     t = np.array([np.median(s) for s in reps])
     start = regime_start(n, t)
     m, (u, level) = n[start:], levels(reps[start:])
