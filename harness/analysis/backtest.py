@@ -78,7 +78,7 @@ class Backtest:
         """predicted / measured - 1."""
         return math.expm1(self.error)
 
-    @property
+    @functools.cached_property  # pools read it millions of times
     def band(self) -> str:
         return band(self.beyond)
 
@@ -176,21 +176,15 @@ class Calibration:
         return self.memo[key]
 
     def _pool(self, quantity: str, beyond: float, settled: bool, minimum: int, exclude: str | None) -> list[Backtest]:
-        mine = [(b, label) for b, label in self._banded() if b.quantity == quantity and b.config != exclude]
+        mine = [b for b in self.backtests if b.quantity == quantity and b.config != exclude]
         here = band(beyond)
         farther = {label for _, hi, label in BANDS if hi >= min(beyond, BANDS[-2][1])}
-        for chosen in ([b for b, label in mine if label == here and b.settled == settled],
-                       [b for b, label in mine if label == here],
-                       [b for b, label in mine if label in farther]):
+        for chosen in ([b for b in mine if b.band == here and b.settled == settled],
+                       [b for b in mine if b.band == here],
+                       [b for b in mine if b.band in farther]):
             if len(chosen) >= minimum:
                 return chosen
         return []
-
-    def _banded(self) -> list[tuple[Backtest, str]]:
-        """Every backtest with its band, found once (a pool is asked for thousands of times)."""
-        if "banded" not in self.memo:
-            self.memo["banded"] = [(b, b.band) for b in self.backtests]
-        return self.memo["banded"]
 
     def half_width(self, quantity: str, beyond: float, settled: bool, exclude: str | None = None) -> float | None:
         """The conformal half-width in log space (None: too few backtests of this kind); past the farthest any
