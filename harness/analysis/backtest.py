@@ -15,10 +15,11 @@ They calibrate predictions in two ways:
   with log(distance), as the backtests' errors do, and the prediction is "low";
 - the confidence level of a time, as the error it promises: "high" where at least 9 in 10 backtests
   of its kind came within 15%, "medium" within 30%, "low" otherwise or where fewer than 10 measured
-  it; held down by the configuration's own backtests where it has three, raised by one level at most
-  where ten of its own in the same band kept a better promise; and never promising less error than the fit
-  misses its own inner sizes by (its leave-one-out error over the sizes between two others: the interpolation
-  the "within" backtests make, where leaving out the smallest or the largest extrapolates). In the shipped
+  it; held down by the configuration's own backtests where it has three, never raised by them (in the shipped
+  backtests, the six levels that ten of a configuration's own had raised by one kept their promise three times);
+  and never promising less error than the fit misses its own inner sizes by (its leave-one-out error over the
+  sizes between two others: the interpolation the "within" backtests make, where leaving out the smallest or
+  the largest extrapolates). In the shipped
   backtests, predictions from fits more than 30% off their inner sizes came within 30% in 9 of 10 within the
   sizes (too few to promise on), 17 of 24 up to 2.5x past them, 10 of 23 at 2.5-5x: short of 9 in 10 past them.
 
@@ -209,16 +210,14 @@ class Calibration:
               exclude: str | None = None) -> str:
         """The best level whose promise at least 9 in 10 backtests kept: those of its kind, held down by the fit's
         `own` where it has MIN_OWN in the same band (else at this distance or farther: a kind that held may not
-        hold a configuration whose own backtests did not), and raised by at most one level where MIN_LEVEL of
-        its own in the same band kept a better promise (they come from a few fits of one sweep, so they do not
-        decide alone). Only `own` backtests of the same fixed-cost state count: a fit still in its fixed-cost
-        region says nothing of one past it."""
+        hold a configuration whose own backtests did not), never raised by them: they come from a few fits of one
+        sweep, whose errors go together (ten of its own in the same band that kept a better promise raised six
+        levels of the shipped backtests by one: three kept it). Only `own` backtests of the same fixed-cost state
+        count: a fit still in its fixed-cost region says nothing of one past it."""
         pooled = _best([b.relative for b in self.pool(quantity, beyond, settled, MIN_LEVEL, exclude)])
         here = band(beyond)
         own = [b for b in own if b.settled == settled]
         same = [b.relative for b in own if b.band == here]
-        if len(same) >= MIN_LEVEL:
-            return LEVEL_NAMES[max(LEVEL_NAMES.index(_best(same)), LEVEL_NAMES.index(pooled) - 1)]
         edge = next(lo for lo, _, label in BANDS if label == here)
         near = same if len(same) >= MIN_OWN else [b.relative for b in own if b.beyond > edge]
         if len(near) < MIN_OWN:
