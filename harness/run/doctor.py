@@ -82,12 +82,13 @@ def gpu_telemetry() -> Finding:
 
 
 def backend(name: str) -> Finding:
-    """The backend's own probe (what the worker asks), then one small job on the device where it passed."""
+    """The backend's own probe (what the worker asks), then one small job on the device where it passed. Where
+    the device itself is missing, the fix is the driver's (no install of a library helps)."""
     found = BACKENDS[name].probe()
     if found.ok and name in TRIALS:
         found = _trial(TRIALS[name])
-    return Finding(name, OK if found.ok else MISSING, found.reason, "" if found.ok else FIXES.get(name, ""),
-                   () if found.ok else (name,))
+    fix = "" if found.ok or not BACKENDS[name].probe_hardware().ok else FIXES.get(name, "")
+    return Finding(name, OK if found.ok else MISSING, found.reason, fix, () if found.ok else (name,))
 
 
 def _xgboost_on_device() -> Availability:

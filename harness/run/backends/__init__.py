@@ -66,6 +66,11 @@ class Backend:
         return available
 
     def probe(self) -> Availability:
+        """The device first, asked without importing a library (on a machine without a GPU, importing XGBoost or
+        torch only to learn so took 1.5 s a backend, a worker each); then the imports; then probe_device."""
+        hardware = self.probe_hardware()
+        if not hardware.ok:
+            return hardware
         versions = []
         for module in self.modules:
             try:
@@ -74,10 +79,16 @@ class Backend:
                 return Availability(False, f"cannot import {module}: {exc}")
             versions.append(f"{module} {getattr(imported, '__version__', '?')}")
         found = self.probe_device()
-        return found if not found.ok else Availability(True, ", ".join(filter(None, [*versions, found.reason])))
+        return found if not found.ok else Availability(
+            True, ", ".join(filter(None, [*versions, hardware.reason, found.reason])))
+
+    def probe_hardware(self) -> Availability:
+        """Whether the device is there at all: the CPU always; a GPU where NVML finds one."""
+        return Availability(True) if self.device == "cpu" else cuda_devices()
 
     def probe_device(self) -> Availability:
-        return Availability(True) if self.device == "cpu" else cuda_devices()
+        """Whether the imported libraries can use the device."""
+        return Availability(True)
 
     def prepare(self, threads: int) -> None:
         """Thread settings and device context, once per process."""

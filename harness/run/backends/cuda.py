@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from harness.errors import described
-from harness.run.backends import Availability, Backend, cuda_devices, on_device
+from harness.run.backends import Availability, Backend, on_device
 from workloads.base import Split
 
 
@@ -19,17 +19,13 @@ class CuPyDevice(Backend):
     """Arrays as CuPy arrays (XGBoost takes them as they are, without host round trips)."""
 
     def probe_device(self) -> Availability:
-        """A GPU, and libraries that can use it: an install that imports but cannot run is skipped here, with
-        the reason, not failed mid-case."""
-        found = cuda_devices()
-        if not found.ok:
-            return found
+        """Libraries that can use the GPU: an install that imports but cannot run is skipped here, with the
+        reason, not failed mid-case."""
         if "xgboost" in self.modules and not (built := xgboost_cuda()).ok:
             return built
         import cupy
 
-        kernel = runs_a_kernel(cupy)
-        return found if kernel.ok else kernel
+        return runs_a_kernel(cupy)
 
     def prepare(self, threads: int) -> None:
         import cupy
