@@ -19,9 +19,9 @@ They calibrate predictions in two ways:
   backtests, the six levels that ten of a configuration's own had raised by one kept their promise three times);
   and never promising less error than the fit misses its own inner sizes by (its leave-one-out error over the
   sizes between two others: the interpolation the "within" backtests make, where leaving out the smallest or
-  the largest extrapolates). In the shipped
-  backtests, predictions from fits more than 30% off their inner sizes came within 30% in 9 of 10 within the
-  sizes (too few to promise on), 17 of 24 up to 2.5x past them, 10 of 23 at 2.5-5x: short of 9 in 10 past them.
+  the largest extrapolates). In the shipped backtests, predictions from fits more than 30% off their inner sizes
+  came within 30% in 9 of 10 within the sizes (too few to promise on), 17 of 24 up to 2.5x past them, 10 of 23
+  at 2.5-5x: short of 9 in 10 past them.
 
 The pool is this machine's own backtests plus those of the committed references, shipped in
 harness/analysis/data/backtests.csv (`sizeup fit --backtest results/reference --csv FILE` writes it).
