@@ -15,6 +15,7 @@ import pytest
 from harness import cli
 from harness.errors import SizeupError
 from harness.run import bounded, userdata
+from tests.conftest import needs_quiet
 from workloads import user
 
 RNG = np.random.default_rng(0)
@@ -213,6 +214,7 @@ def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_
                                                                            capsys: pytest.CaptureFixture[str]) -> None:
     from sklearn.datasets import load_wine
 
+    needs_quiet()
     wine = load_wine(as_frame=True).frame  # 178 rows, 3 cultivars as 0, 1, 2
     path = tmp_path / "wine.csv"
     wine.to_csv(path, index=False)
@@ -224,7 +226,6 @@ def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_
     assert "178 rows -> classification (multiclass (3 classes))" in out
     assert "holds 3 distinct whole numbers: classes" in out
     assert "user_classification at 178 rows: each configuration's cheapest VM" in out
-    assert "<- the summary's pick" in out, out
     assert path.read_bytes() == before  # read, never written
     result = next((tmp_path / "results").rglob("*.json"))
     doc = json.loads(result.read_text())
@@ -238,6 +239,12 @@ def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_
                                              f"data=wine.csv#{params['file_sha256'][:12]},target=target")
     assert json.loads(params["schema"])["alcohol"] == "float64"
     assert all(c["runs"][-1]["quality"]["accuracy"] > 0.8 for c in doc["cases"] if c["case"]["size"] == 178)
+    # A pick needs clean times: where other processes took the CPU through every repeat of a size (in CI, a run
+    # beside it once did), the answer is rightly none.
+    contended = [c["case"]["id"] for c in doc["cases"] if all(r["disturbed"] for r in c["runs"] if not r["cold"])]
+    if contended:
+        pytest.skip(f"other processes used the CPU through every repeat of {len(contended)} case(s): no pick to check")
+    assert "<- the summary's pick" in out, out
 
 
 def test_dates_and_identifiers_are_numbers_and_short_text_is_categories() -> None:
