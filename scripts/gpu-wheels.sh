@@ -16,6 +16,7 @@ get .device-xgb "xgboost==$XGBOOST"
 wheel=$(ls .device-xgb/xgboost-*.whl)
 unpacked=$(mktemp -d) && trap 'rm -rf "$unpacked"' EXIT
 "$PY" -m zipfile -e "$wheel" "$unpacked"
+chmod 755 "$unpacked"  # the archive's top entry: unpacked over /tmp/site there
 tar cf - -C "$unpacked" . | xz -T0 -6 > .device-xgb/xgboost.tar.xz  # 54 MB: its CUDA kernels barely compress
 rm "$wheel"
 du -sh .device .device-xgb
