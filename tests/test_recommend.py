@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -273,6 +273,23 @@ def test_the_summary_picks_the_cheapest_configuration_near_the_best_quality(tmp_
     out = capsys.readouterr().out
     assert "xgboost@xgboost, 2 thr." in out and max(map(len, out.splitlines())) <= 100
     assert cli.main(["recommend", path, "--workload", "classification"]) == cli.EXIT_USAGE
+
+
+def test_listing_fewer_options_never_changes_the_pick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = (sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78)  # the cheapest, and worse
+             + sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250, quality=0.98))
+    path = builders.write(tmp_path / "r.json", cases)
+    assert cli.main(["recommend", path, "--workload", "classification", "--rows", "1e6", "--json"]) == 0
+    every = json.loads(capsys.readouterr().out)
+    assert every["pick"]["config"] == "classification/xgboost@xgboost/n=*/t=2" and every["more_options"] == 0
+    assert every["options"][0]["config"] == "classification/linear@sklearn/n=*/t=2"
+    assert cli.main(["recommend", path, "--workload", "classification", "--rows", "1e6", "--json", "--top", "1"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["pick"] == every["pick"] and first["more_options"] == 1 and first["options"] == every["options"][:1]
+    assert cli.main(["recommend", path, "--workload", "classification", "--rows", "1e6", "--top", "1"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # as read, lines unwrapped
+    assert out.count("<- the summary's pick") == 1 and "1 more option(s): --top 2 lists them all" in out
+    assert "xgboost@xgboost" in out.split("<- the summary's pick")[0].rsplit("- $", 1)[-1]  # its frontier line
 
 
 def test_the_summary_gives_no_answer_where_a_clearly_better_model_has_too_few_sizes_to_predict(

@@ -38,9 +38,9 @@ def dollars(x: float) -> str:
 
 
 def frontier_lines(options: Sequence[Option]) -> list[str]:
-    """Quality against cost, one line per option on the frontier, for the terminal and the report. The summary's
-    pick is among them: where it is a surer option as good as a cheaper one (best_value), no other is both cheaper
-    and better, though the frontier keeps only the cheaper of two as good."""
+    """Quality against cost, one line per option on the frontier, for the terminal and the report: of all the
+    options, listed or not. The summary's pick is among them: where it is a surer option as good as a cheaper one
+    (best_value), no other is both cheaper and better, though the frontier keeps only the cheaper of two as good."""
     best = best_value(options)
     shown = quality_frontier(options)
     if best is not None and best.timed and best.cost is not None and all(o is not best for o in shown):
@@ -155,7 +155,7 @@ def render(found: Recommendation) -> RenderableType:
         table.add_column(column, no_wrap=column not in ("VM", "configuration"),
                          justify="right" if column in ("#", "CPU/GPU") else "left")
     evidence = []
-    for rank, o in enumerate(found.options, start=1):
+    for rank, o in enumerate(found.listed, start=1):
         use = " / ".join(f"{u:.0%}" if i == 0 else f"{u:.0f}%" for i, u in enumerate((o.cpu_util, o.gpu_util))
                          if u is not None)
         vm = o.vm + (f" x {o.nodes}" if o.nodes and o.nodes > 1 else "")
@@ -166,6 +166,8 @@ def render(found: Recommendation) -> RenderableType:
                       Text(o.confidence + ("" if o.meets_budget else "\nmisses budget")))
         evidence.append(Text(f"{rank}. {o.config}: " + "; ".join(e.message for e in o.evidence)))
     parts: list[RenderableType] = [table if found.options else Text("No option: see the rules below.")]
+    if more := len(found.options) - len(found.listed):
+        parts.append(Text(f"{more} more option(s): --top {len(found.options)} lists them all"))
     if said := [x for x in found.rules if x.code == NO_TIME_WORTH_ACTING]:  # above all: nothing here to act on
         parts.insert(0, Text(said[0].message[:1].upper() + said[0].message[1:] + ".", style="yellow"))
     if evidence:

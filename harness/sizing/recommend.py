@@ -76,13 +76,25 @@ class Recommendation:
     options: list[Option]
     rules: list[Finding]  # rules that fired, and why configurations were left out
     platform: str
+    shown: int | None = None  # the options listed (`top`; None: all); the pick is made from all of them
 
     def top(self, n: int) -> Recommendation:
-        return replace(self, options=self.options[:n])
+        return replace(self, shown=n)
+
+    @property
+    def listed(self) -> list[Option]:
+        return self.options[:self.shown] if self.shown is not None else self.options
+
+    @property
+    def pick(self) -> Option | None:
+        """The summary's pick (best_value), whichever options are listed."""
+        return best_value(self.options)
 
     def to_dict(self) -> dict:
+        pick = self.pick
         return {"workload": self.workload, "size": self.size, "unit": self.unit, "budget_s": self.budget_s,
-                "options": [o.to_dict() for o in self.options], "rules": [x.to_dict() for x in self.rules],
+                "options": [o.to_dict() for o in self.listed], "more_options": len(self.options) - len(self.listed),
+                "pick": pick.to_dict() if pick else None, "rules": [x.to_dict() for x in self.rules],
                 "platform": self.platform}
 
 
@@ -222,7 +234,8 @@ class Pick:
     better_quality: str = ""  # ... and its measured quality
 
     def to_dict(self) -> dict:
-        return {"task": self.task, "workload": self.workload, "found": self.found.to_dict(),
+        found = {k: v for k, v in self.found.to_dict().items() if k != "pick"}  # the summary's own pick says it
+        return {"task": self.task, "workload": self.workload, "found": found,
                 "pick": self.pick.to_dict() if self.pick else None, "note": self.note, "contended": self.contended,
                 "code": self.code}
 
