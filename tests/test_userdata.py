@@ -172,6 +172,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "corrupt image data": ([str(corrupt)], "unreadable image"),
         "a 144-megapixel image": ([str(tmp_path / "bomb12000")], "more than the 50 megapixels sizeup reads"),
         "a 400-megapixel image": ([str(tmp_path / "bomb20000")], "more than the 50 megapixels sizeup reads"),
+        "sizes past the table": ([str(table(tmp_path, "o.csv", y=RNG.integers(0, 2, N))), "--target", "y", "--sizes",
+                                  f"60,{N + 1}"], f"--sizes {N + 1}: "),
         "missing file": ([str(tmp_path / "nope.csv")], "no such file or folder"),
         "empty file": ([str(tmp_path / "empty.csv")], "the file is empty"),
         "unreadable file": ([str(tmp_path / "binary.csv")], "not UTF-8 text (byte 0xff at offset 0)"),

@@ -84,6 +84,10 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
     except bounded.OverCap as exc:
         raise SizeupError(f"--data {args.data}: reading it takes more than the memory cap of "
                           f"{bounded.size(exc.cap_bytes)} (--memory-cap); it was stopped at that") from None
+    whole, _ = userdata.extent(found)
+    if over := [n for n in args.sizes or () if n > whole]:  # it would train on the whole data under another size
+        raise SizeupError(f"--sizes {over[0]:,}: {args.data} has {whole:,} {userdata.UNITS.get(found.task, 'rows')}; "
+                          "a subsample of it cannot be larger")
     for line in userdata.describe(found):
         console.print(Text(line))
     requested = args.models or ()

@@ -340,12 +340,16 @@ def spark_left_out(found: Identified, requested: Sequence[str] = ()) -> list[str
     return [m for m in distributed_models(found) if m not in requested]
 
 
+def extent(found: Identified) -> tuple[int, int]:
+    """The largest subsample (the whole data: rows, images, documents, or steps per series) and the smallest."""
+    return (found.steps, user.min_steps(found.horizon)) if found.task == "forecasting" else (found.rows, MIN_ROWS)
+
+
 def suite(found: Identified, budget_s: float = 60.0, requested: Sequence[str] = ()) -> dict[str, Any]:
     """The benchmark for the user's table: its task's models on geometric subsamples (from 1/64 of the rows,
     doubling), up to the whole table unless the time or memory budget stops it; Spark only for a table
     large enough to need it, or where `requested`."""
-    whole, least = ((found.steps, user.min_steps(found.horizon)) if found.task == "forecasting"
-                    else (found.rows, MIN_ROWS))
+    whole, least = extent(found)
     if whole < least:
         raise SizeupError(f"{found.path}: {whole} {UNITS.get(found.task, 'rows')} to learn from; at least {least} "
                           "are needed")
