@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "run where both sides are profiles, timed whole]")
     p.add_argument("--fail", type=fail_threshold, metavar="median:PCT",
                    help="exit 4 when a case is really slower than the baseline by more than PCT, e.g. median:10%%")
-    p.add_argument("--alpha", type=finite, default=ALPHA,
+    p.add_argument("--alpha", type=probability, default=ALPHA,
                    help=f"the rank test's p-value a verdict needs [{ALPHA:g}, as asv]")
     p.set_defaults(command=read.compare)
 
@@ -274,6 +274,13 @@ def finite(text: str) -> float:
         value = math.nan
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    value = finite(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
     return value
 
 

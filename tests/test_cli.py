@@ -54,6 +54,14 @@ def test_a_size_that_is_not_a_positive_integer_is_refused(sizes: str, capsys) ->
     assert "size must be a positive integer" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("alpha", ["0", "1", "2", "-1"])
+def test_compare_takes_a_p_value_between_0_and_1(alpha: str, capsys) -> None:
+    reference = "results/reference/x86-64-2c-24g-4e6360dc-sizing.json"
+    with pytest.raises(SystemExit) as exit:  # --alpha 2 had made every undecided case slower, and exit 4
+        cli.main(["compare", reference, reference, "--alpha", alpha, "--fail", "median:10%"])
+    assert exit.value.code == 2 and "--alpha: expected a number between 0 and 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "body, message",
     [
