@@ -303,6 +303,24 @@ def test_suite_values_are_validated_in_the_plan(body: str, message: str, tmp_pat
     assert list(tmp_path.iterdir()) == [tmp_path / "s.toml"]  # nothing written, inside or outside
 
 
+def test_a_json_file_of_another_tool_beside_the_results_is_passed_over_and_refused_when_named(tmp_path: Path,
+                                                                                              capsys) -> None:
+    result = disturbed_result(tmp_path, [False, False, False])
+    export = tmp_path / "pb.json"  # written after the result: the newest file in the folder
+    assert cli.main(["export", "--format", "pytest-benchmark", str(result), "-o", str(export)]) == 0
+    capsys.readouterr()
+    assert cli.main(["show", str(tmp_path)]) == 0
+    assert capsys.readouterr().err.endswith(f"{result}\n")  # the newest result, not the newest file
+    for command in (["show", "--json"], ["fit"], ["compare", str(result)]):
+        assert cli.main([*command, str(tmp_path)]) == 0, command
+    assert cli.main(["show", str(export)]) == cli.EXIT_USAGE
+    assert "pb.json is not a sizeup result" in capsys.readouterr().err
+    (tmp_path / "only").mkdir()
+    export.rename(tmp_path / "only" / "pb.json")
+    assert cli.main(["fit", str(tmp_path / "only")]) == cli.EXIT_USAGE
+    assert "no sizeup result in" in capsys.readouterr().err
+
+
 def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")

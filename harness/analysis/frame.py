@@ -58,7 +58,20 @@ def paths(patterns: Iterable[str]) -> list[Path]:
 
 
 def load(patterns: Iterable[str]) -> list[Loaded]:
-    return [Loaded(p, records.load(p)) for p in paths(patterns)]
+    """The results named, and those found in folders and globs; a JSON file found there that is not sizeup's (an
+    export written beside the results, say) is passed over, one named is refused."""
+    patterns = list(patterns)
+    named = {Path(p) for p in patterns}
+    out = []
+    for p in paths(patterns):
+        try:
+            out.append(Loaded(p, records.load(p)))
+        except records.NotAResult:
+            if p in named:
+                raise
+    if not out:
+        raise SizeupError(f"no sizeup result in {', '.join(patterns)}")
+    return out
 
 
 def rows(loaded: Sequence[Loaded]) -> pd.DataFrame:

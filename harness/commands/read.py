@@ -25,17 +25,22 @@ if TYPE_CHECKING:
     from harness.analysis.compute import Analysis
 
 
-def newest(path: Path) -> Path:
-    """`path`, or for a folder the newest result file below it (by modification time), said on stderr so that
-    `show --json` stays JSON."""
+def newest(path: Path) -> records.RunResult:
+    """The result in `path`, or for a folder the newest result file below it (by modification time; JSON that is
+    not sizeup's passed over), said on stderr so that `show --json` stays JSON."""
     if not path.is_dir():
-        return path
+        return records.load(path)
     from harness.analysis import frame
 
-    found = frame.paths([str(path)])  # SizeupError where there is none
-    chosen = max(found, key=lambda p: (p.stat().st_mtime, str(p)))
-    sys.stderr.write(f"{path}: the newest of {len(found)} result file(s), {chosen}\n")
-    return chosen
+    found = sorted(frame.paths([str(path)]), key=lambda p: (p.stat().st_mtime, str(p)), reverse=True)
+    for chosen in found:
+        try:
+            run = records.load(chosen)
+        except records.NotAResult:
+            continue
+        sys.stderr.write(f"{path}: the newest of {len(found)} result file(s), {chosen}\n")
+        return run
+    raise SizeupError(f"no sizeup result in {path}")
 
 
 def show(args: argparse.Namespace, console: Console) -> int:
@@ -43,7 +48,7 @@ def show(args: argparse.Namespace, console: Console) -> int:
 
     from harness.present.table import WIDTH, render, to_json
 
-    run = records.load(newest(args.result))
+    run = newest(args.result)
     profiled = bool(run.cases) and run.cases[0].case.workload == records.PROFILE
     if args.json:
         out = to_json(run)
@@ -277,7 +282,7 @@ def catalog(args: argparse.Namespace, console: Console) -> int:
 def export(args: argparse.Namespace, console: Console) -> int:
     from harness.present.export import pytest_benchmark
 
-    run = records.load(newest(args.result))
+    run = newest(args.result)
     text = records.dumps(pytest_benchmark(run), indent=2) + "\n"
     if args.output:
         records.write_atomic(args.output, text)

@@ -8,7 +8,7 @@ from harness.records import figures
 from harness.records.case import Case
 from harness.records.journal import Journal, JournalBusy, final_path, finish, journal_path, unfinished
 from harness.records.jsonio import check_name, dumps, plain, write_atomic
-from harness.records.store import JOURNAL_SUFFIX, load, save
+from harness.records.store import JOURNAL_SUFFIX, NotAResult, load, save
 from harness.records.types import (
     MIN_CLEAN,
     PHASES,
@@ -31,7 +31,7 @@ from harness.records.types import (
 )
 
 __all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "PHASES", "PROFILE", "SCHEMA", "SCHEMA_VERSION", "STATUSES", "TASKS",
-           "WHOLE_RUN", "BackendFacts",
+           "WHOLE_RUN", "BackendFacts", "NotAResult",
            "Case", "CaseRecord", "Contention", "Journal", "JournalBusy", "Repeat", "RunResult", "Throughput",
            "check_name", "dumps", "figures", "final_path", "finish", "journal_path", "load", "phase_order", "plain",
            "quality_score", "quality_target", "save", "select_warm", "unfinished", "write_atomic"]

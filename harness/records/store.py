@@ -27,6 +27,10 @@ def save(path: Path, run: RunResult) -> None:
     write_atomic(path, dumps(run.to_dict(), indent=1) + "\n")
 
 
+class NotAResult(SizeupError):
+    """JSON, but not sizeup's (no schema): in a folder of results, some other tool's file (an export, say)."""
+
+
 def load(path: str | Path) -> RunResult:
     """A result file or a journal of an unfinished run -> RunResult. Bad files raise SizeupError."""
     path = Path(path)
@@ -84,7 +88,7 @@ def _journal_lines(path: Path, text: str) -> Iterator[dict[str, Any]]:
 
 def _from_dict(doc: Any, path: Path) -> RunResult:
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise SizeupError(f"{path} is not a sizeup result (no schema {SCHEMA!r})")
+        raise NotAResult(f"{path} is not a sizeup result (no schema {SCHEMA!r})")
     doc = upgrade(doc, path)
     error = schema_error(doc)
     if error is not None:
