@@ -106,6 +106,9 @@ def test_a_target_past_the_largest_vm_picks_out_of_core_or_spark(tmp_path: Path)
                                                           for cpu in ("EPYC", "Xeon")]
     spark = next(o for o in found.options if o.case is None)
     assert evidence(spark) == [f.SPARK_NOT_MEASURED] and spark.seconds is None
+    assert spark.meets_budget  # none was given: it misses none (with one, no time meets it)
+    budgeted = recommend(analysis, "classification", 1e10, catalog.load(), budget_s=60)
+    assert not next(o for o in budgeted.options if o.case is None).meets_budget
     # Out of core only the fit's fixed part is counted: what the VM must hold is at least that.
     from harness.present.recommend import memory_text
 

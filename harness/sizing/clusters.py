@@ -63,9 +63,11 @@ def clusters(measured: Sequence[Measured], size: float, vms: Sequence[VM], budge
     calibrated 95% interval where higher), meeting
     the budget where one is given."""
     if not measured:
+        unmeasured = Finding(f.SPARK_NOT_MEASURED, f"{why}; Spark was not measured (`sizeup run --suite spark`), so no "
+                                                   "time or cost")
+        # No time: it meets no budget, and misses none where none was given.
         return [Option("Spark cluster", 0, "spark (not measured)", None, None, None, None, None, None, None, None,
-                       "low", False, [Finding(f.SPARK_NOT_MEASURED, f"{why}; Spark was not measured (`sizeup run "
-                                                                    "--suite spark`), so no time or cost")])]
+                       "low", budget_s is None, [unmeasured])]
     out = []
     for m in measured:
         fit, tag = m.fit, m.tag
