@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import cli
+from harness import cli, records
 from harness.analysis import frame, scaling
 from harness.analysis.compute import analyse
 from harness.present import report
@@ -58,6 +58,10 @@ def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Pat
     assert "- classification at 160,000 rows: $" in frontier and "<- the summary's pick" in frontier
     devices = summary.split("## CPU against GPU")[1].split("## ")[0]
     assert "`classification/xgboost@xgboost-cuda/n=80000/t=2` | `classification/xgboost@xgboost/n=80000/t=2`" in devices
+    # -o naming a folder: the report goes in it, named by the run, not beside it as out.html
+    assert cli.main(["report", path, "-o", str(tmp_path / "out")]) == 0
+    run_id = records.load(path).run_id
+    assert (tmp_path / "out" / f"{run_id}.html").is_file() and not (tmp_path / "out.html").exists()
     out = capsys.readouterr().out
     assert "What to train on, per workload" in out and out.index("Report: ") > out.index("What to train on")
 

@@ -228,7 +228,10 @@ def report(args: argparse.Namespace, console: Console) -> int:
     say_left_out(analysis, console)
     vms = catalog.load(args.catalog)
     picks = sizing.summary(analysis, vms) if not analysis.empty else []
-    out = args.output or args.results_dir / "report" / records.check_name("run id", analysis.loaded[-1].run.run_id)
+    name = records.check_name("run id", analysis.loaded[-1].run.run_id)
+    out = args.output or args.results_dir / "report" / name
+    if out.is_dir():  # a folder named: the report goes in it, not beside it as FOLDER.html
+        out /= name
     html_path, md_path = report.build(analysis, picks, out, args.case, vms)
     console.width = min(console.width, SUMMARY_WIDTH)
     if not report.profiles_only(analysis.loaded):
