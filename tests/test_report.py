@@ -166,6 +166,11 @@ def test_a_report_of_profiles_alone_gives_each_jobs_findings_and_phases_and_no_b
     assert cli.main(["show", "--json", str(path)]) == 0
     vm = json.loads(capsys.readouterr().out)["profile"]["cpu_vm"]["name"]
     assert f"What it should run on:\n\n- Right-size (low confidence): {vm} (" in md
+    # Beside a benchmark's result, the job stays out of the time per configuration: it has no fit phase (it was
+    # a row of nan there).
+    assert cli.main(["report", results_with_a_sweep(tmp_path), str(path), "-o", str(tmp_path / "both")]) == 0
+    times = (tmp_path / "both.md").read_text().split("## Time per configuration")[1].split("## ")[0]
+    assert "classification/xgboost@xgboost/n=80000/t=2" in times and "profile/" not in times and "nan" not in times
 
 
 def test_a_case_measured_on_two_machines_is_reported_on_each_never_pooled(tmp_path: Path) -> None:

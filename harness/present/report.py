@@ -47,7 +47,8 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
     sections: list[tuple[str, str, str | None]] = []  # (title, markdown, png base64)
     if not profiles_only(loaded):
         sections.append(("Recommendations", _recommendations(picks), None))
-        sections.append(("Time per configuration", _median_table(rows), _png(_fit_times(rows))))
+        trained = rows[rows["workload"] != PROFILE] if not rows.empty else rows  # a profile's job has no fit phase
+        sections.append(("Time per configuration", _median_table(trained), _png(_fit_times(trained))))
         pairs = analysis.pairs()
         sections.append(("CPU against GPU", _devices(pairs), _png(_speedups(pairs))))
     if not rows.empty and rows["distributed"].any():
