@@ -22,6 +22,7 @@ from typing import Any
 
 from rich.console import Console
 
+from harness import __version__
 from harness.analysis.significance import ALPHA, parse_fail
 from harness.commands import doctor, profile, read, run
 from harness.present import terminal
@@ -89,6 +90,7 @@ def one_line(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="sizeup", description="Measure ML training on this machine.")
+    parser.add_argument("--version", action="version", version=f"sizeup {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=Parser)
 
     p = sub.add_parser("list", help="workloads, backends, and whether each backend is available here")

@@ -45,6 +45,14 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_pat
     assert not (tmp_path / "r").exists()  # nothing half-written
 
 
+def test_version_says_which_sizeup(capsys) -> None:
+    from harness import __version__
+
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["--version"])
+    assert exit.value.code == 0 and capsys.readouterr().out == f"sizeup {__version__}\n"
+
+
 @pytest.mark.parametrize("sizes", ["abc", "0", "-5", "10,x"])
 def test_a_size_that_is_not_a_positive_integer_is_refused(sizes: str, capsys) -> None:
     with pytest.raises(SystemExit) as exit:
