@@ -7,6 +7,7 @@
 set -uo pipefail
 end=$((SECONDS + ${LIMIT_S:-540}))  # the whole script's, inside a call's 600 s
 TESTS_S=${TESTS_S:-120}  # kept back from the suite for the tests: the suite's result is what the call is for
+left() { local s=$((end - SECONDS - ${1:-0})); echo $((s > 1 ? s : 1)); }  # never 0: `timeout 0` is no limit
 OUT=${OUT:-$PWD/gpu-check}
 PY=${PY:-python3}
 SUITE=${SUITE:-gpu}
@@ -19,10 +20,10 @@ fi
 if [ -f .device-xgb/xgboost.tar.xz ]; then xz -dc .device-xgb/xgboost.tar.xz | tar xf - -C /tmp/site || exit 1; fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$OUT/gpu.txt"
 "$PY" -m harness doctor 2>&1 | tee "$OUT/doctor.txt"
-timeout -k 20 $((end - SECONDS - TESTS_S)) "$PY" -m harness run --suite "$SUITE" --results-dir "$OUT/results" "$@" \
+timeout -k 20 "$(left "$TESTS_S")" "$PY" -m harness run --suite "$SUITE" --results-dir "$OUT/results" "$@" \
   2>&1 | tee "$OUT/run.txt"
 ran=$?
-timeout -k 10 $((end - SECONDS)) "$PY" -m pytest -m gpu -o addopts="" -p no:cacheprovider -q -ra \
+timeout -k 10 "$(left)" "$PY" -m pytest -m gpu -o addopts="" -p no:cacheprovider -q -ra \
   tests/test_backends.py tests/test_compile.py tests/test_telemetry.py tests/test_workloads_forecasting.py \
   2>&1 | tee "$OUT/gpu-tests.txt"
 exit $ran

@@ -333,7 +333,7 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         params = json.loads(g["params"].iloc[0])
         size = int(params["rows"]) if "file_sha256" in params else scale * min(reached)
         found = recommend(analysis, str(workload), size, vms)
-        pick = best_value(found.options)
+        pick = found.pick
         if better := better_unfitted(g, found, pick):  # the pick would be a model clearly worse: no answer
             found, pick = replace(found, rules=[*found.rules, better]), None
         priced = {o.case.config for o in found.options if o.case is not None}
