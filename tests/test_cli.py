@@ -33,7 +33,7 @@ def write_suite(path: Path, body: str, repeats: int = 0) -> Path:
         (["run", "--suite", "no-such-suite"], "suite 'no-such-suite' not found"),
         (["run", "--workloads", "breast_cancer", "--sizes", "10000"], "breast_cancer has 569 rows"),
         (["run", "--memory-cap", "lots"], "memory cap 'lots' is not a size"),
-        (["run", "--timeout", "0"], "timeout_s must be a finite number > 0, got 0.0"),
+        (["run", "--timeout", "0"], "--timeout must be a finite number > 0, got 0.0"),
         (["show", "does-not-exist.json"], "result file does-not-exist.json does not exist"),
     ],
 )
@@ -274,8 +274,8 @@ def test_rerun_disturbed_must_be_a_whole_number(value: str, tmp_path: Path, caps
     [
         (["--timeout", "nan"], "--timeout: expected a finite number, got 'nan'"),
         (["--timeout", "inf"], "--timeout: expected a finite number, got 'inf'"),
-        (["--sample-hz", "1e-9"], "sample_hz must be 0 (off) or from 0.1 to 100, got 1e-09"),
-        (["--sample-hz", "5000"], "sample_hz must be 0 (off) or from 0.1 to 100, got 5000.0"),
+        (["--sample-hz", "1e-9"], "--sample-hz must be 0 (off) or from 0.1 to 100, got 1e-09"),
+        (["--sample-hz", "5000"], "--sample-hz must be 0 (off) or from 0.1 to 100, got 5000.0"),
         (["--memory-cap", "1TiB"], "is more than this machine's"),
         (["--memory-cap", "1MiB"], "is too small to start a worker: give at least 128 MiB"),
         (["--resume="], "--resume: expected a journal path"),

@@ -161,20 +161,25 @@ def build(choices: Choices, default_threads: int) -> Plan:
         chosen = getattr(choices, flag)
         return chosen if chosen is not None else suite.get(flag, getattr(Settings, flag))
 
+    def said(field: str) -> str:
+        """A setting as its error names it: the flag that gave it, else the suite's key."""
+        flag = {"timeout_s": "--timeout", "budget_s": "--budget"}.get(field, "--" + field.replace("_", "-"))
+        return flag if getattr(choices, field) is not None else f"{where}: {field}"
+
     settings = Settings(
-        repeats=_number("repeats", pick("repeats"), whole=True),
-        timeout_s=_number("timeout_s", pick("timeout_s"), above=0),
+        repeats=_number(said("repeats"), pick("repeats"), whole=True),
+        timeout_s=_number(said("timeout_s"), pick("timeout_s"), above=0),
         memory_cap=pick("memory_cap"),
-        sample_hz=_number("sample_hz", pick("sample_hz")),
-        rerun_disturbed=_number("rerun_disturbed", pick("rerun_disturbed"), whole=True),
-        processes=_number("processes", pick("processes"), whole=True, above=0),
-        budget_s=None if pick("budget_s") is None else _number("budget_s", pick("budget_s"), above=0),
+        sample_hz=_number(said("sample_hz"), pick("sample_hz")),
+        rerun_disturbed=_number(said("rerun_disturbed"), pick("rerun_disturbed"), whole=True),
+        processes=_number(said("processes"), pick("processes"), whole=True, above=0),
+        budget_s=None if pick("budget_s") is None else _number(said("budget_s"), pick("budget_s"), above=0),
     )
     if settings.sample_hz and not SAMPLE_HZ[0] <= settings.sample_hz <= SAMPLE_HZ[1]:
-        raise SizeupError(f"sample_hz must be 0 (off) or from {SAMPLE_HZ[0]:g} to {SAMPLE_HZ[1]:g}, "
+        raise SizeupError(f"{said('sample_hz')} must be 0 (off) or from {SAMPLE_HZ[0]:g} to {SAMPLE_HZ[1]:g}, "
                           f"got {settings.sample_hz!r}")
     if not isinstance(settings.memory_cap, (str, int)) or isinstance(settings.memory_cap, bool):
-        raise SizeupError(f"memory_cap must be a size like '8GiB' or '80%', got {settings.memory_cap!r}")
+        raise SizeupError(f"{said('memory_cap')} must be a size like '8GiB' or '80%', got {settings.memory_cap!r}")
     settings = replace(settings, memory_cap=str(settings.memory_cap))
     parse_memory(settings.memory_cap, total=1)  # validate early; resolved later against the machine
     return Plan(name, settings, tuple(unique_by_id(cases)))
