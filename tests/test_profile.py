@@ -17,6 +17,7 @@ import pytest
 
 from harness import cli, records
 from harness.analysis.diagnosis import THRESHOLDS, Figures, diagnose
+from harness.run.profile import job_name
 from harness.sizing import catalog
 from harness.sizing.rightsize import rightsize
 from tests.conftest import needs_quiet
@@ -37,6 +38,18 @@ def script(tmp_path: Path, body: str, name: str = "job.py") -> Path:
 def profiled(tmp_path: Path) -> records.RunResult:
     (path,) = tmp_path.glob("results/*/*-profile-*.json")
     return records.load(path)
+
+
+@pytest.mark.parametrize("command, name", [
+    (["python3", "-c", "import time; time.sleep(1)"], "python3-c"),  # had been 'import time_ time.sleep_1_'
+    (["python", "-W", "ignore", "train.py", "--epochs", "3"], "train.py"),  # not the -W option's value
+    (["torchrun", "--nproc_per_node", "2", "src/train.py"], "train.py"),
+    (["python3.12", "-m", "pkg.train", "--lr", "0.1"], "pkg.train"),
+    (["bash", "-c", "make all"], "bash-c"),
+    (["/usr/bin/my job"], "my_job"),
+])
+def test_a_profiled_job_is_named_for_what_it_runs(command: list[str], name: str) -> None:
+    assert job_name(command) == name
 
 
 def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_through(tmp_path: Path, capsys) -> None:

@@ -54,6 +54,7 @@ EXEC = ("import errno, os, signal, sys\n"
         "try:\n    os.execv(sys.argv[1], sys.argv[1:])\n"
         "except OSError as e:\n    print(f'sizeup profile: cannot run {sys.argv[1]}: {e.strerror}', file=sys.stderr)\n"
         "    os._exit(127 if e.errno == errno.ENOENT else 126)")
+SCRIPT = re.compile(r"\.(py|R|r|sh|ipynb)$")  # a file an interpreter runs, by its suffix
 INTERPRETERS = {"python", "python3", "bash", "sh", "Rscript", "torchrun", "accelerate", "deepspeed", "jupyter"}
 
 
@@ -83,10 +84,21 @@ def executable(command: list[str]) -> str:
 
 
 def job_name(command: list[str]) -> str:
-    """A name for the job's record: the script an interpreter runs, else the program (letters, digits, ._-)."""
+    """A name for the job's record (letters, digits, ._-): the script an interpreter runs (a file of a script's
+    suffix, else the module of `-m`, else the first argument that is not an option), 'python3-c' for code given
+    with `-c` (the code itself is no name), else the program."""
     name = Path(command[0]).name
     if name.rstrip("0123456789.") in INTERPRETERS:
-        name = next((Path(a).name for a in command[1:] if not a.startswith("-")), name)
+        args = command[1:]
+        script = next((a for a in args if SCRIPT.search(a) and not a.startswith("-")), None)
+        if script is not None:
+            name = Path(script).name
+        elif "-m" in args[:-1]:
+            name = args[args.index("-m") + 1]
+        elif "-c" in args:
+            name = f"{name}-c"
+        else:
+            name = next((Path(a).name for a in args if not a.startswith("-")), name)
     return _safe(name)
 
 
