@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.present.table import WIDTH
 from harness.run import doctor
 
 STYLES = {doctor.OK: "green", doctor.MISSING: "red", doctor.LIMITED: "yellow"}
@@ -19,6 +20,7 @@ EXIT_MISSING = 1
 def command(args: argparse.Namespace, console: Console) -> int:
     started = time.monotonic()
     findings = doctor.examine()
+    console.width = min(console.width, WIDTH)  # piped too: its found and fix wrap as in a terminal of that width
     table = Table(title="what this machine can measure", title_justify="left")
     for column in ("check", "status", "found", "fix"):
         table.add_column(column, overflow="fold")
