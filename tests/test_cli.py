@@ -112,7 +112,9 @@ def test_run_show_and_export_a_real_suite(tmp_path: Path, capsys) -> None:
 
     assert cli.main(["show", str(path)]) == 0
     table = capsys.readouterr().out
-    assert "breast_cancer" in table and "linear@sklearn" in table and "accuracy 0.9" in table and "✓" in table
+    assert "breast_cancer" in table and "linear@sklearn" in table and "✓" in table
+    assert next(line.split() for line in table.splitlines() if line.startswith(" breast_cancer")) == [
+        "breast_cancer", "accuracy"]  # the section's metric, said once for its cases
     assert "error faulty/raise@numpy/n=100/t=1: ValueError: this model always fails" in table
     assert max(map(len, table.splitlines())) <= 100
     assert cli.main(["show", "--json", str(path)]) == 0
@@ -392,6 +394,35 @@ def test_show_keeps_every_column_header_whole_at_100_columns(capsys: pytest.Capt
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.split()[:1] == ["case"])
     assert max(map(len, lines)) <= 100 and "\u2026" not in header and header.split()[-1] == "memory"
+
+
+def test_show_at_80_columns_keeps_each_name_whole_or_broken_after_its_at(capsys: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # 'xgboost_external@xgboost' had folded to 'xgboost_externa', 'l@', 'xgboost'
+    assert cli.main(["show", "results/reference/x86-64-2c-24g-4e6360dc-sizing.json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= 80
+    rows = [(i, line.split()[0]) for i, line in enumerate(lines) if line.startswith("  ") and "@" in line]
+    assert len(rows) == 110  # every case, and only cases
+    for i, name in rows:
+        model, backend = name.split("@")
+        assert model in {"xgboost", "xgboost_external", "hgb", "linear", "ridge_solve", "cnn", "tfidf_linear",
+                         "embedding_bag", "transformer"}
+        assert backend in {"xgboost", "sklearn", "numpy", "torch"} or not backend and lines[i + 1].startswith(
+            "    xgboost ")  # the rest of the name, indented past the names
+    assert "every case on 2 threads" in " ".join(lines) and " thr " not in lines[2] + lines[3]
+
+
+def test_show_tells_cases_apart_by_the_params_they_do_not_share(tmp_path: Path, capsys) -> None:
+    cases = [records.Case("classification", "xgboost", "xgboost", 2000, t, params={"trees": n, "depth": 6})
+             for n in (20, 40) for t in (1, 2)]
+    path = builders.write(tmp_path / "r.json", [builders.record(c, [0.1, 0.1, 0.1]) for c in cases])
+    assert cli.main(["show", path]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if "@" in line]
+    assert [(r[0], r[2]) for r in rows] == [(f"xgboost@xgboost,trees={n}", str(t)) for n in (20, 40) for t in (1, 2)]
+    section = next(line.split() for line in lines if line.startswith(" classification"))
+    assert section == ["classification", "accuracy"] and all(r[-3] == "0.900" for r in rows)  # said once, above
 
 
 def test_show_wide_gives_every_column_whole_however_narrow_the_terminal(capsys: pytest.CaptureFixture[str],

@@ -26,21 +26,25 @@ STATUS_STYLE = {"ok": "green", "skipped": "yellow"}
 
 class Ident:
     """A case id or configuration in a table cell: where its column is narrower than it, it breaks after a '/' or a ','
-    (a name longer than the column still folds), where plain text would fold it anywhere, even mid-name ('linear@skle',
-    then 'arn')."""
+    (inside a piece still too long, after its '@'; a name longer than the column still folds), where plain text would
+    fold it anywhere, even mid-name ('linear@skle', then 'arn'). Lines after the first are indented by `hang` more
+    than the text's own indent, so that the rest of a name does not read as a name of its own."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, hang: int = 0) -> None:
         self.pieces = [p for p in re.split(r"(?<=[/,])", text) if p]
+        self.indent = " " * (len(text) - len(text.lstrip(" ")) + hang) if hang else ""
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         # At least one cell: a narrow column folds it, as the table's other folding columns, and no number is cut.
         return Measurement(1, sum(map(cell_len, self.pieces)))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        pieces = [q for p in self.pieces for q in ([p] if cell_len(p) <= width else re.split(r"(?<=@)", p)) if q]
         lines = [""]
-        for piece in self.pieces:
-            if lines[-1] and cell_len(lines[-1] + piece) > options.max_width:
-                lines.append("")
+        for piece in pieces:
+            if lines[-1].strip() and cell_len(lines[-1] + piece) > width:
+                lines.append(self.indent)
             lines[-1] += piece
         yield Text("\n".join(lines), overflow="fold")
 
@@ -59,14 +63,15 @@ LEFT = ("case", "status", "quality", "fit interval", "interval")
 NO_WRAP = ("case", "fit interval", "quality", "throughput")  # short cells that must stay on one line
 
 
-def quality(s: CaseSummary) -> tuple[str, bool | None]:
-    """'roc_auc 0.978', and whether it meets the workload's target."""
+def quality(s: CaseSummary, named: bool = True) -> tuple[str, bool | None]:
+    """'roc_auc 0.978' ('0.978' where not `named`), and whether it meets the workload's target."""
     q = s.quality
     if q is None:
         return "", None
+    name = f"{q.metric} " if named else ""
     if q.median is None:  # no finite value: say why (a one-row test split gives r2 = nan)
-        return f"{q.metric} n/a ({', '.join(q.missing)})", None
-    return (f"{q.metric} {q.median:.3f}" if abs(q.median) < 1e6 else f"{q.metric} {q.median:.3g}"), q.met
+        return f"{name}n/a ({', '.join(q.missing)})", None
+    return (f"{name}{q.median:.3f}" if abs(q.median) < 1e6 else f"{name}{q.median:.3g}"), q.met
 
 
 def throughput(s: CaseSummary) -> str:
@@ -94,7 +99,7 @@ def render(run: RunResult, wide: bool = False) -> Group:
     title = (f"{run.suite} run {run.run_id} on {run.machine.get('id')}"
              f"{'' if run.complete else ' (incomplete)'}")
     table = _wide(summaries, figures) if wide else _narrow(summaries, figures)
-    table.title, table.caption, table.caption_justify = Text(title), Text(_caption(run, wide)), "left"
+    table.title, table.caption, table.caption_justify = Text(title), Text(_caption(run, wide, summaries)), "left"
     notes = [Text.assemble((c.status, STATUS_STYLE.get(c.status, "red")), f" {c.id}: {c.reason or ''}")
              for c in run.cases if c.status not in ("ok", "skipped") or (wide and c.status == "skipped")]
     if not wide:
@@ -140,27 +145,48 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
     levels = sorted({f"{s.phases['fit'].coverage:.0%}" for s in summaries if _interval(s.phases.get("fit"))})
     level = f" {levels[0]}" if len(levels) == 1 else f" {levels[0][:-1]}-{levels[-1]}" if levels else ""
     timed = "fit s" if any("fit" in s.phases for s in summaries) or not summaries else "run s"  # profiles: the job
-    for name in ("case", "size", "thr", timed, f"interval{level}", "quality", "memory",
-                 *(f.label for _, f in figures)):
+    names = ["case", "size", "thr", timed, f"interval{level}", "quality", "memory", *(f.label for _, f in figures)]
+    keep = [i for i, name in enumerate(names) if name != "thr" or not _same_threads(summaries)]
+    for name in (names[i] for i in keep):
         # The case folds (a profile's is its command line, any length); the numbers stay whole.
         table.add_column(name, justify="left" if name.startswith(LEFT) else "right", no_wrap=name != "case")
     order = {w: i for i, w in enumerate(dict.fromkeys(s.record.case.workload for s in summaries))}
+    shown = sorted((s for s in summaries if s.record.status != "skipped"), key=lambda s: order[s.record.case.workload])
+    # A section whose cases all have one quality metric names it in its own row, once (narrower rows).
+    metrics = {w: {s.quality.metric if s.quality else None for s in shown if s.record.case.workload == w}
+               for w in order}
+    # Params that tell a section's cases apart are written after the name (trees=50); those all share are not.
+    common = {w: set.intersection(*[set(s.record.case.params_said()) for s in shown if s.record.case.workload == w])
+              for w in {s.record.case.workload for s in shown}}
     workload = None
-    for s in sorted((s for s in summaries if s.record.status != "skipped"),
-                    key=lambda s: order[s.record.case.workload]):
+    for s in shown:
         case = s.record.case
         if case.workload != workload:
             workload = case.workload
-            table.add_row(Text(workload, style="bold"), *[""] * (len(table.columns) - 1))
-        cells = _narrow_row(s) + [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
-        table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+            metric = next(iter(metrics[workload])) if len(metrics[workload]) == 1 else None
+            cells = [Text(workload, style="bold"), *[""] * (len(names) - 1)]
+            cells[names.index("quality")] = Text(metric or "", style="bold")
+            table.add_row(*(cells[i] for i in keep))
+        said = [p for p in case.params_said() if p not in common[workload]]
+        cells = _narrow_row(s, named=metric is None, params=said) + [fig.text(f, s.figures.get((source, f.key)))
+                                                         for source, f in figures]
+        table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in (cells[i] for i in keep)))
     return table
 
 
-def _narrow_row(s: CaseSummary) -> list[str | Text | Ident]:
+def _same_threads(summaries: Sequence[CaseSummary]) -> int | None:
+    """The thread count of every case tabled, where they share one (a profile sets none)."""
+    threads = {s.record.case.threads for s in summaries if s.record.status != "skipped"}
+    profiled = any(s.record.case.workload == PROFILE for s in summaries)
+    return next(iter(threads)) if len(threads) == 1 and not profiled else None
+
+
+def _narrow_row(s: CaseSummary, named: bool = True, params: Sequence[str] = ()) -> list[str | Text | Ident]:
     record, case = s.record, s.record.case
     profiled = case.workload == PROFILE  # one job as it is: no data size or thread count set by sizeup
-    cells: list[str | Text | Ident] = [Ident(f" {case.model}@{case.backend}"), "" if profiled else f"{case.size:,}",
+    cells: list[str | Text | Ident] = [Ident(f" {case.model}@{case.backend}" + "".join(f",{p}" for p in params),
+                                             hang=2),
+                                       "" if profiled else f"{case.size:,}",
                                "" if profiled else str(case.threads)]
     if record.status != "ok":  # a profile stopped or failed keeps what it measured until then: said with it
         ran = record.runs[0].phases.get(WHOLE_RUN) if record.runs and profiled else None
@@ -171,7 +197,7 @@ def _narrow_row(s: CaseSummary) -> list[str | Text | Ident]:
     contended = "!" if s.contention and s.contention.counted else ""
     cells.append("" if fit is None else f"{_s(fit.median)}{'~' if fit.noisy else ''}{contended}")
     cells.append(f"{_s(fit.lo)}-{_s(fit.hi)}" if _interval(fit) else "")
-    text, met = quality(s)
+    text, met = quality(s, named)
     cells.append(Text.assemble(text, {True: (" ✓", "green"), False: (" ✗", "red"), None: ""}[met]))
     cells.append(_memory(record.telemetry.get("peak_memory_bytes")))
     return cells
@@ -239,17 +265,19 @@ def _mib(value: Any) -> str:
     return "" if not value else f"{value / 2**20:,.0f} MiB"
 
 
-def _caption(run: RunResult, wide: bool) -> str:
+def _caption(run: RunResult, wide: bool, summaries: Sequence[CaseSummary]) -> str:
     counts: dict[str, int] = {}
     for c in run.cases:
         counts[c.status] = counts.get(c.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    if not wide and (threads := _same_threads(summaries)):  # said once, not in a column of one number
+        summary += f"; every case on {threads} thread{'s' * (threads > 1)}"
     repeats = run.settings.get("repeats")
     more = "" if wide else " Every phase, throughput and fit CPU: --wide; all of it as numbers: --json."
     if run.cases and all(c.case.workload == PROFILE for c in run.cases):
         return (f"{summary}. A profile: the job's one run, timed whole ('run'); its phases, what held it back and "
                 "what it should run on follow.")
-    return (f"{summary}. Times: medians of {repeats} warm repeats, disturbed ones left out where enough clean ones "
-            "remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under contention. The "
+    return (f"{summary}. Times: medians of {repeats} warm repeat{'s' * (repeats != 1)}, disturbed ones left out where "
+            "enough clean ones remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under contention. The "
             "interval holds the fit's median with the confidence its header gives (distribution-free: 50% from two "
             f"repeats, 75% from three, 88% from four). Quality: ✓/✗ against the workload's target.{more}")
