@@ -168,8 +168,8 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
             cells[names.index("quality")] = Text(metric or "", style="bold")
             table.add_row(*(cells[i] for i in keep))
         said = [p for p in case.params_said() if p not in common[workload]]
-        cells = _narrow_row(s, named=metric is None, params=said) + [fig.text(f, s.figures.get((source, f.key)))
-                                                         for source, f in figures]
+        cells = _narrow_row(s, named=metric is None, params=said)
+        cells += [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
         table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in (cells[i] for i in keep)))
     return table
 
@@ -184,10 +184,9 @@ def _same_threads(summaries: Sequence[CaseSummary]) -> int | None:
 def _narrow_row(s: CaseSummary, named: bool = True, params: Sequence[str] = ()) -> list[str | Text | Ident]:
     record, case = s.record, s.record.case
     profiled = case.workload == PROFILE  # one job as it is: no data size or thread count set by sizeup
-    cells: list[str | Text | Ident] = [Ident(f" {case.model}@{case.backend}" + "".join(f",{p}" for p in params),
-                                             hang=2),
-                                       "" if profiled else f"{case.size:,}",
-                               "" if profiled else str(case.threads)]
+    name = Ident(f" {case.model}@{case.backend}" + "".join(f",{p}" for p in params), hang=2)
+    cells: list[str | Text | Ident] = [name, "" if profiled else f"{case.size:,}",
+                                       "" if profiled else str(case.threads)]
     if record.status != "ok":  # a profile stopped or failed keeps what it measured until then: said with it
         ran = record.runs[0].phases.get(WHOLE_RUN) if record.runs and profiled else None
         kept = f"{_s(ran)} " if ran is not None else ""
@@ -278,6 +277,6 @@ def _caption(run: RunResult, wide: bool, summaries: Sequence[CaseSummary]) -> st
         return (f"{summary}. A profile: the job's one run, timed whole ('run'); its phases, what held it back and "
                 "what it should run on follow.")
     return (f"{summary}. Times: medians of {repeats} warm repeat{'s' * (repeats != 1)}, disturbed ones left out where "
-            "enough clean ones remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under contention. The "
-            "interval holds the fit's median with the confidence its header gives (distribution-free: 50% from two "
-            f"repeats, 75% from three, 88% from four). Quality: ✓/✗ against the workload's target.{more}")
+            "enough clean ones remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under "
+            "contention. The interval holds the fit's median with the confidence its header gives (distribution-free: "
+            f"50% from two repeats, 75% from three, 88% from four). Quality: ✓/✗ against the workload's target.{more}")
