@@ -82,8 +82,9 @@ def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_th
 
 
 def test_a_job_too_short_to_judge_gets_no_finding_and_no_vm(tmp_path: Path, capsys, monkeypatch) -> None:
-    code = "pass  # a job named by a command line longer than a 100-column table leaves for its case"
-    assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, "-c", code]) == 0
+    script = tmp_path / "a_job_named_by_a_script_longer_than_a_100_column_table_leaves_for_its_case.py"
+    script.write_text("pass\n")
+    assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(script)]) == 0
     assert "Right-size" not in capsys.readouterr().out
     (record,) = profiled(tmp_path).cases
     assert record.wall_s < 1.0
