@@ -18,6 +18,16 @@ fixed cost plus linear (geometric mean, weights 1 / (LOO error^2 + 0.2^2): about
 as well). Backtests of a sizing sweep on a quiet 2-core machine (14 configurations, 54 predictions
 2.5-5x past the sizes fitted): median error 11%, against 18% when a plain power law and sublinear
 exponents were candidates too.
+
+Both curves weigh each size's error by (size / largest)^TOP_WEIGHT: what a prediction past the sizes needs is how
+time grows at the top of them, and a training's cost per item still falls at the smallest (XGBoost's per 1,000 rows
+fell from 0.015 s to 0.0075 s between 5,000 and 80,000 rows, then rose to 0.009 s at 640,000): fitted evenly, a fit
+of the smallest sizes over-predicted 4x past them by 10-77% on a quiet machine, and one of more sizes under-predicted.
+Backtests 2.5-5x past the sizes, each sweep alone, median error: 12.7% on that quiet machine's sweep (2026-12-02, 49
+predictions) and 12.8% on the references' (190) evenly weighted; 11.1% and 11.3% at 0.25; 10.1% and 11.8% at 0.5;
+9.5% and 12.6% at 1. Fitted on one run, checked on another of other sizes (the references' four such checks, median
+error), 0.25 gave 13.1%, 8.9%, 10.9% and 13.8% against 14.5%, 9.2%, 10.2% and 13.9% evenly, and 0.5 17.3%, 10.3%,
+12.0% and 13.6%: a run's own speed that day weighs more there than the shape of its curve.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ BOOTSTRAP = 200  # refits per interval
 MIN_FIT_SIZES = 3  # the fewest sizes a time fit takes
 HELD_OUT = 32  # a leave-one-out error holds out at most this many sizes, spread evenly: linear cost in sizes
 MIN_EXPONENT, MAX_EXPONENT = 1.0, 2.0  # past fixed costs, at least linear (see above) and rarely worse than quadratic
+TOP_WEIGHT = 0.25  # a time fit weighs each size's error by (size / largest)^this (see the module's docstring)
 REGIME = 3.0  # a step on which time grew faster than size^REGIME, and more than doubled, starts another regime
 
 
@@ -53,11 +64,18 @@ class Curve:
         return self.fixed + self.scale * (np.asarray(n, dtype=float) / self.ref) ** self.exponent
 
 
-def relative_nnls(columns: Sequence[np.ndarray], t: np.ndarray) -> np.ndarray:
-    """Coefficients c >= 0 minimizing the relative error of sum(c_i * columns_i) against t."""
+def relative_nnls(columns: Sequence[np.ndarray], t: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Coefficients c >= 0 minimizing the relative error of sum(c_i * columns_i) against t (each point's error
+    times its weight, where `weights` are given)."""
     from scipy.optimize import nnls  # SciPy loads in a third of a second: only where a fit is made
 
-    return nnls(np.column_stack([column / t for column in columns]), np.ones_like(t))[0]
+    w = np.ones_like(t) if weights is None else weights
+    return nnls(np.column_stack([column / t * w for column in columns]), w)[0]
+
+
+def _weights(x: np.ndarray) -> np.ndarray:
+    """Each size's weight in a time fit: (size / largest)^TOP_WEIGHT (see the module's docstring)."""
+    return (x / x.max()) ** TOP_WEIGHT
 
 
 def _power(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
@@ -67,7 +85,7 @@ def _power(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
 
 
 def _fixed_linear(n: np.ndarray, t: np.ndarray, ref: float) -> Curve:
-    a, b = relative_nnls([np.ones_like(t), n / ref], t)
+    a, b = relative_nnls([np.ones_like(t), n / ref], t, _weights(n))
     return Curve("fixed+linear", float(a), float(b), 1.0, ref)
 
 
@@ -76,14 +94,14 @@ def _fixed_power(n: np.ndarray, t: np.ndarray, ref: float, near: Curve | None = 
     from scipy.optimize import least_squares
 
     start = _power(n, t, ref)
-    x = n / ref
+    x, w = n / ref, _weights(n)
 
     def residuals(p: np.ndarray) -> np.ndarray:
-        return np.log(p[0] + np.exp(p[1]) * x ** p[2]) - np.log(t)
+        return (np.log(p[0] + np.exp(p[1]) * x ** p[2]) - np.log(t)) * w
 
     def jacobian(p: np.ndarray) -> np.ndarray:  # analytic: a third of the time of finite differences
         power = np.exp(p[1]) * x ** p[2]
-        return np.column_stack([np.ones_like(x), power, power * np.log(x)]) / (p[0] + power)[:, None]
+        return np.column_stack([np.ones_like(x), power, power * np.log(x)]) / (p[0] + power)[:, None] * w[:, None]
 
     guess = [0.1 * float(t.min()), math.log(max(start.scale, 1e-12)), start.exponent]
     if near is not None:
