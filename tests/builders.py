@@ -78,18 +78,18 @@ def record(case: Case, fits: Sequence[float], quality: float | None = 0.9, metri
 
 
 def run_result(cases: Sequence[CaseRecord], cpu: str = "Xeon", libraries: dict | None = None,
-               gpu: str | None = None, run_id: str = "r1") -> RunResult:
+               gpu: str | None = None, run_id: str = "r1", started: str = "2026-11-28T00:00:00+00:00") -> RunResult:
     identity = {"cpu_model": cpu, "physical_cores": 2, "logical_cores": 2, "memory_bytes": 16 * GiB,
                 "gpus": [{"name": gpu}] if gpu else [], "libraries": libraries or LIBRARIES, "python": "3.11.7"}
-    return RunResult(run_id=run_id, started="2026-11-28T00:00:00+00:00", suite="t", settings={"repeats": 3},
+    return RunResult(run_id=run_id, started=started, suite="t", settings={"repeats": 3},
                      plan=[r.case for r in cases], machine={"id": f"m-{cpu}", "identity": identity},
                      sizeup_version="0", cases=list(cases), complete=True)
 
 
 def write(path: Path, cases: Sequence[CaseRecord], cpu: str = "Xeon", libraries: dict | None = None,
-          gpu: str | None = None) -> str:
+          gpu: str | None = None, started: str = "2026-11-28T00:00:00+00:00") -> str:
     """A result file of `cases`, as `sizeup run` writes it; returns its path."""
-    records.save(path, run_result(cases, cpu, libraries, gpu, run_id=path.stem))
+    records.save(path, run_result(cases, cpu, libraries, gpu, run_id=path.stem, started=started))
     return str(path)
 
 

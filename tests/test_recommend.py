@@ -607,6 +607,27 @@ def test_sizes_measured_only_under_contention_never_enter_a_fit_silently(tmp_pat
     assert capsys.readouterr().out.lstrip().startswith("1 measurement(s) were taken while other processes used")
 
 
+def test_a_run_at_another_speed_is_left_out_of_the_newest_runs_fit(tmp_path: Path) -> None:
+    def run(name: str, day: int, speed: float, sizes: tuple[int, ...]) -> str:
+        cases = [builders.record(Case("regression", "hgb", "sklearn", n, 2), [speed * (0.2 + 1e-5 * n)] * 3,
+                                 metric="r2", task="regression") for n in sizes]
+        return builders.write(tmp_path / f"{name}.json", cases, started=f"2026-11-{day:02d}T00:00:00+00:00")
+
+    # The same machine id, a week apart: the older run took 2.2x as long, at sizes off the newest's grid.
+    old = run("old", 20, 2.2, (15000, 30000, 60000, 120000, 240000))
+    new = run("new", 27, 1.0, (10000, 20000, 40000, 80000, 160000))
+    (model,) = analyse(frame.load([old, new])).sizes()
+    assert model.runs == ("new",) and [(r, round(x, 2)) for r, x in model.apart] == [("old", 2.2)]
+    assert max(model.time.sizes) == 160000
+    found = recommend(analyse(frame.load([new, old])), "regression", 640000, catalog.load())
+    assert f.RUNS_APART in evidence(found.options[0])
+    assert found.options[0].seconds == pytest.approx(0.2 + 6.4, rel=0.1)  # the newest's line, not a mix of two
+    # Within 1.5x of one another: one machine's noise, pooled.
+    near = run("near", 21, 1.3, (15000, 30000, 60000))
+    (model,) = analyse(frame.load([near, new])).sizes()
+    assert model.runs == ("near", "new") and model.apart == ()
+
+
 def test_a_configuration_that_never_finished_a_size_is_said_not_silently_absent(tmp_path: Path) -> None:
     failed = builders.record(Case("classification", "linear", "sklearn", SIZES[0], 2), [], status="error")
     skipped = builders.record(Case("classification", "xgboost", "xgboost-cuda", SIZES[0], 2), [], status="skipped")

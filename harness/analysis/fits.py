@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from harness.analysis import cores, crossover, scaling
@@ -28,9 +29,44 @@ class SizeModel:
     contended: tuple[int, ...] = ()  # sizes measured only under contention, kept: too few clean ones
     left_out: tuple[int, ...] = ()  # sizes measured only under contention, left out: enough clean ones
     runs: tuple[str, ...] = ()  # the runs that measured it
+    apart: tuple[tuple[str, float], ...] = ()  # runs left out (runs_apart), each with its time / the newest run's
 
 
 MIN_SIZES = scaling.MIN_FIT_SIZES
+RUNS_APART = 1.5  # a run this many times slower or faster than the newest, at the same sizes, is not pooled with it
+
+
+def runs_apart(g: pd.DataFrame, column: str) -> tuple[pd.DataFrame, tuple[tuple[str, float], ...]]:
+    """`g` without the runs that ran RUNS_APART times slower or faster than the newest run of its configuration
+    (median over the sizes one measured within the other's range, the other's time there interpolated in log-log),
+    and those runs with that ratio; `g` as it is where the newest alone has too few sizes to fit.
+
+    One machine id is one kind of VM, not one speed: on a 2-vCPU VM of one id, the sizing sweeps of 2026-11-28 took
+    1.6-2.6x the time of 2026-12-02's at the same sizes, configuration by configuration, where three runs of another
+    VM over two days stayed within 0.78-1.28x of one another. Pooled, two such speeds make a curve of neither: the
+    fit zigzags between the runs and its predictions follow neither (the newest says how the machine runs now)."""
+    if g["run_id"].nunique() < 2:
+        return g, ()
+    newest = g.sort_values("run_started", kind="stable")["run_id"].iloc[-1]
+    mine = g[g["run_id"] == newest].groupby("size")[column].median()
+    if len(mine) < MIN_SIZES:
+        return g, ()
+    apart = []
+    for run, other in g[g["run_id"] != newest].groupby("run_id"):
+        theirs = other.groupby("size")[column].median()
+        # log(their time / the newest's), at their sizes within the newest's range and the newest's within theirs
+        logs = np.concatenate([_log_ratio(theirs, mine), -_log_ratio(mine, theirs)])
+        ratio = float(np.exp(np.median(logs))) if len(logs) else 1.0  # nothing in common: nothing to say
+        if max(ratio, 1 / ratio) >= RUNS_APART:
+            apart.append((str(run), ratio))
+    return g[~g["run_id"].isin([r for r, _ in apart])], tuple(apart)
+
+
+def _log_ratio(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """log(a / b) at a's sizes within b's range, b interpolated in log-log between its sizes (none: b has one)."""
+    inside = a[(a.index >= b.index.min()) & (a.index <= b.index.max())] if len(b) > 1 else a.iloc[:0]
+    return np.log(inside.to_numpy(float)) - np.interp(np.log(inside.index.to_numpy(float)),
+                                                      np.log(b.index.to_numpy(float)), np.log(b.to_numpy(float)))
 
 
 def clean_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -51,7 +87,7 @@ def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
     out = []
     column = f"{phase}_s"
     for config, g in rows.groupby("config", sort=True):
-        g = clean_rows(g[g[column].notna()])
+        g, apart = runs_apart(clean_rows(g[g[column].notna()]), column)
         # A size whose repeats were all disturbed never enters a fit silently: left out where enough clean sizes
         # remain, else kept and said (the prediction is then unreliable).
         contended = sorted(int(n) for n, d in g.groupby("size")["disturbed"] if d.all())
@@ -65,7 +101,7 @@ def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
         time = scaling.fit_time(sizes, [by_size[n] for n in sizes])
         out.append(SizeModel(str(config), g.loc[g["size"].idxmin(), "case"], str(g["size_unit"].iloc[0]), time,
                              _memory(g), () if left_out else tuple(contended), tuple(left_out),
-                             tuple(sorted(set(g["run_id"])))))
+                             tuple(sorted(set(g["run_id"]))), apart))
     return out
 
 

@@ -80,7 +80,8 @@ def rows(loaded: Sequence[Loaded]) -> pd.DataFrame:
     for item in loaded:
         identity = item.run.machine.get("identity", {})
         gpus = identity.get("gpus") or []
-        machine = {"file": str(item.path), "run_id": item.run.run_id, "machine": item.run.machine.get("id"),
+        machine = {"file": str(item.path), "run_id": item.run.run_id, "run_started": item.run.started,
+                   "machine": item.run.machine.get("id"),
                    "cpu_model": identity.get("cpu_model"), "physical_cores": identity.get("physical_cores"),
                    "logical_cores": identity.get("logical_cores"), "memory_bytes": identity.get("memory_bytes"),
                    "gpu": gpus[0].get("name") if gpus else None}

@@ -37,6 +37,7 @@ from harness.records.figures import seconds
 TOO_WIDE = "interval-too-wide"
 CONTENDED = "measured-under-contention"
 CONTENDED_LEFT_OUT = "contended-sizes-left-out"
+RUNS_APART = "runs-apart"
 FIXED_COSTS_DOMINATE = "fixed-costs-dominate"
 UNCALIBRATED = "uncalibrated"
 BEYOND_BACKTESTS = "beyond-backtests"
@@ -184,6 +185,10 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
     if model.left_out:
         caveats.append(Caveat(CONTENDED_LEFT_OUT, f"size(s) {', '.join(f'{n:,}' for n in model.left_out)} left "
                                                   "out of the fit: measured only while other processes used the CPU"))
+    if model.apart:
+        caveats.append(Caveat(RUNS_APART, "left out of the fit: " + "; ".join(
+            f"run {run}, {ratio:.2g}x the newest run's time at the same sizes" for run, ratio in model.apart)
+            + " (the machine ran at another speed then: the newest says how it runs now)"))
     if time.too_wide:
         level = "low"
         caveats.append(Caveat(TOO_WIDE, f"interval {seconds(time.lo)}-{seconds(time.hi)} s spans more than "

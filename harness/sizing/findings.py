@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from harness.analysis.predict import (  # noqa: F401 (re-exported: one spelling of each code)
     BELOW_MEASURED, BELOW_REGIME, BEYOND_BACKTESTS, CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, MISSES_OWN,
-    NO_THREAD_FIT, THREAD_FIT, TOO_WIDE, UNCALIBRATED, VCPUS_FAR)
+    NO_THREAD_FIT, RUNS_APART, THREAD_FIT, TOO_WIDE, UNCALIBRATED, VCPUS_FAR)
 
 # Rules that fired and what they left out (Recommendation.rules).
 HEADROOM = "memory-headroom"
