@@ -541,8 +541,9 @@ def test_a_cluster_past_the_largest_vm_is_sized_from_the_measured_spark_fit(tmp_
     assert workers >= 2 and spark.memory_needed_gib * GiB <= vm.memory_gib * GiB
     (fit,) = analysis.machines[0].spark
     assert spark.seconds == pytest.approx(fit.time(1e10, workers * vm.vcpus))
-    # Two core counts cannot pin the coordination terms: a hair of noise in them grows with the cores.
-    assert 1 <= spark.seconds / (12.0 + 2e-5 * 1e10 / (workers * vm.vcpus)) < 2
+    # Two core counts cannot pin the coordination terms: a hair of noise in them grows with the cores (2.04x the
+    # truth at 100 workers of 20 vCPUs, the nodes the shipped memory calibration asks for since 2026-12-02).
+    assert 1 <= spark.seconds / (12.0 + 2e-5 * 1e10 / (workers * vm.vcpus)) < 2.5
     assert spark.cost == pytest.approx(spark.seconds / 3600 * spark.nodes * vm.price_per_hour, rel=1e-6)
     # Each node holds its share at the top of the memory's 95% interval, as one VM must (far past: above x 1.5).
     top = math.exp(analysis.machines[0].calibration.half_width("memory", 1e10 / fit.sizes[1], True))
