@@ -190,7 +190,7 @@ class Calibration:
     def half_width(self, quantity: str, beyond: float, settled: bool, exclude: str | None = None) -> float | None:
         """The conformal half-width in log space (None: too few backtests of this kind); past the farthest any
         backtest reached (`reach`), widened in proportion to log(distance): the backtests' errors grow so
-        (median 11% at 2x, 13% at 4x, 15% at 8x, 31% over 10x, in the references)."""
+        (median 10% at 2x, 13% at 4x, 16% at 8x, 29% over 10x, in the references)."""
         pool = self.pool(quantity, beyond, settled, MIN_INTERVAL, exclude)
         if not pool:
             return None
