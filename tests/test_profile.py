@@ -45,6 +45,7 @@ def profiled(tmp_path: Path) -> records.RunResult:
     (["python", "-W", "ignore", "train.py", "--epochs", "3"], "train.py"),  # not the -W option's value
     (["torchrun", "--nproc_per_node", "2", "src/train.py"], "train.py"),
     (["python3.12", "-m", "pkg.train", "--lr", "0.1"], "pkg.train"),
+    (["python", "-m", "pkg.train", "--config", "cfg.py"], "pkg.train"),  # its arguments are the module's
     (["bash", "-c", "make all"], "bash-c"),
     (["/usr/bin/my job"], "my_job"),
 ])

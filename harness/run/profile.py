@@ -84,21 +84,21 @@ def executable(command: list[str]) -> str:
 
 
 def job_name(command: list[str]) -> str:
-    """A name for the job's record (letters, digits, ._-): the script an interpreter runs (a file of a script's
-    suffix, else the module of `-m`, else the first argument that is not an option), 'python3-c' for code given
-    with `-c` (the code itself is no name), else the program."""
+    """A name for the job's record (letters, digits, ._-): what an interpreter runs, the first of a module given
+    with `-m`, 'python3-c' for code given with `-c` (the code itself is no name) and a file of a script's suffix
+    (past options that take a value: `-W ignore`), else its first argument that is not an option; else the
+    program."""
     name = Path(command[0]).name
     if name.rstrip("0123456789.") in INTERPRETERS:
         args = command[1:]
-        script = next((a for a in args if SCRIPT.search(a) and not a.startswith("-")), None)
-        if script is not None:
-            name = Path(script).name
-        elif "-m" in args[:-1]:
-            name = args[args.index("-m") + 1]
-        elif "-c" in args:
-            name = f"{name}-c"
-        else:
-            name = next((Path(a).name for a in args if not a.startswith("-")), name)
+        for i, a in enumerate(args):
+            if a == "-m" and i + 1 < len(args):
+                return _safe(args[i + 1])
+            if a == "-c":
+                return _safe(f"{name}-c")
+            if SCRIPT.search(a) and not a.startswith("-"):
+                return _safe(Path(a).name)
+        name = next((Path(a).name for a in args if not a.startswith("-")), name)
     return _safe(name)
 
 
