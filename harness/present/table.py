@@ -153,8 +153,7 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
     order = {w: i for i, w in enumerate(dict.fromkeys(s.record.case.workload for s in summaries))}
     shown = sorted((s for s in summaries if s.record.status != "skipped"), key=lambda s: order[s.record.case.workload])
     # A section whose cases all have one quality metric names it in its own row, once (narrower rows).
-    metrics = {w: {s.quality.metric if s.quality else None for s in shown if s.record.case.workload == w}
-               for w in order}
+    metrics = {w: {s.quality.metric for s in shown if s.record.case.workload == w and s.quality} for w in order}
     # Params that tell a section's cases apart are written after the name (trees=50); those all share are not.
     common = {w: set.intersection(*[set(s.record.case.params_said()) for s in shown if s.record.case.workload == w])
               for w in {s.record.case.workload for s in shown}}
@@ -270,7 +269,7 @@ def _caption(run: RunResult, wide: bool, summaries: Sequence[CaseSummary]) -> st
         counts[c.status] = counts.get(c.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     if not wide and (threads := _same_threads(summaries)):  # said once, not in a column of one number
-        summary += f"; every case on {threads} thread{'s' * (threads > 1)}"
+        summary += f"; every case that ran used {threads} thread{'s' * (threads > 1)}"
     repeats = run.settings.get("repeats")
     more = "" if wide else " Every phase, throughput and fit CPU: --wide; all of it as numbers: --json."
     if run.cases and all(c.case.workload == PROFILE for c in run.cases):
