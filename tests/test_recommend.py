@@ -619,7 +619,7 @@ def test_a_run_at_another_speed_is_left_out_of_the_newest_runs_fit(tmp_path: Pat
     new = run("new", 27, 1.0, (10000, 20000, 40000, 80000, 160000))
     (model,) = analyse(frame.load([old, new])).sizes()
     assert model.runs == ("new",) and [(r, round(x, 2)) for r, x in model.apart] == [("old", 2.2)]
-    assert max(model.time.sizes) == 160000
+    assert max(model.time.sizes) == 160000 and max(model.memory.sizes) == 240000  # memory is no speed: kept
     found = recommend(analyse(frame.load([new, old])), "regression", 640000, catalog.load())
     assert f.RUNS_APART in evidence(found.options[0])
     assert found.options[0].seconds == pytest.approx(0.2 + 6.4, rel=0.1)  # the newest's line, not a mix of two
@@ -627,6 +627,13 @@ def test_a_run_at_another_speed_is_left_out_of_the_newest_runs_fit(tmp_path: Pat
     near = run("near", 21, 1.3, (15000, 30000, 60000))
     (model,) = analyse(frame.load([near, new])).sizes()
     assert model.runs == ("near", "new") and model.apart == ()
+    # A run that shares no range with the newest's cannot be judged: pooled. One of a single size within it is.
+    far = run("far", 22, 2.2, (640000,))
+    (model,) = analyse(frame.load([far, new])).sizes()
+    assert model.runs == ("far", "new") and model.apart == ()
+    one = run("one", 22, 2.2, (40000,))
+    (model,) = analyse(frame.load([one, new])).sizes()
+    assert model.runs == ("new",) and [r for r, _ in model.apart] == ["one"]
 
 
 def test_a_configuration_that_never_finished_a_size_is_said_not_silently_absent(tmp_path: Path) -> None:

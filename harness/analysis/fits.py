@@ -33,13 +33,15 @@ class SizeModel:
 
 
 MIN_SIZES = scaling.MIN_FIT_SIZES
-RUNS_APART = 1.5  # a run this many times slower or faster than the newest, at the same sizes, is not pooled with it
+SPEED_APART = 1.5  # a run this many times slower or faster than the newest, at the same sizes, is not pooled with it
 
 
 def runs_apart(g: pd.DataFrame, column: str) -> tuple[pd.DataFrame, tuple[tuple[str, float], ...]]:
-    """`g` without the runs that ran RUNS_APART times slower or faster than the newest run of its configuration
-    (median over the sizes one measured within the other's range, the other's time there interpolated in log-log),
-    and those runs with that ratio; `g` as it is where the newest alone has too few sizes to fit.
+    """`g` without the runs that ran SPEED_APART times slower or faster than the newest run of its configuration
+    (median over the sizes one measured within the other's range, the other's time there interpolated in log-log;
+    a run with no such size is not judged, and stays; one of a single size, a check of a larger size run on another
+    day, is judged on it), and those runs with that ratio; `g` as it is where the newest alone has too few sizes to
+    fit. The newest decides even where it measured fewer sizes than the run it leaves out.
 
     One machine id is one kind of VM, not one speed: on a 2-vCPU VM of one id, the sizing sweeps of 2026-11-28 took
     1.6-2.6x the time of 2026-12-02's at the same sizes, configuration by configuration, where three runs of another
@@ -47,7 +49,7 @@ def runs_apart(g: pd.DataFrame, column: str) -> tuple[pd.DataFrame, tuple[tuple[
     fit zigzags between the runs and its predictions follow neither (the newest says how the machine runs now)."""
     if g["run_id"].nunique() < 2:
         return g, ()
-    newest = g.sort_values("run_started", kind="stable")["run_id"].iloc[-1]
+    newest = g.sort_values(["run_started", "run_id"])["run_id"].iloc[-1]  # a tie: decided by id, not load order
     mine = g[g["run_id"] == newest].groupby("size")[column].median()
     if len(mine) < MIN_SIZES:
         return g, ()
@@ -56,8 +58,8 @@ def runs_apart(g: pd.DataFrame, column: str) -> tuple[pd.DataFrame, tuple[tuple[
         theirs = other.groupby("size")[column].median()
         # log(their time / the newest's), at their sizes within the newest's range and the newest's within theirs
         logs = np.concatenate([_log_ratio(theirs, mine), -_log_ratio(mine, theirs)])
-        ratio = float(np.exp(np.median(logs))) if len(logs) else 1.0  # nothing in common: nothing to say
-        if max(ratio, 1 / ratio) >= RUNS_APART:
+        ratio = float(np.exp(np.median(logs))) if len(logs) else 1.0  # no size in the other's range: not judged
+        if max(ratio, 1 / ratio) >= SPEED_APART:
             apart.append((str(run), ratio))
     return g[~g["run_id"].isin([r for r, _ in apart])], tuple(apart)
 
@@ -87,7 +89,8 @@ def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
     out = []
     column = f"{phase}_s"
     for config, g in rows.groupby("config", sort=True):
-        g, apart = runs_apart(clean_rows(g[g[column].notna()]), column)
+        whole = clean_rows(g[g[column].notna()])
+        g, apart = runs_apart(whole, column)
         # A size whose repeats were all disturbed never enters a fit silently: left out where enough clean sizes
         # remain, else kept and said (the prediction is then unreliable).
         contended = sorted(int(n) for n, d in g.groupby("size")["disturbed"] if d.all())
@@ -99,8 +102,9 @@ def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
             continue
         by_size = samples_by(g, "size", column)
         time = scaling.fit_time(sizes, [by_size[n] for n in sizes])
+        # Memory is no speed: the peaks of runs left out of the time fit (runs_apart) still count.
         out.append(SizeModel(str(config), g.loc[g["size"].idxmin(), "case"], str(g["size_unit"].iloc[0]), time,
-                             _memory(g), () if left_out else tuple(contended), tuple(left_out),
+                             _memory(whole if apart else g), () if left_out else tuple(contended), tuple(left_out),
                              tuple(sorted(set(g["run_id"]))), apart))
     return out
 

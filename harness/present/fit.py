@@ -76,11 +76,12 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
         if contended:
             parts.append(Text("Sizes measured only while other processes used the CPU: " + "; ".join(contended),
                               style="yellow"))
-        apart = [f"{m.config}: " + ", ".join(f"{run} ({ratio:.2g}x)" for run, ratio in m.apart)
+        apart = [f"  {m.config}: " + ", ".join(f"{run} ({ratio:.2g}x)" for run, ratio in m.apart)
                  for m in models if m.apart]
         if apart:
-            parts.append(Text("Runs left out of a fit, their time at the same sizes against the newest run's (the "
-                              "machine ran at another speed then): " + "; ".join(apart), style="yellow"))
+            parts.append(Text("\n".join(["Runs left out of a time fit, with their time at the same sizes against the "
+                                         "newest run's (the machine ran at another speed then):", *apart]),
+                              style="yellow"))
         regimes = [(m.config, step) for m in models if (step := m.time.regime_step())]
         if regimes:
             where = "; ".join(f"{config}: from {first:,.0f} (time grew as size^{grew:.1f} from {below:,.0f})"
