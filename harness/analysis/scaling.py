@@ -19,10 +19,11 @@ as well). Backtests of a sizing sweep on a quiet 2-core machine (14 configuratio
 2.5-5x past the sizes fitted): median error 11%, against 18% when a plain power law and sublinear
 exponents were candidates too.
 
-Both curves weigh each size's error by (size / largest)^TOP_WEIGHT: what a prediction past the sizes needs is how
-time grows at the top of them, and a training's cost per item still falls at the smallest (XGBoost's per 1,000 rows
-fell from 0.015 s to 0.0075 s between 5,000 and 80,000 rows, then rose to 0.009 s at 640,000): fitted evenly, a fit
-of the smallest sizes over-predicted 4x past them by 10-77% on a quiet machine, and one of more sizes under-predicted.
+Both curves weigh each size's log error by (size / largest)^TOP_WEIGHT (its square by twice that power): what a
+prediction past the sizes needs is how time grows at the top of them, and a training's cost per item still falls at
+the smallest (XGBoost's per 1,000 rows fell from 0.015 s to 0.0075 s between 5,000 and 80,000 rows, then rose to
+0.009 s at 640,000): fitted evenly, a fit of the smallest sizes over-predicted 4x past them by 10-77% on a quiet
+machine, and one of more sizes under-predicted.
 Backtests 2.5-5x past the sizes, each sweep alone, median error: 12.7% on that quiet machine's sweep (2026-12-02, 49
 predictions) and 12.8% on the references' (190) evenly weighted; 11.1% and 11.3% at 0.25; 10.1% and 11.8% at 0.5;
 9.5% and 12.6% at 1. Fitted on one run, checked on another of other sizes (the references' four such checks, median
