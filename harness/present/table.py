@@ -146,30 +146,32 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
     level = f" {levels[0]}" if len(levels) == 1 else f" {levels[0][:-1]}-{levels[-1]}" if levels else ""
     timed = "fit s" if any("fit" in s.phases for s in summaries) or not summaries else "run s"  # profiles: the job
     names = ["case", "size", "thr", timed, f"interval{level}", "quality", "memory", *(f.label for _, f in figures)]
-    keep = [i for i, name in enumerate(names) if name != "thr" or not _same_threads(summaries)]
+    one_thread_count = _same_threads(summaries) is not None  # said in the caption, not in a column
+    keep = [i for i, name in enumerate(names) if name != "thr" or not one_thread_count]
     for name in (names[i] for i in keep):
         # The case folds (a profile's is its command line, any length); the numbers stay whole.
         table.add_column(name, justify="left" if name.startswith(LEFT) else "right", no_wrap=name != "case")
-    order = {w: i for i, w in enumerate(dict.fromkeys(s.record.case.workload for s in summaries))}
-    shown = sorted((s for s in summaries if s.record.status != "skipped"), key=lambda s: order[s.record.case.workload])
-    # A section whose cases all have one quality metric names it in its own row, once (narrower rows).
-    metrics = {w: {s.quality.metric for s in shown if s.record.case.workload == w and s.quality} for w in order}
-    # Params that tell a section's cases apart are written after the name (trees=50); those all share are not.
-    common = {w: set.intersection(*[set(s.record.case.params_said()) for s in shown if s.record.case.workload == w])
-              for w in {s.record.case.workload for s in shown}}
-    workload = None
-    for s in shown:
-        case = s.record.case
-        if case.workload != workload:
-            workload = case.workload
-            metric = next(iter(metrics[workload])) if len(metrics[workload]) == 1 else None
-            cells = [Text(workload, style="bold"), *[""] * (len(names) - 1)]
-            cells[names.index("quality")] = Text(metric or "", style="bold")
-            table.add_row(*(cells[i] for i in keep))
-        said = [p for p in case.params_said() if p not in common[workload]]
-        cells = _narrow_row(s, named=metric is None, params=said)
-        cells += [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
-        table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in (cells[i] for i in keep)))
+    sections: dict[str, list[CaseSummary]] = {}  # per workload, in the order the run first met it
+    for s in summaries:
+        sections.setdefault(s.record.case.workload, [])
+        if s.record.status != "skipped":
+            sections[s.record.case.workload].append(s)
+    for workload, cases in sections.items():
+        if not cases:
+            continue
+        # One quality metric for the section: named once, in its own row (narrower rows).
+        metrics = {s.quality.metric for s in cases if s.quality}
+        metric = next(iter(metrics)) if len(metrics) == 1 else None
+        cells = [Text(workload, style="bold"), *[""] * (len(names) - 1)]
+        cells[names.index("quality")] = Text(metric or "", style="bold")
+        table.add_row(*(cells[i] for i in keep))
+        # Params that tell the section's cases apart follow the name (trees=50); those all share do not.
+        common = set.intersection(*(set(s.record.case.params_said()) for s in cases))
+        for s in cases:
+            said = [p for p in s.record.case.params_said() if p not in common]
+            cells = _narrow_row(s, named=metric is None, params=said)
+            cells += [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
+            table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in (cells[i] for i in keep)))
     return table
 
 
