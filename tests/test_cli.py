@@ -238,10 +238,11 @@ def test_show_of_a_folder_shows_its_newest_result_and_says_which(tmp_path: Path,
                 ("a/old.json", "b/deeper/new.json"))
     os.utime(old, (2e9, 2e9))
     os.utime(new, (1e9, 1e9))  # named later, written earlier
+    (tmp_path / "c.json").write_text('{"not": "sizeup"}')  # newest of all, and passed over
     assert cli.main(["show", "--json", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["run_id"] == "old"
-    assert f"newest of 2 result file(s), {old}" in err
+    assert f"newest sizeup result of 3 JSON file(s), {old}" in err
     for named in (old, tmp_path):  # export alike
         assert cli.main(["export", "--format", "pytest-benchmark", str(named)]) == 0
     exported = capsys.readouterr().out.split("\n{")

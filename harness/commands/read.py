@@ -38,7 +38,7 @@ def newest(path: Path) -> records.RunResult:
             run = records.load(chosen)
         except records.NotAResult:
             continue
-        sys.stderr.write(f"{path}: the newest of {len(found)} result file(s), {chosen}\n")
+        sys.stderr.write(f"{path}: the newest sizeup result of {len(found)} JSON file(s), {chosen}\n")
         return run
     raise SizeupError(f"no sizeup result in {path}")
 
