@@ -43,6 +43,7 @@ def profiled(tmp_path: Path) -> records.RunResult:
 @pytest.mark.parametrize("command, name", [
     (["python3", "-c", "import time; time.sleep(1)"], "python3-c"),  # had been 'import time_ time.sleep_1_'
     (["python", "-W", "ignore", "train.py", "--epochs", "3"], "train.py"),  # not the -W option's value
+    (["python", "-X", "dev", "train", "--epochs", "3"], "train"),  # a script without a suffix: not -X's value
     (["torchrun", "--nproc_per_node", "2", "src/train.py"], "train.py"),
     (["python3.12", "-m", "pkg.train", "--lr", "0.1"], "pkg.train"),
     (["python", "-m", "pkg.train", "--config", "cfg.py"], "pkg.train"),  # its arguments are the module's

@@ -56,6 +56,7 @@ EXEC = ("import errno, os, signal, sys\n"
         "    os._exit(127 if e.errno == errno.ENOENT else 126)")
 SCRIPT = re.compile(r"\.(py|R|r|sh|ipynb)$")  # a file an interpreter runs, by its suffix
 INTERPRETERS = {"python", "python3", "bash", "sh", "Rscript", "torchrun", "accelerate", "deepspeed", "jupyter"}
+VALUED = {"-W", "-X", "--check-hash-based-pycs"}  # Python's options whose value is the next argument
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ def executable(command: list[str]) -> str:
 def job_name(command: list[str]) -> str:
     """A name for the job's record (letters, digits, ._-): what an interpreter runs, the first of a module given
     with `-m`, 'python3-c' for code given with `-c` (the code itself is no name) and a file of a script's suffix
-    (past options that take a value: `-W ignore`), else its first argument that is not an option; else the
-    program."""
+    (past options that take a value: `-W ignore`), else its first argument that is neither an option nor Python's
+    option's value (`-X dev`); else the program."""
     name = Path(command[0]).name
     if name.rstrip("0123456789.") in INTERPRETERS:
         args = command[1:]
@@ -98,7 +99,8 @@ def job_name(command: list[str]) -> str:
                 return _safe(f"{name}-c")
             if SCRIPT.search(a) and not a.startswith("-"):
                 return _safe(Path(a).name)
-        name = next((Path(a).name for a in args if not a.startswith("-")), name)
+        values = {i + 1 for i, a in enumerate(args) if a in VALUED}
+        name = next((Path(a).name for i, a in enumerate(args) if not a.startswith("-") and i not in values), name)
     return _safe(name)
 
 
