@@ -266,6 +266,23 @@ def test_the_shipped_backtests_of_a_run_count_once_and_all_of_its_other_configur
         [("a", "r1")] * 3 + [("b", "r1+r2")] * 4 + [("a", "r3")] * 3)
 
 
+def test_a_workload_analysed_alone_is_calibrated_on_all_of_its_machines_fits(tmp_path) -> None:
+    """A run of this machine ships no backtests: recommend --workload had calibrated on its workload's fits alone,
+    and given another level than the summary to the same prediction."""
+    from harness.analysis import frame
+    from harness.analysis.compute import analyse
+    from harness.records import Case
+    from tests import builders
+
+    cases = [builders.record(Case(workload, "m", "numpy", int(n), 2), builders.times(1e-5 * n ** grows, 3, 0.1, i))
+             for workload, grows in (("classification", 1.0), ("regression", 1.3)) for i, n in enumerate(SIZES)]
+    loaded = frame.load([builders.write(tmp_path / "r.json", cases)])
+    (whole,), (part,) = analyse(loaded).machines, analyse(loaded, "classification").machines
+    assert {b.config for b in whole.backtests} == {b.config for b in whole.calibration.backtests} - {
+        b.config for b in backtest.read()}  # both workloads' fits, shipped or not
+    assert part.calibration.backtests == whole.calibration.backtests
+
+
 def test_a_prediction_is_calibrated_alike_whichever_workloads_of_its_runs_are_analysed() -> None:
     """recommend --workload analyses one workload: its intervals and levels are those fit gives over them all."""
     from harness.analysis import frame, predict

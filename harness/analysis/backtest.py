@@ -361,6 +361,15 @@ def _shipped() -> tuple[Backtest, ...]:
     return tuple(read())
 
 
+@functools.cache
+def shipped_runs() -> dict[str, set[frozenset[str]]]:
+    """Per configuration, the sets of runs whose fits the shipped backtests are of."""
+    out: dict[str, set[frozenset[str]]] = {}
+    for b in _shipped():
+        out.setdefault(b.config, set()).add(frozenset(b.source.split("+")))
+    return out
+
+
 def calibration(own: Sequence[Backtest], shipped: Sequence[Backtest] | None = None) -> Calibration:
     """This machine's backtests plus the shipped ones of other fits: analysing some of the references themselves
     must not count a fit's backtests twice (a shipped backtest of a configuration whose runs overlap those of one

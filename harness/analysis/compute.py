@@ -27,17 +27,19 @@ class MachineFits:
     crossings: list[fits.Crossing]
     out_of_core: list[fits.OutOfCore]
     pairs: list[comparison.DevicePair]
+    others: list[fits.SizeModel] = field(default_factory=list)  # of its other workloads, where these are of one
     memo: dict = field(default_factory=dict, compare=False, repr=False)  # harness.analysis.predict's, per fits
 
     @cached_property
     def backtests(self) -> list[backtest.Backtest]:
         """This machine's own (computed where a prediction or a backtest is asked for)."""
-        return [b for m in self.sizes for b in backtest.of_fit("+".join(m.runs), m.config, m.time, m.memory)]
+        return _backtests(self.sizes)
 
     @cached_property
     def calibration(self) -> backtest.Calibration:
-        """Its backtests and the shipped ones."""
-        return backtest.calibration(self.backtests)
+        """Its backtests and those of its other workloads (`recommend --workload` calibrates as the summary does: a
+        level set on a pool of a few tens of backtests turns on a few of them), and the shipped ones."""
+        return backtest.calibration(self.backtests + _backtests(self.others))
 
     def size_model(self, config: str) -> fits.SizeModel | None:
         return next((m for m in self.sizes if m.config == config), None)
@@ -46,12 +48,22 @@ class MachineFits:
         return next((g for g in self.grids if g.key == key), None)
 
 
-def fit_machine(machine: str, rows: pd.DataFrame) -> MachineFits:
+def _backtests(models: Sequence[fits.SizeModel]) -> list[backtest.Backtest]:
+    return [b for m in models for b in backtest.of_fit("+".join(m.runs), m.config, m.time, m.memory)]
+
+
+def fit_machine(machine: str, rows: pd.DataFrame, others: pd.DataFrame | None = None) -> MachineFits:
+    """The fits of `rows`; `others`: the machine's rows of its other workloads, where `rows` are of one (their fits
+    calibrate it, but those whose backtests are shipped already: refitting the references took seconds)."""
     sizes = fits.size_models(rows)
     twins = dict(zip(rows["backend"], rows["twin"]))
+    if others is not None:
+        shipped = backtest.shipped_runs()
+        runs = others.groupby("config")["run_id"].agg(frozenset)
+        others = others[~others["config"].isin([c for c, r in runs.items() if r in shipped.get(c, ())])]
     return MachineFits(machine, rows, sizes, fits.thread_models(rows), fits.grid_models(rows),
                        fits.spark_models(rows), fits.crossovers(sizes, twins), fits.out_of_core(rows),
-                       comparison.device_pairs(rows))
+                       comparison.device_pairs(rows), [] if others is None else fits.size_models(others))
 
 
 @dataclass(frozen=True)
@@ -92,9 +104,13 @@ def analyse(loaded: Sequence[frame.Loaded], workload: str | None = None, rows: p
     left_out = 0 if rows.empty else int(rows["times_left_out"].sum())
     if left_out:  # a repeat without a fit time says nothing about training
         rows = rows[rows["fit_s"].notna()]
+    every = rows
     if workload is not None and not rows.empty:
         rows = rows[rows["workload"] == workload]
-    machines = () if rows.empty else tuple(fit_machine(str(m), g) for m, g in rows.groupby("machine", sort=True))
+    machines = () if rows.empty else tuple(
+        fit_machine(str(m), g, None if workload is None else every[(every["machine"] == m)
+                                                                   & (every["workload"] != workload)])
+        for m, g in rows.groupby("machine", sort=True))
     return Analysis(tuple(loaded), rows, machines, left_out)
 
 
