@@ -332,6 +332,24 @@ def test_a_json_file_of_another_tool_beside_the_results_is_passed_over_and_refus
     assert "no sizeup result in" in capsys.readouterr().err
 
 
+def test_a_corrupt_result_in_a_folder_is_passed_over_and_said_and_refused_when_named(tmp_path: Path, capsys) -> None:
+    from harness.run import machine
+
+    folder = tmp_path / machine.fingerprint()["id"]  # report's default: this machine's newest result
+    folder.mkdir()
+    result = disturbed_result(folder, [False, False, False])
+    corrupt = folder / "20200101T000000Z-quick-old0.json"  # cut short: the newest file of the folder
+    corrupt.write_text('{"schema": "sizeup-result", "version": 1, "cases": [')
+    for command in (["show", str(folder)], ["show", "--json", str(folder)], ["fit", str(folder)],
+                    ["recommend", str(folder)], ["compare", str(result), str(folder)],
+                    ["report", "--results-dir", str(tmp_path), "-o", str(tmp_path / "report")]):
+        assert cli.main(command) == 0, command
+        assert f"sizeup: passed over {corrupt} is not valid JSON" in capsys.readouterr().err, command
+    for command in (["show"], ["fit"], ["recommend"]):
+        assert cli.main([*command, str(corrupt)]) == cli.EXIT_USAGE, command
+        assert "is not valid JSON" in capsys.readouterr().err
+
+
 def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -57,9 +57,11 @@ def paths(patterns: Iterable[str]) -> list[Path]:
     return found
 
 
-def load(patterns: Iterable[str]) -> list[Loaded]:
+def load(patterns: Iterable[str], passed: list[str] | None = None) -> list[Loaded]:
     """The results named, and those found in folders and globs; a JSON file found there that is not sizeup's (an
-    export written beside the results, say) is passed over, one named is refused."""
+    export written beside the results, say) is passed over, one named is refused. With `passed`, a file found there
+    that cannot be read (truncated, corrupt) is passed over too, and why appended to it: one bad file in a folder
+    of results does not take every command on them down."""
     patterns = list(patterns)
     named = {Path(p) for p in patterns}
     out = []
@@ -69,6 +71,10 @@ def load(patterns: Iterable[str]) -> list[Loaded]:
         except records.NotAResult:
             if p in named:
                 raise
+        except SizeupError as exc:
+            if p in named or passed is None:
+                raise
+            passed.append(str(exc))
     if not out:
         raise SizeupError(f"no sizeup result in {', '.join(patterns)}")
     return out

@@ -23,13 +23,26 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from harness.analysis.compute import Analysis
+    from harness.analysis.frame import Loaded
 
 
-def newest(path: Path) -> records.RunResult:
+def load(patterns: list[str]) -> list[Loaded]:
+    """frame.load, a file found in a folder or glob that cannot be read passed over and said on stderr."""
+    from harness.analysis import frame
+
+    passed: list[str] = []
+    try:
+        return frame.load(patterns, passed)
+    finally:
+        for reason in passed:
+            sys.stderr.write(f"sizeup: passed over {reason}\n")
+
+
+def newest(path: Path) -> tuple[Path, records.RunResult]:
     """The result in `path`, or for a folder the newest result file below it (by modification time; JSON that is
-    not sizeup's passed over), said on stderr so that `show --json` stays JSON."""
+    not sizeup's, or cannot be read, passed over), said on stderr so that `show --json` stays JSON."""
     if not path.is_dir():
-        return records.load(path)
+        return path, records.load(path)
     from harness.analysis import frame
 
     found = sorted(frame.paths([str(path)]), key=lambda p: (p.stat().st_mtime, str(p)), reverse=True)
@@ -38,8 +51,11 @@ def newest(path: Path) -> records.RunResult:
             run = records.load(chosen)
         except records.NotAResult:
             continue
+        except SizeupError as exc:
+            sys.stderr.write(f"sizeup: passed over {exc}\n")
+            continue
         sys.stderr.write(f"{path}: the newest sizeup result of {len(found)} JSON file(s), {chosen}\n")
-        return run
+        return chosen, run
     raise SizeupError(f"no sizeup result in {path}")
 
 
@@ -48,7 +64,7 @@ def show(args: argparse.Namespace, console: Console) -> int:
 
     from harness.present.table import WIDTH, render, to_json
 
-    run = newest(args.result)
+    _, run = newest(args.result)
     profiled = bool(run.cases) and run.cases[0].case.workload == records.PROFILE
     if args.json:
         out = to_json(run)
@@ -79,7 +95,7 @@ def compare(args: argparse.Namespace, console: Console) -> int:
 
     console.width = min(console.width, SUMMARY_WIDTH)  # its notes wrap as a terminal of that width would
 
-    sides = [frame.load([pattern]) for pattern in args.results]
+    sides = [load([pattern]) for pattern in args.results]
     tables = [frame.rows(side) for side in sides]
     if len(sides) == 1:
         if args.fail:
@@ -143,7 +159,7 @@ def fit(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError("--backtest prints backtests only: leave out --target, --cores and --check")
     if args.csv and not args.csv.parent.is_dir():
         raise SizeupError(f"--csv: no folder {args.csv.parent}")
-    analysis = analyse(frame.load(args.results))
+    analysis = analyse(load(args.results))
     if analysis.empty:
         timed = f" with a fit time a timer could measure ({analysis.times_left_out} left out)"
         raise SizeupError("no finished case" + (timed if analysis.times_left_out else "") + " in "
@@ -157,7 +173,7 @@ def fit(args: argparse.Namespace, console: Console) -> int:
         return 0
     found: dict[str, list[Check]] = {}
     if args.check:
-        later = frame.rows(frame.load(args.check))
+        later = frame.rows(load(args.check))
         for m in analysis.machines:  # a prediction is checked against the machine that made it
             same = later[later["machine"] == m.machine] if not later.empty else later
             found[m.machine] = checks(m, same) if not same.empty else []
@@ -179,7 +195,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
     if (args.workload is None) != (args.size is None):
         raise SizeupError("--workload and --size (--rows) go together; give neither for one line per workload")
     vms = catalog.load(args.catalog)
-    loaded = frame.load(args.results)
+    loaded = load(args.results)
     rows = frame.rows(loaded)
     if rows.empty:
         raise SizeupError("no finished case in " + ", ".join(args.results))
@@ -208,7 +224,6 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
 
 
 def report(args: argparse.Namespace, console: Console) -> int:
-    from harness.analysis import frame
     from harness.analysis.compute import analyse
     from harness.present import report
     from harness.present.recommend import SUMMARY_WIDTH, render_summary
@@ -219,12 +234,11 @@ def report(args: argparse.Namespace, console: Console) -> int:
     patterns = args.results
     if not patterns:
         machine_id = machine.fingerprint()["id"]
-        newest = sorted((args.results_dir / machine_id).glob("*.json"), key=lambda p: p.stat().st_mtime)
-        if not newest:
+        if not (args.results_dir / machine_id).is_dir():
             raise SizeupError(f"no result of machine {machine_id} under {args.results_dir}: run `sizeup run` first, "
                               "or name result files")
-        patterns = [str(newest[-1])]
-    analysis = analyse(frame.load(patterns))
+        patterns = [str(newest(args.results_dir / machine_id)[0])]
+    analysis = analyse(load(patterns))
     say_left_out(analysis, console)
     vms = catalog.load(args.catalog)
     picks = sizing.summary(analysis, vms) if not analysis.empty else []
@@ -285,7 +299,7 @@ def catalog(args: argparse.Namespace, console: Console) -> int:
 def export(args: argparse.Namespace, console: Console) -> int:
     from harness.present.export import pytest_benchmark
 
-    run = newest(args.result)
+    _, run = newest(args.result)
     text = records.dumps(pytest_benchmark(run), indent=2) + "\n"
     if args.output:
         records.write_atomic(args.output, text)
