@@ -45,6 +45,14 @@ def test_the_target_decides_between_classification_and_regression(tmp_path: Path
     assert found.reasons and not found.ambiguous and len(found.sha256) == 64
 
 
+def test_rows_without_a_target_are_counted_and_said(tmp_path: Path) -> None:
+    y = np.where(RNG.random(N) > 0.5, "yes", "no").astype(object)
+    y[:72] = None
+    found = userdata.identify(table(tmp_path, y=y), "y")
+    assert (found.task, found.rows, found.no_target) == ("classification", N - 72, 72)
+    assert any(f"72 of {N:,} rows" in r for r in found.reasons)
+
+
 def test_ambiguous_evidence_is_said_with_the_flag_that_decides(tmp_path: Path) -> None:
     ratings = userdata.identify(table(tmp_path, stars=RNG.integers(1, 6, N)), "stars")
     assert ratings.task == "classification" and any("--task regression" in a for a in ratings.ambiguous)

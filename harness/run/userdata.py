@@ -67,6 +67,7 @@ class Identified:
     classes: int = 0  # vision: class sub-folders
     memory_bytes: int = 0  # tables: the whole table in memory, as pandas holds it
     ordered: str = ""  # regression: a numeric column that counts time (the split then keeps time order)
+    no_target: int = 0  # tables: rows without a target value, left out of every subsample
 
 
 def identify(path: str | Path, target: str | None = None, task: str | None = None,
@@ -192,12 +193,14 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
         reasons.append(f"column {ordered!r} counts time (increasing in even steps): the rows keep their order, the "
                        "last fifth is tested, never shuffled into training")
         ambiguous.append(f"{ordered!r} could be a time index to forecast along: with a date column, --task forecasting")
+    if missing := int(y.isna().sum()):
+        reasons.append(f"{missing:,} of {len(y):,} rows have no {target!r} value: left out")
     _, categorical = user.column_kinds(features[y.notna()])
     return Identified(path, task, detail, target, int(y.notna().sum()), reasons, ambiguous,
                       {str(c): str(t) for c, t in frame.dtypes.items()}, features=len(features.columns),
                       categorical=len(categorical), sha256=_sha256([path]),
                       text=str(words[0]) if task == "nlp" else "",
-                      memory_bytes=int(frame.memory_usage(deep=True).sum()), ordered=ordered)
+                      memory_bytes=int(frame.memory_usage(deep=True).sum()), ordered=ordered, no_target=missing)
 
 
 def _series(found: Identified, frame: Any, horizon: int | None, series: Sequence[str] | None) -> None:
