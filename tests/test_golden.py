@@ -69,9 +69,9 @@ def analysed_once():
     loaded, analysed = {}, {}
     load, analyse = frame.load, compute.analyse
 
-    def load_once(patterns):
+    def load_once(patterns, passed=None):  # the references hold no unreadable file to pass over
         key = tuple(patterns)
-        return loaded[key] if key in loaded else loaded.setdefault(key, load(patterns))
+        return loaded[key] if key in loaded else loaded.setdefault(key, load(patterns, passed))
 
     def analyse_once(items, workload=None, rows=None):  # `rows`, where given, are those of `items`
         key = (tuple(str(item.path) for item in items), workload)

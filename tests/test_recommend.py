@@ -273,8 +273,9 @@ def test_the_summary_picks_the_cheapest_configuration_near_the_best_quality(tmp_
     assert pick.found.size == sizing.SCALE * max(SIZES)
     assert pick.pick.case.model == "xgboost"  # hgb within 0.01 but dearer
     assert cli.main(["recommend", path]) == 0
-    out = capsys.readouterr().out
-    assert "xgboost@xgboost, 2 thr." in out and max(map(len, out.splitlines())) <= 100
+    *lines, command = capsys.readouterr().out.splitlines()
+    assert "xgboost@xgboost, 2 thr." in "\n".join(lines) and max(map(len, lines)) <= 100
+    assert command.endswith(f"recommend {path} --workload W --size N")  # whole, to be pasted, however long
     assert cli.main(["recommend", path, "--workload", "classification"]) == cli.EXIT_USAGE
 
 
@@ -413,7 +414,7 @@ def test_each_workload_of_a_task_gets_its_own_named_line_within_100_columns(
              + sweep("linear", "sklearn", lambda n: 2e-9 * n, 250, workload="user_regression", task="regression",
                      metric="r2"))
     assert cli.main(["recommend", builders.write(tmp_path / "r.json", cases)]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().out.splitlines()[:-1]  # the command to paste is whole, however long
     rows = _priced_rows(lines)
     assert sorted(row[0] for row, _ in rows) == ["regression", "user_regression"]
     assert max(map(len, lines)) <= 100 and not any("\u2026" in line for line in lines)

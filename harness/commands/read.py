@@ -188,7 +188,7 @@ def fit(args: argparse.Namespace, console: Console) -> int:
 def recommend(args: argparse.Namespace, console: Console) -> int:
     from harness.analysis import frame
     from harness.analysis.compute import analyse
-    from harness.present.recommend import SUMMARY_WIDTH, render, render_summary
+    from harness.present.recommend import SUMMARY_WIDTH, print_summary, render
     from harness.sizing import catalog
     from harness.sizing import recommend as sizing
 
@@ -209,7 +209,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
             sys.stdout.write(records.dumps([p.to_dict() for p in picks], indent=2) + "\n")
         else:
             console.width = min(console.width, SUMMARY_WIDTH)
-            console.print(render_summary(picks, f"{sizeup()} recommend {shlex.join(args.results)}"))
+            print_summary(console, picks, f"{sizeup()} recommend {shlex.join(args.results)}")
         return 0
     try:
         found = sizing.recommend(analysis, args.workload, args.size, vms, args.budget).top(args.top)
@@ -226,7 +226,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
 def report(args: argparse.Namespace, console: Console) -> int:
     from harness.analysis.compute import analyse
     from harness.present import report
-    from harness.present.recommend import SUMMARY_WIDTH, render_summary
+    from harness.present.recommend import SUMMARY_WIDTH, print_summary
     from harness.run import machine
     from harness.sizing import catalog
     from harness.sizing import recommend as sizing
@@ -249,7 +249,7 @@ def report(args: argparse.Namespace, console: Console) -> int:
     html_path, md_path = report.build(analysis, picks, out, args.case, vms)
     console.width = min(console.width, SUMMARY_WIDTH)
     if not report.profiles_only(analysis.loaded):
-        console.print(render_summary(picks, f"{sizeup()} recommend {shlex.join(patterns)}"))
+        print_summary(console, picks, f"{sizeup()} recommend {shlex.join(patterns)}")
     console.print(f"Report: {html_path}\nSummary: {md_path}")
     return 0
 

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -53,10 +53,8 @@ def frontier_lines(options: Sequence[Option]) -> list[str]:
 SUMMARY_WIDTH = 100  # the one-screen summary, and `recommend`'s table with its evidence below it
 
 
-def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -> RenderableType:
-    """One line (two rows) per workload (each task family's, and your own data's), within SUMMARY_WIDTH columns.
-    `recommend`: the command, with the results the summary read, whose --workload W --rows N gives every option of a
-    workload."""
+def render_summary(picks: Sequence[Pick]) -> RenderableType:
+    """One line (two rows) per workload (each task family's, and your own data's), within SUMMARY_WIDTH columns."""
     if not picks:
         return Text("No workload was measured at three sizes, so there is nothing to size from: "
                     "`sizeup run --suite sizing`, or `sizeup recommend results/reference`.", style="yellow")
@@ -69,8 +67,7 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
                                f"(an error within {QUALITY_TOLERANCE:.0%} of the lowest) at the largest size both "
                                "measured, or a more confident one whose cost interval reaches its own. Time and cost "
                                "are of training (the fit phase) alone, not loading or feature steps. Every option "
-                               "and its evidence: "
-                               f"{recommend} --workload W --rows N"))
+                               "and its evidence, N in the workload's unit:"))
     # The time, the cost and the level are what a reader acts on: never cut (rich squeezes columns to fit the
     # caption's width, and the width; the others wrap where they must).
     chosen = [p.pick for p in picks if p.pick]
@@ -103,6 +100,14 @@ def render_summary(picks: Sequence[Pick], recommend: str = "sizeup recommend") -
     if unsized := [p.workload for p in picks if p.code == TOO_FEW_SIZES]:
         said.append(f"{', '.join(unsized)}: no model reached three sizes, so no time; {more}")
     return Group(*(Text(line, style="yellow") for line in said), table) if said else table
+
+
+def print_summary(console: Console, picks: Sequence[Pick], recommend: str) -> None:
+    """render_summary, then the command that gives every option on a line of its own, never folded (it is copied
+    and pasted). `recommend`: the command with the results the summary read."""
+    console.print(render_summary(picks))
+    if picks:
+        console.print(f"{recommend} --workload W --size N", soft_wrap=True, highlight=False, markup=False)
 
 
 def measured_on(o: Option) -> str:

@@ -119,7 +119,7 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
              f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured "
              f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE), compared at the largest "
              "size both measured, or a more confident one whose cost interval reaches its own. "
-             "`sizeup recommend --workload W --rows N` ranks every option at your size.", "",
+             "`sizeup recommend --workload W --size N` ranks every option at your size (N in the workload's unit).", "",
              "Time and cost are of training (the fit phase) alone, not loading or feature steps.", "",
              "| workload | size | VM | configuration | quality | fit time per run [95%] | $ per run [95%] "
              "| confidence |",
