@@ -245,7 +245,8 @@ def test_the_progress_lists_a_skip_reason_once_and_counts_the_rest() -> None:
     lines = out.getvalue().splitlines()
     assert [line.split()[:2] for line in lines if "no cupy" in line or "no cuml" in line] == [
         ["skipped", "a/m@cuda/n=100/t=1"], ["skipped", "a/m@rapids/n=100/t=1"], ["skipped", "2"]]
-    assert "2 more cases: no cupy" in lines[-1] and sum("ok" in line.split()[:1] for line in lines) == 1
+    assert "2 more cases: no cupy" in lines[-2] and sum("ok" in line.split()[:1] for line in lines) == 1
+    assert lines[-1] == "5 cases: 1 ok, 4 skipped"  # the totals, last
 
 
 def test_the_progress_names_a_case_of_your_own_data_without_the_data_it_said_first() -> None:

@@ -100,7 +100,7 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
 def execute(run: records.RunResult, journal: records.Journal, limits: runner.Limits, fingerprint: dict[str, Any],
             console: Console, tracking: Tracking | None = None) -> int:
     sweeps = len({c.config for c in run.plan if c.sweep})
-    grow = f" so far ({sweeps} sweeps add a size at a time as they grow)" if sweeps else ""
+    grow = f" to start with ({sweeps} sweeps add a size at a time as they grow)" if sweeps else ""
     console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases{grow}, {limits.repeats} warm repeats each, "
                   f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
     cpus = os.cpu_count() or 1

@@ -4,6 +4,7 @@ reasons)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -40,6 +41,7 @@ class RichProgress:
         self.task = self.bar.add_task("starting", total=total, completed=done, left=total - done)
         self.total = total
         self.skipped: dict[str, int] = {}  # reason -> cases skipped for it
+        self.statuses: Counter[str] = Counter()  # status -> cases that ended so
 
     def __enter__(self) -> RichProgress:
         self.bar.start()
@@ -51,6 +53,11 @@ class RichProgress:
             if count > 1:
                 more = f" {count - 1} more case{'s' * (count > 2)}: {reason}"
                 self.console.print(Text.assemble(("skipped", STATUS_STYLE["skipped"]), more), highlight=False)
+        if self.statuses:  # the totals, ok first: the lines above fold skips and may have scrolled away
+            counts = sorted(self.statuses.items(), key=lambda kv: (kv[0] != "ok", -kv[1], kv[0]))
+            total = sum(self.statuses.values())
+            self.console.print(f"{total} case{'s' * (total > 1)}: " + ", ".join(f"{n} {s}" for s, n in counts),
+                               highlight=False)
 
     def case_started(self, case: Case, index: int, total: int) -> None:
         self.bar.update(self.task, description=label(case))
@@ -64,6 +71,7 @@ class RichProgress:
         self.bar.advance(self.task)
         left = self.total - int(self.bar.tasks[0].completed)
         self.bar.update(self.task, left=left)
+        self.statuses[record.status] += 1
         if record.status == "skipped":
             reason = record.reason or ""
             self.skipped[reason] = self.skipped.get(reason, 0) + 1
