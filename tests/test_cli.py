@@ -113,8 +113,10 @@ def test_run_show_and_export_a_real_suite(tmp_path: Path, capsys) -> None:
     assert cli.main(["show", str(path)]) == 0
     table = capsys.readouterr().out
     assert "breast_cancer" in table and "linear@sklearn" in table and "✓" in table
-    assert next(line.split() for line in table.splitlines() if line.startswith(" breast_cancer")) == [
-        "breast_cancer", "accuracy"]  # the section's metric, said once for its cases
+    lines = table.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(" breast_cancer"))
+    assert [lines[at].split(), lines[at + 1].split()] == [["breast_cancer", "accuracy"], [">=", "0.92"]]  # the
+    # section's metric and target, said once for its cases
     assert "error faulty/raise@numpy/n=100/t=1: ValueError: this model always fails" in table
     assert max(map(len, table.splitlines())) <= 100
     assert cli.main(["show", "--json", str(path)]) == 0

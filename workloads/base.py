@@ -64,6 +64,14 @@ class Target:
     def met(self, value: float) -> bool:
         return value >= self.threshold if self.higher_is_better else value <= self.threshold
 
+    @property
+    def bound(self) -> str:
+        """'>= 0.75': the bar without its metric."""
+        return f"{'>=' if self.higher_is_better else '<='} {self.threshold:g}"
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.bound}"
+
 
 def _frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))

@@ -266,7 +266,7 @@ def list_all(args: argparse.Namespace, console: Console) -> int:
     for w in catalogue().values():
         models = "\n".join(f"{m.name} @ {'/'.join(m.backends)}" for m in w.models)
         sizes = ", ".join(f"{s:,}" for s in w.sizes) + f" {w.size_unit}"
-        target = f"{w.target.metric} {'>=' if w.target.higher_is_better else '<='} {w.target.threshold}" if w.target else ""
+        target = str(w.target or "")
         workloads.add_row(w.name, w.family, sizes, models, target)
     backends = Table(title="Backends", header_style="bold")
     for col in ("backend", "device", "available", "details"):

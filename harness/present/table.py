@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.analysis.cases import CaseSummary, figure_columns, summarize
-from harness.records import PHASES, PROFILE, WHOLE_RUN, RunResult
+from harness.records import PHASES, PROFILE, WHOLE_RUN, RunResult, quality_target
 from harness.records import figures as fig
 from harness.records.figures import seconds
 
@@ -162,8 +162,12 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
         # One quality metric for the section: named once, in its own row (narrower rows).
         metrics = {s.quality.metric for s in cases if s.quality}
         metric = next(iter(metrics)) if len(metrics) == 1 else None
+        # With its target, where its cases share one: what a ✓ or ✗ below is against.
+        targets = {quality_target(s.record.workload_info) for s in cases}
+        target = next(iter(targets)) if len(targets) == 1 else None
         cells = [Text(workload, style="bold"), *[""] * (len(names) - 1)]
-        cells[names.index("quality")] = Text(metric or "", style="bold")
+        bar = f"\n{target.bound}" if target and target.metric == metric else ""  # under the metric: a narrow column
+        cells[names.index("quality")] = Text(f"{metric or ''}{bar}", style="bold")
         table.add_row(*(cells[i] for i in keep))
         # Params that tell the section's cases apart follow the name (trees=50); those all share do not.
         common = set.intersection(*(set(s.record.case.params_said()) for s in cases))
