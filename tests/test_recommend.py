@@ -422,6 +422,18 @@ def test_each_workload_of_a_task_gets_its_own_named_line_within_100_columns(
                for row, below in rows)
 
 
+def test_at_80_columns_a_configuration_breaks_after_its_at_and_keeps_its_backend(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # the time and cost columns stay whole: the configuration's is squeezed
+    cases = (sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)
+             + sweep("linear", "sklearn", lambda n: 1e-7 * n, 100, quality=0.78))  # xgboost is the summary's pick
+    path = builders.write(tmp_path / "r.json", cases)
+    for command in (["recommend", path], ["recommend", path, "--workload", "classification", "--rows", "1000000"]):
+        assert cli.main(command) == 0
+        rows = [line for line in capsys.readouterr().out.splitlines() if "@" in line or "thr." in line]
+        assert "\u2026" not in "".join(rows) and "".join(rows).count("xgboost") >= 2  # not 'xgboost@xgboo…'
+
+
 def test_recommend_for_a_workload_fits_100_columns_and_never_cuts_a_time(capsys: pytest.CaptureFixture[str],
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")  # two machines' options: the longest configuration lines

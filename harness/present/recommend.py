@@ -11,6 +11,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from harness.present.table import Ident
 from harness.records import Case
 from harness.records.figures import seconds
 from harness.sizing.findings import BETTER_UNFITTED, NO_TIME_WORTH_ACTING, TOO_FEW_SIZES
@@ -88,7 +89,7 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
         o = p.pick
         memory = memory_text(o)
         table.add_row(f"{p.workload}\n{size}", Text(f"{o.vm}\n{memory}"),
-                      Text("\n".join(filter(None, (short(o, "thr."), o.quality, measured_on(o))))),
+                      configuration(o),
                       "\n".join(time_cells(o)), "\n".join(cost_cells(o)), o.confidence)
     said = []
     if contended:
@@ -108,6 +109,13 @@ def print_summary(console: Console, picks: Sequence[Pick], recommend: str) -> No
     console.print(render_summary(picks))
     if picks:
         console.print(f"{recommend} --workload W --size N", soft_wrap=True, highlight=False, markup=False)
+
+
+def configuration(o: Option) -> RenderableType:
+    """An option's configuration cell: its name, broken after its '@' where the column is narrower (at 80 columns,
+    'xgboost@xgboo…' had lost its backend), then its quality and the machine that measured it."""
+    rest = "\n".join(filter(None, (o.quality, measured_on(o))))
+    return Group(Ident(short(o, "thr."), hang=1), Text(rest)) if rest else Ident(short(o, "thr."), hang=1)
 
 
 def measured_on(o: Option) -> str:
@@ -165,8 +173,7 @@ def render(found: Recommendation) -> RenderableType:
                          if u is not None)
         vm = o.vm + (f" x {o.nodes}" if o.nodes and o.nodes > 1 else "")
         memory = f"{memory_text(o)} ({o.memory_share:.0%})" if o.memory_needed_gib else ""
-        table.add_row(str(rank), Text(f"{vm}\n{memory}"), Text("\n".join(filter(None, (short(o, "thr."), o.quality,
-                                                                                    measured_on(o))))),
+        table.add_row(str(rank), Text(f"{vm}\n{memory}"), configuration(o),
                       "\n".join(time_cells(o)), "\n".join(cost_cells(o)), use,
                       Text(o.confidence + ("" if o.meets_budget else "\nmisses budget")))
         evidence.append(Text(f"{rank}. {o.config}: " + "; ".join(e.message for e in o.evidence)))
