@@ -140,14 +140,23 @@ def _narrow(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]])
     peak memory and the telemetry figures a source asks to plot (fit GPU %); a failed case says its status
     where its time would be."""
     figures = [(source, f) for source, f in figures if f.plot]
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 1), pad_edge=False, collapse_padding=True)
+    # At least 70 wide: its title and caption wrap to its width (a profile's table has three columns).
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 1), pad_edge=False, collapse_padding=True,
+                  min_width=70)
     # The intervals' confidence levels (they depend on the repeats), said once in the header: 75%, or 75-88%.
     levels = sorted({f"{s.phases['fit'].coverage:.0%}" for s in summaries if _interval(s.phases.get("fit"))})
     level = f" {levels[0]}" if len(levels) == 1 else f" {levels[0][:-1]}-{levels[-1]}" if levels else ""
     timed = "fit s" if any("fit" in s.phases for s in summaries) or not summaries else "run s"  # profiles: the job
     names = ["case", "size", "thr", timed, f"interval{level}", "quality", "memory", *(f.label for _, f in figures)]
-    one_thread_count = _same_threads(summaries) is not None  # said in the caption, not in a column
-    keep = [i for i, name in enumerate(names) if name != "thr" or not one_thread_count]
+    # Columns no row fills go: a thread count all share (said in the caption), and a profile's size, threads,
+    # interval (one run) and quality (none), which sizeup does not set or measure.
+    profiles = bool(summaries) and all(s.record.case.workload == PROFILE for s in summaries)
+    empty = {"size", "thr"} if profiles else {"thr"} if _same_threads(summaries) is not None else set()
+    if not any(_interval(s.phases.get("fit") or s.phases.get(WHOLE_RUN)) for s in summaries):
+        empty.add(f"interval{level}")
+    if profiles and not any(s.quality for s in summaries):
+        empty.add("quality")
+    keep = [i for i, name in enumerate(names) if name not in empty]
     for name in (names[i] for i in keep):
         # The case folds (a profile's is its command line, any length); the numbers stay whole.
         table.add_column(name, justify="left" if name.startswith(LEFT) else "right", no_wrap=name != "case")
