@@ -63,8 +63,8 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
     table = Table(title=Text("What to train on, per workload"), header_style="bold", box=box.SIMPLE_HEAD,
                   caption_justify="left",
                   padding=0, pad_edge=False, show_edge=False,
-                  caption=Text(f"At {SCALE:g}x the largest size every configuration reached (after run --data: the "
-                               f"whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best "
+                  caption=Text(f"From the newest run's machine, at {SCALE:g}x the largest size that run reached with every "
+                               f"configuration (after run --data: the whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best "
                                f"(an error within {QUALITY_TOLERANCE:.0%} of the lowest) at the largest size both "
                                "measured, or a more confident one whose cost interval reaches its own. Time and cost "
                                "are of training (the fit phase) alone, not loading or feature steps. Every option "

@@ -114,8 +114,8 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
     warning = ([f"{contended} measurement(s) were taken while other processes used the CPU; run again on a quiet "
                 "machine.", ""] if contended else [])
     lines = warning + [
-             f"Per workload, at {recommend.SCALE:g}x the largest size every configuration reached (for your own data"
-             f", `run --data`, at its whole size): the cheapest "
+             f"Per workload, from the newest run's machine, at {recommend.SCALE:g}x the largest size that run reached "
+             "with every configuration (for your own data, `run --data`, at its whole size): the cheapest "
              f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured "
              f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE), compared at the largest "
              "size both measured, or a more confident one whose cost interval reaches its own. "

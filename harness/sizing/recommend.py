@@ -316,23 +316,33 @@ def _too_few_sizes(analysis: Analysis, workload: str, rows: pd.DataFrame) -> Rec
 
 
 def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list[Pick]:
-    """Per workload with a size fit: the recommendation at `scale` x the largest size that all its fitted
-    configurations reached (for `run --data`, at the whole data), and from it the best quality per unit of
-    cost (`best_value`); per workload meant to be sized without one, why (`_too_few_sizes`)."""
+    """Per workload with a size fit, from the machine of its newest run: the recommendation at `scale` x the largest
+    size that all the fitted configurations of that run reached in it (for `run --data`, at the whole data), and from it
+    the best quality per unit of cost (`best_value`); per workload meant to be sized without one, why
+    (`_too_few_sizes`). The newest run sets the answer, so that `recommend` over a folder says what make bench just
+    said: with the references in it, a transformer measured to 512 documents had set the nlp answer at 1,024 (make
+    bench's models reached 10,000), and picks came from another machine. `recommend --workload` lists every
+    machine's options."""
     out = []
-    models = analysis.sizes()
     for workload in analysis.workloads():
         g = analysis.rows[analysis.rows["workload"] == workload]
         task = str(g["task"].dropna().iloc[0]) if g["task"].notna().any() else str(workload)
-        reached = [max(m.time.sizes) for m in models if m.case.workload == workload]
+        fitted = {(fits.machine, m.config) for fits in analysis.machines for m in fits.sizes if m.case.workload == workload}
+        newest = g[[key in fitted for key in zip(g["machine"], g["config"])]]
+        newest = newest[newest["run_id"] == newest["run_id"].max()]  # run ids begin with their start
+        reached = [float(n) for n in newest.groupby("config")["size"].max()]
         if not reached:
             if unfitted := _too_few_sizes(analysis, str(workload), g):
                 out.append(Pick(task, str(workload), unfitted, None, unfitted.rules[0].message,
                                 code=f.TOO_FEW_SIZES))
             continue
+        machine = newest["machine"].iloc[0]
+        analysis_here = replace(analysis, rows=analysis.rows[analysis.rows["machine"] == machine],
+                                machines=tuple(m for m in analysis.machines if m.machine == machine))
+        g, models = g[g["machine"] == machine], analysis_here.sizes()
         params = json.loads(g["params"].iloc[0])
         size = int(params["rows"]) if "file_sha256" in params else scale * min(reached)
-        found = recommend(analysis, str(workload), size, vms)
+        found = recommend(analysis_here, str(workload), size, vms)
         pick = found.pick
         if better := better_unfitted(g, found, pick):  # the pick would be a model clearly worse: no answer
             found, pick = replace(found, rules=[*found.rules, better]), None
