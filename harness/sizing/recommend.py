@@ -327,7 +327,8 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
     for workload in analysis.workloads():
         g = analysis.rows[analysis.rows["workload"] == workload]
         task = str(g["task"].dropna().iloc[0]) if g["task"].notna().any() else str(workload)
-        fitted = {(fits.machine, m.config) for fits in analysis.machines for m in fits.sizes if m.case.workload == workload}
+        fitted = {(fits.machine, m.config) for fits in analysis.machines for m in fits.sizes
+                  if m.case.workload == workload}
         newest = g[[key in fitted for key in zip(g["machine"], g["config"])]]
         newest = newest[newest["run_id"] == newest["run_id"].max()]  # run ids begin with their start
         reached = [float(n) for n in newest.groupby("config")["size"].max()]
