@@ -236,6 +236,8 @@ def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_
     assert "178 rows -> classification (multiclass (3 classes))" in out
     assert "holds 3 distinct whole numbers: classes" in out
     assert "user_classification at 178 rows: each configuration's cheapest VM" in out
+    *said, another = out.split("each configuration's cheapest VM")[1].splitlines()
+    assert max(map(len, said)) <= 100 and another.startswith("For another size: ")  # piped: recommend's width
     assert path.read_bytes() == before  # read, never written
     result = next((tmp_path / "results").rglob("*.json"))
     doc = json.loads(result.read_text())

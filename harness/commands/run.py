@@ -142,7 +142,7 @@ def recommend_full_size(path: Path, run: records.RunResult, console: Console) ->
     """After `run --data`: what to train the whole table on, from the subsamples' fits."""
     from harness.analysis import frame
     from harness.analysis.compute import analyse
-    from harness.present.recommend import render
+    from harness.present.recommend import SUMMARY_WIDTH, render
     from harness.sizing import catalog, recommend
 
     analysis = analyse(frame.load([str(path)]))
@@ -155,8 +155,9 @@ def recommend_full_size(path: Path, run: records.RunResult, console: Console) ->
     for config, why in sorted(run.sweeps.items()):  # the configurations the budget stopped short of the whole data
         if config in reached.index and reached[config] < full:
             console.print(Text(f"{config}: measured up to {reached[config]:,}, not all {full:,}: {why}"))
+    console.width = min(console.width, SUMMARY_WIDTH)  # its evidence wraps as `recommend`'s (piped: 240 wide)
     console.print(render(recommend.recommend(analysis, workload, full, catalog.load())))
-    console.print(f"For another size: {sizeup()} recommend {path} --workload {workload} --rows N")
+    console.print(f"For another size: {sizeup()} recommend {path} --workload {workload} --size N", soft_wrap=True)
 
 
 def resume_target(args: argparse.Namespace, fingerprint: dict[str, Any]) -> records.Journal:
