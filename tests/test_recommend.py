@@ -292,8 +292,12 @@ def test_listing_fewer_options_never_changes_the_pick(tmp_path: Path, capsys: py
     assert first["pick"] == every["pick"] and first["more_options"] == 1 and first["options"] == every["options"][:1]
     assert cli.main(["recommend", path, "--workload", "classification", "--rows", "1e6", "--top", "1"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # as read, lines unwrapped
-    assert out.count("<- the summary's pick") == 1 and "1 more option(s): --top 2 lists them all" in out
-    assert "xgboost@xgboost" in out.split("<- the summary's pick")[0].rsplit("- $", 1)[-1]  # its frontier line
+    assert out.count("<- best value") == 1 and "1 more option(s): --top 2 lists them all" in out
+    assert "xgboost@xgboost" in out.split("<- best value")[0].rsplit("- $", 1)[-1]  # its frontier line
+    assert "by cost per run; best value" not in out  # the pick is not listed: no rank to name
+    assert cli.main(["recommend", path, "--workload", "classification", "--rows", "1e6"]) == 0
+    assert "each configuration's cheapest VM, by cost per run; best value: #2" in " ".join(
+        capsys.readouterr().out.split())  # the first listed is the cheapest, not the answer
 
 
 def test_the_summary_gives_no_answer_where_a_clearly_better_model_has_too_few_sizes_to_predict(
@@ -378,7 +382,7 @@ def test_the_summary_takes_a_surer_option_whose_cost_the_cheapest_is_not_told_ap
     # As good and dearer, it is off the frontier, yet quality against cost lists it as the pick.
     assert sizing.quality_frontier([cheap, surer]) == [cheap]
     lines = frontier_lines([cheap, surer])
-    assert len(lines) == 2 and "summary's pick" in lines[1] and "summary's pick" not in lines[0]
+    assert len(lines) == 2 and "best value" in lines[1] and "best value" not in lines[0]
     apart = dataclasses.replace(surer, cost=2.0, seconds=20.0, lo=17.0, hi=23.0)  # $1.7-2.3: above the cheap one's
     assert sizing.best_value([cheap, apart]) is cheap
     better, worse = (dataclasses.replace(x, quality_by_size=((1e6, q),)) for x, q in ((cheap, 0.9), (surer, 0.8)))

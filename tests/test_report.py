@@ -55,7 +55,7 @@ def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Pat
     (few,) = [r for r in pick.found.rules if r.code == findings.TOO_FEW_SIZES]
     assert few.config == "classification/xgboost@xgboost-cuda/n=*/t=2" and f"rule: {few.message}" in recommendations
     frontier = recommendations.split("Quality against cost")[1].split("Evidence and rules")[0]
-    assert "- classification at 160,000 rows: $" in frontier and "<- the summary's pick" in frontier
+    assert "- classification at 160,000 rows: $" in frontier and "<- best value" in frontier
     devices = summary.split("## CPU against GPU")[1].split("## ")[0]
     assert "`classification/xgboost@xgboost-cuda/n=80000/t=2` | `classification/xgboost@xgboost/n=80000/t=2`" in devices
     # -o naming a folder: the report goes in it, named by the run, not beside it as out.html

@@ -256,7 +256,7 @@ def test_a_users_table_is_benchmarked_on_subsamples_and_sized_for_its_whole(tmp_
     contended = [c["case"]["id"] for c in doc["cases"] if all(r["disturbed"] for r in c["runs"] if not r["cold"])]
     if contended:
         pytest.skip(f"other processes used the CPU through every repeat of {len(contended)} case(s): no pick to check")
-    assert "<- the summary's pick" in out, out
+    assert "<- best value" in out, out
 
 
 def test_dates_and_identifiers_are_numbers_and_short_text_is_categories() -> None:

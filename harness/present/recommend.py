@@ -40,14 +40,14 @@ def dollars(x: float) -> str:
 
 def frontier_lines(options: Sequence[Option]) -> list[str]:
     """Quality against cost, one line per option on the frontier, for the terminal and the report: of all the
-    options, listed or not. The summary's pick is among them: where it is a surer option as good as a cheaper one
+    options, listed or not. The best value (the summary's rule) is among them: where it is a surer option as good as a cheaper one
     (best_value), no other is both cheaper and better, though the frontier keeps only the cheaper of two as good."""
     best = best_value(options)
     shown = quality_frontier(options)
     if best is not None and best.timed and best.cost is not None and all(o is not best for o in shown):
         shown = sorted([*shown, best], key=lambda o: o.cost)
     return [f"${cost_text(o)} per run: {short(o)} on {o.vm}, {o.quality}"
-            + (" <- the summary's pick" if o is best else "")
+            + (" <- best value" if o is best else "")
             for o in shown]
 
 
@@ -161,8 +161,12 @@ def render(found: Recommendation) -> RenderableType:
     """Each option in a line of two rows within about 100 columns (the VM and the memory it needs, the configuration
     and its quality); the evidence for each, by its number, below."""
     budget = f", budget {found.budget_s:g} s per run" if found.budget_s else ""
+    # The first is the cheapest, not always the answer: the best value is named (quality within the tolerance of the
+    # best, then the cheapest: the summary's rule, over every machine's options here).
+    rank = next((i for i, o in enumerate(found.listed, start=1) if o is found.pick), None)
+    picked = f"; best value: #{rank}" if rank else ""
     table = Table(title=Text(f"{found.workload} at {found.size:,.0f} {found.unit}{budget}: each configuration's "
-                             "cheapest VM, ranked by cost per run"), header_style="bold", box=box.SIMPLE_HEAD,
+                             f"cheapest VM, by cost per run{picked}"), header_style="bold", box=box.SIMPLE_HEAD,
                   padding=0, pad_edge=False, show_edge=False)
     for column in ("#", "VM", "configuration", "fit time per run [95%]", "$/run", "CPU/GPU", "conf."):
         table.add_column(column, no_wrap=column not in ("VM", "configuration"),

@@ -87,7 +87,8 @@ class Recommendation:
 
     @property
     def pick(self) -> Option | None:
-        """The summary's pick (best_value), whichever options are listed."""
+        """The best value (best_value: the summary's rule, here over every machine's options), whichever are
+        listed."""
         return best_value(self.options)
 
     def to_dict(self) -> dict:
