@@ -239,14 +239,14 @@ def test_the_progress_lists_a_skip_reason_once_and_counts_the_rest() -> None:
     out = io.StringIO()
     records = [skipped(w, "cuda", "no cupy") for w in ("a", "b", "c")] + [skipped("a", "rapids", "no cuml"),
                                                                          builders.record(case("ok"), [0.5])]
-    with RichProgress(Console(file=out, width=200), len(records), 0) as progress:
-        for r in records:
+    with RichProgress(Console(file=out, width=200), len(records) + 1, [records[-1]]) as progress:
+        for r in records:  # one more ok case was done before a resume
             progress.case_finished(r)
     lines = out.getvalue().splitlines()
     assert [line.split()[:2] for line in lines if "no cupy" in line or "no cuml" in line] == [
         ["skipped", "a/m@cuda/n=100/t=1"], ["skipped", "a/m@rapids/n=100/t=1"], ["skipped", "2"]]
     assert "2 more cases: no cupy" in lines[-2] and sum("ok" in line.split()[:1] for line in lines) == 1
-    assert lines[-1] == "5 cases: 1 ok, 4 skipped"  # the totals, last
+    assert lines[-1] == "6 cases: 2 ok, 4 skipped"  # the totals, last, a resumed run's done cases among them
 
 
 def test_the_progress_names_a_case_of_your_own_data_without_the_data_it_said_first() -> None:

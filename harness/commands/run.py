@@ -113,7 +113,7 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
     from harness.present.progress import RichProgress
 
     try:
-        with RichProgress(console, len(run.plan), len(run.cases)) as progress:
+        with RichProgress(console, len(run.plan), run.cases) as progress:
             path = runner.execute(run, journal, limits, progress)
     except (KeyboardInterrupt, Stopped) as exc:
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT

@@ -5,6 +5,7 @@ reasons)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,7 +29,8 @@ def label(case: Case) -> str:
 class RichProgress:
     """What harness.run.runner.Progress hooks into, shown live with rich."""
 
-    def __init__(self, console: Console, total: int, done: int) -> None:
+    def __init__(self, console: Console, total: int, done: Sequence[CaseRecord] = ()) -> None:
+        """`done`: the cases a resumed run had finished (counted in the totals, never printed again)."""
         self.console = console
         # The case being run, cut to a third of the width so the counts and the elapsed time always show; the bar
         # goes when the run ends (each case's line stays), and a log or a pipe gets no bar at all.
@@ -38,10 +40,10 @@ class RichProgress:
             BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[left]} left"), TimeElapsedColumn(),
             console=console, transient=True, disable=not console.is_terminal,
         )
-        self.task = self.bar.add_task("starting", total=total, completed=done, left=total - done)
+        self.task = self.bar.add_task("starting", total=total, completed=len(done), left=total - len(done))
         self.total = total
         self.skipped: dict[str, int] = {}  # reason -> cases skipped for it
-        self.statuses: Counter[str] = Counter()  # status -> cases that ended so
+        self.statuses: Counter[str] = Counter(r.status for r in done)  # status -> cases that ended so
 
     def __enter__(self) -> RichProgress:
         self.bar.start()
