@@ -350,6 +350,9 @@ def test_a_corrupt_result_in_a_folder_is_passed_over_and_said_and_refused_when_n
     for command in (["show"], ["fit"], ["recommend"]):
         assert cli.main([*command, str(corrupt)]) == cli.EXIT_USAGE, command
         assert "is not valid JSON" in capsys.readouterr().err
+    result.unlink()  # the folder holds no result now: report says where it looked, and what to run
+    assert cli.main(["report", "--results-dir", str(tmp_path)]) == cli.EXIT_USAGE
+    assert f"no result of machine {folder.name} under {tmp_path}: run `sizeup run` first" in capsys.readouterr().err
 
 
 def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> None:

@@ -234,10 +234,11 @@ def report(args: argparse.Namespace, console: Console) -> int:
     patterns = args.results
     if not patterns:
         machine_id = machine.fingerprint()["id"]
-        if not (args.results_dir / machine_id).is_dir():
+        try:
+            patterns = [str(newest(args.results_dir / machine_id)[0])]
+        except SizeupError:  # no folder, or none of its files a result (an interrupted run leaves a journal)
             raise SizeupError(f"no result of machine {machine_id} under {args.results_dir}: run `sizeup run` first, "
-                              "or name result files")
-        patterns = [str(newest(args.results_dir / machine_id)[0])]
+                              "or name result files") from None
     analysis = analyse(load(patterns))
     say_left_out(analysis, console)
     vms = catalog.load(args.catalog)
