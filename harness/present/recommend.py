@@ -40,8 +40,9 @@ def dollars(x: float) -> str:
 
 def frontier_lines(options: Sequence[Option]) -> list[str]:
     """Quality against cost, one line per option on the frontier, for the terminal and the report: of all the
-    options, listed or not. The best value (the summary's rule) is among them: where it is a surer option as good as a cheaper one
-    (best_value), no other is both cheaper and better, though the frontier keeps only the cheaper of two as good."""
+    options, listed or not. The best value (the summary's rule) is among them: where it is a surer option as good as a
+    cheaper one (best_value), no other is both cheaper and better, though the frontier keeps only the cheaper of two
+    as good."""
     best = best_value(options)
     shown = quality_frontier(options)
     if best is not None and best.timed and best.cost is not None and all(o is not best for o in shown):
@@ -63,8 +64,9 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
     table = Table(title=Text("What to train on, per workload"), header_style="bold", box=box.SIMPLE_HEAD,
                   caption_justify="left",
                   padding=0, pad_edge=False, show_edge=False,
-                  caption=Text(f"From the newest run's machine, at {SCALE:g}x the largest size that run reached with every "
-                               f"configuration (after run --data: the whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best "
+                  caption=Text(f"For the configurations of each workload's newest sizing run, on its machine, at "
+                               f"{SCALE:g}x the largest size that run reached with all of them (after run --data: the "
+                               f"whole table), the cheapest whose quality is within {QUALITY_TOLERANCE} of the best "
                                f"(an error within {QUALITY_TOLERANCE:.0%} of the lowest) at the largest size both "
                                "measured, or a more confident one whose cost interval reaches its own. Time and cost "
                                "are of training (the fit phase) alone, not loading or feature steps. Every option "
@@ -89,7 +91,7 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
         o = p.pick
         memory = memory_text(o)
         table.add_row(f"{p.workload}\n{size}", Text(f"{o.vm}\n{memory}"),
-                      configuration(o),
+                      configuration(o, p.machine),
                       "\n".join(time_cells(o)), "\n".join(cost_cells(o)), o.confidence)
     said = []
     if contended:
@@ -111,10 +113,11 @@ def print_summary(console: Console, picks: Sequence[Pick], recommend: str) -> No
         console.print(f"{recommend} --workload W --size N", soft_wrap=True, highlight=False, markup=False)
 
 
-def configuration(o: Option) -> RenderableType:
+def configuration(o: Option, machine: str = "") -> RenderableType:
     """An option's configuration cell: its name, broken after its '@' where the column is narrower (at 80 columns,
-    'xgboost@xgboo…' had lost its backend), then its quality and the machine that measured it."""
-    rest = "\n".join(filter(None, (o.quality, measured_on(o))))
+    'xgboost@xgboo…' had lost its backend), then its quality and the machine that measured it (`machine`: the
+    summary's, where several were analysed)."""
+    rest = "\n".join(filter(None, (o.quality, f"on {machine}" if machine else measured_on(o))))
     return Group(Ident(short(o, "thr."), hang=1), Text(rest)) if rest else Ident(short(o, "thr."), hang=1)
 
 

@@ -114,8 +114,9 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
     warning = ([f"{contended} measurement(s) were taken while other processes used the CPU; run again on a quiet "
                 "machine.", ""] if contended else [])
     lines = warning + [
-             f"Per workload, from the newest run's machine, at {recommend.SCALE:g}x the largest size that run reached "
-             "with every configuration (for your own data, `run --data`, at its whole size): the cheapest "
+             "Per workload, for the configurations of its newest sizing run, on that run's machine, at "
+             f"{recommend.SCALE:g}x the largest size that run reached with all of them (for your own data, "
+             "`run --data`, at its whole size): the cheapest "
              f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured "
              f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE), compared at the largest "
              "size both measured, or a more confident one whose cost interval reaches its own. "
@@ -135,7 +136,8 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
             time = "too few sizes" if p.code == TOO_FEW_SIZES else ""
             lines.append(_row(p.workload, size, "", p.note, "", time, "", ""))
             continue
-        lines.append(_row(p.workload, size, o.vm, f"`{o.config}`", o.quality, time_text(o), cost_text(o),
+        on = f" on {p.machine}" if p.machine else ""  # the machine answering, where several were analysed
+        lines.append(_row(p.workload, size, o.vm, f"`{o.config}`{on}", o.quality, time_text(o), cost_text(o),
                           o.confidence))
         evidence += [f"- {p.workload}, {o.vm}: {e.message}" for e in o.evidence]
         evidence += [f"- {p.workload}, rule: {r.message}" for r in p.found.rules[1:]]

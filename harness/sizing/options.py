@@ -98,7 +98,7 @@ def quality(g: pd.DataFrame) -> Quality:
     value = float(largest["quality"].median())
     target = largest["quality_target"].iloc[0]
     met = None if target is None else target.met(value)
-    missed = f" ✗ (target {target.threshold:g})" if met is False else ""  # as show
+    missed = f" ✗ (target {target.bound})" if met is False else ""  # as show
     return Quality(f"{largest['metric'].iloc[0]} {value:.3g} at {int(largest['size'].iloc[0]):,}{missed}",
                    by_size[-1][1], met, by_size)
 

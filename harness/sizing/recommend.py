@@ -233,12 +233,13 @@ class Pick:
     code: str = ""  # without a pick, the finding's
     better: Case | None = None  # BETTER_UNFITTED: the configuration too few sizes kept from the answer
     better_quality: str = ""  # ... and its measured quality
+    machine: str = ""  # the machine answering, where the results came from several
 
     def to_dict(self) -> dict:
         found = {k: v for k, v in self.found.to_dict().items() if k != "pick"}  # the summary's own pick says it
         return {"task": self.task, "workload": self.workload, "found": found,
                 "pick": self.pick.to_dict() if self.pick else None, "note": self.note, "contended": self.contended,
-                "code": self.code}
+                "code": self.code, "machine": self.machine or None}
 
 
 def best_value(options: Sequence[Option]) -> Option | None:
@@ -316,42 +317,63 @@ def _too_few_sizes(analysis: Analysis, workload: str, rows: pd.DataFrame) -> Rec
     return Recommendation(workload, float(sizes[-1]), unit, None, [], [said], "")
 
 
+def newest_run(analysis: Analysis, workload: str) -> tuple[Analysis, list[float]]:
+    """The analysis the summary answers `workload` from: its newest run meant to size it (a sweep of it, or a
+    configuration measured at MIN_SIZES sizes; else its newest run), that run's machine alone, and of the workload
+    only the configurations that run measured (their fits pool every run of the machine; the other configurations'
+    still calibrate, as for `recommend --workload`); and the largest size that run reached with each of them that
+    has a size fit. A later check at one size is no sizing run: it neither sets the size nor the answer."""
+    g = analysis.rows[analysis.rows["workload"] == workload]
+    sizes = g.groupby(["run_id", "config"])["size"].nunique().groupby("run_id").max()
+    swept = {item.run.run_id for item in analysis.loaded
+             if any(r.case.sweep for r in item.run.cases if r.case.workload == workload)}
+    meant = sorted(set(sizes[sizes >= MIN_SIZES].index) | (swept & set(sizes.index))) or sorted(sizes.index)
+    run = g[g["run_id"] == meant[-1]]  # run ids begin with their start
+    machine, configs = run["machine"].iloc[0], set(run["config"])
+    fits = [m for m in analysis.machines if m.machine == machine]
+    kept = [replace(m, sizes=[s for s in m.sizes if s.case.workload != workload or s.config in configs],
+                    others=m.others + [s for s in m.sizes if s.case.workload == workload and s.config not in configs])
+            for m in fits]
+    rows = analysis.rows[(analysis.rows["machine"] == machine)
+                         & ((analysis.rows["workload"] != workload) | analysis.rows["config"].isin(configs))]
+    here = replace(analysis, loaded=tuple(item for item in analysis.loaded if item.run.machine.get("id") == machine),
+                   rows=rows, machines=tuple(kept))
+    fitted = {m.config for m in here.sizes() if m.case.workload == workload}
+    return here, [float(n) for n in run[run["config"].isin(fitted)].groupby("config")["size"].max()]
+
+
 def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list[Pick]:
-    """Per workload with a size fit, from the machine of its newest run: the recommendation at `scale` x the largest
-    size that all the fitted configurations of that run reached in it (for `run --data`, at the whole data), and from it
-    the best quality per unit of cost (`best_value`); per workload meant to be sized without one, why
-    (`_too_few_sizes`). The newest run sets the answer, so that `recommend` over a folder says what make bench just
-    said: with the references in it, a transformer measured to 512 documents had set the nlp answer at 1,024 (make
-    bench's models reached 10,000), and picks came from another machine. `recommend --workload` lists every
-    machine's options."""
+    """Per workload with a size fit, the answer for the configurations of its newest run meant to size it, on that
+    run's machine (`newest_run`): the recommendation at `scale` x the largest size that run reached with every one of
+    them fitted (for `run --data`, at the whole data), and from it the best quality per unit of cost (`best_value`);
+    per workload meant to be sized without one, why (`_too_few_sizes`). Their fits pool every run of that machine.
+    With the references in results/, a transformer they measured to 512 documents had set the nlp answer at 1,024
+    after a make bench that measured its models to 10,000, and picks came from another machine. `recommend
+    --workload` lists every machine's options."""
     out = []
+    several = len(analysis.machines) > 1
     for workload in analysis.workloads():
         g = analysis.rows[analysis.rows["workload"] == workload]
         task = str(g["task"].dropna().iloc[0]) if g["task"].notna().any() else str(workload)
-        fitted = {(fits.machine, m.config) for fits in analysis.machines for m in fits.sizes
-                  if m.case.workload == workload}
-        newest = g[[key in fitted for key in zip(g["machine"], g["config"])]]
-        newest = newest[newest["run_id"] == newest["run_id"].max()]  # run ids begin with their start
-        reached = [float(n) for n in newest.groupby("config")["size"].max()]
+        here, reached = newest_run(analysis, str(workload))
+        g = here.rows[here.rows["workload"] == workload]
+        machine = str(g["machine"].iloc[0]) if several else ""
         if not reached:
-            if unfitted := _too_few_sizes(analysis, str(workload), g):
+            if unfitted := _too_few_sizes(here, str(workload), g):
                 out.append(Pick(task, str(workload), unfitted, None, unfitted.rules[0].message,
-                                code=f.TOO_FEW_SIZES))
+                                code=f.TOO_FEW_SIZES, machine=machine))
             continue
-        machine = newest["machine"].iloc[0]
-        analysis_here = replace(analysis, rows=analysis.rows[analysis.rows["machine"] == machine],
-                                machines=tuple(m for m in analysis.machines if m.machine == machine))
-        g, models = g[g["machine"] == machine], analysis_here.sizes()
         params = json.loads(g["params"].iloc[0])
         size = int(params["rows"]) if "file_sha256" in params else scale * min(reached)
-        found = recommend(analysis_here, str(workload), size, vms)
+        found = recommend(here, str(workload), size, vms)
         pick = found.pick
         if better := better_unfitted(g, found, pick):  # the pick would be a model clearly worse: no answer
             found, pick = replace(found, rules=[*found.rules, better]), None
         priced = {o.case.config for o in found.options if o.case is not None}
-        contended = sum(len(m.contended) for m in models if m.config in priced)
+        contended = sum(len(m.contended) for m in here.sizes() if m.config in priced)
         note, code = ("", "") if pick else (found.rules[-1].message, found.rules[-1].code)
         best = g[g["config"] == found.rules[-1].config] if code == f.BETTER_UNFITTED else g.iloc[:0]
         out.append(Pick(task, str(workload), found, pick, note, contended, code,
-                        best["case"].iloc[0] if len(best) else None, quality(best).text if len(best) else ""))
+                        best["case"].iloc[0] if len(best) else None, quality(best).text if len(best) else "",
+                        machine))
     return sorted(out, key=lambda p: (p.task, p.workload))
