@@ -38,9 +38,9 @@ def load(patterns: list[str]) -> list[Loaded]:
             sys.stderr.write(f"sizeup: passed over {reason}\n")
 
 
-def newest(path: Path) -> tuple[Path, records.RunResult]:
+def newest(path: Path, say: bool = True) -> tuple[Path, records.RunResult]:
     """The result in `path`, or for a folder the newest result file below it (by modification time; JSON that is
-    not sizeup's, or cannot be read, passed over), said on stderr so that `show --json` stays JSON."""
+    not sizeup's, or cannot be read, passed over), said on stderr (where `say`) so that `show --json` stays JSON."""
     if not path.is_dir():
         return path, records.load(path)
     from harness.analysis import frame
@@ -54,7 +54,8 @@ def newest(path: Path) -> tuple[Path, records.RunResult]:
         except SizeupError as exc:
             sys.stderr.write(f"sizeup: passed over {exc}\n")
             continue
-        sys.stderr.write(f"{path}: the newest sizeup result of {len(found)} JSON file(s), {chosen}\n")
+        if say:
+            sys.stderr.write(f"{path}: the newest sizeup result of {len(found)} JSON file(s), {chosen}\n")
         return chosen, run
     raise SizeupError(f"no sizeup result in {path}")
 
@@ -235,7 +236,7 @@ def report(args: argparse.Namespace, console: Console) -> int:
     if not patterns:
         machine_id = machine.fingerprint()["id"]
         try:
-            patterns = [str(newest(args.results_dir / machine_id)[0])]
+            patterns = [str(newest(args.results_dir / machine_id, say=False)[0])]  # its report is named by it
         except SizeupError:  # no folder, or none of its files a result (an interrupted run leaves a journal)
             raise SizeupError(f"no result of machine {machine_id} under {args.results_dir}: run `sizeup run` first, "
                               "or name result files") from None
