@@ -115,9 +115,9 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
                 "machine.", ""] if contended else [])
     lines = warning + [
              "Per workload, for the configurations of its newest sizing run, on that run's machine, at "
-             f"{recommend.SCALE:g}x the largest size that run reached with all of them (for your own data, "
-             "`run --data`, at its whole size): the cheapest "
-             f"configuration whose quality is within {recommend.QUALITY_TOLERANCE} of the best measured "
+             f"{recommend.SCALE:g}x the largest size that run reached with all of them (for your own data, `run "
+             f"--data`, at its whole size): the cheapest configuration whose quality is within "
+             f"{recommend.QUALITY_TOLERANCE} of the best measured "
              f"({recommend.QUALITY_TOLERANCE:.0%} of an error metric's best, such as WAPE), compared at the largest "
              "size both measured, or a more confident one whose cost interval reaches its own. "
              "`sizeup recommend --workload W --size N` ranks every option at your size (N in the workload's unit).", "",
@@ -136,8 +136,7 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
             time = "too few sizes" if p.code == TOO_FEW_SIZES else ""
             lines.append(_row(p.workload, size, "", p.note, "", time, "", ""))
             continue
-        on = f" on {p.machine}" if p.machine else ""  # the machine answering, where several were analysed
-        lines.append(_row(p.workload, size, o.vm, f"`{o.config}`{on}", o.quality, time_text(o), cost_text(o),
+        lines.append(_row(p.workload, size, o.vm, f"`{o.config}`{p.on}", o.quality, time_text(o), cost_text(o),
                           o.confidence))
         evidence += [f"- {p.workload}, {o.vm}: {e.message}" for e in o.evidence]
         evidence += [f"- {p.workload}, rule: {r.message}" for r in p.found.rules[1:]]

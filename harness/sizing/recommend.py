@@ -235,6 +235,11 @@ class Pick:
     better_quality: str = ""  # ... and its measured quality
     machine: str = ""  # the machine answering, where the results came from several
 
+    @property
+    def on(self) -> str:
+        """' on MACHINE' where several machines were analysed, else ''."""
+        return f" on {self.machine}" if self.machine else ""
+
     def to_dict(self) -> dict:
         found = {k: v for k, v in self.found.to_dict().items() if k != "pick"}  # the summary's own pick says it
         return {"task": self.task, "workload": self.workload, "found": found,
