@@ -2,14 +2,12 @@
 summary of result files: time per configuration, CPU against GPU, time and memory against size
 with their fits, thread scaling, and one case's utilization over time.
 
-Plots are made with matplotlib's Agg backend, so no display is needed; the HTML fetches nothing.
+Plots (harness.present.plots) are embedded as PNG; the HTML fetches nothing.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +19,7 @@ from harness.analysis import backtest, comparison, frame
 from harness.analysis.compute import Analysis, case_medians, spark_medians, spark_rows
 from harness.analysis.fits import SizeModel, ThreadModel
 from harness.errors import SizeupError
-from harness.present import calibration
+from harness.present import calibration, plots
 from harness.present.profiled import should_run_on
 from harness.present.recommend import cost_text, frontier_lines, time_text
 from harness.records import PROFILE, WHOLE_RUN, CaseRecord, figures, write_atomic
@@ -39,20 +37,17 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
           case_id: str | None = None, vms: Sequence[VM] | None = None) -> tuple[Path, Path]:
     """Write `<out>.html` and `<out>.md` of `analysis` and its per-task recommendations; returns both paths.
     `vms`: the catalog a profiled job is judged against (default: the shipped one)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    matplotlib.rcParams["text.parse_math"] = False  # labels are names from files: a '$' in one is text, not TeX
+    plots.setup()
     rows, loaded = analysis.rows, analysis.loaded
     sections: list[tuple[str, str, str | None]] = []  # (title, markdown, png base64)
     if not profiles_only(loaded):
         sections.append(("Recommendations", _recommendations(picks), None))
         trained = rows[rows["workload"] != PROFILE] if not rows.empty else rows  # a profile's job has no fit phase
-        sections.append(("Time per configuration", _median_table(trained), _png(_fit_times(trained))))
+        sections.append(("Time per configuration", _median_table(trained), plots.png(_fit_times(trained))))
         pairs = analysis.pairs()
-        sections.append(("CPU against GPU", _devices(pairs), _png(_speedups(pairs))))
+        sections.append(("CPU against GPU", _devices(pairs), plots.png(_speedups(pairs))))
     if not rows.empty and rows["distributed"].any():
-        sections.append(("Spark against a single node", _spark(analysis), _png(_spark_plot(rows))))
+        sections.append(("Spark against a single node", _spark(analysis), plots.png(_spark_plot(rows))))
     models = [(f"{m.config}{analysis.tag(fitted.machine)}", m) for fitted in analysis.machines for m in fitted.sizes]
     if models:
         summary = "\n".join(f"- `{label}`: {m.time.curve.kind}, exponent {m.time.curve.exponent:.2f}, LOO error "
@@ -61,7 +56,7 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
         crossing = "\n".join(f"- `{c.gpu}` against `{c.cpu}`: {c.found.describe(c.unit)}"
                              for m in analysis.machines for c in m.crossings)
         sections.append(("Time and memory against size", summary + ("\n" + crossing if crossing else ""),
-                         _png(_scaling(models))))
+                         plots.png(_scaling(models))))
         own = [b for m in analysis.machines for b in m.backtests]
         held = backtest.judge(own, backtest.calibration(own))
         sections.append(("Calibration: how sure the predictions are", calibration.markdown(held), None))
@@ -69,13 +64,13 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
     if threads:
         sections.append(("Thread scaling", "\n".join(f"- `{label}`: serial fraction {t.fit.serial:.2f} "
                                                      f"[{t.fit.serial_lo:.2f}-{t.fit.serial_hi:.2f}]"
-                                                     for label, t in threads), _png(_threads(threads))))
+                                                     for label, t in threads), plots.png(_threads(threads))))
     if telemetry := _telemetry(loaded):
         sections.append(("Telemetry sources", telemetry, None))
     chosen = _chosen_case(loaded, case_id)
     if chosen is not None and chosen[0].case.workload != PROFILE:  # a profile is drawn in its own section below
         record, path = chosen
-        sections.append((f"Utilization over time: {record.id}", _phases(record, path), _png(_utilization(record))))
+        sections.append((f"Utilization over time: {record.id}", _phases(record, path), plots.png(_utilization(record))))
     for item in loaded:  # `sizeup profile`: what held each job back
         if item.run.cases and item.run.cases[0].case.workload == PROFILE:  # a profile: its one case
             judged = profiled.judged(item.run, vms)
@@ -91,7 +86,7 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
             sections.append((f"Profile: {record.id}", f"`{record.params.get('command')}`: {ran}\n\n{text}"
                              + (f"\n\nWhat it should run on:\n\n{advice}" if advice else "")
                              + (f"\n\nPhases, {_phases(record, item.path)}" if sampled else ""),
-                             _png(_utilization(record)) if sampled else None))
+                             plots.png(_utilization(record)) if sampled else None))
     title = "sizeup report: " + ", ".join(sorted({item.run.run_id for item in loaded}))
     html_path, md_path = out.with_suffix(".html"), out.with_suffix(".md")
     write_atomic(html_path, _html(title, sections))
@@ -162,7 +157,7 @@ def _devices(pairs: Sequence[comparison.DevicePair]) -> str:
 def _speedups(pairs: Sequence[comparison.DevicePair]):
     if not pairs:
         return None
-    fig, ax = _figure(9, max(2.5, 0.35 * len(pairs)))
+    fig, ax = plots.figure(9, max(2.5, 0.35 * len(pairs)))
     ratios = np.array([p.speedup.ratio for p in pairs])
     errors = np.array([[0.0 if p.speedup.lo is None else p.speedup.ratio - p.speedup.lo for p in pairs],  # none: no bar
                        [0.0 if p.speedup.hi is None else p.speedup.hi - p.speedup.ratio for p in pairs]])
@@ -203,7 +198,7 @@ def _spark(analysis: Analysis) -> str:
 
 
 def _spark_plot(rows: pd.DataFrame):
-    fig, ax = _figure(9, 4)
+    fig, ax = plots.figure(9, 4)
     for (workload, label), g in spark_rows(rows).groupby(["workload", "label"]):
         medians = g.groupby("size")["fit_s"].median()
         ax.plot(medians.index, medians.to_numpy(), "o-" if g["distributed"].iloc[0] else "s--",
@@ -216,24 +211,6 @@ def _spark_plot(rows: pd.DataFrame):
     return fig
 
 
-def _figure(width: float = 9, height: float = 4, columns: int = 1, rows: int = 1) -> tuple:
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(rows, columns, figsize=(width, height), dpi=100, sharex=rows > 1)
-
-
-def _png(fig) -> str | None:
-    import matplotlib.pyplot as plt
-
-    if fig is None:
-        return None
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def _fit_times(rows: pd.DataFrame):
     if rows.empty:
         return None
@@ -241,7 +218,7 @@ def _fit_times(rows: pd.DataFrame):
     medians = table["fit_s"].dropna().sort_values()
     if medians.empty:  # profiles only: they have no fit phase
         return None
-    fig, ax = _figure(9, max(2.5, 0.3 * len(medians)))
+    fig, ax = plots.figure(9, max(2.5, 0.3 * len(medians)))
     ax.barh(range(len(medians)), medians.to_numpy(), color=["tab:orange" if table.at[c, "on_gpu"] else "tab:blue"
                                                             for c in medians.index])
     ax.set_yticks(range(len(medians)), medians.index, fontsize=7)
@@ -251,7 +228,7 @@ def _fit_times(rows: pd.DataFrame):
 
 
 def _scaling(models: Sequence[tuple[str, SizeModel]]):
-    fig, (times, memory) = _figure(11, 4.5, columns=2)
+    fig, (times, memory) = plots.figure(11, 4.5, columns=2)
     for label, m in models:
         n = np.asarray(m.time.sizes)
         line, = times.plot(n, m.time.medians, "o", label=label, markersize=4)
@@ -269,7 +246,7 @@ def _scaling(models: Sequence[tuple[str, SizeModel]]):
 
 
 def _threads(threads: Sequence[tuple[str, ThreadModel]]) -> object:
-    fig, ax = _figure(7, 4)
+    fig, ax = plots.figure(7, 4)
     for label, t in threads:
         ax.plot(t.fit.threads, t.fit.efficiency(), "o-", label=label)
     ax.set_xlabel("threads")
@@ -303,7 +280,7 @@ def _utilization(record: CaseRecord) -> object:
     t = np.asarray(series["t"]) - origin
     panels = [(figure, lines) for source, figure in figures.declared(record.telemetry) if figure.plot
               and (lines := figures.series(record.telemetry, source, figure))]
-    fig, axes = _figure(9, 3.5 + 2 * len(panels), rows=1 + len(panels))
+    fig, axes = plots.figure(9, 3.5 + 2 * len(panels), rows=1 + len(panels))
     axes = list(np.atleast_1d(axes))
     cpu = axes[0]
     cpu.plot(t, series.get("cpu_percent", [np.nan] * len(t)), label="CPU % (100 = one core)", color="tab:blue")
