@@ -201,3 +201,17 @@ def test_the_phase_table_writes_seconds_as_every_figure_does_never_an_exponent()
     long = record(Case("classification", "xgboost", "xgboost", 20000, 2), [1490.2, 1490.2], telemetry=sampled)
     (row,) = [line for line in report._phases(long, Path("r.json")).splitlines() if line.startswith("| fit |")]
     assert row.startswith("| fit | 1,490 | 12 | 180 | 199 | 512 |")
+
+
+def test_a_log_axis_writes_its_ticks_as_numbers_without_tex() -> None:
+    """Labels are names from files, so TeX is off: matplotlib's own 10^x ticks had printed as raw TeX."""
+    from harness.present import plots
+
+    plots.setup()
+    fig, ax = plots.figure()
+    ax.plot([0.1, 1000], [1, 2])
+    plots.log(ax, "x")
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert "1000" in labels and "0.1" in labels and not any("$" in label for label in labels), labels
+    plots.png(fig)

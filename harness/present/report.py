@@ -164,7 +164,7 @@ def _speedups(pairs: Sequence[comparison.DevicePair]):
     ax.barh(range(len(pairs)), ratios, xerr=errors, color=["tab:orange" if r > 1 else "tab:blue" for r in ratios])
     ax.axvline(1, color="grey", linewidth=0.8)
     ax.set_yticks(range(len(pairs)), [p.gpu for p in pairs], fontsize=7)
-    ax.set_xscale("log")
+    plots.log(ax, "x")
     ax.set_xlabel("GPU speed-up over its CPU twin (x, 95% interval); right of the grey line the GPU is faster")
     return fig
 
@@ -203,8 +203,7 @@ def _spark_plot(rows: pd.DataFrame):
         medians = g.groupby("size")["fit_s"].median()
         ax.plot(medians.index, medians.to_numpy(), "o-" if g["distributed"].iloc[0] else "s--",
                 label=f"{workload}: {label}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    plots.log(ax, "x", "y")
     ax.set_xlabel("size")
     ax.set_ylabel("fit time, median (s)")
     ax.legend(fontsize=6)
@@ -222,7 +221,7 @@ def _fit_times(rows: pd.DataFrame):
     ax.barh(range(len(medians)), medians.to_numpy(), color=["tab:orange" if table.at[c, "on_gpu"] else "tab:blue"
                                                             for c in medians.index])
     ax.set_yticks(range(len(medians)), medians.index, fontsize=7)
-    ax.set_xscale("log")
+    plots.log(ax, "x")
     ax.set_xlabel("fit time, median of warm repeats (s); orange: GPU")
     return fig
 
@@ -237,10 +236,10 @@ def _scaling(models: Sequence[tuple[str, SizeModel]]):
         if m.memory:
             memory.plot(grid, [m.memory(x) / 2**30 for x in grid], "-", color=line.get_color(), linewidth=1)
     for ax, label in ((times, "fit time (s)"), (memory, "peak memory, fitted (GiB)")):
-        ax.set_xscale("log")
+        plots.log(ax, "x")
         ax.set_xlabel("size (points measured; lines: the fits, to 4x past)")
         ax.set_ylabel(label)
-    times.set_yscale("log")
+    plots.log(times, "y")
     times.legend(fontsize=6)
     return fig
 
