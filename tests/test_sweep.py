@@ -377,3 +377,16 @@ def test_processes_come_from_the_command_line_too() -> None:
     args = cli.build_parser().parse_args(["run", "--processes", "3", "--workloads", "diabetes"])
     choices = plan.Choices(suite=args.suite, **{flag: getattr(args, flag) for flag in PLAN_FLAGS})
     assert plan.build(choices, 2).settings.processes == 3
+
+
+def test_an_interrupted_or_resumed_run_counts_its_cases_without_a_plan_its_sweeps_outgrew() -> None:
+    from harness.commands.run import done
+    from tests import builders
+
+    fixed = [Case("classification", "linear", "sklearn", n, 1) for n in (100, 200, 400)]
+    run = builders.run_result([builders.record(c, [0.1]) for c in fixed[:2]])
+    assert done(replace(run, plan=fixed)) == "2 of 3 cases"  # one case left
+    grown = [replace(c, sweep={"grow": 2.0}) for c in fixed]
+    run = builders.run_result([builders.record(c, [0.1]) for c in grown])
+    # A sweep's steps past its first are planned as it grows: 3 done of a plan of 2 (had read '3 of 2 cases').
+    assert done(replace(run, plan=run.plan[:2])) == "3 cases (sweeps add sizes as they grow)"

@@ -61,7 +61,7 @@ def command(args: argparse.Namespace, console: Console) -> int:
         if journal is None:
             journal = records.Journal.create(records.journal_path(args.results_dir, run), run)
         else:
-            console.print(f"Resuming {run.run_id}: {len(run.cases)} of {len(run.plan)} cases done.")
+            console.print(f"Resuming {run.run_id}: {done(run)} done.")
         return execute(run, journal, limits, fingerprint, console, tracking)
     except BaseException:
         if tracking is not None:  # the MLflow run must not stay "running" for ever
@@ -117,9 +117,9 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
             path = runner.execute(run, journal, limits, progress)
     except (KeyboardInterrupt, Stopped) as exc:
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
-        console.print(Text.assemble(("Interrupted", "red"), f" ({signal.Signals(signum).name}). {len(run.cases)} of "
-                                    f"{len(run.plan)} cases are kept in {journal.path}; continue with: "
-                                    f"{sizeup()} run --resume {journal.path}"))
+        console.print(Text.assemble(("Interrupted", "red"), f" ({signal.Signals(signum).name}). {done(run)} are kept "
+                                    f"in {journal.path}; continue with: {sizeup()} run --resume {journal.path}"),
+                      soft_wrap=True)  # one line: the command is pasted
         if tracking is not None:
             tracking.abandon()
         return 128 + signum
@@ -136,6 +136,13 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
     if tracking is not None:
         code = tracking.finish(run, path, "FAILED" if failed else "FINISHED", code, console)  # the records just written
     return code
+
+
+def done(run: records.RunResult) -> str:
+    """'10 of 14 cases' finished; where sweeps grow the plan as they go, '10 cases' (of the plan to start with: 8)."""
+    if any(c.sweep for c in run.plan):
+        return f"{len(run.cases)} case{'s' * (len(run.cases) != 1)} (sweeps add sizes as they grow)"
+    return f"{len(run.cases)} of {len(run.plan)} cases"
 
 
 def recommend_full_size(path: Path, run: records.RunResult, console: Console) -> None:
