@@ -162,7 +162,7 @@ def test_recommend_command_prints_ranked_options_and_json(tmp_path: Path, capsys
     # Its VM has many more vCPUs than the 2 threads measured and no thread fit carries them: assumed no faster,
     # it may be up to vCPUs/2 times faster, so the interval spans more than 10x and says no time.
     top = doc["options"][0]
-    assert [e["code"] for e in top["evidence"]] == [f.TIME_FIT, f.MEMORY_FIT, f.NO_THREAD_FIT, f.TOO_WIDE]
+    assert [e["code"] for e in top["evidence"]] == [f.TIME_FIT, f.MEMORY_FIT, f.KIND_SHORT, f.NO_THREAD_FIT, f.TOO_WIDE]
     assert top["hi"] / top["lo"] > 10 and top["confidence"] == "low"
     too_wide = top["evidence"][-1]["message"]  # its interval written as every table writes a time
     assert top["hi"] > 1000 and f"interval {seconds(top['lo'])}-{seconds(top['hi'])} s" in too_wide

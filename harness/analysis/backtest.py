@@ -215,11 +215,7 @@ class Calibration:
         levels of the shipped backtests by one: three kept it). Only `own` backtests of the same fixed-cost state
         count: a fit still in its fixed-cost region says nothing of one past it."""
         pooled = _best([b.relative for b in self.pool(quantity, beyond, settled, MIN_LEVEL, exclude)])
-        here = band(beyond)
-        own = [b for b in own if b.settled == settled]
-        same = [b.relative for b in own if b.band == here]
-        edge = next(lo for lo, _, label in BANDS if label == here)
-        near = same if len(same) >= MIN_OWN else [b.relative for b in own if b.beyond > edge]
+        near = own_near(beyond, settled, own)
         if len(near) < MIN_OWN:
             return pooled
         return LEVEL_NAMES[max(LEVEL_NAMES.index(pooled), LEVEL_NAMES.index(_best(near)))]
@@ -232,6 +228,17 @@ class Calibration:
             return pred, False
         return scaling.Prediction(pred.value, min(pred.lo, pred.value * math.exp(-half)),
                                   max(pred.hi, pred.value * math.exp(half)), pred.beyond), True
+
+
+def own_near(beyond: float, settled: bool, own: Sequence[Backtest]) -> list[float]:
+    """The relative errors of a fit's `own` backtests that judge a prediction `beyond` past its sizes
+    (Calibration.level): those of its fixed-cost state in its band where there are MIN_OWN, else in its band or
+    farther."""
+    own = [b for b in own if b.settled == settled]
+    here = band(beyond)
+    same = [b.relative for b in own if b.band == here]
+    edge = next(lo for lo, _, label in BANDS if label == here)
+    return same if len(same) >= MIN_OWN else [b.relative for b in own if b.beyond > edge]
 
 
 def own_error_allows(level: str, loo: float) -> str:

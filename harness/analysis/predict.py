@@ -45,6 +45,8 @@ THREAD_FIT = "thread-fit"
 NO_THREAD_FIT = "no-thread-fit"
 VCPUS_FAR = "vcpus-far"
 MISSES_OWN = "fit-misses-own-sizes"
+OWN_BACKTESTS = "own-backtests-held"
+KIND_SHORT = "backtests-short"
 LEVELS = backtest.LEVEL_NAMES
 BELOW_MEASURED = "below-measured"
 BELOW_REGIME = "below-regime-change"
@@ -123,8 +125,8 @@ def estimate(fitted: MachineFits, model: SizeModel, size: float, vcpus: int | No
     key = ("size", model.config, size)
     if key not in fitted.memo:  # a recommendation asks once per VM: the fit's part is the same for all
         fitted.memo[key] = _at_size(fitted, model, size)
-    own, time, calibrated, level, memory, reach = fitted.memo[key]
-    caveats = []
+    own, time, calibrated, level, memory, reach, said = fitted.memo[key]
+    caveats = list(said)
     if (allowed := backtest.own_error_allows(level, model.time.inner_loo)) != level:
         level = allowed
         caveats.append(Caveat(MISSES_OWN, f"the fit misses its own inner sizes by "
@@ -206,9 +208,10 @@ def _measure_further(case: Case) -> str:
 
 def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scaling.Prediction, scaling.Prediction,
                                                                          bool, str, scaling.Prediction | None,
-                                                                         float | None]:
-    """The size fit's own prediction, calibrated (and whether it could be), its level, the calibrated memory, and
-    the farthest a backtest of its kind reached."""
+                                                                         float | None, tuple[Caveat, ...]]:
+    """The size fit's own prediction, calibrated (and whether it could be), its level, the calibrated memory, the
+    farthest a backtest of its kind reached, and the caveats that say why the backtests set the level low or its own
+    held it down."""
     cal = fitted.calibration
     settled = backtest.past_fixed_costs(model.time)
     own = model.time.predict(size)
@@ -216,8 +219,20 @@ def _at_size(fitted: MachineFits, model: SizeModel, size: float) -> tuple[scalin
     memory = _floored(cal.interval("memory", model.memory.predict(size), True)[0], model.memory, size) \
         if model.memory else None
     mine = [b for b in fitted.backtests if b.config == model.config and b.quantity == "time"]
-    return (own, time, calibrated, cal.level("time", own.beyond, settled, mine), memory,
-            cal.reach("time"))
+    level, pooled = cal.level("time", own.beyond, settled, mine), cal.level("time", own.beyond, settled)
+    said = []  # why the level is what it is, where the backtests set it below "medium" or held it down
+    medium = backtest.promise("medium") or 0.0
+    if pooled == "low" and (kind := cal.pool("time", own.beyond, settled, backtest.MIN_LEVEL)):
+        kept = sum(abs(b.relative) <= medium for b in kind)
+        past = ", past fixed costs" if settled else ""
+        said.append(Caveat(KIND_SHORT, f"backtests of predictions of its kind (as far past their sizes{past}) came "
+                                       f"within {medium:.0%} in {kept} of {len(kind)}, short of 9 in 10: low confidence"))
+    elif level != pooled:  # its own backtests held it down: say how they did
+        near, promised = backtest.own_near(own.beyond, settled, mine), backtest.promise(pooled) or 0.0
+        kept = sum(abs(r) <= promised for r in near)
+        said.append(Caveat(OWN_BACKTESTS, f"its own backtests this far past its sizes came within {promised:.0%} in "
+                                          f"{kept} of {len(near)}, short of 9 in 10: confidence {level}, not {pooled}"))
+    return own, time, calibrated, level, memory, cal.reach("time"), tuple(said)
 
 
 def _floored(memory: scaling.Prediction, fit: scaling.MemoryFit, size: float) -> scaling.Prediction:

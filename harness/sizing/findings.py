@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from harness.analysis.predict import (  # noqa: F401 (re-exported: one spelling of each code)
     BELOW_MEASURED, BELOW_REGIME, BEYOND_BACKTESTS, CONTENDED, CONTENDED_LEFT_OUT, FIXED_COSTS_DOMINATE, MISSES_OWN,
-    NO_THREAD_FIT, RUNS_APART, THREAD_FIT, TOO_WIDE, UNCALIBRATED, VCPUS_FAR)
+    KIND_SHORT, NO_THREAD_FIT, OWN_BACKTESTS, RUNS_APART, THREAD_FIT, TOO_WIDE, UNCALIBRATED, VCPUS_FAR)
 
 # Rules that fired and what they left out (Recommendation.rules).
 HEADROOM = "memory-headroom"
@@ -37,7 +37,8 @@ SPARK_NO_VM = "spark-no-vm"
 
 # Evidence attached to an option (Option.evidence); a prediction's caveats (harness.analysis.predict)
 # keep their own codes: BELOW_MEASURED, BELOW_REGIME, BEYOND_BACKTESTS, CONTENDED, CONTENDED_LEFT_OUT,
-# FIXED_COSTS_DOMINATE, MISSES_OWN, NO_THREAD_FIT, THREAD_FIT, TOO_WIDE, UNCALIBRATED, VCPUS_FAR.
+# FIXED_COSTS_DOMINATE, KIND_SHORT, MISSES_OWN, NO_THREAD_FIT, OWN_BACKTESTS, THREAD_FIT, TOO_WIDE, UNCALIBRATED,
+# VCPUS_FAR.
 TIME_FIT = "time-fit"
 MEMORY_FIT = "memory-fit"
 NOT_CORE_BOUND = "not-core-bound"
