@@ -249,11 +249,19 @@ def test_backtests_written_to_a_folder_or_nowhere_are_refused_in_one_line(tmp_pa
 
 
 def test_the_calibration_table_says_so_where_no_time_was_backtested() -> None:
+    from rich.console import Console
+
     from harness.present import calibration
+    from harness.present.fit import render_backtest
 
     memory = made([0.001, 0.0012], quantity="memory", beyond=0.5)
-    text = calibration.markdown(backtest.judge(memory, Calibration(tuple(memory))))
+    held = backtest.judge(memory, Calibration(tuple(memory)))
+    text = calibration.markdown(held)
     assert "No time was backtested here" in text and "| high |" not in text and "| memory | within | 2 |" in text
+    console = Console(width=200, record=True)  # fit --backtest alike: no table of levels with nothing in it
+    console.print(render_backtest(held))
+    printed = console.export_text()
+    assert "No time was backtested here" in printed and "promise held" not in printed
 
 
 def test_the_shipped_backtests_of_a_run_count_once_and_all_of_its_other_configurations_stay() -> None:

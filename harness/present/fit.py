@@ -191,6 +191,9 @@ def render_backtest(held: Sequence[backtest.Held]) -> RenderableType:
         for r in body:
             table.add_row(*r)
         tables.append(table)
+    if not any(h.level for h in held):  # memory backtests only (as in the report): the levels' table has nothing
+        tables[1] = Text("No time was backtested here (a time fit needs four or more sizes to backtest), so no level "
+                         "was judged.")
     return Group(*tables, Text(calibration.JUDGED, style="dim"))
 
 
