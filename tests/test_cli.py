@@ -178,6 +178,8 @@ def test_list_shows_every_workload_and_backend(capsys) -> None:
     out = capsys.readouterr().out
     for name in ("classification", "regression", "breast_cancer", "diabetes", "sklearn", "xgboost", "torch"):
         assert name in out
+    row = next(line for line in out.splitlines() if "user_classification" in line)
+    assert "your data's (run --data)" in row  # its sizes: a subsample of the table given, not a list
 
 
 def _lines(path: Path) -> list[str]:

@@ -267,7 +267,7 @@ def list_all(args: argparse.Namespace, console: Console) -> int:
         workloads.add_column(col)
     for w in catalogue().values():
         models = "\n".join(f"{m.name} @ {'/'.join(m.backends)}" for m in w.models)
-        sizes = ", ".join(f"{s:,}" for s in w.sizes) + f" {w.size_unit}"
+        sizes = ", ".join(f"{s:,}" for s in w.sizes) + f" {w.size_unit}" if w.sizes else "your data's (run --data)"
         target = str(w.target or "")
         workloads.add_row(w.name, w.family, sizes, models, target)
     backends = Table(title="Backends", header_style="bold")
