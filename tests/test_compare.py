@@ -65,7 +65,10 @@ def test_compare_gates_ci_on_a_real_slowdown(tmp_path: Path, capsys: pytest.Capt
     assert "slower" in out and "1 case(s) slower than the baseline by more than 10%" in out
     assert cli.main(["compare", a, b, "--fail", "median:30%"]) == 0  # 25% is within a 30% threshold
     assert cli.main(["compare", a, same, "--fail", "median:10%"]) == 0
-    assert "same" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "same" in out and "same result file" not in out
+    assert cli.main(["compare", a, f"{tmp_path}/./a.json"]) == 0  # one file, named twice
+    assert "are the same result file(s)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_compare_refuses_to_judge_different_data_and_warns_about_other_machines(tmp_path: Path,

@@ -123,6 +123,9 @@ def compare(args: argparse.Namespace, console: Console) -> int:
                 said = f"{args.results[0]} and {pattern}: their cases in common have no {args.phase} time" + (
                     "; compare another phase (" + " or ".join(f"--phase {p}" for p in timed) + ")" if timed else "")
             raise SizeupError(said)
+        if {item.path.resolve() for item in side} == {item.path.resolve() for item in sides[0]}:
+            console.print(Text(f"{args.results[0]} and {pattern} are the same result file(s): every case is compared "
+                               "with itself, so the ratios are 1 by construction", style="yellow"))
         console.print(render_comparison(args.results[0], pattern, found, args.phase,
                                         comparison.machine_notes(sides[0], side), only))
         if args.fail:
