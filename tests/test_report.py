@@ -215,3 +215,18 @@ def test_a_log_axis_writes_its_ticks_as_numbers_without_tex() -> None:
     labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert "1000" in labels and "0.1" in labels and not any("$" in label for label in labels), labels
     plots.png(fig)
+
+
+def test_the_size_plots_legend_lies_below_its_plots() -> None:
+    """Inside the plot, the references' 40 configurations covered its points."""
+    from harness.analysis import frame
+    from harness.analysis.compute import analyse
+    from harness.present import plots, report
+
+    plots.setup()
+    analysis = analyse(frame.load(["results/reference/x86-64-2c-24g-a9b1bd19-sizing-20261202.json"]))
+    fig = report._scaling([(m.config, m) for fitted in analysis.machines for m in fitted.sizes])
+    times = fig.axes[0]
+    assert times.get_legend() is None and len(fig.legends) == 1
+    assert len(fig.legends[0].get_texts()) == len(analysis.machines[0].sizes)
+    plots.png(fig)

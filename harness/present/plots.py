@@ -29,10 +29,18 @@ def log(ax, *which: str) -> None:
         axis.set_minor_formatter(NullFormatter())
 
 
-def figure(width: float = 9, height: float = 4, columns: int = 1, rows: int = 1) -> tuple:
+def figure(width: float = 9, height: float = 4, columns: int = 1, rows: int = 1, legend_rows: int = 0) -> tuple:
+    """`legend_rows`: lines of a legend below the plots (`legend_below`), for which the figure grows."""
     import matplotlib.pyplot as plt
 
-    return plt.subplots(rows, columns, figsize=(width, height), dpi=100, sharex=rows > 1)
+    return plt.subplots(rows, columns, figsize=(width, height + 0.11 * legend_rows), dpi=100, sharex=rows > 1,
+                        layout="constrained" if legend_rows else None)
+
+
+def legend_below(fig, ax, columns: int = 2) -> None:
+    """The legend of `ax`'s lines below the figure's plots (made with `legend_rows`): inside a plot, a legend of
+    tens of configurations covered its points."""
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=columns, fontsize=6, frameon=False)
 
 
 def png(fig) -> str | None:
@@ -42,7 +50,8 @@ def png(fig) -> str | None:
     if fig is None:
         return None
     buffer = io.BytesIO()
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:  # a constrained figure (legend_below) is laid out already
+        fig.tight_layout()
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()

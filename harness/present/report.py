@@ -227,7 +227,7 @@ def _fit_times(rows: pd.DataFrame):
 
 
 def _scaling(models: Sequence[tuple[str, SizeModel]]):
-    fig, (times, memory) = plots.figure(11, 4.5, columns=2)
+    fig, (times, memory) = plots.figure(11, 4.5, columns=2, legend_rows=(len(models) + 1) // 2)
     for label, m in models:
         n = np.asarray(m.time.sizes)
         line, = times.plot(n, m.time.medians, "o", label=label, markersize=4)
@@ -240,7 +240,7 @@ def _scaling(models: Sequence[tuple[str, SizeModel]]):
         ax.set_xlabel("size (points measured; lines: the fits, to 4x past)")
         ax.set_ylabel(label)
     plots.log(times, "y")
-    times.legend(fontsize=6)
+    plots.legend_below(fig, times)
     return fig
 
 
