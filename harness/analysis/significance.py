@@ -31,12 +31,14 @@ BOOTSTRAP = 2000
 UNSTABLE_CV = 0.10
 UNSTABLE_SPREAD = 0.50
 SHORTEST_S = 1e-3
+MIN_INTERVAL = 3  # samples a side needs for an interval: the bootstrap's "95%" held the true ratio (1) in 71% of 300
+# simulated pairs of 2 against 2 (5% log-normal noise), 89% at 3, 91% at 4, 98% at 5
 
 
 @dataclass(frozen=True)
 class Difference:
     ratio: float  # median(b) / median(a): above 1, b takes longer
-    lo: float | None  # the 95% interval; None where a side has one sample, whose spread nothing measured
+    lo: float | None  # the 95% interval; None where a side has fewer than MIN_INTERVAL samples
     hi: float | None
     p: float  # two-sided Mann-Whitney
     verdict: str  # "slower", "faster", "same", "undecided"
@@ -54,10 +56,10 @@ def difference(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, see
     if len(x) == 0 or len(y) == 0:
         raise ValueError("both sides need at least one sample")
     ratio = float(np.median(y) / np.median(x))
-    if len(x) < 2 or len(y) < 2:  # a bootstrap would resample the other side's spread alone: [1.004-1.004] from 1 and 1
+    if len(x) < MIN_INTERVAL or len(y) < MIN_INTERVAL:  # one has no spread; two, too little (MIN_INTERVAL)
         return Difference(ratio, None, None, 1.0, "undecided",
-                          f"{len(x)} sample(s) against {len(y)}: a side of one has no spread to draw an interval "
-                          "from; measure again (more repeats, or several result files pooled by a glob)")
+                          f"{len(x)} sample(s) against {len(y)}: too few for an interval (a side needs "
+                          f"{MIN_INTERVAL}); measure again (more repeats, or several result files pooled by a glob)")
     rng = np.random.default_rng(seed)
     boot = (np.median(rng.choice(y, (BOOTSTRAP, len(y))), axis=1) / np.median(rng.choice(x, (BOOTSTRAP, len(x))),
                                                                               axis=1))
