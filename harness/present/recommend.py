@@ -91,7 +91,7 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
         o = p.pick
         memory = memory_text(o)
         table.add_row(f"{p.workload}\n{size}", Text(f"{o.vm}\n{memory}"),
-                      configuration(o, p.machine),
+                      configuration(o, p.on),
                       "\n".join(time_cells(o)), "\n".join(cost_cells(o)), o.confidence)
     said = []
     if contended:
@@ -113,11 +113,11 @@ def print_summary(console: Console, picks: Sequence[Pick], recommend: str) -> No
         console.print(f"{recommend} --workload W --size N", soft_wrap=True, highlight=False, markup=False)
 
 
-def configuration(o: Option, machine: str = "") -> RenderableType:
+def configuration(o: Option, on: str = "") -> RenderableType:
     """An option's configuration cell: its name, broken after its '@' where the column is narrower (at 80 columns,
-    'xgboost@xgboo…' had lost its backend), then its quality and the machine that measured it (`machine`: the
-    summary's, where several were analysed)."""
-    rest = "\n".join(filter(None, (o.quality, f"on {machine}" if machine else measured_on(o))))
+    'xgboost@xgboo…' had lost its backend), then its quality and the machine that measured it (`on`: the summary's,
+    Pick.on, where several were analysed)."""
+    rest = "\n".join(filter(None, (o.quality, on.strip() or measured_on(o))))
     return Group(Ident(short(o, "thr."), hang=1), Text(rest)) if rest else Ident(short(o, "thr."), hang=1)
 
 
