@@ -33,7 +33,7 @@ def test_equal_samples_give_no_verdict_and_a_real_slowdown_gives_one() -> None:
 def test_noise_or_too_few_repeats_give_no_verdict_and_say_why() -> None:
     noisy = difference(times(1.0, 5, 0.3, 1), times(1.2, 5, 0.3, 2))
     assert noisy.verdict == "undecided" and noisy.lo < 1 < noisy.hi  # includes 1, and far more: nothing shown
-    wide = difference([1.0, 1.05, 0.95], [0.7, 1.02, 1.1])  # [0.67-1.16]: it includes 1, and 33% faster too
+    wide = difference([1.0, 1.05, 0.95], [0.7, 1.02, 1.1])  # [0.58-1.80]: it includes 1, and 42% faster too
     assert wide.lo < 1 / 1.1 and wide.hi > 1 and wide.verdict == "undecided"
     few = difference([1.0, 1.01, 0.99], [1.2, 1.21, 1.19])  # obvious, but 3 against 3 cannot reach p < 0.002
     assert few.verdict == "undecided" and "cannot reach p < 0.002" in few.why and few.p >= 0.1
@@ -48,6 +48,15 @@ def test_one_or_two_samples_on_a_side_give_no_interval() -> None:
     two = difference([1.0, 1.02], [1.01, 0.99])
     assert two.lo is None and "too few for an interval" in two.why
     assert difference([1.0, 1.02, 0.99], [1.01, 0.99, 1.0]).lo is not None
+
+
+def test_the_95_percent_interval_holds_the_true_ratio_in_95_percent_of_small_samples() -> None:
+    """3 and 4 samples a side, equal timings (5% log-normal noise): the bootstrap of medians held the true ratio in
+    90% and 92% of these pairs."""
+    rng = np.random.default_rng(1)
+    for n in (3, 4, 5):
+        pairs = [difference(np.exp(rng.normal(0, 0.05, n)), np.exp(rng.normal(0, 0.05, n)), seed=k) for k in range(400)]
+        assert np.mean([d.lo <= 1 <= d.hi for d in pairs]) >= 0.94, n
 
 
 def test_instability_follows_pyperf() -> None:
