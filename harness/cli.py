@@ -177,7 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", help="fit time and memory against size and threads; predict, and check predictions")
     p.add_argument("results", nargs="+", metavar="RESULTS", help="result files, globs or folders to fit")
-    p.add_argument("--target", type=size_number, help="predict time and memory at this size")
+    p.add_argument("--workload", help="fit this workload's cases only (`sizeup list`)")
+    p.add_argument("--target", type=size_number,
+                   help="predict time and memory at this size, in the workload's unit (rows, series, images, "
+                        "documents: give --workload where the results hold several)")
     p.add_argument("--cores", type=positive_int("cores"), help="predict thread-fitted time at this many cores")
     p.add_argument("--check", nargs="+", metavar="RESULTS",
                    help="results at other (larger) sizes: compare each prediction with the measurement")

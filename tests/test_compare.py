@@ -178,6 +178,21 @@ def test_fit_predicts_and_checks_against_larger_measured_sizes(tmp_path: Path,
     assert check.predicted.lo < check.measured < check.predicted.hi and abs(check.memory_error) < 0.01
 
 
+def test_fit_takes_a_target_in_one_unit_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """640,000 rows is a size; 640,000 images is another question: --target over several units needs --workload."""
+    sizes = [5000, 10000, 20000, 40000]
+    images = [record(Case("vision", "cnn", "torch", n, 2), times(0.1 + 1e-3 * n, 5, 0.02, 20 + n), unit="images")
+              for n in (250, 500, 1000, 2000)]
+    path = write(tmp_path / "both.json", sweep_records(CASE, lambda n: 0.3 + 2e-5 * n, sizes) + images)
+    assert cli.main(["fit", path, "--target", "80000"]) == cli.EXIT_USAGE
+    assert "--workload" in capsys.readouterr().err
+    assert cli.main(["fit", path, "--target", "80000", "--workload", "nope"]) == cli.EXIT_USAGE
+    assert cli.main(["fit", path, "--target", "80000", "--workload", CASE.workload]) == 0
+    out = capsys.readouterr().out
+    assert CASE.config in out and "vision" not in out and "80,000" in out
+    assert cli.main(["fit", path]) == 0  # no target: every workload, each in its unit
+
+
 def test_fit_finds_the_crossover_of_hand_made_cpu_and_gpu_results(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     sizes = [10000, 20000, 40000, 80000, 160000]
@@ -384,7 +399,8 @@ def test_an_id_wider_than_its_column_breaks_after_a_separator_and_no_number_is_c
 def test_fit_of_spark_and_threads_at_a_target_fits_100_columns_and_says_which_time_is_the_model_alone(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")
-    assert cli.main(["fit", "results/reference/x86-64-2c-24g-a9b1bd19-spark.json", "--target", "160000"]) == 0
+    assert cli.main(["fit", "results/reference/x86-64-2c-24g-a9b1bd19-spark.json", "--workload", "classification",
+                     "--target", "160000"]) == 0
     out = capsys.readouterr().out
     assert max(map(len, out.splitlines())) <= 100 and "\u2026" not in out  # no cell cut (the Ernest table's were)
     assert "model alone at" in out and "160,000, 2 cores" in out and "160,000, 1 thread" in out

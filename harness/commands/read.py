@@ -163,11 +163,18 @@ def fit(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError("--backtest prints backtests only: leave out --target, --cores and --check")
     if args.csv and not args.csv.parent.is_dir():
         raise SizeupError(f"--csv: no folder {args.csv.parent}")
-    analysis = analyse(load(args.results))
+    loaded = load(args.results)
+    rows = frame.rows(loaded)
+    _has_workload(rows, args)
+    analysis = analyse(loaded, args.workload, rows)
     if analysis.empty:
         timed = f" with a fit time a timer could measure ({analysis.times_left_out} left out)"
         raise SizeupError("no finished case" + (timed if analysis.times_left_out else "") + " in "
                           + ", ".join(args.results))
+    units = sorted(set(analysis.rows["size_unit"].dropna()))
+    if args.target and len(units) > 1:
+        raise SizeupError(f"--target is a size in one unit, and these results count {', '.join(units)}: give "
+                          f"--workload too (one of {', '.join(sorted(set(analysis.rows['workload'])))})")
     say_left_out(analysis, console)
     if args.backtest:
         own = [b for m in analysis.machines for b in m.backtests]
@@ -189,6 +196,14 @@ def fit(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _has_workload(rows: pd.DataFrame, args: argparse.Namespace) -> None:
+    """Refuse a --workload that no finished case of the results ran."""
+    if args.workload is not None and (rows.empty or not (rows["workload"] == args.workload).any()):
+        have = f"; they have {', '.join(sorted(set(rows['workload'])))}" if not rows.empty else ""
+        raise SizeupError(f"no finished case of workload {args.workload!r} in these results "
+                          f"({', '.join(args.results)}){have}")
+
+
 def recommend(args: argparse.Namespace, console: Console) -> int:
     from harness.analysis import frame
     from harness.analysis.compute import analyse
@@ -203,9 +218,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
     rows = frame.rows(loaded)
     if rows.empty:
         raise SizeupError("no finished case in " + ", ".join(args.results))
-    if args.workload is not None and not (rows["workload"] == args.workload).any():
-        raise SizeupError(f"no finished case of workload {args.workload!r} in these results "
-                          f"({', '.join(args.results)}); they have {', '.join(sorted(set(rows['workload'])))}")
+    _has_workload(rows, args)
     analysis = analyse(loaded, args.workload, rows)
     if args.workload is None:
         picks = sizing.summary(analysis, vms)
