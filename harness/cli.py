@@ -17,6 +17,7 @@ import math
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,23 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
+class CommandParser(Parser):
+    """A command's parser: an unknown option is named before a missing argument (`show --bogus` is a typo, not a
+    forgotten file; argparse checks the required arguments first and never gets to it)."""
+
+    given: Sequence[str] = ()
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        self.given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> Any:
+        given = self.given[:self.given.index("--")] if "--" in self.given else self.given
+        unknown = [a for a in given if a.startswith("-") and a.split("=")[0] not in self._option_string_actions
+                   and not self._negative_number_matcher.match(a)]
+        return super().error(f"unrecognized arguments: {' '.join(unknown)}" if unknown else message)
+
+
 def one_line(text: str) -> str:
     """`text` with newlines and other unprintable characters (from a path or a file) escaped."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
@@ -91,7 +109,7 @@ def one_line(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="sizeup", description="Measure ML training on this machine.")
     parser.add_argument("--version", action="version", version=f"sizeup {__version__}")
-    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=Parser)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=CommandParser)
 
     p = sub.add_parser("list", help="workloads, backends, and whether each backend is available here")
     p.set_defaults(command=read.list_all)

@@ -62,6 +62,16 @@ def test_a_size_that_is_not_a_positive_integer_is_refused(sizes: str, capsys) ->
     assert "size must be a positive integer" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("argv, said", [(["show", "--bogus"], "unrecognized arguments: --bogus"),
+                                        (["fit", "--wid=3", "--target", "5"], "unrecognized arguments: --wid=3"),
+                                        (["show"], "the following arguments are required: result"),
+                                        (["fit", "--target", "-5"], "expected a number > 0, got '-5'")])
+def test_an_unknown_option_is_named_before_a_missing_argument(argv: list[str], said: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit:
+        cli.main(argv)
+    assert exit.value.code == 2 and said in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("alpha", ["0", "1", "2", "-1"])
 def test_compare_takes_a_p_value_between_0_and_1(alpha: str, capsys) -> None:
     reference = "results/reference/x86-64-2c-24g-4e6360dc-sizing.json"
