@@ -372,7 +372,10 @@ def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> Non
     blocker.write_text("")
     assert cli.main(["run", "--workloads", "faulty", "--results-dir", str(blocker)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"sizeup: error: cannot write results to {blocker}/") and err.count("\n") == 1
+    assert err.startswith(f"sizeup: error: cannot write results to {blocker}") and err.count("\n") == 1
+    # before anything else: --data is not read (it can take minutes) where its results could not be written
+    assert cli.main(["run", "--data", str(tmp_path / "missing.csv"), "--results-dir", str(blocker / "r")]) == 2
+    assert f"{blocker} is not a folder" in capsys.readouterr().err
 
     assert cli.main(["show", str(tmp_path)]) == 2  # a folder without a result file
     assert capsys.readouterr().err == f"sizeup: error: no result files match {str(tmp_path)!r}\n"
