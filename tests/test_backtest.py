@@ -235,6 +235,21 @@ def test_the_shipped_backtests_are_those_of_the_committed_references(tmp_path) -
     assert np.allclose([b.loo for b in now], [b.loo for b in shipped], atol=1e-4)
 
 
+def test_the_scatter_of_measurements_about_their_own_curve_is_the_noise_put_in(capsys) -> None:
+    """What no prediction can beat: the measured times' distance from the curve fitted to all of them."""
+    from harness import cli
+
+    sizes = [5000 * 2**k for k in range(6)]
+    truth = [0.3 + 1e-5 * n for n in sizes]
+    exact = scaling.fit_time(sizes, [[t] for t in truth])
+    noisy = scaling.fit_time(sizes, [[t * (1.1 if k % 2 else 1 / 1.1)] for k, t in enumerate(truth)])
+    assert backtest.scatter([exact]) < 0.001 and 0.06 < backtest.scatter([noisy]) < 0.11
+    assert backtest.scatter([scaling.fit_time(sizes[:3], [[t] for t in truth[:3]])]) is None  # none backtested
+    assert cli.main(["fit", "--backtest", "results/reference/x86-64-2c-24g-a9b1bd19-memory.json"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "sit a median" in out and "from the curve fitted to all of their configuration's sizes" in out
+
+
 def test_backtests_written_to_a_folder_or_nowhere_are_refused_in_one_line(tmp_path, capsys) -> None:
     from harness import cli
     from tests import builders

@@ -180,7 +180,8 @@ def fit(args: argparse.Namespace, console: Console) -> int:
         own = [b for m in analysis.machines for b in m.backtests]
         if args.csv:
             backtest.write(own, args.csv)
-        console.print(render_backtest(backtest.judge(own, backtest.calibration(own))))
+        spread = backtest.scatter(m.time for machine in analysis.machines for m in machine.sizes)
+        console.print(render_backtest(backtest.judge(own, backtest.calibration(own)), spread))
         return 0
     found: dict[str, list[Check]] = {}
     if args.check:

@@ -18,6 +18,15 @@ JUDGED = ("Each backtest is judged as a user would have seen its prediction: the
 SHOWN = {label: f"{lo:g}-{hi:g}x" for lo, hi, label in backtest.BANDS if 0 < lo and hi < float("inf")}
 
 
+def scatter(value: float | None) -> str:
+    """backtest.scatter, said ('' where no fit had enough sizes)."""
+    if value is None:
+        return ""
+    return (f"The measured times themselves sit a median {value:.1%} from the curve fitted to all of their "
+            "configuration's sizes, each point included: run-to-run speed and repeat noise, which no prediction can "
+            "be expected to beat.")
+
+
 def rows(held: Sequence[backtest.Held]) -> tuple[list[list[str]], list[list[str]]]:
     bands, levels = backtest.summarize(held)
     band_rows = [[b.quantity, SHOWN.get(b.band, b.band), str(b.count), f"{b.median:.1%}", f"{b.worst:.1%}",
@@ -31,7 +40,7 @@ def rows(held: Sequence[backtest.Held]) -> tuple[list[list[str]], list[list[str]
     return band_rows, level_rows
 
 
-def markdown(held: Sequence[backtest.Held]) -> str:
+def markdown(held: Sequence[backtest.Held], spread: float | None = None) -> str:
     if not held:
         return ("No backtest: a configuration needs four or more sizes (`--suite sizing`). The levels then come from "
                 "the shipped references' backtests alone (`sizeup fit --backtest results/reference`).")
@@ -47,4 +56,4 @@ def markdown(held: Sequence[backtest.Held]) -> str:
                                                                   "or more sizes to backtest), so no level was judged."]
     return "\n".join(["Every fit here, fitted on its smallest sizes, predicted its larger measured sizes (and, "
                       "without each inner size, that size). " + JUDGED, "", *levels, "",
-                      *table(BAND_HEADER, band_rows)])
+                      *table(BAND_HEADER, band_rows), *(["", scatter(spread)] if spread is not None else [])])

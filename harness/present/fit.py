@@ -177,7 +177,7 @@ def _answers(at: AtTarget, on: str) -> RenderableType:
     return table
 
 
-def render_backtest(held: Sequence[backtest.Held]) -> RenderableType:
+def render_backtest(held: Sequence[backtest.Held], spread: float | None = None) -> RenderableType:
     """`sizeup fit --backtest`: the tables of harness.present.calibration."""
     if not held:
         return Text("Nothing to backtest: a backtest needs a configuration measured at four or more sizes.")
@@ -194,7 +194,8 @@ def render_backtest(held: Sequence[backtest.Held]) -> RenderableType:
     if not any(h.level for h in held):  # memory backtests only (as in the report): the levels' table has nothing
         tables[1] = Text("No time was backtested here (a time fit needs four or more sizes to backtest), so no level "
                          "was judged.")
-    return Group(*tables, Text(calibration.JUDGED, style="dim"))
+    said = [Text(calibration.scatter(spread))] if spread is not None else []
+    return Group(*tables, *said, Text(calibration.JUDGED, style="dim"))
 
 
 def _checks(found: Sequence[Check], on: str) -> RenderableType:

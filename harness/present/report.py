@@ -59,7 +59,8 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
                          plots.png(_scaling(models))))
         own = [b for m in analysis.machines for b in m.backtests]
         held = backtest.judge(own, backtest.calibration(own))
-        sections.append(("Calibration: how sure the predictions are", calibration.markdown(held), None))
+        spread = backtest.scatter(m.time for machine in analysis.machines for m in machine.sizes)
+        sections.append(("Calibration: how sure the predictions are", calibration.markdown(held, spread), None))
     threads = [(f"{t.key}{analysis.tag(m.machine)}", t) for m in analysis.machines for t in m.threads]
     if threads:
         sections.append(("Thread scaling", "\n".join(f"- `{label}`: serial fraction {t.fit.serial:.2f} "
