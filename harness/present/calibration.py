@@ -18,10 +18,8 @@ JUDGED = ("Each backtest is judged as a user would have seen its prediction: the
 SHOWN = {label: f"{lo:g}-{hi:g}x" for lo, hi, label in backtest.BANDS if 0 < lo and hi < float("inf")}
 
 
-def scatter(value: float | None) -> str:
-    """backtest.scatter, said ('' where no fit had enough sizes)."""
-    if value is None:
-        return ""
+def scatter(value: float) -> str:
+    """backtest.scatter, said."""
     return (f"The measured times themselves sit a median {value:.1%} from the curve fitted to all of their "
             "configuration's sizes, each point included: run-to-run speed and repeat noise, which no prediction can "
             "be expected to beat.")
