@@ -693,6 +693,24 @@ def test_a_run_at_another_speed_is_left_out_of_the_newest_runs_fit(tmp_path: Pat
     assert model.runs == ("new",) and [r for r, _ in model.apart] == ["one"]
 
 
+def test_runs_whose_installs_load_more_or_less_memory_keep_the_growth_per_item(tmp_path: Path) -> None:
+    """A reference sweep (440 MiB + 16 kB per image, to 8,000) and a newer quick run of another venv (555 MiB fixed,
+    to 2,000): each size's largest peak had given 0 bytes per image, and sized a VM of a tenth of the memory."""
+    def run(name: str, day: int, fixed: float, sizes: tuple[int, ...]) -> str:
+        cases = [builders.record(Case("vision", "cnn", "torch", n, 2), [0.1 + 1e-3 * n] * 3, unit="images",
+                                 peak=fixed * 2**20 + 16000 * n) for n in sizes]
+        return builders.write(tmp_path / f"{name}.json", cases, started=f"2026-11-{day:02d}T00:00:00+00:00")
+
+    old = run("reference", 20, 440, (500, 1000, 2000, 4000, 8000))
+    new = run("quick", 27, 555, (500, 1000, 2000))
+    (model,) = analyse(frame.load([old, new])).sizes()
+    assert model.memory.per_item == pytest.approx(16000, rel=0.01)
+    assert model.memory.fixed == pytest.approx(555 * 2**20, rel=0.01)  # the newest install's
+    assert model.memory.peaks[-1] == pytest.approx(440 * 2**20 + 16000 * 8000)  # what was measured, for backtests
+    found = recommend(analyse(frame.load([old, new])), "vision", 400000, catalog.load())
+    assert found.options[0].memory_needed_gib > (555 * 2**20 + 16000 * 400000) / 2**30
+
+
 def test_a_configuration_that_never_finished_a_size_is_said_not_silently_absent(tmp_path: Path) -> None:
     failed = builders.record(Case("classification", "linear", "sklearn", SIZES[0], 2), [], status="error")
     skipped = builders.record(Case("classification", "xgboost", "xgboost-cuda", SIZES[0], 2), [], status="skipped")
