@@ -237,6 +237,25 @@ def test_show_says_which_figures_were_taken_under_contention(tmp_path: Path, cap
     assert "only 1 clean, so its figures were taken under contention" in out and "!" in out.split("Times:")[0]
 
 
+def test_show_says_which_sweeps_ended_with_too_few_sizes_to_fit(tmp_path: Path, capsys) -> None:
+    from harness.analysis.cases import short_sweeps
+
+    def steps(model: str, sizes: tuple[int, ...], status: str = "ok") -> list[records.CaseRecord]:
+        return [builders.record(records.Case("classification", model, "xgboost", n, 2), [1.0] * 3, status=status)
+                for n in sizes]
+
+    cases = steps("short", (5000, 10000)) + steps("long", (5000, 10000, 20000)) + steps("none", (5000,), "skipped")
+    run = builders.run_result(cases)
+    why = "the case at size 10,000 took 26 s (start, cold run and repeats), past the 25 s budget"
+    run.sweeps.update({c.case.config: why for c in (cases[0], cases[2], cases[5])})
+    assert short_sweeps(run) == [(cases[0].case.config, 2, why)]
+    records.save(tmp_path / "r.json", run)
+    assert cli.main(["show", str(tmp_path / "r.json")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"sweep {cases[0].case.config} ended after 2 sizes, fewer than a fit takes (3)" in out
+    assert out.count("fewer than a fit takes") == 1
+
+
 def test_show_writes_a_long_time_without_an_exponent(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")
     case = records.Case("classification", "xgboost", "xgboost", 5000, 2)

@@ -4,12 +4,14 @@ telemetry figures its sources declared. Computed here; harness.present.table onl
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.analysis import twins
+from harness.analysis.scaling import MIN_FIT_SIZES
 from harness.analysis.stats import Stats, quality_stats, stats
-from harness.records import CaseRecord, Contention, quality_target
+from harness.records import CaseRecord, Contention, RunResult, quality_target
 from harness.records import figures as fig
 
 
@@ -78,3 +80,15 @@ def figure_columns(summaries: Sequence[CaseSummary]) -> list[tuple[str, fig.Figu
             if (source, figure.key) not in found and s.figures.get((source, figure.key)) is not None:
                 found[source, figure.key] = (source, figure)
     return list(found.values())
+
+
+def short_sweeps(run: RunResult) -> list[tuple[str, int, str]]:
+    """The sweeps that ended with fewer sizes than a size fit takes, each with the sizes it measured and why it ended
+    (one that measured none, its backend unavailable or its first size failed, is said with that case)."""
+    ok = Counter(c.case.config for c in run.cases if c.status == "ok")
+    return [(config, ok[config], why) for config, why in sorted(run.sweeps.items()) if 0 < ok[config] < MIN_FIT_SIZES]
+
+
+def short_sweep_note(config: str, sizes: int, why: str) -> str:
+    return (f"{config} ended after {sizes} size{'s' * (sizes > 1)}, fewer than a fit takes ({MIN_FIT_SIZES}), so no "
+            f"prediction uses it: {why}")

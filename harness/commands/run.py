@@ -134,6 +134,10 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
         return 128 + signum
     console.print(Text(f"Results written to {path}\nShow them with: {sizeup()} show {shlex.quote(str(path))}"),
                   soft_wrap=True)
+    from harness.analysis.cases import short_sweep_note, short_sweeps
+
+    for short in short_sweeps(run):
+        console.print(Text(f"Sweep {short_sweep_note(*short)}", style="yellow"))
     if run.suite == "data":
         recommend_full_size(path, run, console)
     # A case with its own memory cap probes for the size that fails: its out-of-memory is the finding.

@@ -16,7 +16,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from harness.analysis.cases import CaseSummary, figure_columns, summarize
+from harness.analysis.cases import CaseSummary, figure_columns, short_sweep_note, short_sweeps, summarize
 from harness.records import PHASES, PROFILE, WHOLE_RUN, RunResult, quality_target
 from harness.records import figures as fig
 from harness.records.figures import seconds
@@ -111,6 +111,7 @@ def render(run: RunResult, wide: bool = False) -> Group:
             if any(p not in PHASES for p in s.phases) and s.record.case.workload != PROFILE]  # a profile's: below
     notes += [Text.assemble(("contention", "yellow"), f" {s.record.id}: {note}")
               for s in summaries if (note := contention_note(s))]
+    notes += [Text.assemble(("sweep", "yellow"), f" {short_sweep_note(*short)}") for short in short_sweeps(run)]
     notes += [Text.assemble(("quality", "red"), f" {s.record.id}: {gap.metric} {gap.value:.4g} against "
                             f"{gap.twin_value:.4g} on its CPU twin {gap.twin}, beyond the tolerance of "
                             f"{gap.tolerance:.2g}: the two do not compute the same result")
