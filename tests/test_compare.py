@@ -16,6 +16,7 @@ from harness.analysis import comparison, fits, frame, predict
 from harness.analysis.compute import analyse
 from harness.analysis.significance import difference, instability, parse_fail
 from harness.records import PROFILE, Case, CaseRecord, RunResult
+from tests import builders
 from tests.builders import record, times, write
 
 CASE = Case("classification", "xgboost", "xgboost", 20000, 2)
@@ -43,7 +44,7 @@ def test_one_or_two_samples_on_a_side_give_no_interval() -> None:
     for a, b in (([1.0], [1.004]), ([1.0, 1.01, 0.99], [1.5])):  # a bootstrap would give [1.004-1.004], or b's spread
         one = difference(a, b)
         assert one.lo is None and one.hi is None and one.verdict == "undecided" and one.describe().endswith("[none]")
-        assert one.ratio == pytest.approx(b[0] / np.median(a))
+        assert one.ratio == pytest.approx(b[0] / np.median(a)) and one.p is None  # no test was made
     # Two against two: the bootstrap's "95%" held the true ratio in 71% of simulated pairs (MIN_INTERVAL).
     two = difference([1.0, 1.02], [1.01, 0.99])
     assert two.lo is None and "too few for an interval" in two.why
@@ -98,6 +99,12 @@ def test_compare_refuses_to_judge_different_data_and_warns_about_other_machines(
     assert differ == ["cpu_model: Xeon vs EPYC", "xgboost 3.2.0 vs 3.3.0"]
     out = " ".join(capsys.readouterr().out.split())
     assert all(d in out for d in differ)
+    # Memory that the kernel's share moved by 0.5 MB is the same machine's; twice as much is not.
+    run = builders.run_result([])
+    for other, said in ((16 * 2**30 - 520192, []), (32 * 2**30, ["memory: 16.00 vs 32.00 GiB"])):
+        moved = builders.run_result([])
+        moved.machine["identity"]["memory_bytes"] = other
+        assert frame.machine_differences(run, moved) == said
 
 
 def test_several_processes_give_intervals_over_per_process_medians(tmp_path: Path) -> None:
@@ -316,7 +323,7 @@ def test_compare_fits_100_columns_and_never_cuts_a_number(capsys: pytest.Capture
     lines = capsys.readouterr().out.splitlines()
     rows = [line.split() for line in lines if line[:1].isdigit() and line.split()[0].isdigit()]
     assert len(rows) == 8 and max(map(len, lines)) <= 100 and not any("\u2026" in line for line in lines)
-    assert all(row[-1] in ("undecided", "same") and row[-3].endswith("]") for row in rows)
+    assert all(row[-1] in ("undecided", "same") and row[-2].endswith("]") for row in rows)  # no test: no p
 
 
 def test_cases_in_common_without_the_phase_asked_name_one_they_have(tmp_path: Path,

@@ -142,13 +142,19 @@ def _timed(seconds: float | None) -> float | None:
     return seconds if seconds is not None and TIME_RANGE_S[0] <= seconds <= TIME_RANGE_S[1] else None
 
 
+MEMORY_SAME = 0.01  # two machines' memory within 1% is one size: what the kernel keeps varies from boot to boot
+
+
 def machine_differences(run_a: RunResult, run_b: RunResult) -> list[str]:
     """Machine identity and library versions that differ between two runs (pyperf and pytest-benchmark warn too)."""
     ia, ib = run_a.machine.get("identity", {}), run_b.machine.get("identity", {})
     said = []
-    for key in ("cpu_model", "physical_cores", "logical_cores", "memory_bytes", "python"):
+    for key in ("cpu_model", "physical_cores", "logical_cores", "python"):
         if ia.get(key) != ib.get(key):
             said.append(f"{key}: {ia.get(key)} vs {ib.get(key)}")
+    ma, mb = ia.get("memory_bytes"), ib.get("memory_bytes")
+    if ma != mb and not (ma and mb and abs(ma - mb) <= MEMORY_SAME * max(ma, mb)):  # the kernel's share moves a little
+        said.append(f"memory: {ma / 2**30:.2f} vs {mb / 2**30:.2f} GiB" if ma and mb else f"memory_bytes: {ma} vs {mb}")
     if [g.get("name") for g in ia.get("gpus") or []] != [g.get("name") for g in ib.get("gpus") or []]:
         said.append("GPUs differ")
     la, lb = ia.get("libraries", {}), ib.get("libraries", {})

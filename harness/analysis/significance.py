@@ -46,7 +46,7 @@ class Difference:
     ratio: float  # median(b) / median(a): above 1, b takes longer
     lo: float | None  # the 95% interval; None where a side has fewer than MIN_INTERVAL samples
     hi: float | None
-    p: float  # two-sided Mann-Whitney
+    p: float | None  # two-sided Mann-Whitney; None where a side has too few samples to test
     verdict: str  # "slower", "faster", "same", "undecided"
     why: str
 
@@ -63,7 +63,7 @@ def difference(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, see
         raise ValueError("both sides need at least one sample")
     ratio = float(np.median(y) / np.median(x))
     if len(x) < MIN_INTERVAL or len(y) < MIN_INTERVAL:  # one has no spread; two, too little (MIN_INTERVAL)
-        return Difference(ratio, None, None, 1.0, "undecided",
+        return Difference(ratio, None, None, None, "undecided",
                           f"{len(x)} sample(s) against {len(y)}: too few for an interval (a side needs "
                           f"{MIN_INTERVAL}); measure again (more repeats, or several result files pooled by a glob)")
     lo, hi = _interval(x, y, ratio, seed)

@@ -30,7 +30,7 @@ def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseCompar
     for number, c in enumerate(comparisons, start=1):
         d = c.difference
         table.add_row(str(number), Ident(label(c.case) if len(data) == 1 else c.case_id), f"{c.a_median:.4g} s",
-                      f"{c.b_median:.4g} s", d.describe() if d else "", f"{d.p:.2g}" if d else "",
+                      f"{c.b_median:.4g} s", d.describe() if d else "", f"{d.p:.2g}" if d and d.p is not None else "",
                       Text(c.verdict, style=VERDICT_STYLE[c.verdict]))
         if said := ([d.why] if d and d.verdict == "undecided" else []) + c.notes:
             notes.append(Text(f"{number}. " + "; ".join(said)))
