@@ -294,7 +294,7 @@ def test_listing_fewer_options_never_changes_the_pick(tmp_path: Path, capsys: py
     out = " ".join(capsys.readouterr().out.split())  # as read, lines unwrapped
     assert out.count("<- best value") == 1 and "1 more option(s): --top 2 lists them all" in out
     assert "xgboost@xgboost" in out.split("<- best value")[0].rsplit("- $", 1)[-1]  # its frontier line
-    assert "by cost per run; best value" not in out  # the pick is not listed: no rank to name
+    assert "by cost per run; best value: #2, not listed (--top 2)" in out  # the pick is not listed: how to see it
     assert cli.main(["recommend", path, "--workload", "classification", "--rows", "1e6"]) == 0
     assert "each configuration's cheapest VM, by cost per run; best value: #2" in " ".join(
         capsys.readouterr().out.split())  # the first listed is the cheapest, not the answer

@@ -166,8 +166,10 @@ def render(found: Recommendation) -> RenderableType:
     budget = f", budget {found.budget_s:g} s per run" if found.budget_s else ""
     # The first is the cheapest, not always the answer: the best value is named (quality within the tolerance of the
     # best, then the cheapest: the summary's rule, over every machine's options here).
-    rank = next((i for i, o in enumerate(found.listed, start=1) if o is found.pick), None)
+    rank = next((i for i, o in enumerate(found.options, start=1) if o is found.pick), None)
     picked = f"; best value: #{rank}" if rank else ""
+    if rank and rank > len(found.listed):
+        picked += f", not listed (--top {rank})"
     table = Table(title=Text(f"{found.workload} at {found.size:,.0f} {found.unit}{budget}: each configuration's "
                              f"cheapest VM, by cost per run{picked}"), header_style="bold", box=box.SIMPLE_HEAD,
                   padding=0, pad_edge=False, show_edge=False)
