@@ -751,11 +751,16 @@ def test_an_option_without_a_time_worth_acting_on_ranks_last_and_is_never_the_be
 
 
 def test_cpu_use_is_not_read_off_a_phase_shorter_than_its_clock_readings(tmp_path: Path) -> None:
-    short = builders.record(Case("forecasting", "naive", "sklearn", 100, 2), [1e-6, 1e-6], cpu_share=1.2)
+    from harness.analysis.cases import summarize
+
+    # 3 ms linear fits on 2 threads "used" 106% of them: the readings' own CPU, outside the timed window
+    short = builders.record(Case("forecasting", "naive", "sklearn", 100, 2), [0.003, 0.003], cpu_share=1.06)
     long = builders.record(Case("forecasting", "xgboost", "xgboost", 100, 2), [0.5, 0.5], cpu_share=0.9)
     rows = frame.rows(frame.load([builders.write(tmp_path / "r.json", [short, long])]))
     by_model = rows.groupby("model")["fit_cpu_pct"].median()
     assert pd.isna(by_model["naive"]) and by_model["xgboost"] == pytest.approx(180)
+    assert summarize(short, [short]).fit_cpu_percent is None  # show's column too
+    assert summarize(long, [long]).fit_cpu_percent == pytest.approx(180)
 
 
 def test_an_option_whose_quality_misses_the_workloads_target_is_marked_as_show_marks_it(tmp_path: Path) -> None:

@@ -20,15 +20,13 @@ import pandas as pd
 
 from harness import records
 from harness.analysis import twins
+from harness.analysis.cases import CPU_WINDOW_S
 from harness.errors import SizeupError
 from harness.records import PHASES, PROFILE, CaseRecord, Repeat, RunResult, quality_target
 from harness.records import figures as fig
 
 
 TIME_RANGE_S = (1e-9, 1e9)  # a nanosecond (below any timer's resolution) to about 30 years
-# The CPU clocks are read just outside the timed window, and reading them takes microseconds: over a shorter
-# phase than this, CPU / wall measures the reading (a 1 us fit "used" 241% of its threads).
-CPU_WINDOW_S = 1e-3
 
 
 @dataclass(frozen=True)
