@@ -1,5 +1,7 @@
 """The one user-facing error type. The CLI prints it as one line and exits with 2."""
 
+from collections.abc import Iterable
+
 
 class SizeupError(Exception):
     """Bad input from the user: an unknown name, a malformed file, a bad size."""
@@ -13,6 +15,14 @@ class Stopped(BaseException):
 
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """" (did you mean 'regression'?)" for a near miss of one of `known`; else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def described(exc: BaseException) -> str:

@@ -28,6 +28,8 @@ def write_suite(path: Path, body: str, repeats: int = 0) -> Path:
     "args, message",
     [
         (["run", "--workloads", "nope"], "unknown workload 'nope'; choose from:"),
+        (["run", "--workloads", "regresion"], "unknown workload 'regresion' (did you mean 'regression'?); choose"),
+        (["recommend", "results/reference", "--workload", "visoin", "--size", "9"], "(did you mean 'vision'?) in"),
         (["run", "--backends", "cuda-magic"], "unknown backend 'cuda-magic'"),
         (["run", "--models", "nope"], "unknown model 'nope'"),
         (["run", "--suite", "no-such-suite"], "suite 'no-such-suite' not found"),

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from harness import records
 from harness.commands import sizeup
-from harness.errors import EXIT_SLOWER, SizeupError
+from harness.errors import EXIT_SLOWER, SizeupError, did_you_mean
 
 CATALOG_ROWS = 200  # `catalog` shows these; a table of a million rows is read in the file, not the terminal
 
@@ -200,9 +200,9 @@ def fit(args: argparse.Namespace, console: Console) -> int:
 def _has_workload(rows: pd.DataFrame, args: argparse.Namespace) -> None:
     """Refuse a --workload that no finished case of the results ran."""
     if args.workload is not None and (rows.empty or not (rows["workload"] == args.workload).any()):
-        have = f"; they have {', '.join(sorted(set(rows['workload'])))}" if not rows.empty else ""
-        raise SizeupError(f"no finished case of workload {args.workload!r} in these results "
-                          f"({', '.join(args.results)}){have}")
+        have = sorted(set(rows["workload"])) if not rows.empty else []
+        raise SizeupError(f"no finished case of workload {args.workload!r}{did_you_mean(args.workload, have)} in these "
+                          f"results ({', '.join(args.results)})" + (f"; they have {', '.join(have)}" if have else ""))
 
 
 def recommend(args: argparse.Namespace, console: Console) -> int:

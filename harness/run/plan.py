@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.errors import SizeupError
+from harness.errors import SizeupError, did_you_mean
 from harness.records import Case, check_name
 from harness.run.backends import BACKENDS
 from harness.run.sweep import KEYS as SWEEP_KEYS
@@ -253,7 +253,7 @@ def _sweep(entry: Mapping[str, Any], where: str) -> Sweep | None:
 def check_names(kind: str, names: Sequence[str], known: Mapping[str, Any] | Sequence[str]) -> None:
     for n in names:
         if n not in known:
-            raise SizeupError(f"unknown {kind} {n!r}; choose from: {', '.join(sorted(known))}")
+            raise SizeupError(f"unknown {kind} {n!r}{did_you_mean(n, known)}; choose from: {', '.join(sorted(known))}")
 
 
 def positive_int(what: str, value: Any) -> int:
