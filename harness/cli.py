@@ -317,6 +317,11 @@ def positive_number(text: str) -> float:
 
 def size_number(text: str) -> float:
     """A data size: a whole number of rows, series, images or documents, at least 1 (1e8 is one)."""
+    try:
+        float(text)
+    except ValueError:  # '1M' or '1GB': say what a size is here
+        raise argparse.ArgumentTypeError(f"expected a count of items (rows, series, images or documents), such as "
+                                         f"1000000 or 1e6, got {text!r}") from None
     value = positive_number(text)
     if value != int(value):
         raise argparse.ArgumentTypeError(f"expected a whole number of items (rows, series, ...), got {text!r}")

@@ -64,6 +64,13 @@ def test_a_size_that_is_not_a_positive_integer_is_refused(sizes: str, capsys) ->
     assert "size must be a positive integer" in err and err.count("\n") == 1
 
 
+def test_a_size_with_a_unit_suffix_is_refused_with_what_a_size_is(capsys) -> None:
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["recommend", "--workload", "vision", "--size", "1M"])
+    assert exit.value.code == 2 and "expected a count of items (rows, series, images or documents), such as 1000000 " \
+                                   "or 1e6, got '1M'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, said", [(["show", "--bogus"], "unrecognized arguments: --bogus"),
                                         (["fit", "--wid=3", "--target", "5"], "unrecognized arguments: --wid=3"),
                                         (["show"], "the following arguments are required: result"),
