@@ -347,6 +347,16 @@ def newest_run(analysis: Analysis, workload: str) -> tuple[Analysis, list[float]
     return here, [float(n) for n in run[run["config"].isin(fitted)].groupby("config")["size"].max()]
 
 
+def summary_size(analysis: Analysis, workload: str, scale: float = SCALE) -> tuple[Analysis, float | None]:
+    """What the summary answers `workload` from (`newest_run`) and at what size: `scale` x the largest size that run
+    reached with every configuration it fitted (after `run --data`: the whole data); None where it fitted none."""
+    here, reached = newest_run(analysis, workload)
+    if not reached:
+        return here, None
+    params = json.loads(here.rows.loc[here.rows["workload"] == workload, "params"].iloc[0])
+    return here, float(params["rows"]) if "file_sha256" in params else scale * min(reached)
+
+
 def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list[Pick]:
     """Per workload with a size fit, the answer for the configurations of its newest run meant to size it, on that
     run's machine (`newest_run`): the recommendation at `scale` x the largest size that run reached with every one of
@@ -360,16 +370,14 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
     for workload in analysis.workloads():
         g = analysis.rows[analysis.rows["workload"] == workload]
         task = str(g["task"].dropna().iloc[0]) if g["task"].notna().any() else str(workload)
-        here, reached = newest_run(analysis, str(workload))
+        here, size = summary_size(analysis, str(workload), scale)
         g = here.rows[here.rows["workload"] == workload]
         machine = str(g["machine"].iloc[0]) if several else ""
-        if not reached:
+        if size is None:
             if unfitted := _too_few_sizes(here, str(workload), g):
                 out.append(Pick(task, str(workload), unfitted, None, unfitted.rules[0].message,
                                 code=f.TOO_FEW_SIZES, machine=machine))
             continue
-        params = json.loads(g["params"].iloc[0])
-        size = int(params["rows"]) if "file_sha256" in params else scale * min(reached)
         found = recommend(here, str(workload), size, vms)
         pick = found.pick
         if better := better_unfitted(g, found, pick):  # the pick would be a model clearly worse: no answer
