@@ -276,7 +276,7 @@ def test_the_summary_picks_the_cheapest_configuration_near_the_best_quality(tmp_
     *lines, command = capsys.readouterr().out.splitlines()
     assert "xgboost@xgboost, 2 thr." in "\n".join(lines) and max(map(len, lines)) <= 100
     assert command.endswith(f"recommend {path} --workload W --size N")  # whole, to be pasted, however long
-    assert cli.main(["recommend", path, "--workload", "classification"]) == cli.EXIT_USAGE
+    assert cli.main(["recommend", path, "--size", "640000"]) == cli.EXIT_USAGE  # a size in no workload's unit
 
 
 def test_listing_fewer_options_never_changes_the_pick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -395,7 +395,8 @@ def _priced_rows(lines: list[str]) -> list[tuple[list[str], list[str]]]:
             if line.split() and line.split()[-1] in ("high", "medium", "low")]
 
 
-def test_the_summary_answers_from_the_newest_runs_machine_at_twice_what_that_run_reached(tmp_path: Path) -> None:
+def test_the_summary_answers_from_the_newest_runs_machine_at_twice_what_that_run_reached(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An older run of another machine, ten times faster and with a model it measured to fewer sizes, adds options to
     `recommend --workload`, but neither the summary's size nor its pick."""
     older = (sweep("xgboost", "xgboost", lambda n: 1e-6 * n, 250, quality=0.98)
@@ -410,6 +411,11 @@ def test_the_summary_answers_from_the_newest_runs_machine_at_twice_what_that_run
     assert pick.pick.seconds == pytest.approx(1e-5 * 2 * max(SIZES), rel=0.2)  # Xeon's time, not Epyc's
     every = sizing.recommend(analysis, "classification", 2 * max(SIZES), catalog.load())
     assert {o.config.rsplit(" on ", 1)[-1] for o in every.options} == {"m-Epyc", "m-Xeon"}
+    # `recommend --workload` without a size answers at the summary's, and says so
+    assert cli.main(["recommend", str(tmp_path), "--workload", "classification", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["size"] == pick.found.size and f"classification at {pick.found.size:,.0f}, the size" in err
+    assert cli.main(["recommend", str(tmp_path), "--size", "5"]) == cli.EXIT_USAGE
 
 
 def test_the_summarys_newest_run_is_one_meant_to_size_and_its_configurations_alone_answer(tmp_path: Path) -> None:

@@ -212,8 +212,8 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
     from harness.sizing import catalog
     from harness.sizing import recommend as sizing
 
-    if (args.workload is None) != (args.size is None):
-        raise SizeupError("--workload and --size (--rows) go together; give neither for one line per workload")
+    if args.size is not None and args.workload is None:
+        raise SizeupError("--size (--rows) is in a workload's unit: give --workload with it")
     vms = catalog.load(args.catalog)
     loaded = load(args.results)
     rows = frame.rows(loaded)
@@ -229,8 +229,15 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
             console.width = min(console.width, SUMMARY_WIDTH)
             print_summary(console, picks, f"{sizeup()} recommend {shlex.join(args.results)}")
         return 0
+    size = args.size
+    if size is None:  # the summary's size for it
+        size = sizing.summary_size(analysis, args.workload)[1]
+        if size is None:
+            raise SizeupError(f"no configuration of {args.workload} was measured at enough sizes to say a size: give "
+                              "--size N")
+        sys.stderr.write(f"{args.workload} at {size:,.0f}, the size the summary answers it at; --size N for another\n")
     try:
-        found = sizing.recommend(analysis, args.workload, args.size, vms, args.budget).top(args.top)
+        found = sizing.recommend(analysis, args.workload, size, vms, args.budget).top(args.top)
     except ValueError as exc:  # a fit these results cannot support
         raise SizeupError(f"{exc} ({', '.join(args.results)})") from None
     if args.json:
