@@ -415,6 +415,11 @@ def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> Non
     assert cli.main(["show", str(path)]) == 2
     err = capsys.readouterr().err
     assert "does not match the result schema at cases/0/runs/1/phases/fit: 'fast' is not of type 'number'" in err
+    doc["cases"][0]["runs"][1]["phases"] = {"fit": 1.0}
+    doc["sweeps"] = None  # why each sweep ended: a table of texts, or nothing (hypothesis found show failing on it)
+    path.write_text(json.dumps(doc))
+    assert cli.main(["show", str(path)]) == 2
+    assert "does not match the result schema at sweeps: None is not of type 'object'" in capsys.readouterr().err
 
 
 def test_threads_beyond_the_logical_cpus_are_run_with_a_warning(tmp_path: Path, capsys) -> None:
