@@ -95,10 +95,18 @@ class CommandParser(Parser):
         return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> Any:
-        given = self.given[:self.given.index("--")] if "--" in self.given else self.given
-        unknown = [a for a in given if a.startswith("-") and a.split("=")[0] not in self._option_string_actions
-                   and not self._negative_number_matcher.match(a)]
-        return super().error(f"unrecognized arguments: {' '.join(unknown)}" if unknown else message)
+        if message.startswith("the following arguments are required"):  # argparse's words: it gives no code
+            given = self.given[:self.given.index("--")] if "--" in self.given else self.given
+            if unknown := [a for a in given if a.startswith("-") and not self._known(a)]:
+                message = f"unrecognized arguments: {' '.join(unknown)}"
+        return super().error(message)
+
+    def _known(self, arg: str) -> bool:
+        """An option of this command, abbreviated (--work), with its value attached (--size=5, -ofile), or no option
+        at all (a value such as -5 or '-{3} epoch')."""
+        name = arg.split("=")[0]
+        return (" " in arg or bool(self._negative_number_matcher.match(arg)) or arg[:2] in self._option_string_actions
+                or any(option.startswith(name) for option in self._option_string_actions if name.startswith("--")))
 
 
 def one_line(text: str) -> str:

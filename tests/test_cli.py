@@ -74,7 +74,9 @@ def test_a_size_with_a_unit_suffix_is_refused_with_what_a_size_is(capsys) -> Non
 @pytest.mark.parametrize("argv, said", [(["show", "--bogus"], "unrecognized arguments: --bogus"),
                                         (["fit", "--wid=3", "--target", "5"], "unrecognized arguments: --wid=3"),
                                         (["show"], "the following arguments are required: result"),
-                                        (["fit", "--target", "-5"], "expected a number > 0, got '-5'")])
+                                        (["fit", "--target", "-5"], "expected a number > 0, got '-5'"),
+                                        (["fit", "--work", "vision"], "the following arguments are required"),
+                                        (["recommend", "--work", "vision", "--size", "1M"], "got '1M'")])
 def test_an_unknown_option_is_named_before_a_missing_argument(argv: list[str], said: str, capsys) -> None:
     with pytest.raises(SystemExit) as exit:
         cli.main(argv)
