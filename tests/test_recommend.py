@@ -220,6 +220,16 @@ def test_a_gpu_is_kept_where_only_it_meets_the_budget_and_left_where_its_data_ou
     device = fitted.calibration.interval("memory", scaling.fit_memory(list(peaks.index), list(peaks)).predict(1.6e6),
                                          True)[0]
     assert device.value < 80 * GiB < device.hi < 94 * GiB
+    # A newer install whose CUDA context takes 1.5 GiB more, at the two smallest sizes: each size's largest peak
+    # had made the growth 38.7 kB per row, 60 GiB at 1.6e6 rows, and offered the 80 GiB GPUs; now 42 kB, as measured.
+    newer = [dataclasses.replace(r, telemetry={**r.telemetry,
+                                               **builders.gpu_telemetry(85.0, 2**31 + 42e3 * r.case.size)})
+             for r in big[:2]]
+    paths = [builders.write(tmp_path / "old.json", cpu + big, gpu="NVIDIA H100 80GB HBM3"),
+             builders.write(tmp_path / "new.json", newer, gpu="NVIDIA H100 80GB HBM3", started="2026-11-30T00:00:00Z")]
+    fitted = analyse(frame.load(paths)).machines[0]
+    on_gpu = fitted.rows[fitted.rows["config"] == model.config]
+    assert {o.vm for o in gpu_options(model, on_gpu, 1.6e6, catalog.load(), fitted, [])} == {"NC40ads_H100_v5"}
 
 
 def test_gpu_time_is_carried_to_another_model_only_by_stated_datasheet_ratios(tmp_path: Path) -> None:
@@ -715,6 +725,9 @@ def test_runs_whose_installs_load_more_or_less_memory_keep_the_growth_per_item(t
     assert model.memory.peaks[-1] == pytest.approx(440 * 2**20 + 16000 * 8000)  # what was measured, for backtests
     found = recommend(analyse(frame.load([old, new])), "vision", 400000, catalog.load())
     assert found.options[0].memory_needed_gib > (555 * 2**20 + 16000 * 400000) / 2**30
+    # Runs of one size each say nothing of a fixed part of their own: their largest peaks are fitted as they are
+    (one,) = analyse(frame.load([run(f"one-{n}", 21 + k, 440, (n,)) for k, n in enumerate((500, 2000, 8000))])).sizes()
+    assert one.memory.per_item == pytest.approx(16000, rel=0.01)
 
 
 def test_a_configuration_that_never_finished_a_size_is_said_not_silently_absent(tmp_path: Path) -> None:

@@ -83,25 +83,27 @@ def _newest(g: pd.DataFrame) -> str:
     return str(g.sort_values(["run_started", "run_id"])["run_id"].iloc[-1])  # a tie: decided by id, not load order
 
 
-def _memory(g: pd.DataFrame, column: str = "peak_memory_bytes") -> scaling.MemoryFit | None:
+def memory_fit(g: pd.DataFrame, column: str = "peak_memory_bytes") -> scaling.MemoryFit | None:
     """Peak memory by size: each size's largest peak, each run's peaks first moved to the newest run's fixed part.
 
     What an install loads differs: on one machine a CNN's fixed part took 440 MiB in one venv and 555 MiB in another.
     Each size's largest peak over such runs, the small sizes from one and the large from the other, had made its
     growth 0 bytes per image, and sized a VM of a tenth of the memory. So the peaks of all runs are fitted together,
     each run with its own fixed part and one growth per item, and each run's peaks moved by its fixed part's
-    difference from the newest's.
+    difference from the newest's (where some run measured two sizes or more: the growth comes from within runs).
 
-    The fit keeps the peaks measured (`MemoryFit.peaks`), which its backtests refit: the fixed parts are estimated
-    from every size, and would show the backtests the sizes they predict. Fitted so on their smaller sizes only and
-    judged against the newest run's peaks, the references' predictions missed by as much either way (median 2.0%
-    against 1.9% up to 2.5x past the sizes fitted, 5.9% against 5.7% at 2.5-5x, 18.3% against 19.3% over 10x)."""
+    The fit keeps the peaks measured (`MemoryFit.peaks`), which floor its predictions (an older install's heavier
+    peaks too: a floor errs high) and which its backtests refit: the fixed parts are estimated from every size, and
+    would show the backtests the sizes they predict. Fitted so on their smaller sizes only and judged against the
+    newest run's peaks, the references' predictions missed by as much either way (median 2.0% against 1.9% up to 2.5x
+    past the sizes fitted, 5.9% against 5.7% at 2.5-5x, 18.3% against 19.3% over 10x)."""
     per_run = g.groupby(["run_id", "size"])[column].max().dropna()
     measured = per_run.groupby(level="size").max()
     if len(measured) < 2:
         return None
     runs = per_run.index.get_level_values("run_id")
-    if runs.nunique() > 1:
+    # A growth per item needs a run of two sizes: from runs of one size each, every fixed part fits its own peak
+    if runs.nunique() > 1 and runs.value_counts().max() > 1:
         sizes = per_run.index.get_level_values("size").to_numpy(float)
         order = sorted(set(runs))
         fixed = dict(zip(order, scaling.relative_nnls(
@@ -132,7 +134,7 @@ def size_models(rows: pd.DataFrame, phase: str = "fit") -> list[SizeModel]:
         time = scaling.fit_time(sizes, [by_size[n] for n in sizes])
         # Memory is no speed: the peaks of runs left out of the time fit (runs_apart) still count.
         out.append(SizeModel(str(config), g.loc[g["size"].idxmin(), "case"], str(g["size_unit"].iloc[0]), time,
-                             _memory(whole if apart else g), () if left_out else tuple(contended), tuple(left_out),
+                             memory_fit(whole if apart else g), () if left_out else tuple(contended), tuple(left_out),
                              tuple(sorted(set(g["run_id"]))), apart))
     return out
 
@@ -246,7 +248,7 @@ def spark_models(rows: pd.DataFrame, phase: str = "fit") -> list[SparkFit]:
         sizes, used = medians.index.get_level_values(0), medians.index.get_level_values(1)
         if len(medians) < 4 or sizes.nunique() < 2 or used.nunique() < 2:
             continue
-        out.append(SparkFit(str(key), cores.fit_ernest(sizes, used, medians.to_numpy()), _memory(g),
+        out.append(SparkFit(str(key), cores.fit_ernest(sizes, used, medians.to_numpy()), memory_fit(g),
                             (int(sizes.min()), int(sizes.max()))))
     return out
 
@@ -269,7 +271,7 @@ def out_of_core(rows: pd.DataFrame) -> list[OutOfCore]:
     Memory is the fit phase's sampled peak: the case's peak is often set by generating the data,
     which both share."""
     def slope(g: pd.DataFrame) -> float | None:
-        fit = _memory(g, "fit_peak_bytes")
+        fit = memory_fit(g, "fit_peak_bytes")
         return fit.per_item * 1e6 / 2**30 if fit else None
 
     out = []

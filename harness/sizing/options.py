@@ -12,7 +12,7 @@ import pandas as pd
 
 from harness.analysis import scaling
 from harness.analysis.compute import MachineFits
-from harness.analysis.fits import EXTERNAL, SizeModel
+from harness.analysis.fits import EXTERNAL, SizeModel, memory_fit
 from harness.analysis.predict import NO_THREAD_FIT, THREAD_FIT, Caveat, Estimate, choose, estimate, has_thread_fit, lower
 from harness.records import Case, quality_score
 from harness.sizing import catalog
@@ -196,10 +196,10 @@ def gpu_options(model: SizeModel, g: pd.DataFrame, size: float, vms: Sequence[VM
     e = estimate(fitted, model, size)
     pred = e.time
     need = memory_needed(e.memory)
-    peaks = g.groupby("size")["gpu_memory_bytes"].max().dropna()
-    # The data must fit the GPU at the top of the peak's interval (calibrated as host memory is).
-    device_need = (fitted.calibration.interval("memory", scaling.fit_memory(list(peaks.index), list(peaks)).predict(
-        size), True)[0].hi if len(peaks) >= 2 else None)
+    # The data must fit the GPU at the top of the peak's interval (calibrated as host memory is); runs pooled as host
+    # memory's are (a CUDA context's size differs between installs too).
+    device = memory_fit(g, "gpu_memory_bytes")
+    device_need = fitted.calibration.interval("memory", device.predict(size), True)[0].hi if device else None
     measured_gpu = str(next(iter(g["gpu"].dropna()), "an unnamed GPU"))  # the machine recorded no GPU name
     measured_spec = catalog.gpu_spec(measured_gpu)
     _, gpu_util = utilization(g)
