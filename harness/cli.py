@@ -222,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workload", help="the workload to size for (`sizeup list`) [without it: one line per workload, "
                                       "at 2x the largest size all its configurations reached]")
     p.add_argument("--size", "--rows", dest="size", type=size_number,
-                   help="the target data size, in the workload's unit (rows, series, images, documents) [with "
-                        "--workload: the summary's size for it]")
+                   help="the target data size, in the workload's unit (rows, series, images, documents) [default with "
+                        "--workload: the size the summary answers it at]")
     p.add_argument("--budget", type=positive_number, metavar="SECONDS", help="time budget per training run")
     p.add_argument("--catalog", type=Path, help="VM catalog CSV [harness/sizing/data/vm_catalog.csv]")
     p.add_argument("--top", type=positive_int("top"), default=8, help="options shown [8]")

@@ -406,6 +406,9 @@ def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> Non
     # before anything else: --data is not read (it can take minutes) where its results could not be written
     assert cli.main(["run", "--data", str(tmp_path / "missing.csv"), "--results-dir", str(blocker / "r")]) == 2
     assert f"{blocker} is not a folder" in capsys.readouterr().err
+    # a resumed run writes beside its journal: the results folder is not its to check
+    assert cli.main(["run", "--resume", str(tmp_path / "gone.journal.jsonl"), "--results-dir", str(blocker)]) == 2
+    assert capsys.readouterr().err == f"sizeup: error: journal {tmp_path / 'gone.journal.jsonl'} does not exist\n"
 
     assert cli.main(["show", str(tmp_path)]) == 2  # a folder without a result file
     assert capsys.readouterr().err == f"sizeup: error: no result files match {str(tmp_path)!r}\n"

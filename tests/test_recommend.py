@@ -424,7 +424,7 @@ def test_the_summary_answers_from_the_newest_runs_machine_at_twice_what_that_run
     # `recommend --workload` without a size answers at the summary's, and says so
     assert cli.main(["recommend", str(tmp_path), "--workload", "classification", "--json"]) == 0
     out, err = capsys.readouterr()
-    assert json.loads(out)["size"] == pick.found.size and f"classification at {pick.found.size:,.0f}, the size" in err
+    assert json.loads(out)["size"] == pick.found.size and f"classification at {pick.found.size:,.0f} rows, the size" in err
     assert cli.main(["recommend", str(tmp_path), "--size", "5"]) == cli.EXIT_USAGE
 
 

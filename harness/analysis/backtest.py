@@ -309,11 +309,11 @@ def _available(x: Backtest, b: Backtest) -> bool:
 
 
 def scatter(time_fits: Iterable[scaling.SizeFit]) -> float | None:
-    """Median |fit / measured - 1| of the fits of enough sizes to be backtested, over all their sizes: what run-to-run
-    speed and repeat noise leave, which no prediction can be expected to beat. Over the references, 8.0% (8.2% on one
-    VM, where three runs 1.3x apart in speed pool, 7.4% on the other); that curve, anchored where each backtest's own
-    fit ended, still missed the sizes 2.5-5x past it by a median 9.2% (386 backtests; the fits themselves, 12.6%)."""
-    errors = [abs(float(fit(n)) / m - 1) for fit in time_fits if len(fit.sizes) > scaling.MIN_FIT_SIZES
+    """Median |fit / measured - 1| of the fits of enough sizes to be backtested, over the sizes each fits (past a change
+    of regime: scaling.regime_start), each point included: what run-to-run speed and repeat noise leave, which no
+    prediction can be expected to beat. Over the references, 8.0% (8.2% on one VM, where three runs 1.3x apart in speed
+    pool, 7.4% on the other); anchored where each backtest's own fit ended, that curve missed 2.5-5x past it by 9.2%."""
+    errors = [abs(float(fit(n)) / m - 1) for fit in time_fits if len(fit.fitted_sizes) > scaling.MIN_FIT_SIZES
               for n, m in zip(fit.fitted_sizes, fit.medians[fit.start:])]
     return float(np.median(errors)) if errors else None
 

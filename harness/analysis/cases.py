@@ -63,8 +63,8 @@ def _quality(record: CaseRecord) -> Quality | None:
 
 
 # The CPU clocks are read just outside the timed window, and the readings take CPU themselves: over a shorter phase
-# than this, CPU / wall measures them as much as the phase (3 ms linear fits on 2 threads "used" 7 ms of CPU, 106%
-# of the 2 threads of a 2-core machine; a 1 us fit 241%). At 25 ms, those 0.6 ms are about 1% of 2 threads.
+# than this, CPU / wall measures them as much as the phase (linear fits of 3.3 ms on 2 threads took 7.2 ms of CPU,
+# 109% of the 2 threads of a 2-core machine; a 1 us fit 241%). At 25 ms, those 0.6 ms over are about 1% of 2 threads.
 CPU_WINDOW_S = 0.025
 
 
@@ -92,10 +92,10 @@ def figure_columns(summaries: Sequence[CaseSummary]) -> list[tuple[str, fig.Figu
 def short_sweeps(run: RunResult) -> list[tuple[str, int, str]]:
     """The sweeps that ended with fewer sizes than a size fit takes, each with the sizes it measured and why it ended
     (one that measured none, its backend unavailable or its first size failed, is said with that case)."""
-    ok = Counter(c.case.config for c in run.cases if c.status == "ok")
+    ok = Counter(config for config, _ in {(c.case.config, c.case.size) for c in run.cases if c.status == "ok"})
     return [(config, ok[config], why) for config, why in sorted(run.sweeps.items()) if 0 < ok[config] < MIN_FIT_SIZES]
 
 
 def short_sweep_note(config: str, sizes: int, why: str) -> str:
-    return (f"{config} ended after {sizes} size{'s' * (sizes > 1)}, fewer than a fit takes ({MIN_FIT_SIZES}), so no "
-            f"prediction uses it: {why}")
+    return (f"{config} ended after {sizes} size{'s' * (sizes > 1)}, fewer than a fit takes ({MIN_FIT_SIZES}): no "
+            f"prediction comes from this run alone: {why}")

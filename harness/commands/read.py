@@ -180,7 +180,7 @@ def fit(args: argparse.Namespace, console: Console) -> int:
         own = [b for m in analysis.machines for b in m.backtests]
         if args.csv:
             backtest.write(own, args.csv)
-        spread = backtest.scatter(m.time for machine in analysis.machines for m in machine.sizes)
+        spread = backtest.scatter(m.time for m in analysis.sizes())
         console.print(render_backtest(backtest.judge(own, backtest.calibration(own)), spread))
         return 0
     found: dict[str, list[Check]] = {}
@@ -235,7 +235,9 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
         if size is None:
             raise SizeupError(f"no configuration of {args.workload} was measured at enough sizes to say a size: give "
                               "--size N")
-        sys.stderr.write(f"{args.workload} at {size:,.0f}, the size the summary answers it at; --size N for another\n")
+        unit = analysis.rows.loc[analysis.rows["workload"] == args.workload, "size_unit"].iloc[0]
+        sys.stderr.write(f"{args.workload} at {size:,.0f} {unit}, the size the summary answers it at; --size N for "
+                         "another\n")
     try:
         found = sizing.recommend(analysis, args.workload, size, vms, args.budget).top(args.top)
     except ValueError as exc:  # a fit these results cannot support

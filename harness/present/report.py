@@ -59,7 +59,7 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
                          plots.png(_scaling(models))))
         own = [b for m in analysis.machines for b in m.backtests]
         held = backtest.judge(own, backtest.calibration(own))
-        spread = backtest.scatter(m.time for machine in analysis.machines for m in machine.sizes)
+        spread = backtest.scatter(m.time for m in analysis.sizes())
         sections.append(("Calibration: how sure the predictions are", calibration.markdown(held, spread), None))
     threads = [(f"{t.key}{analysis.tag(m.machine)}", t) for m in analysis.machines for t in m.threads]
     if threads:
