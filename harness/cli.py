@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     # from Text objects.
     told = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
     console = terminal.safe(Console(highlight=False, markup=False, width=None if told else 240))
+    console.on_broken_pipe = _broken_pipe  # rich's own exits with 1, unsaid
     previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
     try:
         code = args.command(args, console)
@@ -67,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def _broken_pipe() -> None:
+    """What reads sizeup's output closed it: a BrokenPipeError, which main and `run` answer (rich's own handler
+    exits with 1, and stopped a run unsaid)."""
+    _quiet_stdout()
+    raise BrokenPipeError(errno.EPIPE, "the output was closed")
 
 
 def _quiet_stdout() -> None:

@@ -214,7 +214,9 @@ def test_the_worker_never_imports_from_the_directory_sizeup_starts_in(tmp_path: 
 
 
 def test_two_runs_at_once_each_write_their_own_result(tmp_path: Path) -> None:
-    plan = suite(tmp_path / "s.toml", [("ok", {"tag": "a"}), ("ok", {"tag": "b"})])
+    # the first case outlasts the closing: its line is written to a closed pipe
+    plan = suite(tmp_path / "s.toml", [("sleep", {"tag": "a", "marker": str(tmp_path / "marker"), "seconds": 2.0}),
+                                       ("ok", {"tag": "b"})])
     root = tmp_path / "r"
     harnesses = [start(["run", "--suite", str(plan), "--results-dir", str(root)], tmp_path) for _ in range(2)]
     for h in harnesses:
@@ -416,3 +418,17 @@ def test_a_stop_signal_sent_from_inside_a_case_fails_that_case_and_the_run_goes_
         assert by_tag[tag].status == "error" and f"sent {name} to the harness" in (by_tag[tag].reason or "")
     assert by_tag["after"].status == "ok" and marker.read_text() == "after\n"
     assert eventually_none("SIGNAL_PARENT", tmp_path / "tmp") == []
+
+
+def test_a_run_whose_output_is_closed_stops_as_for_a_signal_and_says_how_to_resume(tmp_path: Path) -> None:
+    """`sizeup run ... | head -1`: rich's own handler had exited with 1, unsaid."""
+    # the first case outlasts the closing: its line is written to a closed pipe
+    plan = suite(tmp_path / "s.toml", [("sleep", {"tag": "a", "marker": str(tmp_path / "marker"), "seconds": 2.0}),
+                                       ("ok", {"tag": "b"})])
+    harness = start(["run", "--suite", str(plan), "--results-dir", str(tmp_path / "results")], tmp_path)
+    assert harness.stdout.readline().startswith("Machine ")
+    harness.stdout.close()  # the reader has what it wanted
+    err = harness.stderr.read()
+    assert harness.wait(timeout=60) == 128 + signal.SIGPIPE, err
+    (journal,) = (tmp_path / "results").glob(f"*/*{records.JOURNAL_SUFFIX}")
+    assert "Interrupted (SIGPIPE)" in err and f"run --resume {journal}" in err and "Traceback" not in err

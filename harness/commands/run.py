@@ -8,6 +8,7 @@ import os
 import platform
 import shlex
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,27 +110,22 @@ def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str,
 
 def execute(run: records.RunResult, journal: records.Journal, limits: runner.Limits, fingerprint: dict[str, Any],
             console: Console, tracking: Tracking | None = None) -> int:
-    sweeps = len({c.config for c in run.plan if c.sweep})
-    grow = f" to start with ({sweeps} sweeps add a size at a time as they grow)" if sweeps else ""
-    console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases{grow}, {limits.repeats} warm repeats each, "
-                  f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
-    cpus = os.cpu_count() or 1
-    if over := sorted({c.threads for c in run.plan if c.threads > cpus}):
-        console.print(Text(f"Warning: threads {', '.join(map(str, over))} exceed this machine's {cpus} logical "
-                           "CPUs: those cases measure oversubscription.", style="yellow"))
-    busy = contention.check_machine()
-    if busy.busy:
-        console.print(Text(f"Warning: {busy.warning()}", style="yellow"))
     from harness.present.progress import RichProgress
 
     try:
+        announce(run, limits, fingerprint, console)
         with RichProgress(console, len(run.plan), run.cases) as progress:
             path = runner.execute(run, journal, limits, progress)
-    except (KeyboardInterrupt, Stopped) as exc:
-        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
-        console.print(Text.assemble(("Interrupted", "red"), f" ({signal.Signals(signum).name}). {done(run)} are kept "
-                                    f"in {journal.path}; continue with: {sizeup()} run --resume {journal.path}"),
-                      soft_wrap=True)  # one line: the command is pasted
+    except (KeyboardInterrupt, Stopped, BrokenPipeError) as exc:
+        # BrokenPipeError: whatever read the output closed it (`sizeup run | head`); what follows goes to stderr
+        signum = exc.signum if isinstance(exc, Stopped) else (signal.SIGPIPE if isinstance(exc, BrokenPipeError)
+                                                              else signal.SIGINT)
+        said = Text.assemble(("Interrupted", "red"), f" ({signal.Signals(signum).name}). {done(run)} are kept in "
+                             f"{journal.path}; continue with: {sizeup()} run --resume {journal.path}")
+        if signum == signal.SIGPIPE:
+            sys.stderr.write(f"sizeup: {said.plain}\n")
+        else:
+            console.print(said, soft_wrap=True)  # one line: the command is pasted
         if tracking is not None:
             tracking.abandon()
         return 128 + signum
@@ -150,6 +146,21 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
     if tracking is not None:
         code = tracking.finish(run, path, "FAILED" if failed else "FINISHED", code, console)  # the records just written
     return code
+
+
+def announce(run: records.RunResult, limits: runner.Limits, fingerprint: dict[str, Any], console: Console) -> None:
+    """What the run will measure, and what may spoil it (threads past the CPUs, a busy machine)."""
+    sweeps = len({c.config for c in run.plan if c.sweep})
+    grow = f" to start with ({sweeps} sweeps add a size at a time as they grow)" if sweeps else ""
+    console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases{grow}, {limits.repeats} warm repeats each, "
+                  f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
+    cpus = os.cpu_count() or 1
+    if over := sorted({c.threads for c in run.plan if c.threads > cpus}):
+        console.print(Text(f"Warning: threads {', '.join(map(str, over))} exceed this machine's {cpus} logical "
+                           "CPUs: those cases measure oversubscription.", style="yellow"))
+    busy = contention.check_machine()
+    if busy.busy:
+        console.print(Text(f"Warning: {busy.warning()}", style="yellow"))
 
 
 def done(run: records.RunResult) -> str:
