@@ -272,6 +272,7 @@ def figures(**kw: float | None) -> Figures:
 @pytest.mark.parametrize("changed, code", [
     ({"one_core_share": 0.7, "cores_mean": 1.0}, "cpu-single-thread"),
     ({"cores_mean": 3.0}, "cpu-underused"),
+    ({"cores_mean": 7.5}, "cpu-saturated"),
     ({"peak_memory": 28 * GiB}, "memory-bound"),
     ({"gpu_util_mean": 2.0}, "gpu-idle"),
     ({"gpu_util_mean": 30.0, "one_core_share": 0.9, "cores_mean": 1.0}, "gpu-starved"),

@@ -21,6 +21,7 @@ from harness.records import CaseRecord
 THRESHOLDS: Mapping[str, float] = {
     "cpu-single-thread": 0.6,  # share of the run with the job on one core (0.7-1.3 cores busy), on 2+ vCPUs
     "cpu-underused": 0.4,  # mean cores busy / vCPUs below this: a smaller VM of the same family
+    "cpu-saturated": 0.9,  # mean cores busy / vCPUs at or above this: every vCPU busy, compute holds it back
     "memory-bound": 0.8,  # peak memory / this machine's memory above this (or swap grew)
     "gpu-idle": 5.0,  # mean GPU utilization (%) below this, with a GPU present
     "gpu-starved": 50.0,  # mean GPU utilization (%) below this while the job kept about one core busy
@@ -110,6 +111,12 @@ def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Findin
         unless = " as the job is (else more threads: cpu-single-thread)" if single else ""
         out.append(Finding("cpu-underused", f"{busy} of {f.vcpus} vCPUs busy on average "
                                             f"({f.cores_mean / f.vcpus:.0%}): fewer vCPUs would do{unless}",
+                           {"cores_mean": f.cores_mean, "vcpus": f.vcpus}))
+    if f.cores_mean is not None and f.cores_mean / f.vcpus >= th["cpu-saturated"]:
+        out.append(Finding("cpu-saturated", f"{f.cores_mean:.1f} of {f.vcpus} vCPUs busy on average "
+                                            f"({f.cores_mean / f.vcpus:.0%}): compute holds it back; more vCPUs "
+                                            "shorten it only as far as its work splits, which one run cannot tell "
+                                            "(profile it on a larger VM, or with fewer threads here)",
                            {"cores_mean": f.cores_mean, "vcpus": f.vcpus}))
     if f.peak_memory and f.memory_total and f.peak_memory / f.memory_total > th["memory-bound"]:
         out.append(Finding("memory-bound", f"peak memory {f.peak_memory / 2**30:.1f} GiB, "
