@@ -25,9 +25,9 @@ def test_doctor_names_every_check_and_what_a_missing_one_costs_the_suites(capsys
     if not cuda_devices().ok:  # this machine: every GPU line missing, with its reason and its cost
         for code in ("nvidia-driver", "gpu-telemetry", "xgboost-cuda", "cupy", "torch-cuda"):
             assert findings[code].status == doctor.MISSING and findings[code].found
-        # The driver's line says what to install; no library would help the backends without it.
-        gpu_backends = ("xgboost-cuda", "cupy", "torch-cuda", "sklearn-rapids")
-        assert findings["nvidia-driver"].fix and not any(findings[code].fix for code in gpu_backends)
+        # The driver's line says what to install; the others point to it: no library would help without it.
+        gpu_lines = ("gpu-telemetry", "xgboost-cuda", "cupy", "torch-cuda", "sklearn-rapids")
+        assert findings["nvidia-driver"].fix and all(findings[code].fix == doctor.DRIVER_FIRST for code in gpu_lines)
         assert findings["torch-cuda"].skipped["gpu"] == 3
         assert cli.main(["doctor"]) == doctor_command.EXIT_MISSING
         out = capsys.readouterr().out

@@ -56,7 +56,7 @@ def gpu_telemetry() -> Finding:
     from harness.run.sources import nvml
 
     if not (found := cuda_devices()).ok:
-        return Finding("gpu-telemetry", MISSING, f"no GPU to read ({found.reason})")
+        return Finding("gpu-telemetry", MISSING, f"no GPU to read ({found.reason})", DRIVER_FIRST)
     try:
         import torch
 
@@ -81,13 +81,16 @@ def gpu_telemetry() -> Finding:
     return Finding("gpu-telemetry", OK, "per-process GPU memory and the energy counter are readable")
 
 
+DRIVER_FIRST = "the driver first (nvidia-driver): no library helps without it"
+
+
 def backend(name: str) -> Finding:
     """The backend's own probe (what the worker asks), then one small job on the device where it passed. Where
     the device itself is missing, the fix is the driver's (no install of a library helps)."""
     found = BACKENDS[name].probe()
     if found.ok and name in TRIALS:
         found = _trial(TRIALS[name])
-    fix = "" if found.ok or not BACKENDS[name].probe_hardware().ok else FIXES.get(name, "")
+    fix = "" if found.ok else FIXES.get(name, "") if BACKENDS[name].probe_hardware().ok else DRIVER_FIRST
     return Finding(name, OK if found.ok else MISSING, found.reason, fix, () if found.ok else (name,))
 
 
