@@ -245,6 +245,10 @@ def test_the_scatter_of_measurements_about_their_own_curve_is_the_noise_put_in(c
     noisy = scaling.fit_time(sizes, [[t * (1.1 if k % 2 else 1 / 1.1)] for k, t in enumerate(truth)])
     assert backtest.scatter([exact]) < 0.001 and 0.06 < backtest.scatter([noisy]) < 0.11
     assert backtest.scatter([scaling.fit_time(sizes[:3], [[t] for t in truth[:3]])]) is None  # none backtested
+    # Sizes below a change of regime are none of the curve's (scaling.regime_start): they are not its scatter
+    jump = scaling.fit_time([125 * 2**k for k in range(9)], [[t] for t in (0.01, 0.0105, 0.011, 0.0115, 0.012,
+                                                                           0.4, 0.8, 1.6, 3.2)])
+    assert jump.start == 5 and backtest.scatter([jump]) < 0.001
     assert cli.main(["fit", "--backtest", "results/reference/x86-64-2c-24g-a9b1bd19-memory.json"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "sit a median" in out and "from the curve fitted to all of their configuration's sizes" in out
