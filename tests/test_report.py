@@ -95,6 +95,26 @@ def test_the_utilization_plot_draws_the_case_asked_for(tmp_path: Path, capsys: p
     assert "--case nope: no finished case" in capsys.readouterr().err and not (tmp_path / "r2.html").exists()
 
 
+def test_a_profiles_own_phases_get_a_band_colour_each() -> None:
+    """load, train and eval had all been grey: the legend could not tell them apart."""
+    from dataclasses import replace
+
+    from matplotlib.colors import to_hex
+
+    from harness.present import report
+    from harness.records import PROFILE, Case
+    from tests import builders
+
+    spans = {"load": [0.0, 1.0], "train": [1.0, 3.0], "eval": [3.0, 4.0], "run": [0.0, 4.0]}
+    run = replace(builders.repeat(0, 4.0), spans=spans)
+    record = replace(builders.record(Case(PROFILE, "job.py", "process", 1, 2), [4.0]), runs=[run],
+                     telemetry={"series": {"t": [0.0, 2.0, 4.0], "cpu_percent": [90.0] * 3, "memory_bytes": [1e8] * 3}})
+    fig = report._utilization(record)
+    legend = fig.axes[0].get_legend()
+    colours = {t.get_text(): to_hex(h.get_facecolor()[:3]) for t, h in zip(legend.get_texts(), legend.legend_handles)
+               if hasattr(h, "get_facecolor")}  # the bands, not the CPU line
+    bands = [colours[p] for p in ("load", "train", "eval")]
+    assert len(set(bands)) == 3 and "run" not in colours  # the whole run's band would hide the rest
 def test_report_without_results_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["report", "--results-dir", str(tmp_path)]) == cli.EXIT_USAGE
     assert "run `sizeup run` first" in capsys.readouterr().err

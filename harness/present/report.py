@@ -270,6 +270,8 @@ def _chosen_case(loaded: Sequence[frame.Loaded], case_id: str | None):
 
 PHASE_COLOURS = {"startup": "tab:grey", "generate": "tab:olive", "features": "tab:cyan", "transfer": "tab:pink",
                  "fit": "tab:red", "predict": "tab:purple", "score": "tab:brown", "run": "tab:green"}
+OWN_PHASE_COLOURS = ("tab:orange", "tab:cyan", "tab:purple", "tab:olive", "tab:pink", "tab:brown", "tab:red",
+                     "tab:grey")
 
 
 def _utilization(record: CaseRecord) -> object:
@@ -290,11 +292,14 @@ def _utilization(record: CaseRecord) -> object:
     memory.set_ylabel("memory (MiB), green")
     shown = set()
     profiled = record.case.workload == PROFILE
+    # A job's own phases (load, train, epoch...): a colour each, in the order they first began (all had been grey)
+    own = [p for p in dict.fromkeys(p for run in record.runs for p in run.spans) if p not in PHASE_COLOURS]
+    colours = PHASE_COLOURS | dict(zip(own, OWN_PHASE_COLOURS * (len(own) // len(OWN_PHASE_COLOURS) + 1)))
     for run in record.runs:  # each phase of each run as a band: which phase the machine was busy with
         for phase, (start, stop) in run.spans.items():
             if profiled and phase == WHOLE_RUN and len(run.spans) > 1:  # the whole run: it would hide the rest
                 continue
-            colour = PHASE_COLOURS.get(phase, "tab:grey")
+            colour = colours[phase]
             for ax in axes:
                 ax.axvspan(start - origin, stop - origin, color=colour, alpha=0.12, linewidth=0,
                            label=None if phase in shown or ax is not cpu else phase)
