@@ -235,6 +235,14 @@ def test_a_log_axis_writes_its_ticks_as_numbers_without_tex() -> None:
     labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert "1000" in labels and "0.1" in labels and not any("$" in label for label in labels), labels
     plots.png(fig)
+    # Eight decades write at most six ticks: in a plot narrowed by long case ids, eight had run into one another
+    fig, ax = plots.figure()
+    ax.plot([1e-6, 10], [1, 2])
+    plots.log(ax, "x")
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert 3 <= len(labels) <= 6 and "1e-06" in labels, labels
+    plots.png(fig)
 
 
 def test_the_size_plots_legend_lies_below_its_plots() -> None:

@@ -19,12 +19,14 @@ def setup() -> None:
 
 def log(ax, *which: str) -> None:
     """Log scale on `which` of "x" and "y", its ticks written as numbers (0.1, 10, 1e+04): matplotlib writes 10^x
-    ticks in TeX, which without TeX printed as '$\\mathdefault{10^{-1}}$'."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    ticks in TeX, which without TeX printed as '$\\mathdefault{10^{-1}}$'. At most six of them: a plot narrowed by
+    long labels had run eight decades' into one another ('1e-06 1e-050.00010.001')."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     for name in which:
         getattr(ax, f"set_{name}scale")("log")
         axis = getattr(ax, f"{name}axis")
+        axis.set_major_locator(LogLocator(numticks=6))
         axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         axis.set_minor_formatter(NullFormatter())
 
