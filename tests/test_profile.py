@@ -507,3 +507,19 @@ def test_marks_the_job_wrote_badly_are_read_as_far_as_they_make_sense(tmp_path: 
     assert marks["run (marked)"] == [(3.0, 4.0)] and marks["still-open"] == [(5.0, 9.0)]
     assert len(marks) == MAX_MARKED and read_marks(tmp_path / "missing", 1.0) == {}
     assert marks[MORE] == [(6.0, 6.5), (7.0, 7.5)]  # the names past the cap, nested in one window: counted once
+
+
+def test_show_of_a_profile_promises_phases_only_where_the_job_marked_some() -> None:
+    from dataclasses import replace
+
+    from harness.present import table
+    from harness.records import PROFILE, WHOLE_RUN, Case
+    from tests import builders
+
+    def caption(phases: dict[str, float]) -> str:
+        record = builders.record(Case(PROFILE, "job.py", "process", 1, 2), [4.0])
+        record = replace(record, runs=[replace(r, phases=phases) for r in record.runs[:1]])
+        return str(table.render(builders.run_result([record])).renderables[0].caption)
+
+    assert "its phases" not in caption({WHOLE_RUN: 4.0})  # 'its phases ... follow', then none had followed
+    assert "its phases, what held it back" in caption({WHOLE_RUN: 4.0, "train": 3.0})

@@ -289,8 +289,9 @@ def _caption(run: RunResult, wide: bool, summaries: Sequence[CaseSummary]) -> st
     repeats = run.settings.get("repeats")
     more = "" if wide else " Every phase, throughput and fit CPU: --wide; all of it as numbers: --json."
     if run.cases and all(c.case.workload == PROFILE for c in run.cases):
-        return (f"{summary}. A profile: the job's one run, timed whole ('run'); its phases, what held it back and "
-                "what it should run on follow.")
+        marked = any(p != WHOLE_RUN for c in run.cases for r in c.runs for p in r.phases)
+        return (f"{summary}. A profile: the job's one run, timed whole ('run'); "
+                f"{'its phases, ' if marked else ''}what held it back and what it should run on follow.")
     return (f"{summary}. Times: medians of {repeats} warm repeat{'s' * (repeats != 1)}, disturbed ones left out where "
             "enough clean ones remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under "
             "contention. The interval holds the fit's median with the confidence its header gives (distribution-free: "
