@@ -116,7 +116,8 @@ def judge(run: records.RunResult, console: Console) -> None:
     for f in j.findings or []:
         console.print(Text(f"{f.code}: {f.message}"))
     if j.findings == []:
-        console.print("Nothing held it back that sizeup looks for (one core, idle or saturated vCPUs, memory, GPU, disk).")
+        console.print("Nothing held it back that sizeup looks for (one core, idle or saturated vCPUs, memory, GPU, "
+                      "disk).")
     for line in should_run_on(j):
         console.print(Text(line.text, style="yellow" if line.warn else ""))
 

@@ -20,7 +20,7 @@ def setup() -> None:
 def log(ax, *which: str) -> None:
     """Log scale on `which` of "x" and "y", its ticks written as numbers (0.1, 10, 1e+04): matplotlib writes 10^x
     ticks in TeX, which without TeX printed as '$\\mathdefault{10^{-1}}$'. At most six of them: a plot narrowed by
-    long labels had run eight decades' into one another ('1e-06 1e-050.00010.001')."""
+    long labels had run eight decades' ticks into one another ('1e-06 1e-050.00010.001')."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     for name in which:

@@ -8,6 +8,7 @@ Plots (harness.present.plots) are embedded as PNG; the HTML fetches nothing.
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -294,7 +295,7 @@ def _utilization(record: CaseRecord) -> object:
     profiled = record.case.workload == PROFILE
     # A job's own phases (load, train, epoch...): a colour each, in the order they first began (all had been grey)
     own = [p for p in dict.fromkeys(p for run in record.runs for p in run.spans) if p not in PHASE_COLOURS]
-    colours = PHASE_COLOURS | dict(zip(own, OWN_PHASE_COLOURS * (len(own) // len(OWN_PHASE_COLOURS) + 1)))
+    colours = PHASE_COLOURS | dict(zip(own, itertools.cycle(OWN_PHASE_COLOURS)))
     for run in record.runs:  # each phase of each run as a band: which phase the machine was busy with
         for phase, (start, stop) in run.spans.items():
             if profiled and phase == WHOLE_RUN and len(run.spans) > 1:  # the whole run: it would hide the rest

@@ -25,6 +25,7 @@ from harness.run.backends import BACKENDS, Availability, cuda_devices
 
 OK, MISSING, LIMITED = "ok", "missing", "limited"  # limited: it runs, but measures less or less well
 CHECK_TIMEOUT_S = 30.0
+DRIVER_FIRST = "the driver first (nvidia-driver): no library helps without it"  # a GPU line's fix, with no device
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,6 @@ def gpu_telemetry() -> Finding:
         return Finding("gpu-telemetry", LIMITED, "; ".join(missing), "run on the host or with --pid=host for "
                        "per-process memory; energy needs a Volta or newer GPU")
     return Finding("gpu-telemetry", OK, "per-process GPU memory and the energy counter are readable")
-
-
-DRIVER_FIRST = "the driver first (nvidia-driver): no library helps without it"
 
 
 def backend(name: str) -> Finding:
