@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -162,6 +163,32 @@ def test_a_program_that_cannot_be_executed_is_the_shells_126_in_one_line(tmp_pat
     assert done.returncode == 126
     assert done.stderr.decode().splitlines()[0].startswith(f"sizeup profile: cannot run {job}: Exec format error")
     assert "Traceback" not in done.stderr.decode()
+
+
+def test_a_write_heavy_job_is_io_bound_though_the_kernel_kept_a_core_busy_for_it(tmp_path: Path, capsys) -> None:
+    needs_quiet()
+    # 64 MiB rewritten and synced until 1.5 s pass: the kernel's copies and syncs, not the job's code, take the core
+    job = script(tmp_path, "import os, time\nbuf = os.urandom(1 << 20)\nend = time.time() + 1.5\n"
+                           f"with open({str(tmp_path / 'big.bin')!r}, 'wb') as f:\n"
+                           "    while time.time() < end:\n        f.seek(0)\n"
+                           "        for _ in range(64): f.write(buf)\n        f.flush(); os.fsync(f.fileno())\n")
+    assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)]) == 0
+    (record,) = profiled(tmp_path).cases
+    figures = Figures.of(record)
+    assert figures.kernel_share is not None and figures.kernel_share >= 0.5
+    codes = [f.code for f in diagnose(figures)]
+    assert "cpu-single-thread" not in codes  # its busy core served the writes: no thread count to raise
+    if figures.io_bytes_per_s < THRESHOLDS["io-bound"]:
+        pytest.skip(f"writes to {tmp_path} counted {figures.io_bytes_per_s / 1e6:.1f} MB/s of disk I/O (tmpfs?)")
+    assert "io-bound" in codes and "io-bound:" in capsys.readouterr().out
+
+
+def test_the_kernels_share_of_a_jobs_cpu_is_not_counted_as_its_own_work() -> None:
+    writes = figures(vcpus=2, cores_mean=0.9, one_core_share=0.8, io_bytes_per_s=300e6)
+    assert {f.code for f in diagnose(writes)} == {"cpu-single-thread"}  # the split unknown: all of it the job's
+    found = {f.code: f for f in diagnose(replace(writes, kernel_share=0.9))}
+    assert set(found) == {"io-bound"} and found["io-bound"].figures["own_cores"] == pytest.approx(0.09)
+    assert {f.code for f in diagnose(replace(writes, kernel_share=0.2))} == {"cpu-single-thread"}  # its own code
 
 
 def test_a_job_killed_by_a_signal_is_recorded_and_its_status_passed_on(tmp_path: Path, capsys) -> None:

@@ -33,6 +33,7 @@ MIN_WALL_S = 1.0  # a shorter run has too few samples to say what holds it back:
 ONE_CORE = (70.0, 130.0)  # tree CPU % that counts as one core busy
 MEMORY_HEADROOM = 1.5  # a VM for the job holds its peak memory times this (as `recommend` sizes)
 JITTER_CORES = 0.25  # busy cores a 10 Hz sample can overstate: 2.1 of 2 vCPUs is 2
+KERNEL_SHARE = 0.5  # of the job's CPU in the kernel at or above this: its busy core served I/O, not its own code
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,14 @@ class Figures:
     gpu_memory_peak: float | None
     gpu_memory_total: float | None
     gpu_own_memory: float | None = None  # the job's own processes' peak on the GPU, where NVML lists them by PID
+    kernel_share: float | None = None  # of the job's CPU, the kernel's on its behalf (system time: writes, reads)
+
+    @property
+    def own_cores(self) -> float | None:
+        """The cores the job's own code kept busy on average: the kernel's time for it left out, where known."""
+        if self.cores_mean is None:
+            return None
+        return self.cores_mean * (1 - self.kernel_share) if self.kernel_share is not None else self.cores_mean
 
     @classmethod
     def of(cls, record: CaseRecord, gpus: Sequence[Mapping[str, Any]] = ()) -> Figures:
@@ -69,12 +78,14 @@ class Figures:
         io_rate = io[-1] / span if io and span > 0 else None  # bytes since the job started, over that time
         util, used, own = _gpu(series.get("sources") or {})
         totals = [g.get("memory_bytes") for g in gpus if g.get("memory_bytes")]
+        cpu_s, system_s = t.get("worker_cpu_s"), t.get("worker_system_s")
+        kernel = system_s / cpu_s if cpu_s and system_s is not None else None
         return cls(record.wall_s, record.case.threads,
                    float(cpu.mean()) / 100 if len(cpu) else None,
                    float(np.percentile(cpu, 95)) / 100 if len(cpu) else None,
                    float(np.mean((cpu >= ONE_CORE[0]) & (cpu <= ONE_CORE[1]))) if len(cpu) else None,
                    t.get("peak_memory_bytes"), t.get("memory_total_bytes"), io_rate, util, used,
-                   float(max(totals)) if totals else None, own)
+                   float(max(totals)) if totals else None, own, kernel)
 
 
 def _gpu(sources: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
@@ -98,7 +109,8 @@ def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Findin
         return []
     out = []
     th = THRESHOLDS
-    if f.one_core_share is not None and f.vcpus >= 2 and f.one_core_share >= th["cpu-single-thread"]:
+    in_kernel = f.kernel_share is not None and f.kernel_share >= KERNEL_SHARE
+    if f.one_core_share is not None and f.vcpus >= 2 and f.one_core_share >= th["cpu-single-thread"] and not in_kernel:
         idle = "the other vCPU" if f.vcpus == 2 else f"the other {f.vcpus - 1} vCPUs"
         out.append(Finding("cpu-single-thread", f"one core busy for {f.one_core_share:.0%} of the run, {idle} "
                                                 "idle: the work runs on one thread (look for n_jobs, num_workers or "
@@ -136,11 +148,14 @@ def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Findin
         out.append(Finding("gpu-memory-headroom", f"peak GPU memory {f.gpu_memory_peak / 2**30:.1f} of "
                                                   f"{f.gpu_memory_total / 2**30:.0f} GiB: a smaller GPU would hold it",
                            {"gpu_memory_peak_bytes": f.gpu_memory_peak, "gpu_memory_total_bytes": f.gpu_memory_total}))
-    if (f.io_bytes_per_s is not None and f.io_bytes_per_s >= th["io-bound"] and f.cores_mean is not None
-            and f.cores_mean < 0.5):
-        out.append(Finding("io-bound", f"{f.io_bytes_per_s / 1e6:.0f} MB/s of disk I/O with {f.cores_mean:.2f} cores "
-                                       "busy: the job waits on the disk (faster storage, or data in memory)",
-                           {"io_bytes_per_s": f.io_bytes_per_s, "cores_mean": f.cores_mean}))
+    own_cores = f.own_cores
+    if f.io_bytes_per_s is not None and f.io_bytes_per_s >= th["io-bound"] and own_cores is not None \
+            and own_cores < 0.5:
+        kernel = f" (and {f.cores_mean - own_cores:.2f} in the kernel, serving its I/O)" if f.kernel_share else ""
+        out.append(Finding("io-bound", f"{f.io_bytes_per_s / 1e6:.0f} MB/s of disk I/O with {own_cores:.2f} cores "
+                                       f"busy with the job's own work{kernel}: its time goes to reading and writing "
+                                       "(faster storage, fewer and larger writes, or data kept in memory)",
+                           {"io_bytes_per_s": f.io_bytes_per_s, "cores_mean": f.cores_mean, "own_cores": own_cores}))
     if f.peak_memory and largest_node_bytes and \
             MEMORY_HEADROOM * f.peak_memory / largest_node_bytes > th["spark-worth-it"]:
         out.append(Finding("spark-worth-it", f"peak memory {f.peak_memory / 2**30:.1f} GiB x {MEMORY_HEADROOM:g} is "

@@ -180,7 +180,8 @@ def profile(command: list[str], sample_hz: float, fingerprint: dict[str, object]
     code = os.waitstatus_to_exitcode(status)
     status_, reason = _outcome(watch, code, wall, interrupted, oom_before)
     telemetry = _telemetry(watch, wall, t0, marks) | {"leftover_processes": leftovers,
-                                                      "worker_cpu_s": _cpu_s(rusage)}
+                                                      "worker_cpu_s": _cpu_s(rusage),
+                                                      "worker_system_s": getattr(rusage, "ru_stime", None)}
     params = {"command": shlex.join(command), "cwd": os.getcwd()} | ({"mark": os.fsdecode(mark.pattern)} if mark else {})
     record = _record(case, params, started, wall, t0, status_, reason,
                      telemetry, {"returncode": code, "signal": signal_name(-code) if code < 0 else None},
