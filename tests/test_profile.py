@@ -467,15 +467,19 @@ def test_a_phase_run_inside_another_is_shown_beneath_it(tmp_path: Path, capsys) 
                            "with phase('train'):\n    for _ in range(2):\n        with phase('epoch'):\n"
                            "            time.sleep(0.15)\n")
     assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)]) == 0
-    said = [line for line in capsys.readouterr().out.splitlines() if line.lstrip().startswith("phase ")]
+    said_lines = [line for line in capsys.readouterr().out.splitlines() if line.lstrip().startswith("phase ")]
     (record,) = profiled(tmp_path).cases
     assert record.telemetry["phases_within"] == {"epoch": "train"}
-    names = [line.split(":")[0] for line in said]
+    names = [line.split(":")[0] for line in said_lines]
     assert names.index("    phase epoch (in train)") == names.index("  phase train") + 1
     path = next(tmp_path.glob("results/*/*.json"))
     assert cli.main(["show", "--json", str(path)]) == 0
-    phases = {p["name"]: p["within"] for p in json.loads(capsys.readouterr().out)["profile"]["phases"]}
-    assert phases == {"unmarked": None, "load": None, "train": None, "epoch": "train"}
+    said = {p["name"]: p for p in json.loads(capsys.readouterr().out)["profile"]["phases"]}
+    assert {name: p["within"] for name, p in said.items()} == {"unmarked": None, "load": None, "train": None,
+                                                               "epoch": "train"}
+    assert said["epoch"]["times"] == 2 and said["train"]["times"] == 1  # each epoch counted, not only their sum
+    epoch = next(line for line in said_lines if "phase epoch" in line)
+    assert f"({2} times, {said['epoch']['seconds'] / 2:.3g} s each on average)" in epoch
     doc = json.loads(path.read_text())  # a file whose nesting runs in a circle: no nesting, every phase listed
     doc["cases"][0]["telemetry"]["phases_within"] = {"train": "epoch", "epoch": "train", "load": "run"}
     path.write_text(json.dumps(doc))

@@ -18,6 +18,7 @@ from harness.commands import sizeup
 from harness.errors import SizeupError
 from harness.present.profiled import should_run_on
 from harness.run import machine, printed, profile
+from harness.run.marks import UNMARKED
 from harness.sizing import catalog
 from harness.sizing.profiled import judged
 from harness.sizing.rightsize import CONFIDENCE
@@ -107,7 +108,10 @@ def judge(run: records.RunResult, console: Console) -> None:
         console.print(Text(f"Left running by the job when it ended, and killed: {', '.join(left)}", style="yellow"))
     for p in _phases(record):
         console.print(Text(f"{'  ' * (p.depth + 1)}phase {p.name}{f' (in {p.within})' if p.within else ''}: "
-                           f"{p.seconds:.2f} s" + (f", {p.cores:.1f} cores busy on average" if p.cores is not None
+                           f"{p.seconds:.2f} s"
+                           + (f" ({p.times:,} times, {p.seconds / p.times:.3g} s each on average)"
+                              if p.times and p.times > 1 and p.name != UNMARKED else "")
+                           + (f", {p.cores:.1f} cores busy on average" if p.cores is not None
                                                    else "")
                            + (f", peak {p.peak / 2**20:,.0f} MiB" if p.peak else "")))
     if j.findings is None:
@@ -129,6 +133,7 @@ class Phase(NamedTuple):
     peak: float | None  # peak memory bytes
     within: str | None  # the phase it ran inside (telemetry's phases_within)
     depth: int  # how many phases it ran inside
+    times: int | None  # how many times it ran (separate windows), where the record counts them
 
 
 def _phases(record: records.CaseRecord) -> list[Phase]:
@@ -144,7 +149,7 @@ def _phases(record: records.CaseRecord) -> list[Phase]:
         cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
         peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")
         out.append(Phase(name, timed.phases[name], None if cpu.get("mean") is None else cpu["mean"] / 100, peak,
-                         parent.get(name), depth))
+                         parent.get(name), depth, (summaries.get(name) or {}).get("times")))
         for child in (n for n in began if parent.get(n) == name):
             add(child, depth + 1)
 
@@ -165,7 +170,7 @@ def to_json(run: records.RunResult) -> dict[str, object]:
     sized = j.sized
     return {
         "phases": [{"name": p.name, "seconds": p.seconds, "cores_mean": p.cores, "peak_memory_bytes": p.peak,
-                    "within": p.within} for p in _phases(j.record)],
+                    "within": p.within, "times": p.times} for p in _phases(j.record)],
         "findings": None if j.findings is None else [{"code": f.code, "message": f.message,
                                                       "figures": dict(f.figures)} for f in j.findings],
         "leftover_processes": j.record.telemetry.get("leftover_processes") or [], "whole_run": whole,

@@ -329,7 +329,7 @@ def _telemetry(sampled: Watch | Attached, wall: float, t0: float,
         mon = sampled.monitor
         out |= {"sampler_s": mon.cost_s, "sampler_overhead": mon.cost_s / wall if wall else None,
                 "phases": {PHASE: monitor.summarize(mon.series, [(t0, t0 + wall)])}
-                | {name: monitor.summarize(mon.series, w) for name, w in (marks or {}).items()},
+                | {name: monitor.summarize(mon.series, w) | {"times": len(w)} for name, w in (marks or {}).items()},
                 "series": mon.series.to_dict(), "sources": sampled.sources}
         if figures := {s.name: [f.to_dict() for f in s.figures] for s in mon.sources if s.figures}:
             out["figures"] = figures
