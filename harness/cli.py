@@ -225,8 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command=read.fit)
 
     p = sub.add_parser("recommend", help="ranked VM choices for one training run at a target size, with evidence")
-    p.add_argument("results", nargs="*", default=["results"], metavar="RESULTS",
-                   help="result files, globs or folders [results: this machine's runs and the committed references]")
+    p.add_argument("results", nargs="*", metavar="RESULTS",
+                   help="result files, globs or folders [your runs under results/; the committed references "
+                        "(results/reference) where you have none]")
     p.add_argument("--workload", help="the workload to size for (`sizeup list`) [without it: one line per workload, "
                                       "at 2x the largest size all its configurations reached]")
     p.add_argument("--size", "--rows", dest="size", type=size_number,

@@ -797,3 +797,27 @@ def test_an_option_whose_quality_misses_the_workloads_target_is_marked_as_show_m
     untargeted = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)),
                            "classification", 1.6e6, catalog.load())
     assert {o.meets_quality_target for o in untargeted.options} == {None}
+
+
+def test_plain_recommend_answers_from_your_runs_not_pooled_with_the_references(
+        tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results" / "reference").mkdir(parents=True)
+    builders.write(tmp_path / "results" / "reference" / "ref.json",
+                   sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250))
+    ask = ["recommend", "--workload", "classification", "--rows", "1e6", "--json"]
+
+    def answer() -> tuple[float, str]:
+        assert cli.main(ask) == 0
+        out = capsys.readouterr()
+        return json.loads(out.out)["options"][0]["seconds"], out.err
+
+    seconds, said = answer()  # no run of the user's yet: the references answer, and it is said
+    assert seconds == pytest.approx(10, rel=0.05) and "answering from the committed references" in said
+    (tmp_path / "results" / "m-Xeon").mkdir()  # a run of the user's, on a machine of the references' id, 1.3x slower
+    builders.write(tmp_path / "results" / "m-Xeon" / "mine.json",
+                   sweep("xgboost", "xgboost", lambda n: 1.3e-5 * n, 250), started="2026-12-01T00:00:00+00:00")
+    seconds, said = answer()
+    assert seconds == pytest.approx(13, rel=0.05) and "not the committed references" in said
+    assert cli.main([*ask[:1], "results", *ask[1:]]) == 0  # named, they pool: a fit of both runs
+    assert 10.5 < json.loads(capsys.readouterr().out)["options"][0]["seconds"] < 12.5
