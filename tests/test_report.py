@@ -258,3 +258,16 @@ def test_the_size_plots_legend_lies_below_its_plots() -> None:
     assert times.get_legend() is None and len(fig.legends) == 1
     assert len(fig.legends[0].get_texts()) == len(analysis.machines[0].sizes)
     plots.png(fig)
+
+
+def test_the_time_chart_compares_each_configuration_once_at_its_workloads_common_size(tmp_path: Path) -> None:
+    from harness.analysis.compute import configuration_times
+
+    cases = [record(Case("classification", "xgboost", "xgboost", n, 2), [1e-5 * n] * 3) for n in (1000, 2000, 4000)]
+    cases += [record(Case("classification", "hgb", "sklearn", n, 2), [3e-5 * n] * 3) for n in (1000, 2000)]
+    cases += [record(Case("vision", "cnn", "torch", n, 2), [1e-3 * n] * 3) for n in (100, 200)]
+    table = configuration_times(frame.rows(frame.load([write(tmp_path / "r.json", cases)])))
+    assert table[["label", "size"]].values.tolist() == [  # 2,000 rows: the largest both measured
+        ["classification: xgboost@xgboost, 2 thr.", 2000], ["classification: hgb@sklearn, 2 thr.", 2000],
+        ["vision: cnn@torch, 2 thr.", 200]]
+    assert table["fit_s"].tolist() == pytest.approx([0.02, 0.06, 0.2])

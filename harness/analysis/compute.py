@@ -134,6 +134,28 @@ def case_medians(rows: pd.DataFrame) -> pd.DataFrame:
         ["machine", "config", "size"])
 
 
+def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration (and machine), by workload and then time: its median fit time at the largest size
+    every configuration of its workload measured on that machine (where they share none, at its own largest),
+    labelled 'workload: model@backend, N thr.', with that size, its unit and whether it ran on a GPU. A sweep's
+    cases compared at one size, not one bar each: 80 cases of 7 sizes had made 80 bars."""
+    rows = rows[rows["fit_s"].notna()]
+    out = []
+    for _, g in rows.groupby(["machine", "workload"], dropna=False, sort=True):
+        configs = dict(tuple(g.groupby("config")))
+        common = set.intersection(*(set(c["size"]) for c in configs.values()))
+        for c in configs.values():
+            at = c[c["size"] == (max(common) if common else c["size"].max())]
+            first = at.iloc[0]
+            out.append({"label": f"{first['workload']}: {first['model']}@{first['backend']}, {first['threads']} thr."
+                                 + machine_tags(rows).loc[first.name], "workload": first["workload"],
+                        "size": int(first["size"]), "unit": first["size_unit"], "fit_s": float(at["fit_s"].median()),
+                        "on_gpu": bool(first["on_gpu"])})
+    if not out:
+        return pd.DataFrame(columns=["label", "workload", "size", "unit", "fit_s", "on_gpu"])
+    return pd.DataFrame(out).sort_values(["workload", "fit_s"], kind="stable").reset_index(drop=True)
+
+
 def spark_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """For the workloads measured on a distributed engine: each configuration's rows at the most threads its machine
     measured, labelled 'model@backend, N threads' (and ' on MACHINE' where several measured)."""

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import backtest, comparison, frame
-from harness.analysis.compute import Analysis, case_medians, spark_medians, spark_rows
+from harness.analysis.compute import Analysis, case_medians, configuration_times, spark_medians, spark_rows
 from harness.analysis.fits import SizeModel, ThreadModel
 from harness.errors import SizeupError
 from harness.present import calibration, plots
@@ -215,16 +215,18 @@ def _spark_plot(rows: pd.DataFrame):
 def _fit_times(rows: pd.DataFrame):
     if rows.empty:
         return None
-    table = case_medians(rows)
-    medians = table["fit_s"].dropna().sort_values()
-    if medians.empty:  # profiles only: they have no fit phase
+    table = configuration_times(rows)
+    if table.empty:  # profiles only: they have no fit phase
         return None
-    fig, ax = plots.figure(9, max(2.5, 0.3 * len(medians)))
-    ax.barh(range(len(medians)), medians.to_numpy(), color=["tab:orange" if table.at[c, "on_gpu"] else "tab:blue"
-                                                            for c in medians.index])
-    ax.set_yticks(range(len(medians)), medians.index, fontsize=7)
+    fig, ax = plots.figure(9, max(2.5, 0.3 * len(table)))
+    ax.barh(range(len(table)), table["fit_s"].to_numpy(), color=table["on_gpu"].map({True: "tab:orange",
+                                                                                      False: "tab:blue"}).tolist())
+    ax.set_yticks(range(len(table)), [f"{r.label} at {r.size:,} {r.unit}" for r in table.itertuples()], fontsize=7)
+    ax.invert_yaxis()  # the first workload on top, its fastest first
     plots.log(ax, "x")
-    ax.set_xlabel("fit time (s), median of warm repeats\norange: GPU")  # two lines: long case ids narrow the plot
+    # in lines: long labels narrow the plot
+    ax.set_xlabel("fit time (s), median of warm repeats,\nat the largest size all of a workload's configurations "
+                  "measured\norange: GPU")
     return fig
 
 
