@@ -140,7 +140,7 @@ def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
     labelled 'workload: model@backend, N thr.', with that size, its unit and whether it ran on a GPU. A sweep's
     cases compared at one size, not one bar each: 80 cases of 7 sizes had made 80 bars."""
     rows = rows[rows["fit_s"].notna()]
-    out = []
+    tags, out = machine_tags(rows), []
     for _, g in rows.groupby(["machine", "workload"], dropna=False, sort=True):
         configs = dict(tuple(g.groupby("config")))
         common = set.intersection(*(set(c["size"]) for c in configs.values()))
@@ -148,7 +148,7 @@ def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
             at = c[c["size"] == (max(common) if common else c["size"].max())]
             first = at.iloc[0]
             out.append({"label": f"{first['workload']}: {first['model']}@{first['backend']}, {first['threads']} thr."
-                                 + machine_tags(rows).loc[first.name], "workload": first["workload"],
+                                 + tags.loc[first.name], "workload": first["workload"],
                         "size": int(first["size"]), "unit": first["size_unit"], "fit_s": float(at["fit_s"].median()),
                         "on_gpu": bool(first["on_gpu"])})
     if not out:

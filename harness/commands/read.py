@@ -204,8 +204,8 @@ REFERENCES = RESULTS / "reference"  # the committed references
 def own_results() -> list[str]:
     """`recommend`'s RESULTS where none are named: the runs under results/ but the committed references, said on
     stderr; the references where there is no other run. A reference VM shares this one's id where it is the CI's
-    type, and pooled with a user's make bench run it changed its answers: fits of two days' speeds, each size
-    predicted 'low' where the run alone had said 'medium' 5 of 5 times, as the summary printed by make bench did."""
+    type, and pooled with a user's make bench run it changed the run's answers: fits of two days' speeds, 'low' for
+    all 5 workloads where the run alone (and the summary make bench printed) said 'medium'."""
     own = [p for p in sorted(RESULTS.iterdir()) if p != REFERENCES and (
         p.suffix == ".json" if p.is_file() else any(p.rglob("*.json")))] if RESULTS.is_dir() else []
     if not own:
