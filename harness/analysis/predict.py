@@ -107,7 +107,7 @@ def _thread_ratio(fitted: MachineFits, case: Case, size: float, vcpus: int) -> t
         ratio, source = fit(vcpus) / fit(measured), f"Amdahl (serial fraction {fit.serial:.2f}, the nearest size)"
     elif vcpus > measured:
         return 1.0, Caveat(NO_THREAD_FIT, f"no thread fit: {vcpus} vCPUs assumed no faster than the {measured} "
-                                          "threads measured")
+                                          "threads measured (the interval reaches down to perfect scaling)")
     else:
         return measured / vcpus, Caveat(NO_THREAD_FIT, f"no thread fit: {vcpus} vCPUs against {measured} threads "
                                                        f"measured: time x{measured / vcpus:.2f}, as if no parallel "
