@@ -819,5 +819,10 @@ def test_plain_recommend_answers_from_your_runs_not_pooled_with_the_references(
                    sweep("xgboost", "xgboost", lambda n: 1.3e-5 * n, 250), started="2026-12-01T00:00:00+00:00")
     seconds, said = answer()
     assert seconds == pytest.approx(13, rel=0.05) and "not the committed references" in said
-    assert cli.main([*ask[:1], "results", *ask[1:]]) == 0  # named, they pool: a fit of both runs
-    assert 10.5 < json.loads(capsys.readouterr().out)["options"][0]["seconds"] < 12.5
+    assert cli.main([*ask[:1], "results", *ask[1:]]) == 0  # named, they pool: a fit of both runs, and it is said
+    out = capsys.readouterr()
+    assert 10.5 < json.loads(out.out)["options"][0]["seconds"] < 12.5
+    assert "pooled with the committed references (results/reference) of the same machine id (m-Xeon)" in out.err
+    monkeypatch.chdir(tmp_path / "results")  # no results/ folder here
+    assert cli.main(["recommend"]) == cli.EXIT_USAGE
+    assert "no results/ folder here" in capsys.readouterr().err

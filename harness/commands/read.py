@@ -206,8 +206,11 @@ def own_results() -> list[str]:
     stderr; the references where there is no other run. A reference VM shares this one's id where it is the CI's
     type, and pooled with a user's make bench run it changed the run's answers: fits of two days' speeds, 'low' for
     all 5 workloads where the run alone (and the summary make bench printed) said 'medium'."""
+    if not RESULTS.is_dir():
+        raise SizeupError(f"no {RESULTS}/ folder here, so no result to recommend from: run `make bench` (or `sizeup "
+                          "run`) first, or name result files")
     own = [p for p in sorted(RESULTS.iterdir()) if p != REFERENCES and (
-        p.suffix == ".json" if p.is_file() else any(p.rglob("*.json")))] if RESULTS.is_dir() else []
+        p.suffix == ".json" if p.is_file() else any(p.rglob("*.json")))]
     if not own:
         if REFERENCES.is_dir():
             sys.stderr.write(f"{RESULTS}: no run of yours yet; answering from the committed references ({REFERENCES})"
@@ -217,6 +220,18 @@ def own_results() -> list[str]:
         sys.stderr.write(f"{RESULTS}: your runs, not the committed references ({REFERENCES}): name both to pool "
                          "them\n")
     return [str(p) for p in own]
+
+
+def say_pooled(loaded: list[Loaded]) -> None:
+    """Say on stderr where results named pool runs with the committed references of the same machine id (`recommend
+    results`): a machine's fits take all its runs."""
+    refs = REFERENCES.resolve()
+    machines: dict[bool, set[str]] = {True: set(), False: set()}
+    for item in loaded:
+        machines[item.path.resolve().is_relative_to(refs)].add(str(item.run.machine.get("id")))
+    if shared := sorted(machines[True] & machines[False]):
+        sys.stderr.write(f"pooled with the committed references ({REFERENCES}) of the same machine id "
+                         f"({', '.join(shared)}): its fits take all its runs; name your runs alone to leave them out\n")
 
 
 def _has_workload(rows: pd.DataFrame, args: argparse.Namespace) -> None:
@@ -237,8 +252,11 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
     if args.size is not None and args.workload is None:
         raise SizeupError("--size (--rows) is in a workload's unit: give --workload with it")
     vms = catalog.load(args.catalog)
+    named = bool(args.results)
     args.results = args.results or own_results()
     loaded = load(args.results)
+    if named:
+        say_pooled(loaded)
     rows = frame.rows(loaded)
     if rows.empty:
         raise SizeupError("no finished case in " + ", ".join(args.results))
