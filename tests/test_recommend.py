@@ -823,6 +823,8 @@ def test_plain_recommend_answers_from_your_runs_not_pooled_with_the_references(
     out = capsys.readouterr()
     assert 10.5 < json.loads(out.out)["options"][0]["seconds"] < 12.5
     assert "pooled with the committed references (results/reference) of the same machine id (m-Xeon)" in out.err
+    assert cli.main(["recommend", "results/m-Xeon", "--workload", "profile"]) == cli.EXIT_USAGE  # one size: no fit
+    assert "a profiled job is measured at one size" in capsys.readouterr().err
     monkeypatch.chdir(tmp_path / "results")  # no results/ folder here
     assert cli.main(["recommend"]) == cli.EXIT_USAGE
     assert "no results/ folder here" in capsys.readouterr().err

@@ -235,9 +235,12 @@ def say_pooled(loaded: list[Loaded]) -> None:
 
 
 def _has_workload(rows: pd.DataFrame, args: argparse.Namespace) -> None:
-    """Refuse a --workload that no finished case of the results ran."""
+    """Refuse a --workload that no finished case of the results ran, and `profile`: a profiled job has one size."""
+    if args.workload == records.PROFILE:
+        raise SizeupError("a profiled job is measured at one size, so nothing is fitted or predicted for it: `sizeup "
+                          "show` of its result says what it should run on")
     if args.workload is not None and (rows.empty or not (rows["workload"] == args.workload).any()):
-        have = sorted(set(rows["workload"])) if not rows.empty else []
+        have = sorted(set(rows["workload"]) - {records.PROFILE}) if not rows.empty else []
         raise SizeupError(f"no finished case of workload {args.workload!r}{did_you_mean(args.workload, have)} in these "
                           f"results ({', '.join(args.results)})" + (f"; they have {', '.join(have)}" if have else ""))
 
