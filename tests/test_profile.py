@@ -183,6 +183,20 @@ def test_a_write_heavy_job_is_io_bound_though_the_kernel_kept_a_core_busy_for_it
     assert "io-bound" in codes and "io-bound:" in capsys.readouterr().out
 
 
+def test_a_run_of_too_few_samples_is_not_judged_however_long_it_ran(tmp_path: Path, capsys) -> None:
+    assert diagnose(figures(cores_mean=0.1, samples=4)) == [] and diagnose(figures(cores_mean=0.1, samples=5))
+    # at 0.5 Hz a 1.6 s busy loop gets no CPU sample: it had looked idle, 'nothing held it back', 0.0 cores busy
+    job = script(tmp_path, "import time\nend = time.time() + 1.6\nwhile time.time() < end: pass\n")
+    assert cli.main(["profile", "--sample-hz", "0.5", "--results-dir", str(tmp_path / "results"), "--",
+                     sys.executable, str(job)]) == 0
+    out = capsys.readouterr().out
+    assert "CPU sample(s) in its" in out and "Right-size" not in out and "Nothing held it back" not in out
+    from harness.sizing.profiled import judged
+
+    j = judged(profiled(tmp_path))
+    assert j.findings is None and j.sized is None and j.short.endswith("(raise --sample-hz)")
+
+
 def test_the_kernels_share_of_a_jobs_cpu_is_not_counted_as_its_own_work() -> None:
     writes = figures(vcpus=2, cores_mean=0.9, one_core_share=0.8, io_bytes_per_s=300e6)
     assert {f.code for f in diagnose(writes)} == {"cpu-single-thread"}  # the split unknown: all of it the job's

@@ -30,6 +30,7 @@ THRESHOLDS: Mapping[str, float] = {
     "spark-worth-it": 1.0,  # peak memory x MEMORY_HEADROOM / the largest CPU VM's memory above this: no one node holds it
 }
 MIN_WALL_S = 1.0  # a shorter run has too few samples to say what holds it back: no findings
+MIN_SAMPLES = 5  # CPU samples a run needs to say what holds it back: at --sample-hz 0.5, a 1.6 s loop had none
 ONE_CORE = (70.0, 130.0)  # tree CPU % that counts as one core busy
 MEMORY_HEADROOM = 1.5  # a VM for the job holds its peak memory times this (as `recommend` sizes)
 JITTER_CORES = 0.25  # busy cores a 10 Hz sample can overstate: 2.1 of 2 vCPUs is 2
@@ -60,6 +61,7 @@ class Figures:
     gpu_memory_total: float | None
     gpu_own_memory: float | None = None  # the job's own processes' peak on the GPU, where NVML lists them by PID
     kernel_share: float | None = None  # of the job's CPU, the kernel's on its behalf (system time: writes, reads)
+    samples: int | None = None  # of tree CPU, over the run
 
     @property
     def own_cores(self) -> float | None:
@@ -85,7 +87,7 @@ class Figures:
                    float(np.percentile(cpu, 95)) / 100 if len(cpu) else None,
                    float(np.mean((cpu >= ONE_CORE[0]) & (cpu <= ONE_CORE[1]))) if len(cpu) else None,
                    t.get("peak_memory_bytes"), t.get("memory_total_bytes"), io_rate, util, used,
-                   float(max(totals)) if totals else None, own, kernel)
+                   float(max(totals)) if totals else None, own, kernel, len(cpu))
 
 
 def _gpu(sources: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
@@ -102,10 +104,19 @@ def _gpu(sources: Mapping[str, Any]) -> tuple[float | None, float | None, float 
     return (float(max(utils)) if utils else None), (float(max(used)) if used else None), (max(own) if own else None)
 
 
+def too_short(f: Figures) -> str | None:
+    """Why the run is too short to say what held it back (and what it should run on), or None."""
+    if f.wall_s < MIN_WALL_S:
+        return "the job ran under a second"
+    if f.samples is not None and f.samples < MIN_SAMPLES:
+        return f"{f.samples} CPU sample(s) in its {f.wall_s:.1f} s (raise --sample-hz)"
+    return None
+
+
 def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Finding]:
     """The findings, in the order of THRESHOLDS; `spark-worth-it` only where the memory of the largest CPU VM
     there is to buy (the catalog's) is given, and the measured peak would not fit it."""
-    if f.wall_s < MIN_WALL_S:
+    if too_short(f):
         return []
     out = []
     th = THRESHOLDS

@@ -115,8 +115,8 @@ def judge(run: records.RunResult, console: Console) -> None:
                                                    else "")
                            + (f", peak {p.peak / 2**20:,.0f} MiB" if p.peak else "")))
     if j.findings is None:
-        console.print(Text("The job ran under a second: too short to say what holds it back or what it should run on.",
-                           style="yellow"))
+        console.print(Text(f"{j.short[0].upper()}{j.short[1:]}: too short to say what holds it back or what it should "
+                           "run on.", style="yellow"))
     for f in j.findings or []:
         console.print(Text(f"{f.code}: {f.message}"))
     if j.findings == []:

@@ -78,8 +78,9 @@ def build(analysis: Analysis, picks: Sequence[recommend.Pick], out: Path,
             judged = profiled.judged(item.run, vms)
             record = judged.record
             found = judged.findings
-            text = ("- too short to say what held it back or what it should run on" if found is None else
-                    "\n".join(f"- `{f.code}`: {f.message}" for f in found) or "- nothing that sizeup looks for")
+            text = (f"- {judged.short}: too short to say what held it back or what it should run on"
+                    if found is None else "\n".join(f"- `{f.code}`: {f.message}" for f in found)
+                    or "- nothing that sizeup looks for")
             sampled = bool((record.telemetry.get("series") or {}).get("t"))
             attached = record.telemetry.get("attached")
             ran = (f"pid {attached['pid']} sampled {record.wall_s:.1f} s, until {attached['ended']}" if attached
