@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from harness import __version__
 from harness.analysis.significance import ALPHA, parse_fail
 from harness.commands import doctor, profile, read, run
@@ -38,11 +36,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # end a run like Ctrl-C does: cl
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Piped or logged output keeps whole table rows (and headers) instead of wrapping at 80 columns, unless COLUMNS
-    # says the width (rich reads it). No markup: case ids, reasons and file contents print as they are; styles come
-    # from Text objects.
-    told = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
-    console = terminal.safe(Console(highlight=False, markup=False, width=None if told else 240))
+    console = terminal.make()
     console.on_broken_pipe = _broken_pipe  # rich's own exits with 1, unsaid
     previous = {s: signal.signal(s, _stop) for s in STOP_SIGNALS}
     try:

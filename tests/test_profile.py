@@ -59,7 +59,7 @@ def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_th
     needs_quiet()
     job = script(tmp_path, "import time\nend = time.time() + 2.5\nwhile time.time() < end: pass\nraise SystemExit(3)\n")
     code = cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # sizeup's own lines: the job's stdout stays the job's
     assert code == 3
     run = profiled(tmp_path)
     (record,) = run.cases
@@ -120,7 +120,7 @@ def test_a_daemon_the_job_forks_is_stopped_and_named(tmp_path: Path) -> None:
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     (record,) = profiled(tmp_path).cases
     assert record.status == "ok" and any(str(pid) in p for p in record.telemetry["leftover_processes"])
-    assert f"({pid})" in done.stdout.decode().split("killed:", 1)[1].splitlines()[0]  # named where the user reads
+    assert f"({pid})" in done.stderr.decode().split("killed:", 1)[1].splitlines()[0]  # named where the user reads
 
 
 def test_ctrl_c_stops_the_job_and_keeps_what_was_measured(tmp_path: Path) -> None:
@@ -180,7 +180,7 @@ def test_a_write_heavy_job_is_io_bound_though_the_kernel_kept_a_core_busy_for_it
     assert "cpu-single-thread" not in codes  # its busy core served the writes: no thread count to raise
     if figures.io_bytes_per_s < THRESHOLDS["io-bound"]:
         pytest.skip(f"writes to {tmp_path} counted {figures.io_bytes_per_s / 1e6:.1f} MB/s of disk I/O (tmpfs?)")
-    assert "io-bound" in codes and "io-bound:" in capsys.readouterr().out
+    assert "io-bound" in codes and "io-bound:" in capsys.readouterr().err
 
 
 def test_a_run_of_too_few_samples_is_not_judged_however_long_it_ran(tmp_path: Path, capsys) -> None:
@@ -189,7 +189,7 @@ def test_a_run_of_too_few_samples_is_not_judged_however_long_it_ran(tmp_path: Pa
     job = script(tmp_path, "import time\nend = time.time() + 1.6\nwhile time.time() < end: pass\n")
     assert cli.main(["profile", "--sample-hz", "0.5", "--results-dir", str(tmp_path / "results"), "--",
                      sys.executable, str(job)]) == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "CPU sample(s) in its" in out and "Right-size" not in out and "Nothing held it back" not in out
     from harness.sizing.profiled import judged
 
@@ -216,8 +216,8 @@ def test_the_jobs_output_passes_through_whole(tmp_path: Path) -> None:
     job = script(tmp_path, "import sys\nfor _ in range(20): sys.stdout.write('x' * (1 << 20))\n")
     done = subprocess.run([sys.executable, "-m", "harness", "profile", "--results-dir", str(tmp_path / "results"), "--",
                            sys.executable, str(job)], capture_output=True, timeout=120)
-    assert done.returncode == 0 and done.stdout[:20 << 20] == b"x" * (20 << 20)
-    assert done.stdout[20 << 20:].startswith(b"\nsizeup profile: job.py ran")  # then sizeup's own lines
+    assert done.returncode == 0 and done.stdout == b"x" * (20 << 20)  # the job's alone: a log sent to a file
+    assert done.stderr.startswith(b"\nsizeup profile: job.py ran")  # sizeup's own lines, as time(1)'s
 
 
 def memory_cgroup(name: str, limit: int) -> Path | None:
@@ -391,7 +391,7 @@ def test_attaching_to_a_running_job_samples_it_until_it_exits_and_touches_nothin
         assert record.status == "ok" and record.params["pid"] == job.pid and 1.4 < record.wall_s < 3
         assert record.telemetry["attached"]["ended"] == "the 1.5 s asked for passed"
         assert record.exit["returncode"] is None and len(record.telemetry["series"]["t"]) >= 10
-        out = capsys.readouterr().out
+        out = capsys.readouterr().err
         assert f"sizeup profile: pid {job.pid}" in out
         assert "per hour" in out and "per run" not in out  # 1.5 s of a longer run would price no run
         assert cli.main(["show", "--json", str(next(tmp_path.glob("results/*/*.json")))]) == 0
@@ -473,7 +473,7 @@ def test_phases_the_job_marks_get_their_time_and_utilization(tmp_path: Path, cap
     assert marked == pytest.approx(run.phases["run"], abs=0.01)
     busy = {name: record.telemetry["phases"][name]["cpu_percent"]["mean"] for name in ("load", "train")}
     assert busy["load"] < 30 < 70 < busy["train"]  # idle while it sleeps, one core while it spins
-    assert "phase train: 1.2" in capsys.readouterr().out
+    assert "phase train: 1.2" in capsys.readouterr().err
 
 
 def test_a_phase_run_inside_another_is_shown_beneath_it(tmp_path: Path, capsys) -> None:
@@ -481,7 +481,7 @@ def test_a_phase_run_inside_another_is_shown_beneath_it(tmp_path: Path, capsys) 
                            "with phase('train'):\n    for _ in range(2):\n        with phase('epoch'):\n"
                            "            time.sleep(0.15)\n")
     assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)]) == 0
-    said_lines = [line for line in capsys.readouterr().out.splitlines() if line.lstrip().startswith("phase ")]
+    said_lines = [line for line in capsys.readouterr().err.splitlines() if line.lstrip().startswith("phase ")]
     (record,) = profiled(tmp_path).cases
     assert record.telemetry["phases_within"] == {"epoch": "train"}
     names = [line.split(":")[0] for line in said_lines]

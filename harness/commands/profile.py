@@ -16,6 +16,7 @@ from rich.text import Text
 from harness import records
 from harness.commands import sizeup
 from harness.errors import SizeupError
+from harness.present import terminal
 from harness.present.profiled import should_run_on
 from harness.run import machine, printed, profile
 from harness.run.marks import UNMARKED
@@ -25,6 +26,8 @@ from harness.sizing.rightsize import CONFIDENCE
 
 
 def command(args: argparse.Namespace, console: Console) -> int:
+    # sizeup's own lines go to stderr, as time(1)'s do: the job's stdout (a training log sent to a file) is the job's
+    console = terminal.make(stderr=True)
     job = args.job[1:] if args.job[:1] == ["--"] else args.job
     if args.pid is not None and job:
         raise SizeupError("give --pid or a command after --, not both")

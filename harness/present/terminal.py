@@ -4,7 +4,9 @@ console sizeup prints with neutralizes control characters in content, while keep
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderHook, RenderResult
@@ -36,3 +38,11 @@ def safe(console: Console) -> Console:
     """`console`, printing content's control characters written out (see the module's docstring)."""
     console.push_render_hook(_Hook())
     return console
+
+
+def make(stderr: bool = False) -> Console:
+    """A console on stdout (or stderr). Piped or logged output keeps whole table rows (and headers) instead of
+    wrapping at 80 columns, unless COLUMNS says the width (rich reads it). No markup: case ids, reasons and file
+    contents print as they are; styles come from Text objects."""
+    told = (sys.stderr if stderr else sys.stdout).isatty() or os.environ.get("COLUMNS", "").isdigit()
+    return safe(Console(stderr=stderr, highlight=False, markup=False, width=None if told else 240))
