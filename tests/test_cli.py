@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli, records
+from harness.records import Case
 from tests import builders
 
 SIZEUP = [sys.executable, "-m", "harness.cli"]
@@ -246,6 +247,17 @@ def test_show_says_which_figures_were_taken_under_contention(tmp_path: Path, cap
     assert cli.main(["show", str(disturbed_result(tmp_path, [True, True, False]))]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "only 1 clean, so its figures were taken under contention" in out and "!" in out.split("Times:")[0]
+
+
+def test_show_explains_the_quality_marks_only_where_a_workload_has_a_target(tmp_path: Path, capsys) -> None:
+    from dataclasses import replace
+
+    case = builders.record(Case("user_regression", "linear", "sklearn", 1000, 2), [0.1] * 3, metric="r2")
+    target = {"metric": "r2", "threshold": 0.9, "higher_is_better": True}
+    for info, said in ((case.workload_info, False), (case.workload_info | {"target": target}, True)):
+        path = builders.write(tmp_path / "r.json", [replace(case, workload_info=info)])
+        assert cli.main(["show", path]) == 0
+        assert ("Quality: ✓/✗ against the workload's target" in " ".join(capsys.readouterr().out.split())) == said
 
 
 def test_show_says_which_sweeps_ended_with_too_few_sizes_to_fit(tmp_path: Path, capsys) -> None:

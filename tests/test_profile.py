@@ -567,4 +567,6 @@ def test_show_of_a_profile_promises_phases_only_where_the_job_marked_some() -> N
         return str(table.render(builders.run_result([record])).renderables[0].caption)
 
     assert "its phases" not in caption({WHOLE_RUN: 4.0})  # 'its phases ... follow', then none had followed
-    assert "its phases, what held it back" in caption({WHOLE_RUN: 4.0, "train": 3.0})
+    assert "its phases and what sizeup can say of it follow" in caption({WHOLE_RUN: 4.0, "train": 3.0})
+    # nor is a finding or a VM promised: a job that failed, or ran too short, gets neither
+    assert "what held it back" not in caption({WHOLE_RUN: 4.0})

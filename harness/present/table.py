@@ -290,9 +290,12 @@ def _caption(run: RunResult, wide: bool, summaries: Sequence[CaseSummary]) -> st
     more = "" if wide else " Every phase, throughput and fit CPU: --wide; all of it as numbers: --json."
     if run.cases and all(c.case.workload == PROFILE for c in run.cases):
         marked = any(p != WHOLE_RUN for c in run.cases for r in c.runs for p in r.phases)
+        # what follows may be 'too short to say' or 'no VM' (a job that failed): nothing more is promised
         return (f"{summary}. A profile: the job's one run, timed whole ('run'); "
-                f"{'its phases, ' if marked else ''}what held it back and what it should run on follow.")
+                f"{'its phases and ' if marked else ''}what sizeup can say of it follow{'' if marked else 's'}.")
+    quality = " Quality: ✓/✗ against the workload's target." if any(quality_target(c.workload_info)
+                                                                  for c in run.cases) else ""
     return (f"{summary}. Times: medians of {repeats} warm repeat{'s' * (repeats != 1)}, disturbed ones left out where "
             "enough clean ones remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under "
             "contention. The interval holds the fit's median with the confidence its header gives (distribution-free: "
-            f"50% from two repeats, 75% from three, 88% from four). Quality: ✓/✗ against the workload's target.{more}")
+            f"50% from two repeats, 75% from three, 88% from four).{quality}{more}")
