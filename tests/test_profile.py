@@ -210,6 +210,7 @@ def test_a_job_killed_by_a_signal_is_recorded_and_its_status_passed_on(tmp_path:
     assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)]) == 137
     (record,) = profiled(tmp_path).cases
     assert record.status in ("crashed", "oom") and record.exit["signal"] == "SIGKILL"
+    assert "exit code 137 (the job was killed by SIGKILL" in capsys.readouterr().err  # as a shell says it, not -9
 
 
 def test_the_jobs_output_passes_through_whole(tmp_path: Path) -> None:

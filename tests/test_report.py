@@ -271,3 +271,4 @@ def test_the_time_chart_compares_each_configuration_once_at_its_workloads_common
         ["classification: xgboost@xgboost, 2 thr.", 2000], ["classification: hgb@sklearn, 2 thr.", 2000],
         ["vision: cnn@torch, 2 thr.", 200]]
     assert table["fit_s"].tolist() == pytest.approx([0.02, 0.06, 0.2])
+    assert "GPU" not in report._fit_times(frame.rows(frame.load([str(tmp_path / "r.json")]))).axes[0].get_xlabel()

@@ -95,8 +95,9 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
             console.print(Text(f"Not readable by this user, so not measured: {', '.join(attached['unseen'])}",
                                style="yellow"))
     else:
+        code = record.exit["returncode"]  # a signal's is -N: said as a shell says it, 128 + N
         console.print(Text(f"\nsizeup profile: {record.case.model} ran {record.wall_s:.1f} s, exit code "
-                           f"{record.exit['returncode']}" + (f" ({record.reason})" if record.reason else "")))
+                           f"{128 - code if code < 0 else code}" + (f" ({record.reason})" if record.reason else "")))
     # Whole lines, left to the terminal to wrap: a command folded by sizeup cannot be copied.
     console.print(Text(f"Profile written to {path}\nShow it with: {sizeup()} show {shlex.quote(str(path))}"),
                   soft_wrap=True)

@@ -227,7 +227,7 @@ def _fit_times(rows: pd.DataFrame):
     plots.log(ax, "x")
     # in lines: long labels narrow the plot
     ax.set_xlabel("fit time (s), median of warm repeats,\nat the largest size all of a workload's configurations "
-                  "measured\norange: GPU")
+                  "measured" + ("\norange: GPU" if table["on_gpu"].any() else ""))
     return fig
 
 
