@@ -115,6 +115,15 @@ def test_a_profiles_own_phases_get_a_band_colour_each() -> None:
                if hasattr(h, "get_facecolor")}  # the bands, not the CPU line
     bands = [colours[p] for p in ("load", "train", "eval")]
     assert len(set(bands)) == 3 and "run" not in colours  # the whole run's band would hide the rest
+    assert fig.axes[0].get_xlabel().endswith("bands: the phases it marked")
+    # the job's clock starts with it (its 'run'), not at the first sample: a phase marked before that started < 0
+    early = replace(record, runs=[replace(run, spans=spans | {"load": [10.0, 11.0], "run": [10.0, 14.0]})],
+                    telemetry={"series": {"t": [10.5, 12.0, 14.0], "cpu_percent": [90.0] * 3,
+                                          "memory_bytes": [1e8] * 3}})
+    lines = report._utilization(early).axes[0].get_lines()
+    assert lines[0].get_xdata()[0] == 0.5  # the first sample, 0.5 s after the job started
+    unmarked = replace(record, runs=[replace(run, spans={"run": [0.0, 4.0]})])
+    assert report._utilization(unmarked).axes[0].get_xlabel() == "seconds since the job started"  # no band to name
 def test_report_without_results_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["report", "--results-dir", str(tmp_path)]) == cli.EXIT_USAGE
     assert "run `sizeup run` first" in capsys.readouterr().err

@@ -282,7 +282,10 @@ def _utilization(record: CaseRecord) -> object:
     """CPU and memory over time, then one panel per telemetry figure its source asked to plot, with the
     phases of every run as bands."""
     series = record.telemetry["series"]
-    origin = series["t"][0]
+    profiled = record.case.workload == PROFILE
+    whole = record.runs[0].spans.get(WHOLE_RUN) if profiled and record.runs else None
+    # a job's clock starts with it: a phase it marked before the first sample had started at a negative time
+    origin = whole[0] if whole else series["t"][0]
     t = np.asarray(series["t"]) - origin
     panels = [(figure, lines) for source, figure in figures.declared(record.telemetry) if figure.plot
               and (lines := figures.series(record.telemetry, source, figure))]
@@ -295,7 +298,6 @@ def _utilization(record: CaseRecord) -> object:
     memory.plot(t, np.asarray(series.get("memory_bytes", [np.nan] * len(t))) / 2**20, color="tab:green")
     memory.set_ylabel("memory (MiB), green")
     shown = set()
-    profiled = record.case.workload == PROFILE
     # A job's own phases (load, train, epoch...): a colour each, in the order they first began (all had been grey)
     own = [p for p in dict.fromkeys(p for run in record.runs for p in run.spans) if p not in PHASE_COLOURS]
     colours = PHASE_COLOURS | dict(zip(own, itertools.cycle(OWN_PHASE_COLOURS)))
@@ -315,8 +317,9 @@ def _utilization(record: CaseRecord) -> object:
             ax.plot(np.asarray(times) - origin, [np.nan if v is None else v for v in readings], label=device)
         ax.set_ylabel(f"{figure.value} ({figure.unit})" if figure.unit else figure.value)
         ax.legend(fontsize=6)
-    axes[-1].set_xlabel("seconds since the job started; bands: the phases it marked" if profiled
-                        else "seconds since the worker started; bands: phases of each run")
+    marked = profiled and any(len(run.spans) > 1 for run in record.runs)
+    axes[-1].set_xlabel("seconds since the job started" + ("; bands: the phases it marked" if marked else "")
+                        if profiled else "seconds since the worker started; bands: phases of each run")
     return fig
 
 
