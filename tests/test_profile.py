@@ -480,7 +480,7 @@ def test_phases_the_job_marks_get_their_time_and_utilization(tmp_path: Path, cap
 def test_a_phase_run_inside_another_is_shown_beneath_it(tmp_path: Path, capsys) -> None:
     job = script(tmp_path, "import time\nfrom harness import phase\nwith phase('load'):\n    time.sleep(0.2)\n"
                            "with phase('train'):\n    for _ in range(2):\n        with phase('epoch'):\n"
-                           "            time.sleep(0.15)\n")
+                           "            time.sleep(0.15)\nwith phase('blink'):\n    time.sleep(0.01)\n")
     assert cli.main(["profile", "--results-dir", str(tmp_path / "results"), "--", sys.executable, str(job)]) == 0
     said_lines = [line for line in capsys.readouterr().err.splitlines() if line.lstrip().startswith("phase ")]
     (record,) = profiled(tmp_path).cases
@@ -491,8 +491,11 @@ def test_a_phase_run_inside_another_is_shown_beneath_it(tmp_path: Path, capsys) 
     assert cli.main(["show", "--json", str(path)]) == 0
     said = {p["name"]: p for p in json.loads(capsys.readouterr().out)["profile"]["phases"]}
     assert {name: p["within"] for name, p in said.items()} == {"unmarked": None, "load": None, "train": None,
-                                                               "epoch": "train"}
+                                                               "epoch": "train", "blink": None}
     assert said["epoch"]["times"] == 2 and said["train"]["times"] == 1  # each epoch counted, not only their sum
+    # 10 ms at 10 Hz: its figures, where it has any, rest on a sample at most, and it is said
+    assert said["blink"]["samples"] <= 1 and said["load"]["samples"] >= 1
+    assert "sample" in next(line for line in said_lines if "phase blink" in line)
     epoch = next(line for line in said_lines if "phase epoch" in line)
     assert f"({2} times, {said['epoch']['seconds'] / 2:.3g} s each on average)" in epoch
     doc = json.loads(path.read_text())  # a file whose nesting runs in a circle: no nesting, every phase listed
@@ -500,7 +503,7 @@ def test_a_phase_run_inside_another_is_shown_beneath_it(tmp_path: Path, capsys) 
     path.write_text(json.dumps(doc))
     assert cli.main(["show", "--json", str(path)]) == 0
     assert {p["name"]: p["within"] for p in json.loads(capsys.readouterr().out)["profile"]["phases"]} == {
-        "unmarked": None, "load": None, "train": None, "epoch": None}
+        "unmarked": None, "load": None, "train": None, "epoch": None, "blink": None}
 
 
 def test_nesting_read_from_a_file_keeps_only_phases_timed_and_chains_that_end() -> None:

@@ -25,6 +25,9 @@ from harness.sizing.profiled import judged
 from harness.sizing.rightsize import CONFIDENCE
 
 
+FEW_SAMPLES = 3  # a phase's busy cores and peak from fewer readings than this are said to rest on them
+
+
 def command(args: argparse.Namespace, console: Console) -> int:
     # sizeup's own lines go to stderr, as time(1)'s do: the job's stdout (a training log sent to a file) is the job's
     console = terminal.make(stderr=True)
@@ -117,7 +120,7 @@ def judge(run: records.RunResult, console: Console) -> None:
                               if p.times and p.times > 1 and p.name != UNMARKED else "")
                            + (f", {p.cores:.1f} cores busy on average" if p.cores is not None
                                                    else "")
-                           + (f", peak {p.peak / 2**20:,.0f} MiB" if p.peak else "")))
+                           + (f", peak {p.peak / 2**20:,.0f} MiB" if p.peak else "") + _sampled(p.samples)))
     if j.findings is None:
         console.print(Text(f"{j.short[0].upper()}{j.short[1:]}: too short to say what holds it back or what it should "
                            "run on.", style="yellow"))
@@ -130,6 +133,13 @@ def judge(run: records.RunResult, console: Console) -> None:
         console.print(Text(line.text, style="yellow" if line.warn else ""))
 
 
+def _sampled(samples: int | None) -> str:
+    """What a phase's busy cores and peak rest on, where that is too little to go by."""
+    if samples is None or samples >= FEW_SAMPLES:
+        return ""
+    return f" (from {samples} sample{'s' * (samples > 1)})" if samples else " (no sample fell in it)"
+
+
 class Phase(NamedTuple):
     name: str
     seconds: float
@@ -138,6 +148,7 @@ class Phase(NamedTuple):
     within: str | None  # the phase it ran inside (telemetry's phases_within)
     depth: int  # how many phases it ran inside
     times: int | None  # how many times it ran (separate windows), where the record counts them
+    samples: int | None = None  # the sampler's readings within it
 
 
 def _phases(record: records.CaseRecord) -> list[Phase]:
@@ -153,7 +164,8 @@ def _phases(record: records.CaseRecord) -> list[Phase]:
         cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
         peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")
         out.append(Phase(name, timed.phases[name], None if cpu.get("mean") is None else cpu["mean"] / 100, peak,
-                         parent.get(name), depth, (summaries.get(name) or {}).get("times")))
+                         parent.get(name), depth, (summaries.get(name) or {}).get("times"),
+                         (summaries.get(name) or {}).get("samples")))
         for child in (n for n in began if parent.get(n) == name):
             add(child, depth + 1)
 
@@ -174,7 +186,7 @@ def to_json(run: records.RunResult) -> dict[str, object]:
     sized = j.sized
     return {
         "phases": [{"name": p.name, "seconds": p.seconds, "cores_mean": p.cores, "peak_memory_bytes": p.peak,
-                    "within": p.within, "times": p.times} for p in _phases(j.record)],
+                    "within": p.within, "times": p.times, "samples": p.samples} for p in _phases(j.record)],
         "findings": None if j.findings is None else [{"code": f.code, "message": f.message,
                                                       "figures": dict(f.figures)} for f in j.findings],
         "leftover_processes": j.record.telemetry.get("leftover_processes") or [], "whole_run": whole,
