@@ -281,3 +281,13 @@ def test_the_time_chart_compares_each_configuration_once_at_its_workloads_common
         ["vision: cnn@torch, 2 thr.", 200]]
     assert table["fit_s"].tolist() == pytest.approx([0.02, 0.06, 0.2])
     assert "GPU" not in report._fit_times(frame.rows(frame.load([str(tmp_path / "r.json")]))).axes[0].get_xlabel()
+
+
+def test_the_memory_panel_draws_the_peaks_measured_from_zero(tmp_path: Path) -> None:
+    analysis = analyse(frame.load([results_with_a_sweep(tmp_path)]))
+    model = next(m for m in analysis.sizes() if m.memory)
+    memory = report._scaling([("sweep", model)]).axes[1]
+    points = [line for line in memory.get_lines() if line.get_marker() == "o"]
+    assert len(points) == 1 and list(points[0].get_xdata()) == list(model.memory.sizes)  # the evidence, not the fit
+    assert list(points[0].get_ydata()) == pytest.approx([p / 2**30 for p in model.memory.peaks])
+    assert memory.get_ylim()[0] == 0

@@ -240,10 +240,12 @@ def _scaling(models: Sequence[tuple[str, SizeModel]]):
         times.plot(grid, m.time(grid), "-", color=line.get_color(), linewidth=1)
         if m.memory:
             memory.plot(grid, [m.memory(x) / 2**30 for x in grid], "-", color=line.get_color(), linewidth=1)
-    for ax, label in ((times, "fit time (s)"), (memory, "peak memory, fitted (GiB)")):
+            memory.plot(m.memory.sizes, np.asarray(m.memory.peaks) / 2**30, "o", color=line.get_color(), markersize=4)
+    for ax, label in ((times, "fit time (s)"), (memory, "peak memory (GiB)")):
         plots.log(ax, "x")
         ax.set_xlabel("size (points measured; lines: the fits, to 4x past)")
         ax.set_ylabel(label)
+    memory.set_ylim(bottom=0)  # from zero: 0.03 GiB between two fits had filled the panel
     plots.log(times, "y")
     plots.legend_below(fig, times)
     return fig
