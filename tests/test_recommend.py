@@ -812,9 +812,12 @@ def test_plain_recommend_answers_from_your_runs_not_pooled_with_the_references(
         out = capsys.readouterr()
         return json.loads(out.out)["options"][0]["seconds"], out.err
 
+    (tmp_path / "results" / "export.json").write_text('{"not": "a result"}')  # passed over, as in any folder
+    (tmp_path / "results" / "m-Xeon").mkdir()  # a profile of the user's measures no size: it is no run to answer from
+    profile = builders.record(Case("profile", "job.py", "process", 1, 2), [4.0])
+    builders.write(tmp_path / "results" / "m-Xeon" / "job.json", [profile])
     seconds, said = answer()  # no run of the user's yet: the references answer, and it is said
     assert seconds == pytest.approx(10, rel=0.05) and "answering from the committed references" in said
-    (tmp_path / "results" / "m-Xeon").mkdir()  # a run of the user's, on a machine of the references' id, 1.3x slower
     builders.write(tmp_path / "results" / "m-Xeon" / "mine.json",
                    sweep("xgboost", "xgboost", lambda n: 1.3e-5 * n, 250), started="2026-12-01T00:00:00+00:00")
     seconds, said = answer()
@@ -823,6 +826,10 @@ def test_plain_recommend_answers_from_your_runs_not_pooled_with_the_references(
     out = capsys.readouterr()
     assert 10.5 < json.loads(out.out)["options"][0]["seconds"] < 12.5
     assert "pooled with the committed references (results/reference) of the same machine id (m-Xeon)" in out.err
+    assert cli.main(["recommend", str(tmp_path / "results"), *ask[1:]]) == 0  # named by its absolute path too
+    assert "pooled with the committed references" in capsys.readouterr().err
+    assert cli.main(["recommend"]) == 0  # the command it prints repeats what was typed: no folder that would pool
+    assert capsys.readouterr().out.splitlines()[-1].endswith("sizeup recommend --workload W --size N")
     assert cli.main(["recommend", "results/m-Xeon", "--workload", "profile"]) == cli.EXIT_USAGE  # one size: no fit
     assert "a profiled job is measured at one size" in capsys.readouterr().err
     monkeypatch.chdir(tmp_path / "results")  # no results/ folder here

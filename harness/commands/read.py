@@ -165,7 +165,7 @@ def fit(args: argparse.Namespace, console: Console) -> int:
         raise SizeupError(f"--csv: no folder {args.csv.parent}")
     loaded = load(args.results)
     rows = frame.rows(loaded)
-    _has_workload(rows, args)
+    _has_workload(rows, args, args.results)
     analysis = analyse(loaded, args.workload, rows)
     if analysis.empty:
         timed = f" with a fit time a timer could measure ({analysis.times_left_out} left out)"
@@ -201,40 +201,42 @@ RESULTS = Path("results")
 REFERENCES = RESULTS / "reference"  # the committed references
 
 
-def own_results() -> list[str]:
-    """`recommend`'s RESULTS where none are named: the runs under results/ but the committed references, said on
-    stderr; the references where there is no other run. A reference VM shares this one's id where it is the CI's
-    type, and pooled with a user's make bench run it changed the run's answers: fits of two days' speeds, 'low' for
-    all 5 workloads where the run alone (and the summary make bench printed) said 'medium'."""
-    if not RESULTS.is_dir():
-        raise SizeupError(f"no {RESULTS}/ folder here, so no result to recommend from: run `make bench` (or `sizeup "
-                          "run`) first, or name result files")
-    own = [p for p in sorted(RESULTS.iterdir()) if p != REFERENCES and (
-        p.suffix == ".json" if p.is_file() else any(p.rglob("*.json")))]
-    if not own:
-        if REFERENCES.is_dir():
+def _reference(path: Path) -> bool:
+    """A file of the committed references: in a folder `reference` of a folder `results`, wherever that is."""
+    return any(a == RESULTS.name and b == REFERENCES.name for a, b in zip(path.parts, path.parts[1:]))
+
+
+def own_runs(loaded: list[Loaded]) -> list[Loaded]:
+    """`recommend`'s results where none are named: those under results/ except the committed references, said on
+    stderr; the references where no other run was measured (a profile measures no size: it does not count).
+
+    A reference VM shares this one's id where it is the CI's type, and pooled with a user's make bench run it
+    changed that run's answers: fits of two days' speeds, 'low' for all 5 workloads where the run alone (and the
+    summary make bench printed) said 'medium'."""
+    own = [item for item in loaded if not _reference(item.path)]
+    if not any(c.case.workload != records.PROFILE for item in own for c in item.run.cases):
+        if len(own) < len(loaded):
             sys.stderr.write(f"{RESULTS}: no run of yours yet; answering from the committed references ({REFERENCES})"
                              "\n")
-        return [str(RESULTS)]
-    if REFERENCES.is_dir():
+        return loaded
+    if len(own) < len(loaded):
         sys.stderr.write(f"{RESULTS}: your runs, not the committed references ({REFERENCES}): name both to pool "
                          "them\n")
-    return [str(p) for p in own]
+    return own
 
 
 def say_pooled(loaded: list[Loaded]) -> None:
     """Say on stderr where results named pool runs with the committed references of the same machine id (`recommend
     results`): a machine's fits take all its runs."""
-    refs = REFERENCES.resolve()
     machines: dict[bool, set[str]] = {True: set(), False: set()}
     for item in loaded:
-        machines[item.path.resolve().is_relative_to(refs)].add(str(item.run.machine.get("id")))
+        machines[_reference(item.path)].add(str(item.run.machine.get("id")))
     if shared := sorted(machines[True] & machines[False]):
         sys.stderr.write(f"pooled with the committed references ({REFERENCES}) of the same machine id "
                          f"({', '.join(shared)}): its fits take all its runs; name your runs alone to leave them out\n")
 
 
-def _has_workload(rows: pd.DataFrame, args: argparse.Namespace) -> None:
+def _has_workload(rows: pd.DataFrame, args: argparse.Namespace, sources: list[str]) -> None:
     """Refuse a --workload that no finished case of the results ran, and `profile`: a profiled job has one size."""
     if args.workload == records.PROFILE:
         raise SizeupError("a profiled job is measured at one size, so nothing is fitted or predicted for it: `sizeup "
@@ -242,7 +244,7 @@ def _has_workload(rows: pd.DataFrame, args: argparse.Namespace) -> None:
     if args.workload is not None and (rows.empty or not (rows["workload"] == args.workload).any()):
         have = sorted(set(rows["workload"]) - {records.PROFILE}) if not rows.empty else []
         raise SizeupError(f"no finished case of workload {args.workload!r}{did_you_mean(args.workload, have)} in these "
-                          f"results ({', '.join(args.results)})" + (f"; they have {', '.join(have)}" if have else ""))
+                          f"results ({', '.join(sources)})" + (f"; they have {', '.join(have)}" if have else ""))
 
 
 def recommend(args: argparse.Namespace, console: Console) -> int:
@@ -255,15 +257,19 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
     if args.size is not None and args.workload is None:
         raise SizeupError("--size (--rows) is in a workload's unit: give --workload with it")
     vms = catalog.load(args.catalog)
-    named = bool(args.results)
-    args.results = args.results or own_results()
-    loaded = load(args.results)
-    if named:
+    if args.results:
+        loaded = load(args.results)
         say_pooled(loaded)
+    elif RESULTS.is_dir():
+        loaded = own_runs(load([str(RESULTS)]))
+    else:
+        raise SizeupError(f"no {RESULTS}/ folder here, so no result to recommend from: run `make bench` (or `sizeup "
+                          "run`) first, or name result files")
+    sources = args.results or [str(RESULTS)]  # what messages name; the command printed repeats what was typed
     rows = frame.rows(loaded)
     if rows.empty:
-        raise SizeupError("no finished case in " + ", ".join(args.results))
-    _has_workload(rows, args)
+        raise SizeupError("no finished case in " + ", ".join(sources))
+    _has_workload(rows, args, sources)
     analysis = analyse(loaded, args.workload, rows)
     if args.workload is None:
         picks = sizing.summary(analysis, vms)
@@ -271,7 +277,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
             sys.stdout.write(records.dumps([p.to_dict() for p in picks], indent=2) + "\n")
         else:
             console.width = min(console.width, SUMMARY_WIDTH)
-            print_summary(console, picks, f"{sizeup()} recommend {shlex.join(args.results)}")
+            print_summary(console, picks, " ".join([f"{sizeup()} recommend", shlex.join(args.results)]).rstrip())
         return 0
     size = args.size
     if size is None:  # the summary's size for it
@@ -285,7 +291,7 @@ def recommend(args: argparse.Namespace, console: Console) -> int:
     try:
         found = sizing.recommend(analysis, args.workload, size, vms, args.budget).top(args.top)
     except ValueError as exc:  # a fit these results cannot support
-        raise SizeupError(f"{exc} ({', '.join(args.results)})") from None
+        raise SizeupError(f"{exc} ({', '.join(sources)})") from None
     if args.json:
         sys.stdout.write(records.dumps(found.to_dict(), indent=2) + "\n")
     else:
