@@ -135,25 +135,33 @@ def case_medians(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per configuration (and machine), by workload and then time: its median fit time at the largest size
-    every configuration of its workload measured on that machine (where they share none, at its own largest),
-    labelled 'workload: model@backend, N thr.', with that size, its unit and whether it ran on a GPU. A sweep's
-    cases compared at one size, not one bar each: 80 cases of 7 sizes had made 80 bars."""
-    rows = rows[rows["fit_s"].notna()]
-    tags, out = machine_tags(rows), []
-    for _, g in rows.groupby(["machine", "workload"], dropna=False, sort=True):
-        configs = dict(tuple(g.groupby("config")))
-        common = set.intersection(*(set(c["size"]) for c in configs.values()))
-        for c in configs.values():
-            at = c[c["size"] == (max(common) if common else c["size"].max())]
+    """One row per configuration (and machine), by workload, machine and then time: its median fit time at the
+    largest of the sizes most configurations of its workload measured on that machine (one that did not measure it:
+    at its own largest), labelled 'workload: model@backend, N thr.' (and what else tells two apart: 'cap=512MiB'),
+    with that size, its unit and whether it ran on a GPU. A sweep's cases compared at one size, not one bar each:
+    80 cases of 7 sizes had made 80 bars."""
+    rows = rows[rows["fit_s"].notna()].assign(tag=machine_tags(rows[rows["fit_s"].notna()]))
+    out = []
+    for (machine, workload), g in rows.groupby(["machine", "workload"], sort=True):
+        configs = {config: c for config, c in g.groupby("config")}
+        counts = pd.Series([n for c in configs.values() for n in set(c["size"])]).value_counts()
+        shared = max(n for n, k in counts.items() if k == counts.max())
+        for config, c in configs.items():
+            at = c[c["size"] == (shared if shared in set(c["size"]) else c["size"].max())]
             first = at.iloc[0]
-            out.append({"label": f"{first['workload']}: {first['model']}@{first['backend']}, {first['threads']} thr."
-                                 + tags.loc[first.name], "workload": first["workload"],
-                        "size": int(first["size"]), "unit": first["size_unit"], "fit_s": float(at["fit_s"].median()),
+            out.append({"label": f"{workload}: {first['model']}@{first['backend']}, {first['threads']} thr.",
+                        "rest": config.split("/t=", 1)[-1].partition(",")[2], "tag": first["tag"],
+                        "machine": machine, "workload": workload, "size": int(first["size"]),
+                        "unit": first["size_unit"], "fit_s": float(at["fit_s"].median()),
                         "on_gpu": bool(first["on_gpu"])})
+    columns = ["label", "workload", "size", "unit", "fit_s", "on_gpu"]
     if not out:
-        return pd.DataFrame(columns=["label", "workload", "size", "unit", "fit_s", "on_gpu"])
-    return pd.DataFrame(out).sort_values(["workload", "fit_s"], kind="stable").reset_index(drop=True)
+        return pd.DataFrame(columns=columns)
+    table = pd.DataFrame(out)
+    twice = table.duplicated(["label", "tag"], keep=False) & (table["rest"] != "")
+    rest = table["rest"].where(twice, "").map(lambda r: f" ({r})" if r else "")
+    table["label"] = table["label"] + rest + table["tag"]
+    return table.sort_values(["workload", "machine", "fit_s"], kind="stable")[columns].reset_index(drop=True)
 
 
 def spark_rows(rows: pd.DataFrame) -> pd.DataFrame:

@@ -226,8 +226,8 @@ def _fit_times(rows: pd.DataFrame):
     ax.invert_yaxis()  # the first workload on top, its fastest first
     plots.log(ax, "x")
     # in lines: long labels narrow the plot
-    ax.set_xlabel("fit time (s), median of warm repeats,\nat the largest size all of a workload's configurations "
-                  "measured" + ("\norange: GPU" if table["on_gpu"].any() else ""))
+    ax.set_xlabel("fit time (s), median of warm repeats,\nat the largest size most of a workload's configurations "
+                  "measured (else at each one's largest)" + ("\norange: GPU" if table["on_gpu"].any() else ""))
     return fig
 
 
