@@ -34,7 +34,9 @@ MIN_SAMPLES = 5  # CPU samples a run needs to say what holds it back: at --sampl
 ONE_CORE = (70.0, 130.0)  # tree CPU % that counts as one core busy
 MEMORY_HEADROOM = 1.5  # a VM for the job holds its peak memory times this (as `recommend` sizes)
 JITTER_CORES = 0.25  # busy cores a 10 Hz sample can overstate: 2.1 of 2 vCPUs is 2
-KERNEL_SHARE = 0.5  # of the job's CPU in the kernel at or above this: its busy core served I/O, not its own code
+KERNEL_SHARE = 0.5  # of the job's CPU in the kernel at or above this, with io-bound's I/O: its core served the I/O
+IO_OWN_CORES = 0.5  # io-bound: the job's own code kept fewer cores than this busy
+FEW_SAMPLES = 3  # a phase's busy cores and peak from fewer readings than this are said to rest on them
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ class Figures:
     gpu_memory_peak: float | None
     gpu_memory_total: float | None
     gpu_own_memory: float | None = None  # the job's own processes' peak on the GPU, where NVML lists them by PID
-    kernel_share: float | None = None  # of the job's CPU, the kernel's on its behalf (system time: writes, reads)
+    # of the job's CPU, the kernel's on its behalf (system time: writes, reads), from wait4: the job and the children
+    # it waited for, where cores_mean is the whole tree sampled
+    kernel_share: float | None = None
     samples: int | None = None  # of tree CPU, over the run
 
     @property
@@ -87,7 +91,8 @@ class Figures:
                    float(np.percentile(cpu, 95)) / 100 if len(cpu) else None,
                    float(np.mean((cpu >= ONE_CORE[0]) & (cpu <= ONE_CORE[1]))) if len(cpu) else None,
                    t.get("peak_memory_bytes"), t.get("memory_total_bytes"), io_rate, util, used,
-                   float(max(totals)) if totals else None, own, kernel, len(cpu))
+                   float(max(totals)) if totals else None, own, kernel,
+                   len(cpu) if "cpu_percent" in series else None)
 
 
 def _gpu(sources: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
@@ -120,7 +125,8 @@ def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Findin
         return []
     out = []
     th = THRESHOLDS
-    in_kernel = f.kernel_share is not None and f.kernel_share >= KERNEL_SHARE
+    io = f.io_bytes_per_s is not None and f.io_bytes_per_s >= th["io-bound"]
+    in_kernel = io and f.kernel_share is not None and f.kernel_share >= KERNEL_SHARE
     if f.one_core_share is not None and f.vcpus >= 2 and f.one_core_share >= th["cpu-single-thread"] and not in_kernel:
         idle = "the other vCPU" if f.vcpus == 2 else f"the other {f.vcpus - 1} vCPUs"
         out.append(Finding("cpu-single-thread", f"one core busy for {f.one_core_share:.0%} of the run, {idle} "
@@ -160,8 +166,7 @@ def diagnose(f: Figures, largest_node_bytes: float | None = None) -> list[Findin
                                                   f"{f.gpu_memory_total / 2**30:.0f} GiB: a smaller GPU would hold it",
                            {"gpu_memory_peak_bytes": f.gpu_memory_peak, "gpu_memory_total_bytes": f.gpu_memory_total}))
     own_cores = f.own_cores
-    if f.io_bytes_per_s is not None and f.io_bytes_per_s >= th["io-bound"] and own_cores is not None \
-            and own_cores < 0.5:
+    if io and own_cores is not None and own_cores < IO_OWN_CORES:
         kernel = f" (and {f.cores_mean - own_cores:.2f} in the kernel, serving its I/O)" if f.kernel_share else ""
         out.append(Finding("io-bound", f"{f.io_bytes_per_s / 1e6:.0f} MB/s of disk I/O with {own_cores:.2f} cores "
                                        f"busy with the job's own work{kernel}: its time goes to reading and writing "
