@@ -124,6 +124,8 @@ def test_a_profiles_own_phases_get_a_band_colour_each() -> None:
     assert lines[0].get_xdata()[0] == 0.5  # the first sample, 0.5 s after the job started
     unmarked = replace(record, runs=[replace(run, spans={"run": [0.0, 4.0]})])
     assert report._utilization(unmarked).axes[0].get_xlabel() == "seconds since the job started"  # no band to name
+
+
 def test_report_without_results_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["report", "--results-dir", str(tmp_path)]) == cli.EXIT_USAGE
     assert "run `sizeup run` first" in capsys.readouterr().err

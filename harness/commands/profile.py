@@ -14,23 +14,21 @@ from rich.console import Console
 from rich.text import Text
 
 from harness import records
+from harness.analysis.diagnosis import FEW_SAMPLES
 from harness.commands import sizeup
 from harness.errors import SizeupError
 from harness.present import terminal
 from harness.present.profiled import should_run_on
 from harness.run import machine, printed, profile
-from harness.run.marks import UNMARKED
 from harness.sizing import catalog
 from harness.sizing.profiled import judged
 from harness.sizing.rightsize import CONFIDENCE
 
 
-FEW_SAMPLES = 3  # a phase's busy cores and peak from fewer readings than this are said to rest on them
-
-
 def command(args: argparse.Namespace, console: Console) -> int:
     # sizeup's own lines go to stderr, as time(1)'s do: the job's stdout (a training log sent to a file) is the job's
-    console = terminal.make(stderr=True)
+    console, stdout = terminal.make(stderr=True), console
+    console.on_broken_pipe = stdout.on_broken_pipe  # `2>&1 | head`: as a closed stdout ends any command
     job = args.job[1:] if args.job[:1] == ["--"] else args.job
     if args.pid is not None and job:
         raise SizeupError("give --pid or a command after --, not both")
@@ -117,7 +115,7 @@ def judge(run: records.RunResult, console: Console) -> None:
         console.print(Text(f"{'  ' * (p.depth + 1)}phase {p.name}{f' (in {p.within})' if p.within else ''}: "
                            f"{p.seconds:.2f} s"
                            + (f" ({p.times:,} times, {p.seconds / p.times:.3g} s each on average)"
-                              if p.times and p.times > 1 and p.name != UNMARKED else "")
+                              if p.times and p.times > 1 else "")
                            + (f", {p.cores:.1f} cores busy on average" if p.cores is not None
                                                    else "")
                            + (f", peak {p.peak / 2**20:,.0f} MiB" if p.peak else "") + _sampled(p.samples)))

@@ -329,13 +329,19 @@ def _telemetry(sampled: Watch | Attached, wall: float, t0: float,
         mon = sampled.monitor
         out |= {"sampler_s": mon.cost_s, "sampler_overhead": mon.cost_s / wall if wall else None,
                 "phases": {PHASE: monitor.summarize(mon.series, [(t0, t0 + wall)])}
-                | {name: monitor.summarize(mon.series, w) | {"times": len(w)} for name, w in (marks or {}).items()},
+                | {name: monitor.summarize(mon.series, w) | _times(name, w) for name, w in (marks or {}).items()},
                 "series": mon.series.to_dict(), "sources": sampled.sources}
         if figures := {s.name: [f.to_dict() for f in s.figures] for s in mon.sources if s.figures}:
             out["figures"] = figures
     if nested := marks_within(marks or {}):
         out["phases_within"] = nested  # a phase -> the phase it ran inside, shown beneath it
     return out
+
+
+def _times(name: str, windows: list[tuple[float, float]]) -> dict[str, int]:
+    """How many separate stretches a phase the job marked ran in (its overlapping marks joined): not for the time
+    outside them, nor for the names past the cap, which are many phases under one name."""
+    return {} if name in (UNMARKED, phases.MORE) else {"times": len(windows)}
 
 
 def _record(case: Case, params: dict[str, object], started: str, wall: float, t0: float, status: str,
