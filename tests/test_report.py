@@ -284,7 +284,7 @@ def test_the_time_chart_compares_each_configuration_once_at_its_workloads_common
     assert table["fit_s"].tolist() == pytest.approx([0.02, 0.06, 0.2])
     assert "GPU" not in report._fit_times(frame.rows(frame.load([str(tmp_path / "r.json")]))).axes[0].get_xlabel()
     # a configuration that shares no size with the rest (a memory cap's sweep): at its own largest, and told apart
-    capped = [record(Case("classification", "xgboost", "xgboost", n, 2, params={"cap": "512MiB"}), [2e-5 * n] * 3)
+    capped = [record(Case("classification", "xgboost", "xgboost", n, 2, memory_cap="512MiB"), [2e-5 * n] * 3)
               for n in (8000, 16000)]
     table = configuration_times(frame.rows(frame.load([write(tmp_path / "c.json", cases + capped)])))
     assert table.loc[table["workload"] == "classification", ["label", "size"]].values.tolist() == [

@@ -14,6 +14,7 @@ from functools import cached_property
 import pandas as pd
 
 from harness.analysis import backtest, comparison, fits, frame
+from harness.records import Case
 
 
 @dataclass(frozen=True)
@@ -146,11 +147,11 @@ def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
         configs = {config: c for config, c in g.groupby("config")}
         counts = pd.Series([n for c in configs.values() for n in set(c["size"])]).value_counts()
         shared = max(n for n, k in counts.items() if k == counts.max())
-        for config, c in configs.items():
+        for c in configs.values():
             at = c[c["size"] == (shared if shared in set(c["size"]) else c["size"].max())]
             first = at.iloc[0]
             out.append({"label": f"{workload}: {first['model']}@{first['backend']}, {first['threads']} thr.",
-                        "rest": config.split("/t=", 1)[-1].partition(",")[2], "tag": first["tag"],
+                        "rest": ",".join(_said(first["case"])), "tag": first["tag"],
                         "machine": machine, "workload": workload, "size": int(first["size"]),
                         "unit": first["size_unit"], "fit_s": float(at["fit_s"].median()),
                         "on_gpu": bool(first["on_gpu"])})
@@ -162,6 +163,11 @@ def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
     rest = table["rest"].where(twice, "").map(lambda r: f" ({r})" if r else "")
     table["label"] = table["label"] + rest + table["tag"]
     return table.sort_values(["workload", "machine", "fit_s"], kind="stable")[columns].reset_index(drop=True)
+
+
+def _said(case: Case) -> list[str]:
+    """What else than model, backend and threads the case's configuration is: its params, its memory cap."""
+    return case.params_said() + ([f"cap={case.memory_cap}"] if case.memory_cap else [])
 
 
 def spark_rows(rows: pd.DataFrame) -> pd.DataFrame:
