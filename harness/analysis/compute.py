@@ -14,7 +14,6 @@ from functools import cached_property
 import pandas as pd
 
 from harness.analysis import backtest, comparison, fits, frame
-from harness.records import Case
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,8 @@ def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
     at its own largest), labelled 'workload: model@backend, N thr.' (and what else tells two apart: 'cap=512MiB'),
     with that size, its unit and whether it ran on a GPU. A sweep's cases compared at one size, not one bar each:
     80 cases of 7 sizes had made 80 bars."""
-    rows = rows[rows["fit_s"].notna()].assign(tag=machine_tags(rows[rows["fit_s"].notna()]))
+    rows = rows[rows["fit_s"].notna()]
+    rows = rows.assign(tag=machine_tags(rows))
     out = []
     for (machine, workload), g in rows.groupby(["machine", "workload"], sort=True):
         configs = {config: c for config, c in g.groupby("config")}
@@ -151,7 +151,7 @@ def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
             at = c[c["size"] == (shared if shared in set(c["size"]) else c["size"].max())]
             first = at.iloc[0]
             out.append({"label": f"{workload}: {first['model']}@{first['backend']}, {first['threads']} thr.",
-                        "rest": ",".join(_said(first["case"])), "tag": first["tag"],
+                        "rest": ",".join(first["case"].said()), "tag": first["tag"],
                         "machine": machine, "workload": workload, "size": int(first["size"]),
                         "unit": first["size_unit"], "fit_s": float(at["fit_s"].median()),
                         "on_gpu": bool(first["on_gpu"])})
@@ -163,11 +163,6 @@ def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
     rest = table["rest"].where(twice, "").map(lambda r: f" ({r})" if r else "")
     table["label"] = table["label"] + rest + table["tag"]
     return table.sort_values(["workload", "machine", "fit_s"], kind="stable")[columns].reset_index(drop=True)
-
-
-def _said(case: Case) -> list[str]:
-    """What else than model, backend and threads the case's configuration is: its params, its memory cap."""
-    return case.params_said() + ([f"cap={case.memory_cap}"] if case.memory_cap else [])
 
 
 def spark_rows(rows: pd.DataFrame) -> pd.DataFrame:

@@ -159,11 +159,11 @@ def _phases(record: records.CaseRecord) -> list[Phase]:
     out: list[Phase] = []
 
     def add(name: str, depth: int) -> None:
-        cpu = (summaries.get(name) or {}).get("cpu_percent") or {}
-        peak = ((summaries.get(name) or {}).get("memory_bytes") or {}).get("max")
+        summary = summaries.get(name) or {}
+        cpu = summary.get("cpu_percent") or {}
+        peak = (summary.get("memory_bytes") or {}).get("max")
         out.append(Phase(name, timed.phases[name], None if cpu.get("mean") is None else cpu["mean"] / 100, peak,
-                         parent.get(name), depth, (summaries.get(name) or {}).get("times"),
-                         (summaries.get(name) or {}).get("samples")))
+                         parent.get(name), depth, summary.get("times"), summary.get("samples")))
         for child in (n for n in began if parent.get(n) == name):
             add(child, depth + 1)
 

@@ -45,11 +45,14 @@ class Case:
 
     def key(self, size: bool = True, threads: bool = True) -> str:
         """The id, with the size or the thread count written as '*' where they are left open."""
-        tail = "".join(f",{p}" for p in self.params_said())
-        cap = f",cap={self.memory_cap}" if self.memory_cap else ""
+        tail = "".join(f",{p}" for p in self.said())
         n = self.size if size else ANY
         t = self.threads if threads else ANY
-        return f"{self.workload}/{self.model}@{self.backend}/n={n}/t={t}{tail}{cap}"
+        return f"{self.workload}/{self.model}@{self.backend}/n={n}/t={t}{tail}"
+
+    def said(self) -> list[str]:
+        """What the id writes after the thread count: the params (params_said), then this case's memory cap."""
+        return self.params_said() + ([f"cap={self.memory_cap}"] if self.memory_cap else [])
 
     def params_said(self) -> list[str]:
         """The params as the id writes them, 'trees=50'; for your own data, the file by name and hash
