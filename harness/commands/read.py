@@ -156,7 +156,9 @@ def fit(args: argparse.Namespace, console: Console) -> int:
     from harness.analysis.compute import analyse
     from harness.analysis.predict import Check, at_target, checks
     from harness.present.fit import render, render_backtest
+    from harness.present.table import WIDTH
 
+    console.width = min(console.width, WIDTH)  # piped too: its tables fold their ids as in a terminal of that width
     if args.csv and not args.backtest:
         raise SizeupError("--csv writes backtests: give --backtest with it")
     if args.backtest and (args.target or args.cores or args.check):
@@ -333,22 +335,21 @@ def report(args: argparse.Namespace, console: Console) -> int:
 
 
 def list_all(args: argparse.Namespace, console: Console) -> int:
+    from harness.present.table import WIDTH, compact
     from harness.run import plan
     from harness.run.backends import BACKENDS
     from workloads import catalogue
 
+    console.width = min(console.width, WIDTH)  # piped too: as a terminal of that width shows it
     available = {name: b.probe() for name, b in BACKENDS.items()}
-    workloads = Table(title="Workloads", header_style="bold")
-    for col in ("workload", "family", "sizes", "models @ backends", "quality target"):
-        workloads.add_column(col)
+    workloads = compact("Workloads", ("workload", "family", "sizes", "models @ backends", "quality target"),
+                        wraps=("sizes",))
     for w in catalogue().values():
         models = "\n".join(f"{m.name} @ {'/'.join(m.backends)}" for m in w.models)
-        sizes = ", ".join(f"{s:,}" for s in w.sizes) + f" {w.size_unit}" if w.sizes else "your data's (run --data)"
+        sizes = ", ".join(f"{s:,}" for s in w.sizes) + f" {w.size_unit}" if w.sizes else "your data"
         target = str(w.target or "")
         workloads.add_row(w.name, w.family, sizes, models, target)
-    backends = Table(title="Backends", header_style="bold")
-    for col in ("backend", "device", "available", "details"):
-        backends.add_column(col)
+    backends = compact("Backends", ("backend", "device", "available", "details"), wraps=("details",))
     for name, b in BACKENDS.items():
         a = available[name]
         backends.add_row(name, b.device, Text("yes", "green") if a.ok else Text("no", "red"), a.reason)
