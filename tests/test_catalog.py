@@ -47,7 +47,9 @@ def test_a_bad_catalog_is_one_clear_error(tmp_path: Path, text: str, message: st
 def test_catalog_command_shows_the_default_and_refuses_a_bad_file(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["catalog"]) == 0
-    assert "NC40ads_H100_v5" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "NC40ads_H100_v5" in out and max(map(len, out.splitlines())) <= 100  # piped too
+    assert "[1] derived: Dsv5 has 4 GiB per vCPU" in out  # each source said once, whole
     bad = tmp_path / "c.csv"
     bad.write_text(f"{HEADER}\n{ROW.replace('0.384', '-0.5')}\n")
     assert cli.main(["catalog", str(bad)]) == cli.EXIT_USAGE

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from harness import records
@@ -359,17 +358,21 @@ def list_all(args: argparse.Namespace, console: Console) -> int:
 
 
 def catalog(args: argparse.Namespace, console: Console) -> int:
+    from harness.present.table import WIDTH, compact
     from harness.sizing import catalog
 
     vms = catalog.load(args.file)
-    table = Table(title=Text(f"VM catalog {args.file or catalog.DEFAULT}"), header_style="bold")
-    for column in ("name", "kind", "vCPUs", "memory GiB", "GiB/vCPU", "GPUs", "$/hour", "region", "source"):
-        table.add_column(column)
+    console.width = min(console.width, WIDTH)  # piped too: a source, often long and shared, is said once below
+    table = compact(f"VM catalog {args.file or catalog.DEFAULT}",
+                    ("name", "kind", "vCPUs", "memory GiB", "GiB/vCPU", "GPUs", "$/hour", "region", "source"),
+                    folds=("name", "region"), wraps=("GPUs",))
+    sources: dict[str, int] = {}
     for vm in vms[:CATALOG_ROWS]:
         gpus = f"{vm.gpu_count}x {vm.gpu_model} {vm.gpu_memory_gib:g} GiB" if vm.gpu_count else ""
         table.add_row(Text(vm.name), vm.kind, str(vm.vcpus), f"{vm.memory_gib:g}", f"{vm.gib_per_vcpu:.1f}", gpus,
-                      f"{vm.price_per_hour:.3f}", Text(vm.region), Text(vm.source))
+                      f"{vm.price_per_hour:.3f}", Text(vm.region), f"[{sources.setdefault(vm.source, len(sources) + 1)}]")
     console.print(table)
+    console.print(Text("\n".join(f"[{k}] {source}" for source, k in sources.items())))
     if len(vms) > CATALOG_ROWS:
         console.print(f"The first {CATALOG_ROWS} of {len(vms):,} VM sizes; every one is checked and priced against.")
     return 0
