@@ -4,7 +4,6 @@ what holds it back and what it should run on. The job's exit code is this comman
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shlex
 import sys
@@ -44,14 +43,8 @@ def command(args: argparse.Namespace, console: Console) -> int:
     if args.pid is None:
         profile.executable(job)  # a command that cannot run is refused before anything is created
     fingerprint = machine.fingerprint()
-    folder = args.results_dir / records.check_name("machine id", fingerprint["id"])
-    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first: gone again if refused
-    try:  # before the job runs: a profile that cannot be kept is not worth the job's time
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SizeupError(f"cannot keep the profile in {folder}: {exc.strerror or exc}") from None
-    if not os.access(folder, os.W_OK):
-        raise SizeupError(f"cannot keep the profile in {folder}: not writable")
+    # before the job runs: a profile that cannot be kept is not worth the job's time
+    records.check_writable(args.results_dir / records.check_name("machine id", fingerprint["id"]))
     tracking = None
     if args.mlflow is not None:  # opened now: a store that cannot take the profile is said before the job runs
         from harness.present.tracking import Tracking
@@ -66,9 +59,6 @@ def command(args: argparse.Namespace, console: Console) -> int:
         records.save(path, done.run)
         say(done.run, path, console)
     except BaseException:
-        for made in created if done is None else ():  # refused before anything was measured: nothing left behind
-            with contextlib.suppress(OSError):
-                made.rmdir()
         if tracking is not None and done is None:  # refused before anything was measured: no run to keep
             tracking.discard()
         elif tracking is not None:  # the MLflow run must not stay "running"

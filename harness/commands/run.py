@@ -31,7 +31,7 @@ def command(args: argparse.Namespace, console: Console) -> int:
     if not procfs.AVAILABLE:
         raise SizeupError(f"sizeup measures on Linux: it reads /proc, which this {platform.system()} system lacks")
     if args.resume is None:  # a resumed run writes beside its journal
-        check_writable(args.results_dir)
+        records.check_writable(args.results_dir)
     fingerprint = machine.fingerprint()
     if args.spark_master:  # the workers inherit it; each record's backend info names the master it ran on
         from harness.run.backends.spark import check_master
@@ -73,14 +73,6 @@ def command(args: argparse.Namespace, console: Console) -> int:
     finally:
         if journal is not None:
             journal.close()
-
-
-def check_writable(root: Path) -> None:
-    """Refuse a results folder that cannot be written before any work: reading --data alone can take minutes."""
-    existing = next(p for p in (root, *root.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise SizeupError(f"cannot write results to {root}: {existing} is "
-                          + ("not a folder" if not existing.is_dir() else "not writable"))
 
 
 def own_data(args: argparse.Namespace, console: Console) -> tuple[str, dict[str, Any]]:

@@ -55,6 +55,15 @@ def check_file(path: Path, what: str) -> None:
         raise SizeupError(f"{what} {path} is {kind}")
 
 
+def check_writable(root: Path) -> None:
+    """Refuse a results folder that cannot be written, before any work (a run, a profiled job, reading --data can
+    take minutes); write_atomic creates it, and the folders above it, when there is something to keep."""
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise SizeupError(f"cannot write results to {root}: {existing} is "
+                          + ("not a folder" if not existing.is_dir() else "not writable"))
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename: readers see all or nothing.
 
