@@ -84,6 +84,21 @@ def test_a_first_step_counts_without_what_its_start_up_waited() -> None:
     assert stopped(next_size(short, [step(500, 0.4, wall=3.0), later], 16 * GiB, None)) == "time-budget"
 
 
+def test_a_disturbed_repeat_is_no_growth() -> None:
+    """A trial's run --data: one warm repeat of a 0.1 s fit at 400 rows, disturbed, took 41.9 s; its step's 43.7 s
+    made the next "about 175 s", past the 60 s budget, and the sweep never reached the whole table."""
+    budget = Sweep(start=100, budget_s=60, settle=0)
+    case = Case("classification", "hgb", "sklearn", 400, 2)
+    slow = builders.record(case, [0.1, 41.9, 0.1, 0.1], disturbed=[False, True, False, False], wall=43.7)
+    first = [step(100, 0.05, wall=1.5), step(200, 0.07, wall=1.6)]
+    assert sweep.disturbed_excess(slow) == pytest.approx(41.8)
+    assert next_size(budget, [*first, slow], 16 * GiB, 800) == (800, None)
+    # Without a clean repeat to compare with, the step counts whole.
+    all_bad = builders.record(case, [41.9, 41.9], disturbed=[True, True], wall=90.0)
+    assert sweep.disturbed_excess(all_bad) == 0.0
+    assert stopped(next_size(budget, [*first, all_bad], 16 * GiB, 800)) == "time-budget"
+
+
 def test_a_short_sweep_stops_once_past_fixed_costs_or_at_the_runs_budget() -> None:
     short = Sweep(start=1000, budget_s=100, settle=0, past_fixed=0.5)
     once = steps([1000, 2000, 4000], [1.0, 1.1, 1.6])  # exponents 0.14, 0.54: one step past is not enough

@@ -17,7 +17,7 @@ until one of these stops it (the reason is kept in the result):
   One step cannot tell fixed costs from growth: a Spark case at 45 rows took 46 s, nearly all
   of it the session and XGBoost's start, and a linear guess would end it before any fit. A sweep's
   first step counts without what its start-up waited (wall time past CPU time: `waited`) past
-  what its later steps' start-ups wait;
+  what its later steps' start-ups wait, and every step without its disturbed repeats' excess;
 - the run's own budget (a suite's ``budget_s``: all its cases' wall time) would be passed by
   the next step (while another sweep's step is planned, the runner has the step wait instead: a
   step planned counts at its predicted time and may come in under it; it also holds a step back
@@ -103,7 +103,7 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_
     wall = predicted_wall(steps, following)
     if len(steps) < MIN_STEPS:
         if (took := _wall(steps, last)) > sweep.budget_s:
-            less = f", {took:.0f} s without what its start-up waited" if took < last.wall_s - 0.5 else ""
+            less = f", {took:.0f} s without waits and contention" if took < last.wall_s - 0.5 else ""
             return None, Stop("time-budget", f"the case at size {size:,} took {last.wall_s:.0f} s (start, cold run "
                                              f"and repeats{less}), past the {sweep.budget_s:g} s budget")
     elif wall > sweep.budget_s:
@@ -275,12 +275,26 @@ def waited(record: CaseRecord) -> float:
     return max(wall - cpu, 0.0) if wall is not None and cpu is not None else 0.0
 
 
+def disturbed_excess(record: CaseRecord) -> float:
+    """How much longer the step's disturbed warm repeats took than its clean ones' median (0 where none is clean).
+    Contention is no growth: one repeat of a 0.1 s fit, disturbed, took 41.9 s, and its step's 43.7 s had ended the
+    sweep before the whole table ("about 175 s" for the next)."""
+    warm = [(sum(r.phases.values()), r.disturbed) for r in record.runs if not r.cold and r.phases]
+    clean = [t for t, disturbed in warm if not disturbed]
+    if not clean:
+        return 0.0
+    typical = statistics.median(clean)
+    return sum(max(t - typical, 0.0) for t, disturbed in warm if disturbed)
+
+
 def _wall(steps: Sequence[CaseRecord], record: CaseRecord) -> float:
-    """A step's wall time as the sweep counts it: a sweep's first step (of `steps`, its records) without what its
-    start-up waited past the least any later step's did. Only the first reads the libraries from disk; a wait
-    every step has (contention, a device's set-up) is no growth, and stays in each."""
+    """A step's wall time as the sweep counts it: without its disturbed repeats' excess (disturbed_excess), and for a
+    sweep's first step (of `steps`, its records) without what its start-up waited past the least any later step's
+    did. Only the first reads the libraries from disk; a wait every step has (contention, a device's set-up) is no
+    growth, and stays in each."""
+    wall = max(record.wall_s - disturbed_excess(record), 0.0)
     first = min(steps, key=lambda r: r.case.size)
     if record is not first:
-        return record.wall_s
+        return wall
     again = min((waited(r) for r in steps if r is not first), default=0.0)
-    return max(record.wall_s - max(waited(record) - again, 0.0), 0.0)
+    return max(wall - max(waited(record) - again, 0.0), 0.0)
