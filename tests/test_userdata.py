@@ -102,6 +102,28 @@ def test_an_image_folder_is_vision_resized_to_its_median_side_and_hashed(tmp_pat
     assert userdata.identify(folder).sha256 != found.sha256
 
 
+def swept(rows: int) -> list[int]:
+    """The sizes a run --data sweep of a table of `rows` measures, where every step is quick."""
+    from harness.records import Case
+    from harness.run import sweep
+    from tests import builders
+
+    found = userdata.Identified(Path("t.csv"), "regression", "", "y", rows)
+    rule = sweep.Sweep(**userdata.suite(found)["sweep"])
+    done: list = []
+    while (size := sweep.next_size(rule, done, 2**34, rows)[0]) is not None:
+        done.append(builders.record(Case("user_regression", "linear", "sklearn", size, 2), [0.01 * size / rows]))
+    return [r.case.size for r in done]
+
+
+def test_a_small_table_gives_three_sizes_where_the_smallest_subsample_allows() -> None:
+    """60 images or 300 steps per series had given two (30 and 60): no time to predict, and 'No option'."""
+    assert swept(60) == [30, 43, 60]
+    assert swept(178) == [45, 90, 178]  # doubling, as larger tables
+    assert swept(100_000) == [1563, 3126, 6252, 12504, 25008, 50016, 100_000]  # 1/64 of the rows at most
+    assert swept(40) == [40]  # a step of under 1.25x from the smallest subsample (30) is none: the whole table
+
+
 def test_text_is_classified_into_the_targets_classes(tmp_path: Path) -> None:
     words = ["the service was slow", "great food and a friendly waiter", "never again, cold soup", "fine"]
     reviews = [" ".join(RNG.choice(words, 6)) + f" #{i}" for i in range(N)]

@@ -42,6 +42,7 @@ from typing import Any
 
 from harness.records import Case, CaseRecord, quality_score
 
+LAST_STEP = 1.25  # the whole data is a step of its own where it is at least this much larger than the last size
 KEYS = {"start", "factor", "budget_s", "memory", "settle", "past_fixed", "max_steps", "max_size"}
 MIN_STEPS = 3  # the fewest sizes a size fit takes
 PAST_FIXED = 0.5  # growth (size^x) on each of two steps: more than the fits ask (backtest.past_fixed_costs)
@@ -88,7 +89,7 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_
     following = grown(size, sweep.factor)
     max_size = min((m for m in (max_size, sweep.max_size) if m), default=None)
     if max_size is not None and following > max_size:
-        if max_size < size * 1.25:  # the whole data is hardly larger: what was measured will do
+        if max_size < size * LAST_STEP:  # the whole data is hardly larger: what was measured will do
             return None, Stop("whole-data", f"the workload has {max_size:,} rows")
         following = max_size  # the whole data as the last step
     times = [_fit_median(r) for r in steps]

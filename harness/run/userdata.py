@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import SizeupError, described
-from harness.run import tablecheck
+from harness.run import sweep, tablecheck
 from workloads import user, user_images
 
 TASKS = ("classification", "regression", "forecasting", "vision", "nlp")
@@ -358,6 +358,9 @@ def suite(found: Identified, budget_s: float = 60.0, requested: Sequence[str] = 
                           "are needed")
     halvings = min(6, int(math.log2(whole / least)))  # 1/64 of the data at most, `least` at least
     start = math.ceil(whole / 2**halvings)  # so that doubling lands on the whole data
+    factor = 2.0
+    if halvings < 2 and whole >= least * sweep.LAST_STEP**2:  # three sizes are the fewest a time fit takes
+        start, factor = least, math.sqrt(whole / least) * 1.01  # the last step overshoots, and is the whole data
     params: dict[str, Any] = {"path": str(found.path.resolve()), "rows": whole, "file_sha256": found.sha256}
     if found.task == "vision":
         params |= {"classes": found.classes, "resolution": found.resolution}
@@ -375,4 +378,5 @@ def suite(found: Identified, budget_s: float = 60.0, requested: Sequence[str] = 
     left_out = spark_left_out(found, requested)
     models = [m.name for m in catalogue()[f"user_{found.task}"].models if m.name not in left_out]
     return {"workload": f"user_{found.task}", "models": models,
-            "sweep": {"start": start, "budget_s": budget_s, "max_size": whole, "settle": 0}, "params": params}
+            "sweep": {"start": start, "factor": factor, "budget_s": budget_s, "max_size": whole, "settle": 0},
+            "params": params}
