@@ -68,8 +68,8 @@ def start(args: list[str], tmp_path: Path, preexec_fn=None, **kwargs) -> subproc
         if preexec_fn is not None:
             preexec_fn()
 
-    return subprocess.Popen([*SIZEUP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=prepare, **kwargs)
+    return subprocess.Popen([*SIZEUP, *args], env=env, **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
+                                                          **kwargs}, text=True, preexec_fn=prepare)
 
 
 def finished_ids(stdout: str) -> set[str]:
@@ -432,3 +432,16 @@ def test_a_run_whose_output_is_closed_stops_as_for_a_signal_and_says_how_to_resu
     assert harness.wait(timeout=60) == 128 + signal.SIGPIPE, err
     (journal,) = (tmp_path / "results").glob(f"*/*{records.JOURNAL_SUFFIX}")
     assert "Interrupted (SIGPIPE)" in err and f"run --resume {journal}" in err and "Traceback" not in err
+
+
+def test_a_run_whose_output_and_errors_share_the_closed_pipe_still_exits_as_interrupted(tmp_path: Path) -> None:
+    """`sizeup run ... 2>&1 | head -3` had exited 0, its journal unfinished: the notice to stderr hit the closed
+    pipe too, and main took that for a reader done with a `show` (fourth trial)."""
+    plan = suite(tmp_path / "s.toml", [("sleep", {"tag": "a", "marker": str(tmp_path / "marker"), "seconds": 2.0}),
+                                       ("ok", {"tag": "b"})])
+    harness = start(["run", "--suite", str(plan), "--results-dir", str(tmp_path / "results")], tmp_path,
+                    stderr=subprocess.STDOUT)
+    assert harness.stdout.readline().startswith("Machine ")
+    harness.stdout.close()
+    assert harness.wait(timeout=60) == 128 + signal.SIGPIPE
+    assert list((tmp_path / "results").glob(f"*/*{records.JOURNAL_SUFFIX}"))

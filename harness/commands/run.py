@@ -4,6 +4,7 @@ display, write the result, and for `--data` say what to train the whole data on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shlex
@@ -115,7 +116,9 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
         said = Text.assemble(("Interrupted", "red"), f" ({signal.Signals(signum).name}). {done(run)} are kept in "
                              f"{journal.path}; continue with: {sizeup()} run --resume {journal.path}")
         if signum == signal.SIGPIPE:
-            sys.stderr.write(f"sizeup: {said.plain}\n")
+            with contextlib.suppress(OSError):  # `2>&1 | head`: stderr is the closed pipe too; the exit code says it
+                sys.stderr.write(f"sizeup: {said.plain}\n")
+                sys.stderr.flush()
         else:
             console.print(said, soft_wrap=True)  # one line: the command is pasted
         if tracking is not None:
