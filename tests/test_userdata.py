@@ -124,6 +124,17 @@ def test_a_small_table_gives_three_sizes_where_the_smallest_subsample_allows() -
     assert swept(40) == [40]  # a step of under 1.25x from the smallest subsample (30) is none: the whole table
 
 
+def test_whole_numbers_are_offered_as_classes_only_where_a_value_repeats(tmp_path: Path) -> None:
+    """A price in whole numbers, each once, had been offered '--task classification', which is then refused."""
+    prices = RNG.permutation(np.arange(1000, 1000 + N))
+    found = userdata.identify(table(tmp_path, x=RNG.normal(size=N), price=prices), "price")
+    assert found.task == "regression" and not any("--task classification" in a for a in found.ambiguous)
+    with pytest.raises(SizeupError, match="each once"):
+        userdata.identify(table(tmp_path, x=RNG.normal(size=N), price=prices), "price", task="classification")
+    repeats = userdata.identify(table(tmp_path, x=RNG.normal(size=N), price=prices // 5 * 5), "price")
+    assert repeats.task == "regression" and any("--task classification" in a for a in repeats.ambiguous)
+
+
 def test_text_is_classified_into_the_targets_classes(tmp_path: Path) -> None:
     words = ["the service was slow", "great food and a friendly waiter", "never again, cold soup", "fine"]
     reviews = [" ".join(RNG.choice(words, 6)) + f" #{i}" for i in range(N)]
@@ -195,7 +206,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "--horizon for a table that is no forecast": ([str(table(tmp_path, "l.csv", y=RNG.integers(0, 2, N))),
                                                        "--target", "y", "--horizon", "3"], "are for forecasting"),
         "a target that names rows": ([str(table(tmp_path, "m.csv", y=[f"id-{i}" for i in range(N)])), "--target", "y"],
-                                     "of the target 'y''s 120 values appears once"),
+                                     "the target 'y' has 120 values, each once"),
         "a forecast of text": ([str(table(tmp_path, "n.csv", day=pd.date_range("2024-01-01", periods=N).astype(str),
                                           y=RNG.choice(["a", "b", "c"], N))), "--target", "y", "--task", "forecasting"],
                                "--task forecasting needs a numeric target"),

@@ -157,7 +157,7 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
         else:
             task = "regression"
             reasons.append(f"target {target!r} is numeric with {levels} distinct values")
-            if whole:
+            if whole and y.value_counts().max() >= 2:  # values that each appear once name rows, not classes
                 ambiguous.append(f"{levels} whole-number levels could be classes: --task classification")
     else:
         reasons.append(f"--task {task}")
@@ -170,8 +170,8 @@ def _table(path: Path, frame: Any, target: str | None, task: str | None) -> Iden
         if len(counts) < 2:
             raise SizeupError(f"--data {path}: the target {target!r} has one class: nothing to tell apart")
         if counts.max() < 2:  # nothing to both learn and test a class on
-            raise SizeupError(f"--data {path}: each of the target {target!r}'s {len(counts)} values appears once: "
-                              "it names rows, not classes (--target a class column, or --task regression)")
+            raise SizeupError(f"--data {path}: the target {target!r} has {len(counts)} values, each once: they name "
+                              "rows, not classes (--target a class column, or --task regression)")
         detail = "binary" if len(counts) == 2 else f"multiclass ({len(counts)} classes)"
     elif task in ("regression", "forecasting") and not numeric_target:
         raise SizeupError(f"--data {path}: --task {task} needs a numeric target; {target!r} is {y.dtype}")
