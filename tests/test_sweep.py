@@ -55,6 +55,8 @@ def test_a_sweep_starts_doubles_and_stops_for_each_reason_it_states() -> None:
     assert next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1500) == (1500, None)  # the whole data, last
     assert stopped(next_size(RULE, steps([1000, 1500], [1.0, 1.4]), 16 * GiB, 1500)) == "whole-data"
     assert stopped(next_size(RULE, steps([1000], [1.0]), 16 * GiB, 1100)) == "whole-data"
+    images = builders.record(Case("vision", "cnn", "torch", 40, 2), [0.1], unit="images")
+    assert next_size(RULE, [images], 16 * GiB, 45)[1].message == "the workload has 45 images"  # not rows
 
 
 def started(record: CaseRecord, wall: float, cpu: float) -> CaseRecord:

@@ -90,7 +90,8 @@ def next_size(sweep: Sweep, steps: Sequence[CaseRecord], memory_total: int, max_
     max_size = min((m for m in (max_size, sweep.max_size) if m), default=None)
     if max_size is not None and following > max_size:
         if max_size < size * LAST_STEP:  # the whole data is hardly larger: what was measured will do
-            return None, Stop("whole-data", f"the workload has {max_size:,} rows")
+            unit = last.workload_info.get("size_unit") or "rows"
+            return None, Stop("whole-data", f"the workload has {max_size:,} {unit}")
         following = max_size  # the whole data as the last step
     times = [_fit_median(r) for r in steps]
     exponents = [math.log(t2 / t1) / math.log(r2.case.size / r1.case.size)
