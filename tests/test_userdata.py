@@ -100,6 +100,9 @@ def test_an_image_folder_is_vision_resized_to_its_median_side_and_hashed(tmp_pat
         userdata.suite(found)
     (folder / "digit1").rename(folder / "one")  # a class renamed is other data
     assert userdata.identify(folder).sha256 != found.sha256
+    with pytest.raises(SizeupError, match="--target is for tables"):  # it had been passed over, unsaid
+        userdata.identify(folder, target="price")
+    assert userdata.identify(folder).sha256 != found.sha256
 
 
 def swept(rows: int) -> list[int]:

@@ -78,6 +78,10 @@ def identify(path: str | Path, target: str | None = None, task: str | None = Non
     if not path.exists():
         raise SizeupError(f"--data {path}: no such file or folder")
     if path.is_dir():
+        if flags := [name for name, value in (("--target", target), ("--horizon", horizon), ("--series", series))
+                     if value is not None]:
+            raise SizeupError(f"--data {path}: {', '.join(flags)} {'is' if len(flags) == 1 else 'are'} for tables; "
+                              "a folder of images takes its classes from its sub-folders")
         return _images(path, task)
     kind = TABLES.get(path.suffix.lower())
     if kind is None:
