@@ -283,6 +283,13 @@ def test_the_time_chart_compares_each_configuration_once_at_its_workloads_common
         ["vision: cnn@torch, 2 thr.", 200]]
     assert table["fit_s"].tolist() == pytest.approx([0.02, 0.06, 0.2])
     assert "GPU" not in report._fit_times(frame.rows(frame.load([str(tmp_path / "r.json")]))).axes[0].get_xlabel()
+    # the undisturbed repeats' time; where every repeat was disturbed, all of them, and the bar is marked
+    noisy = [record(Case("regression", "hgb", "sklearn", 400, 2), [0.1, 41.9, 0.1], disturbed=[False, True, False]),
+             record(Case("regression", "xgboost", "xgboost", 400, 2), [0.18, 0.2], disturbed=[True, True])]
+    table = configuration_times(frame.rows(frame.load([write(tmp_path / "n.json", noisy)])))
+    assert table[["fit_s", "contended"]].values.tolist() == [[pytest.approx(0.1), False], [pytest.approx(0.19), True]]
+    chart = report._fit_times(frame.rows(frame.load([str(tmp_path / "n.json")]))).axes[0]
+    assert [t.get_text().endswith("(!)") for t in chart.get_yticklabels()] == [False, True]
     # a configuration that shares no size with the rest (a memory cap's sweep): at its own largest, and told apart
     capped = [record(Case("classification", "xgboost", "xgboost", n, 2, memory_cap="512MiB"), [2e-5 * n] * 3)
               for n in (8000, 16000)]
@@ -290,6 +297,15 @@ def test_the_time_chart_compares_each_configuration_once_at_its_workloads_common
     assert table.loc[table["workload"] == "classification", ["label", "size"]].values.tolist() == [
         ["classification: xgboost@xgboost, 2 thr.", 2000], ["classification: hgb@sklearn, 2 thr.", 2000],
         ["classification: xgboost@xgboost, 2 thr. (cap=512MiB)", 16000]]
+
+
+def test_the_utilization_plot_draws_the_longest_case_none_of_whose_repeats_was_disturbed(tmp_path: Path) -> None:
+    series = {"series": {"t": [0.0, 1.0], "cpu_percent": [100.0, 100.0]}}
+    slow = record(Case("regression", "hgb", "sklearn", 400, 2), [0.1, 41.9, 0.1], disturbed=[False, True, False],
+                  wall=43.7, telemetry=series)
+    clean = record(Case("regression", "xgboost", "xgboost", 400, 2), [0.2, 0.2], wall=2.0, telemetry=series)
+    chosen, _ = report._chosen_case(frame.load([write(tmp_path / "r.json", [slow, clean])]), None)
+    assert chosen.case == clean.case
 
 
 def test_the_memory_panel_draws_the_peaks_measured_from_zero(tmp_path: Path) -> None:

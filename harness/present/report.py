@@ -222,12 +222,15 @@ def _fit_times(rows: pd.DataFrame):
     fig, ax = plots.figure(9, max(2.5, 0.3 * len(table)))
     ax.barh(range(len(table)), table["fit_s"].to_numpy(), color=table["on_gpu"].map({True: "tab:orange",
                                                                                       False: "tab:blue"}).tolist())
-    ax.set_yticks(range(len(table)), [f"{r.label} at {r.size:,} {r.unit}" for r in table.itertuples()], fontsize=7)
+    ax.set_yticks(range(len(table)), [f"{r.label} at {r.size:,} {r.unit}{' (!)' * r.contended}"
+                                      for r in table.itertuples()], fontsize=7)
     ax.invert_yaxis()  # the first workload on top, its fastest first
     plots.log(ax, "x")
-    # in lines: long labels narrow the plot
-    ax.set_xlabel("fit time (s), median of warm repeats,\nat the largest size most of a workload's configurations "
-                  "measured (else at each one's largest)" + ("\norange: GPU" if table["on_gpu"].any() else ""))
+    # in short lines, at the plot's right: long labels narrow the plot, and a centred line ran off the figure
+    ax.set_xlabel("fit time (s), median of undisturbed warm repeats,\nat the largest size most of a workload's "
+                  "configurations\nmeasured (else at each one's largest)"
+                  + ("\n(!): every repeat disturbed: other processes used the CPU" if table["contended"].any() else "")
+                  + ("\norange: GPU" if table["on_gpu"].any() else ""), loc="right")
     return fig
 
 
@@ -263,7 +266,8 @@ def _threads(threads: Sequence[tuple[str, ThreadModel]]) -> object:
 
 
 def _chosen_case(loaded: Sequence[frame.Loaded], case_id: str | None):
-    """The case to draw over time: the one named, else the longest (most to see)."""
+    """The case to draw over time: the one named, else the longest (most to see) of those no repeat of which was
+    disturbed (a 0.1 s fit whose one disturbed repeat took 41.9 s had been drawn, beside a phase table of 0.19 s)."""
     cases = [(r, item.path) for item in loaded for r in item.run.cases
              if r.status == "ok" and (r.telemetry.get("series") or {}).get("t")]
     if case_id is not None:
@@ -271,7 +275,7 @@ def _chosen_case(loaded: Sequence[frame.Loaded], case_id: str | None):
         if not named:
             raise SizeupError(f"--case {case_id}: no finished case with a sampled series of that id in these results")
         return named[0]
-    return max(cases, key=lambda pair: pair[0].wall_s) if cases else None
+    return max(cases, key=lambda pair: (not any(r.disturbed for r in pair[0].runs), pair[0].wall_s)) if cases else None
 
 
 PHASE_COLOURS = {"startup": "tab:grey", "generate": "tab:olive", "features": "tab:cyan", "transfer": "tab:pink",
