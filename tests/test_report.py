@@ -86,6 +86,16 @@ def test_names_from_files_are_text_in_plots_tables_and_headings(tmp_path: Path,
     assert "\x1b" not in capsys.readouterr().out  # names print written out (\\x1b), never as escapes
 
 
+def test_a_summary_with_no_option_has_no_empty_sections_and_its_times_no_exponent(tmp_path: Path) -> None:
+    """A forecast of two sizes had 'Quality against cost:' and 'Evidence and rules:' with nothing under them, and a
+    naive model's fit of 7.32e-07 s (fourth trial)."""
+    runs = [record(Case("forecasting", "naive", "sklearn", n, 2), [7.32e-7] * 3) for n in (150, 300)]
+    assert cli.main(["report", write(tmp_path / "f.json", runs), "-o", str(tmp_path / "r")]) == 0
+    summary = (tmp_path / "r.md").read_text()
+    assert "too few sizes" in summary and "Quality against cost" not in summary and "Evidence and rules" not in summary
+    assert "| 0.0000007320 |" in summary
+
+
 def test_the_utilization_plot_draws_the_case_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = results_with_a_sweep(tmp_path)
     case = "classification/xgboost@xgboost/n=10000/t=2"

@@ -139,8 +139,12 @@ def _recommendations(picks: Sequence[recommend.Pick]) -> str:
         evidence += [f"- {p.workload}, {o.vm}: {e.message}" for e in o.evidence]
         evidence += [f"- {p.workload}, rule: {r.message}" for r in p.found.rules[1:]]
         frontier += [f"- {p.workload} at {size}: {line}" for line in frontier_lines(p.found.options)]
-    return "\n".join(lines + ["", "Quality against cost: per workload, the options that no other beats on both, "
-                                   "cheapest first:"] + frontier + ["", "Evidence and rules:"] + evidence)
+    if frontier:  # a section with nothing under it is left out (no pick: no option to weigh)
+        lines += ["", "Quality against cost: per workload, the options that no other beats on both, cheapest first:",
+                  *frontier]
+    if evidence:
+        lines += ["", "Evidence and rules:", *evidence]
+    return "\n".join(lines)
 
 
 def _devices(pairs: Sequence[comparison.DevicePair]) -> str:
@@ -177,8 +181,8 @@ def _median_table(rows: pd.DataFrame) -> str:
         return "No finished case."
     table = case_medians(rows)
     lines = ["| case | fit median (s) | quality | repeats |", "|---|---|---|---|"]
-    lines += [_row(f"`{case}`", f"{r.fit_s:.4g}{' !' if r.contended else ''}", f"{r.metric} {r.quality:.3g}", r.repeats)
-              for case, r in table.iterrows()]
+    lines += [_row(f"`{case}`", f"{figures.seconds(r.fit_s, 4)}{' !' if r.contended else ''}",
+                   f"{r.metric} {r.quality:.3g}", r.repeats) for case, r in table.iterrows()]
     if table["contended"].any():
         lines += ["", "! every repeat of this case was disturbed by other processes: its time was taken under "
                       "contention (`sizeup show` says by how much)."]
