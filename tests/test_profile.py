@@ -74,6 +74,8 @@ def test_a_single_threaded_job_is_profiled_diagnosed_and_its_exit_code_passed_th
         assert ("cpu-underused" in codes) == (1 / record.case.threads < THRESHOLDS["cpu-underused"])
         assert "cpu-single-thread:" in out
     assert "Right-size (low confidence)" not in out  # a job that failed gets no VM: what it should run on is unknown
+    assert "exit code 3\n" in out  # not '(the job exited with code 3)' again
+    assert "did not end well" in out  # its findings are of a run that may not have done its work
     assert cli.main(["show", str(next(tmp_path.glob("results/*/*.json")))]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if "job.py@process" in line)
     assert row.split()[1:3] == [f"{record.runs[0].phases['run']:.3g}", "error"]  # what ran until it failed, kept

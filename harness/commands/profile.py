@@ -87,8 +87,9 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
                                style="yellow"))
     else:
         code = record.exit["returncode"]  # a signal's is -N: said as a shell says it, 128 + N
+        said = record.reason if record.reason != f"the job exited with code {code}" else None  # not said twice
         console.print(Text(f"\nsizeup profile: {record.case.model} ran {record.wall_s:.1f} s, exit code "
-                           f"{128 - code if code < 0 else code}" + (f" ({record.reason})" if record.reason else "")))
+                           f"{128 - code if code < 0 else code}" + (f" ({said})" if said else "")))
     # Whole lines, left to the terminal to wrap: a command folded by sizeup cannot be copied.
     console.print(Text(f"Profile written to {path}\nShow it with: {sizeup()} show {shlex.quote(str(path))}"),
                   soft_wrap=True)
@@ -109,6 +110,9 @@ def judge(run: records.RunResult, console: Console) -> None:
                            + (f", {p.cores:.1f} cores busy on average" if p.cores is not None
                                                    else "")
                            + (f", peak {p.peak / 2**20:,.0f} MiB" if p.peak else "") + _sampled(p.samples)))
+    if record.status != "ok" and j.findings is not None:
+        console.print(Text("The job did not end well: what follows is of a run that may not have done all its work.",
+                           style="yellow"))
     if j.findings is None:
         console.print(Text(f"{j.short[0].upper()}{j.short[1:]}: too short to say what holds it back or what it should "
                            "run on.", style="yellow"))
