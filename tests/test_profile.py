@@ -352,6 +352,7 @@ def test_right_sizing_takes_the_cheapest_vm_that_holds_the_peak_and_the_cores_us
     sized = rightsize(f, vms, 32.0)
     fits = [v for v in vms if v.gpu_count == 0 and v.vcpus >= 3 and v.memory_gib >= 15]
     assert sized.cores == 3 and sized.memory_gib == 15.0  # 2.6 busy cores: 3 vCPUs
+    assert rightsize(figures(peak_memory=211 * 2**20), vms, 32.0).memory_gib == 0.31  # 211 MiB x 1.5, not 0.4
     assert sized.vm.price_per_hour == min(v.price_per_hour for v in fits)
     assert sized.cost == pytest.approx(sized.vm.price_per_hour * 60 / 3600)
     assert sized.like_here is None or sized.like_here.vcpus == 8
