@@ -166,7 +166,8 @@ def render(found: Recommendation) -> RenderableType:
     budget = f", budget {found.budget_s:g} s per run" if found.budget_s else ""
     # The first is the cheapest, not always the answer: the best value is named (quality within the tolerance of the
     # best, then the cheapest: the summary's rule, over every machine's options here).
-    rank = next((i for i, o in enumerate(found.options, start=1) if o is found.pick), None)
+    # None where no option has a time worth acting on: the first is then no answer, cheapest or not
+    rank = next((i for i, o in enumerate(found.options, start=1) if o is found.pick and o.timed), None)
     picked = f"; best value: #{rank}" if rank else ""
     if rank and rank > len(found.listed):
         picked += f", not listed (--top {rank})"
