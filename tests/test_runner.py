@@ -249,6 +249,25 @@ def test_the_progress_lists_a_skip_reason_once_and_counts_the_rest() -> None:
     assert lines[-1] == "6 cases: 2 ok, 4 skipped"  # the totals, last, a resumed run's done cases among them
 
 
+def test_the_progress_says_a_cases_disturbed_repeats_beneath_it_indented() -> None:
+    """Wrapped into the lines after its case, the note had read as a message of its own (fourth trial)."""
+    import io
+
+    from rich.console import Console
+
+    from harness.present.progress import RichProgress
+    from tests import builders
+
+    out = io.StringIO()
+    noisy = builders.record(case("ok"), [0.1, 41.9, 0.1], disturbed=[False, True, False])
+    with RichProgress(Console(file=out, width=60), 1, []) as progress:
+        progress.case_finished(noisy)
+    lines = out.getvalue().splitlines()
+    first = next(i for i, line in enumerate(lines) if "1 of 3 warm repeats disturbed" in line)
+    note = lines[first:lines.index(next(line for line in lines if line.startswith("1 case")))]
+    assert len(note) > 1 and all(line.startswith(" " * 8) for line in note)
+
+
 def test_the_progress_names_a_case_of_your_own_data_without_the_data_it_said_first() -> None:
     from harness.present.progress import label
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column
 from rich.text import Text
@@ -80,14 +81,15 @@ class RichProgress:
             if self.skipped[reason] > 1:
                 return
         status = (f"{record.status:>7}", STATUS_STYLE.get(record.status, "red"))
-        line = Text.assemble(status, f" {label(record.case)}  ")
+        line, note = Text.assemble(status, f" {label(record.case)}  "), None
         if record.status == "ok":
             summary = summarize(record)
             fit = summary.phases.get("fit")
             line.append(f"fit {fit.median:.3f} s  {quality(summary)[0]}" if fit else "")
-            if note := contention_note(summary):
-                line.append(f"  {note}", "yellow")
+            note = contention_note(summary)
         else:
             line.append(record.reason or "")
         line.append(f"  ({record.wall_s:.1f} s)")
         self.console.print(line, highlight=False)
+        if note:  # beneath its case, indented as a whole: wrapped into the next lines, it read as a message of its own
+            self.console.print(Padding(Text(note, "yellow"), (0, 0, 0, 8)))

@@ -87,8 +87,10 @@ def contention_note(s: CaseSummary) -> str | None:
     c = s.contention
     if c is None:
         return None
-    what = (f"only {c.repeats - c.disturbed} clean, so its figures were taken under contention" if c.counted
-            else f"the statistics use the {c.repeats - c.disturbed} clean ones")
+    clean = c.repeats - c.disturbed
+    what = ("none clean" if not clean else f"only {clean} clean") if c.counted else \
+        f"the statistics use the {clean} clean ones"
+    what += ", so its figures were taken under contention" if c.counted else ""
     return (f"{c.disturbed} of {c.repeats} warm repeats disturbed (other processes took up to "
             f"{c.max_other_cores:.2f} cores); {what}")
 
