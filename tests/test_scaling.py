@@ -51,6 +51,21 @@ def test_the_curve_follows_each_sizes_fastest_repeat_and_predicts_a_median_run()
     assert fit.medians[3] == pytest.approx(truth(8000) * 1.5)  # what was measured stays as measured
 
 
+def test_a_power_law_is_fitted_only_over_sizes_that_span_three_doublings() -> None:
+    """Two runs pooled on grids 1.25x apart, one 35% slower: five sizes over 2.5x zigzag between their speeds. A power
+    law fitted there took an exponent of 2, and predicted 2.8x the time measured 3.2x past the sizes."""
+    def truth(n):
+        return 0.05 + 1e-5 * n
+
+    sizes = np.array([5000, 6250, 7500, 10000, 12500])
+    slow = [1.0, 1.35, 1.0, 1.0, 1.35]  # the second run measured 6,250 and 12,500
+    fit = scaling.fit_time(sizes, [np.full(3, truth(n) * k) for n, k in zip(sizes, slow)])
+    assert fit.candidates["fixed+power"] == np.inf and fit.curve.kind == "fixed+linear"
+    assert float(fit(4 * sizes[-1])) == pytest.approx(truth(4 * sizes[-1]), rel=0.3)
+    # four sizes of an x2 sweep, 1,000 to 8,000, span enough; three over 4x had too few points anyway
+    assert np.isfinite(scaling.fit_time(SIZES[:4], noisy(truth, SIZES[:4])).candidates["fixed+power"])
+
+
 def test_sublinear_growth_is_taken_for_fixed_cost_not_yet_paid_off() -> None:
     def truth(n):
         return 2e-4 * n ** 0.8
