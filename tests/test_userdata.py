@@ -102,7 +102,6 @@ def test_an_image_folder_is_vision_resized_to_its_median_side_and_hashed(tmp_pat
     assert userdata.identify(folder).sha256 != found.sha256
     with pytest.raises(SizeupError, match="--target is for tables"):  # it had been passed over, unsaid
         userdata.identify(folder, target="price")
-    assert userdata.identify(folder).sha256 != found.sha256
 
 
 def swept(rows: int) -> list[int]:
@@ -125,6 +124,8 @@ def test_a_small_table_gives_three_sizes_where_the_smallest_subsample_allows() -
     assert swept(178) == [45, 90, 178]  # doubling, as larger tables
     assert swept(100_000) == [1563, 3126, 6252, 12504, 25008, 50016, 100_000]  # 1/64 of the rows at most
     assert swept(40) == [40]  # a step of under 1.25x from the smallest subsample (30) is none: the whole table
+    assert swept(47) == [47] and swept(48) == [30, 38, 48]  # never two subsamples that leave the whole table out
+    assert all(swept(n)[-1] == n and len(swept(n)) >= 3 for n in range(48, 400))
 
 
 def test_whole_numbers_are_offered_as_classes_only_where_a_value_repeats(tmp_path: Path) -> None:

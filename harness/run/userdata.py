@@ -354,8 +354,9 @@ def extent(found: Identified) -> tuple[int, int]:
 
 def suite(found: Identified, budget_s: float = 60.0, requested: Sequence[str] = ()) -> dict[str, Any]:
     """The benchmark for the user's table: its task's models on geometric subsamples (from 1/64 of the rows,
-    doubling), up to the whole table unless the time or memory budget stops it; Spark only for a table
-    large enough to need it, or where `requested`."""
+    doubling; a table of fewer than four doublings of its smallest subsample in two steps of under 2x, where the
+    whole table is a step of its own past the second), up to the whole table unless the time or memory budget stops
+    it; Spark only for a table large enough to need it, or where `requested`."""
     whole, least = extent(found)
     if whole < least:
         raise SizeupError(f"{found.path}: {whole} {UNITS.get(found.task, 'rows')} to learn from; at least {least} "
@@ -363,8 +364,10 @@ def suite(found: Identified, budget_s: float = 60.0, requested: Sequence[str] = 
     halvings = min(6, int(math.log2(whole / least)))  # 1/64 of the data at most, `least` at least
     start = math.ceil(whole / 2**halvings)  # so that doubling lands on the whole data
     factor = 2.0
-    if halvings < 2 and whole >= least * sweep.LAST_STEP**2:  # three sizes are the fewest a time fit takes
-        start, factor = least, math.sqrt(whole / least) * 1.01  # the last step overshoots, and is the whole data
+    if halvings < 2:  # three sizes are the fewest a time fit takes
+        steps = math.sqrt(whole / least) * 1.01  # the last step overshoots, and is the whole data...
+        if whole >= sweep.grown(least, steps) * sweep.LAST_STEP:  # ... where it is a step of its own (sweep)
+            start, factor = least, steps
     params: dict[str, Any] = {"path": str(found.path.resolve()), "rows": whole, "file_sha256": found.sha256}
     if found.task == "vision":
         params |= {"classes": found.classes, "resolution": found.resolution}
