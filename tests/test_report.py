@@ -282,7 +282,7 @@ def test_the_size_plots_legend_lies_below_its_plots() -> None:
 
 
 def test_the_time_chart_compares_each_configuration_once_at_its_workloads_common_size(tmp_path: Path) -> None:
-    from harness.analysis.compute import configuration_times
+    from harness.analysis.compute import case_medians, configuration_times
 
     cases = [record(Case("classification", "xgboost", "xgboost", n, 2), [1e-5 * n] * 3) for n in (1000, 2000, 4000)]
     cases += [record(Case("classification", "hgb", "sklearn", n, 2), [3e-5 * n] * 3) for n in (1000, 2000)]
@@ -293,11 +293,13 @@ def test_the_time_chart_compares_each_configuration_once_at_its_workloads_common
         ["vision: cnn@torch, 2 thr.", 200]]
     assert table["fit_s"].tolist() == pytest.approx([0.02, 0.06, 0.2])
     assert "GPU" not in report._fit_times(frame.rows(frame.load([str(tmp_path / "r.json")]))).axes[0].get_xlabel()
-    # the undisturbed repeats' time; where every repeat was disturbed, all of them, and the bar is marked
+    # the repeats counted, as the time table's (the clean ones where enough are); marked where all were disturbed
     noisy = [record(Case("regression", "hgb", "sklearn", 400, 2), [0.1, 41.9, 0.1], disturbed=[False, True, False]),
              record(Case("regression", "xgboost", "xgboost", 400, 2), [0.18, 0.2], disturbed=[True, True])]
-    table = configuration_times(frame.rows(frame.load([write(tmp_path / "n.json", noisy)])))
+    rows = frame.rows(frame.load([write(tmp_path / "n.json", noisy)]))
+    table = configuration_times(rows)
     assert table[["fit_s", "contended"]].values.tolist() == [[pytest.approx(0.1), False], [pytest.approx(0.19), True]]
+    assert table[["fit_s", "contended"]].values.tolist() == case_medians(rows)[["fit_s", "contended"]].values.tolist()
     chart = report._fit_times(frame.rows(frame.load([str(tmp_path / "n.json")]))).axes[0]
     assert [t.get_text().endswith("(!)") for t in chart.get_yticklabels()] == [False, True]
     # a configuration that shares no size with the rest (a memory cap's sweep): at its own largest, and told apart

@@ -138,9 +138,9 @@ def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration (and machine), by workload, machine and then time: its median fit time at the
     largest of the sizes most configurations of its workload measured on that machine (one that did not measure it:
     at its own largest), labelled 'workload: model@backend, N thr.' (and what else tells two apart: 'cap=512MiB'),
-    with that size, its unit, whether it ran on a GPU and whether every repeat there was disturbed (`contended`; else
-    the time is the undisturbed repeats'). A sweep's cases compared at one size, not one bar each: 80 cases of 7 sizes
-    had made 80 bars."""
+    with that size, its unit, whether it ran on a GPU and whether every repeat counted there was disturbed (as
+    case_medians: `contended`). A sweep's cases compared at one size, not one bar each: 80 cases of 7 sizes had made
+    80 bars. The rows are the repeats counted (records.select_warm)."""
     rows = rows[rows["fit_s"].notna()]
     rows = rows.assign(tag=machine_tags(rows))
     out = []
@@ -150,12 +150,12 @@ def configuration_times(rows: pd.DataFrame) -> pd.DataFrame:
         shared = max(n for n, k in counts.items() if k == counts.max())
         for c in configs.values():
             at = c[c["size"] == (shared if shared in set(c["size"]) else c["size"].max())]
-            first, clean = at.iloc[0], at[~at["disturbed"]]
+            first = at.iloc[0]
             out.append({"label": f"{workload}: {first['model']}@{first['backend']}, {first['threads']} thr.",
                         "rest": ",".join(first["case"].said()), "tag": first["tag"],
                         "machine": machine, "workload": workload, "size": int(first["size"]),
-                        "unit": first["size_unit"], "fit_s": float((clean if len(clean) else at)["fit_s"].median()),
-                        "on_gpu": bool(first["on_gpu"]), "contended": clean.empty})
+                        "unit": first["size_unit"], "fit_s": float(at["fit_s"].median()),
+                        "on_gpu": bool(first["on_gpu"]), "contended": bool(at["disturbed"].all())})
     columns = ["label", "workload", "size", "unit", "fit_s", "on_gpu", "contended"]
     if not out:
         return pd.DataFrame(columns=columns)

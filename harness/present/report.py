@@ -226,12 +226,12 @@ def _fit_times(rows: pd.DataFrame):
     fig, ax = plots.figure(9, max(2.5, 0.3 * len(table)))
     ax.barh(range(len(table)), table["fit_s"].to_numpy(), color=table["on_gpu"].map({True: "tab:orange",
                                                                                       False: "tab:blue"}).tolist())
-    ax.set_yticks(range(len(table)), [f"{r.label} at {r.size:,} {r.unit}{' (!)' * r.contended}"
+    ax.set_yticks(range(len(table)), [f"{r.label} at {r.size:,} {r.unit}{' (!)' if r.contended else ''}"
                                       for r in table.itertuples()], fontsize=7)
     ax.invert_yaxis()  # the first workload on top, its fastest first
     plots.log(ax, "x")
     # in short lines, at the plot's right: long labels narrow the plot, and a centred line ran off the figure
-    ax.set_xlabel("fit time (s), median of undisturbed warm repeats,\nat the largest size most of a workload's "
+    ax.set_xlabel("fit time (s), median of the warm repeats counted,\nat the largest size most of a workload's "
                   "configurations\nmeasured (else at each one's largest)"
                   + ("\n(!): every repeat disturbed: other processes used the CPU" if table["contended"].any() else "")
                   + ("\norange: GPU" if table["on_gpu"].any() else ""), loc="right")
