@@ -417,6 +417,15 @@ def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> Non
     assert cli.main(["run", "--workloads", "faulty", "--results-dir", str(blocker)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"sizeup: error: cannot write results to {blocker}") and err.count("\n") == 1
+    # the folder the machine's runs go in, which the journal is written to
+    from harness.run import machine
+
+    results = tmp_path / "results"
+    results.mkdir()
+    taken = results / machine.fingerprint()["id"]
+    taken.write_text("")
+    assert cli.main(["run", "--workloads", "faulty", "--results-dir", str(results)]) == 2
+    assert f"{taken} is not a folder" in capsys.readouterr().err and list(results.iterdir()) == [taken]
     # before anything else: --data is not read (it can take minutes) where its results could not be written
     assert cli.main(["run", "--data", str(tmp_path / "missing.csv"), "--results-dir", str(blocker / "r")]) == 2
     assert f"{blocker} is not a folder" in capsys.readouterr().err

@@ -44,7 +44,7 @@ def command(args: argparse.Namespace, console: Console) -> int:
         profile.executable(job)  # a command that cannot run is refused before anything is created
     fingerprint = machine.fingerprint()
     # before the job runs: a profile that cannot be kept is not worth the job's time
-    records.check_writable(args.results_dir / records.check_name("machine id", fingerprint["id"]))
+    records.check_writable(records.machine_folder(args.results_dir, fingerprint["id"]))
     tracking = None
     if args.mlflow is not None:  # opened now: a store that cannot take the profile is said before the job runs
         from harness.present.tracking import Tracking
@@ -87,7 +87,7 @@ def say(run: records.RunResult, path: os.PathLike[str], console: Console) -> Non
                                style="yellow"))
     else:
         code = record.exit["returncode"]  # a signal's is -N: said as a shell says it, 128 + N
-        said = record.reason if record.reason != f"the job exited with code {code}" else None  # not said twice
+        said = record.reason if record.reason != profile.exited(code) else None  # the exit code, not said twice
         console.print(Text(f"\nsizeup profile: {record.case.model} ran {record.wall_s:.1f} s, exit code "
                            f"{128 - code if code < 0 else code}" + (f" ({said})" if said else "")))
     # Whole lines, left to the terminal to wrap: a command folded by sizeup cannot be copied.

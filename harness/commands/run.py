@@ -31,9 +31,9 @@ PLAN_FLAGS = ("workloads", "models", "backends", "sizes", "threads", "repeats", 
 def command(args: argparse.Namespace, console: Console) -> int:
     if not procfs.AVAILABLE:
         raise SizeupError(f"sizeup measures on Linux: it reads /proc, which this {platform.system()} system lacks")
-    if args.resume is None:  # a resumed run writes beside its journal
-        records.check_writable(args.results_dir)
     fingerprint = machine.fingerprint()
+    if args.resume is None:  # a resumed run writes beside its journal
+        records.check_writable(records.machine_folder(args.results_dir, fingerprint["id"]))
     if args.spark_master:  # the workers inherit it; each record's backend info names the master it ran on
         from harness.run.backends.spark import check_master
 

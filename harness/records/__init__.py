@@ -6,7 +6,7 @@ sizing and the renderers read them, so results from another machine work like lo
 
 from harness.records import figures
 from harness.records.case import Case
-from harness.records.journal import Journal, JournalBusy, final_path, finish, journal_path, unfinished
+from harness.records.journal import Journal, JournalBusy, final_path, finish, journal_path, machine_folder, unfinished
 from harness.records.jsonio import check_name, check_writable, dumps, plain, write_atomic
 from harness.records.store import JOURNAL_SUFFIX, NotAResult, load, save
 from harness.records.types import (
@@ -33,5 +33,6 @@ from harness.records.types import (
 __all__ = ["JOURNAL_SUFFIX", "MIN_CLEAN", "PHASES", "PROFILE", "SCHEMA", "SCHEMA_VERSION", "STATUSES", "TASKS",
            "WHOLE_RUN", "BackendFacts", "NotAResult",
            "Case", "CaseRecord", "Contention", "Journal", "JournalBusy", "Repeat", "RunResult", "Throughput",
-           "check_name", "check_writable", "dumps", "figures", "final_path", "finish", "journal_path", "load", "phase_order", "plain",
+           "check_name", "check_writable", "dumps", "figures", "final_path", "finish", "journal_path", "load",
+           "machine_folder", "phase_order", "plain",
            "quality_score", "quality_target", "save", "select_warm", "unfinished", "write_atomic"]

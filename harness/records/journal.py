@@ -16,8 +16,14 @@ from harness.records.jsonio import check_file, check_name, dumps
 from harness.records.store import JOURNAL_SUFFIX, decode, from_journal, save
 from harness.records.types import CaseRecord, RunResult
 
+
+def machine_folder(root: Path, machine_id: str) -> Path:
+    """Where a machine's runs are kept under a results folder."""
+    return root / check_name("machine id", machine_id)
+
+
 def journal_path(root: Path, run: RunResult) -> Path:
-    return root / check_name("machine id", run.machine["id"]) / f"{check_name('run id', run.run_id)}{JOURNAL_SUFFIX}"
+    return machine_folder(root, run.machine["id"]) / f"{check_name('run id', run.run_id)}{JOURNAL_SUFFIX}"
 
 
 def final_path(journal: Path) -> Path:

@@ -373,4 +373,9 @@ def _outcome(watch: Watch, code: int, wall: float, interrupted: int,
         where = "" if counted == "cgroup" else ", counted on the whole machine: this system keeps no count per cgroup"
         return ("oom" if oom else "crashed"), f"the job was killed by {signal_name(-code)}" + (
             f" (the kernel's out-of-memory killer{where})" if oom else "")
-    return "error", f"the job exited with code {code}"
+    return "error", exited(code)
+
+
+def exited(code: int) -> str:
+    """The reason of a job that ended by itself with a non-zero code: no more than its exit code says."""
+    return f"the job exited with code {code}"
