@@ -12,8 +12,8 @@ training time grows at least in proportion to the data (a fixed number of trees,
 iterations over it), so the candidates are a fixed cost plus linear ``a + b n`` and a fixed
 cost plus a power law ``a + b n^c`` with c from 1 to 2; the one with the smaller leave-one-out
 error wins (a model is a candidate only with more points than parameters, and the power law only where the sizes
-span POWER_SPAN: an exponent is a slope over the span, and noise of 10% on each size moves one fitted over two
-doublings by about 0.1).
+span POWER_SPAN: an exponent is a slope over the span, and 10% of noise on each of three sizes two doublings apart
+moves it by about 0.1, 15% of time 4x past them).
 
 A choice made on three to six small sizes is often wrong, so predictions blend the chosen model with
 fixed cost plus linear (geometric mean, weights 1 / (LOO error^2 + 0.2^2): about even where both fit
@@ -167,7 +167,7 @@ def levels(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
 class SizeFit:
     curve: Curve  # the chosen model
     loo_error: float  # the chosen model's RMS leave-one-out error, in log space (0.1 is about 10%)
-    candidates: dict[str, float]  # every candidate's LOO error (inf where it had too few points)
+    candidates: dict[str, float]  # every candidate's LOO error (inf where it had too few points, or too short a span)
     sizes: tuple[float, ...]
     medians: tuple[float, ...]
     samples: tuple[tuple[float, ...], ...]  # per size, the repeats fitted

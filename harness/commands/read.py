@@ -369,8 +369,9 @@ def catalog(args: argparse.Namespace, console: Console) -> int:
     sources: dict[str, int] = {}
     for vm in vms[:CATALOG_ROWS]:
         gpus = f"{vm.gpu_count}x {vm.gpu_model} {vm.gpu_memory_gib:g} GiB" if vm.gpu_count else ""
+        note = sources.setdefault(vm.source, len(sources) + 1)
         table.add_row(Text(vm.name), vm.kind, str(vm.vcpus), f"{vm.memory_gib:g}", f"{vm.gib_per_vcpu:.1f}", gpus,
-                      f"{vm.price_per_hour:.3f}", Text(vm.region), f"[{sources.setdefault(vm.source, len(sources) + 1)}]")
+                      f"{vm.price_per_hour:.3f}", Text(vm.region), f"[{note}]")
     console.print(table)
     console.print(Text("\n".join(f"[{k}] {source}" for source, k in sources.items())))
     if len(vms) > CATALOG_ROWS:

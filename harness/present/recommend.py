@@ -166,7 +166,7 @@ def render(found: Recommendation) -> RenderableType:
     budget = f", budget {found.budget_s:g} s per run" if found.budget_s else ""
     # The first is the cheapest, not always the answer: the best value is named (quality within the tolerance of the
     # best, then the cheapest: the summary's rule, over every machine's options here).
-    # None where no option has a time worth acting on: the first is then no answer, cheapest or not
+    # None where the pick has no time worth acting on (it prefers one that has): then no option is an answer
     rank = next((i for i, o in enumerate(found.options, start=1) if o is found.pick and o.timed), None)
     picked = f"; best value: #{rank}" if rank else ""
     if rank and rank > len(found.listed):

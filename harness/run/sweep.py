@@ -280,8 +280,9 @@ def waited(record: CaseRecord) -> float:
 def disturbed_excess(record: CaseRecord) -> float:
     """How much longer the step's disturbed warm repeats took than its clean ones' median (0 where none is clean).
     Contention is no growth: one repeat of a 0.1 s fit, disturbed, took 41.9 s, and its step's 43.7 s had ended the
-    sweep before the whole table ("about 175 s" for the next)."""
-    warm = [(sum(r.phases.values()), r.disturbed) for r in record.runs if not r.cold and r.phases]
+    sweep before the whole table ("about 175 s" for the next). A repeat run again in place of a disturbed one
+    (rerun_disturbed) stays in: the next step may need one too."""
+    warm = [(sum(r.phases.values()), r.disturbed) for r in record.runs if not r.cold and r.complete]
     clean = [t for t, disturbed in warm if not disturbed]
     if not clean:
         return 0.0
