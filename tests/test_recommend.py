@@ -187,6 +187,13 @@ def test_too_few_sizes_say_so_instead_of_sending_the_data_to_spark(tmp_path: Pat
     found = recommend(analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)[:2]),
                       "classification", 1e7, catalog.load())
     assert found.options == [] and codes(found) == [f.HEADROOM, f.TOO_FEW_SIZES, f.NOTHING_PRICED]
+    assert "--suite sizing" in found.rules[1].message
+    # a table of your own is no suite to run: the times measured are what there is (a trial's 40-row table)
+    own = [dataclasses.replace(r, case=dataclasses.replace(r.case, workload="user_classification",
+                                                           params={"path": "/d/t.csv", "file_sha256": "ab" * 32}))
+           for r in sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250)[:2]]
+    found = recommend(analysis_of(tmp_path / "own", own), "user_classification", 40, catalog.load())
+    assert codes(found)[1] == f.TOO_FEW_SIZES and "--suite sizing" not in found.rules[1].message
 
 
 def test_low_utilization_says_what_bounds_the_work(tmp_path: Path) -> None:

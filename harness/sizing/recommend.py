@@ -123,9 +123,11 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
                 rules.append(measured_locally(config, g, measured, unit, tag, spark_fitted))
                 continue
             model = fitted.size_model(config)
-            if model is None:
+            if model is None:  # a table of your own (run --data) is no suite: its sweep's end said why it stopped
+                own = bool(g["case"].iloc[0].params.get("file_sha256"))
+                more = "`sizeup show` has its times" if own else "`--suite sizing`"
                 rules.append(Finding(f.TOO_FEW_SIZES, f"{config}{tag}: measured at fewer than three sizes, no fit to "
-                                                      "predict from (`--suite sizing`)", config))
+                                                      f"predict from ({more})", config))
                 continue
             if model.memory is None:
                 rules.append(Finding(f.NO_PEAK_MEMORY, f"{config}{tag}: no peak memory recorded, cannot check which "
