@@ -140,6 +140,17 @@ def test_a_gpu_whose_quality_departs_from_its_twin_is_left_out(tmp_path: Path) -
     assert left.config == "classification/xgboost@xgboost-cuda/n=*/t=2" and "-0.15" in left.message
 
 
+def test_a_time_not_worth_acting_on_meets_a_budget_only_with_its_whole_interval(tmp_path: Path) -> None:
+    """A trial's `--budget 0.5`: hgb on a 32-vCPU VM, its time 'none' (an interval past 10x), was ranked first on
+    the point its table withholds."""
+    analysis = analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-5 * n, 250))
+    top = recommend(analysis, "classification", 1e8, catalog.load()).options[0]
+    assert top.seconds is not None and not top.timed
+    for budget, met in ((top.seconds * 1.01, False), (top.hi * 1.01, True)):  # past its point; past its interval
+        again = recommend(analysis, "classification", 1e8, catalog.load(), budget_s=budget).options
+        assert next(o for o in again if (o.vm, o.config) == (top.vm, top.config)).meets_budget is met
+
+
 def test_a_missed_budget_names_spark_and_thread_fits_carry_cores(tmp_path: Path) -> None:
     cases = [r for p in (1, 2) for r in sweep("xgboost", "xgboost", lambda n, p=p: 1e-5 * n * (0.1 + 0.9 / p), 250,
                                                 threads=p)]
@@ -208,13 +219,14 @@ def test_low_utilization_says_what_bounds_the_work(tmp_path: Path) -> None:
 
 def test_a_gpu_is_kept_where_only_it_meets_the_budget_and_left_where_its_data_outgrows_it(tmp_path: Path) -> None:
     # 2.5 B per row: far past the sizes measured, the top of the memory's interval still fits a small VM.
-    cpu = sweep("xgboost", "xgboost", lambda n: 1e-7 * n, 2.5)
-    gpu = sweep("xgboost", "xgboost-cuda", lambda n: 1.0 + 1e-9 * n, 2.5, gpu=True)  # faster, yet dearer per run
-    analysis = analysis_of(tmp_path, cpu + gpu, gpu="NVIDIA H100 80GB HBM3")
-    found = recommend(analysis, "classification", 1e8, catalog.load())
+    gpu = sweep("xgboost", "xgboost-cuda", lambda n: 0.2 + 1e-8 * n, 2.5, gpu=True)  # faster, yet dearer per run
+    analysis = analysis_of(tmp_path, sweep("xgboost", "xgboost", lambda n: 1e-6 * n, 2.5) + gpu,
+                           gpu="NVIDIA H100 80GB HBM3")
+    found = recommend(analysis, "classification", 3.2e6, catalog.load())  # 4x past: times worth acting on
     assert not any(o.on_gpu for o in found.options) and f.GPU_DEARER in codes(found)
-    found = recommend(analysis, "classification", 1e8, catalog.load(), budget_s=5.0)  # the CPU needs about 10 s
-    assert found.options[0].on_gpu and found.options[0].meets_budget
+    found = recommend(analysis, "classification", 3.2e6, catalog.load(), budget_s=1.0)  # the CPU needs about 3 s
+    assert found.options[0].on_gpu and found.options[0].meets_budget and found.options[0].timed
+    cpu = sweep("xgboost", "xgboost", lambda n: 1e-7 * n, 2.5)
     # 1.6e6 rows x 42 kB on the device: 63 GiB predicted, and the top of its interval at 2x past the sizes
     # measured over 80 GiB: of the GPU VMs, only the 94 GiB H100 NVL holds it (not an 80 GiB H100 or A100).
     big = sweep("xgboost", "xgboost-cuda", lambda n: 1e-9 * n, 2.5, gpu=True, gpu_bytes_per_row=42e3)

@@ -143,7 +143,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
             options += [replace(o, config=o.config + tag, machine=fitted.machine, **quality(g).fields())
                         for o in found]
     rules += _absent(analysis, workload)
-    options = [replace(o, meets_budget=budget_s is None or o.seconds <= budget_s) for o in options]
+    options = [replace(o, meets_budget=budget_s is None or o.within(budget_s)) for o in options]
     options, said = r.apply(r.DEVICE_RULES, options, r.Pool(options, budget_s))
     rules += said
     in_memory = [o for o in options if not o.external]
