@@ -40,6 +40,15 @@ def test_a_workload_not_in_the_suite_can_be_asked_for() -> None:
     assert [c.id for c in plan.cases] == ["faulty/ok@numpy/n=100/t=1"]
 
 
+def test_a_workload_of_your_own_data_is_refused_in_a_suite_that_names_no_data(tmp_path: Path) -> None:
+    """Every case of such a suite had failed on a file named ''."""
+    suite = tmp_path / "s.toml"
+    suite.write_text('[[benchmark]]\nworkload = "user_classification"\nsizes = [1000]\n')
+    for choices in (Choices(suite=str(suite)), Choices(workloads=["user_regression"])):
+        with pytest.raises(SizeupError, match="--data PATH"):
+            build(choices, 1)
+
+
 def test_params_are_part_of_the_case_id(tmp_path: Path) -> None:
     suite = tmp_path / "s.toml"
     suite.write_text('[[benchmark]]\nworkload = "faulty"\nmodels = ["ok"]\nparams = {tag = "x"}\n'

@@ -194,6 +194,10 @@ def expand(entry: Mapping[str, Any], where: str, default_threads: int) -> list[C
         raise SizeupError(f"{where}: 'workload' (a string) is required")
     check_names("workload", [name], catalogue())
     workload = catalogue()[name]
+    given = entry.get("params")
+    if "path" in workload.params and not (isinstance(given, dict) and given.get("path")):  # cases had failed on ''
+        raise SizeupError(f"{where}: {name} trains on your own data, which a suite does not name: "
+                          "`sizeup run --data PATH` benchmarks it")
     models = _list(entry, "models", [m.name for m in workload.models], where)
     check_names(f"model of {name}", models, [m.name for m in workload.models])
     rule = _sweep(entry, where)
