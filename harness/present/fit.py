@@ -68,6 +68,8 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
                 if e.time.extrapolated_far:
                     warnings.append(f"{m.config}: {e.time.beyond:.0f}x past the largest measured size")
             parts.append(table)
+            if any(at.sizes[m.config].time.too_wide for m in models):
+                parts.append(NO_TIME)
         if warnings:
             parts.append(Text("Warning: extrapolating more than 10x: " + "; ".join(warnings), style="yellow"))
         contended = [f"{m.config}: {', '.join(f'{n:,}' for n in m.contended)} kept (too few clean sizes), so its "
@@ -153,6 +155,10 @@ def _machine(fitted: MachineFits, at: AtTarget, found: Sequence[Check], on: str)
     return parts
 
 
+NO_TIME = Text(f"none: the 95% interval spans more than {scaling.WIDEST_INTERVAL:g}x, no time worth acting on (measure "
+              "larger sizes, or more thread counts)", style="dim")
+
+
 def time_cells(e: Estimate) -> list[str]:
     """The time (none where the interval spans over 10x: no prediction) and its interval."""
     p = e.time
@@ -174,7 +180,7 @@ def _answers(at: AtTarget, on: str) -> RenderableType:
         source = f"its size fit on {e.model.case.threads} threads" + (f"; {how}" if how else "")
         table.add_row(Ident(e.model.case.key(size=False, threads=False)), source, *time_cells(e), memory_text(e),
                       e.level)
-    return table
+    return Group(table, NO_TIME) if any(e.time.too_wide for e in at.answers) else table
 
 
 def render_backtest(held: Sequence[backtest.Held], spread: float | None = None) -> RenderableType:
