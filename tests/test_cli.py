@@ -435,6 +435,11 @@ def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> Non
 
     assert cli.main(["show", str(tmp_path)]) == 2  # a folder without a result file
     assert capsys.readouterr().err == f"sizeup: error: no result files match {str(tmp_path)!r}\n"
+    stopped = tmp_path / "stopped" / "m" / "20261202T000000Z-quick-0000.journal.jsonl"  # a run stopped by Ctrl-C
+    stopped.parent.mkdir(parents=True)
+    stopped.write_text("")
+    assert cli.main(["show", str(tmp_path / "stopped")]) == 2
+    assert str(stopped) in capsys.readouterr().err  # named, where it had been left to be found
 
     path = disturbed_result(tmp_path, [False, False])
     doc = json.loads(path.read_text())

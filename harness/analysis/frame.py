@@ -50,7 +50,10 @@ def paths(patterns: Iterable[str]) -> list[Path]:
         else:
             matches = [path]  # records.load names the problem if it is missing or no result
         if not matches:
-            raise SizeupError(f"no result files match {pattern!r}")
+            journals = sorted(path.rglob(f"*{records.JOURNAL_SUFFIX}")) if path.is_dir() else []
+            unfinished = (f": only the journal of an unfinished run, {journals[-1]}, which `show` reads when named and "
+                          "`run --resume` continues") if journals else ""
+            raise SizeupError(f"no result files match {pattern!r}{unfinished}")
         found += [p for p in matches if p not in found]
     return found
 
