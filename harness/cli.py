@@ -237,9 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="*", metavar="RESULTS",
                    help="result files, globs or folders [this machine's newest result under --results-dir]")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where results are [results]")
-    p.add_argument("-o", "--output", type=Path,
-                   help="report path without suffix, or a folder to write it in [<results-dir>/report/<run id of the "
-                        "newest result>]")
+    p.add_argument("-o", "--output", type=str,  # a str: a trailing '/' names a folder, which Path would drop
+                   help="report path without suffix, or a folder to write it in (one that exists, or ends in '/') "
+                        "[<results-dir>/report/<run id of the newest result>]")
     p.add_argument("--catalog", type=Path,
                    help="VM catalog CSV for the recommendations [harness/sizing/data/vm_catalog.csv]")
     p.add_argument("--case", help="the case whose utilization over time is drawn [the longest]")

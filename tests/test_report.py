@@ -62,6 +62,8 @@ def test_the_report_is_one_offline_html_file_with_its_plots_inside(tmp_path: Pat
     assert cli.main(["report", path, "-o", str(tmp_path / "out")]) == 0
     run_id = records.load(path).run_id
     assert (tmp_path / "out" / f"{run_id}.html").is_file() and not (tmp_path / "out.html").exists()
+    assert cli.main(["report", path, "-o", f"{tmp_path / 'new'}/"]) == 0  # one to make, named so by its '/'
+    assert (tmp_path / "new" / f"{run_id}.html").is_file() and not (tmp_path / "new.html").exists()
     out = capsys.readouterr().out
     assert "What to train on, per workload" in out and out.index("Report: ") > out.index("What to train on")
 

@@ -322,8 +322,8 @@ def report(args: argparse.Namespace, console: Console) -> int:
     vms = catalog.load(args.catalog)
     picks = sizing.summary(analysis, vms) if not analysis.empty else []
     name = records.check_name("run id", analysis.loaded[-1].run.run_id)
-    out = args.output or args.results_dir / "report" / name
-    if out.is_dir():  # a folder named: the report goes in it, not beside it as FOLDER.html
+    out = Path(args.output) if args.output else args.results_dir / "report" / name
+    if out.is_dir() or (args.output or "").endswith("/"):  # a folder named: the report goes in it, not beside it
         out /= name
     html_path, md_path = report.build(analysis, picks, out, args.case, vms)
     console.width = min(console.width, SUMMARY_WIDTH)
