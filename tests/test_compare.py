@@ -415,3 +415,12 @@ def test_fit_of_spark_and_threads_at_a_target_fits_100_columns_and_says_which_ti
     said = " ".join(out.split())
     assert "'model alone': the fit's own time, with no interval or level" in said
     assert "recommend prices a Spark cluster from it, at low confidence" in said
+
+
+def test_a_note_of_several_rows_is_said_once_with_their_numbers() -> None:
+    """Two runs of 2 repeats: the same note under each of 12 rows."""
+    from harness.present.compare import _numbers
+
+    assert [_numbers(r) for r in ([1, 2, 3], [4], [1, 2, 3, 7, 9, 10])] == ["1-3", "4", "1-3, 7, 9-10"]
+    a, b = [1.0, 1.1], [1.2, 1.3]
+    assert difference(a, b).verdict == "undecided" and "3 result files or more" in difference(a, b).why

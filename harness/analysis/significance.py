@@ -66,7 +66,8 @@ def difference(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, see
     if len(x) < MIN_INTERVAL or len(y) < MIN_INTERVAL:  # one has no spread; two, too little (MIN_INTERVAL)
         return Difference(ratio, None, None, None, "undecided",
                           f"{len(x)} sample(s) against {len(y)}: too few for an interval (a side needs "
-                          f"{MIN_INTERVAL}); measure again (more repeats, or several result files pooled by a glob)")
+                          f"{MIN_INTERVAL}); measure again: {MIN_INTERVAL} repeats or more in one run, or "
+                          f"{MIN_INTERVAL} result files or more pooled by a glob (each file is then one sample)")
     lo, hi = _interval(x, y, ratio, seed)
     from scipy.stats import mannwhitneyu
 

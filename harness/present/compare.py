@@ -26,16 +26,17 @@ def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseCompar
     # Your own data's cases are named without it (its name and hash would fold every row), said once above; where
     # several data sets are compared, each row keeps its own.
     data = sorted({", ".join(c.case.params_said()) for c in comparisons if OWN_DATA in c.case.params})
-    notes = []
+    notes: dict[str, list[int]] = {}  # each note once, with the rows it is of (12 rows had said one 12 times)
     for number, c in enumerate(comparisons, start=1):
         d = c.difference
         table.add_row(str(number), Ident(label(c.case) if len(data) == 1 else c.case_id), f"{c.a_median:.4g} s",
                       f"{c.b_median:.4g} s", d.describe() if d else "", f"{d.p:.2g}" if d and d.p is not None else "",
                       Text(c.verdict, style=VERDICT_STYLE[c.verdict]))
-        if said := ([d.why] if d and d.verdict == "undecided" else []) + c.notes:
-            notes.append(Text(f"{number}. " + "; ".join(said)))
+        for said in ([d.why] if d and d.verdict == "undecided" else []) + c.notes:
+            notes.setdefault(said, []).append(number)
     parts: list[RenderableType] = [Text(f"A = {name_a}\nB = {name_b}"),
-                                   *[Text(f"Your data: {d}") for d in data if len(data) == 1], table, *notes]
+                                   *[Text(f"Your data: {d}") for d in data if len(data) == 1], table,
+                                   *[Text(f"{_numbers(rows)}. {note}") for note, rows in notes.items()]]
     if any(c.unstable for c in comparisons):
         parts.append(Text(ADVICE))
     if only[0] or only[1]:
@@ -44,6 +45,17 @@ def render_comparison(name_a: str, name_b: str, comparisons: Sequence[CaseCompar
         parts.append(Text("Warning: the machines or libraries differ, so differences may come from them: "
                           + "; ".join(machine_notes), style="yellow"))
     return Group(*parts)
+
+
+def _numbers(rows: Sequence[int]) -> str:
+    """'1-12', '3', '1-3, 7': rows in runs of consecutive numbers."""
+    runs: list[list[int]] = []
+    for n in rows:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs)
 
 
 def render_devices(pairs: Sequence[DevicePair]) -> RenderableType:
