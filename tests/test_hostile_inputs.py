@@ -273,7 +273,7 @@ def test_no_path_comes_from_a_catalog_or_a_users_table(real_result: dict[str, An
     evil = "../../escaped/x"
     vms = work / "vms.csv"
     vms.write_text("name,kind,vcpus,memory_gib,gpu_model,gpu_count,gpu_memory_gib,price_per_hour,region,source,date\n"
-                   f"{evil},general,2,8,,0,0,0.1,{evil},{evil},{evil}\n"
+                   f"{evil},general,2,8,,0,0,0.1,{evil},{evil},2026-11-28\n"  # a date is refused unless one
                    f"/tmp/{evil},gpu,4,16,{evil},1,80,0.2,eastus,x,2026-11-28\n")
     rows = 60
     table = work / "t.csv"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import datetime
 import functools
 import math
 from collections.abc import Sequence
@@ -116,6 +117,14 @@ def _row(path: Path, number: int, row: dict[str, str | None]) -> VM:
             (row.get("region") or "").strip(), (row.get("source") or "").strip(), (row.get("date") or "").strip())
     if (vm.kind == "gpu") != (vm.gpu_count > 0) or (vm.gpu_count > 0) != bool(vm.gpu_model):
         raise SizeupError(f"{where}: a gpu VM needs gpu_count > 0 and a gpu_model, and only a gpu VM has them")
+    if vm.gpu_count and not vm.gpu_memory_gib:  # it would hold no GPU case's memory, unsaid
+        raise SizeupError(f"{where}: a gpu VM needs gpu_memory_gib > 0")
+    if vm.date:  # when its price was read: a date, or left empty
+        try:
+            datetime.date.fromisoformat(vm.date)
+        except ValueError:
+            raise SizeupError(f"{where}: date must be YYYY-MM-DD (when the price was read), got {vm.date[:40]!r}") \
+                from None
     return vm
 
 
