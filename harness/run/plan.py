@@ -1,6 +1,6 @@
 """Suite file + command-line choices -> the list of cases to run.
 
-A suite is a TOML file (see ``harness/suites/quick.toml``)::
+A suite is a TOML file (see ``harness/run/suites/quick.toml``)::
 
     name = "quick"         # letters, digits, '.', '_', '-': it becomes part of the result's file name
     repeats = 3            # warm repeats after the cold run (a whole number)
