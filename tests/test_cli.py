@@ -262,6 +262,18 @@ def test_show_explains_the_quality_marks_only_where_a_workload_has_a_target(tmp_
         assert ("Quality: ✓/✗ against the workload's target" in " ".join(capsys.readouterr().out.split())) == said
 
 
+def test_show_says_a_run_of_no_warm_repeat_times_its_cold_runs(tmp_path: Path, capsys) -> None:
+    """A suite of repeats = 0 had been shown as 'medians of 0 warm repeats'."""
+    from dataclasses import replace
+
+    run = builders.run_result([builders.record(Case("classification", "hgb", "sklearn", 1000, 2), [])])
+    path = tmp_path / "r.json"
+    records.save(path, replace(run, settings={"repeats": 0}))
+    assert cli.main(["show", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the cold run's alone" in out and "0 warm repeats" not in out
+
+
 def test_show_says_which_sweeps_ended_with_too_few_sizes_to_fit(tmp_path: Path, capsys) -> None:
     from harness.analysis.cases import short_sweeps
 

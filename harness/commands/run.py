@@ -147,7 +147,8 @@ def announce(run: records.RunResult, limits: runner.Limits, fingerprint: dict[st
     """What the run will measure, and what may spoil it (threads past the CPUs, a busy machine)."""
     sweeps = len({c.config for c in run.plan if c.sweep})
     grow = f" to start with ({sweeps} sweeps add a size at a time as they grow)" if sweeps else ""
-    console.print(f"Machine {fingerprint['id']}: {len(run.plan)} cases{grow}, {limits.repeats} warm repeats each, "
+    n, r = len(run.plan), limits.repeats
+    console.print(f"Machine {fingerprint['id']}: {n} case{'s' * (n != 1)}{grow}, {r} warm repeat{'s' * (r != 1)} each, "
                   f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")
     cpus = os.cpu_count() or 1
     if over := sorted({c.threads for c in run.plan if c.threads > cpus}):

@@ -297,7 +297,8 @@ def _caption(run: RunResult, wide: bool, summaries: Sequence[CaseSummary]) -> st
                 f"{'its phases and ' if marked else ''}what sizeup can say of it follow{'' if marked else 's'}.")
     quality = " Quality: ✓/✗ against the workload's target." if any(quality_target(c.workload_info)
                                                                   for c in run.cases) else ""
-    return (f"{summary}. Times: medians of {repeats} warm repeat{'s' * (repeats != 1)}, disturbed ones left out where "
-            "enough clean ones remain; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken under "
-            "contention. The interval holds the fit's median with the confidence its header gives (distribution-free: "
-            f"50% from two repeats, 75% from three, 88% from four).{quality}{more}")
+    times = (f"medians of {repeats} warm repeat{'s' * (repeats != 1)}, disturbed ones left out where enough clean "
+             "ones remain" if repeats != 0 else "the cold run's alone (--repeats 0: start-up costs in every one)")
+    return (f"{summary}. Times: {times}; '~' marks IQR/median > 10% (of three or more repeats), '!' figures taken "
+            "under contention. The interval holds the fit's median with the confidence its header gives "
+            f"(distribution-free: 50% from two repeats, 75% from three, 88% from four).{quality}{more}")
