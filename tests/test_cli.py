@@ -100,6 +100,8 @@ def test_compare_takes_a_p_value_between_0_and_1(alpha: str, capsys) -> None:
         ('[[benchmark]]\nworkload = "faulty"\nsizes = "big"', "'sizes' must be a non-empty array"),
         ('[[benchmark]]\nworkload = "faulty"\nparams = {colour = 1}', "unknown param of faulty 'colour'"),
         ('[[benchmark]]\nworkload = "faulty"\nspeed = 1', "unknown key(s) ['speed']"),
+        ('[[benchmark]]\nworkload = "faulty"\nmodel = ["ok"]', "unknown key(s) ['model'] (did you mean 'models'?)"),
+        ('repeat = 3\n[[benchmark]]\nworkload = "faulty"', "unknown key(s) ['repeat'] (did you mean 'repeats'?)"),
         ('[[benchmark]]\nsizes = [1]', "'workload' (a string) is required"),
     ],
 )

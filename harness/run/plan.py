@@ -119,10 +119,8 @@ def build(choices: Choices, default_threads: int) -> Plan:
     entries = suite.get("benchmark", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise SizeupError(f"{where}: 'benchmark' must be an array of tables ([[benchmark]])")
-    unknown_keys = set(suite) - {"name", "description", "repeats", "timeout_s", "memory_cap", "sample_hz",
-                                 "rerun_disturbed", "processes", "budget_s", "benchmark"}
-    if unknown_keys:
-        raise SizeupError(f"{where}: unknown key(s) {sorted(unknown_keys)}")
+    check_keys(where, suite, ("name", "description", "repeats", "timeout_s", "memory_cap", "sample_hz",
+                              "rerun_disturbed", "processes", "budget_s", "benchmark"))
 
     if choices.workloads is not None:
         check_names("workload", choices.workloads, catalogue())
@@ -186,9 +184,7 @@ def build(choices: Choices, default_threads: int) -> Plan:
 
 
 def expand(entry: Mapping[str, Any], where: str, default_threads: int) -> list[Case]:
-    unknown = set(entry) - {"workload", "sizes", "sweep", "models", "backends", "threads", "params", "memory_cap"}
-    if unknown:
-        raise SizeupError(f"{where}: unknown key(s) {sorted(unknown)}")
+    check_keys(where, entry, ("workload", "sizes", "sweep", "models", "backends", "threads", "params", "memory_cap"))
     name = entry.get("workload")
     if not isinstance(name, str):
         raise SizeupError(f"{where}: 'workload' (a string) is required")
@@ -252,6 +248,12 @@ def _sweep(entry: Mapping[str, Any], where: str) -> Sweep | None:
     if rule.memory > 1:
         raise SizeupError(f"{where}: sweep memory is a share of this machine's memory, at most 1, got {rule.memory!r}")
     return rule
+
+
+def check_keys(where: str, table: Mapping[str, Any], known: Sequence[str]) -> None:
+    """A suite's keys (or a benchmark's) are among `known`; the first that is not, with the one it is near."""
+    if unknown := sorted(set(table) - set(known)):
+        raise SizeupError(f"{where}: unknown key(s) {unknown}{did_you_mean(unknown[0], known)}")
 
 
 def check_names(kind: str, names: Sequence[str], known: Mapping[str, Any] | Sequence[str]) -> None:
