@@ -129,11 +129,15 @@ def _wide(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]]) -
     used = list(dict.fromkeys([p for p in PHASES if any(p in s.phases for s in summaries)]
                               + [p for s in summaries for p in s.phases]))  # then a profile's marked phases
     table = Table(header_style="bold")
-    for name in ("case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval",
-                 "quality", "throughput", "fit CPU %", "peak memory", *(f.label for _, f in figures)):
+    names = ["case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval", "quality", "throughput",
+             "fit CPU %", "peak memory", *(f.label for _, f in figures)]
+    unrated = names.index("throughput") if not any(s.throughput for s in summaries) else None  # a column of nothing
+    for name in names[:unrated] + names[unrated + 1:] if unrated is not None else names:
         table.add_column(name, justify="left" if name in LEFT else "right", no_wrap=name in NO_WRAP)
     for s in summaries:
         cells = row(s, used) + [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
+        if unrated is not None:
+            del cells[unrated]
         table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells))
     return table
 
