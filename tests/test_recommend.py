@@ -149,6 +149,12 @@ def test_a_time_not_worth_acting_on_meets_a_budget_only_with_its_whole_interval(
     for budget, met in ((top.seconds * 1.01, False), (top.hi * 1.01, True)):  # past its point; past its interval
         again = recommend(analysis, "classification", 1e8, catalog.load(), budget_s=budget).options
         assert next(o for o in again if (o.vm, o.config) == (top.vm, top.config)).meets_budget is met
+    # Where every option misses it, the surest to come nearest first: by the top of the time's interval
+    two = analysis_of(tmp_path / "two", sweep("xgboost", "xgboost", lambda n: 3e-5 * n, 25)  # slow, on a cheap VM
+                      + sweep("hgb", "sklearn", lambda n: 1e-6 * n, 20000))  # fast, on a dear one (200 GB)
+    missed = [o for o in recommend(two, "classification", 1e7, catalog.load(), budget_s=1e-3).options if o.hi]
+    assert len(missed) > 1 and [o.hi for o in missed] == sorted(o.hi for o in missed)
+    assert [o.cost for o in missed] != sorted(o.cost for o in missed)  # not by cost, as they had been
 
 
 def test_a_missed_budget_names_spark_and_thread_fits_carry_cores(tmp_path: Path) -> None:
