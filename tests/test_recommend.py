@@ -375,6 +375,15 @@ def test_the_summary_names_a_task_family_it_has_no_time_for_and_why(tmp_path: Pa
     out = capsys.readouterr().out.lstrip().splitlines()
     assert out[0].startswith("classification:") and "--budget" in out[0]
     assert any(line.startswith("classification") and line.rstrip().endswith("too few sizes") for line in out)
+    # your own table's: no suite or budget measures it further (a review's 40-row table)
+    own = [dataclasses.replace(r, case=dataclasses.replace(r.case, workload="user_classification",
+                                                           params={"path": "/d/t.csv", "file_sha256": "ab" * 32}))
+           for r in trees]
+    (pick,) = summary(analyse(frame.load([builders.write(tmp_path / "own.json", own)])), catalog.load())
+    assert pick.code == f.TOO_FEW_SIZES and pick.own_data
+    assert cli.main(["recommend", str(tmp_path / "own.json")]) == 0
+    said = capsys.readouterr().out.lstrip().splitlines()[0]
+    assert said.startswith("user_classification:") and "--budget" not in said and "--suite" not in said
 
 
 def test_qualities_are_compared_at_a_size_both_measured(tmp_path: Path) -> None:

@@ -97,11 +97,13 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
     if contended:
         said.append(f"{contended} measurement(s) were taken while other processes used the CPU; run again on a quiet "
                     "machine")
-    more = "run again with a larger --budget (make bench ARGS='--budget 300'), or --suite sizing"
-    if unfitted := [p.workload for p in picks if p.code == BETTER_UNFITTED]:
-        said.append(f"{', '.join(unfitted)}: the best model reached too few sizes for a time; {more}")
-    if unsized := [p.workload for p in picks if p.code == TOO_FEW_SIZES]:
-        said.append(f"{', '.join(unsized)}: no model reached three sizes, so no time; {more}")
+    for p in picks:
+        more = ("`sizeup show` has the times measured" if p.own_data else  # your table: no suite measures it
+                "run again with a larger --budget (make bench ARGS='--budget 300'), or --suite sizing")
+        if p.code == BETTER_UNFITTED:
+            said.append(f"{p.workload}: the best model reached too few sizes for a time; {more}")
+        elif p.code == TOO_FEW_SIZES:
+            said.append(f"{p.workload}: no model reached three sizes, so no time; {more}")
     return Group(*(Text(line, style="yellow") for line in said), table) if said else table
 
 

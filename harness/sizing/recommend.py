@@ -41,6 +41,7 @@ from harness.analysis.compute import Analysis
 from harness.analysis.fits import MIN_SIZES
 from harness.analysis.scaling import WIDEST_INTERVAL
 from harness.records import Case, CaseRecord
+from harness.records.case import OWN_DATA
 from harness.sizing import catalog
 from harness.sizing import findings as f
 from harness.sizing import rules as r
@@ -124,8 +125,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
                 continue
             model = fitted.size_model(config)
             if model is None:  # a table of your own (run --data) is no suite: its sweep's end said why it stopped
-                own = bool(g["case"].iloc[0].params.get("file_sha256"))
-                more = "`sizeup show` has its times" if own else "`--suite sizing`"
+                more = "`sizeup show` has its times" if OWN_DATA in g["case"].iloc[0].params else "`--suite sizing`"
                 rules.append(Finding(f.TOO_FEW_SIZES, f"{config}{tag}: measured at fewer than three sizes, no fit to "
                                                       f"predict from ({more})", config))
                 continue
@@ -240,6 +240,7 @@ class Pick:
     better: Case | None = None  # BETTER_UNFITTED: the configuration too few sizes kept from the answer
     better_quality: str = ""  # ... and its measured quality
     machine: str = ""  # the machine answering, where the results came from several
+    own_data: bool = False  # the workload is a table of the user's (run --data): no suite measures it
 
     @property
     def on(self) -> str:
@@ -381,8 +382,8 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         machine = str(g["machine"].iloc[0]) if several else ""
         if size is None:
             if unfitted := _too_few_sizes(here, str(workload), g):
-                out.append(Pick(task, str(workload), unfitted, None, unfitted.rules[0].message,
-                                code=f.TOO_FEW_SIZES, machine=machine))
+                out.append(Pick(task, str(workload), unfitted, None, unfitted.rules[0].message, code=f.TOO_FEW_SIZES,
+                                machine=machine, own_data=OWN_DATA in g["case"].iloc[0].params))
             continue
         found = recommend(here, str(workload), size, vms)
         pick = found.pick
@@ -394,5 +395,5 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         best = g[g["config"] == found.rules[-1].config] if code == f.BETTER_UNFITTED else g.iloc[:0]
         out.append(Pick(task, str(workload), found, pick, note, contended, code,
                         best["case"].iloc[0] if len(best) else None, quality(best).text if len(best) else "",
-                        machine))
+                        machine, OWN_DATA in g["case"].iloc[0].params))
     return sorted(out, key=lambda p: (p.task, p.workload))
