@@ -454,6 +454,8 @@ def test_io_problems_are_one_line_naming_the_path(tmp_path: Path, capsys) -> Non
     stopped.write_text("")
     assert cli.main(["show", str(tmp_path / "stopped")]) == 2
     assert str(stopped) in capsys.readouterr().err  # named, where it had been left to be found
+    (stopped.parent / "other.json").write_text("{}")  # beside another tool's JSON, too
+    assert cli.main(["show", str(tmp_path / "stopped")]) == 2 and str(stopped) in capsys.readouterr().err
 
     path = disturbed_result(tmp_path, [False, False])
     doc = json.loads(path.read_text())

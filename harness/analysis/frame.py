@@ -35,6 +35,14 @@ class Loaded:
     run: RunResult
 
 
+def unfinished(folder: Path) -> str:
+    """': the journal of an unfinished run, PATH, ...' for a folder holding one (its newest), else ''."""
+    journals = sorted(folder.rglob(f"*{records.JOURNAL_SUFFIX}"), key=lambda p: p.stat().st_mtime) \
+        if folder.is_dir() else []
+    return (f": the journal of an unfinished run, {journals[-1]}, which `show` reads when named and `run --resume` "
+            "continues") if journals else ""
+
+
 def paths(patterns: Iterable[str]) -> list[Path]:
     """Result files named by path, glob or folder (a folder: every result file below it, recursively).
 
@@ -50,10 +58,7 @@ def paths(patterns: Iterable[str]) -> list[Path]:
         else:
             matches = [path]  # records.load names the problem if it is missing or no result
         if not matches:
-            journals = sorted(path.rglob(f"*{records.JOURNAL_SUFFIX}")) if path.is_dir() else []
-            unfinished = (f": only the journal of an unfinished run, {journals[-1]}, which `show` reads when named and "
-                          "`run --resume` continues") if journals else ""
-            raise SizeupError(f"no result files match {pattern!r}{unfinished}")
+            raise SizeupError(f"no result files match {pattern!r}{unfinished(path)}")
         found += [p for p in matches if p not in found]
     return found
 

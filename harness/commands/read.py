@@ -56,7 +56,7 @@ def newest(path: Path, say: bool = True) -> tuple[Path, records.RunResult]:
         if say:
             sys.stderr.write(f"{path}: the newest sizeup result of {len(found)} JSON file(s), {chosen}\n")
         return chosen, run
-    raise SizeupError(f"no sizeup result in {path}")
+    raise SizeupError(f"no sizeup result in {path}{frame.unfinished(path)}")
 
 
 def show(args: argparse.Namespace, console: Console) -> int:
@@ -315,8 +315,11 @@ def report(args: argparse.Namespace, console: Console) -> int:
         try:
             patterns = [str(newest(args.results_dir / machine_id, say=False)[0])]  # its report is named by it
         except SizeupError:  # no folder, or none of its files a result (an interrupted run leaves a journal)
-            raise SizeupError(f"no result of machine {machine_id} under {args.results_dir}: run `sizeup run` first, "
-                              "or name result files") from None
+            from harness.analysis.frame import unfinished
+
+            journal = unfinished(args.results_dir / machine_id)
+            raise SizeupError(f"no result of machine {machine_id} under {args.results_dir}"
+                              + (journal or ": run `sizeup run` first, or name result files")) from None
     analysis = analyse(load(patterns))
     say_left_out(analysis, console)
     vms = catalog.load(args.catalog)
