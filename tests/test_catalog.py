@@ -37,6 +37,7 @@ def test_the_shipped_catalog_holds_the_snapshot_and_the_sizes_derived_by_its_rul
     (f"{HEADER}\n{ROW.replace(',8,32,', ',8,1e300,')}\n", "memory_gib must be at most 1e\\+06"),
     (f"{HEADER}\n", "has no VM sizes"),
     (f"{HEADER}\n{ROW.replace('2026-11-28', 'notadate')}\n", "date must be YYYY-MM-DD"),
+    (f"{HEADER}\n{ROW.replace('2026-11-28', '2026-W48-1')}\n", "date must be YYYY-MM-DD"),
     (f"{HEADER}\n{ROW.replace('general,8,32,,0,0', 'gpu,8,32,A100,1,0')}\n", "needs gpu_memory_gib > 0"),
 ])
 def test_a_bad_catalog_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:

@@ -93,7 +93,8 @@ def test_repeats_run_under_a_competing_load_are_marked_and_replaced(tmp_path: Pa
         stop(load)
     assert record.status == "ok", record.reason
     warm = {r.repeat: r for r in record.runs if not r.cold}
-    if outside := [n for n, r in warm.items() if r.disturbed and n not in (2, 3)]:  # a busy machine, not a fault
+    outside = [n for n, r in warm.items() if r.disturbed and n not in (2, 3)]
+    if outside and not all(r.disturbed for r in warm.values()):  # a busy machine; every repeat flagged is a fault
         pytest.skip(f"other processes disturbed repeat(s) {outside}, outside the load this test made")
     assert warm[2].disturbed and warm[3].disturbed
     assert warm[3].other_cores > 0.5 * cpus  # cpus + 1 busy loops leave the case about a share of one

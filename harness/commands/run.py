@@ -146,7 +146,8 @@ def execute(run: records.RunResult, journal: records.Journal, limits: runner.Lim
 def announce(run: records.RunResult, limits: runner.Limits, fingerprint: dict[str, Any], console: Console) -> None:
     """What the run will measure, and what may spoil it (threads past the CPUs, a busy machine)."""
     sweeps = len({c.config for c in run.plan if c.sweep})
-    grow = f" to start with ({sweeps} sweeps add a size at a time as they grow)" if sweeps else ""
+    grow = (f" to start with ({sweeps} sweep{'s add' if sweeps > 1 else ' adds'} a size at a time as "
+            f"{'they grow' if sweeps > 1 else 'it grows'})" if sweeps else "")
     n, r = len(run.plan), limits.repeats
     console.print(f"Machine {fingerprint['id']}: {n} case{'s' * (n != 1)}{grow}, {r} warm repeat{'s' * (r != 1)} each, "
                   f"timeout {limits.timeout_s:g} s, memory cap {limits.memory_cap_bytes / 2**30:.1f} GiB.")

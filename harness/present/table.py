@@ -4,6 +4,7 @@ harness.analysis.cases computed for each case."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -131,14 +132,13 @@ def _wide(summaries: list[CaseSummary], figures: list[tuple[str, fig.Figure]]) -
     table = Table(header_style="bold")
     names = ["case", "size", "thr", "status", *[f"{p} s" for p in used], "fit interval", "quality", "throughput",
              "fit CPU %", "peak memory", *(f.label for _, f in figures)]
-    unrated = names.index("throughput") if not any(s.throughput for s in summaries) else None  # a column of nothing
-    for name in names[:unrated] + names[unrated + 1:] if unrated is not None else names:
+    rated = any(s.throughput for s in summaries)  # else a column of nothing (tabular workloads count none)
+    keep = [name != "throughput" or rated for name in names]
+    for name in itertools.compress(names, keep):
         table.add_column(name, justify="left" if name in LEFT else "right", no_wrap=name in NO_WRAP)
     for s in summaries:
         cells = row(s, used) + [fig.text(f, s.figures.get((source, f.key))) for source, f in figures]
-        if unrated is not None:
-            del cells[unrated]
-        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells))
+        table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in itertools.compress(cells, keep)))
     return table
 
 

@@ -192,8 +192,8 @@ def expand(entry: Mapping[str, Any], where: str, default_threads: int) -> list[C
     workload = catalogue()[name]
     given = entry.get("params")
     if "path" in workload.params and not (isinstance(given, dict) and given.get("path")):  # cases had failed on ''
-        raise SizeupError(f"{where}: {name} trains on your own data, which a suite does not name: "
-                          "`sizeup run --data PATH` benchmarks it")
+        raise SizeupError(f"{where}: {name} trains on a table of your own, which a suite does not name: "
+                          "`sizeup run --data PATH` benchmarks it, its task as the table decides")
     models = _list(entry, "models", [m.name for m in workload.models], where)
     check_names(f"model of {name}", models, [m.name for m in workload.models])
     rule = _sweep(entry, where)
@@ -235,8 +235,7 @@ def _sweep(entry: Mapping[str, Any], where: str) -> Sweep | None:
         return None
     if not isinstance(table, dict) or "start" not in table:
         raise SizeupError(f"{where}: 'sweep' must be a table with a 'start' size, like {{ start = 1000 }}")
-    if unknown := set(table) - SWEEP_KEYS:
-        raise SizeupError(f"{where}: unknown sweep key(s) {sorted(unknown)}; known: {', '.join(sorted(SWEEP_KEYS))}")
+    check_keys(f"{where}, sweep", table, sorted(SWEEP_KEYS))
     rule = Sweep(start=positive_int(f"{where}: sweep start", table["start"]),
                  factor=_number("sweep factor", table.get("factor", 2.0), above=1),
                  budget_s=_number("sweep budget_s", table.get("budget_s", 60.0), above=0),

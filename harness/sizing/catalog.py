@@ -121,7 +121,7 @@ def _row(path: Path, number: int, row: dict[str, str | None]) -> VM:
         raise SizeupError(f"{where}: a gpu VM needs gpu_memory_gib > 0")
     if vm.date:  # when its price was read: a date, or left empty
         try:
-            datetime.date.fromisoformat(vm.date)
+            datetime.datetime.strptime(vm.date, "%Y-%m-%d")  # fromisoformat takes 20261128 and 2026-W48-1 too
         except ValueError:
             raise SizeupError(f"{where}: date must be YYYY-MM-DD (when the price was read), got {vm.date[:40]!r}") \
                 from None
