@@ -102,6 +102,7 @@ def test_compare_takes_a_p_value_between_0_and_1(alpha: str, capsys) -> None:
         ('[[benchmark]]\nworkload = "faulty"\nspeed = 1', "unknown key(s) ['speed']"),
         ('[[benchmark]]\nworkload = "faulty"\nmodel = ["ok"]', "unknown key(s) ['model'] (did you mean 'models'?)"),
         ('repeat = 3\n[[benchmark]]\nworkload = "faulty"', "unknown key(s) ['repeat'] (did you mean 'repeats'?)"),
+        ('[[benchmark]]\nworkload = "faulty"\nsweep = { start = 10, budget = 5 }', "(did you mean 'budget_s'?)"),
         ('[[benchmark]]\nsizes = [1]', "'workload' (a string) is required"),
     ],
 )
