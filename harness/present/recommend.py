@@ -16,7 +16,15 @@ from harness.records import Case
 from harness.records.figures import seconds
 from harness.sizing.findings import BETTER_UNFITTED, NO_TIME_WORTH_ACTING, TOO_FEW_SIZES
 from harness.sizing.options import Option
-from harness.sizing.recommend import QUALITY_TOLERANCE, SCALE, Pick, Recommendation, best_value, quality_frontier
+from harness.sizing.recommend import (
+    QUALITY_TOLERANCE,
+    SCALE,
+    SHOW_TIMES,
+    Pick,
+    Recommendation,
+    best_value,
+    quality_frontier,
+)
 
 
 def short(o: Option, threads: str = "threads") -> str:
@@ -98,8 +106,8 @@ def render_summary(picks: Sequence[Pick]) -> RenderableType:
         said.append(f"{contended} measurement(s) were taken while other processes used the CPU; run again on a quiet "
                     "machine")
     for p in picks:
-        more = ("`sizeup show` has the times measured" if p.own_data else  # your table: no suite measures it
-                "run again with a larger --budget (make bench ARGS='--budget 300'), or --suite sizing")
+        more = SHOW_TIMES if p.own_data else "run again with a larger --budget (make bench ARGS='--budget 300'), or " \
+            "--suite sizing"
         if p.code == BETTER_UNFITTED:
             said.append(f"{p.workload}: the best model reached too few sizes for a time; {more}")
         elif p.code == TOO_FEW_SIZES:

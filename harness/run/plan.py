@@ -34,7 +34,7 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +119,7 @@ def build(choices: Choices, default_threads: int) -> Plan:
     entries = suite.get("benchmark", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise SizeupError(f"{where}: 'benchmark' must be an array of tables ([[benchmark]])")
-    check_keys(where, suite, ("name", "description", "repeats", "timeout_s", "memory_cap", "sample_hz",
-                              "rerun_disturbed", "processes", "budget_s", "benchmark"))
+    check_keys(where, suite, ("name", "description", "benchmark", *(f.name for f in fields(Settings))))
 
     if choices.workloads is not None:
         check_names("workload", choices.workloads, catalogue())

@@ -55,6 +55,7 @@ from harness.sizing.options import HEADROOM, Option, cpu_options, gpu_options, l
 # past in 89.9% of 139 (just short of it). `recommend --rows` answers for any size, at the level its distance earns.
 SCALE = 2
 QUALITY_TOLERANCE = 0.01  # the summary's pick: quality within this of the best measured, then the cheapest
+SHOW_TIMES = "`sizeup show` has the times measured"  # for a table of your own with too few sizes: no suite measures it
 PLATFORMS = {
     "classification": "Azure Machine Learning (Python-first training, automated ML over configurations); "
                       "Azure Databricks where the data is engineered in Spark",
@@ -125,7 +126,7 @@ def recommend(analysis: Analysis, workload: str, size: float, vms: Sequence[VM],
                 continue
             model = fitted.size_model(config)
             if model is None:  # a table of your own (run --data) is no suite: its sweep's end said why it stopped
-                more = "`sizeup show` has its times" if OWN_DATA in g["case"].iloc[0].params else "`--suite sizing`"
+                more = SHOW_TIMES if OWN_DATA in g["case"].iloc[0].params else "`--suite sizing`"
                 rules.append(Finding(f.TOO_FEW_SIZES, f"{config}{tag}: measured at fewer than three sizes, no fit to "
                                                       f"predict from ({more})", config))
                 continue
@@ -379,11 +380,11 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         task = str(g["task"].dropna().iloc[0]) if g["task"].notna().any() else str(workload)
         here, size = summary_size(analysis, str(workload), scale)
         g = here.rows[here.rows["workload"] == workload]
-        machine = str(g["machine"].iloc[0]) if several else ""
+        machine, own = str(g["machine"].iloc[0]) if several else "", OWN_DATA in g["case"].iloc[0].params
         if size is None:
             if unfitted := _too_few_sizes(here, str(workload), g):
                 out.append(Pick(task, str(workload), unfitted, None, unfitted.rules[0].message, code=f.TOO_FEW_SIZES,
-                                machine=machine, own_data=OWN_DATA in g["case"].iloc[0].params))
+                                machine=machine, own_data=own))
             continue
         found = recommend(here, str(workload), size, vms)
         pick = found.pick
@@ -395,5 +396,5 @@ def summary(analysis: Analysis, vms: Sequence[VM], scale: float = SCALE) -> list
         best = g[g["config"] == found.rules[-1].config] if code == f.BETTER_UNFITTED else g.iloc[:0]
         out.append(Pick(task, str(workload), found, pick, note, contended, code,
                         best["case"].iloc[0] if len(best) else None, quality(best).text if len(best) else "",
-                        machine, OWN_DATA in g["case"].iloc[0].params))
+                        machine, own))
     return sorted(out, key=lambda p: (p.task, p.workload))
